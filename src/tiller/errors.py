@@ -1,0 +1,70 @@
+"""Exceptions raised by Tiller's public API.
+
+Failures inside the agent loop become data (error tool results, stop reasons);
+these are for programmer errors and unrecoverable session errors.
+"""
+
+from __future__ import annotations
+
+
+class TillerError(Exception):
+    """Base class for every Tiller error."""
+
+
+class WorkspaceError(TillerError):
+    """A workspace operation failed; the message is meant for the model and the user."""
+
+
+class PathEscapeError(WorkspaceError):
+    """A path points outside the workspace root."""
+
+
+class BinaryFileError(WorkspaceError):
+    """A binary file was read as text."""
+
+
+class FileNotFoundInWorkspace(WorkspaceError):
+    """The path does not exist in the workspace."""
+
+
+class EditError(WorkspaceError):
+    """An exact-match edit could not be applied (missing or ambiguous `old`)."""
+
+
+class FlushConflict(WorkspaceError):
+    """Files changed on disk since the workspace read them; nothing was written.
+
+    Attributes:
+        conflicts: the workspace-relative paths that changed on disk.
+    """
+
+    def __init__(self, conflicts: list[str]) -> None:
+        self.conflicts = conflicts
+        listed = ", ".join(conflicts)
+        super().__init__(
+            f"Refusing to flush: changed on disk since read: {listed} (use force=True to overwrite)"
+        )
+
+
+class ToolError(TillerError):
+    """Raised by a tool handler; becomes `Tool error (name): message` for the model."""
+
+
+class SessionClosed(TillerError):
+    """The session is closed; start a new one."""
+
+
+class SessionBusy(TillerError):
+    """The session is processing; use `steer()` or `follow_up()` instead of `send()`."""
+
+
+class ProviderError(TillerError):
+    """The model provider failed in a way retries could not fix."""
+
+
+class AuthError(ProviderError):
+    """The provider rejected the credentials; the session is closed."""
+
+
+class ContextOverflowError(ProviderError):
+    """The request did not fit the model's context window."""
