@@ -1,0 +1,32 @@
+"""Session configuration: limits and knobs with sensible defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tiller.truncation import TruncationLimit
+
+DEFAULT_MODEL = "openrouter/anthropic/claude-sonnet-4.5"
+
+
+@dataclass(slots=True)
+class SessionConfig:
+    """Limits for one session; every field has a default.
+
+    Attributes:
+        max_turns: model round-trips per `send` (overridden by `Session(max_turns=)`).
+        max_subagent_depth: how deep subagents may nest (1: children cannot spawn).
+        truncation: per-tool overrides of the output limits in DESIGN §3.
+        loop_detection_window: how many recent tool calls loop detection looks at.
+        context_warning_ratio: warn when a request uses this share of the window.
+        default_context_window: assumed window when the model's is unknown.
+        parallel_tools: run a round of read-only tool calls concurrently.
+    """
+
+    max_turns: int = 10
+    max_subagent_depth: int = 1
+    truncation: dict[str, TruncationLimit] = field(default_factory=dict)
+    loop_detection_window: int = 10
+    context_warning_ratio: float = 0.8
+    default_context_window: int = 128_000
+    parallel_tools: bool = True

@@ -1,0 +1,239 @@
+"""The agent loop: one `Run` per `send`, reading top to bottom.
+
+user turn -> drain steering -> repeat { limits and cancel -> model call ->
+assistant turn -> tools -> results turn -> drain steering -> loop check } ->
+next follow-up -> PROCESSING_END.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from tiller.errors import AuthError, ContextOverflowError, ProviderError
+from tiller.events import EventKind
+from tiller.history import AssistantTurn, ToolResultsTurn, UserKind, UserTurn
+from tiller.loop_detection import LOOP_WARNING, LoopDetector
+from tiller.model import ModelResponse, ToolCall, Usage
+from tiller.tools.base import ToolContext
+from tiller.tools.registry import ToolResult
+
+if TYPE_CHECKING:
+    from tiller.session import Reply, Session
+
+SKIPPED = "Skipped: the user sent a steering message"
+CANCELLED = "Cancelled: the user interrupted the run before this tool ran"
+
+
+class Run:
+    """Executes one `send`: the input, then each queued follow-up."""
+
+    def __init__(self, session: Session, on_chunk: Callable[[str], None] | None) -> None:
+        self.s = session
+        self.on_chunk = on_chunk
+        self.rounds = 0
+        self.usage = Usage()
+        self.text = ""
+        self.error: str | None = None
+        self.loops = LoopDetector(session.config.loop_detection_window)
+        self.warned_context = False
+
+    def execute(self, text: str) -> Reply:
+        from tiller.session import Reply, SessionState
+
+        s = self.s
+        stop = "completed"
+        try:
+            stop = self.run_input(text, "user")
+            while stop == "completed" and (next_input := s.take_follow_up()) is not None:
+                stop = self.run_input(next_input, "follow_up")
+        except AuthError as exc:
+            s.emit(EventKind.ERROR, message=str(exc), fatal=True)
+            s.emit(EventKind.PROCESSING_END, stop_reason="error", rounds=self.rounds)
+            s._finish_close()
+            raise
+        finally:
+            if s.state is SessionState.PROCESSING:
+                s.state = SessionState.IDLE
+        s.emit(EventKind.PROCESSING_END, stop_reason=stop, rounds=self.rounds)
+        if s.closing:
+            s._finish_close()
+        return Reply(
+            text=self.text,
+            files=s.files(),
+            stop_reason=stop,
+            rounds=self.rounds,
+            usage=self.usage,
+            error=self.error,
+        )
+
+    def run_input(self, text: str, kind: UserKind) -> str:
+        """Run one input to a stop reason."""
+        s = self.s
+        s.workspace.checkpoint()
+        s.history.append(UserTurn(text, kind))
+        s.emit(EventKind.USER_INPUT, text=text, kind=kind)
+        self.drain_steering()
+        turns = 0
+        while True:
+            if s.cancel_token.is_set():
+                return "cancelled"
+            if turns >= s.max_turns:
+                s.emit(EventKind.TURN_LIMIT, max_turns=s.max_turns, rounds=turns)
+                return "turn_limit"
+            response = self.call_model()
+            if response is None:
+                return "error"
+            turns += 1
+            s.history.append(AssistantTurn(response.text, tuple(response.tool_calls)))
+            if response.finish_reason == "cancelled":
+                return "cancelled"
+            self.text = response.text
+            if not response.tool_calls:
+                return "completed"
+            results = self.run_tools(response.tool_calls)
+            s.history.append(ToolResultsTurn(tuple(results)))
+            self.drain_steering()
+            self.check_loop(response.tool_calls)
+
+    # -- steps ----------------------------------------------------------------
+
+    def call_model(self) -> ModelResponse | None:
+        """One streamed model call; None when it failed (already reported)."""
+        s = self.s
+        request = s.build_request()
+        started = False
+
+        def on_text(delta: str) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                s.emit(EventKind.ASSISTANT_TEXT_START)
+            s.emit(EventKind.ASSISTANT_TEXT_DELTA, delta=delta)
+            if self.on_chunk is not None:
+                self.on_chunk(delta)
+
+        def on_retry(message: str) -> None:
+            s.emit(EventKind.WARNING, message=message, retry=True)
+
+        try:
+            response = s.client.complete(
+                request, on_text=on_text, cancel=s.cancel_token, on_retry=on_retry
+            )
+        except AuthError:
+            raise
+        except ContextOverflowError as exc:
+            self.error = str(exc)
+            s.emit(EventKind.WARNING, message=f"Context window exceeded: {exc}")
+            return None
+        except ProviderError as exc:
+            self.error = str(exc)
+            s.emit(EventKind.ERROR, message=str(exc), fatal=False)
+            return None
+        self.rounds += 1
+        if started:
+            s.emit(EventKind.ASSISTANT_TEXT_END, text=response.text)
+        self.record_usage(response.usage)
+        return response
+
+    def record_usage(self, usage: Usage) -> None:
+        s = self.s
+        self.usage.add(usage)
+        s.usage.add(usage)
+        s.last_input_tokens = usage.input_tokens
+        window = s.context_window
+        s.emit(
+            EventKind.USAGE,
+            **usage.to_dict(),
+            total=s.usage.to_dict(),
+            context_window=window,
+        )
+        if not self.warned_context and usage.input_tokens > s.config.context_warning_ratio * window:
+            self.warned_context = True
+            share = round(100 * usage.input_tokens / window)
+            s.emit(
+                EventKind.WARNING,
+                message=f"Context is {share}% full ({usage.input_tokens:,} of {window:,} tokens).",
+            )
+
+    def run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """Run a round of calls; every call gets a result, in call order."""
+        s = self.s
+        registry = s.registry
+        if (
+            s.config.parallel_tools
+            and s.profile.parallel_tool_calls
+            and len(calls) > 1
+            and all((tool := registry.get(c.name)) is not None and tool.parallel_safe for c in calls)
+        ):
+            for call in calls:
+                self.loops.record(call)
+                s.emit(EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments)
+            with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
+                results = list(pool.map(self.execute_tool, calls))
+            for result in results:
+                self.finish_tool(result, 0.0)
+            return results
+
+        results: list[ToolResult] = []
+        for index, call in enumerate(calls):
+            if s.cancel_token.is_set():
+                results.extend(self.skipped(c, CANCELLED) for c in calls[index:])
+                break
+            self.loops.record(call)
+            s.emit(EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments)
+            started = time.perf_counter()
+            result = self.execute_tool(call)
+            self.finish_tool(result, time.perf_counter() - started)
+            results.append(result)
+            if s.queued[0] and index + 1 < len(calls):
+                results.extend(self.skipped(c, SKIPPED) for c in calls[index + 1 :])
+                break
+        return results
+
+    def execute_tool(self, call: ToolCall) -> ToolResult:
+        s = self.s
+
+        def on_output(delta: str) -> None:
+            s.emit(EventKind.TOOL_CALL_OUTPUT_DELTA, call_id=call.id, delta=delta)
+
+        ctx = ToolContext(call_id=call.id, cancel=s.cancel_token, on_output=on_output)
+        return s.registry.execute(call, ctx)
+
+    def finish_tool(self, result: ToolResult, seconds: float) -> None:
+        self.s.emit(
+            EventKind.TOOL_CALL_END,
+            call_id=result.call_id,
+            name=result.name,
+            output=result.output,
+            is_error=result.is_error,
+            duration_ms=round(seconds * 1000, 1),
+        )
+
+    def skipped(self, call: ToolCall, reason: str) -> ToolResult:
+        """A result for a call that never ran, announced like any other."""
+        s = self.s
+        s.emit(EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments)
+        result = ToolResult(
+            call_id=call.id, name=call.name, output=reason, model_output=reason, is_error=True
+        )
+        self.finish_tool(result, 0.0)
+        return result
+
+    def drain_steering(self) -> None:
+        """Deliver queued steering as user messages before the next model call."""
+        s = self.s
+        for text in s.take_steering():
+            s.history.append(UserTurn(text, "steering"))
+            s.emit(EventKind.STEERING_INJECTED, text=text)
+
+    def check_loop(self, calls: list[ToolCall]) -> None:
+        period = self.loops.looping()
+        if period is None:
+            return
+        s = self.s
+        s.history.append(UserTurn(LOOP_WARNING, "loop_warning"))
+        s.emit(EventKind.LOOP_DETECTION, pattern_length=period, message=LOOP_WARNING)
+        self.loops.reset()

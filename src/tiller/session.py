@@ -1,0 +1,356 @@
+"""`Session`: one conversation with a model over a workspace.
+
+The session holds state (history, queues, usage, subscribers); the control flow
+of a run lives in `loop.Run`. Everything reaches the outside as `Event`s.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from tiller.config import DEFAULT_MODEL, SessionConfig
+from tiller.errors import SessionBusy, SessionClosed
+from tiller.events import Event, EventKind, Subscriber
+from tiller.history import Turn, to_messages
+from tiller.model import ModelClient, ModelRequest, Usage
+from tiller.profiles import Profile, pick_profile
+from tiller.project_docs import load_project_docs
+from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
+from tiller.system_prompt import Environment, build_system_prompt
+from tiller.tools import file_tools
+from tiller.tools.base import Tool
+from tiller.tools.registry import ToolRegistry
+from tiller.tools.skill import skill_tool
+from tiller.workspace import Workspace
+
+
+class SessionState(StrEnum):
+    """Where a session is in its life."""
+
+    IDLE = "idle"
+    PROCESSING = "processing"
+    AWAITING_INPUT = "awaiting_input"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The outcome of one `send`.
+
+    Attributes:
+        text: the final assistant text.
+        files: the workspace map afterwards.
+        stop_reason: `completed`, `turn_limit`, `cancelled` or `error`.
+        rounds: model calls made.
+        usage: tokens and cost of this send.
+        error: what went wrong when `stop_reason == "error"`.
+    """
+
+    text: str
+    files: dict[str, str]
+    stop_reason: str
+    rounds: int
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+
+
+def _resolve_model(model: str | ModelClient | None) -> tuple[str, ModelClient | None]:
+    if model is None or isinstance(model, str):
+        return model or os.environ.get("TILLER_MODEL") or DEFAULT_MODEL, None
+    return str(getattr(model, "model", "custom")), model
+
+
+class Session:
+    """A conversation with a model that edits an in-memory workspace.
+
+    Args:
+        model: a litellm model id, or a `ModelClient` (e.g. `testing.ScriptedModel`).
+        system_prompt: appended last to the assembled system prompt.
+        skills_dirs: where to look for skills (default: DESIGN §5).
+        tools: extra tools; one named like a built-in replaces it.
+        max_turns: model round-trips per `send`.
+        files: seed files, or a `Workspace` to share.
+        root: a directory the workspace overlays (read-only until flushed).
+        cwd: the working directory, relative to the root.
+        profile: `anthropic`, `openai` or `gemini`; None picks from the model.
+        config: limits; see `SessionConfig`.
+        **llm_options: forwarded to the provider (api_base, api_key, temperature, ...).
+    """
+
+    def __init__(
+        self,
+        model: str | ModelClient | None = None,
+        *,
+        system_prompt: str | None = None,
+        skills_dirs: Iterable[str | Path] | None = None,
+        tools: Iterable[Tool] | None = None,
+        max_turns: int = 10,
+        files: Mapping[str, str] | Workspace | None = None,
+        root: str | Path | None = None,
+        cwd: str = "",
+        profile: str | None = None,
+        config: SessionConfig | None = None,
+        depth: int = 0,
+        session_id: str | None = None,
+        **llm_options: Any,
+    ) -> None:
+        self.id = session_id or uuid.uuid4().hex[:12]
+        self.config = config or SessionConfig()
+        self.max_turns = max_turns
+        self.depth = depth
+        self.llm_options: dict[str, Any] = dict(llm_options)
+        self.system_prompt = system_prompt
+        self.cwd = cwd.strip("/")
+        if isinstance(files, Workspace):
+            self.workspace = files
+        else:
+            self.workspace = Workspace(files=dict(files or {}), root=root)
+        self.model, client = _resolve_model(model)
+        self._client = client
+        self._profile_name = profile
+        self.profile: Profile = pick_profile(self.model, profile)
+        self.history: list[Turn] = []
+        self.usage = Usage()
+        self.state = SessionState.IDLE
+        self.last_input_tokens = 0
+
+        root_path = self.workspace.root
+        dirs = [Path(d) for d in skills_dirs] if skills_dirs is not None else None
+        self.skills: list[Skill]
+        self.skill_diagnostics: list[SkillDiagnostic]
+        self.skills, self.skill_diagnostics = discover_skills(
+            dirs if dirs is not None else default_skill_dirs(root_path)
+        )
+        self._environment = Environment.detect(root_path, self.cwd, self.model)
+        self._extra_tools = list(tools or [])
+        self.registry = self._build_registry()
+
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.RLock()
+        self._steering: deque[str] = deque()
+        self._follow_ups: deque[str] = deque()
+        self.cancel_token = threading.Event()
+        self._close_requested = False
+        self._started = False
+        self._closers: list[Callable[[], None]] = []
+
+    # -- wiring ---------------------------------------------------------------
+
+    def _build_registry(self) -> ToolRegistry:
+        tools: list[Tool] = list(file_tools(self.workspace, edit_style=self.profile.edit_tool))
+        if self.skills:
+            tools.append(skill_tool(self.skills, on_load=self._on_skill_loaded))
+        by_name = {tool.name: tool for tool in tools}
+        for tool in self._extra_tools:
+            by_name[tool.name] = tool
+        return ToolRegistry(by_name.values(), limits=self.config.truncation)
+
+    def _on_skill_loaded(self, skill: Skill) -> None:
+        self.emit(EventKind.SKILL_LOADED, name=skill.name, path=str(skill.path))
+
+    def add_tools(self, *tools: Tool) -> None:
+        """Add (or replace by name) tools; used by subagent and shell wiring."""
+        self._extra_tools.extend(tools)
+        self.registry = self._build_registry()
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Run `fn` before `SESSION_END` (children close here)."""
+        self._closers.append(fn)
+
+    @property
+    def client(self) -> ModelClient:
+        """The model client, created on first use so importing stays cheap."""
+        if self._client is None:
+            from tiller.llm import LiteLLMClient
+
+            self._client = LiteLLMClient()
+        return self._client
+
+    def set_model(self, model: str, profile: str | None = None) -> None:
+        """Switch models from the next call on; the profile follows unless pinned."""
+        self.model = model
+        if profile is not None:
+            self._profile_name = profile
+        new_profile = pick_profile(model, self._profile_name)
+        if new_profile != self.profile:
+            self.profile = new_profile
+            self.registry = self._build_registry()
+        self._environment = Environment.detect(self.workspace.root, self.cwd, model)
+
+    @property
+    def context_window(self) -> int:
+        """The model's context window in tokens (a default when unknown)."""
+        return self.client.context_window(self.model) or self.config.default_context_window
+
+    # -- events ---------------------------------------------------------------
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Receive every event; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._subscribers:
+                    self._subscribers.remove(fn)
+
+        return unsubscribe
+
+    def emit(self, kind: EventKind, **data: Any) -> None:
+        """Send an event to every subscriber (a failing subscriber is ignored)."""
+        event = Event(kind, self.id, data)
+        for fn in list(self._subscribers):
+            try:
+                fn(event)
+            except Exception:  # noqa: BLE001 - a broken front end must not kill the run
+                continue
+
+    # -- prompt ---------------------------------------------------------------
+
+    def build_system_prompt(self) -> str:
+        """The system prompt for the next call; project docs are re-read each time."""
+        docs = load_project_docs(self.workspace, self.cwd, self.profile)
+        return build_system_prompt(
+            profile=self.profile,
+            environment=self._environment,
+            project_docs=docs.text,
+            skill_catalog=skill_catalog(self.skills) if self.skills else "",
+            user_prompt=self.system_prompt,
+        )
+
+    def context(self) -> list[dict[str, Any]]:
+        """The messages as the model would receive them next."""
+        return to_messages(self.build_system_prompt(), self.history)
+
+    def build_request(self) -> ModelRequest:
+        """The next model request: messages, tool schemas and options."""
+        return ModelRequest(
+            model=self.model,
+            messages=self.context(),
+            tools=self.registry.schemas(),
+            options=dict(self.llm_options),
+        )
+
+    def files(self) -> dict[str, str]:
+        """The workspace's in-memory map."""
+        return self.workspace.files()
+
+    # -- control --------------------------------------------------------------
+
+    def send(self, text: str, *, on_chunk: Callable[[str], None] | None = None) -> Reply:
+        """Run the agent on `text` (then any queued follow-ups) to completion.
+
+        Raises:
+            SessionClosed: the session is closed.
+            SessionBusy: a run is in progress; use `steer()` or `follow_up()`.
+            AuthError: the provider rejected the credentials (the session closes).
+        """
+        from tiller.loop import Run
+
+        with self._lock:
+            if self.state is SessionState.CLOSED:
+                raise SessionClosed(f"Session {self.id} is closed; start a new one.")
+            if self.state is not SessionState.IDLE:
+                raise SessionBusy(
+                    f"Session {self.id} is {self.state}; use steer() or follow_up() while it runs."
+                )
+            self.state = SessionState.PROCESSING
+            self.cancel_token.clear()
+            first = not self._started
+            self._started = True
+        if first:
+            self.emit(EventKind.SESSION_START, model=self.model, profile=self.profile.name)
+        return Run(self, on_chunk).execute(text)
+
+    def steer(self, text: str) -> None:
+        """Inject `text` after the current tool call; if idle, with the next send."""
+        with self._lock:
+            self._steering.append(text)
+
+    def follow_up(self, text: str) -> None:
+        """Queue `text` as a new input once the current one finishes."""
+        with self._lock:
+            self._follow_ups.append(text)
+
+    def take_steering(self) -> list[str]:
+        """Remove and return the queued steering messages."""
+        with self._lock:
+            items = list(self._steering)
+            self._steering.clear()
+            return items
+
+    def take_follow_up(self) -> str | None:
+        """Remove and return the oldest queued follow-up."""
+        with self._lock:
+            return self._follow_ups.popleft() if self._follow_ups else None
+
+    def take_queued(self) -> list[str]:
+        """Remove and return everything queued (steering, then follow-ups).
+
+        Front ends call this after an interrupt to give the text back to the user.
+        """
+        with self._lock:
+            items = [*self._steering, *self._follow_ups]
+            self._steering.clear()
+            self._follow_ups.clear()
+            return items
+
+    @property
+    def queued(self) -> tuple[list[str], list[str]]:
+        """Copies of the queued steering and follow-up messages."""
+        with self._lock:
+            return list(self._steering), list(self._follow_ups)
+
+    def cancel(self) -> None:
+        """Stop the current run at the next safe point; the session stays usable."""
+        self.cancel_token.set()
+
+    def close(self) -> None:
+        """Close the session once the current tool call finishes."""
+        with self._lock:
+            if self.state is SessionState.CLOSED:
+                return
+            if self.state is SessionState.IDLE:
+                self._finish_close()
+                return
+            self._close_requested = True
+        self.cancel_token.set()
+
+    def abort(self) -> None:
+        """Cancel now, close subagents at once and close the session."""
+        self._run_closers()
+        self.close()
+
+    @property
+    def closing(self) -> bool:
+        return self._close_requested
+
+    def _run_closers(self) -> None:
+        with self._lock:
+            closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - closing must always complete
+                continue
+
+    def _finish_close(self) -> None:
+        """Close children, then mark closed and say so (called with the run over)."""
+        self._run_closers()
+        with self._lock:
+            self.state = SessionState.CLOSED
+        self.emit(EventKind.SESSION_END)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
