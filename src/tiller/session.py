@@ -25,6 +25,7 @@ from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import load_project_docs
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
 from tiller.system_prompt import Environment, build_system_prompt
+from tiller.subagents import SubagentPool, subagent_tools
 from tiller.tools import file_tools
 from tiller.tools.base import Tool
 from tiller.tools.registry import ToolRegistry
@@ -82,6 +83,9 @@ class Session:
         cwd: the working directory, relative to the root.
         profile: `anthropic`, `openai` or `gemini`; None picks from the model.
         config: limits; see `SessionConfig`.
+        client: a model client to use with the model id `model` (shared by subagents).
+        depth: subagent nesting level (0 for a top-level session).
+        session_id: a fixed id (default: random).
         **llm_options: forwarded to the provider (api_base, api_key, temperature, ...).
     """
 
@@ -98,6 +102,7 @@ class Session:
         cwd: str = "",
         profile: str | None = None,
         config: SessionConfig | None = None,
+        client: ModelClient | None = None,
         depth: int = 0,
         session_id: str | None = None,
         **llm_options: Any,
@@ -113,8 +118,8 @@ class Session:
             self.workspace = files
         else:
             self.workspace = Workspace(files=dict(files or {}), root=root)
-        self.model, client = _resolve_model(model)
-        self._client = client
+        self.model, resolved = _resolve_model(model)
+        self._client = client or resolved
         self._profile_name = profile
         self.profile: Profile = pick_profile(self.model, profile)
         self.history: list[Turn] = []
@@ -131,8 +136,6 @@ class Session:
         )
         self._environment = Environment.detect(root_path, self.cwd, self.model)
         self._extra_tools = list(tools or [])
-        self.registry = self._build_registry()
-
         self._subscribers: list[Subscriber] = []
         self._lock = threading.RLock()
         self._steering: deque[str] = deque()
@@ -141,6 +144,9 @@ class Session:
         self._close_requested = False
         self._started = False
         self._closers: list[Callable[[], None]] = []
+        self.subagents = SubagentPool(self)
+        self.on_close(self.subagents.close_all)
+        self.registry = self._build_registry()
 
     # -- wiring ---------------------------------------------------------------
 
@@ -148,6 +154,8 @@ class Session:
         tools: list[Tool] = list(file_tools(self.workspace, edit_style=self.profile.edit_tool))
         if self.skills:
             tools.append(skill_tool(self.skills, on_load=self._on_skill_loaded))
+        if self.depth < self.config.max_subagent_depth:
+            tools += subagent_tools(self.subagents)
         by_name = {tool.name: tool for tool in tools}
         for tool in self._extra_tools:
             by_name[tool.name] = tool

@@ -1,0 +1,162 @@
+"""Child sessions a parent spawns on the same workspace, each in its own thread."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tiller.errors import TillerError, ToolError
+from tiller.events import EventKind
+from tiller.tools.base import Tool
+from tiller.tools.close_agent import close_agent_tool
+from tiller.tools.send_input import send_input_tool
+from tiller.tools.spawn_agent import spawn_agent_tool
+from tiller.tools.wait import wait_tool
+
+if TYPE_CHECKING:
+    from tiller.session import Reply, Session
+
+
+@dataclass
+class Subagent:
+    """A child session and its current run."""
+
+    id: str
+    task: str
+    session: Session
+    future: Future[Reply] = field(default_factory=Future)
+    turns_used: int = 0
+
+
+class SubagentPool:
+    """The children of one session: spawn, talk to, wait for, close."""
+
+    def __init__(self, parent: Session) -> None:
+        self.parent = parent
+        self._agents: dict[str, Subagent] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def spawn(
+        self,
+        task: str,
+        working_dir: str | None = None,
+        model: str | None = None,
+        max_turns: int | None = None,
+    ) -> Subagent:
+        """Start a child on the parent's workspace with its own history."""
+        from tiller.session import Session
+
+        parent = self.parent
+        agent_id = f"agent_{next(self._ids)}"
+        child = Session(
+            parent.model if model is None else model,
+            client=parent.client,
+            files=parent.workspace,
+            cwd=working_dir if working_dir is not None else parent.cwd,
+            max_turns=max_turns or parent.max_turns,
+            profile=None if model else parent.profile.name,
+            config=parent.config,
+            depth=parent.depth + 1,
+            skills_dirs=[skill.directory.parent for skill in parent.skills],
+            session_id=f"{parent.id}.{agent_id}",
+            **parent.llm_options,
+        )
+        agent = Subagent(agent_id, task, child)
+        with self._lock:
+            self._agents[agent_id] = agent
+        parent.emit(EventKind.SUBAGENT_STARTED, agent_id=agent_id, task=task, depth=child.depth)
+        self._run(agent, task)
+        return agent
+
+    def _run(self, agent: Subagent, text: str) -> None:
+        future: Future[Reply] = Future()
+        agent.future = future
+
+        def work() -> None:
+            try:
+                reply = agent.session.send(text)
+            except BaseException as exc:  # noqa: BLE001 - reported through the future
+                future.set_exception(exc)
+                self._finished(agent, success=False, output=str(exc))
+                return
+            agent.turns_used += reply.rounds
+            future.set_result(reply)
+            self._finished(agent, success=reply.stop_reason == "completed", output=reply.text)
+
+        threading.Thread(target=work, name=f"tiller-{agent.session.id}", daemon=True).start()
+
+    def _finished(self, agent: Subagent, *, success: bool, output: str) -> None:
+        self.parent.emit(
+            EventKind.SUBAGENT_FINISHED,
+            agent_id=agent.id,
+            success=success,
+            turns_used=agent.turns_used,
+            output=output,
+        )
+
+    def get(self, agent_id: str) -> Subagent:
+        with self._lock:
+            agent = self._agents.get(agent_id)
+            known = ", ".join(self._agents) or "none"
+        if agent is None:
+            raise ToolError(f"No agent {agent_id!r} (known: {known}).")
+        return agent
+
+    def send_input(self, agent_id: str, message: str) -> str:
+        """Steer a running child, or start its next run when it is idle."""
+        agent = self.get(agent_id)
+        if not agent.future.done():
+            agent.session.steer(message)
+            return f"Sent to {agent_id} as steering; it is still running."
+        self._run(agent, message)
+        return f"{agent_id} is working on the new input; call wait to get the result."
+
+    def wait(self, agent_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the child's current run ends (the parent's cancel interrupts)."""
+        agent = self.get(agent_id)
+        cancel = self.parent.cancel_token
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                # Short slices so the parent's cancel is honoured.
+                reply = agent.future.result(timeout=0.05)
+                break
+            except FutureTimeout:
+                if cancel.is_set():
+                    raise ToolError(f"Stopped waiting for {agent_id}: the run was cancelled.") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    return {"output": "", "success": False, "turns_used": agent.turns_used,
+                            "status": "still running"}
+            except TillerError as exc:
+                return {"output": str(exc), "success": False, "turns_used": agent.turns_used}
+        return {
+            "output": reply.text,
+            "success": reply.stop_reason == "completed",
+            "turns_used": agent.turns_used,
+            "stop_reason": reply.stop_reason,
+        }
+
+    def close(self, agent_id: str) -> str:
+        agent = self.get(agent_id)
+        agent.session.abort()
+        with self._lock:
+            self._agents.pop(agent_id, None)
+        return f"Closed {agent_id}."
+
+    def close_all(self) -> None:
+        with self._lock:
+            agents = list(self._agents.values())
+            self._agents.clear()
+        for agent in agents:
+            agent.session.abort()
+
+
+def subagent_tools(pool: SubagentPool) -> list[Tool]:
+    """`spawn_agent`, `send_input`, `wait` and `close_agent` over `pool`."""
+    return [spawn_agent_tool(pool), send_input_tool(pool), wait_tool(pool), close_agent_tool(pool)]
