@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Literal
 
@@ -55,7 +55,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (ANTHROPIC, OPENAI, GEMINI)}
 _O_SERIES = re.compile(r"(?:^|[/._:])o\d+(?:$|[-/._:])")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_prompt(name: str) -> str:
     return resources.files("tiller").joinpath("prompts", f"{name}.md").read_text(encoding="utf-8")
 
