@@ -9,6 +9,7 @@ skills written for other agents still load; every problem becomes a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ MAX_DESCRIPTION_LENGTH = 1024
 SKILL_FILE = "SKILL.md"
 
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# A top-level `key: value` line whose plain value is not quoted, a flow collection or a block.
+_PLAIN_ENTRY = re.compile(r"(?P<key>[A-Za-z_][\w-]*):[ \t]+(?P<value>[^'\"\[{|>&*!#\s].*)")
 # Bounded so a huge unrelated directory handed in as a skills dir cannot stall startup.
 _MAX_SKILLS_PER_DIR = 500
 
@@ -210,30 +213,48 @@ def _load(path: Path, source: SkillSource) -> Skill:
         raise _Invalid("SKILL.md is not valid UTF-8") from None
     except OSError as exc:
         raise _Invalid(f"Cannot read SKILL.md: {exc.strerror or exc}") from None
-    meta, body = _split_front_matter(text)
     warnings: list[str] = []
+    meta, body = _split_front_matter(text, warnings)
     name = _check_name(meta.get("name"), path.parent.name, warnings)
     description = _check_description(meta.get("description"), warnings)
     return Skill(name, description, path, path.parent, body, source, tuple(warnings))
 
 
-def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+def _split_front_matter(text: str, warnings: list[str]) -> tuple[dict[str, Any], str]:
     lines = text.lstrip("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         raise _Invalid("Missing YAML front matter (the file must start with a '---' line)")
     end = next((i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---"), None)
     if end is None:
         raise _Invalid("Unterminated YAML front matter (no closing '---' line)")
+    source = "".join(lines[1:end])
     try:
-        meta = yaml.safe_load("".join(lines[1:end]))
+        meta = yaml.safe_load(source)
     except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
-        raise _Invalid(f"Front matter is not valid YAML: {problem}{where}") from None
+        meta = _load_quoting_colons(source, exc)
+        warnings.append("Front matter is not strict YAML (a value with ': ' needs quotes)")
     if not isinstance(meta, dict):
         raise _Invalid("Front matter must be a YAML mapping with 'name' and 'description'")
     return meta, "".join(lines[end + 1 :]).strip()
+
+
+def _load_quoting_colons(source: str, error: yaml.YAMLError) -> object:
+    """Parse again with `key: value: more` values quoted, as other agents' parsers accept them."""
+    fixed = [_quote_plain_value(line) for line in source.splitlines()]
+    try:
+        return yaml.safe_load("\n".join(fixed))
+    except yaml.YAMLError:
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise _Invalid(f"Front matter is not valid YAML: {problem}{where}") from None
+
+
+def _quote_plain_value(line: str) -> str:
+    match = _PLAIN_ENTRY.fullmatch(line)
+    if match is None or ": " not in match["value"]:
+        return line
+    return f"{match['key']}: {json.dumps(match['value'].strip())}"
 
 
 def _check_name(value: object, folder: str, warnings: list[str]) -> str:
