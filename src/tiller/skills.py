@@ -133,8 +133,10 @@ def discover_skills(dirs: Sequence[Path]) -> tuple[list[Skill], list[SkillDiagno
       not a string or blank (the model could never know when to use it).
     - warning, skill loaded: `name` differs from its folder; `name` longer
       than 64 characters; `description` longer than 1024 characters (the
-      catalog shows the first 1024); a later skill shadowed by an earlier
-      one of the same name (reported on the shadowed file).
+      catalog shows the first 1024); front matter that only parses once a
+      `key: value: with colons` line is quoted (a common slip other agents
+      tolerate); a later skill shadowed by an earlier one of the same name
+      (reported on the shadowed file).
 
     Args:
         dirs: skill directories, highest precedence first (project, user, bundled).
@@ -230,7 +232,7 @@ def _split_front_matter(text: str, warnings: list[str]) -> tuple[dict[str, Any],
     source = "".join(lines[1:end])
     try:
         meta = yaml.safe_load(source)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         meta = _load_quoting_colons(source, exc)
         warnings.append("Front matter is not strict YAML (a value with ': ' needs quotes)")
     if not isinstance(meta, dict):
@@ -238,12 +240,12 @@ def _split_front_matter(text: str, warnings: list[str]) -> tuple[dict[str, Any],
     return meta, "".join(lines[end + 1 :]).strip()
 
 
-def _load_quoting_colons(source: str, error: yaml.YAMLError) -> object:
+def _load_quoting_colons(source: str, error: Exception) -> object:
     """Parse again with `key: value: more` values quoted, as other agents' parsers accept them."""
     fixed = [_quote_plain_value(line) for line in source.splitlines()]
     try:
         return yaml.safe_load("\n".join(fixed))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         problem = getattr(error, "problem", None) or "invalid YAML"
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
