@@ -68,3 +68,16 @@ class AuthError(ProviderError):
 
 class ContextOverflowError(ProviderError):
     """The request did not fit the model's context window."""
+
+
+class FlushError(WorkspaceError):
+    """An OS error stopped a flush part way through.
+
+    Attributes:
+        flushed: the workspace-relative paths written or deleted before the failure;
+            they are the new base, the rest stay in the overlay.
+    """
+
+    def __init__(self, message: str, flushed: list[str]) -> None:
+        self.flushed = flushed
+        super().__init__(message)

@@ -1,0 +1,7 @@
+"""The in-memory workspace: an overlay over a read-only directory, with diff, flush and undo."""
+
+from __future__ import annotations
+
+from tiller.workspace.overlay import ChangeListener, GrepHit, Workspace
+
+__all__ = ["ChangeListener", "GrepHit", "Workspace"]

@@ -1,0 +1,262 @@
+"""The read-only base directory: walking it, and snapshots of its files."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+import time
+from dataclasses import dataclass, field
+
+from tiller.errors import WorkspaceError
+from tiller.workspace.content import decode_text
+from tiller.workspace.ignore import Chain, IgnoreFiles, is_ignored
+from tiller.workspace.paths import ensure_inside, join
+
+RACY_WINDOW_NS = 2_000_000_000
+"""A file modified this close to when we looked may change again without a new mtime."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the workspace saw of one base file at one moment.
+
+    Attributes:
+        data: the bytes, or None when the file did not exist.
+        signature: `(mtime_ns, size, inode)` when it existed.
+        mode: the permission bits when it existed.
+        taken_ns: wall-clock time of the look.
+    """
+
+    data: bytes | None
+    signature: tuple[int, int, int] | None = None
+    mode: int | None = None
+    taken_ns: int = 0
+    _text: list[str | None] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file existed."""
+        return self.data is not None
+
+    @property
+    def text(self) -> str | None:
+        """The decoded text, or None when missing or binary."""
+        if not self._text:
+            self._text.append(None if self.data is None else decode_text(self.data))
+        return self._text[0]
+
+    def trusted_signature(self, st: os.stat_result) -> bool:
+        """Whether `st` proves the file is unchanged without reading it."""
+        if self.signature != signature(st):
+            return False
+        return st.st_mtime_ns < self.taken_ns - RACY_WINDOW_NS
+
+    def matches_disk(self, file: str) -> bool:
+        """Whether the file on disk still has the content this snapshot saw."""
+        try:
+            st = os.stat(file)
+        except FileNotFoundError:
+            return self.data is None
+        except OSError:
+            return False
+        if self.data is None or not stat_module.S_ISREG(st.st_mode):
+            return False
+        if self.trusted_signature(st):
+            return True
+        try:
+            with open(file, "rb") as handle:
+                return handle.read() == self.data
+        except OSError:
+            return False
+
+
+def is_git_path(path: str) -> bool:
+    """Whether a workspace path lies in a `.git` directory (never part of the workspace)."""
+    return "/.git/" in f"/{path}/"
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int]:
+    """The stat fields that change whenever a file's content is rewritten."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+MISSING = Snapshot(None)
+
+
+def take_snapshot(file: str) -> Snapshot:
+    """Read a regular file (following symlinks) into a snapshot; MISSING if absent.
+
+    Raises:
+        WorkspaceError: the path is a directory or special file, or unreadable.
+    """
+    taken = time.time_ns()
+    try:
+        with open(file, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if not stat_module.S_ISREG(st.st_mode):
+                if stat_module.S_ISDIR(st.st_mode):
+                    raise IsADirectoryError(file)
+                raise WorkspaceError(f"Not a regular file: {file}")
+            data = handle.read()
+    except FileNotFoundError:
+        return MISSING
+    except NotADirectoryError:
+        return MISSING
+    except IsADirectoryError:
+        raise
+    except PermissionError as exc:
+        raise WorkspaceError(f"Permission denied reading {file}") from exc
+    return Snapshot(data, signature(st), stat_module.S_IMODE(st.st_mode), taken)
+
+
+class BaseTree:
+    """Read-only access to the root directory, honouring `.gitignore` and skipping `.git/`.
+
+    Attributes:
+        root: the root as given (absolute).
+        root_real: the root with symlinks resolved.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.root_real = os.path.realpath(root)
+        self.ignore = IgnoreFiles(self.root_real)
+
+    def abspath(self, path: str) -> str:
+        """The on-disk path for a workspace path (symlinks not resolved)."""
+        return os.path.join(self.root_real, path) if path else self.root_real
+
+    def resolve(self, path: str) -> str:
+        """The on-disk path with symlinks resolved, refusing escapes from the root."""
+        return ensure_inside(self.root_real, path)
+
+    def kind(self, path: str) -> str | None:
+        """`"file"`, `"dir"` or None for a workspace path, following in-root symlinks.
+
+        Raises:
+            PathEscapeError: a symlink on the way points outside the root.
+        """
+        if not path:
+            return "dir"
+        if is_git_path(path):
+            return None
+        try:
+            st = os.stat(self.abspath(path))
+        except OSError:
+            return None
+        self.resolve(path)
+        if stat_module.S_ISDIR(st.st_mode):
+            return "dir"
+        if stat_module.S_ISREG(st.st_mode):
+            return "file"
+        return None
+
+    def _symlink_kind(self, full: str) -> str | None:
+        """Kind of a symlink's target, or None when it dangles or leaves the root."""
+        real = os.path.realpath(full)
+        if real != self.root_real and not real.startswith(self.root_real.rstrip("/") + "/"):
+            return None
+        if os.path.isdir(real):
+            return "dir"
+        if os.path.isfile(real):
+            return "file"
+        return None
+
+    def children(self, directory: str) -> list[tuple[str, bool]]:
+        """Immediate children of a base directory as `(name, is_dir)`, unsorted.
+
+        Ignored entries are left out unless `directory` is itself ignored (an
+        explicit request wins). Symlinks that leave the root are left out.
+        """
+        chain, explicit = self.ignore.chain_for(directory)
+        out: list[tuple[str, bool]] = []
+        try:
+            with os.scandir(self.abspath(directory)) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name == ".git":
+                        continue
+                    if entry.is_symlink():
+                        kind = self._symlink_kind(entry.path)
+                        if kind is None:
+                            continue
+                        is_dir = kind == "dir"
+                    elif entry.is_dir(follow_symlinks=False):
+                        is_dir = True
+                    elif entry.is_file(follow_symlinks=False):
+                        is_dir = False
+                    else:
+                        continue
+                    if not explicit and chain and is_ignored(chain, join(directory, name), is_dir):
+                        continue
+                    out.append((name, is_dir))
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            return []
+        except PermissionError as exc:
+            raise WorkspaceError(f"Permission denied listing {directory or '.'}") from exc
+        return out
+
+    def walk(self, start: str = "") -> list[tuple[str, os.DirEntry[str]]]:
+        """Every visible regular file under `start`, as `(path, entry)`, unsorted.
+
+        Symlinked directories are not followed (git does not either); symlinked
+        files inside the root are kept, ones pointing outside are dropped. When
+        `start` is itself ignored, nothing below it is filtered (explicit wins).
+        """
+        chain, explicit = self.ignore.chain_for(start)
+        if explicit:
+            chain = ()
+        out: list[tuple[str, os.DirEntry[str]]] = []
+        stack: list[tuple[str, Chain]] = [(start, chain)]
+        ignore = self.ignore
+        root = self.root_real
+        while stack:
+            directory, chain = stack.pop()
+            if not explicit and directory != start:
+                chain = ignore.extend(chain, directory)
+            try:
+                with os.scandir(os.path.join(root, directory) if directory else root) as it:
+                    entries = list(it)
+            except OSError:
+                continue
+            for entry in entries:
+                name = entry.name
+                if name == ".git":
+                    continue
+                path = f"{directory}/{name}" if directory else name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if explicit or not chain or not is_ignored(chain, path, True):
+                            stack.append((path, chain))
+                        continue
+                    if entry.is_file(follow_symlinks=False):
+                        pass
+                    elif entry.is_symlink():
+                        if self._symlink_kind(entry.path) != "file":
+                            continue
+                    else:
+                        continue
+                except OSError:
+                    continue
+                if explicit or not chain or not is_ignored(chain, path, False):
+                    out.append((path, entry))
+        return out
+
+    def snapshot(self, path: str) -> Snapshot:
+        """Read a base file into a snapshot (MISSING when absent).
+
+        Raises:
+            PathEscapeError: a symlink on the way points outside the root.
+            WorkspaceError: the path is a directory or cannot be read.
+        """
+        if not path:
+            raise WorkspaceError("The workspace root is a directory, not a file")
+        resolved = self.resolve(path)
+        if is_git_path(path):
+            return MISSING
+        try:
+            return take_snapshot(resolved)
+        except IsADirectoryError as exc:
+            raise WorkspaceError(f"{path} is a directory, not a file") from exc

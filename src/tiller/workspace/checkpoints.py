@@ -1,0 +1,67 @@
+"""Undo and redo stacks of overlay states (one checkpoint per agent turn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_CHECKPOINTS = 200
+"""Older checkpoints are dropped; states share their strings, so each is cheap."""
+
+
+@dataclass(frozen=True)
+class OverlayState:
+    """A copy of the overlay: file contents and tombstones.
+
+    Attributes:
+        files: path -> content written into the overlay.
+        deleted: paths deleted from the base.
+    """
+
+    files: dict[str, str]
+    deleted: frozenset[str]
+
+    def differing_paths(self, other: OverlayState) -> set[str]:
+        """Paths whose overlay entry differs between the two states."""
+        paths = set(self.deleted ^ other.deleted)
+        for path in self.files.keys() | other.files.keys():
+            if self.files.get(path) != other.files.get(path):
+                paths.add(path)
+        return paths
+
+
+class Checkpoints:
+    """Two stacks of states: checkpoints to undo to, and undone states to redo."""
+
+    def __init__(self) -> None:
+        self._undo: list[OverlayState] = []
+        self._redo: list[OverlayState] = []
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether a checkpoint is available to go back to."""
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        """Whether an undone state is available to go forward to."""
+        return bool(self._redo)
+
+    def push(self, state: OverlayState) -> None:
+        """Record a checkpoint; new history makes the redo stack obsolete."""
+        self._undo.append(state)
+        del self._undo[:-MAX_CHECKPOINTS]
+        self._redo.clear()
+
+    def undo(self, current: OverlayState) -> OverlayState | None:
+        """The state to go back to (current moves to the redo stack), or None."""
+        if not self._undo:
+            return None
+        self._redo.append(current)
+        return self._undo.pop()
+
+    def redo(self, current: OverlayState) -> OverlayState | None:
+        """The state to go forward to (current moves to the undo stack), or None."""
+        if not self._redo:
+            return None
+        self._undo.append(current)
+        return self._redo.pop()

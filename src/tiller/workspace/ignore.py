@@ -1,0 +1,115 @@
+"""Gitignore rules for walking the base directory.
+
+Each directory's `.gitignore` applies to paths below that directory; deeper
+files win over shallower ones, and `.git/info/exclude` sits below them all,
+as in git. Parsed files are cached by their stat signature.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import pathspec
+
+from tiller.workspace.paths import join, parent
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The `.gitignore` patterns of one directory.
+
+    Attributes:
+        directory: the workspace directory the patterns are relative to.
+        spec: the compiled patterns.
+    """
+
+    directory: str
+    spec: pathspec.GitIgnoreSpec
+
+
+Chain = tuple[Rules, ...]
+"""The rules that apply in one directory, shallowest first."""
+
+
+def is_ignored(chain: Chain, path: str, is_dir: bool) -> bool:
+    """Whether the deepest rules with an opinion on `path` ignore it."""
+    for rules in reversed(chain):
+        directory = rules.directory
+        relative = path[len(directory) + 1 :] if directory else path
+        if is_dir:
+            relative += "/"
+        include = rules.spec.check_file(relative).include
+        if include is not None:
+            return include
+    return False
+
+
+class IgnoreFiles:
+    """Loads and caches the ignore files under one root directory."""
+
+    def __init__(self, root_real: str) -> None:
+        self._root = root_real
+        self._cache: dict[str, tuple[tuple[int, int], pathspec.GitIgnoreSpec | None]] = {}
+        self._lock = threading.Lock()
+
+    def _load(self, file: str) -> pathspec.GitIgnoreSpec | None:
+        try:
+            st = os.stat(file)
+        except OSError:
+            return None
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            cached = self._cache.get(file)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            with open(file, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return None
+        spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        if spec is not None and not len(spec):
+            spec = None
+        with self._lock:
+            self._cache[file] = (key, spec)
+        return spec
+
+    def extend(self, chain: Chain, directory: str) -> Chain:
+        """Add the `.gitignore` of `directory` (if any) to the chain of its parent."""
+        spec = self._load(os.path.join(self._root, directory, ".gitignore"))
+        return (*chain, Rules(directory, spec)) if spec is not None else chain
+
+    def root_chain(self) -> Chain:
+        """The rules for the root directory itself."""
+        chain: Chain = ()
+        exclude = self._load(os.path.join(self._root, ".git", "info", "exclude"))
+        if exclude is not None:
+            chain = (Rules("", exclude),)
+        return self.extend(chain, "")
+
+    def chain_for(self, directory: str) -> tuple[Chain, bool]:
+        """The rules that apply inside `directory`, and whether it is itself ignored.
+
+        Args:
+            directory: a workspace directory path (`""` is the root).
+        """
+        chain = self.root_chain()
+        if not directory:
+            return chain, False
+        current = ""
+        ignored = False
+        for name in directory.split("/"):
+            current = join(current, name)
+            if not ignored and (name == ".git" or is_ignored(chain, current, True)):
+                ignored = True
+            chain = self.extend(chain, current)
+        return chain, ignored
+
+    def ignores(self, path: str, is_dir: bool) -> bool:
+        """Whether a single path is ignored (by its own rules or an ignored ancestor)."""
+        chain, ancestor_ignored = self.chain_for(parent(path))
+        if ancestor_ignored:
+            return True
+        return path.rpartition("/")[2] == ".git" or is_ignored(chain, path, is_dir)
