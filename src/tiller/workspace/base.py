@@ -82,6 +82,27 @@ def signature(st: os.stat_result) -> tuple[int, int, int]:
 
 MISSING = Snapshot(None)
 
+_CHUNK = 1 << 17
+
+
+def read_bytes(file: str) -> bytes:
+    """Read a whole file with raw `os` calls (about twice as fast as `open` for small files).
+
+    Raises:
+        OSError: the file cannot be opened or read.
+    """
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
 
 def take_snapshot(file: str) -> Snapshot:
     """Read a regular file (following symlinks) into a snapshot; MISSING if absent.

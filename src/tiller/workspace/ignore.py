@@ -8,6 +8,7 @@ as in git. Parsed files are cached by their stat signature.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 
@@ -27,9 +28,34 @@ class Rules:
 
     directory: str
     spec: pathspec.GitIgnoreSpec
+    quick: re.Pattern[str] | None = None
+
+
+def _any_pattern(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
+    """One regex matching wherever any of the spec's patterns would (a fast first test).
+
+    Most paths match no pattern at all; testing them against a single
+    alternation in C is several times faster than asking pathspec pattern by
+    pattern. None when the patterns are not plain regexes.
+    """
+    parts = []
+    for pattern in spec.patterns:
+        if pattern.include is None:
+            continue
+        regex = getattr(pattern, "regex", None)
+        if not isinstance(regex, re.Pattern) or not isinstance(regex.pattern, str):
+            return None
+        parts.append(_GROUP_NAME.sub("(?:", regex.pattern))
+    if not parts:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{part})" for part in parts))
+    except re.error:
+        return None
 
 
 Chain = tuple[Rules, ...]
+_GROUP_NAME = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 """The rules that apply in one directory, shallowest first."""
 
 
@@ -40,6 +66,9 @@ def is_ignored(chain: Chain, path: str, is_dir: bool) -> bool:
         relative = path[len(directory) + 1 :] if directory else path
         if is_dir:
             relative += "/"
+        quick = rules.quick
+        if quick is not None and quick.search(relative) is None:
+            continue
         include = rules.spec.check_file(relative).include
         if include is not None:
             return include
@@ -51,10 +80,10 @@ class IgnoreFiles:
 
     def __init__(self, root_real: str) -> None:
         self._root = root_real
-        self._cache: dict[str, tuple[tuple[int, int], pathspec.GitIgnoreSpec | None]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], Rules | None]] = {}
         self._lock = threading.Lock()
 
-    def _load(self, file: str) -> pathspec.GitIgnoreSpec | None:
+    def _load(self, file: str, directory: str) -> Rules | None:
         try:
             st = os.stat(file)
         except OSError:
@@ -69,24 +98,23 @@ class IgnoreFiles:
                 lines = handle.read().splitlines()
         except OSError:
             return None
-        spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-        if spec is not None and not len(spec):
-            spec = None
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        rules = Rules(directory, spec, _any_pattern(spec)) if len(spec) else None
         with self._lock:
-            self._cache[file] = (key, spec)
-        return spec
+            self._cache[file] = (key, rules)
+        return rules
 
     def extend(self, chain: Chain, directory: str) -> Chain:
         """Add the `.gitignore` of `directory` (if any) to the chain of its parent."""
-        spec = self._load(os.path.join(self._root, directory, ".gitignore"))
-        return (*chain, Rules(directory, spec)) if spec is not None else chain
+        rules = self._load(os.path.join(self._root, directory, ".gitignore"), directory)
+        return (*chain, rules) if rules is not None else chain
 
     def root_chain(self) -> Chain:
         """The rules for the root directory itself."""
         chain: Chain = ()
-        exclude = self._load(os.path.join(self._root, ".git", "info", "exclude"))
+        exclude = self._load(os.path.join(self._root, ".git", "info", "exclude"), "")
         if exclude is not None:
-            chain = (Rules("", exclude),)
+            chain = (exclude,)
         return self.extend(chain, "")
 
     def chain_for(self, directory: str) -> tuple[Chain, bool]:

@@ -15,7 +15,7 @@ from tiller.errors import (
     FlushConflict,
     WorkspaceError,
 )
-from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path
+from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path, read_bytes
 from tiller.workspace.checkpoints import Checkpoints, OverlayState
 from tiller.workspace.content import encode_text
 from tiller.workspace.diff import binary_diff, text_diff
@@ -386,8 +386,7 @@ class Workspace:
                 hits = matcher.search_text(text, remaining)
             elif tree is not None:
                 try:
-                    with open(tree.abspath(file), "rb") as handle:
-                        data = handle.read()
+                    data = read_bytes(tree.abspath(file))
                 except OSError:
                     continue
                 hits = matcher.search_bytes(data, remaining) or []
