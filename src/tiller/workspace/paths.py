@@ -62,8 +62,10 @@ def parent(path: str) -> str:
 
 
 def join(directory: str, name: str) -> str:
-    """Join a workspace directory and a child name."""
-    return f"{directory}/{name}" if directory else name
+    """Join a workspace directory and a relative child path (either may be empty)."""
+    if not directory:
+        return name
+    return f"{directory}/{name}" if name else directory
 
 
 def is_under(path: str, directory: str) -> bool:
