@@ -15,6 +15,7 @@ from tiller.project_docs import (
     load_project_docs,
     truncation_marker,
 )
+from tiller.workspace import Workspace
 
 ANTHROPIC = PROFILES["anthropic"]
 MARKER = "[Project instructions truncated at 32KB]"
@@ -179,3 +180,39 @@ def test_fingerprint_ignores_unrelated_files(no_user: Path) -> None:
     before = docs_fingerprint(source, "", ANTHROPIC, user_dir=no_user)
     source.files["main.py"] = "b"
     assert docs_fingerprint(source, "", ANTHROPIC, user_dir=no_user) == before
+
+
+def test_seeded_workspace_files_count(no_user: Path) -> None:
+    """Instructions seeded into an in-memory Workspace are loaded."""
+    workspace = Workspace(files={"AGENTS.md": "seeded", "pkg/AGENTS.md": "pkg"})
+    docs = load_project_docs(workspace, "pkg", ANTHROPIC, user_dir=no_user)
+    assert docs.text == block("AGENTS.md", "seeded") + "\n\n" + block("pkg/AGENTS.md", "pkg")
+
+
+def test_unflushed_edit_wins_over_disk(tmp_path: Path, no_user: Path) -> None:
+    """An edited but unflushed instructions file is read as edited."""
+    (tmp_path / "AGENTS.md").write_text("on disk", encoding="utf-8")
+    workspace = Workspace(root=tmp_path)
+    workspace.write("AGENTS.md", "in memory")
+    docs = load_project_docs(workspace, "", ANTHROPIC, user_dir=no_user)
+    assert docs.text == block("AGENTS.md", "in memory")
+
+
+def test_deleted_file_is_not_loaded(tmp_path: Path, no_user: Path) -> None:
+    """A file deleted in the workspace no longer contributes, though it is on disk."""
+    (tmp_path / "CLAUDE.md").write_text("old", encoding="utf-8")
+    (tmp_path / "AGENTS.md").write_text("kept", encoding="utf-8")
+    workspace = Workspace(root=tmp_path)
+    workspace.delete("CLAUDE.md")
+    docs = load_project_docs(workspace, "", ANTHROPIC, user_dir=no_user)
+    assert docs.sources == ["AGENTS.md"]
+
+
+def test_unreadable_candidates_are_skipped(tmp_path: Path, no_user: Path) -> None:
+    """A binary file or a directory where an instructions file would be is skipped."""
+    (tmp_path / "AGENTS.md").write_bytes(b"\x00\x01binary\xff")
+    (tmp_path / "CLAUDE.md").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "AGENTS.md").write_text("sub", encoding="utf-8")
+    docs = load_project_docs(Workspace(root=tmp_path), "sub", ANTHROPIC, user_dir=no_user)
+    assert docs.sources == ["sub/AGENTS.md"]
