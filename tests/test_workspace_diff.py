@@ -280,3 +280,12 @@ def test_diff_applies_with_git_and_reproduces_workspace(
             except (FileNotFoundInWorkspace, WorkspaceError):
                 expected.pop(path, None)
         assert _tree(repo) == expected
+
+
+def test_git_apply_new_file_with_nul_byte(base: Path, tmp_path: Path) -> None:
+    """Written content with a NUL byte is exported as a binary patch that applies."""
+    ws = Workspace(root=base)
+    ws.write("nul.dat", "a\0b\n")
+    repo = _checkout(base, tmp_path / "checkout")
+    _apply(repo, ws.diff())
+    assert (repo / "nul.dat").read_bytes() == b"a\0b\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from tiller.workspace.overlay import ChangeListener, GrepHit, Workspace
+from tiller.workspace.overlay import ChangeListener, Workspace
+from tiller.workspace.search import GrepHit
 
 __all__ = ["ChangeListener", "GrepHit", "Workspace"]

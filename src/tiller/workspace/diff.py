@@ -13,7 +13,8 @@ import zlib
 from collections.abc import Iterator, Sequence
 from difflib import SequenceMatcher
 
-from tiller.workspace.content import split_lines
+from tiller.workspace.base import Snapshot
+from tiller.workspace.content import SNIFF_BYTES, split_lines
 
 CONTEXT = 3
 NO_NEWLINE = "\\ No newline at end of file\n"
@@ -196,7 +197,11 @@ def _encode_literal(data: bytes) -> str:
 def binary_diff(
     path: str, old: bytes | None, new: bytes | None, old_mode: int | None = None
 ) -> str:
-    """A `GIT binary patch` for one file whose old side is binary (full index, both ways)."""
+    """A `GIT binary patch` for one file with binary content on either side.
+
+    Git applies binary patches only with full object ids on the index line,
+    so both are written in full; the patch carries literal content both ways.
+    """
     if old == new:
         return ""
     out = _header(path, old, new, old_mode)
@@ -208,3 +213,16 @@ def binary_diff(
     out.append(_encode_literal(new or b""))
     out.append(_encode_literal(old or b""))
     return "".join(out)
+
+
+def file_diff(path: str, seen: Snapshot, content: str | None) -> str:
+    """The diff of one path from its base snapshot to its overlay content (None: deleted).
+
+    Binary content on either side (an undecodable base, or a NUL byte written)
+    becomes a binary patch, since a text hunk could not reproduce it.
+    """
+    written_binary = content is not None and "\0" in content[:SNIFF_BYTES]
+    if (seen.exists and seen.text is None) or written_binary:
+        new = None if content is None else content.encode("utf-8")
+        return binary_diff(path, seen.data, new, seen.mode)
+    return text_diff(path, seen.text, content, seen.mode)

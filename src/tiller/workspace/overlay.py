@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from tiller.errors import (
-    BinaryFileError,
-    EditError,
-    FileNotFoundInWorkspace,
-    FlushConflict,
-    WorkspaceError,
-)
-from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path, read_bytes
-from tiller.workspace.checkpoints import Checkpoints, OverlayState
+from tiller.errors import BinaryFileError, FlushConflict, WorkspaceError
+from tiller.workspace.base import MISSING, BaseTree, Snapshot
+from tiller.workspace.checkpoints import Checkpoints
 from tiller.workspace.content import encode_text
-from tiller.workspace.diff import binary_diff, text_diff
+from tiller.workspace.diff import file_diff
+from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
 from tiller.workspace.globs import compile_glob, literal_prefix
-from tiller.workspace.paths import is_under, join, normalize, parent
-from tiller.workspace.search import LineMatcher
+from tiller.workspace.layers import Layers
+from tiller.workspace.paths import is_under, join
+from tiller.workspace.search import GrepHit, LineMatcher, filter_by_glob, grep_files, newest_first
 
 ChangeListener = Callable[[str, str], None]
 """Called as `listener(path, action)`; action is write, edit, delete, undo, redo or flush."""
-
-GrepHit = tuple[str, int, str]
 
 
 class Workspace:
@@ -53,34 +46,31 @@ class Workspace:
         self, files: Mapping[str, str] | None = None, root: str | os.PathLike[str] | None = None
     ) -> None:
         self._lock = threading.RLock()
-        self._tree: BaseTree | None = None
         self._root: Path | None = None
+        tree = None
         if root is not None:
             absolute = os.path.abspath(os.fspath(root))
             if not os.path.isdir(absolute):
                 raise WorkspaceError(f"Workspace root is not a directory: {root}")
             self._root = Path(absolute)
-            self._tree = BaseTree(absolute)
-        self._files: dict[str, str] = {}
-        self._deleted: set[str] = set()
-        self._seen: dict[str, Snapshot] = {}
+            tree = BaseTree(absolute)
+        self._layers = Layers(tree)
         self._checkpoints = Checkpoints()
         self._listeners: list[ChangeListener] = []
         self.on_change: ChangeListener | None = None
         for path, content in (files or {}).items():
-            self._put(self._path(path), content)
+            self._layers.put(self._layers.normalize(path), content)
 
     def __repr__(self) -> str:
-        return (
-            f"Workspace(root={self._root}, files={len(self._files)}, deleted={len(self._deleted)})"
-        )
+        counts = f"files={len(self._layers.files)}, deleted={len(self._layers.deleted)}"
+        return f"Workspace(root={self._root}, {counts})"
 
     @property
     def root(self) -> Path | None:
         """The base directory, or None for a purely in-memory workspace."""
         return self._root
 
-    # -- listeners ------------------------------------------------------------
+    # -- listeners ----------------------------------------------------------------
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Call `listener(path, action)` after every change; returns an unsubscribe function.
@@ -108,114 +98,33 @@ class Workspace:
                 except Exception:  # a broken listener must not undo an edit
                     continue
 
-    # -- paths and kinds --------------------------------------------------------
-
-    def _path(self, path: str) -> str:
-        tree = self._tree
-        if tree is None:
-            return normalize(path, None)
-        return normalize(path, tree.root, tree.root_real)
-
-    def _overlay_dir(self, path: str) -> bool:
-        prefix = path + "/"
-        return any(key.startswith(prefix) for key in self._files)
-
-    def _base_dir_emptied(self, path: str) -> bool:
-        """Whether every base file under a base directory has been deleted."""
-        prefix = path + "/"
-        if self._tree is None or not any(key.startswith(prefix) for key in self._deleted):
-            return False
-        return all(file in self._deleted for file, _ in self._tree.walk(path))
-
-    def _kind(self, path: str) -> str | None:
-        """`"file"`, `"dir"` or None, as the workspace sees it (lock held)."""
-        if not path:
-            return "dir"
-        if path in self._files:
-            return "file"
-        if self._overlay_dir(path):
-            return "dir"
-        if self._tree is None or path in self._deleted:
-            return None
-        kind = self._tree.kind(path)
-        if kind == "dir" and self._base_dir_emptied(path):
-            return None
-        return kind
-
-    def _not_found(self, path: str) -> FileNotFoundInWorkspace:
-        folder, _, name = path.rpartition("/")
-        if path in self._deleted:
-            return FileNotFoundInWorkspace(f"File not found: {path} (deleted in this workspace)")
-        if self._kind(folder) != "dir":
-            return FileNotFoundInWorkspace(
-                f"File not found: {path} (directory {folder} does not exist)"
-            )
-        siblings = [entry.rstrip("/") for entry in self.list_dir(folder)]
-        close = difflib.get_close_matches(name, siblings, n=3)
-        hint = f"; did you mean {', '.join(join(folder, c) for c in close)}?" if close else ""
-        return FileNotFoundInWorkspace(f"File not found: {path}{hint}")
+    # -- reading ------------------------------------------------------------------
 
     def exists(self, path: str) -> bool:
         """Whether a file or directory exists in the workspace."""
-        path = self._path(path)
+        path = self._layers.normalize(path)
         with self._lock:
-            return self._kind(path) is not None
+            return self._layers.kind(path) is not None
 
     def is_dir(self, path: str) -> bool:
         """Whether `path` is a directory in the workspace."""
-        path = self._path(path)
+        path = self._layers.normalize(path)
         with self._lock:
-            return self._kind(path) == "dir"
+            return self._layers.kind(path) == "dir"
 
     def is_binary(self, path: str) -> bool:
         """Whether `path` is a binary base file (overlay content is always text).
 
         Raises:
             FileNotFoundInWorkspace: no such file.
+            WorkspaceError: the path is a directory.
         """
-        path = self._path(path)
+        path = self._layers.normalize(path)
         with self._lock:
-            if path in self._files:
+            if path in self._layers.files:
                 return False
-            if self._kind(path) != "file":
-                raise self._not_found(path)
-            return self._base_snapshot(path).text is None
-
-    # -- base snapshots ---------------------------------------------------------
-
-    def _base_snapshot(self, path: str) -> Snapshot:
-        """The base file as the workspace sees it, refreshed while the overlay leaves it alone."""
-        tree = self._tree
-        if tree is None:
-            return MISSING
-        seen = self._seen.get(path)
-        if seen is not None:
-            if path in self._files or path in self._deleted:
-                return seen
-            try:
-                st = os.stat(tree.abspath(path))
-            except OSError:
-                st = None
-            if st is not None and seen.trusted_signature(st):
-                return seen
-        fresh = tree.snapshot(path)
-        self._seen[path] = fresh
-        return fresh
-
-    def _touch(self, path: str) -> Snapshot:
-        """Pin what the base holds before the overlay first changes `path`.
-
-        A snapshot left by an earlier `read` is kept as it is, so a disk change
-        between that read and this change shows up as a flush conflict.
-        """
-        if self._tree is None:
-            return MISSING
-        seen = self._seen.get(path)
-        if seen is None:
-            seen = self._seen[path] = self._tree.snapshot(path)
-        return seen
-
-    # -- reading ----------------------------------------------------------------
+            self._layers.require(path, "file")
+            return self._layers.base_snapshot(path).text is None
 
     def read(self, path: str) -> str:
         """The text of a file: the overlay's if written, else the base's.
@@ -225,19 +134,15 @@ class Workspace:
             BinaryFileError: the base file is binary.
             WorkspaceError: the path is a directory.
         """
-        path = self._path(path)
+        path = self._layers.normalize(path)
         with self._lock:
-            content = self._files.get(path)
+            content = self._layers.files.get(path)
             if content is not None:
                 return content
-            kind = self._kind(path)
-            if kind == "dir":
-                raise WorkspaceError(f"{path or '.'} is a directory, not a file; use list_dir")
-            if kind is None:
-                raise self._not_found(path)
-            snapshot = self._base_snapshot(path)
+            self._layers.require(path, "file")
+            snapshot = self._layers.base_snapshot(path)
             if not snapshot.exists:
-                raise self._not_found(path)
+                raise self._layers.not_found(path)
             text = snapshot.text
             if text is None:
                 raise BinaryFileError(f"{path} is a binary file and cannot be read as text")
@@ -249,7 +154,8 @@ class Workspace:
         Untouched base files are never included.
         """
         with self._lock:
-            return {path: self._files[path] for path in sorted(self._files)}
+            files = self._layers.files
+            return {path: files[path] for path in sorted(files)}
 
     def list_dir(self, path: str = "") -> list[str]:
         """Names of the immediate children of a directory, sorted; directories end in `/`.
@@ -258,36 +164,13 @@ class Workspace:
             FileNotFoundInWorkspace: no such directory.
             WorkspaceError: the path is a file.
         """
-        path = self._path(path)
+        path = self._layers.normalize(path)
         with self._lock:
-            kind = self._kind(path)
-            if kind is None:
-                raise self._not_found(path)
-            if kind == "file":
-                raise WorkspaceError(f"{path} is a file, not a directory")
-            entries: dict[str, bool] = {}
-            prefix = path + "/" if path else ""
-            for key in self._files:
-                if key.startswith(prefix):
-                    name, slash, _ = key[len(prefix) :].partition("/")
-                    entries[name] = entries.get(name, False) or bool(slash)
-            if self._tree is not None and self._tree.kind(path) == "dir":
-                for name, is_dir in self._tree.children(path):
-                    child = join(path, name)
-                    if name in entries:
-                        continue
-                    if is_dir and not self._base_dir_emptied(child):
-                        entries[name] = True
-                    elif not is_dir and child not in self._deleted:
-                        entries[name] = False
+            self._layers.require(path, "dir")
+            entries = self._layers.children(path)
         return sorted(name + "/" if is_dir else name for name, is_dir in entries.items())
 
-    def _search_root(self, path: str) -> tuple[str, str]:
-        """Normalise a search path and return it with its kind (lock held)."""
-        kind = self._kind(path)
-        if kind is None:
-            raise self._not_found(path)
-        return path, kind
+    # -- searching ----------------------------------------------------------------
 
     def glob(self, pattern: str, path: str = "") -> list[str]:
         """Files under `path` whose path relative to it matches a glob.
@@ -300,32 +183,22 @@ class Workspace:
             FileNotFoundInWorkspace: `path` does not exist.
             WorkspaceError: `path` is a file, or the pattern is empty.
         """
-        directory = self._path(path)
+        directory = self._layers.normalize(path)
         pattern = pattern.removeprefix("./")
         if pattern.startswith("/"):
-            directory, pattern = "", self._path(pattern)
+            directory, pattern = "", self._layers.normalize(pattern)
         regex = compile_glob(pattern)
         with self._lock:
-            _, kind = self._search_root(directory)
-            if kind == "file":
-                raise WorkspaceError(f"{directory} is a file, not a directory")
-            overlay = [key for key in self._files if is_under(key, directory)]
-            shadowed = set(self._files) | self._deleted
+            self._layers.require(directory, "dir")
+            overlay = [key for key in self._layers.files if is_under(key, directory)]
+            shadowed = self._layers.files.keys() | self._layers.deleted
+        tree = self._layers.tree
         cut = len(directory) + 1 if directory else 0
-        match = regex.match
-        hits = sorted(key for key in overlay if match(key[cut:]))
-        dated: list[tuple[int, str]] = []
+        hits = sorted(key for key in overlay if regex.match(key[cut:]))
         start = join(directory, literal_prefix(pattern))
-        if self._tree is not None and self._tree.kind(start) == "dir":
-            for file, entry in self._tree.walk(start):
-                if file in shadowed or not match(file[cut:]):
-                    continue
-                try:
-                    dated.append((-entry.stat().st_mtime_ns, file))
-                except OSError:
-                    continue
-        dated.sort()
-        return hits + [file for _, file in dated]
+        if tree is not None and tree.kind(start) == "dir":
+            hits += newest_first(tree, start, regex, cut, shadowed)
+        return hits
 
     def grep(
         self,
@@ -355,76 +228,25 @@ class Workspace:
         matcher = LineMatcher(pattern, case_insensitive)
         if max_results is not None and max_results < 1:
             raise WorkspaceError("max_results must be at least 1")
-        name_filter = compile_glob(glob) if glob else None
-        by_name = glob is not None and "/" not in glob
-        root = self._path(path)
+        root = self._layers.normalize(path)
         with self._lock:
-            _, kind = self._search_root(root)
-            overlay = {key: text for key, text in self._files.items() if is_under(key, root)}
-            deleted = set(self._deleted)
-        tree = self._tree
+            kind = self._layers.kind(root)
+            if kind is None:
+                raise self._layers.not_found(root)
+            files = self._layers.files
+            overlay = {key: files[key] for key in files if is_under(key, root)}
+            deleted = set(self._layers.deleted)
+        tree = self._layers.tree
         if kind == "file":
             candidates = [root]
         else:
             found = set(overlay)
             if tree is not None and tree.kind(root) == "dir":
                 found.update(file for file, _ in tree.walk(root) if file not in deleted)
-            cut = len(root) + 1 if root else 0
-            candidates = sorted(found)
-            if name_filter is not None:
-                match = name_filter.match
-                candidates = [
-                    file
-                    for file in candidates
-                    if match(file.rpartition("/")[2] if by_name else file[cut:])
-                ]
-        results: list[GrepHit] = []
-        for file in candidates:
-            remaining = None if max_results is None else max_results - len(results)
-            text = overlay.get(file)
-            if text is not None:
-                hits = matcher.search_text(text, remaining)
-            elif tree is not None:
-                try:
-                    data = read_bytes(tree.abspath(file))
-                except OSError:
-                    continue
-                hits = matcher.search_bytes(data, remaining) or []
-            else:
-                continue
-            results.extend((file, number, line) for number, line in hits)
-            if max_results is not None and len(results) >= max_results:
-                break
-        return results
+            candidates = filter_by_glob(sorted(found), glob, root) if glob else sorted(found)
+        return grep_files(candidates, overlay, tree, matcher, max_results)
 
-    # -- writing ----------------------------------------------------------------
-
-    def _check_writable(self, path: str) -> None:
-        if not path:
-            raise WorkspaceError("Cannot write the workspace root; give a file path")
-        if self._tree is not None:
-            if is_git_path(path):
-                raise WorkspaceError(f"Refusing to write inside .git: {path}")
-            self._tree.resolve(path)
-        if path not in self._files and self._kind(path) == "dir":
-            raise WorkspaceError(f"{path} is a directory, not a file")
-        ancestor = parent(path)
-        while ancestor:
-            if ancestor in self._files or (
-                self._tree is not None
-                and ancestor not in self._deleted
-                and self._tree.kind(ancestor) == "file"
-            ):
-                raise WorkspaceError(f"Cannot create {path}: {ancestor} is a file")
-            ancestor = parent(ancestor)
-
-    def _put(self, path: str, content: str) -> None:
-        encode_text(path, content)
-        with self._lock:
-            self._check_writable(path)
-            self._touch(path)
-            self._files[path] = content
-            self._deleted.discard(path)
+    # -- changing -----------------------------------------------------------------
 
     def write(self, path: str, content: str) -> None:
         """Create or overwrite a file in memory (parent directories are implied).
@@ -433,8 +255,9 @@ class Workspace:
             WorkspaceError: the path is a directory, a parent is a file, or the
                 content cannot be encoded as UTF-8.
         """
-        path = self._path(path)
-        self._put(path, content)
+        path = self._layers.normalize(path)
+        with self._lock:
+            self._layers.put(path, content)
         self._notify([path], "write")
 
     def edit(self, path: str, old: str, new: str, replace_all: bool = False) -> int:
@@ -445,28 +268,12 @@ class Workspace:
                 without `replace_all`.
             FileNotFoundInWorkspace: no such file.
         """
-        path = self._path(path)
-        if not isinstance(old, str) or not isinstance(new, str):
-            raise EditError("old_string and new_string must be strings")
-        if not old:
-            raise EditError(
-                f"old_string is empty; to create or overwrite {path}, write the whole file"
-            )
-        if old == new:
-            raise EditError(f"old_string and new_string are identical; nothing to change in {path}")
+        path = self._layers.normalize(path)
         with self._lock:
-            content = self.read(path)
-            count = content.count(old)
-            if count == 0:
-                raise EditError(f"old_string not found in {path}{_near_miss_hint(content, old)}")
-            if count > 1 and not replace_all:
-                raise EditError(
-                    f"old_string appears {count} times in {path}; include more surrounding "
-                    "context to make it unique, or set replace_all to replace every occurrence"
-                )
-            self._put(path, content.replace(old, new, -1 if replace_all else 1))
+            updated, count = replace_exact(path, self.read(path), old, new, replace_all)
+            self._layers.put(path, updated)
         self._notify([path], "edit")
-        return count if replace_all else 1
+        return count
 
     def delete(self, path: str) -> None:
         """Delete a file from the workspace (a tombstone over the base until flushed).
@@ -475,43 +282,19 @@ class Workspace:
             FileNotFoundInWorkspace: no such file.
             WorkspaceError: the path is a directory.
         """
-        path = self._path(path)
+        path = self._layers.normalize(path)
         with self._lock:
-            kind = self._kind(path)
-            if kind is None:
-                raise self._not_found(path)
-            if kind == "dir":
-                raise WorkspaceError(f"{path or '.'} is a directory; delete its files one by one")
-            seen = self._touch(path)
-            self._files.pop(path, None)
-            if seen.exists:
-                self._deleted.add(path)
+            self._layers.remove(path)
         self._notify([path], "delete")
 
-    # -- changes, diff, flush ---------------------------------------------------
+    # -- changes, diff, flush -------------------------------------------------------
 
-    def _change_kind(self, path: str) -> str | None:
-        seen = self._seen.get(path, MISSING)
-        content = self._files.get(path)
-        if content is not None:
-            if not seen.exists:
-                return "added"
-            return None if seen.text == content else "modified"
-        return "deleted" if path in self._deleted and seen.exists else None
-
-    def _selected(self, paths: Iterable[str] | str | None) -> list[tuple[str, str]]:
-        """`(path, kind)` of the changes under any of `paths` (lock held)."""
+    def _wanted(self, paths: Iterable[str] | str | None) -> list[str] | None:
+        if paths is None:
+            return None
         if isinstance(paths, str):
             paths = [paths]
-        wanted = None if paths is None else [self._path(p) for p in paths]
-        out = []
-        for path in sorted(self._files.keys() | self._deleted):
-            if wanted is not None and not any(is_under(path, w) for w in wanted):
-                continue
-            kind = self._change_kind(path)
-            if kind is not None:
-                out.append((path, kind))
-        return out
+        return [self._layers.normalize(path) for path in paths]
 
     def changes(self) -> list[tuple[str, str]]:
         """`(path, kind)` for every change against the base, sorted by path.
@@ -520,27 +303,22 @@ class Workspace:
         content back is no change; neither is creating and then deleting a file.
         """
         with self._lock:
-            return self._selected(None)
+            return self._layers.changes()
 
     def diff(self, paths: Iterable[str] | str | None = None) -> str:
         """A git-style unified diff of the changes (optionally only under `paths`).
 
         The patch applies with `git apply` to a clean checkout of the base as
-        the workspace saw it. Binary base files become `GIT binary patch` hunks.
+        the workspace saw it. Binary content becomes a `GIT binary patch`.
         """
+        wanted = self._wanted(paths)
         with self._lock:
+            layers = self._layers
             items = [
-                (path, self._seen.get(path, MISSING), self._files.get(path))
-                for path, _ in self._selected(paths)
+                (path, layers.seen.get(path, MISSING), layers.files.get(path))
+                for path, _ in layers.changes(wanted)
             ]
-        parts = []
-        for path, seen, content in items:
-            if seen.exists and seen.text is None:
-                new = None if content is None else content.encode("utf-8")
-                parts.append(binary_diff(path, seen.data, new, seen.mode))
-            else:
-                parts.append(text_diff(path, seen.text, content, seen.mode))
-        return "".join(parts)
+        return "".join(file_diff(path, seen, content) for path, seen, content in items)
 
     def flush(self, paths: Iterable[str] | str | None = None, force: bool = False) -> list[str]:
         """Write the changes (optionally only under `paths`) to the root directory.
@@ -560,46 +338,36 @@ class Workspace:
             PathEscapeError: a path now resolves outside the root (nothing written).
             FlushError: an OS error stopped the flush part way.
         """
-        tree = self._tree
+        tree = self._layers.tree
         if tree is None:
             raise WorkspaceError(
                 "This workspace has no root directory to flush to; export diff() instead"
             )
+        wanted = self._wanted(paths)
+        done: dict[str, Snapshot] = {}
         with self._lock:
+            layers = self._layers
             pending = [
                 PendingChange(
                     path,
-                    None if kind == "deleted" else encode_text(path, self._files[path]),
-                    self._seen.get(path, MISSING),
+                    None if kind == "deleted" else encode_text(path, layers.files[path]),
+                    layers.seen.get(path, MISSING),
                 )
-                for path, kind in self._selected(paths)
+                for path, kind in layers.changes(wanted)
             ]
             resolve_targets(tree, pending)
             if not force:
                 conflicts = find_conflicts(tree, pending)
                 if conflicts:
                     raise FlushConflict(conflicts)
-            done: dict[str, Snapshot] = {}
             try:
                 apply_changes(tree, pending, done)
             finally:
-                for path, snapshot in done.items():
-                    self._files.pop(path, None)
-                    self._deleted.discard(path)
-                    self._seen[path] = snapshot
+                layers.mark_flushed(done)
         self._notify(done, "flush")
         return sorted(done)
 
-    # -- checkpoints ------------------------------------------------------------
-
-    def _state(self) -> OverlayState:
-        return OverlayState(dict(self._files), frozenset(self._deleted))
-
-    def _restore(self, state: OverlayState) -> set[str]:
-        changed = state.differing_paths(self._state())
-        self._files = dict(state.files)
-        self._deleted = set(state.deleted)
-        return changed
+    # -- checkpoints ----------------------------------------------------------------
 
     @property
     def can_undo(self) -> bool:
@@ -619,7 +387,7 @@ class Workspace:
         A new checkpoint discards anything that could have been redone.
         """
         with self._lock:
-            self._checkpoints.push(self._state())
+            self._checkpoints.push(self._layers.state())
 
     def undo(self) -> bool:
         """Restore the overlay to the last checkpoint; False when there is none.
@@ -627,35 +395,19 @@ class Workspace:
         Only memory changes: files already flushed stay on disk as the new base.
         """
         with self._lock:
-            state = self._checkpoints.undo(self._state())
+            state = self._checkpoints.undo(self._layers.state())
             if state is None:
                 return False
-            changed = self._restore(state)
+            changed = self._layers.restore(state)
         self._notify(changed, "undo")
         return True
 
     def redo(self) -> bool:
         """Re-apply the state the last `undo` left; False when there is none."""
         with self._lock:
-            state = self._checkpoints.redo(self._state())
+            state = self._checkpoints.redo(self._layers.state())
             if state is None:
                 return False
-            changed = self._restore(state)
+            changed = self._layers.restore(state)
         self._notify(changed, "redo")
         return True
-
-
-def _near_miss_hint(content: str, old: str) -> str:
-    """A hint when `old` would match with different indentation or line ends."""
-    if "\r\n" in content and "\n" in old and old.replace("\n", "\r\n") in content:
-        return " (the file uses CRLF line endings; the text matches with \\r\\n)"
-    stripped = [line.strip() for line in old.strip("\n").split("\n")]
-    if stripped and all(stripped):
-        lines = [line.strip() for line in content.split("\n")]
-        width = len(stripped)
-        for start in range(len(lines) - width + 1):
-            if lines[start : start + width] == stripped:
-                return (
-                    f" (a match with different indentation or spacing starts at line {start + 1})"
-                )
-    return ""

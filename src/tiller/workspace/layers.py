@@ -1,0 +1,225 @@
+"""The merged view of overlay and base: what exists, what changed, what the base held.
+
+Not thread-safe on its own: `Workspace` holds its lock around every call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+from tiller.errors import FileNotFoundInWorkspace, WorkspaceError
+from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path
+from tiller.workspace.checkpoints import OverlayState
+from tiller.workspace.content import encode_text
+from tiller.workspace.paths import is_under, join, normalize, parent
+
+
+class Layers:
+    """Overlay contents and tombstones over an optional base tree, plus base snapshots.
+
+    Attributes:
+        tree: the base directory, or None.
+        files: path -> content written into the overlay.
+        deleted: tombstones for base files deleted in the overlay.
+        seen: what the base held for each path the workspace read or changed;
+            the old side of diffs and the reference for flush conflicts.
+    """
+
+    def __init__(self, tree: BaseTree | None) -> None:
+        self.tree = tree
+        self.files: dict[str, str] = {}
+        self.deleted: set[str] = set()
+        self.seen: dict[str, Snapshot] = {}
+
+    def normalize(self, path: str) -> str:
+        """A user path as a workspace path (see `paths.normalize`)."""
+        tree = self.tree
+        if tree is None:
+            return normalize(path, None)
+        return normalize(path, tree.root, tree.root_real)
+
+    # -- what exists ----------------------------------------------------------
+
+    def _overlay_dir(self, path: str) -> bool:
+        prefix = path + "/"
+        return any(key.startswith(prefix) for key in self.files)
+
+    def _base_dir_emptied(self, path: str) -> bool:
+        """Whether every base file under a base directory has been deleted."""
+        prefix = path + "/"
+        if self.tree is None or not any(key.startswith(prefix) for key in self.deleted):
+            return False
+        return all(file in self.deleted for file, _ in self.tree.walk(path))
+
+    def kind(self, path: str) -> str | None:
+        """`"file"`, `"dir"` or None, as the workspace sees it."""
+        if not path:
+            return "dir"
+        if path in self.files:
+            return "file"
+        if self._overlay_dir(path):
+            return "dir"
+        if self.tree is None or path in self.deleted:
+            return None
+        kind = self.tree.kind(path)
+        if kind == "dir" and self._base_dir_emptied(path):
+            return None
+        return kind
+
+    def require(self, path: str, kind: str) -> None:
+        """Raise unless `path` exists as `kind` (`"file"` or `"dir"`)."""
+        actual = self.kind(path)
+        if actual is None:
+            raise self.not_found(path)
+        if actual != kind:
+            if kind == "dir":
+                raise WorkspaceError(f"{path} is a file, not a directory")
+            raise WorkspaceError(f"{path or '.'} is a directory, not a file")
+
+    def not_found(self, path: str) -> FileNotFoundInWorkspace:
+        """A not-found error with a hint: deleted, missing parent, or similar names."""
+        folder, _, name = path.rpartition("/")
+        if path in self.deleted:
+            return FileNotFoundInWorkspace(f"File not found: {path} (deleted in this workspace)")
+        if self.kind(folder) != "dir":
+            return FileNotFoundInWorkspace(
+                f"File not found: {path} (directory {folder} does not exist)"
+            )
+        siblings = list(self.children(folder))
+        close = difflib.get_close_matches(name, siblings, n=3)
+        hint = f"; did you mean {', '.join(join(folder, c) for c in close)}?" if close else ""
+        return FileNotFoundInWorkspace(f"File not found: {path}{hint}")
+
+    def children(self, directory: str) -> dict[str, bool]:
+        """Immediate children of a directory as `name -> is_dir`, overlay and base merged."""
+        entries: dict[str, bool] = {}
+        prefix = directory + "/" if directory else ""
+        for key in self.files:
+            if key.startswith(prefix):
+                name, slash, _ = key[len(prefix) :].partition("/")
+                entries[name] = entries.get(name, False) or bool(slash)
+        if self.tree is not None and self.tree.kind(directory) == "dir":
+            for name, is_dir in self.tree.children(directory):
+                child = join(directory, name)
+                if name in entries:
+                    continue
+                if is_dir and not self._base_dir_emptied(child):
+                    entries[name] = True
+                elif not is_dir and child not in self.deleted:
+                    entries[name] = False
+        return entries
+
+    # -- what the base held -----------------------------------------------------
+
+    def base_snapshot(self, path: str) -> Snapshot:
+        """The base file as the workspace sees it, refreshed while the overlay leaves it alone."""
+        tree = self.tree
+        if tree is None:
+            return MISSING
+        seen = self.seen.get(path)
+        if seen is not None:
+            if path in self.files or path in self.deleted:
+                return seen
+            try:
+                st = os.stat(tree.abspath(path))
+            except OSError:
+                st = None
+            if st is not None and seen.trusted_signature(st):
+                return seen
+        fresh = tree.snapshot(path)
+        self.seen[path] = fresh
+        return fresh
+
+    def touch(self, path: str) -> Snapshot:
+        """Pin what the base holds before the overlay first changes `path`.
+
+        A snapshot left by an earlier read is kept as it is, so a disk change
+        between that read and this change shows up as a flush conflict.
+        """
+        if self.tree is None:
+            return MISSING
+        seen = self.seen.get(path)
+        if seen is None:
+            seen = self.seen[path] = self.tree.snapshot(path)
+        return seen
+
+    # -- changing -----------------------------------------------------------------
+
+    def _check_writable(self, path: str) -> None:
+        if not path:
+            raise WorkspaceError("Cannot write the workspace root; give a file path")
+        if self.tree is not None:
+            if is_git_path(path):
+                raise WorkspaceError(f"Refusing to write inside .git: {path}")
+            self.tree.resolve(path)
+        if path not in self.files and self.kind(path) == "dir":
+            raise WorkspaceError(f"{path} is a directory, not a file")
+        ancestor = parent(path)
+        while ancestor:
+            if ancestor in self.files or (
+                self.tree is not None
+                and ancestor not in self.deleted
+                and self.tree.kind(ancestor) == "file"
+            ):
+                raise WorkspaceError(f"Cannot create {path}: {ancestor} is a file")
+            ancestor = parent(ancestor)
+
+    def put(self, path: str, content: str) -> None:
+        """Set a file's overlay content (checks the path and that the text encodes)."""
+        encode_text(path, content)
+        self._check_writable(path)
+        self.touch(path)
+        self.files[path] = content
+        self.deleted.discard(path)
+
+    def remove(self, path: str) -> None:
+        """Delete a file: drop its overlay entry, and tombstone it if the base has it."""
+        self.require(path, "file")
+        seen = self.touch(path)
+        self.files.pop(path, None)
+        if seen.exists:
+            self.deleted.add(path)
+
+    # -- changes ------------------------------------------------------------------
+
+    def change_kind(self, path: str) -> str | None:
+        """`added`, `modified`, `deleted`, or None when the overlay matches the base."""
+        seen = self.seen.get(path, MISSING)
+        content = self.files.get(path)
+        if content is not None:
+            if not seen.exists:
+                return "added"
+            return None if seen.text == content else "modified"
+        return "deleted" if path in self.deleted and seen.exists else None
+
+    def changes(self, wanted: list[str] | None = None) -> list[tuple[str, str]]:
+        """`(path, kind)` of the changes (under any of `wanted`), sorted by path."""
+        out = []
+        for path in sorted(self.files.keys() | self.deleted):
+            if wanted is not None and not any(is_under(path, w) for w in wanted):
+                continue
+            kind = self.change_kind(path)
+            if kind is not None:
+                out.append((path, kind))
+        return out
+
+    def mark_flushed(self, done: dict[str, Snapshot]) -> None:
+        """Make flushed paths part of the base: drop their overlay entries, keep new snapshots."""
+        for path, snapshot in done.items():
+            self.files.pop(path, None)
+            self.deleted.discard(path)
+            self.seen[path] = snapshot
+
+    # -- checkpoints --------------------------------------------------------------
+
+    def state(self) -> OverlayState:
+        """A copy of the overlay (contents and tombstones)."""
+        return OverlayState(dict(self.files), frozenset(self.deleted))
+
+    def restore(self, state: OverlayState) -> set[str]:
+        """Put a copied overlay back; returns the paths whose entry changed."""
+        changed = state.differing_paths(self.state())
+        self.files = dict(state.files)
+        self.deleted = set(state.deleted)
+        return changed
