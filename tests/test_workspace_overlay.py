@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,12 @@ def test_read_sees_disk_change_while_untouched(base: Path) -> None:
     ws.read("README.md")
     (base / "README.md").write_text("# Changed on disk, longer\n")
     assert ws.read("README.md") == "# Changed on disk, longer\n"
+
+
+def test_special_files_are_not_read(base: Path) -> None:
+    """A FIFO in the base is refused instead of blocking the read, and is not listed."""
+    os.mkfifo(base / "pipe")
+    ws = Workspace(root=base)
+    with pytest.raises(WorkspaceError):
+        ws.read("pipe")
+    assert "pipe" not in ws.list_dir() + ws.glob("*") + [path for path, _, _ in ws.grep("")]

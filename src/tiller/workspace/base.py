@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import stat as stat_module
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from tiller.errors import WorkspaceError
 from tiller.workspace.content import decode_text
@@ -31,19 +32,16 @@ class Snapshot:
     signature: tuple[int, int, int] | None = None
     mode: int | None = None
     taken_ns: int = 0
-    _text: list[str | None] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def exists(self) -> bool:
         """Whether the file existed."""
         return self.data is not None
 
-    @property
+    @cached_property
     def text(self) -> str | None:
         """The decoded text, or None when missing or binary."""
-        if not self._text:
-            self._text.append(None if self.data is None else decode_text(self.data))
-        return self._text[0]
+        return None if self.data is None else decode_text(self.data)
 
     def trusted_signature(self, st: os.stat_result) -> bool:
         """Whether `st` proves the file is unchanged without reading it."""
@@ -108,23 +106,19 @@ def take_snapshot(file: str) -> Snapshot:
     """Read a regular file (following symlinks) into a snapshot; MISSING if absent.
 
     Raises:
-        WorkspaceError: the path is a directory or special file, or unreadable.
+        IsADirectoryError: the path is a directory.
+        WorkspaceError: the path is a special file (a FIFO would block), or unreadable.
     """
     taken = time.time_ns()
     try:
-        with open(file, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            if not stat_module.S_ISREG(st.st_mode):
-                if stat_module.S_ISDIR(st.st_mode):
-                    raise IsADirectoryError(file)
-                raise WorkspaceError(f"Not a regular file: {file}")
-            data = handle.read()
-    except FileNotFoundError:
+        st = os.stat(file)
+        if stat_module.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(file)
+        if not stat_module.S_ISREG(st.st_mode):
+            raise WorkspaceError(f"Not a regular file: {file}")
+        data = read_bytes(file)
+    except (FileNotFoundError, NotADirectoryError):
         return MISSING
-    except NotADirectoryError:
-        return MISSING
-    except IsADirectoryError:
-        raise
     except PermissionError as exc:
         raise WorkspaceError(f"Permission denied reading {file}") from exc
     return Snapshot(data, signature(st), stat_module.S_IMODE(st.st_mode), taken)
