@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pathspec
 
-from tiller.workspace.paths import join, parent
+from tiller.workspace.paths import join
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,3 @@ class IgnoreFiles:
                 ignored = True
             chain = self.extend(chain, current)
         return chain, ignored
-
-    def ignores(self, path: str, is_dir: bool) -> bool:
-        """Whether a single path is ignored (by its own rules or an ignored ancestor)."""
-        chain, ancestor_ignored = self.chain_for(parent(path))
-        if ancestor_ignored:
-            return True
-        return path.rpartition("/")[2] == ".git" or is_ignored(chain, path, is_dir)
