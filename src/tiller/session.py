@@ -146,6 +146,7 @@ class Session:
         self._closers: list[Callable[[], None]] = []
         self.subagents = SubagentPool(self)
         self.on_close(self.subagents.close_all)
+        self.on_close(self.workspace.subscribe(self._on_workspace_change))
         self.registry = self._build_registry()
 
     # -- wiring ---------------------------------------------------------------
@@ -163,6 +164,9 @@ class Session:
 
     def _on_skill_loaded(self, skill: Skill) -> None:
         self.emit(EventKind.SKILL_LOADED, name=skill.name, path=str(skill.path))
+
+    def _on_workspace_change(self, path: str, action: str) -> None:
+        self.emit(EventKind.WORKSPACE_CHANGED, path=path, action=action)
 
     def add_tools(self, *tools: Tool) -> None:
         """Add (or replace by name) tools; used by subagent and shell wiring."""
