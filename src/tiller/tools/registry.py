@@ -1,0 +1,172 @@
+"""`ToolRegistry`: the tools a session offers, and the one place tool calls run.
+
+`execute` turns every model mistake (unknown tool, bad JSON, arguments that
+break the schema, a tool that fails) into an error `ToolResult`; it never raises
+for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from tiller.errors import TillerError
+from tiller.model import ToolCall
+from tiller.tools.base import Tool, ToolContext, schema_for
+from tiller.truncation import TruncationLimit, truncate_output
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The outcome of one tool call.
+
+    Attributes:
+        call_id: the model's id for the call.
+        name: the tool the model asked for.
+        output: the full text, for the host (events, transcript).
+        model_output: `output` truncated to the tool's limit, for the model.
+        is_error: whether the call failed.
+    """
+
+    call_id: str
+    name: str
+    output: str
+    model_output: str
+    is_error: bool = False
+
+
+class ToolRegistry:
+    """Tools by name, with argument validation and output truncation.
+
+    Args:
+        tools: the tools to offer; names must be unique.
+        limits: per-tool truncation overrides (see `tiller.truncation`).
+
+    Raises:
+        ValueError: two tools share a name.
+        jsonschema.SchemaError: a tool's `parameters` is not a valid JSON Schema.
+    """
+
+    def __init__(
+        self, tools: Iterable[Tool], limits: dict[str, TruncationLimit] | None = None
+    ) -> None:
+        self._tools: dict[str, Tool] = {}
+        self._validators: dict[str, Draft202012Validator] = {}
+        self.limits: dict[str, TruncationLimit] = dict(limits or {})
+        for tool in tools:
+            self.add(tool)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        """Tool names in registration order."""
+        return list(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called `name`, or None."""
+        return self._tools.get(name)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """The OpenAI function-tool schemas of every tool, in registration order."""
+        return [schema_for(tool) for tool in self._tools.values()]
+
+    def add(self, tool: Tool) -> None:
+        """Register a new tool.
+
+        Raises:
+            ValueError: a tool with that name is already registered (use `replace`).
+            jsonschema.SchemaError: the tool's `parameters` is not a valid schema.
+        """
+        if tool.name in self._tools:
+            raise ValueError(f"A tool named {tool.name!r} is already registered; use replace()")
+        self.replace(tool)
+
+    def replace(self, tool: Tool) -> None:
+        """Register `tool`, replacing any tool of the same name.
+
+        Raises:
+            jsonschema.SchemaError: the tool's `parameters` is not a valid schema.
+        """
+        # A broken schema is the tool author's bug: fail at registration, not mid-run.
+        Draft202012Validator.check_schema(tool.parameters)
+        self._tools[tool.name] = tool
+        self._validators[tool.name] = Draft202012Validator(tool.parameters)
+
+    def execute(self, call: ToolCall, ctx: ToolContext | None = None) -> ToolResult:
+        """Run one tool call; failures come back as error results, never as exceptions.
+
+        Args:
+            call: the call as the model issued it (arguments are raw JSON text;
+                an empty string means no arguments).
+            ctx: the call's context; a fresh one when omitted.
+
+        Returns:
+            The result, its `model_output` truncated to the tool's limit.
+        """
+        tool = self._tools.get(call.name)
+        if tool is None:
+            available = ", ".join(self._tools) or "none"
+            return self._result(
+                call, f"Unknown tool: {call.name}. Available tools: {available}", True
+            )
+        args = self._arguments(call)
+        if isinstance(args, str):
+            return self._result(call, f"Invalid arguments for tool: {call.name}: {args}", True)
+        try:
+            output = tool.run(args, ctx or ToolContext(call_id=call.id))
+        except TillerError as exc:
+            return self._result(call, f"Tool error ({call.name}): {exc}", True)
+        except Exception as exc:
+            logger.debug("tool %s failed", call.name, exc_info=True)
+            message = f"{type(exc).__name__}: {exc}"
+            return self._result(call, f"Tool error ({call.name}): {message}", True)
+        if not isinstance(output, str):
+            kind = type(output).__name__
+            return self._result(call, f"Tool error ({call.name}): returned {kind}, not text", True)
+        return self._result(call, output, False)
+
+    def _arguments(self, call: ToolCall) -> dict[str, Any] | str:
+        """The decoded, validated arguments, or why they are invalid."""
+        raw = call.arguments
+        if not raw or not raw.strip():
+            args: Any = {}
+        else:
+            try:
+                args = json.loads(raw)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                return f"not valid JSON: {exc}"
+        if not isinstance(args, dict):
+            return f"expected a JSON object, got {_json_type(args)}"
+        error = best_match(self._validators[call.name].iter_errors(args))
+        if error is not None:
+            return f"{error.json_path}: {error.message}"
+        return args
+
+    def _result(self, call: ToolCall, output: str, is_error: bool) -> ToolResult:
+        return ToolResult(
+            call_id=call.id,
+            name=call.name,
+            output=output,
+            model_output=truncate_output(call.name, output, self.limits),
+            is_error=is_error,
+        )
+
+
+def _json_type(value: object) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number"
