@@ -1,0 +1,97 @@
+"""`read_file`: a file's lines with their numbers, a page at a time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tiller.errors import ToolError
+from tiller.tools.base import FunctionTool, ToolContext
+
+if TYPE_CHECKING:
+    from tiller.workspace import Workspace
+
+DEFAULT_LIMIT = 2000
+MAX_LINE_CHARS = 2000
+"""Longer lines are cut so one minified line cannot fill the model's context."""
+
+DESCRIPTION = (
+    "Read a text file from the workspace. Each line is returned prefixed with its 1-based "
+    "number, right-aligned, and ` | ` (`    12 | text`); the prefix is not part of the file, "
+    "so never copy it into edits. Returns up to `limit` lines (default 2000) starting at "
+    "line `offset` (default 1); when more remain, the output ends with the offset to continue "
+    "from. Read a file before editing it. Use `grep` to find where something is and `glob` "
+    "to find files by name; binary files cannot be read."
+)
+
+
+def number_lines(lines: list[str], first: int) -> str:
+    """`lines` numbered from `first`, one `{n:>6} | {text}` row each, long lines cut."""
+    rows = []
+    for number, line in enumerate(lines, first):
+        if len(line) > MAX_LINE_CHARS:
+            cut = len(line) - MAX_LINE_CHARS
+            line = f"{line[:MAX_LINE_CHARS]}... [line truncated, {cut} more characters]"
+        rows.append(f"{number:>6} | {line}")
+    return "\n".join(rows)
+
+
+def split_lines(content: str) -> list[str]:
+    """Lines as `grep` counts them: split on `\\n`, without line ends."""
+    lines = content.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def read_file_tool(workspace: Workspace) -> FunctionTool:
+    """The `read_file` tool over `workspace`."""
+
+    def run(args: dict[str, Any], ctx: ToolContext) -> str:
+        path = args["file_path"]
+        offset = args.get("offset", 1)
+        limit = args.get("limit", DEFAULT_LIMIT)
+        lines = split_lines(workspace.read(path))
+        if not lines:
+            return f"{path} is empty (0 lines)."
+        if offset > len(lines):
+            raise ToolError(
+                f"offset {offset} is past the end of {path}, which has {len(lines)} lines"
+            )
+        shown = lines[offset - 1 : offset - 1 + limit]
+        text = number_lines(shown, offset)
+        remaining = len(lines) - (offset - 1 + len(shown))
+        if remaining:
+            next_offset = offset + len(shown)
+            text += f"\n[... {remaining} more lines; use offset={next_offset} to continue]"
+        return text
+
+    return FunctionTool(
+        name="read_file",
+        description=DESCRIPTION,
+        parameters={
+            "type": "object",
+            "properties": {
+                "file_path": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Path of the file, relative to the workspace root.",
+                },
+                "offset": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": 1,
+                    "description": "1-based line number to start reading at.",
+                },
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_LIMIT,
+                    "description": "Maximum number of lines to return.",
+                },
+            },
+            "required": ["file_path"],
+            "additionalProperties": False,
+        },
+        handler=run,
+        parallel_safe=True,
+    )
