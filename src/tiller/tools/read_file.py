@@ -62,7 +62,8 @@ def read_file_tool(workspace: Workspace) -> FunctionTool:
         remaining = len(lines) - (offset - 1 + len(shown))
         if remaining:
             next_offset = offset + len(shown)
-            text += f"\n[... {remaining} more lines; use offset={next_offset} to continue]"
+            noun = "line" if remaining == 1 else "lines"
+            text += f"\n[... {remaining} more {noun}; use offset={next_offset} to continue]"
         return text
 
     return FunctionTool(
