@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiller.errors import BinaryFileError, WorkspaceError
 from tiller.tools.base import FunctionTool, ToolContext
-from tiller.tools.patch_format import parse_patch
+from tiller.tools.patch_format import PatchError, parse_patch
 from tiller.tools.patch_plan import PatchPlan, plan_patch
 
 if TYPE_CHECKING:
@@ -45,12 +45,18 @@ Example:
 *** End Patch
 """
 
+NOT_APPLIED = "The patch was not applied; no file was changed."
+
+
 def apply_patch_tool(workspace: Workspace) -> FunctionTool:
     """The `apply_patch` tool over `workspace`."""
 
     def run(args: dict[str, Any], ctx: ToolContext) -> str:
-        plan = plan_patch(parse_patch(args["patch"]), workspace.read, workspace.exists)
-        _commit(workspace, plan)
+        try:
+            plan = plan_patch(parse_patch(args["patch"]), workspace.read, workspace.exists)
+            _commit(workspace, plan)
+        except (PatchError, WorkspaceError) as exc:
+            raise PatchError(f"{exc}\n{NOT_APPLIED}") from exc
         lines = ["Applied the patch:", *plan.summary]
         lines += [f"Note: {note}" for note in plan.notes]
         return "\n".join(lines)

@@ -72,7 +72,7 @@ def plan_patch(
             summary.append(f"A {op.path}")
         elif isinstance(op, DeleteFile):
             if not view.exists(op.path):
-                raise PatchError(f"Cannot delete {op.path}: no such file")
+                raise PatchError(f"Cannot delete {op.path}: no such file{view.gone(op.path)}")
             with contextlib.suppress(BinaryFileError):  # binary files may go
                 view.read(op.path)  # but directories are refused here
             view.pending[op.path] = None
@@ -106,6 +106,12 @@ class _View:
             return self.pending[path] is not None
         return self._exists(path)
 
+    def gone(self, path: str) -> str:
+        """A note for a path this patch already deleted or moved away, else ""."""
+        if path in self.pending and self.pending[path] is None:
+            return " (it was deleted or moved earlier in this patch)"
+        return ""
+
     def read(self, path: str) -> str:
         if path in self.pending:
             content = self.pending[path]
@@ -117,9 +123,8 @@ class _View:
 
 def _update(op: UpdateFile, view: _View, notes: list[str]) -> str:
     if not view.exists(op.path):
-        raise PatchError(
-            f"Cannot update {op.path}: no such file (use '*** Add File:' to create it)"
-        )
+        hint = view.gone(op.path) or " (use '*** Add File:' to create it)"
+        raise PatchError(f"Cannot update {op.path}: no such file{hint}")
     content = view.read(op.path)
     eol = "\r\n" if "\r\n" in content and content.count("\r\n") == content.count("\n") else "\n"
     lines = content.split(eol)
@@ -213,14 +218,37 @@ def _find_block(
 def _not_found(where: str, hunk: Hunk, lines: list[str], cursor: int) -> str:
     expected = "\n".join(hunk.old)
     after = f" after the line '@@ {hunk.anchors[-1]}'" if hunk.anchors else ""
-    message = (
-        f"Context not found: {where} expects these lines{after}, but the file has no such "
-        f"lines:\n{expected}\n"
-    )
+    message = f"Context not found: {where} expects these lines{after}:\n{expected}\n"
     earlier = _find_block(lines[:cursor], hunk.old, 0, end_of_file=False) if cursor else None
     if earlier is not None:
         message += (
             f"They occur at line {earlier[0] + 1}, before the previous hunk; list hunks "
             "in file order.\n"
         )
+    else:
+        message += _closest(hunk.old, lines, cursor)
     return message + "Read the file again and rebuild the hunk from its current text."
+
+
+def _closest(old: list[str], lines: list[str], cursor: int) -> str:
+    """Where the hunk's leading lines match longest (whitespace aside), and what differs next."""
+    wanted = [line.strip() for line in old]
+    have = [line.strip() for line in lines]
+    best_at, best_size = -1, 0
+    for at in range(cursor, len(have)):
+        size = 0
+        while size < len(wanted) and at + size < len(have) and have[at + size] == wanted[size]:
+            size += 1
+        if size > best_size:
+            best_at, best_size = at, size
+    if best_size == 0:
+        return ""
+    differs = best_at + best_size
+    if differs >= len(lines):
+        found = "the file ends"
+    else:
+        found = f"line {differs + 1} is {lines[differs]!r}"
+    return (
+        f"The closest match starts at line {best_at + 1}, but then {found} where the hunk "
+        f"expects {old[best_size]!r}.\n"
+    )
