@@ -589,3 +589,32 @@ def test_tool_change_shows_in_workspace_diff(tmp_path: Path) -> None:
         [" one", "-two", "+2", " three"],
         "one\ntwo\nthree\n",
     )
+
+
+class RacingWorkspace(Workspace):
+    """A workspace where another agent rewrites a file right after its first read."""
+
+    def __init__(self, files: dict[str, str], path: str, other: str) -> None:
+        super().__init__(files)
+        self.race = (path, other)
+
+    def read(self, path: str) -> str:
+        text = super().read(path)
+        if self.race and path == self.race[0]:
+            _, other = self.race
+            self.race = None  # type: ignore[assignment]
+            self.write(path, other)
+        return text
+
+
+def test_tool_refuses_when_file_changed_during_patch() -> None:
+    """A file changed by someone else between planning and writing is not overwritten."""
+    ws = RacingWorkspace({"a.py": "x\n"}, "a.py", "theirs\n")
+    assert (apply(ws, patch("*** Update File: a.py", "-x", "+mine")), ws.files()) == (
+        (
+            True,
+            "Tool error (apply_patch): a.py changed while the patch was being applied; "
+            f"read it again\n{NOT_APPLIED}",
+        ),
+        {"a.py": "theirs\n"},
+    )

@@ -14,6 +14,7 @@ from tiller.tools.glob import glob_tool
 from tiller.tools.grep import grep_tool
 from tiller.tools.list_dir import list_dir_tool
 from tiller.tools.read_file import read_file_tool
+from tiller.tools.registry import ToolRegistry, ToolResult
 from tiller.tools.write_file import write_file_tool
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ __all__ = [
     "FunctionTool",
     "Tool",
     "ToolContext",
+    "ToolRegistry",
+    "ToolResult",
     "apply_patch_tool",
     "edit_file_tool",
     "file_tools",

@@ -52,9 +52,10 @@ def apply_patch_tool(workspace: Workspace) -> FunctionTool:
     """The `apply_patch` tool over `workspace`."""
 
     def run(args: dict[str, Any], ctx: ToolContext) -> str:
+        seen = _Seen(workspace)
         try:
-            plan = plan_patch(parse_patch(args["patch"]), workspace.read, workspace.exists)
-            _commit(workspace, plan)
+            plan = plan_patch(parse_patch(args["patch"]), seen.read, seen.exists)
+            _commit(workspace, plan, seen)
         except (PatchError, WorkspaceError) as exc:
             raise PatchError(f"{exc}\n{NOT_APPLIED}") from exc
         lines = ["Applied the patch:", *plan.summary]
@@ -79,9 +80,35 @@ def apply_patch_tool(workspace: Workspace) -> FunctionTool:
     )
 
 
-def _commit(workspace: Workspace, plan: PatchPlan) -> None:
-    """Write the plan; if the workspace refuses a write, restore what was already done."""
+class _Seen:
+    """Reads the workspace for the planner and remembers what it saw."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.states: dict[str, str | None] = {}
+
+    def read(self, path: str) -> str:
+        text = self.workspace.read(path)
+        self.states.setdefault(path, text)
+        return text
+
+    def exists(self, path: str) -> bool:
+        found = self.workspace.exists(path)
+        if not found:
+            self.states.setdefault(path, None)
+        return found
+
+
+def _commit(workspace: Workspace, plan: PatchPlan, seen: _Seen) -> None:
+    """Write the plan; if the workspace refuses a write, restore what was already done.
+
+    Raises:
+        PatchError: a file changed since planning (another agent shares the workspace).
+    """
     originals = _originals(workspace, [path for path, _ in plan.changes])
+    for path, state in seen.states.items():
+        if path in originals and originals[path] != state:
+            raise PatchError(f"{path} changed while the patch was being applied; read it again")
     # Writes can fail (a parent path is a file); deletes were checked while planning.
     ordered = sorted(plan.changes, key=lambda change: change[1] is None)
     done: list[str] = []
