@@ -1,0 +1,587 @@
+"""The model client over litellm: the only module in Tiller that imports litellm.
+
+litellm is imported lazily (it costs seconds): on the first call, or earlier
+through `preload_in_background()` once a front end has drawn its first frame.
+
+`LiteLLMClient` streams every call, retries rate limits, server errors, timeouts
+and dropped connections in one place (the SDK's own retries are off), turns
+provider failures into `AuthError` / `ContextOverflowError` / `ProviderError`
+with one-line messages, and honours a cancel even before the first byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import queue
+import random
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiller.errors import AuthError, ContextOverflowError, ProviderError
+from tiller.model import ModelRequest, ModelResponse, ToolCall, Usage
+
+__all__ = ["LiteLLMClient", "preload", "preload_in_background", "provider_key_env"]
+
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+_CANCEL_POLL = 0.02  # seconds between cancel checks while no chunk is arriving
+
+_import_lock = threading.Lock()
+_litellm_module: Any = None
+_preload_thread: threading.Thread | None = None
+
+
+def _litellm() -> Any:
+    """Import and configure litellm once; thread-safe."""
+    global _litellm_module
+    if _litellm_module is not None:
+        return _litellm_module
+    with _import_lock:
+        if _litellm_module is None:
+            # Without this, importing litellm fetches a price list from the internet.
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            if "LITELLM_LOG" not in os.environ:
+                # litellm logs to stderr on its own handler, which would scribble over a TUI.
+                for name in _LITELLM_LOGGERS:
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
+            _litellm_module = litellm
+    return _litellm_module
+
+
+def preload() -> None:
+    """Import litellm now (blocking), so the first model call does not pay for it."""
+    _litellm()
+
+
+def preload_in_background() -> threading.Thread:
+    """Import litellm on a daemon thread; idempotent, returns the (single) thread.
+
+    Front ends call this after drawing their first frame. An import failure is
+    left for the first real call to report.
+    """
+    global _preload_thread
+    with _import_lock:
+        if _preload_thread is None:
+            _preload_thread = threading.Thread(
+                target=_quiet_preload, name="tiller-litellm-preload", daemon=True
+            )
+            _preload_thread.start()
+        return _preload_thread
+
+
+def _quiet_preload() -> None:
+    # An import failure is reported by the first completion, with context.
+    with contextlib.suppress(Exception):
+        _litellm()
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "xai": "XAI_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+    "fireworks_ai": "FIREWORKS_AI_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "cohere_chat": "COHERE_API_KEY",
+    "perplexity": "PERPLEXITYAI_API_KEY",
+    "cerebras": "CEREBRAS_API_KEY",
+    "azure": "AZURE_API_KEY",
+    "moonshot": "MOONSHOT_API_KEY",
+    "dashscope": "DASHSCOPE_API_KEY",
+}
+_KEYLESS = {"ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile"}
+_BARE_NAME_PROVIDERS = (
+    (re.compile(r"^(gpt|o\d|chatgpt|codex|text-embedding)"), "openai"),
+    (re.compile(r"^claude"), "anthropic"),
+    (re.compile(r"^gemini"), "gemini"),
+)
+
+
+def provider_key_env(model: str) -> str | None:
+    """The environment variable a model's provider reads its API key from.
+
+    Args:
+        model: a litellm model id such as `anthropic/claude-sonnet-4-5` or `gpt-5`.
+
+    Returns:
+        E.g. `ANTHROPIC_API_KEY`; None for keyless local providers (Ollama, vLLM)
+        and for providers Tiller does not know (unless litellm is already loaded
+        and does).
+    """
+    provider, _, rest = model.partition("/")
+    if not rest:
+        provider = next((p for pattern, p in _BARE_NAME_PROVIDERS if pattern.match(model)), "")
+    if provider in _KEY_ENV:
+        return _KEY_ENV[provider]
+    if provider in _KEYLESS or "litellm" not in sys.modules:
+        return None
+    try:
+        missing = _litellm().validate_environment(model).get("missing_keys") or []
+    except Exception:
+        return None
+    keys = [k for k in missing if k.endswith("_API_KEY")] or missing
+    return str(keys[0]) if keys else None
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+class LiteLLMClient:
+    """A `ModelClient` that streams completions through litellm.
+
+    Args:
+        max_retries: retries after the first attempt for 429s, 5xx, timeouts and
+            connection errors; never once text has been streamed.
+        backoff_base: the first retry waits up to this many seconds (full jitter,
+            doubling each retry); a provider's `Retry-After` wins.
+        backoff_max: the cap on any single wait, `Retry-After` included.
+    """
+
+    def __init__(
+        self, *, max_retries: int = 4, backoff_base: float = 0.5, backoff_max: float = 30.0
+    ) -> None:
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._random = random.Random()
+        self._windows: dict[str, int | None] = {}
+
+    def complete(
+        self,
+        request: ModelRequest,
+        *,
+        on_text: Callable[[str], None],
+        cancel: threading.Event,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> ModelResponse:
+        """Run one streamed model call, retrying transient failures.
+
+        Args:
+            request: the model, messages, tools and provider options.
+            on_text: called with each text delta as it arrives.
+            cancel: when set, the call stops at once and returns what it has with
+                `finish_reason="cancelled"` (unfinished tool calls are dropped).
+            on_retry: told about each retry, in a sentence, before its wait.
+
+        Raises:
+            AuthError: the provider rejected (or was never given) the API key.
+            ContextOverflowError: the request does not fit the model's context window.
+            ProviderError: any other failure, after retries where they make sense.
+        """
+        litellm = _litellm()
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            if cancel.is_set():
+                return ModelResponse(finish_reason="cancelled", usage=Usage())
+            stream = _StreamState(on_text)
+            try:
+                return self._attempt(litellm, request, stream, cancel)
+            except _CallFailed as failed:
+                failure = _classify(litellm, failed.error, request.model)
+                if failure.kind != "retry" or stream.emitted or attempt == attempts:
+                    raise failure.to_error(request.model, stream.emitted, attempt) from failed.error
+            delay = self._backoff(attempt, failure.retry_after)
+            if on_retry is not None:
+                on_retry(
+                    f"{failure.label}; retrying in {delay:.1f} s (attempt {attempt + 1}/{attempts})"
+                )
+            if cancel.wait(delay):
+                return ModelResponse(finish_reason="cancelled", usage=Usage())
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def context_window(self, model: str) -> int | None:
+        """The model's input window in tokens from litellm's model map; None when unknown."""
+        if model not in self._windows:
+            try:
+                info = _litellm().get_model_info(model)
+                value = info.get("max_input_tokens") or info.get("max_tokens")
+                self._windows[model] = int(value) if value else None
+            except Exception:
+                self._windows[model] = None
+        return self._windows[model]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _attempt(
+        self, litellm: Any, request: ModelRequest, stream: _StreamState, cancel: threading.Event
+    ) -> ModelResponse:
+        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        if request.tools:
+            kwargs["tools"] = request.tools
+        kwargs.update(request.options)
+        kwargs["stream"] = True
+        kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
+        # One place retries (this class): max_retries=0 turns off the openai SDK's own
+        # two retries, num_retries=0 litellm's wrapper retries.
+        kwargs["max_retries"] = 0
+        kwargs["num_retries"] = 0
+        pump = _StreamPump(lambda: litellm.completion(**kwargs))
+        try:
+            while True:
+                if cancel.is_set():
+                    return stream.cancelled()
+                item = pump.get(cancel)
+                if item is None:
+                    return stream.cancelled()
+                kind, payload = item
+                if kind == "error":
+                    raise _CallFailed(payload)
+                if kind == "end":
+                    return stream.finished(_cost(litellm, request.model, stream.raw_usage))
+                stream.feed(payload)
+        finally:
+            pump.abandon()
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.backoff_max)
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return self._random.uniform(0.0, ceiling)
+
+
+class _CallFailed(Exception):
+    """Carries an exception raised by litellm (not by our callbacks) out of the stream loop."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _StreamPump:
+    """Runs one streamed litellm call on a daemon thread, handing chunks over a queue.
+
+    The caller can then honour a cancel at once, even while the provider has not
+    sent a byte. An abandoned pump closes its stream as soon as it next wakes:
+    an abandoned, unclosed stream can hang the process inside httpcore.
+    """
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._abandoned = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(call,), name="tiller-llm-stream", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        stream = None
+        try:
+            stream = call()
+            for chunk in stream:
+                if self._abandoned.is_set():
+                    break
+                self._queue.put(("chunk", chunk))
+            else:
+                self._queue.put(("end", None))
+        except BaseException as exc:
+            self._queue.put(("error", exc))
+        finally:
+            if stream is not None:
+                _close_stream(stream)
+
+    def get(self, cancel: threading.Event) -> tuple[str, Any] | None:
+        """The next (kind, payload) item; None once `cancel` is set while waiting."""
+        while True:
+            try:
+                return self._queue.get(timeout=_CANCEL_POLL)
+            except queue.Empty:
+                if cancel.is_set():
+                    return None
+
+    def abandon(self) -> None:
+        """Stop forwarding chunks; the thread closes the stream when it next wakes."""
+        self._abandoned.set()
+
+
+def _close_stream(stream: Any) -> None:
+    # litellm's sync CustomStreamWrapper has no close(); close what it wraps: an
+    # openai.Stream (closes its httpx response) or a line generator over one
+    # (closing it unwinds down to httpcore, which releases the connection).
+    inner = getattr(stream, "completion_stream", None)
+    for obj in (
+        inner,
+        getattr(inner, "streaming_response", None),
+        getattr(inner, "response", None),
+    ):
+        close = getattr(obj, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class _StreamState:
+    """Assembles streamed chunks into a `ModelResponse`."""
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        self.on_text = on_text
+        self.text: list[str] = []
+        self.calls: dict[int, _PartialCall] = {}
+        self.finish_reason: str | None = None
+        self.raw_usage: Any = None
+        self.emitted = False
+
+    def feed(self, chunk: Any) -> None:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.raw_usage = usage
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return
+        choice = choices[0]
+        delta = choice.delta
+        for position, tc in enumerate(getattr(delta, "tool_calls", None) or ()):
+            self._feed_tool_call(position, tc)
+        if choice.finish_reason:
+            self.finish_reason = choice.finish_reason
+        text = getattr(delta, "content", None)
+        if text:
+            self.text.append(text)
+            self.emitted = True
+            self.on_text(text)
+
+    def _feed_tool_call(self, position: int, tc: Any) -> None:
+        index = tc.index if tc.index is not None else position
+        call = self.calls.get(index)
+        if call is not None and tc.id and call.id and tc.id != call.id:
+            # Some providers reuse index 0 for every call; a new id is a new call.
+            index = max(self.calls) + 1
+            call = None
+        if call is None:
+            call = self.calls[index] = _PartialCall()
+        if tc.id:
+            call.id = tc.id
+        function = tc.function
+        if function is not None:
+            if function.name:
+                call.name = function.name
+            if function.arguments:
+                call.arguments.append(function.arguments)
+
+    def finished(self, cost: float | None) -> ModelResponse:
+        calls = [
+            ToolCall(
+                id=call.id or f"call_{index}",
+                name=call.name,
+                arguments="".join(call.arguments) or "{}",
+            )
+            for index, call in sorted(self.calls.items())
+        ]
+        finish = self.finish_reason or ("tool_calls" if calls else "stop")
+        usage = _usage(self.raw_usage)
+        usage.cost_usd = cost
+        return ModelResponse(
+            text="".join(self.text), tool_calls=calls, usage=usage, finish_reason=finish
+        )
+
+    def cancelled(self) -> ModelResponse:
+        """What arrived before the cancel; tool calls whose arguments are unfinished are dropped."""
+        calls = []
+        for index, call in sorted(self.calls.items()):
+            arguments = "".join(call.arguments) or "{}"
+            if call.name and _is_json_object(arguments):
+                calls.append(
+                    ToolCall(id=call.id or f"call_{index}", name=call.name, arguments=arguments)
+                )
+        # The provider reports usage only at the end; a cut-short call has none to give.
+        return ModelResponse(
+            text="".join(self.text), tool_calls=calls, usage=Usage(), finish_reason="cancelled"
+        )
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def _usage(raw: Any) -> Usage:
+    """Token counts from litellm's usage; `input_tokens` includes cached prompt tokens."""
+    if raw is None:
+        return Usage(cost_usd=None)
+    details = getattr(raw, "prompt_tokens_details", None)
+    cache_read = getattr(details, "cached_tokens", None) or getattr(
+        raw, "cache_read_input_tokens", 0
+    )
+    cache_write = (
+        getattr(raw, "cache_creation_input_tokens", None)
+        or getattr(raw, "_cache_creation_input_tokens", None)
+        or getattr(details, "cache_write_tokens", None)
+        or 0
+    )
+    return Usage(
+        input_tokens=int(getattr(raw, "prompt_tokens", 0) or 0),
+        output_tokens=int(getattr(raw, "completion_tokens", 0) or 0),
+        cache_read_tokens=int(cache_read or 0),
+        cache_write_tokens=int(cache_write),
+    )
+
+
+def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
+    """USD from litellm's bundled price map; None when the model or the usage is unknown."""
+    if raw_usage is None:
+        return None
+    try:
+        prompt, completion = litellm.cost_per_token(model=model, usage_object=raw_usage)
+        return float(prompt) + float(completion)
+    except Exception:
+        return None
+
+
+# -- errors --------------------------------------------------------------------------------
+
+_MISSING_KEY = re.compile(
+    r"missing credentials|api_key client option must be set|missing [\w .-]*api[ _-]?key"
+    r"|no api[ _-]?key|api[ _-]?key (?:is )?(?:not set|required|missing)",
+    re.IGNORECASE,
+)
+_OVERFLOW = re.compile(
+    r"context[ _-]?(?:length|window)|maximum context|prompt is too long|input is too long"
+    r"|too many (?:input )?tokens",
+    re.IGNORECASE,
+)
+_PREFIX = re.compile(r"^(?:litellm\.)?\w*(?:Error|Exception)\s*(?::|-)\s*")
+
+
+@dataclass
+class _Failure:
+    kind: str  # "no_key", "auth", "overflow", "retry" or "fatal"
+    message: str
+    status: int | None = None
+    label: str = "Provider error"
+    retry_after: float | None = None
+
+    def to_error(self, model: str, emitted: bool, attempt: int) -> ProviderError:
+        status = f" (HTTP {self.status})" if self.status else ""
+        if self.kind in ("no_key", "auth"):
+            env = provider_key_env(model)
+            fix = f"set {env}" if env else "check the provider's API key"
+            if self.kind == "no_key":
+                problem = f"No API key for {model}"
+            else:
+                problem = f"Authentication failed for {model}{status}: {self.message.rstrip('.')}"
+            return AuthError(f"{problem}; {fix}, or choose another model with --model.")
+        if self.kind == "overflow":
+            return ContextOverflowError(f"Context window exceeded for {model}: {self.message}")
+        if self.kind == "retry" and emitted:
+            return ProviderError(f"{model} failed mid-stream{status}: {self.message}")
+        if self.kind == "retry" and attempt > 1:
+            return ProviderError(f"{model} failed{status} after {attempt} attempts: {self.message}")
+        return ProviderError(f"{model} failed{status}: {self.message}")
+
+
+def _classify(litellm: Any, exc: BaseException, model: str) -> _Failure:
+    """Sort a litellm/openai/httpx exception into what to do about it."""
+    import httpx
+
+    if not isinstance(exc, Exception):
+        raise exc  # KeyboardInterrupt and friends are not provider failures
+    status = _status(exc)
+    message = _one_line(exc)
+    if _MISSING_KEY.search(message):
+        return _Failure("no_key", message)
+    if status in (401, 403) or isinstance(
+        exc, litellm.AuthenticationError | litellm.PermissionDeniedError
+    ):
+        return _Failure("auth", message, status)
+    if isinstance(exc, litellm.ContextWindowExceededError) or (
+        status in (400, 413, None) and _OVERFLOW.search(message)
+    ):
+        return _Failure("overflow", message, status)
+    if isinstance(exc, ImportError) or "No module named" in message:
+        return _Failure("fatal", f"litellm could not load a module it needs: {message}", status)
+    retry_after = _retry_after(exc)
+    if status == 429 or isinstance(exc, litellm.RateLimitError):
+        return _Failure("retry", message, status, f"Rate limited ({status or 429})", retry_after)
+    if status == 408 or isinstance(exc, litellm.Timeout | httpx.TimeoutException):
+        return _Failure("retry", message, status, "Timed out", retry_after)
+    if isinstance(exc, litellm.APIConnectionError | httpx.TransportError) or (
+        "connection error" in message.lower()
+    ):
+        return _Failure("retry", message, status, "Connection failed", retry_after)
+    if status is not None and status >= 500:
+        return _Failure("retry", message, status, f"Server error ({status})", retry_after)
+    return _Failure("fatal", message, status)
+
+
+def _status(exc: BaseException) -> int | None:
+    for value in (
+        getattr(exc, "status_code", None),
+        getattr(getattr(exc, "response", None), "status_code", None),
+    ):
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The provider's message without litellm's prefixes, chained originals or tracebacks."""
+    text = str(getattr(exc, "message", None) or exc)
+    text = text.split(" Original exception:")[0].strip()
+    text = text.splitlines()[0].strip() if text else type(exc).__name__
+    while (stripped := _PREFIX.sub("", text, count=1)) != text:
+        text = stripped
+    if text.startswith("{"):
+        try:
+            body = json.loads(text)
+            error = body.get("error", body)
+            text = str(error.get("message", text) if isinstance(error, dict) else error)
+        except (ValueError, AttributeError):
+            pass
+    text = text.strip() or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds the provider asked us to wait (`retry-after-ms` / `retry-after`), if any."""
+    # litellm keeps the provider's headers on `litellm_response_headers`; its
+    # rebuilt `exc.response` often carries none.
+    for headers in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+    ):
+        if not isinstance(headers, Mapping):
+            continue
+        values = {str(k).lower(): str(v) for k, v in headers.items()}
+        try:
+            if "retry-after-ms" in values:
+                return float(values["retry-after-ms"]) / 1000.0
+            if "retry-after" in values:
+                return _parse_retry_after(values["retry-after"])
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_retry_after(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
