@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import inspect
 import json
 import logging
 import os
 import queue
 import random
 import re
+import socket
 import sys
 import threading
 import time
@@ -234,21 +236,22 @@ class LiteLLMClient:
         kwargs["max_retries"] = 0
         kwargs["num_retries"] = 0
         pump = _StreamPump(lambda: litellm.completion(**kwargs))
+        ended = False
         try:
             while True:
-                if cancel.is_set():
-                    return stream.cancelled()
-                item = pump.get(cancel)
+                item = None if cancel.is_set() else pump.get(cancel)
                 if item is None:
                     return stream.cancelled()
                 kind, payload = item
+                ended = kind != "chunk"
                 if kind == "error":
                     raise _CallFailed(payload)
                 if kind == "end":
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
                 stream.feed(payload)
         finally:
-            pump.abandon()
+            if not ended:  # cancelled, or on_text raised
+                pump.abandon()
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -269,33 +272,36 @@ class _StreamPump:
     """Runs one streamed litellm call on a daemon thread, handing chunks over a queue.
 
     The caller can then honour a cancel at once, even while the provider has not
-    sent a byte. An abandoned pump closes its stream as soon as it next wakes:
-    an abandoned, unclosed stream can hang the process inside httpcore.
+    sent a byte. Abandoning the pump hangs up the connection when it can reach
+    the socket, and the thread closes the stream as soon as it wakes: an
+    abandoned, unclosed stream can hang the process inside httpcore.
     """
 
     def __init__(self, call: Callable[[], Any]) -> None:
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._abandoned = threading.Event()
+        self._stream: Any = None
         self._thread = threading.Thread(
             target=self._run, args=(call,), name="tiller-llm-stream", daemon=True
         )
         self._thread.start()
 
     def _run(self, call: Callable[[], Any]) -> None:
-        stream = None
         try:
-            stream = call()
-            for chunk in stream:
+            self._stream = call()
+            if self._abandoned.is_set():
+                return
+            for chunk in self._stream:
                 if self._abandoned.is_set():
-                    break
+                    return
                 self._queue.put(("chunk", chunk))
-            else:
-                self._queue.put(("end", None))
+            self._queue.put(("end", None))
         except BaseException as exc:
-            self._queue.put(("error", exc))
+            if not self._abandoned.is_set():
+                self._queue.put(("error", exc))
         finally:
-            if stream is not None:
-                _close_stream(stream)
+            if self._stream is not None:
+                _close_stream(self._stream)
 
     def get(self, cancel: threading.Event) -> tuple[str, Any] | None:
         """The next (kind, payload) item; None once `cancel` is set while waiting."""
@@ -307,8 +313,10 @@ class _StreamPump:
                     return None
 
     def abandon(self) -> None:
-        """Stop forwarding chunks; the thread closes the stream when it next wakes."""
+        """Stop forwarding chunks and hang up; the thread closes the stream when it wakes."""
         self._abandoned.set()
+        if self._stream is not None:
+            _hang_up(self._stream)
 
 
 def _close_stream(stream: Any) -> None:
@@ -325,6 +333,32 @@ def _close_stream(stream: Any) -> None:
         if callable(close):
             with contextlib.suppress(Exception):
                 close()
+
+
+def _hang_up(stream: Any) -> None:
+    """Shut the stream's socket down so a read blocked in another thread returns now.
+
+    Closing an httpx response from another thread does not wake a blocked
+    `recv()`; `shutdown()` does, and the provider sees the disconnect at once.
+    """
+    response = _http_response(stream)
+    network = getattr(response, "extensions", {}).get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _http_response(stream: Any) -> Any:
+    """The httpx response under a litellm stream, when it can be reached."""
+    inner = getattr(stream, "completion_stream", None)
+    response = getattr(inner, "response", None)  # an openai.Stream
+    lines = getattr(inner, "streaming_response", None)
+    if response is None and inspect.isgenerator(lines):
+        # litellm's own HTTP handler streams `response.iter_lines()`: a generator
+        # method whose `self` is the response.
+        response = inspect.getgeneratorlocals(lines).get("self")
+    return response if hasattr(response, "extensions") else None
 
 
 @dataclass

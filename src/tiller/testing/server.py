@@ -59,7 +59,7 @@ class ServerReply:
         error_message: the message of that error body.
         headers: extra response headers (e.g. `{"Retry-After": "0"}`).
         delay: seconds before the response starts.
-        chunk_delay: seconds between streamed chunks.
+        chunk_delay: seconds between streamed chunks (none after the opening role chunk).
         chunk_size: characters per text chunk; tool arguments are split the same way.
         gate: when given, the response is held (before its first byte) until it is set.
         hold_until_file: like `gate` for the CLI: held until this path exists.
@@ -469,7 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            if index and reply.chunk_delay:
+            if index > 1 and reply.chunk_delay:  # the role chunk goes out with the first piece
                 self._pause(reply.chunk_delay)
             self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
         self._write_chunk(b"data: [DONE]\n\n")
