@@ -216,7 +216,7 @@ class Session:
 
         return unsubscribe
 
-    def emit(self, kind: EventKind, **data: Any) -> None:
+    def emit(self, kind: EventKind, /, **data: Any) -> None:
         """Send an event to every subscriber (a failing subscriber is ignored)."""
         event = Event(kind, self.id, data)
         for fn in list(self._subscribers):
