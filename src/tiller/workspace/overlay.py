@@ -367,6 +367,26 @@ class Workspace:
         self._notify(done, "flush")
         return sorted(done)
 
+    def conflicts(self, paths: Iterable[str] | str | None = None) -> list[str]:
+        """The changed paths `flush` would refuse now: their disk file changed since read.
+
+        Lets a front end show conflicts before asking to flush; nothing is written.
+        Always empty for a workspace without a root.
+        """
+        tree = self._layers.tree
+        if tree is None:
+            return []
+        wanted = self._wanted(paths)
+        with self._lock:
+            layers = self._layers
+            pending = [
+                PendingChange(
+                    path, None if kind == "deleted" else b"", layers.seen.get(path, MISSING)
+                )
+                for path, kind in layers.changes(wanted)
+            ]
+            return find_conflicts(tree, pending)
+
     # -- checkpoints ----------------------------------------------------------------
 
     @property
