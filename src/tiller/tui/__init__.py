@@ -1,0 +1,47 @@
+"""The Textual front end. `run_tui` opens it; importing this package loads nothing heavy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["run_tui"]
+
+
+def run_tui(
+    *,
+    model: str | None,
+    root: Path,
+    cwd: str,
+    max_turns: int = 50,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    profile: str | None = None,
+    skills_dirs: list[Path] | None = None,
+) -> None:
+    """Open the TUI on `root` and block until the person quits.
+
+    Args:
+        model: a litellm model id (None: `TILLER_MODEL`, then the default).
+        root: the workspace root; nothing under it changes until a flush.
+        cwd: where the person stands, relative to `root`.
+        max_turns: model round-trips per prompt.
+        api_base: an OpenAI-compatible or provider endpoint (local servers too).
+        api_key: a key to use instead of the provider's environment variable.
+        profile: `anthropic`, `openai` or `gemini` (None: from the model).
+        skills_dirs: where to look for skills (None: the defaults).
+    """
+    from tiller.tui.app import TillerApp, TuiOptions
+
+    llm_options = {
+        key: value for key, value in (("api_base", api_base), ("api_key", api_key)) if value
+    }
+    options = TuiOptions(
+        root=Path(root),
+        model=model,
+        cwd=cwd,
+        max_turns=max_turns,
+        profile=profile,
+        skills_dirs=skills_dirs,
+        llm_options=llm_options,
+    )
+    TillerApp(options).run()

@@ -1,0 +1,179 @@
+"""The Textual app: options, session factory, quitting, and user-facing error texts.
+
+Importing this module imports Textual but neither litellm nor the session
+engine; both load after the first frame is on screen.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.screen import Screen
+
+from tiller.tui.commands import SlashCommandsProvider
+from tiller.tui.screens.main import MainScreen
+
+if TYPE_CHECKING:
+    from tiller.model import ModelClient
+    from tiller.session import Session
+    from tiller.workspace import Workspace
+
+
+@dataclass
+class TuiOptions:
+    """How to start the TUI.
+
+    Attributes:
+        root: the workspace root (read-only until flushed).
+        model: a litellm model id (None: `TILLER_MODEL`, then the default).
+        cwd: where the person stands, relative to `root`.
+        max_turns: model round-trips per prompt.
+        profile: tool/prompt profile (None: from the model).
+        skills_dirs: where to look for skills (None: the defaults).
+        llm_options: forwarded to the provider (`api_base`, `api_key`, ...).
+        client: a model client to use instead of litellm (tests: `ScriptedModel`).
+        clock: the time source for timestamps and export names (tests freeze it).
+        animate: spinner and cursor blink (tests turn them off).
+    """
+
+    root: Path
+    model: str | None = None
+    cwd: str = ""
+    max_turns: int = 50
+    profile: str | None = None
+    skills_dirs: list[Path] | None = None
+    llm_options: dict[str, Any] = field(default_factory=dict)
+    client: ModelClient | None = None
+    clock: Callable[[], float] = time.time
+    animate: bool = True
+
+
+def short_path(path: Path) -> str:
+    """`path` with the home directory written as `~`."""
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if home != "/" and text.startswith(home) else text
+
+
+class TillerApp(App[None]):
+    """Tiller's terminal UI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Tiller"
+    COMMANDS = App.COMMANDS | {SlashCommandsProvider}
+
+    def __init__(self, options: TuiOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.main = MainScreen()
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self.main
+
+    @property
+    def model_name(self) -> str:
+        """The model id the session will use (without importing the engine)."""
+        from tiller.config import DEFAULT_MODEL
+
+        client_model = getattr(self.options.client, "model", None)
+        return self.options.model or client_model or os.environ.get("TILLER_MODEL") or DEFAULT_MODEL
+
+    def make_session(self, workspace: Workspace | None = None) -> Session:
+        """A new session on the options' root, or sharing `workspace`."""
+        from tiller.session import Session
+
+        o = self.options
+        where: dict[str, Any] = {"files": workspace} if workspace is not None else {"root": o.root}
+        return Session(
+            o.model or o.client,
+            client=o.client if o.model else None,
+            max_turns=o.max_turns,
+            cwd=o.cwd,
+            profile=o.profile,
+            skills_dirs=o.skills_dirs,
+            **where,
+            **o.llm_options,
+        )
+
+    def after_start(self) -> None:
+        """Once the session exists: load litellm in the background (real models only)."""
+        if self.options.client is None:
+            from tiller.llm import preload_in_background
+
+            preload_in_background()
+
+    # -- texts a person can act on --------------------------------------------------
+
+    def welcome(self, session: Session) -> str:
+        where = short_path(self.options.root) + (f" (cwd {session.cwd})" if session.cwd else "")
+        return (
+            f"[b]Tiller[/b] · {session.model} · workspace [b]{where}[/b]\n"
+            "Edits stay in memory until you flush them (Ctrl+S) or export a patch (Ctrl+X). "
+            "F1 lists every key; / starts a command."
+        )
+
+    def missing_key_message(self, model: str) -> str | None:
+        """Why `model` cannot be called (no API key in the environment), or None."""
+        if self.options.client is not None or self.options.llm_options.get("api_key"):
+            return None
+        from tiller.llm import provider_key_env
+
+        variable = provider_key_env(model)
+        if variable is None or os.environ.get(variable):
+            return None
+        local = (
+            " (a local server behind --api-base accepts any value)"
+            if self.options.llm_options.get("api_base")
+            else ""
+        )
+        return (
+            f"No API key for {model}: set {variable} in your shell "
+            f"(export {variable}=...){local} and start Tiller again, "
+            "or pick another model with /model (or start with --model <id>)."
+        )
+
+    def auth_error_message(self, model: str, error: Exception) -> str:
+        from tiller.llm import provider_key_env
+
+        variable = provider_key_env(model)
+        check = f"Check {variable}" if variable else "Check your credentials"
+        return (
+            f"The provider rejected the credentials for {model}: {error}\n"
+            f"{check}, or switch models with /model. The conversation is kept."
+        )
+
+    # -- quitting -------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q (and the palette's Quit) ask first when changes are unflushed."""
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        from tiller.tui.screens.confirm import ConfirmScreen
+
+        session = self.main.session
+        changes = session.workspace.changes() if session is not None else []
+        if not changes:
+            self.shutdown()
+            return
+        message = (
+            f"{len(changes)} change(s) are only in memory and will be lost.\n"
+            "Ctrl+S flushes them to disk; Ctrl+X exports a patch."
+        )
+        self.push_screen(
+            ConfirmScreen("Quit with unflushed changes?", message, yes="Quit anyway"),
+            callback=lambda yes: self.shutdown() if yes else None,
+        )
+
+    def shutdown(self) -> None:
+        """Stop every run, close the sessions, exit."""
+        for session in self.main.sessions.values():
+            session.cancel()
+            session.close()
+        self.exit()

@@ -1,0 +1,169 @@
+"""The conversation: messages, streamed assistant Markdown, tool calls and notices.
+
+Each engine event updates one widget (the assistant message being streamed, or
+the tool block with that call id); the transcript is never rebuilt.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from tiller.tui.tool_call import ToolCallBlock
+
+UserKind = Literal["user", "steering", "follow_up"]
+Level = Literal["info", "warning", "error"]
+
+_USER_LABELS = {
+    "user": "[b]You[/b]",
+    "steering": "[b]You (steering)[/b]",
+    "follow_up": "[b]You (follow-up)[/b]",
+}
+
+
+class UserMessage(Static):
+    """What the person said; steering and follow-ups carry their own colour and label."""
+
+    DEFAULT_CSS = """
+    UserMessage {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: outer $primary;
+        background: $boost;
+    }
+    UserMessage.-steering { border-left: outer $warning; }
+    UserMessage.-follow_up { border-left: outer $accent; }
+    """
+
+    def __init__(self, text: str, kind: UserKind) -> None:
+        super().__init__(f"{_USER_LABELS[kind]}\n{escape(text)}", classes=f"-{kind}")
+        self.text = text
+        self.kind = kind
+
+
+class AssistantMessage(Markdown):
+    """The model's text, streamed in as Markdown."""
+
+    DEFAULT_CSS = """
+    AssistantMessage { margin: 1 0 0 0; padding: 0 1; background: transparent; }
+    """
+
+
+class Notice(Static):
+    """A line from Tiller itself: errors, warnings, limits, command output."""
+
+    DEFAULT_CSS = """
+    Notice { margin: 1 0 0 0; padding: 0 1; color: $text-muted; }
+    Notice.-warning { color: $text-warning; border-left: outer $warning; }
+    Notice.-error { color: $text-error; border-left: outer $error; }
+    """
+
+    def __init__(self, text: str, level: Level = "info", *, markup: bool = True) -> None:
+        super().__init__(text, classes=f"-{level}", markup=markup)
+
+
+class TurnLimitNotice(Horizontal):
+    """The run stopped at the round limit; a button (or `/continue`) goes on."""
+
+    DEFAULT_CSS = """
+    TurnLimitNotice { height: auto; margin: 1 0 0 0; border-left: outer $warning; }
+    TurnLimitNotice Static { width: 1fr; padding: 0 1; color: $text-warning; }
+    TurnLimitNotice Button { margin: 0 1; }
+    """
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"Stopped after {self.rounds} rounds (the per-prompt limit, --max-turns). "
+            "Press Continue, or type /continue, to let the agent go on."
+        )
+        yield Button("Continue", variant="warning", compact=True, classes="continue")
+
+
+class Conversation(VerticalScroll):
+    """The transcript of one session."""
+
+    DEFAULT_CSS = """
+    Conversation { padding: 0 1; }
+    """
+
+    class ContinueRequested(Message):
+        """The person asked to go on after a turn limit."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._assistant: AssistantMessage | None = None
+        self._stream: MarkdownStream | None = None
+        self._tools: dict[str, ToolCallBlock] = {}
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    # -- messages ---------------------------------------------------------------
+
+    def add_user(self, text: str, kind: UserKind = "user") -> None:
+        self.mount(UserMessage(text, kind))
+
+    def add_notice(self, text: str, level: Level = "info", *, markup: bool = True) -> Notice:
+        notice = Notice(text, level, markup=markup)
+        self.mount(notice)
+        return notice
+
+    def add_turn_limit(self, rounds: int) -> None:
+        self.mount(TurnLimitNotice(rounds))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.has_class("continue"):
+            event.stop()
+            self.post_message(self.ContinueRequested())
+
+    # -- streamed assistant text ---------------------------------------------------
+
+    def begin_assistant(self) -> None:
+        self._assistant = AssistantMessage()
+        self.mount(self._assistant)
+        self._stream = Markdown.get_stream(self._assistant)
+
+    async def append_assistant(self, delta: str) -> None:
+        if self._stream is None:
+            self.begin_assistant()
+        assert self._stream is not None
+        await self._stream.write(delta)
+
+    async def end_assistant(self) -> None:
+        stream, self._stream, self._assistant = self._stream, None, None
+        if stream is not None:
+            await stream.stop()
+
+    # -- tool calls -------------------------------------------------------------
+
+    def tool_started(self, call_id: str, name: str, arguments: str) -> None:
+        block = ToolCallBlock(call_id, name, arguments)
+        self._tools[call_id] = block
+        self.mount(block)
+
+    def tool_output(self, call_id: str, delta: str) -> None:
+        block = self._tools.get(call_id)
+        if block is not None:
+            block.add_output(delta)
+
+    def tool_finished(
+        self, call_id: str, name: str, output: str, is_error: bool, duration_ms: float | None
+    ) -> None:
+        block = self._tools.get(call_id)
+        if block is None:
+            self.tool_started(call_id, name, "")
+            block = self._tools[call_id]
+        block.finish(output, is_error, duration_ms)
+
+    def tool_block(self, call_id: str) -> ToolCallBlock | None:
+        return self._tools.get(call_id)

@@ -1,0 +1,114 @@
+"""The diff of the selected file (or of every change), unified or side by side."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tiller.tui.diff_render import THEME, parse_diff, render_split, render_unified
+
+if TYPE_CHECKING:
+    from tiller.workspace import Workspace
+
+MAX_PREVIEW_LINES = 2000
+
+
+class DiffView(VerticalScroll):
+    """Shows what changed in one file, or in the whole workspace (`path` None).
+
+    An unchanged file shows its content, so the tree doubles as a file browser.
+    """
+
+    DEFAULT_CSS = """
+    DiffView { height: 1fr; }
+    DiffView > Static { width: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "toggle_split", "Split/unified")]
+
+    split: reactive[bool] = reactive(False)
+    """Side by side instead of unified."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, can_focus=True)
+        self.workspace: Workspace | None = None
+        self.path: str | None = None
+        self.showing_all = False
+        self._body = Static("", id="diff-body")
+
+    def compose(self):
+        yield self._body
+
+    def on_mount(self) -> None:
+        self._body.update(Text("Select a file in the tree to see its diff.", style="dim"))
+
+    def show(self, workspace: Workspace, path: str | None) -> None:
+        """Show `path`'s diff (None: every change)."""
+        self.workspace = workspace
+        self.path = path
+        self.showing_all = path is None
+        self.refresh_diff()
+
+    def watch_split(self) -> None:
+        self.refresh_diff()
+
+    def action_toggle_split(self) -> None:
+        self.split = not self.split
+
+    def refresh_diff(self) -> None:
+        """Re-read the diff (after the workspace changed)."""
+        if self.workspace is None:
+            return
+        self._body.update(self._renderable())
+        self.border_title = "all changes" if self.showing_all else (self.path or "")
+
+    def _renderable(self) -> RenderableType:
+        assert self.workspace is not None
+        try:
+            text = self.workspace.diff(None if self.showing_all else self.path)
+        except Exception as exc:
+            return Text(str(exc), style="red")
+        files = parse_diff(text)
+        if not files:
+            if self.showing_all:
+                return Text(
+                    "No changes yet: the workspace matches the disk.\n"
+                    "Select a file in the tree to view it.",
+                    style="dim",
+                )
+            return self._preview()
+        render = render_split if self.split else render_unified
+        parts: list[RenderableType] = []
+        for diff in files:
+            added, removed = diff.stats
+            parts.append(
+                Text.assemble(
+                    (diff.path, "bold"), "  ", (f"+{added}", "green"), " ", (f"-{removed}", "red")
+                )
+            )
+            parts.append(Text("binary file", style="dim") if diff.binary else render(diff))
+        return Group(*parts)
+
+    def _preview(self) -> RenderableType:
+        """An unchanged file: its content, highlighted."""
+        assert self.workspace is not None and self.path is not None
+        try:
+            content = self.workspace.read(self.path)
+        except Exception as exc:
+            return Text(str(exc), style="dim")
+        lines = content.splitlines()
+        clipped = "\n".join(lines[:MAX_PREVIEW_LINES])
+        note = Text(f"{self.path}  unchanged", style="dim")
+        if len(lines) > MAX_PREVIEW_LINES:
+            note.append(f" (first {MAX_PREVIEW_LINES} of {len(lines)} lines)")
+        syntax = Syntax(
+            clipped, Syntax.guess_lexer(self.path, clipped), theme=THEME, line_numbers=True
+        )
+        return Group(note, syntax)

@@ -1,0 +1,1 @@
+"""Screens: the main screen coordinates; modal screens ask and answer."""

@@ -1,0 +1,145 @@
+"""The main screen's key actions on the workspace and the panes (flush, export, undo, toggles).
+
+A mixin so `main.py` stays about sessions and events; which keys the footer
+shows follows `check_action`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
+
+    from tiller.session import Session
+    from tiller.tui.app import TillerApp
+    from tiller.tui.conversation import Conversation
+
+
+class WorkspaceActions:
+    """Actions bound on the main screen. Expects the attributes `MainScreen` defines."""
+
+    session: Session | None
+    running: bool
+    change_count: int
+    tiller: TillerApp
+    conversation: Conversation
+
+    if TYPE_CHECKING:
+
+        def query_one(self, selector: str) -> Widget: ...
+        def notify(self, message: str, **kwargs: object) -> None: ...
+        def refresh_bindings(self) -> None: ...
+        def _schedule_refresh(self) -> None: ...
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the keys that matter now (False hides, None greys out)."""
+        if action == "interrupt":
+            return self.running
+        if self.session is None:
+            return action in ("toggle_sidebar", "toggle_events", "help")
+        workspace = self.session.workspace
+        if action in ("flush", "export"):
+            if not self.change_count:
+                return False
+            return None if action == "flush" and self.running else True
+        if action == "undo":
+            return workspace.can_undo and not self.running
+        if action == "redo":
+            return workspace.can_redo and not self.running
+        return True
+
+    def _idle_or_say(self, what: str) -> bool:
+        if self.running:
+            self.notify(f"The agent is working; {what} after it stops (Esc interrupts).")
+            return False
+        if self.session is None:
+            self.notify("The session is still starting.")
+            return False
+        return True
+
+    def action_flush(self) -> None:
+        """Ctrl+S: confirm, then write the changes to disk."""
+        from tiller.tui.screens.flush import FlushScreen
+
+        if not self._idle_or_say("flush") or self.session is None:
+            return
+
+        def done(written: list[str] | None) -> None:
+            if written:
+                listed = ", ".join(escape(path) for path in written[:8])
+                more = f" and {len(written) - 8} more" if len(written) > 8 else ""
+                self.conversation.add_notice(
+                    f"Flushed {len(written)} file(s) to disk: {listed}{more}"
+                )
+            self._schedule_refresh()
+
+        self.tiller.push_screen(FlushScreen(self.session.workspace), callback=done)
+
+    def action_export(self, path: str = "") -> None:
+        """Ctrl+X: write the workspace diff to a `.patch` file and say where."""
+        if self.session is None:
+            return
+        workspace = self.session.workspace
+        patch = workspace.diff()
+        if not patch:
+            self.notify("Nothing to export: the workspace matches the disk.")
+            return
+        options = self.tiller.options
+        here = options.root / options.cwd
+        if path:
+            target = Path(path).expanduser()
+            target = target if target.is_absolute() else here / target
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(options.clock()))
+            target = options.root / f"tiller-{stamp}.patch"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(patch, encoding="utf-8")
+        except OSError as exc:
+            self.conversation.add_notice(f"Could not write the patch: {exc}", "error", markup=False)
+            return
+        count = len(workspace.changes())
+        self.conversation.add_notice(
+            f"Exported {count} change(s) to [b]{escape(str(target))}[/b]. "
+            f"Apply it with: git apply {escape(str(target))}"
+        )
+
+    def action_undo(self) -> None:
+        """Ctrl+Z: put the workspace back as it was before the last turn."""
+        if not self._idle_or_say("undo") or self.session is None:
+            return
+        if self.session.workspace.undo():
+            self.conversation.add_notice("Undid the last turn's edits (Ctrl+Y redoes).")
+        else:
+            self.notify("Nothing to undo.")
+        self._schedule_refresh()
+
+    def action_redo(self) -> None:
+        """Ctrl+Y: re-apply what undo took back."""
+        if not self._idle_or_say("redo") or self.session is None:
+            return
+        if self.session.workspace.redo():
+            self.conversation.add_notice("Redid the edits.")
+        else:
+            self.notify("Nothing to redo.")
+        self._schedule_refresh()
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one("#sidebar")
+        sidebar.display = not sidebar.display
+        if sidebar.display:
+            self._schedule_refresh()
+
+    def action_toggle_events(self) -> None:
+        events = self.query_one("#events")
+        events.display = not events.display
+
+    def action_help(self) -> None:
+        from tiller.tui.screens.help import HelpScreen
+
+        self.tiller.push_screen(HelpScreen())

@@ -1,0 +1,109 @@
+"""Ctrl+S / `/flush`: list the files (and any conflicts) before writing them to disk."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from tiller.errors import FlushConflict, WorkspaceError
+from tiller.tui.workspace_tree import MARKERS
+
+if TYPE_CHECKING:
+    from tiller.workspace import Workspace
+
+
+class FlushScreen(ModalScreen[list[str] | None]):
+    """Confirm a flush. Dismisses with the paths written, or None when nothing was."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.changes = workspace.changes()
+        self.conflicts: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        root = self.workspace.root
+        with Vertical(id="dialog", classes="flush") as dialog:
+            dialog.border_title = "Flush to disk"
+            dialog.border_subtitle = "Esc cancels"
+            yield Static(
+                f"Write {len(self.changes)} change(s) to [b]{escape(str(root))}[/b]?"
+                if self.changes
+                else "Nothing to flush: the workspace matches the disk.",
+                id="flush-summary",
+            )
+            with VerticalScroll(id="flush-files"):
+                for path, kind in self.changes:
+                    marker, colour = MARKERS[kind]
+                    yield Static(f"[b {colour}]{marker}[/] {escape(path)}", classes="flush-file")
+            yield Static("", id="flush-conflicts")
+            with Horizontal(classes="buttons"):
+                yield Button("Flush", variant="primary", id="flush")
+                yield Button("Overwrite all", variant="error", id="force")
+                yield Button("Flush the others", variant="warning", id="others")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        try:
+            self.conflicts = self.workspace.conflicts()
+        except WorkspaceError as exc:
+            self._say(f"[b]Cannot flush:[/b] {escape(str(exc))}")
+        self._show_conflicts()
+        ready = bool(self.changes) and not self.conflicts
+        self.query_one("#flush" if ready else "#cancel", Button).focus()
+
+    def _show_conflicts(self) -> None:
+        others = [path for path, _ in self.changes if path not in self.conflicts]
+        if self.conflicts:
+            listed = "\n".join(f"  ! {escape(path)}" for path in self.conflicts)
+            self._say(
+                "[b]Changed on disk since Tiller read them[/b] (overwriting loses those edits):\n"
+                + listed
+            )
+        self.query_one("#flush").display = bool(self.changes) and not self.conflicts
+        self.query_one("#force").display = bool(self.conflicts)
+        self.query_one("#others").display = bool(self.conflicts) and bool(others)
+
+    def _say(self, text: str) -> None:
+        note = self.query_one("#flush-conflicts", Static)
+        note.update(text)
+        note.add_class("-shown")
+
+    def _write(self, paths: list[str] | None, force: bool) -> None:
+        try:
+            written = self.workspace.flush(paths, force=force)
+        except FlushConflict as exc:
+            # The disk changed while the dialog was open.
+            self.conflicts = exc.conflicts
+            self._show_conflicts()
+            self.query_one("#cancel", Button).focus()
+            return
+        except WorkspaceError as exc:
+            self._say(f"[b]Flush failed:[/b] {escape(str(exc))}")
+            return
+        self.dismiss(written)
+
+    @on(Button.Pressed, "#flush")
+    def _flush_all(self) -> None:
+        self._write(None, force=False)
+
+    @on(Button.Pressed, "#force")
+    def _overwrite(self) -> None:
+        self._write(None, force=True)
+
+    @on(Button.Pressed, "#others")
+    def _flush_others(self) -> None:
+        self._write([path for path, _ in self.changes if path not in self.conflicts], force=False)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

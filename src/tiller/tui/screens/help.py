@@ -1,0 +1,62 @@
+"""F1 / `/help`: every key and every slash command."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tiller.tui.commands import SLASH_COMMANDS
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("Enter", "Send; while the agent runs: steer it (delivered after the current tool)"),
+    ("Tab", "While the agent runs: queue as a follow-up; on /…: complete the command"),
+    ("Shift+Enter, Ctrl+J", "New line in the prompt"),
+    ("Esc", "Interrupt the run; queued messages return to the prompt"),
+    ("Ctrl+S", "Flush the workspace to disk (a dialog lists files and conflicts first)"),
+    ("Ctrl+X", "Export the workspace diff as a .patch file"),
+    ("Ctrl+Z / Ctrl+Y", "Undo / redo the last turn's edits"),
+    ("Ctrl+B", "Show / hide the sidebar (workspace tree and diff)"),
+    ("Ctrl+E", "Show / hide the events pane"),
+    ("s (in the diff)", "Switch the diff between unified and side by side"),
+    ("Ctrl+P", "Command palette (every slash command is there too)"),
+    ("F1", "This help"),
+    ("Ctrl+Q", "Quit (asks first when changes are not flushed)"),
+)
+
+
+def help_tables() -> tuple[Table, Table]:
+    keys = Table(title="Keys", title_justify="left", show_header=False, box=None, expand=True)
+    keys.add_column(style="bold cyan", no_wrap=True)
+    keys.add_column()
+    for key, meaning in KEYS:
+        keys.add_row(key, meaning)
+    commands = Table(
+        title="Slash commands", title_justify="left", show_header=False, box=None, expand=True
+    )
+    commands.add_column(style="bold cyan", no_wrap=True)
+    commands.add_column()
+    for command in SLASH_COMMANDS:
+        commands.add_row(escape(command.usage), command.help)
+    return keys, commands
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and commands; Esc, F1 or q closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        keys, commands = help_tables()
+        with VerticalScroll(id="dialog", classes="help") as scroll:
+            scroll.border_title = "Tiller help"
+            scroll.border_subtitle = "Esc closes"
+            yield Static(keys)
+            yield Static("")
+            yield Static(commands)

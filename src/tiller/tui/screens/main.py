@@ -1,0 +1,403 @@
+"""The main screen: it owns the sessions and the engine worker, and routes events to widgets.
+
+The engine runs in a thread worker; its events arrive here only as
+`EngineEvent` messages (posted from that thread), and each updates one widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer
+
+from tiller.tui.commands import parse_command
+from tiller.tui.conversation import Conversation, UserKind
+from tiller.tui.diff_view import DiffView
+from tiller.tui.events_pane import EventsPane
+from tiller.tui.pending import PendingMessages
+from tiller.tui.prompt import Composer, Prompt
+from tiller.tui.screens.actions import WorkspaceActions
+from tiller.tui.screens.slash import SlashActions
+from tiller.tui.status_bar import StatusBar
+from tiller.tui.workspace_tree import WorkspaceTree
+
+if TYPE_CHECKING:
+    from tiller.events import Event
+    from tiller.session import Reply, Session
+    from tiller.tui.app import TillerApp
+
+
+class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
+    """Conversation and prompt, sidebar (tree + diff), events pane, status bar, footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "interrupt", "Interrupt"),
+        Binding("ctrl+s", "flush", "Flush"),
+        Binding("ctrl+x", "export", "Export"),
+        Binding("ctrl+z", "undo", "Undo"),
+        Binding("ctrl+y", "redo", "Redo"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
+        Binding("ctrl+e", "toggle_events", "Events"),
+        Binding("f1", "help", "Help"),
+    ]
+
+    class EngineEvent(Message):
+        """An engine `Event`, posted from the worker thread."""
+
+        def __init__(self, event: Event) -> None:
+            self.event = event
+            super().__init__()
+
+    class RunFinished(Message):
+        """`Session.send` returned (reply) or raised (error)."""
+
+        def __init__(self, session_id: str, reply: Reply | None, error: Exception | None) -> None:
+            self.session_id = session_id
+            self.reply = reply
+            self.error = error
+            super().__init__()
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.session: Session | None = None
+        self.sessions: dict[str, Session] = {}
+        self.running = False
+        self.change_count = 0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._refresh_pending = False
+        self._calls_done = 0
+
+    @property
+    def tiller(self) -> TillerApp:
+        return cast("TillerApp", self.app)
+
+    # -- layout -----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        options = self.tiller.options
+        with Horizontal(id="body"):
+            with Vertical(id="chat"):
+                yield ContentSwitcher(id="conversations")
+                yield PendingMessages()
+                yield Composer()
+            with Vertical(id="sidebar"):
+                yield WorkspaceTree(options.root.name or str(options.root), id="tree")
+                yield DiffView(id="diff")
+        yield EventsPane(options.clock, id="events")
+        yield StatusBar(spinning=options.animate, id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        status = self.query_one(StatusBar)
+        status.model = self.tiller.model_name
+        status.max_turns = self.tiller.options.max_turns
+        self.query_one("#tree").border_title = "workspace"
+        self.query_one("#diff").border_title = "diff"
+        prompt = self.query_one(Prompt)
+        prompt.cursor_blink = self.tiller.options.animate
+        prompt.focus()
+        # The first frame goes out before the engine is imported and built.
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        try:
+            session = self.tiller.make_session()
+        except Exception as exc:
+            self.query_one(StatusBar).state = "no session"
+            self.notify(f"Could not start a session: {exc}", severity="error", timeout=30)
+            return
+        self._adopt(session)
+        self.query_one(WorkspaceTree).load(session.workspace)
+        self.query_one(DiffView).show(session.workspace, None)
+        self.query_one(StatusBar).state = "idle"
+        self.conversation.add_notice(self.tiller.welcome(session))
+        self.tiller.after_start()
+
+    # -- sessions ---------------------------------------------------------------
+
+    @property
+    def conversation(self) -> Conversation:
+        assert self.session is not None
+        return self.query_one(f"#conv-{self.session.id}", Conversation)
+
+    def _adopt(self, session: Session) -> None:
+        """Make `session` current, with its own conversation widget."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.session = session
+        self.sessions[session.id] = session
+        switcher = self.query_one(ContentSwitcher)
+        if not switcher.query(f"#conv-{session.id}"):
+            switcher.mount(Conversation(id=f"conv-{session.id}"))
+        switcher.current = f"conv-{session.id}"
+        self._unsubscribe = session.subscribe(
+            lambda event: self.post_message(self.EngineEvent(event))
+        )
+        status = self.query_one(StatusBar)
+        status.model = session.model
+        total = session.usage
+        status.input_tokens, status.output_tokens = total.input_tokens, total.output_tokens
+        status.cost = total.cost_usd
+        self._schedule_refresh()
+
+    # -- running the engine ------------------------------------------------------------
+
+    def start_run(self, text: str, kind: UserKind = "user") -> None:
+        """Send `text` to the agent in the worker (or say why not).
+
+        `kind` only changes how the message is shown (steering typed during the
+        final answer is sent as the next prompt).
+        """
+        prompt = self.query_one(Prompt)
+        if self.session is None:
+            self.notify("The session is still starting; try again in a moment.")
+            prompt.restore([text])
+            return
+        problem = self.tiller.missing_key_message(self.session.model)
+        if problem:
+            self.conversation.add_notice(problem, "error")
+            prompt.restore([text])
+            return
+        self.conversation.add_user(text, kind)
+        self._set_running(True)
+        self._calls_done = 0
+        self._run_engine(self.session, text)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _run_engine(self, session: Session, text: str) -> None:
+        try:
+            reply = session.send(text)
+        except Exception as exc:
+            self.post_message(self.RunFinished(session.id, None, exc))
+            return
+        self.post_message(self.RunFinished(session.id, reply, None))
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.query_one(Prompt).running = running
+        status = self.query_one(StatusBar)
+        status.state = "working" if running else "idle"
+        status.round = min(self._calls_done + running, status.max_turns)
+        self.refresh_bindings()
+
+    def action_interrupt(self) -> None:
+        """Esc: stop the run at the next safe point; queued text returns to the prompt."""
+        if self.session is None or not self.running:
+            return
+        self.session.cancel()
+        queued = self.session.take_queued()
+        self.query_one(PendingMessages).clear_all()
+        self.query_one(Prompt).restore(queued)
+        self.query_one(StatusBar).state = "stopping"
+
+    @on(Prompt.Submitted)
+    def _submitted(self, message: Prompt.Submitted) -> None:
+        text, mode = message.text, message.mode
+        parsed = parse_command(text)
+        if parsed is not None:
+            self.run_slash(*parsed)
+            return
+        if text.startswith("/") and not text.startswith("//") and " " not in text.split("\n")[0]:
+            self.notify(
+                f"Unknown command {text.split()[0]} — /help lists them.", severity="warning"
+            )
+            self.query_one(Prompt).restore([text])
+            return
+        if not self.running or self.session is None:
+            self.start_run(text)
+        elif mode == "follow_up":
+            self.session.follow_up(text)
+            self.query_one(PendingMessages).add("follow_up", text)
+        else:
+            self.session.steer(text)
+            self.query_one(PendingMessages).add("steering", text)
+
+    @on(RunFinished)
+    def _run_finished(self, message: RunFinished) -> None:
+        session = self.sessions.get(message.session_id)
+        if session is None:
+            return
+        current = session is self.session
+        if current:
+            self._set_running(False)
+        conversation = self.query_one(f"#conv-{session.id}", Conversation)
+        if message.error is not None:
+            self._report_failure(session, conversation, message.error)
+        elif message.reply is not None and message.reply.stop_reason == "cancelled":
+            conversation.add_notice("Interrupted. Your queued messages are back in the prompt.")
+        leftover = session.take_queued()
+        self.query_one(PendingMessages).clear_all()
+        reply = message.reply
+        if current and leftover and reply is not None and reply.stop_reason == "completed":
+            # Steering typed during the final answer: the agent gets it as the next prompt.
+            self.start_run("\n\n".join(leftover), "steering")
+        elif current:
+            self.query_one(Prompt).restore(leftover)
+        self._schedule_refresh()
+
+    def _report_failure(
+        self, session: Session, conversation: Conversation, error: Exception
+    ) -> None:
+        from tiller.errors import AuthError, SessionClosed
+
+        if isinstance(error, AuthError):
+            conversation.add_notice(self.tiller.auth_error_message(session.model, error), "error")
+            self._replace_closed(session)
+        elif isinstance(error, SessionClosed):
+            conversation.add_notice("This session was closed; /new starts another.", "error")
+        else:
+            conversation.add_notice(
+                f"Unexpected error in the agent: {type(error).__name__}: {error}",
+                "error",
+                markup=False,
+            )
+
+    def _replace_closed(self, session: Session) -> None:
+        """An auth error closed `session`: continue in a fresh one with the same history."""
+        fresh = self.tiller.make_session(workspace=session.workspace)
+        fresh.history = list(session.history)
+        del self.sessions[session.id]
+        self.query_one(f"#conv-{session.id}", Conversation).id = f"conv-{fresh.id}"
+        if session is self.session:
+            self._adopt(fresh)
+        else:
+            self.sessions[fresh.id] = fresh
+
+    # -- engine events ------------------------------------------------------------
+
+    @on(EngineEvent)
+    async def _engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if self.session is None or event.session_id != self.session.id:
+            return
+        self.query_one(EventsPane).add(event)
+        handler = getattr(self, f"_on_{event.kind.value}", None)
+        if handler is not None:
+            await handler(event.data)
+
+    async def _on_assistant_text_start(self, data: dict[str, Any]) -> None:
+        self.conversation.begin_assistant()
+
+    async def _on_assistant_text_delta(self, data: dict[str, Any]) -> None:
+        await self.conversation.append_assistant(data.get("delta", ""))
+
+    async def _on_assistant_text_end(self, data: dict[str, Any]) -> None:
+        await self.conversation.end_assistant()
+
+    async def _on_tool_call_start(self, data: dict[str, Any]) -> None:
+        await self.conversation.end_assistant()
+        self.conversation.tool_started(data["call_id"], data["name"], data.get("arguments", ""))
+
+    async def _on_tool_call_output_delta(self, data: dict[str, Any]) -> None:
+        self.conversation.tool_output(data["call_id"], data.get("delta", ""))
+
+    async def _on_tool_call_end(self, data: dict[str, Any]) -> None:
+        self.conversation.tool_finished(
+            data["call_id"],
+            data.get("name", ""),
+            data.get("output", ""),
+            bool(data.get("is_error")),
+            data.get("duration_ms"),
+        )
+
+    async def _on_user_input(self, data: dict[str, Any]) -> None:
+        self._calls_done = 0
+        self.query_one(StatusBar).round = 1
+        if data.get("kind") == "follow_up":
+            self.query_one(PendingMessages).take("follow_up", data.get("text"))
+            self.conversation.add_user(data.get("text", ""), "follow_up")
+
+    async def _on_steering_injected(self, data: dict[str, Any]) -> None:
+        self.query_one(PendingMessages).take("steering", data.get("text"))
+        self.conversation.add_user(data.get("text", ""), "steering")
+
+    async def _on_turn_limit(self, data: dict[str, Any]) -> None:
+        self.conversation.add_turn_limit(int(data.get("max_turns", 0)))
+
+    async def _on_loop_detection(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(
+            "The agent seemed to repeat itself; Tiller asked it to change approach.", "warning"
+        )
+
+    async def _on_warning(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(str(data.get("message", "")), "warning", markup=False)
+
+    async def _on_error(self, data: dict[str, Any]) -> None:
+        message = str(data.get("message", "unknown error"))
+        if not data.get("fatal"):
+            message += (
+                "\nYour prompt is kept in the history; send again to retry, or /model to switch."
+            )
+        self.conversation.add_notice(message, "error", markup=False)
+
+    async def _on_usage(self, data: dict[str, Any]) -> None:
+        self._calls_done += 1
+        status = self.query_one(StatusBar)
+        total = data.get("total") or {}
+        status.input_tokens = int(total.get("input_tokens", 0))
+        status.output_tokens = int(total.get("output_tokens", 0))
+        status.cost = total.get("cost_usd")
+        window = data.get("context_window") or 0
+        if window:
+            status.context_percent = round(100 * int(data.get("input_tokens", 0)) / window)
+        status.round = min(self._calls_done + self.running, status.max_turns)
+
+    async def _on_workspace_changed(self, data: dict[str, Any]) -> None:
+        self._schedule_refresh()
+
+    async def _on_skill_loaded(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(f"Loaded skill [b]{data.get('name', '')}[/b]")
+
+    async def _on_subagent_started(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(
+            f"Subagent {data.get('agent_id', '')} started: {data.get('task', '')}", markup=False
+        )
+
+    async def _on_subagent_finished(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(f"Subagent {data.get('agent_id', '')} finished", markup=False)
+
+    async def _on_approval_requested(self, data: dict[str, Any]) -> None:
+        from tiller.tui.screens.approval import ApprovalScreen
+
+        future = data.get("future")
+        if future is not None:
+            self.app.push_screen(ApprovalScreen(data), callback=future.set_result)
+
+    async def _on_session_end(self, data: dict[str, Any]) -> None:
+        self.query_one(StatusBar).state = "closed"
+
+    # -- the sidebar and the status bar ---------------------------------------------------
+
+    def _schedule_refresh(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.call_later(self._refresh_workspace)
+
+    def _refresh_workspace(self) -> None:
+        """Re-read changes into the tree, the diff and the status bar (coalesced)."""
+        self._refresh_pending = False
+        if self.session is None:
+            return
+        workspace = self.session.workspace
+        self.change_count = len(workspace.changes())
+        self.query_one(StatusBar).changes = self.change_count
+        if self.query_one("#sidebar").display:
+            self.query_one(WorkspaceTree).refresh_changes()
+            self.query_one(DiffView).refresh_diff()
+        self.refresh_bindings()
+
+    @on(WorkspaceTree.FileSelected)
+    def _file_selected(self, message: WorkspaceTree.FileSelected) -> None:
+        if self.session is not None:
+            self.query_one(DiffView).show(self.session.workspace, message.path)
+
+    @on(Conversation.ContinueRequested)
+    def _continue(self) -> None:
+        self.command_continue("")

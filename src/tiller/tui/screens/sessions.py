@@ -1,0 +1,65 @@
+"""`/sessions` and `/resume`: the conversations of this window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+NOT_SAVED = (
+    "Only conversations started in this window are listed: "
+    "Tiller does not save sessions to disk yet."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What the list shows about one session."""
+
+    id: str
+    title: str
+    model: str
+    messages: int
+    current: bool
+
+
+class SessionsScreen(ModalScreen[str | None]):
+    """Dismisses with the id of the session to resume, or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, sessions: list[SessionSummary]) -> None:
+        super().__init__()
+        self.sessions = sessions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="picker") as dialog:
+            dialog.border_title = "Sessions"
+            dialog.border_subtitle = "Enter resumes · Esc cancels"
+            yield Static(f"[dim]{NOT_SAVED}[/dim]")
+            yield OptionList(
+                *(
+                    Option(
+                        f"{'● ' if s.current else '  '}[b]{s.id}[/b]  {escape(s.title)}  "
+                        f"[dim]{escape(s.model)} · {s.messages} message(s)[/dim]",
+                        id=s.id,
+                    )
+                    for s in self.sessions
+                ),
+                id="session-list",
+            )
+
+    @on(OptionList.OptionSelected, "#session-list")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

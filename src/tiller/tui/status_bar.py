@@ -1,0 +1,83 @@
+"""The status bar: model, state, round n/max, tokens, cost, context use and unflushed changes."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def human_tokens(count: int) -> str:
+    """1234 -> 1.2k, 1234567 -> 1.2M."""
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    if count >= 1_000:
+        return f"{count / 1_000:.1f}k"
+    return str(count)
+
+
+def format_cost(cost: float | None) -> str:
+    """Dollars, or `?` when the provider's price is unknown."""
+    if cost is None:
+        return "$?"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+class StatusBar(Static):
+    """One line of facts about the session; fields are reactive."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    model = reactive("")
+    state = reactive("starting")
+    round = reactive(0)
+    max_turns = reactive(50)
+    input_tokens = reactive(0)
+    output_tokens = reactive(0)
+    cost: reactive[float | None] = reactive(0.0)
+    context_percent: reactive[int | None] = reactive(None)
+    changes = reactive(0)
+    frame = reactive(0)
+
+    def __init__(self, *, spinning: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.spinning = spinning
+
+    def on_mount(self) -> None:
+        if self.spinning:
+            self.set_interval(0.1, self._tick)
+
+    def _tick(self) -> None:
+        if self.state == "working":
+            self.frame = (self.frame + 1) % len(SPINNER)
+
+    def render(self) -> Text:
+        working = self.state == "working"
+        state_style = {"working": "bold yellow", "idle": "green", "closed": "red"}.get(
+            self.state, "dim"
+        )
+        spinner = f"{SPINNER[self.frame]} " if working and self.spinning else ""
+        context = "?" if self.context_percent is None else f"{self.context_percent}%"
+        changes_style = "bold yellow" if self.changes else "dim"
+        sep = (" │ ", "dim")
+        return Text.assemble(
+            (self.model, "bold"),
+            sep,
+            (spinner + self.state, state_style),
+            sep,
+            f"round {self.round}/{self.max_turns}",
+            sep,
+            f"{human_tokens(self.input_tokens)} in / {human_tokens(self.output_tokens)} out",
+            sep,
+            format_cost(self.cost),
+            sep,
+            f"ctx {context}",
+            sep,
+            (f"{self.changes} unflushed", changes_style),
+            no_wrap=True,
+            overflow="ellipsis",
+        )

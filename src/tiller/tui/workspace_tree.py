@@ -1,0 +1,154 @@
+"""The workspace tree: base files browsable (directories load lazily), changes marked A/M/D."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+if TYPE_CHECKING:
+    from tiller.workspace import Workspace
+
+MARKERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
+
+
+class WorkspaceTree(Tree[str]):
+    """Files of the workspace (base plus overlay). Node data is the workspace path.
+
+    Directory paths end in `/`; the root's path is `""`.
+    """
+
+    DEFAULT_CSS = """
+    WorkspaceTree { background: transparent; }
+    """
+
+    class FileSelected(Message):
+        """A file was highlighted; `path` is its workspace path."""
+
+        def __init__(self, path: str) -> None:
+            self.path = path
+            super().__init__()
+
+    def __init__(self, label: str, *, id: str | None = None) -> None:
+        super().__init__(label, data="", id=id)
+        self.workspace: Workspace | None = None
+        self.changes: dict[str, str] = {}
+        self._open: set[str] = set()
+        self.guide_depth = 2
+        self.show_root = True
+
+    def load(self, workspace: Workspace) -> None:
+        """Show `workspace` (its root directory is read lazily)."""
+        self.workspace = workspace
+        self.changes = dict(workspace.changes())
+        self._open.clear()
+        self._populate(self.root)
+        self.root.expand()
+
+    # -- building -------------------------------------------------------------
+
+    def _entries(self, directory: str) -> list[tuple[str, bool]]:
+        """(path, is_dir) children of `directory`, including deleted files, dirs first."""
+        assert self.workspace is not None
+        try:
+            names = self.workspace.list_dir(directory.rstrip("/"))
+        except Exception:
+            names = []
+        paths = {directory + name for name in names}
+        for path, kind in self.changes.items():
+            if (
+                kind == "deleted"
+                and path.startswith(directory)
+                and "/" not in path[len(directory) :]
+            ):
+                paths.add(path)
+        return sorted(
+            ((path, path.endswith("/")) for path in paths),
+            key=lambda item: (not item[1], item[0].lower()),
+        )
+
+    def _label(self, path: str, is_dir: bool) -> Text:
+        name = path.rstrip("/").rsplit("/", 1)[-1] + ("/" if is_dir else "")
+        if is_dir:
+            touched = any(changed.startswith(path) for changed in self.changes)
+            label = Text(name, style="bold")
+            if touched:
+                label.append(" •", style="yellow")
+            return label
+        kind = self.changes.get(path)
+        if kind is None:
+            return Text(name)
+        marker, colour = MARKERS[kind]
+        label = Text(name, style="strike dim" if kind == "deleted" else colour)
+        label.append(f" {marker}", style=f"bold {colour}")
+        return label
+
+    def _populate(self, node: TreeNode[str]) -> None:
+        """Sync `node`'s children with the workspace; open directories recurse."""
+        entries = self._entries(node.data or "")
+        if [(child.data, child.allow_expand) for child in node.children] != entries:
+            node.remove_children()
+            for path, is_dir in entries:
+                node.add(self._label(path, is_dir), data=path, allow_expand=is_dir)
+        else:
+            for child in node.children:
+                assert child.data is not None
+                child.set_label(self._label(child.data, child.allow_expand))
+        for child in node.children:
+            if child.allow_expand and child.data in self._open:
+                self._populate(child)
+                child.expand()
+
+    # -- refreshing -------------------------------------------------------------
+
+    def refresh_changes(self) -> None:
+        """Re-read changes and the open directories; reveal newly changed files."""
+        if self.workspace is None:
+            return
+        before = self.changes
+        self.changes = dict(self.workspace.changes())
+        for path in self.changes.keys() - before.keys():
+            parts = path.split("/")[:-1]
+            self._open.update("/".join(parts[:depth]) + "/" for depth in range(1, len(parts) + 1))
+        self._populate(self.root)
+
+    def select_path(self, path: str) -> None:
+        """Move the cursor to `path` if it is shown."""
+        for node in self._walk(self.root):
+            if node.data == path:
+                self.move_cursor(node)
+                return
+
+    def _walk(self, node: TreeNode[str]) -> list[TreeNode[str]]:
+        found = [node]
+        for child in node.children:
+            found.extend(self._walk(child))
+        return found
+
+    # -- events -----------------------------------------------------------------
+
+    @on(Tree.NodeExpanded)
+    def _load_children(self, event: Tree.NodeExpanded[str]) -> None:
+        event.stop()
+        path = event.node.data or ""
+        if path and path not in self._open:
+            self._open.add(path)
+            self._populate(event.node)
+        elif not event.node.children:
+            self._populate(event.node)
+
+    @on(Tree.NodeCollapsed)
+    def _collapsed(self, event: Tree.NodeCollapsed[str]) -> None:
+        event.stop()
+        self._open.discard(event.node.data or "")
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        event.stop()
+        path = event.node.data
+        if path and not path.endswith("/"):
+            self.post_message(self.FileSelected(path))
