@@ -40,6 +40,7 @@ class TuiOptions:
         client: a model client to use instead of litellm (tests: `ScriptedModel`).
         clock: the time source for timestamps and export names (tests freeze it).
         animate: spinner and cursor blink (tests turn them off).
+        preload: import litellm in the background after the first frame.
     """
 
     root: Path
@@ -52,6 +53,7 @@ class TuiOptions:
     client: ModelClient | None = None
     clock: Callable[[], float] = time.time
     animate: bool = True
+    preload: bool = True
 
 
 def short_path(path: Path) -> str:
@@ -103,7 +105,7 @@ class TillerApp(App[None]):
 
     def after_start(self) -> None:
         """Once the session exists: load litellm in the background (real models only)."""
-        if self.options.client is None:
+        if self.options.client is None and self.options.preload:
             from tiller.llm import preload_in_background
 
             preload_in_background()
