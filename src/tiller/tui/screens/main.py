@@ -68,6 +68,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         super().__init__(id="main")
         self.session: Session | None = None
         self.sessions: dict[str, Session] = {}
+        self.conversations: dict[str, Conversation] = {}
         self.running = False
         self.change_count = 0
         self._unsubscribe: Callable[[], None] | None = None
@@ -125,7 +126,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
     @property
     def conversation(self) -> Conversation:
         assert self.session is not None
-        return self.query_one(f"#conv-{self.session.id}", Conversation)
+        return self.conversations[self.session.id]
 
     def _adopt(self, session: Session) -> None:
         """Make `session` current, with its own conversation widget."""
@@ -134,9 +135,11 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         self.session = session
         self.sessions[session.id] = session
         switcher = self.query_one(ContentSwitcher)
-        if not switcher.query(f"#conv-{session.id}"):
-            switcher.mount(Conversation(id=f"conv-{session.id}"))
-        switcher.current = f"conv-{session.id}"
+        if session.id not in self.conversations:
+            conversation = Conversation(id=f"conversation-{len(self.conversations) + 1}")
+            self.conversations[session.id] = conversation
+            switcher.mount(conversation)
+        switcher.current = self.conversations[session.id].id
         self._unsubscribe = session.subscribe(
             lambda event: self.post_message(self.EngineEvent(event))
         )
@@ -227,7 +230,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         current = session is self.session
         if current:
             self._set_running(False)
-        conversation = self.query_one(f"#conv-{session.id}", Conversation)
+        conversation = self.conversations[session.id]
         if message.error is not None:
             self._report_failure(session, conversation, message.error)
         elif message.reply is not None and message.reply.stop_reason == "cancelled":
@@ -263,8 +266,9 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         """An auth error closed `session`: continue in a fresh one with the same history."""
         fresh = self.tiller.make_session(workspace=session.workspace)
         fresh.history = list(session.history)
+        fresh.usage.add(session.usage)
         del self.sessions[session.id]
-        self.query_one(f"#conv-{session.id}", Conversation).id = f"conv-{fresh.id}"
+        self.conversations[fresh.id] = self.conversations.pop(session.id)
         if session is self.session:
             self._adopt(fresh)
         else:
