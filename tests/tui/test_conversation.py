@@ -1,4 +1,4 @@
-"""The conversation, the sidebar and the status bar follow the engine's events; errors stay readable."""
+"""Conversation, sidebar and status bar follow the engine's events; errors stay readable."""
 
 from __future__ import annotations
 
