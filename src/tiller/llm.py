@@ -53,6 +53,10 @@ def _litellm() -> Any:
             import litellm
 
             litellm.suppress_debug_info = True
+            # Otherwise litellm hands every streamed chunk to a thread pool that runs
+            # its success-logging callbacks under a fresh asyncio loop: ~0.5 ms of CPU
+            # per chunk, for callbacks Tiller never registers (bench/engine.py).
+            litellm.disable_streaming_logging = True
             if "LITELLM_LOG" not in os.environ:
                 # litellm logs to stderr on its own handler, which would scribble over a TUI.
                 for name in _LITELLM_LOGGERS:
