@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,6 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def frozen_project() -> Path:
     """The same project at a fixed path, so snapshots show the same paths every run."""
-    root = Path(tempfile.gettempdir()) / "tiller-snapshots" / "project"
+    root = Path("/tmp/tiller-snapshots/project")
     shutil.rmtree(root, ignore_errors=True)
     return write_project(root)

@@ -80,7 +80,7 @@ def _highlighted(path: str, texts: list[str]) -> list[Text]:
     if not texts:
         return []
     lexer = Syntax.guess_lexer(path, "\n".join(texts))
-    syntax = Syntax("", lexer, theme=THEME)
+    syntax = Syntax("", lexer, theme=THEME, background_color="default")
     lines = syntax.highlight("\n".join(texts)).split("\n", allow_blank=True)
     lines = lines[: len(texts)]
     while len(lines) < len(texts):

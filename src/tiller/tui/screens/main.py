@@ -107,6 +107,11 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         # The first frame goes out before the engine is imported and built.
         self.call_after_refresh(self._start)
 
+    def on_unmount(self) -> None:
+        # A run still going would keep the process alive: stop it at its next safe point.
+        for session in self.sessions.values():
+            session.cancel()
+
     def _start(self) -> None:
         try:
             session = self.tiller.make_session()
@@ -165,7 +170,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
             return
         problem = self.tiller.missing_key_message(self.session.model)
         if problem:
-            self.conversation.add_notice(problem, "error")
+            self.conversation.add_notice(problem, "error", markup=False)
             prompt.restore([text])
             return
         self.conversation.add_user(text, kind)
