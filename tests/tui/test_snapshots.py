@@ -44,7 +44,8 @@ def test_mid_run_with_a_tool_call(snap_compare, frozen_project: Path) -> None:
     gate = threading.Event()
     held = Step(text="done", gate=gate)
     write = call("write_file", file_path="src/hello.py", content="print('hello')\n")
-    app = make_app(frozen_project, [Step(text="I'll add the file.", tool_calls=write.tool_calls), held])
+    first = Step(text="I'll add the file.", tool_calls=write.tool_calls)
+    app = make_app(frozen_project, [first, held])
 
     async def run_before(pilot) -> None:
         await started(pilot)
@@ -133,7 +134,9 @@ def test_provider_error(snap_compare, frozen_project: Path) -> None:
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
-def test_missing_api_key(snap_compare, frozen_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_api_key(
+    snap_compare, frozen_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No key for the chosen model: which variable to set, and how to pick another model."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     app = make_app(frozen_project, model="openai/gpt-5", client=None, preload=False)

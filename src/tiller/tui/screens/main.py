@@ -256,7 +256,8 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         from tiller.errors import AuthError, SessionClosed
 
         if isinstance(error, AuthError):
-            conversation.add_notice(self.tiller.auth_error_message(session.model, error), "error")
+            message = self.tiller.auth_error_message(session.model, error)
+            conversation.add_notice(message, "error", markup=False)
             self._replace_closed(session)
         elif isinstance(error, SessionClosed):
             conversation.add_notice("This session was closed; /new starts another.", "error")
@@ -341,9 +342,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
     async def _on_error(self, data: dict[str, Any]) -> None:
         message = str(data.get("message", "unknown error"))
         if not data.get("fatal"):
-            message += (
-                "\nYour prompt is kept in the history; send again to retry, or /model to switch."
-            )
+            message += "\nSend a message to try again, or switch models with /model."
         self.conversation.add_notice(message, "error", markup=False)
 
     async def _on_usage(self, data: dict[str, Any]) -> None:
