@@ -38,6 +38,8 @@ _CANCEL_POLL = 0.02  # seconds between cancel checks while no chunk is arriving
 
 _import_lock = threading.Lock()
 _litellm_module: Any = None
+# Separate from the import lock so a UI thread asking for a preload never waits out an import.
+_preload_lock = threading.Lock()
 _preload_thread: threading.Thread | None = None
 
 
@@ -77,7 +79,7 @@ def preload_in_background() -> threading.Thread:
     left for the first real call to report.
     """
     global _preload_thread
-    with _import_lock:
+    with _preload_lock:
         if _preload_thread is None:
             _preload_thread = threading.Thread(
                 target=_quiet_preload, name="tiller-litellm-preload", daemon=True
