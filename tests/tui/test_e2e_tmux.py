@@ -1,0 +1,178 @@
+"""End to end: the real `tiller` binary in tmux against the local OpenAI-compatible server.
+
+A person's session: type a prompt, watch the answer stream in and the new file
+appear in the tree, steer while a response is held, export a patch that
+`git apply` accepts in a clean clone, flush, and quit. Waits poll the screen
+with a deadline; nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TILLER = Path(sys.executable).parent / "tiller"
+HELLO = "print('hello')\n"
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.skipif(not TILLER.exists(), reason="the tiller console script is not installed"),
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+]
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+class Tmux:
+    """One detached tmux session running a command; read it like a person would."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.name = f"tiller-e2e-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{key}={value}" for key, value in env.items())
+        # COLUMNS/LINES (pytest exports 80x24) would override the pane's real size.
+        shell = f"env -u COLUMNS -u LINES {exports} {' '.join(command)}"
+        size = ["-x", "140", "-y", "45"]
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, *size, "-c", str(cwd), shell],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        result = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
+        return result.stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
+        """Poll the pane until every text is on screen (fails with the screen after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if all(text in screen for text in texts):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {texts!r}; the screen was:\n{screen}")
+            time.sleep(0.05)  # a poll interval, not a wait for something to happen
+
+    def alive(self) -> bool:
+        probe = ["tmux", "has-session", "-t", self.name]
+        return subprocess.run(probe, capture_output=True).returncode == 0
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "README.md").write_text("# Demo\n")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The fake server's CLI on a script; yields (base_url, release file for the held reply)."""
+    release = tmp_path / "release"
+    script = {
+        "replies": [
+            {"tool_calls": [["write_file", {"file_path": "hello.py", "content": HELLO}]]},
+            {"text": "Created hello.py for you; it prints a greeting.", "chunk_delay": 0.01},
+            {
+                "tool_calls": [["write_file", {"file_path": "notes.txt", "content": "notes\n"}]],
+                "hold_until_file": str(release),
+            },
+            {"text": "Understood, tabs it is."},
+        ],
+        "default": {"text": "(no more scripted replies)"},
+    }
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(script))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tiller.testing.server", "--script", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline().split()
+        assert ready[:1] == ["READY"], ready
+        yield ready[1], release
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path) -> None:
+    """Prompt, stream, tree, steer while held, export + git apply, flush, quit."""
+    base_url, release = server
+    env = {"OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path), "TERM": "xterm-256color"}
+    env["PATH"] = os.environ.get("PATH", "")
+    tui = Tmux([str(TILLER), "--model", "openai/fake-model", "--api-base", base_url], repo, env)
+    try:
+        tui.wait_for("Ask Tiller", "README.md")
+
+        tui.type("create hello.py")
+        tui.keys("Enter")
+        tui.wait_for("Created hello.py for you", "hello.py A", timeout=30)
+
+        tui.type("add notes")
+        tui.keys("Enter")
+        tui.wait_for("working")
+        tui.type("use tabs")
+        tui.keys("Enter")
+        tui.wait_for("queued steer: use tabs")
+        release.touch()
+        tui.wait_for("You (steering)", "Understood, tabs it is.", "notes.txt A")
+
+        tui.keys("C-x")
+        tui.wait_for("Exported 2 change(s)")
+        (patch,) = repo.glob("tiller-*.patch")
+        clone = tmp_path / "clone"
+        git(tmp_path, "clone", "-q", str(repo), str(clone))
+        git(clone, "apply", str(patch))
+        assert (clone / "hello.py").read_text() == "print('hello')\n"
+        assert (clone / "notes.txt").read_text() == "notes\n"
+
+        tui.keys("C-s")
+        tui.wait_for("Flush to disk", "hello.py", "notes.txt")
+        tui.keys("Enter")
+        tui.wait_for("Flushed 2 file(s)", "0 unflushed")
+        assert (repo / "hello.py").read_text() == "print('hello')\n"
+        assert (repo / "notes.txt").read_text() == "notes\n"
+
+        tui.keys("C-q")
+        wait_until(lambda: not tui.alive())
+    finally:
+        tui.kill()
