@@ -41,6 +41,12 @@ _litellm_module: Any = None
 # Separate from the import lock so a UI thread asking for a preload never waits out an import.
 _preload_lock = threading.Lock()
 _preload_thread: threading.Thread | None = None
+_warm_up_lock = threading.Lock()
+_warmed_up = False
+_WARM_UP_TOOL = {
+    "type": "function",
+    "function": {"name": "noop", "description": "", "parameters": {"type": "object"}},
+}
 
 
 def _litellm() -> Any:
@@ -68,12 +74,37 @@ def _litellm() -> Any:
 
 
 def preload() -> None:
-    """Import litellm now (blocking), so the first model call does not pay for it."""
-    _litellm()
+    """Import litellm and warm its first-call path now (blocking; ~3 s here).
+
+    The warm-up is one offline `mock_response` completion with a tool: it pays
+    for the modules, tokenizer and price lookups litellm loads lazily on its
+    first call (~0.8 s), so the first real call does not, and many sessions
+    starting at once do not queue on those imports.
+    """
+    litellm = _litellm()
+    with _warm_up_lock:
+        global _warmed_up
+        if _warmed_up:
+            return
+        _warmed_up = True
+        # A failed warm-up only means the first real call pays instead.
+        with contextlib.suppress(Exception):
+            stream = litellm.completion(
+                model="openai/gpt-4o-mini",
+                messages=[{"role": "user", "content": "warm-up"}],
+                tools=[_WARM_UP_TOOL],
+                stream=True,
+                stream_options={"include_usage": True},
+                mock_response="ok",
+                max_retries=0,
+                num_retries=0,
+            )
+            for _ in stream:
+                pass
 
 
 def preload_in_background() -> threading.Thread:
-    """Import litellm on a daemon thread; idempotent, returns the (single) thread.
+    """Run `preload()` on a daemon thread; idempotent, returns the (single) thread.
 
     Front ends call this after drawing their first frame. An import failure is
     left for the first real call to report.
@@ -91,7 +122,7 @@ def preload_in_background() -> threading.Thread:
 def _quiet_preload() -> None:
     # An import failure is reported by the first completion, with context.
     with contextlib.suppress(Exception):
-        _litellm()
+        preload()
 
 
 # -- API keys ------------------------------------------------------------------------------
