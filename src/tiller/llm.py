@@ -62,7 +62,7 @@ def _litellm() -> Any:
 
             litellm.suppress_debug_info = True
             # Otherwise litellm hands every streamed chunk to a thread pool that runs
-            # its success-logging callbacks under a fresh asyncio loop: ~0.5 ms of CPU
+            # its success-logging callbacks under a fresh asyncio loop: ~0.6 ms of CPU
             # per chunk, for callbacks Tiller never registers (bench/engine.py).
             litellm.disable_streaming_logging = True
             if "LITELLM_LOG" not in os.environ:
@@ -81,9 +81,9 @@ def preload() -> None:
     first call (~0.8 s), so the first real call does not, and many sessions
     starting at once do not queue on those imports.
     """
+    global _warmed_up
     litellm = _litellm()
     with _warm_up_lock:
-        global _warmed_up
         if _warmed_up:
             return
         _warmed_up = True
@@ -225,11 +225,14 @@ class LiteLLMClient:
             ContextOverflowError: the request does not fit the model's context window.
             ProviderError: any other failure, after retries where they make sense.
         """
-        litellm = _litellm()
+        try:
+            litellm = _litellm()
+        except ImportError as exc:
+            raise ProviderError(f"Could not load litellm ({exc}); reinstall Tiller.") from exc
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             if cancel.is_set():
-                return ModelResponse(finish_reason="cancelled", usage=Usage())
+                return ModelResponse(finish_reason="cancelled")
             stream = _StreamState(on_text)
             try:
                 return self._attempt(litellm, request, stream, cancel)
@@ -243,7 +246,7 @@ class LiteLLMClient:
                     f"{failure.label}; retrying in {delay:.1f} s (attempt {attempt + 1}/{attempts})"
                 )
             if cancel.wait(delay):
-                return ModelResponse(finish_reason="cancelled", usage=Usage())
+                return ModelResponse(finish_reason="cancelled")
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def context_window(self, model: str) -> int | None:
