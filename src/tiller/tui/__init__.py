@@ -30,7 +30,13 @@ def run_tui(
         profile: `anthropic`, `openai` or `gemini` (None: from the model).
         skills_dirs: where to look for skills (None: the defaults).
     """
+    import sys
+
     from tiller.tui.app import TillerApp, TuiOptions
+
+    # The engine thread (litellm parses every streamed chunk) competes for the GIL;
+    # shorter slices let keystrokes reach the screen quickly while text streams.
+    sys.setswitchinterval(0.001)
 
     llm_options = {
         key: value for key, value in (("api_base", api_base), ("api_key", api_key)) if value

@@ -12,12 +12,14 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Button, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tiller.tui.tool_call import ToolCallBlock
 
 UserKind = Literal["user", "steering", "follow_up"]
+STREAM_INTERVAL = 1 / 15  # seconds between Markdown updates while text streams
 Level = Literal["info", "warning", "error"]
 
 _USER_LABELS = {
@@ -104,6 +106,8 @@ class Conversation(VerticalScroll):
         self._assistant: AssistantMessage | None = None
         self._stream: MarkdownStream | None = None
         self._tools: dict[str, ToolCallBlock] = {}
+        self._pending: list[str] = []
+        self._flush_timer: Timer | None = None
 
     def on_mount(self) -> None:
         self.anchor()
@@ -134,12 +138,27 @@ class Conversation(VerticalScroll):
         self._stream = Markdown.get_stream(self._assistant)
 
     async def append_assistant(self, delta: str) -> None:
+        """Add streamed text; it reaches the Markdown at most every `STREAM_INTERVAL` s.
+
+        Every Markdown update re-lays out the screen, so a thousand tokens a second
+        are drawn in batches; keys stay responsive and nothing is lost.
+        """
         if self._stream is None:
             self.begin_assistant()
-        assert self._stream is not None
-        await self._stream.write(delta)
+        self._pending.append(delta)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(STREAM_INTERVAL, self._flush_pending)
+
+    async def _flush_pending(self) -> None:
+        self._flush_timer = None
+        text, self._pending = "".join(self._pending), []
+        if text and self._stream is not None:
+            await self._stream.write(text)
 
     async def end_assistant(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        await self._flush_pending()
         stream, self._stream, self._assistant = self._stream, None, None
         if stream is not None:
             await stream.stop()

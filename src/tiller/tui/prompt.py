@@ -118,6 +118,7 @@ class Prompt(TextArea, inherit_bindings=False):
             placeholder="Ask Tiller — Enter sends, Shift+Enter/Ctrl+J newline, / for commands",
         )
         self.menu = menu
+        self._shown = (False, False)
 
     def watch_running(self) -> None:
         self.placeholder = (
@@ -186,7 +187,11 @@ class Prompt(TextArea, inherit_bindings=False):
     @on(TextArea.Changed)
     def _update_menu(self) -> None:
         self.menu.show_for(self.text)
-        self.refresh_bindings()
+        # Re-render the footer only when what it shows changes, not on every key.
+        shown = (self.menu.is_open, bool(self.text.strip()))
+        if shown != self._shown:
+            self._shown = shown
+            self.refresh_bindings()
 
 
 class Composer(Vertical):

@@ -96,6 +96,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.events_pane = self.query_one(EventsPane)
         status = self.query_one(StatusBar)
         status.model = self.tiller.model_name
         status.max_turns = self.tiller.options.max_turns
@@ -287,7 +288,7 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         event = message.event
         if self.session is None or event.session_id != self.session.id:
             return
-        self.query_one(EventsPane).add(event)
+        self.events_pane.add(event)
         handler = getattr(self, f"_on_{event.kind.value}", None)
         if handler is not None:
             await handler(event.data)
