@@ -6,6 +6,7 @@ engine; both load after the first frame is on screen.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -108,7 +109,16 @@ class TillerApp(App[None]):
         if self.options.client is None and self.options.preload:
             from tiller.llm import preload_in_background
 
-            preload_in_background()
+            loading = preload_in_background()
+
+            def loaded() -> None:
+                if not loading.is_alive():
+                    timer.stop()
+                    # litellm leaves ~10^6 long-lived objects; frozen, the collector stops
+                    # rescanning them (a full pass stalled the screen ~300 ms mid-stream).
+                    gc.freeze()
+
+            timer = self.set_interval(0.25, loaded)
 
     # -- texts a person can act on --------------------------------------------------
 

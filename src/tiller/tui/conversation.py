@@ -19,7 +19,7 @@ from textual.widgets.markdown import MarkdownStream
 from tiller.tui.tool_call import ToolCallBlock
 
 UserKind = Literal["user", "steering", "follow_up"]
-STREAM_INTERVAL = 1 / 15  # seconds between Markdown updates while text streams
+STREAM_INTERVAL = 0.1  # seconds between Markdown updates while text streams
 Level = Literal["info", "warning", "error"]
 
 _USER_LABELS = {
