@@ -7,7 +7,7 @@ The engine runs in a thread worker; its events arrive here only as
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ from tiller.tui.events_pane import EventsPane
 from tiller.tui.pending import PendingMessages
 from tiller.tui.prompt import Composer, Prompt
 from tiller.tui.screens.actions import WorkspaceActions
+from tiller.tui.screens.engine_events import EngineEventHandlers
 from tiller.tui.screens.slash import SlashActions
 from tiller.tui.status_bar import StatusBar
 from tiller.tui.workspace_tree import WorkspaceTree
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from tiller.tui.app import TillerApp
 
 
-class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
+class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[None]):
     """Conversation and prompt, sidebar (tree + diff), events pane, status bar, footer."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -292,95 +293,6 @@ class MainScreen(WorkspaceActions, SlashActions, Screen[None]):
         handler = getattr(self, f"_on_{event.kind.value}", None)
         if handler is not None:
             await handler(event.data)
-
-    async def _on_assistant_text_start(self, data: dict[str, Any]) -> None:
-        self.conversation.begin_assistant()
-
-    async def _on_assistant_text_delta(self, data: dict[str, Any]) -> None:
-        await self.conversation.append_assistant(data.get("delta", ""))
-
-    async def _on_assistant_text_end(self, data: dict[str, Any]) -> None:
-        await self.conversation.end_assistant()
-
-    async def _on_tool_call_start(self, data: dict[str, Any]) -> None:
-        await self.conversation.end_assistant()
-        self.conversation.tool_started(data["call_id"], data["name"], data.get("arguments", ""))
-
-    async def _on_tool_call_output_delta(self, data: dict[str, Any]) -> None:
-        self.conversation.tool_output(data["call_id"], data.get("delta", ""))
-
-    async def _on_tool_call_end(self, data: dict[str, Any]) -> None:
-        self.conversation.tool_finished(
-            data["call_id"],
-            data.get("name", ""),
-            data.get("output", ""),
-            bool(data.get("is_error")),
-            data.get("duration_ms"),
-        )
-
-    async def _on_user_input(self, data: dict[str, Any]) -> None:
-        self._calls_done = 0
-        self.query_one(StatusBar).round = 1
-        if data.get("kind") == "follow_up":
-            self.query_one(PendingMessages).take("follow_up", data.get("text"))
-            self.conversation.add_user(data.get("text", ""), "follow_up")
-
-    async def _on_steering_injected(self, data: dict[str, Any]) -> None:
-        self.query_one(PendingMessages).take("steering", data.get("text"))
-        self.conversation.add_user(data.get("text", ""), "steering")
-
-    async def _on_turn_limit(self, data: dict[str, Any]) -> None:
-        self.conversation.add_turn_limit(int(data.get("max_turns", 0)))
-
-    async def _on_loop_detection(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(
-            "The agent seemed to repeat itself; Tiller asked it to change approach.", "warning"
-        )
-
-    async def _on_warning(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(str(data.get("message", "")), "warning", markup=False)
-
-    async def _on_error(self, data: dict[str, Any]) -> None:
-        message = str(data.get("message", "unknown error"))
-        if not data.get("fatal"):
-            message += "\nSend a message to try again, or switch models with /model."
-        self.conversation.add_notice(message, "error", markup=False)
-
-    async def _on_usage(self, data: dict[str, Any]) -> None:
-        self._calls_done += 1
-        status = self.query_one(StatusBar)
-        total = data.get("total") or {}
-        status.input_tokens = int(total.get("input_tokens", 0))
-        status.output_tokens = int(total.get("output_tokens", 0))
-        status.cost = total.get("cost_usd")
-        window = data.get("context_window") or 0
-        if window:
-            status.context_percent = round(100 * int(data.get("input_tokens", 0)) / window)
-        status.round = min(self._calls_done + self.running, status.max_turns)
-
-    async def _on_workspace_changed(self, data: dict[str, Any]) -> None:
-        self._schedule_refresh()
-
-    async def _on_skill_loaded(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(f"Loaded skill [b]{data.get('name', '')}[/b]")
-
-    async def _on_subagent_started(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(
-            f"Subagent {data.get('agent_id', '')} started: {data.get('task', '')}", markup=False
-        )
-
-    async def _on_subagent_finished(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(f"Subagent {data.get('agent_id', '')} finished", markup=False)
-
-    async def _on_approval_requested(self, data: dict[str, Any]) -> None:
-        from tiller.tui.screens.approval import ApprovalScreen
-
-        future = data.get("future")
-        if future is not None:
-            self.app.push_screen(ApprovalScreen(data), callback=future.set_result)
-
-    async def _on_session_end(self, data: dict[str, Any]) -> None:
-        self.query_one(StatusBar).state = "closed"
 
     # -- the sidebar and the status bar ---------------------------------------------------
 

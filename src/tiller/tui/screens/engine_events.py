@@ -1,0 +1,120 @@
+"""How each engine event updates the main screen: one widget per event.
+
+A mixin of `MainScreen`; `_engine_event` there dispatches `EventKind.X` to `_on_x`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tiller.tui.pending import PendingMessages
+from tiller.tui.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.widget import Widget
+
+    from tiller.tui.conversation import Conversation
+
+
+class EngineEventHandlers:
+    """`_on_<event kind>(data)` for the events shown; expects `MainScreen`'s attributes."""
+
+    running: bool
+    conversation: Conversation
+    _calls_done: int
+
+    if TYPE_CHECKING:
+        app: App[None]
+
+        def query_one(self, selector: type[Widget]) -> Any: ...
+        def _schedule_refresh(self) -> None: ...
+
+    async def _on_assistant_text_start(self, data: dict[str, Any]) -> None:
+        self.conversation.begin_assistant()
+
+    async def _on_assistant_text_delta(self, data: dict[str, Any]) -> None:
+        await self.conversation.append_assistant(data.get("delta", ""))
+
+    async def _on_assistant_text_end(self, data: dict[str, Any]) -> None:
+        await self.conversation.end_assistant()
+
+    async def _on_tool_call_start(self, data: dict[str, Any]) -> None:
+        await self.conversation.end_assistant()
+        self.conversation.tool_started(data["call_id"], data["name"], data.get("arguments", ""))
+
+    async def _on_tool_call_output_delta(self, data: dict[str, Any]) -> None:
+        self.conversation.tool_output(data["call_id"], data.get("delta", ""))
+
+    async def _on_tool_call_end(self, data: dict[str, Any]) -> None:
+        self.conversation.tool_finished(
+            data["call_id"],
+            data.get("name", ""),
+            data.get("output", ""),
+            bool(data.get("is_error")),
+            data.get("duration_ms"),
+        )
+
+    async def _on_user_input(self, data: dict[str, Any]) -> None:
+        self._calls_done = 0
+        self.query_one(StatusBar).round = 1
+        if data.get("kind") == "follow_up":
+            self.query_one(PendingMessages).take("follow_up", data.get("text"))
+            self.conversation.add_user(data.get("text", ""), "follow_up")
+
+    async def _on_steering_injected(self, data: dict[str, Any]) -> None:
+        self.query_one(PendingMessages).take("steering", data.get("text"))
+        self.conversation.add_user(data.get("text", ""), "steering")
+
+    async def _on_turn_limit(self, data: dict[str, Any]) -> None:
+        self.conversation.add_turn_limit(int(data.get("max_turns", 0)))
+
+    async def _on_loop_detection(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(
+            "The agent seemed to repeat itself; Tiller asked it to change approach.", "warning"
+        )
+
+    async def _on_warning(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(str(data.get("message", "")), "warning", markup=False)
+
+    async def _on_error(self, data: dict[str, Any]) -> None:
+        message = str(data.get("message", "unknown error"))
+        if not data.get("fatal"):
+            message += "\nSend a message to try again, or switch models with /model."
+        self.conversation.add_notice(message, "error", markup=False)
+
+    async def _on_usage(self, data: dict[str, Any]) -> None:
+        self._calls_done += 1
+        status = self.query_one(StatusBar)
+        total = data.get("total") or {}
+        status.input_tokens = int(total.get("input_tokens", 0))
+        status.output_tokens = int(total.get("output_tokens", 0))
+        status.cost = total.get("cost_usd")
+        window = data.get("context_window") or 0
+        if window:
+            status.context_percent = round(100 * int(data.get("input_tokens", 0)) / window)
+        status.round = min(self._calls_done + self.running, status.max_turns)
+
+    async def _on_workspace_changed(self, data: dict[str, Any]) -> None:
+        self._schedule_refresh()
+
+    async def _on_skill_loaded(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(f"Loaded skill [b]{data.get('name', '')}[/b]")
+
+    async def _on_subagent_started(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(
+            f"Subagent {data.get('agent_id', '')} started: {data.get('task', '')}", markup=False
+        )
+
+    async def _on_subagent_finished(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(f"Subagent {data.get('agent_id', '')} finished", markup=False)
+
+    async def _on_approval_requested(self, data: dict[str, Any]) -> None:
+        from tiller.tui.screens.approval import ApprovalScreen
+
+        future = data.get("future")
+        if future is not None:
+            self.app.push_screen(ApprovalScreen(data), callback=future.set_result)
+
+    async def _on_session_end(self, data: dict[str, Any]) -> None:
+        self.query_one(StatusBar).state = "closed"
