@@ -17,14 +17,7 @@ from tiller.workspace import Workspace
 
 NOT_APPLIED = "The patch was not applied; no file was changed."
 
-CLASS_SRC = (
-    "class A:\n"
-    "    def f(self):\n"
-    "        return 1\n"
-    "\n"
-    "    def g(self):\n"
-    "        return 1\n"
-)
+CLASS_SRC = "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n        return 1\n"
 
 
 def patch(*lines: str) -> str:
@@ -170,8 +163,7 @@ def test_parse_tolerates_crlf_and_surrounding_blank_lines() -> None:
         ),
         (
             patch("*** Update File: a", "-x", "*** Move to: b"),
-            "Malformed patch, line 4: '*** Move to:' must come right after "
-            "'*** Update File: a'",
+            "Malformed patch, line 4: '*** Move to:' must come right after '*** Update File: a'",
         ),
         (
             patch("*** Update File: a", "*** End of File"),
@@ -299,12 +291,7 @@ def test_plan_anchor_selects_the_right_occurrence() -> None:
         "+        return 2",
     )
     expected = (
-        "class A:\n"
-        "    def f(self):\n"
-        "        return 1\n"
-        "\n"
-        "    def g(self):\n"
-        "        return 2\n"
+        "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n        return 2\n"
     )
     assert plan({"a.py": CLASS_SRC}, text).changes == (("a.py", expected),)
 

@@ -22,9 +22,7 @@ def test_short_text_is_unchanged() -> None:
 def test_head_tail_keeps_both_ends_with_marker() -> None:
     """head_tail keeps the first and last halves and says how much went where."""
     result = truncate_chars("0123456789", 4, "head_tail")
-    expected = (
-        "01\n[... 6 characters omitted; the full output is in the event stream ...]\n89"
-    )
+    expected = "01\n[... 6 characters omitted; the full output is in the event stream ...]\n89"
     assert result == expected
 
 

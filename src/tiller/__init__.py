@@ -37,7 +37,29 @@ _EXPORTS: dict[str, str] = {
     "FlushConflict": "tiller.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "AuthError",
+    "ContextOverflowError",
+    "Event",
+    "EventKind",
+    "FlushConflict",
+    "FunctionTool",
+    "ProviderError",
+    "Reply",
+    "Session",
+    "SessionBusy",
+    "SessionClosed",
+    "SessionConfig",
+    "SessionManager",
+    "SessionState",
+    "TillerError",
+    "Tool",
+    "ToolContext",
+    "Usage",
+    "Workspace",
+    "WorkspaceError",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from tiller.config import SessionConfig

@@ -166,11 +166,18 @@ class Run:
             s.config.parallel_tools
             and s.profile.parallel_tool_calls
             and len(calls) > 1
-            and all((tool := registry.get(c.name)) is not None and tool.parallel_safe for c in calls)
+            and all(
+                (tool := registry.get(c.name)) is not None and tool.parallel_safe for c in calls
+            )
         ):
             for call in calls:
                 self.loops.record(call)
-                s.emit(EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments)
+                s.emit(
+                    EventKind.TOOL_CALL_START,
+                    call_id=call.id,
+                    name=call.name,
+                    arguments=call.arguments,
+                )
             with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
                 results = list(pool.map(self.execute_tool, calls))
             for result in results:
@@ -183,7 +190,9 @@ class Run:
                 results.extend(self.skipped(c, CANCELLED) for c in calls[index:])
                 break
             self.loops.record(call)
-            s.emit(EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments)
+            s.emit(
+                EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments
+            )
             started = time.perf_counter()
             result = self.execute_tool(call)
             self.finish_tool(result, time.perf_counter() - started)

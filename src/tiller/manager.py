@@ -33,7 +33,7 @@ class SessionManager:
         self._workers: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
 
-    def start(self, id: str, **opts: Any) -> Session:  # noqa: A002 - the documented name
+    def start(self, id: str, **opts: Any) -> Session:
         """Create a session called `id`.
 
         Raises:
@@ -41,13 +41,15 @@ class SessionManager:
         """
         with self._lock:
             if id in self._sessions:
-                raise ValueError(f"Session {id!r} already exists; pick another id or stop it first.")
+                raise ValueError(
+                    f"Session {id!r} already exists; pick another id or stop it first."
+                )
             session = Session(**{**self._defaults, **opts}, session_id=id)
             self._sessions[id] = session
             self._workers[id] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tiller-{id}")
             return session
 
-    def get(self, id: str) -> Session:  # noqa: A002
+    def get(self, id: str) -> Session:
         """The session called `id`.
 
         Raises:
@@ -60,18 +62,18 @@ class SessionManager:
             raise UnknownSession(f"No session {id!r} (known: {known}).")
         return session
 
-    def submit(self, id: str, text: str) -> Future[Reply]:  # noqa: A002
+    def submit(self, id: str, text: str) -> Future[Reply]:
         """Queue `text` for session `id` on its worker; returns the future reply."""
         session = self.get(id)
         with self._lock:
             worker = self._workers[id]
         return worker.submit(session.send, text)
 
-    def send(self, id: str, text: str) -> Reply:  # noqa: A002
+    def send(self, id: str, text: str) -> Reply:
         """Send `text` to session `id` and wait for the reply."""
         return self.submit(id, text).result()
 
-    def stop(self, id: str) -> None:  # noqa: A002
+    def stop(self, id: str) -> None:
         """Abort session `id`'s run, close it and forget it."""
         session = self.get(id)
         with self._lock:

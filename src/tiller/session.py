@@ -24,8 +24,8 @@ from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import load_project_docs
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
-from tiller.system_prompt import Environment, build_system_prompt
 from tiller.subagents import SubagentPool, subagent_tools
+from tiller.system_prompt import Environment, build_system_prompt
 from tiller.tools import file_tools
 from tiller.tools.base import Tool
 from tiller.tools.registry import ToolRegistry
@@ -222,7 +222,7 @@ class Session:
         for fn in list(self._subscribers):
             try:
                 fn(event)
-            except Exception:  # noqa: BLE001 - a broken front end must not kill the run
+            except Exception:
                 continue
 
     # -- prompt ---------------------------------------------------------------
@@ -351,7 +351,7 @@ class Session:
         for closer in reversed(closers):
             try:
                 closer()
-            except Exception:  # noqa: BLE001 - closing must always complete
+            except Exception:
                 continue
 
     def _finish_close(self) -> None:

@@ -81,7 +81,7 @@ class SubagentPool:
         def work() -> None:
             try:
                 reply = agent.session.send(text)
-            except BaseException as exc:  # noqa: BLE001 - reported through the future
+            except BaseException as exc:
                 future.set_exception(exc)
                 self._finished(agent, success=False, output=str(exc))
                 return
@@ -129,10 +129,16 @@ class SubagentPool:
                 break
             except FutureTimeout:
                 if cancel.is_set():
-                    raise ToolError(f"Stopped waiting for {agent_id}: the run was cancelled.") from None
+                    raise ToolError(
+                        f"Stopped waiting for {agent_id}: the run was cancelled."
+                    ) from None
                 if deadline is not None and time.monotonic() >= deadline:
-                    return {"output": "", "success": False, "turns_used": agent.turns_used,
-                            "status": "still running"}
+                    return {
+                        "output": "",
+                        "success": False,
+                        "turns_used": agent.turns_used,
+                        "status": "still running",
+                    }
             except TillerError as exc:
                 return {"output": str(exc), "success": False, "turns_used": agent.turns_used}
         return {

@@ -43,10 +43,7 @@ def limit_for(tool: str, overrides: dict[str, TruncationLimit] | None = None) ->
 
 
 def _char_marker(removed: int) -> str:
-    return (
-        f"\n[... {removed} characters omitted; "
-        "the full output is in the event stream ...]\n"
-    )
+    return f"\n[... {removed} characters omitted; the full output is in the event stream ...]\n"
 
 
 def truncate_chars(text: str, limit: int, mode: Mode) -> str:

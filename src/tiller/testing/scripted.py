@@ -93,7 +93,9 @@ class ScriptedModel:
         with self._lock:
             self.requests.append(request)
             if not self._steps:
-                raise AssertionError(f"ScriptedModel: no step left for request {len(self.requests)}")
+                raise AssertionError(
+                    f"ScriptedModel: no step left for request {len(self.requests)}"
+                )
             step = self._steps.popleft()
         step.reached.set()
         if step.gate is not None:

@@ -82,9 +82,7 @@ def plan_patch(
             target = op.move_to or op.path
             if target != op.path:
                 if view.exists(target):
-                    raise PatchError(
-                        f"Cannot move {op.path} to {target}: {target} already exists"
-                    )
+                    raise PatchError(f"Cannot move {op.path} to {target}: {target} already exists")
                 view.pending[op.path] = None
                 summary.append(f"R {op.path} -> {target}")
             else:

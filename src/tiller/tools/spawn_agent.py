@@ -36,7 +36,10 @@ def spawn_agent_tool(pool: SubagentPool) -> FunctionTool:
             "type": "object",
             "properties": {
                 "task": {"type": "string", "minLength": 1, "description": "Complete instructions."},
-                "working_dir": {"type": "string", "description": "Directory, relative to the root."},
+                "working_dir": {
+                    "type": "string",
+                    "description": "Directory, relative to the root.",
+                },
                 "model": {"type": "string", "description": "Model id; default: yours."},
                 "max_turns": {"type": "integer", "minimum": 1, "maximum": 200},
             },
