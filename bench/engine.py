@@ -6,6 +6,9 @@ Prints one JSON line per measurement:
   same request (target: <= 10 ms over raw).
 - `engine.call_stream`: one short streamed call, `LiteLLMClient` vs raw httpx
   with SSE parsing (target: <= 10 ms over raw).
+- `engine.round`: the engine's own cost per round (prompt assembly, history
+  conversion, tool dispatch, events) with the scripted model, at a 100-round
+  history (target: <= 2 ms).
 - `engine.chunk`: a 2,000-chunk streamed reply, wall and CPU per chunk for
   `LiteLLMClient`, for litellm with its per-chunk streaming logging left on
   (litellm's default), and for raw SSE parsing (target: <= 0.5 ms per chunk).
@@ -213,7 +216,39 @@ def chunk_cost() -> None:
     )
 
 
+def engine_round() -> None:
+    """Per-round engine overhead with the scripted model, history already 100 rounds deep."""
+    from tiller.session import Session
+    from tiller.testing.scripted import ScriptedModel, Step
+
+    rounds = 100
+    files = {f"src/m{i}.py": f"x = {i}\n" for i in range(50)}
+
+    def step() -> Step:
+        return Step(tool_calls=[("read_file", {"file_path": "src/m1.py"})])
+
+    samples = []
+    for _ in range(3):
+        model = ScriptedModel()
+        session = Session(model, files=files, skills_dirs=[], max_turns=rounds + 1)
+        model.add(*[step() for _ in range(rounds)], "warm")
+        session.send("build a 100-round history")
+        model.add(*[step() for _ in range(rounds)], "done")
+        started = time.perf_counter()
+        session.send("measure")
+        samples.append((time.perf_counter() - started) / (rounds + 1))
+    emit(
+        {
+            "bench": "engine.round",
+            "history_rounds_at_start": rounds,
+            "ms_per_round": round(statistics.median(samples) * 1000, 3),
+            "target_ms": 2.0,
+        }
+    )
+
+
 def main() -> None:
+    engine_round()
     started = time.perf_counter()
     preload()
     emit({"bench": "engine.import_litellm", "s": round(time.perf_counter() - started, 2)})
