@@ -1,0 +1,83 @@
+"""`tiller run` and `--version` through typer's CliRunner against the local server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tiller import __version__
+from tiller.cli import EXIT_ERROR, EXIT_TURN_LIMIT, app
+from tiller.testing.server import FakeOpenAIServer, ServerReply
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+WRITE = ServerReply(
+    tool_calls=[("write_file", json.dumps({"file_path": "a.txt", "content": "A\n"}))]
+)
+
+
+def run(server: FakeOpenAIServer, root: Path, *args: str) -> object:
+    base = ["run", "--model", "openai/fake-model", "--api-base", server.base_url]
+    base += ["--root", str(root), "--skills-dir", str(root / "no-skills")]
+    env = {"OPENAI_API_KEY": "sk-test"}
+    return CliRunner().invoke(app, [*base, *args], env=env)
+
+
+def test_version() -> None:
+    """--version prints the version."""
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.output == f"tiller {__version__}\n"
+
+
+def test_run_prints_answer_and_writes_diff(fake_server, tmp_path: Path) -> None:
+    """run prints the final answer and --diff writes the patch; the disk is untouched."""
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
+    patch = tmp_path / "out.patch"
+    result = run(fake_server, tmp_path, "--diff", str(patch), "make a.txt")
+    assert (
+        result.exit_code,
+        result.output,
+        "+A" in patch.read_text(),
+        (tmp_path / "a.txt").exists(),
+    ) == (
+        0,
+        "Wrote a.txt.\n",
+        True,
+        False,
+    )
+
+
+def test_run_flush_writes_to_disk(fake_server, tmp_path: Path) -> None:
+    """--flush applies the workspace to disk at the end."""
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    result = run(fake_server, tmp_path, "--flush", "make a.txt")
+    assert (result.exit_code, (tmp_path / "a.txt").read_text()) == (0, "A\n")
+
+
+def test_run_turn_limit_exit_code(fake_server, tmp_path: Path) -> None:
+    """Hitting --max-turns exits with the turn-limit code."""
+    fake_server.add(WRITE, WRITE)
+    result = run(fake_server, tmp_path, "--max-turns", "1", "loop")
+    assert result.exit_code == EXIT_TURN_LIMIT
+
+
+def test_run_auth_error_exit_code(fake_server, tmp_path: Path) -> None:
+    """A rejected key exits with the error code."""
+    fake_server.add(ServerReply(status=401, error_message="bad key"))
+    result = run(fake_server, tmp_path, "x")
+    assert result.exit_code == EXIT_ERROR
+
+
+def test_run_json_lines_parse(fake_server, tmp_path: Path) -> None:
+    """--json prints one parseable event per line with stable fields."""
+    fake_server.add(ServerReply(text="hi"))
+    result = run(fake_server, tmp_path, "--json", "x")
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert (
+        {tuple(sorted(e)) for e in events},
+        events[0]["kind"],
+        events[-1]["kind"],
+    ) == ({("data", "kind", "session_id", "timestamp")}, "session_start", "processing_end")
