@@ -73,7 +73,7 @@ class Run:
         """Run one input to a stop reason."""
         s = self.s
         s.workspace.checkpoint()
-        s.history.append(UserTurn(text, kind))
+        s.add_turn(UserTurn(text, kind))
         s.emit(EventKind.USER_INPUT, text=text, kind=kind)
         self.drain_steering()
         turns = 0
@@ -87,14 +87,14 @@ class Run:
             if response is None:
                 return "error"
             turns += 1
-            s.history.append(AssistantTurn(response.text, tuple(response.tool_calls)))
+            s.add_turn(AssistantTurn(response.text, tuple(response.tool_calls)))
             if response.finish_reason == "cancelled":
                 return "cancelled"
             self.text = response.text
             if not response.tool_calls:
                 return "completed"
             results = self.run_tools(response.tool_calls)
-            s.history.append(ToolResultsTurn(tuple(results)))
+            s.add_turn(ToolResultsTurn(tuple(results)))
             self.drain_steering()
             self.check_loop(response.tool_calls)
 
@@ -235,7 +235,7 @@ class Run:
         """Deliver queued steering as user messages before the next model call."""
         s = self.s
         for text in s.take_steering():
-            s.history.append(UserTurn(text, "steering"))
+            s.add_turn(UserTurn(text, "steering"))
             s.emit(EventKind.STEERING_INJECTED, text=text)
 
     def check_loop(self, calls: list[ToolCall]) -> None:
@@ -243,6 +243,6 @@ class Run:
         if period is None:
             return
         s = self.s
-        s.history.append(UserTurn(LOOP_WARNING, "loop_warning"))
+        s.add_turn(UserTurn(LOOP_WARNING, "loop_warning"))
         s.emit(EventKind.LOOP_DETECTION, pattern_length=period, message=LOOP_WARNING)
         self.loops.reset()

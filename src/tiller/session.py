@@ -123,6 +123,7 @@ class Session:
         self._profile_name = profile
         self.profile: Profile = pick_profile(self.model, profile)
         self.history: list[Turn] = []
+        self._turn_listeners: list[Callable[[Turn], None]] = []
         self.usage = Usage()
         self.state = SessionState.IDLE
         self.last_input_tokens = 0
@@ -201,6 +202,29 @@ class Session:
     def context_window(self) -> int:
         """The model's context window in tokens (a default when unknown)."""
         return self.client.context_window(self.model) or self.config.default_context_window
+
+    # -- history --------------------------------------------------------------
+
+    def add_turn(self, turn: Turn) -> None:
+        """Append `turn` to the history and tell `on_turn` listeners (the loop's one way in)."""
+        self.history.append(turn)
+        for fn in list(self._turn_listeners):
+            try:
+                fn(turn)
+            except Exception:
+                continue
+
+    def on_turn(self, fn: Callable[[Turn], None]) -> Callable[[], None]:
+        """Call `fn(turn)` after each turn is appended (a journal); returns an unsubscribe."""
+        with self._lock:
+            self._turn_listeners.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._turn_listeners:
+                    self._turn_listeners.remove(fn)
+
+        return unsubscribe
 
     # -- events ---------------------------------------------------------------
 
