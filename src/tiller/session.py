@@ -6,7 +6,6 @@ of a run lives in `loop.Run`. Everything reaches the outside as `Event`s.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections import deque
@@ -16,13 +15,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tiller.config import DEFAULT_MODEL, SessionConfig
+from tiller.config import SessionConfig
 from tiller.errors import SessionBusy, SessionClosed
 from tiller.events import Event, EventKind, Subscriber
 from tiller.history import Turn, to_messages
 from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import load_project_docs
+from tiller.settings import resolve_model
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
 from tiller.subagents import SubagentPool, subagent_tools
 from tiller.system_prompt import Environment, build_system_prompt
@@ -63,9 +63,11 @@ class Reply:
     error: str | None = None
 
 
-def _resolve_model(model: str | ModelClient | None) -> tuple[str, ModelClient | None]:
+def _resolve_model(
+    model: str | ModelClient | None, root: str | Path | None = None
+) -> tuple[str, ModelClient | None]:
     if model is None or isinstance(model, str):
-        return model or os.environ.get("TILLER_MODEL") or DEFAULT_MODEL, None
+        return resolve_model(model, root=Path(root) if root is not None else None), None
     return str(getattr(model, "model", "custom")), model
 
 
@@ -118,7 +120,7 @@ class Session:
             self.workspace = files
         else:
             self.workspace = Workspace(files=dict(files or {}), root=root)
-        self.model, resolved = _resolve_model(model)
+        self.model, resolved = _resolve_model(model, root)
         self._client = client or resolved
         self._profile_name = profile
         self.profile: Profile = pick_profile(self.model, profile)

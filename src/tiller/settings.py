@@ -1,0 +1,353 @@
+"""User and project configuration: config files, environment variables, flags.
+
+Precedence, highest first: command-line flags, environment variables
+(`TILLER_MODEL`, ...), `<root>/.tiller/config.toml`, the user's
+`config.toml` (`~/.config/tiller/` on Linux; `TILLER_CONFIG_DIR` overrides the
+directory), then defaults. API keys are never read from or written to these
+files; providers take them from their usual environment variables (or a `.env`
+file the user names with `load_env_file`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir
+
+from tiller.config import DEFAULT_MODEL, SessionConfig
+from tiller.truncation import limit_for
+
+CONFIG_FILE = "config.toml"
+PROFILES = ("anthropic", "openai", "gemini")
+TRUNCATION_MODES = ("head_tail", "tail")
+
+
+class ConfigError(Exception):
+    """A config file or environment variable Tiller cannot use; the message says where."""
+
+
+# -- where things live ---------------------------------------------------------------------
+
+
+def user_config_path() -> Path:
+    """The user's config file (`TILLER_CONFIG_DIR` overrides its directory)."""
+    directory = os.environ.get("TILLER_CONFIG_DIR") or user_config_dir("tiller")
+    return Path(directory) / CONFIG_FILE
+
+
+def project_config_path(root: Path) -> Path:
+    """The project's config file under the workspace root."""
+    return Path(root) / ".tiller" / CONFIG_FILE
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "a non-empty string"
+
+
+def _profile(value: Any) -> str | None:
+    return None if value in PROFILES else f"one of {', '.join(PROFILES)}"
+
+
+def _positive_int(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return None if ok else "an integer >= 1"
+
+
+def _non_negative_int(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if ok else "an integer >= 0"
+
+
+def _ratio(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1
+    return None if ok else "a number in (0, 1]"
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _string_list(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    return None if ok else "a list of paths (strings)"
+
+
+def _mode(value: Any) -> str | None:
+    return None if value in TRUNCATION_MODES else f"one of {', '.join(TRUNCATION_MODES)}"
+
+
+Check = Callable[[Any], "str | None"]
+
+_TOP: dict[str, Check] = {
+    "model": _string,
+    "profile": _profile,
+    "max_turns": _positive_int,
+    "skills_dirs": _string_list,
+    "api_base": _string,
+    "theme": _string,
+}
+_LIMITS: dict[str, Check] = {
+    "loop_detection_window": _positive_int,
+    "max_subagent_depth": _non_negative_int,
+    "context_warning_ratio": _ratio,
+    "default_context_window": _positive_int,
+    "parallel_tools": _boolean,
+}
+_TRUNCATION: dict[str, Check] = {"chars": _positive_int, "mode": _mode, "lines": _positive_int}
+
+
+def _check_table(
+    table: Mapping[str, Any], schema: Mapping[str, Check], where: str, prefix: str = ""
+) -> None:
+    for key, value in table.items():
+        check = schema.get(key)
+        if check is None:
+            known = ", ".join(sorted(schema))
+            raise ConfigError(f"{where}: unknown key {prefix}{key!r} (known: {known})")
+        problem = check(value)
+        if problem:
+            raise ConfigError(f"{where}: {prefix}{key} must be {problem}, got {value!r}")
+
+
+def validate(data: Mapping[str, Any], where: str) -> None:
+    """Raise `ConfigError` naming `where` and the key when `data` is not a valid config."""
+    _check_table({k: v for k, v in data.items() if k != "limits"}, _TOP, where)
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ConfigError(f"{where}: [limits] must be a table")
+    _check_table({k: v for k, v in limits.items() if k != "truncation"}, _LIMITS, where, "limits.")
+    truncation = limits.get("truncation", {})
+    if not isinstance(truncation, dict):
+        raise ConfigError(f"{where}: [limits.truncation] must be a table of tools")
+    for tool, table in truncation.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [limits.truncation.{tool}] must be a table")
+        _check_table(table, _TRUNCATION, where, f"limits.truncation.{tool}.")
+
+
+def load_config_file(path: Path, *, base: Path | None = None) -> dict[str, Any]:
+    """Read and validate one config file; `{}` when it does not exist.
+
+    Args:
+        path: the TOML file.
+        base: what relative `skills_dirs` are relative to (default: the file's folder).
+
+    Raises:
+        ConfigError: the file cannot be read, is not TOML, or has a bad key or value.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    validate(data, str(path))
+    if "skills_dirs" in data:
+        anchor = base if base is not None else path.parent
+        data["skills_dirs"] = [anchor / Path(d).expanduser() for d in data["skills_dirs"]]
+    return data
+
+
+# -- environment ---------------------------------------------------------------------------
+
+ENV_VARS = {
+    "TILLER_MODEL": "model",
+    "TILLER_PROFILE": "profile",
+    "TILLER_MAX_TURNS": "max_turns",
+    "TILLER_API_BASE": "api_base",
+    "TILLER_SKILLS_DIRS": "skills_dirs",
+    "TILLER_THEME": "theme",
+}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, key in ENV_VARS.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        if key == "max_turns":
+            try:
+                data[key] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be an integer >= 1, got {raw!r}") from None
+        elif key == "skills_dirs":
+            data[key] = [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+            continue
+        else:
+            data[key] = raw
+        problem = _TOP[key](data[key])
+        if problem:
+            raise ConfigError(f"{name} must be {problem}, got {raw!r}")
+    return data
+
+
+def load_env_file(path: Path) -> list[str]:
+    """Load a `.env` file the user pointed to into `os.environ` (set variables win).
+
+    Returns:
+        The names of the variables it set (never their values).
+
+    Raises:
+        ConfigError: the file does not exist.
+    """
+    from dotenv import dotenv_values
+
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: no such .env file")
+    loaded = []
+    for name, value in dotenv_values(path).items():
+        if value is not None and name not in os.environ:
+            os.environ[name] = value
+            loaded.append(name)
+    return loaded
+
+
+# -- the result ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration after every layer is applied.
+
+    Attributes:
+        model: the litellm model id to use.
+        profile: `anthropic`, `openai`, `gemini`, or None (from the model).
+        max_turns: model round-trips per prompt, or None when nothing set it.
+        skills_dirs: where to look for skills, or None for the defaults.
+        api_base: the provider endpoint, or None.
+        theme: the TUI theme name, or None.
+        config: the engine limits (`[limits]`).
+        sources: for each key set, where it came from (`flag`, an env var, a file, `default`).
+        files: the config files that were read.
+    """
+
+    model: str = DEFAULT_MODEL
+    profile: str | None = None
+    max_turns: int | None = None
+    skills_dirs: list[Path] | None = None
+    api_base: str | None = None
+    theme: str | None = None
+    config: SessionConfig = field(default_factory=SessionConfig)
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def llm_options(self) -> dict[str, Any]:
+        """Provider options for `Session(**llm_options)`."""
+        return {"api_base": self.api_base} if self.api_base else {}
+
+
+def _session_config(limits: Mapping[str, Any]) -> SessionConfig:
+    truncation = {
+        tool: replace(limit_for(tool), **table)
+        for tool, table in limits.get("truncation", {}).items()
+    }
+    scalars = {k: v for k, v in limits.items() if k != "truncation"}
+    if "context_warning_ratio" in scalars:
+        scalars["context_warning_ratio"] = float(scalars["context_warning_ratio"])
+    return SessionConfig(truncation=truncation, **scalars)
+
+
+def _merge_limits(into: dict[str, Any], limits: Mapping[str, Any]) -> None:
+    for key, value in limits.items():
+        if key == "truncation":
+            tools = into.setdefault("truncation", {})
+            for tool, table in value.items():
+                tools[tool] = {**tools.get(tool, {}), **table}
+        else:
+            into[key] = value
+
+
+def load_settings(
+    root: Path | None = None,
+    *,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Apply defaults, the user config, the project config, the environment, then flags.
+
+    Args:
+        root: the workspace root whose `.tiller/config.toml` counts (None: none).
+        flags: values given on the command line; None values count as unset.
+        env: the environment (default: `os.environ`).
+
+    Raises:
+        ConfigError: a bad file, key, value or environment variable, named in the message.
+    """
+    env = os.environ if env is None else env
+    user = user_config_path()
+    layers: list[tuple[str, Mapping[str, Any]]] = [(str(user), load_config_file(user))]
+    files = [user] if user.is_file() else []
+    if root is not None:
+        project = project_config_path(root)
+        layers.append((str(project), load_config_file(project, base=Path(root))))
+        if project.is_file():
+            files.append(project)
+    layers.append(("environment", _from_env(env)))
+    given = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
+    unknown = set(given) - set(_TOP)
+    if unknown:
+        raise ValueError(f"unknown flags: {sorted(unknown)}")
+    for key, value in given.items():
+        problem = None if key == "skills_dirs" else _TOP[key](value)
+        if problem:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} must be {problem}, got {value!r}")
+    layers.append(("flag", given))
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {"model": "default"}
+    limits: dict[str, Any] = {}
+    for origin, data in layers:
+        for key, value in data.items():
+            if key == "limits":
+                _merge_limits(limits, value)
+                continue
+            values[key] = value
+            sources[key] = _source_name(origin, key)
+    skills = values.pop("skills_dirs", None)
+    return Settings(
+        **values,
+        skills_dirs=[Path(p) for p in skills] if skills is not None else None,
+        config=_session_config(limits),
+        sources=sources,
+        files=files,
+    )
+
+
+def _source_name(origin: str, key: str) -> str:
+    if origin == "environment":
+        return next(name for name, k in ENV_VARS.items() if k == key)
+    return origin
+
+
+def resolve_model(model: str | None = None, *, root: Path | None = None) -> str:
+    """The model to use: `model`, then `TILLER_MODEL`, then the config files, then the default.
+
+    Raises:
+        ConfigError: a config file that has to be read is broken.
+    """
+    if model:
+        return model
+    if os.environ.get("TILLER_MODEL"):
+        return os.environ["TILLER_MODEL"]
+    paths: Sequence[Path] = [user_config_path()]
+    if root is not None:
+        paths = [project_config_path(Path(root)), *paths]
+    for path in paths:
+        found = load_config_file(path).get("model")
+        if found:
+            return str(found)
+    return DEFAULT_MODEL
