@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from tiller import __version__
+from tiller.cli_sessions import Continue, Resume, open_session, resume_id, sessions_app
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FRONT_END_MAX_TURNS = 50
@@ -23,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(sessions_app, name="sessions")
 
 Model = Annotated[
     str | None, typer.Option("--model", "-m", help="litellm model id.", envvar="TILLER_MODEL")
@@ -76,6 +78,8 @@ def main_callback(
     root: Root = None,
     skills_dir: SkillsDir = None,
     api_base: ApiBase = None,
+    resume: Resume = None,
+    continue_: Continue = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -94,6 +98,7 @@ def main_callback(
         api_base=api_base,
         profile=profile,
         skills_dirs=skills_dir,
+        resume=resume_id(resume, continue_, base),
     )
 
 
@@ -114,10 +119,11 @@ def run(
     ] = None,
     diff: Annotated[Path | None, typer.Option(help="Write the workspace patch here.")] = None,
     flush: Annotated[bool, typer.Option(help="Write the changes to disk at the end.")] = False,
+    resume: Resume = None,
+    continue_: Continue = False,
 ) -> None:
     """Run one prompt headless and print the final answer."""
     from tiller.errors import AuthError, FlushConflict
-    from tiller.session import Session
 
     text = sys.stdin.read() if prompt == "-" else prompt
     if not text.strip():
@@ -125,8 +131,9 @@ def run(
         raise typer.Exit(EXIT_USAGE)
     base, cwd = workspace_location(root)
     options = {"api_base": api_base} if api_base else {}
-    session = Session(
-        model,
+    session = open_session(
+        resume_id(resume, continue_, base),
+        model=model,
         root=base,
         cwd=cwd,
         max_turns=max_turns,

@@ -17,6 +17,7 @@ def run_tui(
     api_key: str | None = None,
     profile: str | None = None,
     skills_dirs: list[Path] | None = None,
+    resume: str | None = None,
 ) -> None:
     """Open the TUI on `root` and block until the person quits.
 
@@ -29,6 +30,7 @@ def run_tui(
         api_key: a key to use instead of the provider's environment variable.
         profile: `anthropic`, `openai` or `gemini` (None: from the model).
         skills_dirs: where to look for skills (None: the defaults).
+        resume: a saved session id to restore first (its history and unflushed overlay).
     """
     import sys
 
@@ -49,5 +51,7 @@ def run_tui(
         profile=profile,
         skills_dirs=skills_dirs,
         llm_options=llm_options,
+        journal=True,
+        resume=resume,
     )
     TillerApp(options).run()

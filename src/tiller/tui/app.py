@@ -42,6 +42,8 @@ class TuiOptions:
         clock: the time source for timestamps and export names (tests freeze it).
         animate: spinner and cursor blink (tests turn them off).
         preload: import litellm in the background after the first frame.
+        journal: journal every session (see `tiller.journal`) so it can be resumed.
+        resume: a saved session id; the first session is restored from its journal.
     """
 
     root: Path
@@ -55,6 +57,8 @@ class TuiOptions:
     clock: Callable[[], float] = time.time
     animate: bool = True
     preload: bool = True
+    journal: bool = False
+    resume: str | None = None
 
 
 def short_path(path: Path) -> str:
@@ -92,8 +96,19 @@ class TillerApp(App[None]):
         from tiller.session import Session
 
         o = self.options
+        if o.resume is not None and workspace is None:
+            from tiller.journal import restore_session
+
+            resume, o.resume = o.resume, None
+            overrides = {"model": o.model, "profile": o.profile, "skills_dirs": o.skills_dirs}
+            overrides = {k: v for k, v in overrides.items() if v is not None}
+            if o.client is not None:
+                overrides["client"] = o.client
+            return restore_session(
+                resume, journal=o.journal, max_turns=o.max_turns, **overrides, **o.llm_options
+            )
         where: dict[str, Any] = {"files": workspace} if workspace is not None else {"root": o.root}
-        return Session(
+        session = Session(
             o.model or o.client,
             client=o.client if o.model else None,
             max_turns=o.max_turns,
@@ -103,6 +118,11 @@ class TillerApp(App[None]):
             **where,
             **o.llm_options,
         )
+        if o.journal:
+            from tiller.journal import Journal
+
+            Journal.attach(session)
+        return session
 
     def after_start(self) -> None:
         """Once the session exists: load litellm in the background (real models only)."""
