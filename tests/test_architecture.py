@@ -11,7 +11,7 @@ import tiller
 
 SRC = Path(tiller.__file__).parent
 UI_LIBS = {"textual", "typer", "rich", "prompt_toolkit"}
-FRONT_ENDS = ("tui", "cli.py", "repl.py")
+FRONT_ENDS = ("tui", "cli.py", "cli_", "repl")
 
 
 def imported_roots(path: Path) -> set[str]:

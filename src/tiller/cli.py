@@ -13,60 +13,36 @@ from typing import Annotated
 import typer
 
 from tiller import __version__
+from tiller.cli_options import (
+    FRONT_END_MAX_TURNS,
+    ApiBase,
+    EnvFile,
+    MaxTurns,
+    Model,
+    Profile,
+    Root,
+    SkillsDir,
+    Version,
+    find_root,
+    resolve_options,
+    workspace_location,
+)
 from tiller.cli_sessions import Continue, Resume, open_session, resume_id, sessions_app
+from tiller.cli_tools import doctor, skills_app
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-FRONT_END_MAX_TURNS = 50
+__all__ = ["FRONT_END_MAX_TURNS", "app", "find_root", "main", "workspace_location"]
 
 app = typer.Typer(
     name="tiller",
     help="A coding agent that edits an in-memory workspace you can see, steer, undo and flush.",
     no_args_is_help=False,
     pretty_exceptions_enable=False,
+    add_completion=True,
 )
+app.add_typer(skills_app, name="skills")
+app.command()(doctor)
 app.add_typer(sessions_app, name="sessions")
-
-Model = Annotated[
-    str | None, typer.Option("--model", "-m", help="litellm model id.", envvar="TILLER_MODEL")
-]
-Profile = Annotated[
-    str | None, typer.Option(help="Tool/prompt profile: anthropic, openai or gemini.")
-]
-MaxTurns = Annotated[int, typer.Option(help="Model round-trips per prompt.", min=1)]
-Root = Annotated[
-    Path | None, typer.Option(help="Workspace root (default: the git root, else the current dir).")
-]
-SkillsDir = Annotated[
-    list[Path] | None, typer.Option("--skills-dir", help="Skills directory (repeatable).")
-]
-ApiBase = Annotated[
-    str | None, typer.Option(help="Base URL of an OpenAI-compatible or provider endpoint.")
-]
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"tiller {__version__}")
-        raise typer.Exit()
-
-
-def find_root(start: Path) -> Path:
-    """The enclosing git repository's top directory, else `start`."""
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            return directory
-    return start
-
-
-def workspace_location(root: Path | None) -> tuple[Path, str]:
-    """(root, cwd relative to it) for where the user stands."""
-    here = Path.cwd().resolve()
-    base = root.resolve() if root is not None else find_root(here)
-    try:
-        cwd = here.relative_to(base).as_posix()
-    except ValueError:
-        cwd = ""
-    return base, "" if cwd == "." else cwd
 
 
 @app.callback(invoke_without_command=True)
@@ -74,22 +50,32 @@ def main_callback(
     ctx: typer.Context,
     model: Model = None,
     profile: Profile = None,
-    max_turns: MaxTurns = FRONT_END_MAX_TURNS,
+    max_turns: MaxTurns = None,
     root: Root = None,
     skills_dir: SkillsDir = None,
     api_base: ApiBase = None,
+    env_file: EnvFile = None,
+    version: Version = False,
     resume: Resume = None,
     continue_: Continue = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
 ) -> None:
     """Open the TUI on the current directory (or run a subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
     from tiller.tui import run_tui
 
-    base, cwd = workspace_location(root)
+    opts = resolve_options(
+        model=model,
+        profile=profile,
+        max_turns=max_turns,
+        root=root,
+        skills_dir=skills_dir,
+        api_base=api_base,
+        env_file=env_file,
+    )
+    base, cwd, max_turns = opts.root, opts.cwd, opts.max_turns
+    model, profile, skills_dir = opts.chosen_model, opts.settings.profile, opts.settings.skills_dirs
+    api_base = opts.settings.api_base
     run_tui(
         model=model,
         root=base,
@@ -107,10 +93,12 @@ def run(
     prompt: Annotated[str, typer.Argument(help="The task; '-' reads it from stdin.")],
     model: Model = None,
     profile: Profile = None,
-    max_turns: MaxTurns = FRONT_END_MAX_TURNS,
+    max_turns: MaxTurns = None,
     root: Root = None,
     skills_dir: SkillsDir = None,
     api_base: ApiBase = None,
+    env_file: EnvFile = None,
+    version: Version = False,
     json_events: Annotated[
         bool, typer.Option("--json", help="Stream every event as one JSON line.")
     ] = False,
@@ -129,8 +117,19 @@ def run(
     if not text.strip():
         typer.echo("tiller: empty prompt", err=True)
         raise typer.Exit(EXIT_USAGE)
-    base, cwd = workspace_location(root)
-    options = {"api_base": api_base} if api_base else {}
+    opts = resolve_options(
+        model=model,
+        profile=profile,
+        max_turns=max_turns,
+        root=root,
+        skills_dir=skills_dir,
+        api_base=api_base,
+        env_file=env_file,
+    )
+    base, cwd, max_turns = opts.root, opts.cwd, opts.max_turns
+    model, profile, skills_dir = opts.chosen_model, opts.settings.profile, opts.settings.skills_dirs
+    api_base = opts.settings.api_base
+    options = {"config": opts.settings.config, **opts.settings.llm_options()}
     session = open_session(
         resume_id(resume, continue_, base),
         model=model,
