@@ -6,7 +6,7 @@ the tool block with that call id); the transcript is never rebuilt.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -121,6 +121,24 @@ class Conversation(VerticalScroll):
         notice = Notice(text, level, markup=markup)
         self.mount(notice)
         return notice
+
+    def replay(self, history: list[Any]) -> None:
+        """Show a restored history (a resumed session) as if it had just happened."""
+        from tiller.history import AssistantTurn, UserTurn
+
+        for turn in history:
+            if isinstance(turn, UserTurn):
+                self.add_user(turn.text, turn.kind)
+            elif isinstance(turn, AssistantTurn):
+                if turn.text:
+                    self.mount(AssistantMessage(turn.text))
+                for call in turn.tool_calls:
+                    self.tool_started(call.id, call.name, call.arguments)
+            else:
+                for result in turn.results:
+                    self.tool_finished(
+                        result.call_id, result.name, result.output, result.is_error, None
+                    )
 
     def add_turn_limit(self, rounds: int) -> None:
         self.mount(TurnLimitNotice(rounds))

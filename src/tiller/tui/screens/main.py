@@ -126,6 +126,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self.query_one(DiffView).show(session.workspace, None)
         self.query_one(StatusBar).state = "idle"
         self.conversation.add_notice(self.tiller.welcome(session))
+        if session.history:
+            self.conversation.replay(session.history)
+            self.conversation.add_notice(f"Resumed session {session.id}.")
         self.tiller.after_start()
 
     # -- sessions ---------------------------------------------------------------

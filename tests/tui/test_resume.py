@@ -1,0 +1,37 @@
+"""The TUI journals its session and, given `resume`, reopens a saved one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tui_helpers import make_app, settle, started
+
+from tiller.journal import list_journals
+from tiller.testing.scripted import call
+from tiller.tui.conversation import AssistantMessage, UserMessage
+from tiller.tui.tool_call import ToolCallBlock
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_resume_shows_history_and_restores_the_overlay(project: Path) -> None:
+    """A journaled TUI session reopens with its conversation and unflushed edit."""
+    steps = [call("write_file", file_path="notes.md", content="hi\n"), "Wrote notes."]
+    first = make_app(project, steps, journal=True)
+    async with first.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"make notes", "enter")
+        await settle(pilot)
+    [summary] = list_journals(project)
+
+    second = make_app(project, ["Again."], journal=True, resume=summary.id)
+    async with second.run_test() as pilot:
+        app = await started(pilot)
+        assert app.main.session is not None
+        assert app.main.session.id == summary.id
+        assert app.main.session.files() == {"notes.md": "hi\n"}
+        conversation = app.main.conversation
+        assert len(conversation.query(UserMessage)) == 1
+        assert [a.source for a in conversation.query(AssistantMessage)] == ["Wrote notes."]
+        assert len(conversation.query(ToolCallBlock)) == 1
