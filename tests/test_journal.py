@@ -280,3 +280,15 @@ def test_sigkill_after_first_edit_then_resume(
     assert restored.history[0] == UserTurn("make two a digit")
     assert restored.history[2].results[0].is_error is False  # type: ignore[union-attr]
     assert restored.send("go on").text == "Finished."
+
+
+def test_model_switch_is_remembered(project: Path) -> None:
+    """After `set_model`, a restored session (and the listing) uses the new model."""
+    session = scripted_session(project, ["one", "two"])
+    Journal.attach(session)
+    session.send("first")
+    session.set_model("scripted/gpt-other")
+    session.send("second")
+    restored = restore_session(session.id, client=ScriptedModel(), journal=False)
+    assert restored.model == "scripted/gpt-other"
+    assert list_journals()[0].model == "scripted/gpt-other"

@@ -11,6 +11,7 @@ record with a `type`:
   `deleted` tombstone, or `base` (no overlay entry: untouched or flushed);
 - `overlay`: the whole overlay (when a journal is attached or resumed);
 - `event`: a lifecycle event (never text or output deltas);
+- `model`: the session switched models (before the first turn on the new one);
 - `resume`: the session was restored from this journal and goes on here.
 
 Every record is one `os.write` on an `O_APPEND` descriptor, so a SIGKILL loses
@@ -282,7 +283,10 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
         event = record["event"]
         if event.get("kind") == EventKind.USAGE.value and "total" in event.get("data", {}):
             data.usage = Usage(**event["data"]["total"])
+    elif kind == "model":
+        data.header["model"] = record["model"]
     elif kind == "resume":
+        data.header["model"] = record.get("model", data.header.get("model"))
         data.usage = Usage(**record.get("usage", {})) if "usage" in record else data.usage
 
 
@@ -322,6 +326,7 @@ class JournalSummary:
 def summarize(path: Path) -> JournalSummary | None:
     """A summary of one journal file without rebuilding its turns; None if not a journal."""
     header: dict[str, Any] | None = None
+    model = ""
     turns = users = 0
     first = ""
     updated = 0.0
@@ -332,6 +337,8 @@ def summarize(path: Path) -> JournalSummary | None:
             header = header or record
             continue
         updated = max(updated, float(record.get("t", 0.0)))
+        if record.get("type") in ("model", "resume") and "model" in record:
+            model = str(record["model"])
         if record.get("type") == "turn":
             turns += 1
             turn = record.get("turn", {})
@@ -346,7 +353,7 @@ def summarize(path: Path) -> JournalSummary | None:
         path=path,
         created=created,
         updated=updated or created,
-        model=str(header.get("model", "")),
+        model=model or str(header.get("model", "")),
         root=header.get("root"),
         first_prompt=first,
         turns=turns,
@@ -414,6 +421,7 @@ class Journal:
             path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600
         )
         self._detach: list[Callable[[], None]] = []
+        self._model = ""
 
     @classmethod
     def attach(cls, session: Session, *, fsync: bool = True) -> Journal:
@@ -432,8 +440,16 @@ class Journal:
         else:
             journal.write(header_record(session))
         journal.write_overlay(session)
+        journal._model = session.model
+
+        def on_turn(turn: Turn) -> None:
+            if session.model != journal._model:  # switched with /model: resume on the new one
+                journal._model = session.model
+                journal.write({"type": "model", "model": session.model})
+            journal.write_turn(turn)
+
         journal._detach = [
-            session.on_turn(journal.write_turn),
+            session.on_turn(on_turn),
             session.subscribe(journal.write_event),
             session.workspace.subscribe(
                 lambda file, action: journal.write_file(session, file, action)
