@@ -163,3 +163,14 @@ def test_global_options_on_every_entry_point(command: list[str]) -> None:
     output = invoke(*command, "--help").output
     flags = ["--model", "-m", "--profile", "--max-turns", "--root", "--skills-dir", "--api-base"]
     assert [f for f in [*flags, "--env-file", "--version"] if f not in output] == []
+
+
+def test_tui_sessions_get_the_configured_limits(tmp_path: Path) -> None:
+    """The TUI builds its sessions with the limits from config.toml."""
+    from tiller.config import SessionConfig
+    from tiller.testing.scripted import ScriptedModel
+    from tiller.tui.app import TillerApp, TuiOptions
+
+    config = SessionConfig(max_subagent_depth=0)
+    options = TuiOptions(root=tmp_path, client=ScriptedModel(), config=config, preload=False)
+    assert TillerApp(options).make_session().config is config

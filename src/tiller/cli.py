@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -85,6 +85,8 @@ def main_callback(
         profile=profile,
         skills_dirs=skills_dir,
         resume=resume_id(resume, continue_, base),
+        config=opts.settings.config,
+        theme=opts.settings.theme,
     )
 
 
@@ -171,6 +173,49 @@ def run(
             raise typer.Exit(EXIT_ERROR) from None
         typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
     raise typer.Exit(code)
+
+
+@app.command()
+def chat(
+    model: Model = None,
+    profile: Profile = None,
+    max_turns: MaxTurns = None,
+    root: Root = None,
+    skills_dir: SkillsDir = None,
+    api_base: ApiBase = None,
+    env_file: EnvFile = None,
+    version: Version = False,
+    resume: Resume = None,
+    continue_: Continue = False,
+) -> None:
+    """Chat in the plain terminal (a REPL): type while the agent works to steer it."""
+    from tiller.repl import Repl
+
+    opts = resolve_options(
+        model=model,
+        profile=profile,
+        max_turns=max_turns,
+        root=root,
+        skills_dir=skills_dir,
+        api_base=api_base,
+        env_file=env_file,
+    )
+    options = {
+        "cwd": opts.cwd,
+        "max_turns": opts.max_turns,
+        "profile": opts.settings.profile,
+        "skills_dirs": opts.settings.skills_dirs,
+        "config": opts.settings.config,
+        **opts.settings.llm_options(),
+    }
+    session = open_session(
+        resume_id(resume, continue_, opts.root), model=opts.chosen_model, root=opts.root, **options
+    )
+
+    def new_session(workspace: Any, model_id: str) -> Any:
+        return open_session(None, model=model_id, files=workspace, **options)
+
+    Repl(session, new_session=new_session, journaled=True, cwd=opts.root / opts.cwd).run()
 
 
 def main() -> None:

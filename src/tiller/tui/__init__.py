@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tiller.config import SessionConfig
 
 __all__ = ["run_tui"]
 
@@ -18,6 +22,8 @@ def run_tui(
     profile: str | None = None,
     skills_dirs: list[Path] | None = None,
     resume: str | None = None,
+    config: SessionConfig | None = None,
+    theme: str | None = None,
 ) -> None:
     """Open the TUI on `root` and block until the person quits.
 
@@ -31,6 +37,8 @@ def run_tui(
         profile: `anthropic`, `openai` or `gemini` (None: from the model).
         skills_dirs: where to look for skills (None: the defaults).
         resume: a saved session id to restore first (its history and unflushed overlay).
+        config: engine limits (`[limits]` in config.toml); None for the defaults.
+        theme: a Textual theme name; unknown names are ignored.
     """
     import sys
 
@@ -53,5 +61,7 @@ def run_tui(
         llm_options=llm_options,
         journal=True,
         resume=resume,
+        config=config,
+        theme=theme,
     )
     TillerApp(options).run()

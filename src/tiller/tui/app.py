@@ -21,6 +21,7 @@ from tiller.tui.commands import SlashCommandsProvider
 from tiller.tui.screens.main import MainScreen
 
 if TYPE_CHECKING:
+    from tiller.config import SessionConfig
     from tiller.model import ModelClient
     from tiller.session import Session
     from tiller.workspace import Workspace
@@ -44,6 +45,8 @@ class TuiOptions:
         preload: import litellm in the background after the first frame.
         journal: journal every session (see `tiller.journal`) so it can be resumed.
         resume: a saved session id; the first session is restored from its journal.
+        config: engine limits for every session (None: `SessionConfig()` defaults).
+        theme: a Textual theme name from the config (unknown names are ignored).
     """
 
     root: Path
@@ -59,6 +62,8 @@ class TuiOptions:
     preload: bool = True
     journal: bool = False
     resume: str | None = None
+    config: SessionConfig | None = None
+    theme: str | None = None
 
 
 def short_path(path: Path) -> str:
@@ -79,6 +84,8 @@ class TillerApp(App[None]):
         super().__init__()
         self.options = options
         self.main = MainScreen()
+        if options.theme and options.theme in self.available_themes:
+            self.theme = options.theme
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
@@ -104,6 +111,8 @@ class TillerApp(App[None]):
             overrides = {k: v for k, v in overrides.items() if v is not None}
             if o.client is not None:
                 overrides["client"] = o.client
+            if o.config is not None:
+                overrides["config"] = o.config
             return restore_session(
                 resume, journal=o.journal, max_turns=o.max_turns, **overrides, **o.llm_options
             )
@@ -115,6 +124,7 @@ class TillerApp(App[None]):
             cwd=o.cwd,
             profile=o.profile,
             skills_dirs=o.skills_dirs,
+            config=o.config,
             **where,
             **o.llm_options,
         )
