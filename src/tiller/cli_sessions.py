@@ -111,10 +111,13 @@ def render_text(data: JournalData) -> str:
                 status = "error" if r.is_error else "ok"
                 lines.append(f"  [{status}] {r.name}: {_one_line(first, 100)}")
             lines.append("")
+    usage = data.usage
+    cost = "?" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
+    lines.append(f"Tokens: {usage.input_tokens:,} in, {usage.output_tokens:,} out · cost {cost}")
     if data.files or data.deleted:
         lines.append("Unflushed workspace:")
-        lines += [f"  M/A {path}" for path in sorted(data.files)]
-        lines += [f"  D   {path}" for path in sorted(data.deleted)]
+        lines += [f"  written  {path}" for path in sorted(data.files)]
+        lines += [f"  deleted  {path}" for path in sorted(data.deleted)]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -125,6 +125,8 @@ def journal_path(session_id: str) -> Path:
 
 def _ensure_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)  # journals hold code and conversations: owner only
 
 
 # -- records ---------------------------------------------------------------------
