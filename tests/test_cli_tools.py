@@ -144,9 +144,9 @@ def test_env_file_supplies_provider_keys(tmp_path: Path) -> None:
     assert ("ANTHROPIC_API_KEY: set" in output, "sk-from-file" in output) == (True, False)
 
 
-@pytest.mark.parametrize("command", [[], ["run"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["chat"]])
 def test_version_on_every_entry_point(command: list[str]) -> None:
-    """--version works on the TUI entry point and on run."""
+    """--version works on the TUI entry point, run and chat."""
     result = invoke(*command, "--version")
     assert (result.exit_code, result.output) == (0, f"tiller {__version__}\n")
 
@@ -157,7 +157,7 @@ def test_shell_completion_options_exist() -> None:
     assert ("--install-completion" in output, "--show-completion" in output) == (True, True)
 
 
-@pytest.mark.parametrize("command", [[], ["run"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["chat"]])
 def test_global_options_on_every_entry_point(command: list[str]) -> None:
     """Each entry point takes the global options."""
     output = invoke(*command, "--help").output
