@@ -1,71 +1,210 @@
 """100 sessions x 5 rounds against the local server with 200 ms per call.
 
-Prints one JSON line: wall time, the ideal (5 x 200 ms when every session runs
-at once), throughput as a fraction of the ideal (target >= 0.8) and peak memory
-per session.
+Every session makes exactly ROUNDS model calls: the server's responder answers
+a request with a `list_dir` tool call until that conversation holds ROUNDS - 1
+tool results, then with the final text. The ideal wall time is ROUNDS x LATENCY
+(every session waiting on the server at once); throughput is ideal / wall, and
+the wall clock starts once every session exists (creating them is reported
+separately as `start_cpu_ms_per_session`).
+
+The server runs in its own process by default (BENCH_SERVER=thread runs it in
+this one): a real provider does not spend this interpreter's CPU, and an
+in-process server would take GIL time from the sessions being measured.
+
+Memory is measured without slowing the timed run: the kernel's peak-RSS mark
+(VmHWM) is reset just before the sessions are created and read after they
+finish, so peak RSS over the resident baseline, divided by the sessions, is
+what a session costs at its peak (Linux only). A separate, smaller pass under
+tracemalloc (BENCH_TRACE_SESSIONS sessions) gives the Python heap per session.
+litellm is imported and warmed first (`preload()`, as the TUI does at start-up),
+then one untimed session makes one real call: the first real call still
+imports ~500 modules of the openai SDK (`openai.resources`, ~0.5 s of CPU) that
+`preload()` does not reach; that one-off cost is reported as `warmup_call_s`,
+not spread over the timed run.
+
+`cpu_ms_per_call` is this process's CPU time over the run divided by the model
+calls; `cpu_s / wall_s` near 1 means the run is bound by one core (the GIL),
+and `cpu_bound_ceiling` (ideal / cpu_s) is then the best throughput that CPU
+cost allows however the threads are scheduled.
+
+Prints one JSON line. Environment: BENCH_SESSIONS (100), BENCH_ROUNDS (5),
+BENCH_LATENCY (0.2), BENCH_TRACE_SESSIONS (10; 0 skips the tracemalloc pass),
+BENCH_SERVER (`process` or `thread`).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import resource
 import sys
 import time
 import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
 
-from tiller import SessionManager
+from tiller import Session, SessionManager
 from tiller.llm import preload
 from tiller.testing.server import FakeOpenAIServer, ServerReply
 
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "100"))
-ROUNDS = 5
-LATENCY = 0.2
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+LATENCY = float(os.environ.get("BENCH_LATENCY", "0.2"))
+TRACE_SESSIONS = int(os.environ.get("BENCH_TRACE_SESSIONS", "10"))
+SERVER = os.environ.get("BENCH_SERVER", "process")
+TARGET = 0.8
+
+
+def respond(body: dict[str, Any]) -> ServerReply:
+    """A tool round until the conversation has ROUNDS - 1 tool results, then the answer."""
+    done = sum(1 for message in body.get("messages", []) if message.get("role") == "tool")
+    if done < ROUNDS - 1:
+        return ServerReply(tool_calls=[("list_dir", "{}")], delay=LATENCY)
+    return ServerReply(text="done", delay=LATENCY)
+
+
+def _serve(conn: Connection) -> None:
+    """Server process: report the base URL and the request count; serve until told to stop."""
+    with FakeOpenAIServer(responder=respond) as server:
+        conn.send(server.base_url)
+        while conn.recv() == "count":
+            conn.send(len(server.requests))
+
+
+@contextmanager
+def local_server() -> Iterator[tuple[str, Any]]:
+    """The base URL of a running server and a function returning its request count."""
+    if SERVER == "thread":
+        with FakeOpenAIServer(responder=respond) as server:
+            yield server.base_url, lambda: len(server.requests)
+        return
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_serve, args=(theirs,), daemon=True)
+    process.start()
+    try:
+        base_url = ours.recv()
+
+        def count() -> int:
+            ours.send("count")
+            return int(ours.recv())
+
+        yield base_url, count
+    finally:
+        ours.send("stop")
+        process.join(5)
+
+
+def _status_kib(field: str) -> int | None:
+    """A `kB` field of /proc/self/status (Linux), e.g. VmRSS or VmHWM."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def run(base_url: str, sessions: int) -> dict[str, Any]:
+    """Create `sessions` sessions, then send each "go" at once and wait for all replies."""
+    manager = SessionManager(
+        model="openai/fake-model",
+        api_base=base_url,
+        api_key="sk-bench",
+        skills_dirs=[],
+        files={"README.md": "bench\n"},
+    )
+    ids = [f"s{i}" for i in range(sessions)]
+    cpu_start = time.process_time()
+    for id_ in ids:
+        manager.start(id_)
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    futures = [manager.submit(id_, "go") for id_ in ids]
+    replies = [future.result() for future in futures]
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    manager.close_all()
+    reasons = Counter(
+        reply.stop_reason if reply.rounds == ROUNDS else f"{reply.stop_reason}/{reply.rounds}"
+        for reply in replies
+    )
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "start_cpu": cpu_started - cpu_start,
+        "reasons": dict(reasons),
+    }
+
+
+def warm_up(base_url: str) -> float:
+    """One real call through a throwaway session; returns its wall time."""
+    started = time.perf_counter()
+    Session(
+        "openai/fake-model", api_base=base_url, api_key="sk-bench", skills_dirs=[], max_turns=1
+    ).send("warm up")
+    return time.perf_counter() - started
 
 
 def main() -> None:
     preload()
-    tool_round = ServerReply(tool_calls=[("list_dir", "{}")], delay=LATENCY)
-    answer = ServerReply(text="done", delay=LATENCY)
-    replies = ([tool_round] * (ROUNDS - 1) + [answer]) * SESSIONS
-    with FakeOpenAIServer(replies) as server:
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        manager = SessionManager(
-            model="openai/fake-model",
-            api_base=server.base_url,
-            api_key="sk-bench",
-            skills_dirs=[],
-            files={"README.md": "bench\n"},
-        )
-        ids = [f"s{i}" for i in range(SESSIONS)]
-        for id_ in ids:
-            manager.start(id_)
-        started = time.perf_counter()
-        futures = [manager.submit(id_, "go") for id_ in ids]
-        replies_ok = sum(f.result().stop_reason == "completed" for f in futures)
-        wall = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1] - base
-        tracemalloc.stop()
-        manager.close_all()
+    with local_server() as (base_url, request_count):
+        warmup = warm_up(base_url)
+        before = request_count()
+        rss_before = _status_kib("VmRSS")
+        peak_reset = _reset_peak_rss()
+        timed = run(base_url, SESSIONS)
+        peak = _status_kib("VmHWM") if peak_reset else None
+        calls = request_count() - before
+
+        heap_kib = None
+        if TRACE_SESSIONS:
+            tracemalloc.start()
+            base = tracemalloc.get_traced_memory()[0]
+            run(base_url, TRACE_SESSIONS)
+            heap_kib = (tracemalloc.get_traced_memory()[1] - base) / TRACE_SESSIONS / 1024
+            tracemalloc.stop()
+
     ideal = ROUNDS * LATENCY
-    print(
-        json.dumps(
-            {
-                "bench": "concurrency",
-                "sessions": SESSIONS,
-                "rounds": ROUNDS,
-                "latency_s": LATENCY,
-                "completed": replies_ok,
-                "wall_s": round(wall, 3),
-                "ideal_s": ideal,
-                "throughput_vs_ideal": round(ideal / wall, 3),
-                "target": 0.8,
-                "peak_python_kib_per_session": round(peak / SESSIONS / 1024, 1),
-                "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            }
-        )
-    )
+    wall, cpu = timed["wall"], timed["cpu"]
+    rss_growth = None if peak is None or rss_before is None else peak - rss_before
+    result = {
+        "bench": "concurrency",
+        "sessions": SESSIONS,
+        "rounds": ROUNDS,
+        "latency_s": LATENCY,
+        "server": SERVER,
+        "cpus": os.cpu_count(),
+        "stop_reasons": timed["reasons"],
+        "model_calls": calls,
+        "wall_s": round(wall, 3),
+        "ideal_s": ideal,
+        "throughput_vs_ideal": round(ideal / wall, 3),
+        "target": TARGET,
+        "warmup_call_s": round(warmup, 3),
+        "cpu_s": round(cpu, 3),
+        "cpu_ms_per_call": round(1000 * cpu / max(1, calls), 2),
+        "cpu_bound_ceiling": round(ideal / cpu, 3) if cpu else None,
+        "start_cpu_ms_per_session": round(1000 * timed["start_cpu"] / SESSIONS, 2),
+        "peak_rss_kib_per_session": None if rss_growth is None else round(rss_growth / SESSIONS),
+        "python_heap_kib_per_session": None if heap_kib is None else round(heap_kib, 1),
+        "heap_sample_sessions": TRACE_SESSIONS,
+    }
+    print(json.dumps(result))
     sys.stdout.flush()
 
 

@@ -288,3 +288,16 @@ def test_cli_serves_a_script_and_holds_until_a_file_exists(tmp_path: Path) -> No
         assert proc.wait(5) == 0
     assert proc.stderr is not None
     assert proc.stderr.read() == ""
+
+
+def test_responder_picks_each_reply_from_the_request_body() -> None:
+    """A responder answers from the request body; one that raises gets a 500."""
+
+    def respond(body: dict[str, Any]) -> ServerReply:
+        return ServerReply(text=f"seen {len(body['messages'])}")
+
+    with FakeOpenAIServer([ServerReply(text="queued")], responder=respond) as server:
+        two = post(server, {"messages": [{"role": "user", "content": "a"}] * 2})
+        server.responder = lambda body: ServerReply(text=body["missing"])
+        broken = post(server)
+    assert (two.json()["choices"][0]["message"]["content"], broken.status_code) == ("seen 2", 500)

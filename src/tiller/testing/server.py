@@ -12,7 +12,9 @@ From a shell (prints `READY http://127.0.0.1:PORT/v1`, serves until killed):
     python -m tiller.testing.server --script script.json [--port 0]
 
 Stdlib only. Each reply is served once, in order; `default` answers when the
-queue is empty, otherwise the server answers 500 so a test fails loudly.
+queue is empty, otherwise the server answers 500 so a test fails loudly. A
+`responder` instead picks every reply from the request body (e.g. benchmarks
+giving each session the same number of rounds however requests interleave).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -131,6 +133,9 @@ class FakeOpenAIServer:
     Args:
         replies: the replies to serve, one per chat-completions request, in order.
         default: the reply once the queue is empty (None: a 500 "no scripted reply left").
+        responder: when given, picks the reply for each chat-completions request from its
+            JSON body (queue and `default` are then unused); a responder that raises
+            gets a 500 with the exception as its message.
         port: the port to bind; 0 picks a free one.
         record_to: also append each recorded request to this file as a JSON line.
 
@@ -144,8 +149,10 @@ class FakeOpenAIServer:
         default: ServerReply | None = None,
         port: int = 0,
         record_to: str | Path | None = None,
+        responder: Callable[[dict[str, Any]], ServerReply] | None = None,
     ) -> None:
         self.default = default
+        self.responder = responder
         self._replies: deque[ServerReply] = deque(replies)
         self._requests: list[RecordedRequest] = []
         self._record_to = Path(record_to) if record_to is not None else None
@@ -262,7 +269,12 @@ class FakeOpenAIServer:
                     fh.write(json.dumps(request.__dict__) + "\n")
             self._cond.notify_all()
 
-    def _next_reply(self) -> ServerReply:
+    def _next_reply(self, body: dict[str, Any]) -> ServerReply:
+        if self.responder is not None:
+            try:
+                return self.responder(body)
+            except Exception as exc:
+                return ServerReply(status=500, error_message=f"responder failed: {exc!r}")
         with self._cond:
             if self._replies:
                 return self._replies.popleft()
@@ -355,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.split("?")[0].rstrip("/").endswith("/chat/completions"):
             self._send_json(404, _error_body(404, f"no route for POST {self.path}"))
             return
-        reply = self.server.owner._next_reply()
+        reply = self.server.owner._next_reply(body)
         try:
             self._wait_before_reply(reply)
             if reply.status != 200:
