@@ -292,3 +292,16 @@ def test_model_switch_is_remembered(project: Path) -> None:
     restored = restore_session(session.id, client=ScriptedModel(), journal=False)
     assert restored.model == "scripted/gpt-other"
     assert list_journals()[0].model == "scripted/gpt-other"
+
+
+def test_session_end_is_journaled_and_closes(project: Path) -> None:
+    """Closing the session records SESSION_END and stops journaling."""
+    session = scripted_session(project, ["hi"])
+    journal = Journal.attach(session)
+    session.send("hello")
+    session.close()
+    session.workspace.write("after.txt", "not journaled")
+    data = load_journal(session.id)
+    assert data.events[-1]["kind"] == "session_end"
+    assert data.files == {}
+    journal.close()  # idempotent

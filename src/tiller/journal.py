@@ -405,7 +405,7 @@ def delete_journal(session_id: str) -> Path:
 class Journal:
     """Appends a session's turns, workspace changes and lifecycle events to its file.
 
-    Use `Journal.attach(session)`; `close()` (or the session closing) detaches it.
+    Use `Journal.attach(session)`; `close()` (or the session's `SESSION_END`) detaches it.
 
     Args:
         path: the journal file (created 0600; its directory 0700).
@@ -457,7 +457,6 @@ class Journal:
                 lambda file, action: journal.write_file(session, file, action)
             ),
         ]
-        session.on_close(journal.close)
         return journal
 
     def write(self, record: dict[str, Any], *, sync: bool = False) -> None:
@@ -484,6 +483,8 @@ class Journal:
     def write_event(self, event: Event) -> None:
         if event.kind in JOURNALED_EVENTS:
             self.write({"type": "event", "event": event.to_dict()})
+        if event.kind is EventKind.SESSION_END:
+            self.close()
 
     def write_file(self, session: Session, path: str, action: str) -> None:
         """Record `path`'s overlay entry as it is now (after any write, undo, redo or flush)."""
@@ -558,6 +559,7 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
 
     Raises:
         JournalError: no such journal.
+        WorkspaceError: the journal's root directory is gone (pass `root=` or `files=`).
     """
     from tiller.session import Session
 
