@@ -305,3 +305,22 @@ def test_session_end_is_journaled_and_closes(project: Path) -> None:
     assert data.events[-1]["kind"] == "session_end"
     assert data.files == {}
     journal.close()  # idempotent
+
+
+def test_concurrent_writes_journal_the_latest_content() -> None:
+    """Many threads writing the same files: the restored overlay equals the live one."""
+    session = Session(ScriptedModel(), files={})
+    Journal.attach(session, fsync=False)
+    barrier = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        barrier.wait()
+        for i in range(200):
+            session.workspace.write(f"f{i % 3}.txt", f"{n}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert load_journal(session.id).files == session.files()

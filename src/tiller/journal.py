@@ -417,7 +417,7 @@ class Journal:
         self.path = path
         self._secrets = list(secrets or [])
         self._fsync = fsync
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         _ensure_dir(path.parent)
         self._fd: int | None = os.open(
             path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600
@@ -490,19 +490,23 @@ class Journal:
         """Record `path`'s overlay entry as it is now (after any write, undo, redo or flush)."""
         workspace = session.workspace
         record: dict[str, Any] = {"type": "file", "path": path, "action": action}
-        content = workspace.files().get(path)
-        if content is not None:
-            record["content"] = content
-        elif (path, "deleted") in workspace.changes():
-            record["deleted"] = True
-        else:
-            record["base"] = True
-        self.write(record, sync=action in ("undo", "redo", "flush"))
+        # Read and write under one lock: with tools running in parallel, the last
+        # record for a path must describe its latest state, not a stale read.
+        with self._lock:
+            content = workspace.files().get(path)
+            if content is not None:
+                record["content"] = content
+            elif (path, "deleted") in workspace.changes():
+                record["deleted"] = True
+            else:
+                record["base"] = True
+            self.write(record, sync=action in ("undo", "redo", "flush"))
 
     def write_overlay(self, session: Session) -> None:
-        files = session.workspace.files()
-        deleted = sorted(p for p, kind in session.workspace.changes() if kind == "deleted")
-        self.write({"type": "overlay", "files": files, "deleted": deleted}, sync=True)
+        with self._lock:
+            files = session.workspace.files()
+            deleted = sorted(p for p, kind in session.workspace.changes() if kind == "deleted")
+            self.write({"type": "overlay", "files": files, "deleted": deleted}, sync=True)
 
     def close(self) -> None:
         """Stop journaling and close the file (idempotent)."""
