@@ -100,7 +100,7 @@ class ToolRegistry:
             jsonschema.SchemaError: the tool's `parameters` is not a valid schema.
         """
         # A broken schema is the tool author's bug: fail at registration, not mid-run.
-        Draft202012Validator.check_schema(tool.parameters)
+        _check_schema(tool.parameters)
         self._tools[tool.name] = tool
         self._validators[tool.name] = Draft202012Validator(tool.parameters)
 
@@ -162,6 +162,18 @@ class ToolRegistry:
             model_output=truncate_output(call.name, output, self.limits),
             is_error=is_error,
         )
+
+
+_CHECKED_SCHEMAS: set[str] = set()
+
+
+def _check_schema(schema: dict[str, Any]) -> None:
+    # Checking a schema costs ~1 ms and every session registers the same built-ins;
+    # remember the ones already found valid.
+    key = json.dumps(schema, sort_keys=True, default=str)
+    if key not in _CHECKED_SCHEMAS:
+        Draft202012Validator.check_schema(schema)
+        _CHECKED_SCHEMAS.add(key)
 
 
 def _json_type(value: object) -> str:
