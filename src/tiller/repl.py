@@ -20,7 +20,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,11 +33,13 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.output import Output
-from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.patch_stdout import StdoutProxy
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
 
 from tiller.events import Event, EventKind
 
@@ -288,7 +290,7 @@ class Repl:
     async def run_async(self, *, patch: bool = True) -> None:
         """`run` inside an existing event loop."""
         self._loop = asyncio.get_running_loop()
-        with patch_stdout(raw=True) if patch else contextlib.nullcontext():
+        with _patched_stdout() if patch else contextlib.nullcontext():
             self._welcome()
             try:
                 while not self._done:
@@ -396,13 +398,8 @@ class Repl:
         from tiller.llm import provider_key_env
 
         variable = provider_key_env(session.model)
-        check = f"check {variable}" if variable else "check your credentials"
-        self._say(
-            f"The provider rejected the credentials for {session.model}: {error}\n"
-            f"Set or {check}, or switch models with /model <id> (or --model). "
-            "The conversation is kept.",
-            "red",
-        )
+        hint = "" if variable is None or variable in str(error) else f" Check {variable}."
+        self._say(f"{error}{hint}\nThe conversation is kept; /model <id> switches models.", "red")
         fresh = self._new_session(session.workspace, session.model)
         fresh.history = list(session.history)
         fresh.usage.add(session.usage)
@@ -513,7 +510,7 @@ class Repl:
     # -- output ---------------------------------------------------------------------
 
     def _say(self, text: str, style: str = "") -> None:
-        self.console.print(escape(text), style=style or None)
+        self.console.print(Text(text, style=style))
 
     def _welcome(self) -> None:
         session = self.session
@@ -576,12 +573,15 @@ class Repl:
     # -- slash commands -------------------------------------------------------------
 
     async def command_help(self, argument: str) -> None:
-        lines = ["[b]Commands[/b]"]
-        lines += [f"  {escape(c.usage):<18} {escape(c.help)}" for c in COMMANDS]
-        lines += ["[b]Keys[/b]"]
-        lines += [f"  {escape(key):<26} {escape(what)}" for key, what in KEYS]
-        lines.append("  [dim]@path mentions a workspace file; Tab completes it.[/dim]")
-        self.console.print("\n".join(lines))
+        table = Table.grid(padding=(0, 2))
+        table.add_row(Text("Commands", style="bold"))
+        for command in COMMANDS:
+            table.add_row(Text(command.usage), Text(command.help))
+        table.add_row(Text("Keys", style="bold"))
+        for key, what in KEYS:
+            table.add_row(Text(key), Text(what))
+        table.add_row(Text("@path", style="dim"), Text("mention a workspace file (Tab completes)"))
+        self.console.print(table)
 
     async def command_new(self, argument: str) -> None:
         old = self.session
@@ -745,6 +745,21 @@ class Repl:
             config=old.config,
             **old.llm_options,
         )
+
+
+@contextlib.contextmanager
+def _patched_stdout() -> Iterator[None]:
+    """prompt-toolkit's `patch_stdout(raw=True)`, flushing every 20 ms instead of 200 ms.
+
+    Output then lands above the prompt in the order lines were typed, even when
+    a person types ahead.
+    """
+    with (
+        StdoutProxy(raw=True, sleep_between_writes=0.02) as proxy,
+        contextlib.redirect_stdout(proxy),
+        contextlib.redirect_stderr(proxy),
+    ):
+        yield
 
 
 def _clip(line: str, width: int) -> str:
