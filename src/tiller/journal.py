@@ -375,11 +375,15 @@ def list_journals(root: str | Path | None = None) -> list[JournalSummary]:
             summary = summarize(path)
         except OSError:
             continue
-        if summary is None or (wanted is not None and summary.root != wanted):
+        if summary is None or (wanted is not None and not _same_dir(summary.root, wanted)):
             continue
         found.append(summary)
     found.sort(key=lambda s: (s.updated, s.created), reverse=True)
     return found
+
+
+def _same_dir(root: str | None, wanted: str) -> bool:
+    return root is not None and (root == wanted or str(Path(root).resolve()) == wanted)
 
 
 def latest_for(root: str | Path) -> JournalSummary | None:
