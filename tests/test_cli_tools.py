@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tiller import __version__
-from tiller.cli import app
+from tiller.cli import EXIT_TURN_LIMIT, app
 from tiller.settings import ENV_VARS
+from tiller.testing.server import ServerReply
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -174,3 +176,13 @@ def test_tui_sessions_get_the_configured_limits(tmp_path: Path) -> None:
     config = SessionConfig(max_subagent_depth=0)
     options = TuiOptions(root=tmp_path, client=ScriptedModel(), config=config, preload=False)
     assert TillerApp(options).make_session().config is config
+
+
+def test_global_options_before_the_subcommand_apply_to_it(fake_server, tmp_path: Path) -> None:
+    """`tiller --max-turns 1 run ...` means `tiller run --max-turns 1 ...`."""
+    write = ServerReply(tool_calls=[("write_file", json.dumps({"file_path": "a", "content": "A"}))])
+    fake_server.add(write, write)
+    args = ["--max-turns", "1", "-m", "openai/fake", "--api-base", fake_server.base_url]
+    args += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "run", "go"]
+    result = CliRunner().invoke(app, args, env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code == EXIT_TURN_LIMIT

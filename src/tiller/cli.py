@@ -24,6 +24,7 @@ from tiller.cli_options import (
     SkillsDir,
     Version,
     find_root,
+    pass_global_options,
     resolve_options,
     workspace_location,
 )
@@ -61,6 +62,7 @@ def main_callback(
 ) -> None:
     """Open the TUI on the current directory (or run a subcommand)."""
     if ctx.invoked_subcommand is not None:
+        pass_global_options(ctx)
         return
     from tiller.tui import run_tui
 

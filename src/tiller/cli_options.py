@@ -58,6 +58,19 @@ Version = Annotated[
 ]
 
 
+def pass_global_options(ctx: typer.Context) -> None:
+    """Let `tiller -m X run ...` mean `tiller run -m X ...`: the group's options become
+    defaults of the subcommand (and of its subcommands), where it has them."""
+    given = {
+        name: value
+        for name, value in ctx.params.items()
+        if name != "version" and value not in (None, False, [], ())
+    }
+    if given and ctx.invoked_subcommand is not None:
+        nested = {**given, "list": given, "validate": given}
+        ctx.default_map = {**(ctx.default_map or {}), ctx.invoked_subcommand: nested}
+
+
 def find_root(start: Path) -> Path:
     """The enclosing git repository's top directory, else `start`."""
     for directory in (start, *start.parents):
