@@ -324,3 +324,16 @@ def test_concurrent_writes_journal_the_latest_content() -> None:
     for thread in threads:
         thread.join()
     assert load_journal(session.id).files == session.files()
+
+
+def test_resume_after_a_torn_line_keeps_new_records_readable(project: Path) -> None:
+    """Appending after a torn line starts a new line, so only the torn fragment is lost."""
+    session = scripted_session(project, ["one"])
+    Journal.attach(session)
+    session.send("first")
+    with open(journal_path(session.id), "a", encoding="utf-8") as handle:
+        handle.write('{"type":"turn","turn":{"ro')
+    resumed = restore_session(session.id, client=ScriptedModel(["two"]))
+    resumed.send("second")
+    data = load_journal(session.id)
+    assert (data.damaged, [t.text for t in data.turns]) == (1, ["first", "one", "second", "two"])

@@ -442,6 +442,7 @@ class Journal:
         resuming = path.is_file() and path.stat().st_size > 0
         journal = cls(path, secrets=secret_values(session.llm_options), fsync=fsync)
         if resuming:
+            journal._end_torn_line()
             journal.write({"type": "resume", "model": session.model, **_usage(session)})
         else:
             journal.write(header_record(session))
@@ -462,6 +463,14 @@ class Journal:
             ),
         ]
         return journal
+
+    def _end_torn_line(self) -> None:
+        """After a crash mid-line, start on a fresh line so the next record stays readable."""
+        with open(self.path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            ends_cleanly = handle.read(1) == b"\n"
+        if not ends_cleanly and self._fd is not None:
+            os.write(self._fd, b"\n")
 
     def write(self, record: dict[str, Any], *, sync: bool = False) -> None:
         """Append one record as one line (secrets redacted)."""
