@@ -333,7 +333,8 @@ def test_resume_after_a_torn_line_keeps_new_records_readable(project: Path) -> N
     session.send("first")
     with open(journal_path(session.id), "a", encoding="utf-8") as handle:
         handle.write('{"type":"turn","turn":{"ro')
-    resumed = restore_session(session.id, client=ScriptedModel(["two"]))
+    resumed = restore_session(session.id, model="scripted/other", client=ScriptedModel(["two"]))
     resumed.send("second")
     data = load_journal(session.id)
     assert (data.damaged, [t.text for t in data.turns]) == (1, ["first", "one", "second", "two"])
+    assert data.model == "scripted/other"  # the resume record after the torn line survived
