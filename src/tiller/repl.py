@@ -522,6 +522,8 @@ class Repl:
             "[dim]Edits stay in memory until /flush (or /export). Enter sends, "
             "Alt+Enter or a trailing \\ adds a line, /help lists commands, Ctrl+D quits.[/dim]"
         )
+        if session.history:
+            self._recap()
         problem = missing_key_message(session)
         if problem is not None:
             self._say(problem, "red")
@@ -531,6 +533,24 @@ class Repl:
             if isinstance(session.client, LiteLLMClient):
                 loading = preload_in_background()
                 threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
+
+    def _recap(self) -> None:
+        """A resumed conversation: its size, its last prompt and answer."""
+        from tiller.history import AssistantTurn, UserTurn
+
+        session = self.session
+        prompts = [t for t in session.history if isinstance(t, UserTurn)]
+        answers = [t for t in session.history if isinstance(t, AssistantTurn) and t.text]
+        changes = len(session.workspace.changes())
+        self._say(
+            f"Resumed session {session.id}: {len(prompts)} prompt(s), "
+            f"{changes} unflushed change(s).",
+            "bold",
+        )
+        if prompts:
+            self.console.print(f"[dim]› {escape(_one_line(prompts[-1].text, 90))}[/dim]")
+        if answers:
+            self.console.print(Markdown(answers[-1].text))
 
     def _goodbye(self) -> None:
         changes = self.session.workspace.changes()
