@@ -5,17 +5,21 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from tiller import Session
-from tiller.repl import Repl
+from tiller import Session, Workspace
+from tiller.errors import ProviderError
+from tiller.repl import Repl, ReplCompleter
 from tiller.testing.scripted import ScriptedModel, Step, call
 
 ENTER = "\r"
@@ -54,9 +58,10 @@ class Driver:
         return self.out.getvalue()
 
 
-def start(model: ScriptedModel, root: Path) -> Iterator[Driver]:
+@contextmanager
+def running(session: Session) -> Iterator[Driver]:
+    """Run a REPL over `session` on a thread; stop it on the way out."""
     with create_pipe_input() as pipe:
-        session = Session(model, root=root, skills_dirs=[])
         out = io.StringIO()
         repl = Repl(
             session,
@@ -85,7 +90,8 @@ def model() -> ScriptedModel:
 @pytest.fixture
 def chat(model: ScriptedModel, tmp_path: Path) -> Iterator[Driver]:
     (tmp_path / "app.py").write_text("print('old')\n")
-    yield from start(model, tmp_path)
+    with running(Session(model, root=tmp_path, skills_dirs=[])) as driver:
+        yield driver
 
 
 def test_prompt_gets_an_answer(chat: Driver, model: ScriptedModel) -> None:
@@ -177,3 +183,75 @@ def test_ctrl_c_twice_on_empty_line_exits(chat: Driver) -> None:
     chat.type(CTRL_C)
     chat.type(CTRL_C)
     assert chat.exited()
+
+
+def test_trailing_backslash_continues_the_line(chat: Driver, model: ScriptedModel) -> None:
+    """A line ending in a backslash goes on to the next line before sending."""
+    model.add("Two lines received.")
+    chat.type("first\\" + ENTER + "second" + ENTER)
+    chat.wait_runs(1)
+    assert model.requests[0].messages[-1]["content"] == "first\nsecond"
+
+
+def test_flush_writes_after_yes(chat: Driver, model: ScriptedModel, tmp_path: Path) -> None:
+    """/flush lists the changes, asks, and writes them to disk on yes."""
+    model.add(call("write_file", file_path="app.py", content="print('new')\n"), "Edited.")
+    chat.line("Change the message")
+    chat.wait_runs(1)
+    chat.line("/flush")
+    chat.line("y")
+    assert chat.repl.wait_until(lambda: "Wrote 1 file(s)." in chat.text), chat.text
+    assert "M app.py" in chat.text
+    assert (tmp_path / "app.py").read_text() == "print('new')\n"
+
+
+def test_provider_error_is_printed(chat: Driver, model: ScriptedModel) -> None:
+    """A provider failure is one readable line, not a traceback."""
+    model.add(Step(error=ProviderError("HTTP 400: bad request")))
+    chat.line("Hello")
+    chat.wait_runs(1)
+    assert "Provider error: HTTP 400: bad request" in chat.text
+    assert "Traceback" not in chat.text
+
+
+def test_new_starts_an_empty_conversation(chat: Driver, model: ScriptedModel) -> None:
+    """/new keeps the workspace but the next prompt goes without the old history."""
+    model.add("First answer.", "Second answer.")
+    chat.line("First")
+    chat.wait_runs(1)
+    first = chat.session
+    chat.line("/new")
+    assert chat.repl.wait_until(lambda: chat.session is not first)
+    chat.line("Second")
+    chat.wait_runs(2)
+    users = [m["content"] for m in model.requests[1].messages if m["role"] == "user"]
+    assert users == ["Second"]
+    assert chat.session.workspace is first.workspace
+
+
+def test_missing_api_key_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without the provider's key a prompt is not sent; the variable to set is named."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with running(Session("openai/gpt-5", root=tmp_path, skills_dirs=[])) as chat:
+        chat.line("Hello")
+        chat.line("/cost")
+        assert chat.repl.wait_until(lambda: "This conversation:" in chat.text), chat.text
+        assert "No API key for openai/gpt-5: set OPENAI_API_KEY" in chat.text
+        assert "--model" in chat.text
+        assert chat.session.history == []
+
+
+def test_completes_slash_commands() -> None:
+    """Typing `/u` offers /undo with its help."""
+    completer = ReplCompleter(lambda: Workspace())
+    found = list(completer.get_completions(Document("/u"), CompleteEvent()))
+    assert [c.text for c in found] == ["/undo"]
+
+
+def test_completes_workspace_paths_after_at() -> None:
+    """`@src/m` completes from the workspace, not the disk."""
+    completer = ReplCompleter(lambda: Workspace({"src/main.py": "", "src/util.py": ""}))
+    found = list(completer.get_completions(Document("look at @src/m"), CompleteEvent()))
+    assert [c.text for c in found] == ["src/main.py"]
