@@ -255,3 +255,17 @@ def test_completes_workspace_paths_after_at() -> None:
     completer = ReplCompleter(lambda: Workspace({"src/main.py": "", "src/util.py": ""}))
     found = list(completer.get_completions(Document("look at @src/m"), CompleteEvent()))
     assert [c.text for c in found] == ["src/main.py"]
+
+
+def test_chat_command_takes_the_global_options() -> None:
+    """`tiller chat --help` lists the same options as `tiller run`."""
+    from typer.testing import CliRunner
+
+    from tiller.cli import app
+
+    result = CliRunner().invoke(app, ["chat", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in ("--model", "--profile", "--max-turns", "--root", "--skills-dir", "--api-base"):
+        assert option in result.output
+    assert "--resume" in result.output
+    assert "--continue" in result.output
