@@ -269,3 +269,40 @@ def test_chat_command_takes_the_global_options() -> None:
         assert option in result.output
     assert "--resume" in result.output
     assert "--continue" in result.output
+
+
+def test_text_streams_into_the_preview(chat: Driver, model: ScriptedModel) -> None:
+    """Deltas show in the live preview before the message ends, then it clears."""
+    seen: list[str] = []
+    model.add(Step(chunks=["Hel", "lo"], on_chunk=lambda i: seen.append(chat.repl.preview)))
+    chat.line("Greet me")
+    chat.wait_runs(1)
+    assert seen == ["Hel", "Hello"]
+    assert chat.repl.preview == ""
+
+
+def test_steering_during_the_final_answer_runs_next(chat: Driver, model: ScriptedModel) -> None:
+    """A line typed while the last answer is held is sent as the next prompt."""
+    held = Step(gate=threading.Event(), text="First answer.")
+    model.add(held, "Second answer.")
+    chat.line("Start")
+    assert held.reached.wait(5)
+    chat.line("and one more thing")
+    assert chat.repl.wait_until(lambda: chat.session.queued[0] == ["and one more thing"])
+    assert held.gate is not None
+    held.gate.set()
+    chat.wait_runs(2)
+    assert model.requests[1].messages[-1]["content"] == "and one more thing"
+    assert "Second answer." in chat.text
+
+
+def test_turn_limit_offers_continue(tmp_path: Path) -> None:
+    """Hitting --max-turns says so and /continue goes on."""
+    model = ScriptedModel([call("list_dir", path=""), "Finished."])
+    with running(Session(model, root=tmp_path, skills_dirs=[], max_turns=1)) as chat:
+        chat.line("Look around")
+        chat.wait_runs(1)
+        assert "Stopped at the round limit (1, --max-turns); /continue goes on." in chat.text
+        chat.line("/continue")
+        chat.wait_runs(2)
+        assert "Finished." in chat.text

@@ -269,6 +269,11 @@ class Repl:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
+    @property
+    def preview(self) -> str:
+        """The assistant text streamed so far in the current message (shown above the prompt)."""
+        return self._preview
+
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Block until `predicate()` holds; re-checked after every line handled and run ended."""
         with self._changed:
@@ -377,7 +382,8 @@ class Repl:
                 self._say(f"Provider error: {reply.error}", "red")
             elif reply.stop_reason == "turn_limit":
                 self._say(
-                    f"Stopped after {session.max_turns} rounds (--max-turns); /continue goes on.",
+                    f"Stopped at the round limit ({session.max_turns}, --max-turns); "
+                    "/continue goes on.",
                     "yellow",
                 )
             elif reply.stop_reason == "cancelled":
