@@ -445,8 +445,8 @@ class Repl:
         typed = self.prompt.default_buffer.text.strip()
         if self.running:
             if self._cancelling:
-                self._say("Quitting.")
                 self._done = True
+                self._goodbye()
                 return
             self._cancelling = True
             self._interrupts = 1
