@@ -1,0 +1,144 @@
+"""End to end: `tiller chat` in tmux against the local OpenAI-compatible server.
+
+A person's session in the plain REPL: prompt and answer, steer while a reply is
+held, look at the diff, flush after the confirm, quit with Ctrl+D. Waits poll
+the screen with a deadline; nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TILLER = Path(sys.executable).parent / "tiller"
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.skipif(not TILLER.exists(), reason="the tiller console script is not installed"),
+]
+
+
+class Pane:
+    """One detached tmux session running a command, read the way a person would."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.name = f"tiller-chat-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{key}={value}" for key, value in env.items())
+        # COLUMNS/LINES (pytest exports 80x24) would override the pane's real size.
+        shell = f"env -u COLUMNS -u LINES {exports} {' '.join(command)}; echo EXITED $?; sleep 60"
+        size = ["-x", "120", "-y", "40"]
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, *size, "-c", str(cwd), shell],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        probe = ["tmux", "capture-pane", "-p", "-t", self.name]
+        return subprocess.run(probe, capture_output=True, text=True).stdout
+
+    def line(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"], check=True)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
+        """Poll the pane until every text is on screen (fails with the screen after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if all(text in screen for text in texts):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {texts!r}; the screen was:\n{screen}")
+            time.sleep(0.05)  # a poll interval, not a wait for something to happen
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    """The fake server on a script; yields (base_url, release file, recorded requests)."""
+    release = tmp_path / "release"
+    record = tmp_path / "requests.jsonl"
+    content = "def greet():\n    return 'hello'\n"
+    script = {
+        "replies": [
+            {"text": "Here is the **plan**: change `greet`."},
+            {
+                "text": "Editing.",
+                "tool_calls": [["write_file", {"file_path": "app.py", "content": content}]],
+                "hold_until_file": str(release),
+            },
+            {"text": "Done, and kept it short."},
+        ],
+        "default": {"text": "(no more scripted replies)"},
+    }
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(script))
+    command = [sys.executable, "-m", "tiller.testing.server", "--script", str(path)]
+    process = subprocess.Popen(
+        [*command, "--record", str(record)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline().split()
+        assert ready[:1] == ["READY"], ready
+        yield ready[1], release, record
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_chat_in_tmux(server: tuple[str, Path, Path], tmp_path: Path) -> None:
+    """Prompt, steer while held, /diff, /flush with a confirm, Ctrl+D."""
+    base_url, release, record = server
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "app.py").write_text("def greet():\n    return 'hi'\n")
+    env = {
+        "OPENAI_API_KEY": "sk-test",
+        "HOME": str(tmp_path),
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+        "TILLER_DATA_DIR": os.environ.get("TILLER_DATA_DIR", str(tmp_path / "data")),
+    }
+    command = [str(TILLER), "chat", "-m", "openai/fake-model", "--api-base", base_url]
+    chat = Pane([*command, "--root", str(root)], root, env)
+    try:
+        chat.wait_for("Tiller · openai/fake-model", "idle")
+        chat.line("plan it")
+        chat.wait_for("Here is the plan: change greet.")
+
+        chat.line("say hello instead")
+        chat.wait_for("working")
+        chat.line("keep it short")
+        chat.wait_for("↪ steering: keep it short")
+        release.touch()
+        chat.wait_for("✓ write_file app.py", "Done, and kept it short.", "1 unflushed")
+        last = json.loads(record.read_text().splitlines()[-1])
+        assert last["body"]["messages"][-1] == {"role": "user", "content": "keep it short"}
+
+        chat.line("/diff")
+        chat.wait_for("-    return 'hi'", "+    return 'hello'")
+
+        chat.line("/flush")
+        chat.wait_for("M app.py", "Flush? [y/N]")
+        chat.line("y")
+        chat.wait_for("Wrote 1 file(s).", "0 unflushed")
+        assert (root / "app.py").read_text() == "def greet():\n    return 'hello'\n"
+
+        chat.keys("C-d")
+        chat.wait_for("EXITED 0")
+    finally:
+        chat.kill()
