@@ -306,3 +306,23 @@ def test_turn_limit_offers_continue(tmp_path: Path) -> None:
         chat.line("/continue")
         chat.wait_runs(2)
         assert "Finished." in chat.text
+
+
+def test_chat_without_a_terminal_points_to_run() -> None:
+    """`tiller chat` with piped input exits with the usage code and names `tiller run -`."""
+    from typer.testing import CliRunner
+
+    from tiller.cli import app
+
+    result = CliRunner().invoke(app, ["chat"], input="hello\n")
+    assert result.exit_code == 2
+    assert "tiller run -" in result.output
+
+
+def test_ctrl_c_with_text_only_clears_the_line(chat: Driver) -> None:
+    """Ctrl+C on a typed line clears it instead of counting towards quitting."""
+    chat.type("draft" + CTRL_C + CTRL_C)
+    chat.line("/cost")
+    assert chat.repl.wait_until(lambda: "This conversation:" in chat.text), chat.text
+    assert chat.thread.is_alive()
+    assert "draft" not in chat.text

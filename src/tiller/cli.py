@@ -193,6 +193,9 @@ def chat(
     """Chat in the plain terminal (a REPL): type while the agent works to steer it."""
     from tiller.repl import Repl
 
+    if not sys.stdin.isatty():
+        typer.echo("tiller: chat needs a terminal; for piped input use `tiller run -`", err=True)
+        raise typer.Exit(EXIT_USAGE)
     opts = resolve_options(
         model=model,
         profile=profile,
