@@ -326,3 +326,12 @@ def test_ctrl_c_with_text_only_clears_the_line(chat: Driver) -> None:
     assert chat.repl.wait_until(lambda: "This conversation:" in chat.text), chat.text
     assert chat.thread.is_alive()
     assert "draft" not in chat.text
+
+
+def test_diff_of_a_path_outside_the_workspace_is_an_error_line(chat: Driver) -> None:
+    """/diff with an escaping path prints the refusal and the REPL goes on."""
+    chat.line("/diff ../../etc/passwd")
+    chat.line("/cost")
+    assert chat.repl.wait_until(lambda: "This conversation:" in chat.text), chat.text
+    assert "Traceback" not in chat.text
+    assert chat.thread.is_alive()

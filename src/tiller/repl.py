@@ -318,7 +318,10 @@ class Repl:
         finally:
             self._notify()
         self._interrupts = 0
-        await self.handle(text)
+        try:
+            await self.handle(text)
+        except Exception as exc:  # a failing command must not end the chat with a traceback
+            self._say(f"{type(exc).__name__}: {exc}", "red")
         self._notify()
 
     async def handle(self, text: str) -> None:
