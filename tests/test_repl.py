@@ -335,3 +335,22 @@ def test_diff_of_a_path_outside_the_workspace_is_an_error_line(chat: Driver) -> 
     assert chat.repl.wait_until(lambda: "This conversation:" in chat.text), chat.text
     assert "Traceback" not in chat.text
     assert chat.thread.is_alive()
+
+
+def test_flush_names_conflicts_and_writes_nothing_on_no(
+    chat: Driver, model: ScriptedModel, tmp_path: Path
+) -> None:
+    """A file changed on disk since the agent read it is flagged; answering no keeps the disk."""
+    model.add(
+        call("read_file", file_path="app.py"),
+        call("edit_file", file_path="app.py", old_string="old", new_string="new"),
+        "Edited.",
+    )
+    chat.line("Change the message")
+    chat.wait_runs(1)
+    (tmp_path / "app.py").write_text("print('someone else')\n")
+    chat.line("/flush")
+    chat.line("n")
+    assert chat.repl.wait_until(lambda: "Nothing written." in chat.text), chat.text
+    assert "M app.py  (changed on disk since read)" in chat.text
+    assert (tmp_path / "app.py").read_text() == "print('someone else')\n"
