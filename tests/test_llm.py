@@ -411,3 +411,22 @@ def test_preload_in_background_is_idempotent() -> None:
     assert preload_in_background() is first
     first.join(30)
     assert "litellm" in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "env", "expected"),
+    [
+        ("openai/gpt-5", {}, {}, "OPENAI_API_KEY"),
+        ("openai/gpt-5", {"api_key": "sk-x"}, {}, None),
+        ("openai/gpt-5", {}, {"OPENAI_API_KEY": "sk-x"}, None),
+        ("ollama_chat/qwen3", {}, {}, None),
+    ],
+)
+def test_missing_key_env(monkeypatch, model, options, env, expected) -> None:
+    """missing_key_env names the variable only when no key can reach the provider."""
+    from tiller.llm import missing_key_env
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert missing_key_env(model, options) == expected

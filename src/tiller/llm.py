@@ -187,6 +187,19 @@ def provider_key_env(model: str) -> str | None:
 # -- the client ----------------------------------------------------------------------------
 
 
+def missing_key_env(model: str, options: Mapping[str, Any]) -> str | None:
+    """The environment variable `model` needs but lacks, or None when a call can go out.
+
+    An explicit `api_key` option counts as a key; unknown providers need none.
+    """
+    if options.get("api_key"):
+        return None
+    variable = provider_key_env(model)
+    if variable is None or os.environ.get(variable):
+        return None
+    return variable
+
+
 class LiteLLMClient:
     """A `ModelClient` that streams completions through litellm.
 

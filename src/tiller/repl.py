@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,6 +42,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tiller.events import Event, EventKind
+from tiller.formatting import format_cost, human_tokens
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent
@@ -102,30 +102,14 @@ def history_path() -> Path:
     return data_dir() / "chat_history"
 
 
-def human_tokens(count: int) -> str:
-    """1234 -> 1.2k, 1234567 -> 1.2M."""
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f}M"
-    if count >= 1_000:
-        return f"{count / 1_000:.1f}k"
-    return str(count)
-
-
-def format_cost(cost: float | None) -> str:
-    """Dollars, or `$?` when the provider's price is unknown."""
-    if cost is None:
-        return "$?"
-    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
-
-
 def missing_key_message(session: Session) -> str | None:
     """Why the session's model cannot be called (no API key in the environment), or None."""
-    from tiller.llm import LiteLLMClient, provider_key_env
+    from tiller.llm import LiteLLMClient, missing_key_env
 
-    if not isinstance(session.client, LiteLLMClient) or session.llm_options.get("api_key"):
+    if not isinstance(session.client, LiteLLMClient):
         return None
-    variable = provider_key_env(session.model)
-    if variable is None or os.environ.get(variable):
+    variable = missing_key_env(session.model, session.llm_options)
+    if variable is None:
         return None
     local = (
         " (a local server behind --api-base accepts any value)"

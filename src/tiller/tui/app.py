@@ -162,12 +162,12 @@ class TillerApp(App[None]):
 
     def missing_key_message(self, model: str) -> str | None:
         """Why `model` cannot be called (no API key in the environment), or None."""
-        if self.options.client is not None or self.options.llm_options.get("api_key"):
+        if self.options.client is not None:
             return None
-        from tiller.llm import provider_key_env
+        from tiller.llm import missing_key_env
 
-        variable = provider_key_env(model)
-        if variable is None or os.environ.get(variable):
+        variable = missing_key_env(model, self.options.llm_options)
+        if variable is None:
             return None
         local = (
             " (a local server behind --api-base accepts any value)"

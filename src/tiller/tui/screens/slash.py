@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
+from tiller.formatting import format_cost, human_tokens
 from tiller.tui.commands import SlashCommand
-from tiller.tui.status_bar import format_cost, human_tokens
 
 if TYPE_CHECKING:
     from textual.widget import Widget
