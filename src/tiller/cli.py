@@ -75,18 +75,15 @@ def main_callback(
         api_base=api_base,
         env_file=env_file,
     )
-    base, cwd, max_turns = opts.root, opts.cwd, opts.max_turns
-    model, profile, skills_dir = opts.chosen_model, opts.settings.profile, opts.settings.skills_dirs
-    api_base = opts.settings.api_base
     run_tui(
-        model=model,
-        root=base,
-        cwd=cwd,
-        max_turns=max_turns,
-        api_base=api_base,
-        profile=profile,
-        skills_dirs=skills_dir,
-        resume=resume_id(resume, continue_, base),
+        model=opts.chosen_model,
+        root=opts.root,
+        cwd=opts.cwd,
+        max_turns=opts.max_turns,
+        api_base=opts.settings.api_base,
+        profile=opts.settings.profile,
+        skills_dirs=opts.settings.skills_dirs,
+        resume=resume_id(resume, continue_, opts.root),
         config=opts.settings.config,
         theme=opts.settings.theme,
     )
@@ -130,19 +127,16 @@ def run(
         api_base=api_base,
         env_file=env_file,
     )
-    base, cwd, max_turns = opts.root, opts.cwd, opts.max_turns
-    model, profile, skills_dir = opts.chosen_model, opts.settings.profile, opts.settings.skills_dirs
-    api_base = opts.settings.api_base
-    options = {"config": opts.settings.config, **opts.settings.llm_options()}
     session = open_session(
-        resume_id(resume, continue_, base),
-        model=model,
-        root=base,
-        cwd=cwd,
-        max_turns=max_turns,
-        profile=profile,
-        skills_dirs=skills_dir,
-        **options,
+        resume_id(resume, continue_, opts.root),
+        model=opts.chosen_model,
+        root=opts.root,
+        cwd=opts.cwd,
+        max_turns=opts.max_turns,
+        profile=opts.settings.profile,
+        skills_dirs=opts.settings.skills_dirs,
+        config=opts.settings.config,
+        **opts.settings.llm_options(),
     )
     if json_events:
         session.subscribe(lambda event: print(event.to_json(), flush=True))
@@ -165,7 +159,7 @@ def run(
         typer.echo(f"tiller: {reply.error}", err=True)
         code = EXIT_ERROR
     elif reply.stop_reason == "turn_limit":
-        typer.echo(f"tiller: stopped after {max_turns} rounds (--max-turns)", err=True)
+        typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
         code = EXIT_TURN_LIMIT
     if flush:
         try:
