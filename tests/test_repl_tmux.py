@@ -12,58 +12,18 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tiller.testing.tmux import TmuxPane
 
 TILLER = Path(sys.executable).parent / "tiller"
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(not TILLER.exists(), reason="the tiller console script is not installed"),
 ]
-
-
-class Pane:
-    """One detached tmux session running a command, read the way a person would."""
-
-    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.name = f"tiller-chat-{uuid.uuid4().hex[:8]}"
-        exports = " ".join(f"{key}={value}" for key, value in env.items())
-        # COLUMNS/LINES (pytest exports 80x24) would override the pane's real size.
-        shell = f"env -u COLUMNS -u LINES {exports} {' '.join(command)}; echo EXITED $?; sleep 60"
-        size = ["-x", "120", "-y", "40"]
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, *size, "-c", str(cwd), shell],
-            check=True,
-        )
-
-    def screen(self) -> str:
-        probe = ["tmux", "capture-pane", "-p", "-t", self.name]
-        return subprocess.run(probe, capture_output=True, text=True).stdout
-
-    def line(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"], check=True)
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
-        """Poll the pane until every text is on screen (fails with the screen after `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if all(text in screen for text in texts):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never saw {texts!r}; the screen was:\n{screen}")
-            time.sleep(0.05)  # a poll interval, not a wait for something to happen
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
 @pytest.fixture
@@ -114,7 +74,7 @@ def test_a_chat_in_tmux(server: tuple[str, Path, Path], tmp_path: Path) -> None:
         "TILLER_DATA_DIR": os.environ.get("TILLER_DATA_DIR", str(tmp_path / "data")),
     }
     command = [str(TILLER), "chat", "-m", "openai/fake-model", "--api-base", base_url]
-    chat = Pane([*command, "--root", str(root)], root, env)
+    chat = TmuxPane([*command, "--root", str(root)], root, env, report_exit=True)
     try:
         chat.wait_for("Tiller · openai/fake-model", "idle")
         chat.line("plan it")

@@ -14,11 +14,12 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tiller.testing.tmux import TmuxPane
 
 TILLER = Path(sys.executable).parent / "tiller"
 HELLO = "print('hello')\n"
@@ -36,51 +37,6 @@ def git(cwd: Path, *args: str) -> None:
         check=True,
         capture_output=True,
     )
-
-
-class Tmux:
-    """One detached tmux session running a command; read it like a person would."""
-
-    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.name = f"tiller-e2e-{uuid.uuid4().hex[:8]}"
-        exports = " ".join(f"{key}={value}" for key, value in env.items())
-        # COLUMNS/LINES (pytest exports 80x24) would override the pane's real size.
-        shell = f"env -u COLUMNS -u LINES {exports} {' '.join(command)}"
-        size = ["-x", "140", "-y", "45"]
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, *size, "-c", str(cwd), shell],
-            check=True,
-        )
-
-    def screen(self) -> str:
-        result = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
-        )
-        return result.stdout
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
-
-    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
-        """Poll the pane until every text is on screen (fails with the screen after `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if all(text in screen for text in texts):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never saw {texts!r}; the screen was:\n{screen}")
-            time.sleep(0.05)  # a poll interval, not a wait for something to happen
-
-    def alive(self) -> bool:
-        probe = ["tmux", "has-session", "-t", self.name]
-        return subprocess.run(probe, capture_output=True).returncode == 0
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -139,7 +95,8 @@ def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path)
     base_url, release = server
     env = {"OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path), "TERM": "xterm-256color"}
     env["PATH"] = os.environ.get("PATH", "")
-    tui = Tmux([str(TILLER), "--model", "openai/fake-model", "--api-base", base_url], repo, env)
+    command = [str(TILLER), "--model", "openai/fake-model", "--api-base", base_url]
+    tui = TmuxPane(command, repo, env, size=(140, 45))
     try:
         tui.wait_for("Ask Tiller", "README.md")
 
