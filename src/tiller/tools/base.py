@@ -7,6 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+FILE_PATH: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "description": "Path of the file, relative to the workspace root.",
+}
+"""The JSON Schema of a `file_path` argument, shared by the file tools."""
+
 
 def _ignore(_: str) -> None:
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tiller.errors import ToolError
-from tiller.tools.base import FunctionTool, ToolContext
+from tiller.tools.base import FILE_PATH, FunctionTool, ToolContext
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -72,11 +72,7 @@ def read_file_tool(workspace: Workspace) -> FunctionTool:
         parameters={
             "type": "object",
             "properties": {
-                "file_path": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "Path of the file, relative to the workspace root.",
-                },
+                "file_path": FILE_PATH,
                 "offset": {
                     "type": "integer",
                     "minimum": 1,
