@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,12 @@ def test_a_chat_in_tmux(server: tuple[str, Path, Path], tmp_path: Path) -> None:
 
         chat.line("say hello instead")
         chat.wait_for("working")
+        # Steer only once the server holds the second request: typed earlier, the
+        # steer would ride along with the prompt instead of following the tool round.
+        deadline = time.monotonic() + 20
+        while not record.exists() or len(record.read_text().splitlines()) < 2:
+            assert time.monotonic() < deadline, "the second request never reached the server"
+            time.sleep(0.05)  # a poll interval, not a wait for something to happen
         chat.line("keep it short")
         chat.wait_for("↪ steering: keep it short")
         release.touch()
