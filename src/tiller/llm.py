@@ -12,24 +12,30 @@ with one-line messages, and honours a cancel even before the first byte.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import inspect
-import json
 import logging
 import os
 import queue
-import random
 import re
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from tiller.errors import AuthError, ContextOverflowError, ProviderError
-from tiller.model import ModelRequest, ModelResponse, ToolCall, Usage
+from tiller.errors import ProviderError
+from tiller.model import ModelRequest, ModelResponse
+from tiller.transport import (
+    MISSING_KEY,
+    OVERFLOW,
+    CallFailed,
+    Failure,
+    RetryPolicy,
+    StreamState,
+    complete_with_retries,
+    one_line,
+    retry_after,
+)
 
 __all__ = ["LiteLLMClient", "preload", "preload_in_background", "provider_key_env"]
 
@@ -214,10 +220,7 @@ class LiteLLMClient:
     def __init__(
         self, *, max_retries: int = 4, backoff_base: float = 0.5, backoff_max: float = 30.0
     ) -> None:
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self._random = random.Random()
+        self.policy = RetryPolicy(max_retries, backoff_base, backoff_max)
         self._windows: dict[str, int | None] = {}
 
     def complete(
@@ -246,25 +249,15 @@ class LiteLLMClient:
             litellm = _litellm()
         except ImportError as exc:
             raise ProviderError(f"Could not load litellm ({exc}); reinstall Tiller.") from exc
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            if cancel.is_set():
-                return ModelResponse(finish_reason="cancelled")
-            stream = _StreamState(on_text)
-            try:
-                return self._attempt(litellm, request, stream, cancel)
-            except _CallFailed as failed:
-                failure = _classify(litellm, failed.error, request.model)
-                if failure.kind != "retry" or stream.emitted or attempt == attempts:
-                    raise failure.to_error(request.model, stream.emitted, attempt) from failed.error
-            delay = self._backoff(attempt, failure.retry_after)
-            if on_retry is not None:
-                on_retry(
-                    f"{failure.label}; retrying in {delay:.1f} s (attempt {attempt + 1}/{attempts})"
-                )
-            if cancel.wait(delay):
-                return ModelResponse(finish_reason="cancelled")
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return complete_with_retries(
+            request,
+            lambda stream: self._attempt(litellm, request, stream, cancel),
+            lambda error: _classify(litellm, error, request.model),
+            self.policy,
+            on_text=on_text,
+            cancel=cancel,
+            on_retry=on_retry,
+        )
 
     def context_window(self, model: str) -> int | None:
         """The model's input window in tokens from litellm's model map; None when unknown."""
@@ -280,12 +273,14 @@ class LiteLLMClient:
     # -- internals -----------------------------------------------------------------------
 
     def _attempt(
-        self, litellm: Any, request: ModelRequest, stream: _StreamState, cancel: threading.Event
+        self, litellm: Any, request: ModelRequest, stream: StreamState, cancel: threading.Event
     ) -> ModelResponse:
         kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
         if request.tools:
             kwargs["tools"] = request.tools
         kwargs.update(request.options)
+        # The transport was chosen already (it picked this client); it is no provider option.
+        kwargs.pop("transport", None)
         kwargs["stream"] = True
         kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
         # One place retries (this class): max_retries=0 turns off the openai SDK's own
@@ -302,27 +297,13 @@ class LiteLLMClient:
                 kind, payload = item
                 ended = kind != "chunk"
                 if kind == "error":
-                    raise _CallFailed(payload)
+                    raise CallFailed(payload)
                 if kind == "end":
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
                 stream.feed(payload)
         finally:
             if not ended:  # cancelled, or on_text raised
                 pump.abandon()
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.backoff_max)
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return self._random.uniform(0.0, ceiling)
-
-
-class _CallFailed(Exception):
-    """Carries an exception raised by litellm (not by our callbacks) out of the stream loop."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class _StreamPump:
@@ -418,121 +399,6 @@ def _http_response(stream: Any) -> Any:
     return response if hasattr(response, "extensions") else None
 
 
-@dataclass
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-class _StreamState:
-    """Assembles streamed chunks into a `ModelResponse`."""
-
-    def __init__(self, on_text: Callable[[str], None]) -> None:
-        self.on_text = on_text
-        self.text: list[str] = []
-        self.calls: dict[int, _PartialCall] = {}
-        self.finish_reason: str | None = None
-        self.raw_usage: Any = None
-        self.emitted = False
-
-    def feed(self, chunk: Any) -> None:
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            self.raw_usage = usage
-        choices = getattr(chunk, "choices", None)
-        if not choices:
-            return
-        choice = choices[0]
-        delta = choice.delta
-        for position, tc in enumerate(getattr(delta, "tool_calls", None) or ()):
-            self._feed_tool_call(position, tc)
-        if choice.finish_reason:
-            self.finish_reason = choice.finish_reason
-        text = getattr(delta, "content", None)
-        if text:
-            self.text.append(text)
-            self.emitted = True
-            self.on_text(text)
-
-    def _feed_tool_call(self, position: int, tc: Any) -> None:
-        index = tc.index if tc.index is not None else position
-        call = self.calls.get(index)
-        if call is not None and tc.id and call.id and tc.id != call.id:
-            # Some providers reuse index 0 for every call; a new id is a new call.
-            index = max(self.calls) + 1
-            call = None
-        if call is None:
-            call = self.calls[index] = _PartialCall()
-        if tc.id:
-            call.id = tc.id
-        function = tc.function
-        if function is not None:
-            if function.name:
-                call.name = function.name
-            if function.arguments:
-                call.arguments.append(function.arguments)
-
-    def finished(self, cost: float | None) -> ModelResponse:
-        calls = [
-            ToolCall(
-                id=call.id or f"call_{index}",
-                name=call.name,
-                arguments="".join(call.arguments) or "{}",
-            )
-            for index, call in sorted(self.calls.items())
-        ]
-        finish = self.finish_reason or ("tool_calls" if calls else "stop")
-        usage = _usage(self.raw_usage)
-        usage.cost_usd = cost
-        return ModelResponse(
-            text="".join(self.text), tool_calls=calls, usage=usage, finish_reason=finish
-        )
-
-    def cancelled(self) -> ModelResponse:
-        """What arrived before the cancel; tool calls whose arguments are unfinished are dropped."""
-        calls = []
-        for index, call in sorted(self.calls.items()):
-            arguments = "".join(call.arguments) or "{}"
-            if call.name and _is_json_object(arguments):
-                calls.append(
-                    ToolCall(id=call.id or f"call_{index}", name=call.name, arguments=arguments)
-                )
-        # The provider reports usage only at the end; a cut-short call has none to give.
-        return ModelResponse(
-            text="".join(self.text), tool_calls=calls, usage=Usage(), finish_reason="cancelled"
-        )
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-def _usage(raw: Any) -> Usage:
-    """Token counts from litellm's usage; `input_tokens` includes cached prompt tokens."""
-    if raw is None:
-        return Usage(cost_usd=None)
-    details = getattr(raw, "prompt_tokens_details", None)
-    cache_read = getattr(details, "cached_tokens", None) or getattr(
-        raw, "cache_read_input_tokens", 0
-    )
-    cache_write = (
-        getattr(raw, "cache_creation_input_tokens", None)
-        or getattr(raw, "_cache_creation_input_tokens", None)
-        or getattr(details, "cache_write_tokens", None)
-        or 0
-    )
-    return Usage(
-        input_tokens=int(getattr(raw, "prompt_tokens", 0) or 0),
-        output_tokens=int(getattr(raw, "completion_tokens", 0) or 0),
-        cache_read_tokens=int(cache_read or 0),
-        cache_write_tokens=int(cache_write),
-    )
-
-
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
     """USD from litellm's bundled price map; None when the model or the usage is unknown."""
     if raw_usage is None:
@@ -546,78 +412,39 @@ def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
 
 # -- errors --------------------------------------------------------------------------------
 
-_MISSING_KEY = re.compile(
-    r"missing credentials|api_key client option must be set|missing [\w .-]*api[ _-]?key"
-    r"|no api[ _-]?key|api[ _-]?key (?:is )?(?:not set|required|missing)",
-    re.IGNORECASE,
-)
-_OVERFLOW = re.compile(
-    r"context[ _-]?(?:length|window)|maximum context|prompt is too long|input is too long"
-    r"|too many (?:input )?tokens",
-    re.IGNORECASE,
-)
-_PREFIX = re.compile(r"^(?:litellm\.)?\w*(?:Error|Exception)\s*(?::|-)\s*")
 
-
-@dataclass
-class _Failure:
-    kind: str  # "no_key", "auth", "overflow", "retry" or "fatal"
-    message: str
-    status: int | None = None
-    label: str = "Provider error"
-    retry_after: float | None = None
-
-    def to_error(self, model: str, emitted: bool, attempt: int) -> ProviderError:
-        status = f" (HTTP {self.status})" if self.status else ""
-        if self.kind in ("no_key", "auth"):
-            env = provider_key_env(model)
-            fix = f"set {env}" if env else "check the provider's API key"
-            if self.kind == "no_key":
-                problem = f"No API key for {model}"
-            else:
-                problem = f"Authentication failed for {model}{status}: {self.message.rstrip('.')}"
-            return AuthError(f"{problem}; {fix}, or choose another model with --model.")
-        if self.kind == "overflow":
-            return ContextOverflowError(f"Context window exceeded for {model}: {self.message}")
-        if self.kind == "retry" and emitted:
-            return ProviderError(f"{model} failed mid-stream{status}: {self.message}")
-        if self.kind == "retry" and attempt > 1:
-            return ProviderError(f"{model} failed{status} after {attempt} attempts: {self.message}")
-        return ProviderError(f"{model} failed{status}: {self.message}")
-
-
-def _classify(litellm: Any, exc: BaseException, model: str) -> _Failure:
+def _classify(litellm: Any, exc: BaseException, model: str) -> Failure:
     """Sort a litellm/openai/httpx exception into what to do about it."""
     import httpx
 
     if not isinstance(exc, Exception):
         raise exc  # KeyboardInterrupt and friends are not provider failures
     status = _status(exc)
-    message = _one_line(exc)
-    if _MISSING_KEY.search(message):
-        return _Failure("no_key", message)
+    message = one_line(str(getattr(exc, "message", None) or exc), type(exc).__name__)
+    if MISSING_KEY.search(message):
+        return Failure("no_key", message, key_env=provider_key_env(model))
     if status in (401, 403) or isinstance(
         exc, litellm.AuthenticationError | litellm.PermissionDeniedError
     ):
-        return _Failure("auth", message, status)
+        return Failure("auth", message, status, key_env=provider_key_env(model))
     if isinstance(exc, litellm.ContextWindowExceededError) or (
-        status in (400, 413, None) and _OVERFLOW.search(message)
+        status in (400, 413, None) and OVERFLOW.search(message)
     ):
-        return _Failure("overflow", message, status)
+        return Failure("overflow", message, status)
     if isinstance(exc, ImportError) or "No module named" in message:
-        return _Failure("fatal", f"litellm could not load a module it needs: {message}", status)
-    retry_after = _retry_after(exc)
+        return Failure("fatal", f"litellm could not load a module it needs: {message}", status)
+    wait = _retry_after(exc)
     if status == 429 or isinstance(exc, litellm.RateLimitError):
-        return _Failure("retry", message, status, f"Rate limited ({status or 429})", retry_after)
+        return Failure("retry", message, status, f"Rate limited ({status or 429})", wait)
     if status == 408 or isinstance(exc, litellm.Timeout | httpx.TimeoutException):
-        return _Failure("retry", message, status, "Timed out", retry_after)
+        return Failure("retry", message, status, "Timed out", wait)
     if isinstance(exc, litellm.APIConnectionError | httpx.TransportError) or (
         "connection error" in message.lower()
     ):
-        return _Failure("retry", message, status, "Connection failed", retry_after)
+        return Failure("retry", message, status, "Connection failed", wait)
     if status is not None and status >= 500:
-        return _Failure("retry", message, status, f"Server error ({status})", retry_after)
-    return _Failure("fatal", message, status)
+        return Failure("retry", message, status, f"Server error ({status})", wait)
+    return Failure("fatal", message, status)
 
 
 def _status(exc: BaseException) -> int | None:
@@ -630,26 +457,8 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
-def _one_line(exc: BaseException) -> str:
-    """The provider's message without litellm's prefixes, chained originals or tracebacks."""
-    text = str(getattr(exc, "message", None) or exc)
-    text = text.split(" Original exception:")[0].strip()
-    text = text.splitlines()[0].strip() if text else type(exc).__name__
-    while (stripped := _PREFIX.sub("", text, count=1)) != text:
-        text = stripped
-    if text.startswith("{"):
-        try:
-            body = json.loads(text)
-            error = body.get("error", body)
-            text = str(error.get("message", text) if isinstance(error, dict) else error)
-        except (ValueError, AttributeError):
-            pass
-    text = text.strip() or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _retry_after(exc: BaseException) -> float | None:
-    """Seconds the provider asked us to wait (`retry-after-ms` / `retry-after`), if any."""
+    """Seconds the provider asked us to wait, if any."""
     # litellm keeps the provider's headers on `litellm_response_headers`; its
     # rebuilt `exc.response` often carries none.
     for headers in (
@@ -657,22 +466,7 @@ def _retry_after(exc: BaseException) -> float | None:
         getattr(getattr(exc, "response", None), "headers", None),
         getattr(exc, "headers", None),
     ):
-        if not isinstance(headers, Mapping):
-            continue
-        values = {str(k).lower(): str(v) for k, v in headers.items()}
-        try:
-            if "retry-after-ms" in values:
-                return float(values["retry-after-ms"]) / 1000.0
-            if "retry-after" in values:
-                return _parse_retry_after(values["retry-after"])
-        except ValueError:
-            continue
+        wait = retry_after(headers)
+        if wait is not None:
+            return wait
     return None
-
-
-def _parse_retry_after(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,374 @@
+"""What every model transport shares: picking one, retrying, failures as errors, assembly.
+
+A transport is a `ModelClient` that reaches providers one way: `litellm`
+(`llm.LiteLLMClient`, every provider, the default) or `openai`
+(`openai_http.OpenAIHTTPClient`, OpenAI-compatible endpoints over plain httpx).
+They differ only in how they talk to the provider and recognise its failures;
+the retry loop, its backoff, the wording of errors and the assembly of a
+streamed reply live here, once. Importing this module imports neither.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiller.errors import AuthError, ContextOverflowError, ProviderError
+from tiller.model import ModelClient, ModelRequest, ModelResponse, ToolCall, Usage
+
+__all__ = [
+    "DEFAULT_TRANSPORT",
+    "TRANSPORTS",
+    "CallFailed",
+    "Failure",
+    "RetryPolicy",
+    "StreamState",
+    "client_for",
+    "complete_with_retries",
+]
+
+TRANSPORTS = ("litellm", "openai")
+DEFAULT_TRANSPORT = "litellm"
+
+
+def client_for(transport: str) -> ModelClient:
+    """A new model client for a transport name.
+
+    Raises:
+        ValueError: `transport` is not one of `TRANSPORTS`.
+    """
+    if transport == "litellm":
+        from tiller.llm import LiteLLMClient
+
+        return LiteLLMClient()
+    if transport == "openai":
+        from tiller.openai_http import OpenAIHTTPClient
+
+        return OpenAIHTTPClient()
+    raise ValueError(
+        f"Unknown transport {transport!r}: use 'litellm' (every provider) "
+        "or 'openai' (OpenAI-compatible endpoints)."
+    )
+
+
+# -- retrying ------------------------------------------------------------------------------
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to wait before retrying a transient failure.
+
+    Attributes:
+        max_retries: retries after the first attempt; never once text has been streamed.
+        backoff_base: the first retry waits up to this many seconds (full jitter,
+            doubling each retry); a provider's `Retry-After` wins.
+        backoff_max: the cap on any single wait, `Retry-After` included.
+    """
+
+    max_retries: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.backoff_max)
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return self.rng.uniform(0.0, ceiling)
+
+
+class CallFailed(Exception):
+    """Carries a transport's exception (not one raised by our callbacks) out of an attempt."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def complete_with_retries(
+    request: ModelRequest,
+    attempt: Callable[[StreamState], ModelResponse],
+    classify: Callable[[BaseException], Failure],
+    policy: RetryPolicy,
+    *,
+    on_text: Callable[[str], None],
+    cancel: threading.Event,
+    on_retry: Callable[[str], None] | None,
+) -> ModelResponse:
+    """Run `attempt` until it returns, retrying what `classify` calls transient.
+
+    `attempt` streams into the `StreamState` it is given and raises `CallFailed`
+    for provider failures. A failure after text reached `on_text` is never
+    retried (the person would see the text twice). A cancel before an attempt
+    or during a wait returns `finish_reason="cancelled"`.
+    """
+    attempts = policy.max_retries + 1
+    for number in range(1, attempts + 1):
+        if cancel.is_set():
+            return ModelResponse(finish_reason="cancelled")
+        stream = StreamState(on_text)
+        try:
+            return attempt(stream)
+        except CallFailed as failed:
+            failure = classify(failed.error)
+            if failure.kind != "retry" or stream.emitted or number == attempts:
+                raise failure.to_error(request.model, stream.emitted, number) from failed.error
+        delay = policy.delay(number, failure.retry_after)
+        if on_retry is not None:
+            on_retry(
+                f"{failure.label}; retrying in {delay:.1f} s (attempt {number + 1}/{attempts})"
+            )
+        if cancel.wait(delay):
+            return ModelResponse(finish_reason="cancelled")
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# -- failures ------------------------------------------------------------------------------
+
+MISSING_KEY = re.compile(
+    r"missing credentials|api_key client option must be set|missing [\w .-]*api[ _-]?key"
+    r"|no api[ _-]?key|api[ _-]?key (?:is )?(?:not set|required|missing)",
+    re.IGNORECASE,
+)
+OVERFLOW = re.compile(
+    r"context[ _-]?(?:length|window)|maximum context|prompt is too long|input is too long"
+    r"|too many (?:input )?tokens",
+    re.IGNORECASE,
+)
+_PREFIX = re.compile(r"^(?:litellm\.)?\w*(?:Error|Exception)\s*(?::|-)\s*")
+
+
+@dataclass
+class Failure:
+    """What a transport's exception means for the retry loop and for the person.
+
+    Attributes:
+        kind: `no_key`, `auth`, `overflow`, `retry` or `fatal`.
+        message: the provider's message, one line.
+        status: the HTTP status, when there was one.
+        label: how a retry notice names the failure (`Rate limited (429)`).
+        retry_after: the wait the provider asked for, in seconds.
+        key_env: the variable that holds the key, for auth failures.
+    """
+
+    kind: str
+    message: str
+    status: int | None = None
+    label: str = "Provider error"
+    retry_after: float | None = None
+    key_env: str | None = None
+
+    def to_error(self, model: str, emitted: bool, attempt: int) -> ProviderError:
+        """The exception to raise once this failure is final."""
+        status = f" (HTTP {self.status})" if self.status else ""
+        if self.kind in ("no_key", "auth"):
+            fix = f"set {self.key_env}" if self.key_env else "check the provider's API key"
+            if self.kind == "no_key":
+                problem = f"No API key for {model}"
+            else:
+                problem = f"Authentication failed for {model}{status}: {self.message.rstrip('.')}"
+            return AuthError(f"{problem}; {fix}, or choose another model with --model.")
+        if self.kind == "overflow":
+            return ContextOverflowError(f"Context window exceeded for {model}: {self.message}")
+        if self.kind == "retry" and emitted:
+            return ProviderError(f"{model} failed mid-stream{status}: {self.message}")
+        if self.kind == "retry" and attempt > 1:
+            return ProviderError(f"{model} failed{status} after {attempt} attempts: {self.message}")
+        return ProviderError(f"{model} failed{status}: {self.message}")
+
+
+def status_failure(
+    status: int, message: str, retry_after: float | None, key_env: str | None
+) -> Failure:
+    """Sort an HTTP error status (with the provider's message) into what to do about it."""
+    if status in (401, 403):
+        return Failure("auth", message, status, key_env=key_env)
+    if status in (400, 413) and OVERFLOW.search(message):
+        return Failure("overflow", message, status)
+    if status == 429:
+        return Failure("retry", message, status, f"Rate limited ({status})", retry_after)
+    if status == 408:
+        return Failure("retry", message, status, "Timed out", retry_after)
+    if status >= 500:
+        return Failure("retry", message, status, f"Server error ({status})", retry_after)
+    return Failure("fatal", message, status)
+
+
+def one_line(text: str, fallback: str) -> str:
+    """A provider's message without SDK prefixes, chained originals, tracebacks or JSON."""
+    text = text.split(" Original exception:")[0].strip()
+    text = text.splitlines()[0].strip() if text else fallback
+    while (stripped := _PREFIX.sub("", text, count=1)) != text:
+        text = stripped
+    if text.startswith("{"):
+        try:
+            body = json.loads(text)
+            error = body.get("error", body)
+            text = str(error.get("message", text) if isinstance(error, dict) else error)
+        except (ValueError, AttributeError):
+            pass
+    text = text.strip() or fallback
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a response's headers ask us to wait (`retry-after-ms` / `retry-after`), if any."""
+    if not isinstance(headers, Mapping):
+        return None
+    values = {str(k).lower(): str(v) for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in values:
+            return float(values["retry-after-ms"]) / 1000.0
+        if "retry-after" in values:
+            return _parse_retry_after(values["retry-after"])
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def _parse_retry_after(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+
+
+# -- assembling a streamed reply -----------------------------------------------------------
+
+
+def _get(obj: Any, name: str) -> Any:
+    # Chunks are dicts from the lean transport and objects from litellm; same field names.
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class StreamState:
+    """Assembles streamed chat-completion chunks (dicts or objects) into a `ModelResponse`."""
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        self.on_text = on_text
+        self.text: list[str] = []
+        self.calls: dict[int, _PartialCall] = {}
+        self.finish_reason: str | None = None
+        self.raw_usage: Any = None
+        self.emitted = False
+
+    def feed(self, chunk: Any) -> None:
+        """Take one chunk: usage, tool-call pieces, the finish reason, a text delta."""
+        usage = _get(chunk, "usage")
+        if usage is not None:
+            self.raw_usage = usage
+        choices = _get(chunk, "choices")
+        if not choices:
+            return
+        choice = choices[0]
+        delta = _get(choice, "delta")
+        if delta is None:
+            return
+        for position, tc in enumerate(_get(delta, "tool_calls") or ()):
+            self._feed_tool_call(position, tc)
+        reason = _get(choice, "finish_reason")
+        if reason:
+            self.finish_reason = reason
+        text = _get(delta, "content")
+        if text:
+            self.text.append(text)
+            self.emitted = True
+            self.on_text(text)
+
+    def _feed_tool_call(self, position: int, tc: Any) -> None:
+        index = _get(tc, "index")
+        index = index if index is not None else position
+        call_id = _get(tc, "id")
+        call = self.calls.get(index)
+        if call is not None and call_id and call.id and call_id != call.id:
+            # Some providers reuse index 0 for every call; a new id is a new call.
+            index = max(self.calls) + 1
+            call = None
+        if call is None:
+            call = self.calls[index] = _PartialCall()
+        if call_id:
+            call.id = call_id
+        function = _get(tc, "function")
+        if function is not None:
+            name = _get(function, "name")
+            if name:
+                call.name = name
+            arguments = _get(function, "arguments")
+            if arguments:
+                call.arguments.append(arguments)
+
+    def finished(self, cost: float | None) -> ModelResponse:
+        """The whole reply, with `cost` in USD (None when unknown)."""
+        calls = [
+            ToolCall(
+                id=call.id or f"call_{index}",
+                name=call.name,
+                arguments="".join(call.arguments) or "{}",
+            )
+            for index, call in sorted(self.calls.items())
+        ]
+        finish = self.finish_reason or ("tool_calls" if calls else "stop")
+        usage = usage_from(self.raw_usage)
+        usage.cost_usd = cost
+        return ModelResponse(
+            text="".join(self.text), tool_calls=calls, usage=usage, finish_reason=finish
+        )
+
+    def cancelled(self) -> ModelResponse:
+        """What arrived before the cancel; tool calls whose arguments are unfinished are dropped."""
+        calls = []
+        for index, call in sorted(self.calls.items()):
+            arguments = "".join(call.arguments) or "{}"
+            if call.name and _is_json_object(arguments):
+                calls.append(
+                    ToolCall(id=call.id or f"call_{index}", name=call.name, arguments=arguments)
+                )
+        # The provider reports usage only at the end; a cut-short call has none to give.
+        return ModelResponse(
+            text="".join(self.text), tool_calls=calls, usage=Usage(), finish_reason="cancelled"
+        )
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def usage_from(raw: Any) -> Usage:
+    """Token counts from a chunk's usage (dict or object); `input_tokens` includes cached ones."""
+    if raw is None:
+        return Usage(cost_usd=None)
+    details = _get(raw, "prompt_tokens_details")
+    cache_read = (_get(details, "cached_tokens") if details is not None else None) or _get(
+        raw, "cache_read_input_tokens"
+    )
+    cache_write = (
+        _get(raw, "cache_creation_input_tokens")
+        or _get(raw, "_cache_creation_input_tokens")
+        or (_get(details, "cache_write_tokens") if details is not None else None)
+        or 0
+    )
+    return Usage(
+        input_tokens=int(_get(raw, "prompt_tokens") or 0),
+        output_tokens=int(_get(raw, "completion_tokens") or 0),
+        cache_read_tokens=int(cache_read or 0),
+        cache_write_tokens=int(cache_write),
+    )
