@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tiller.approvals import ApprovalMode
 from tiller.truncation import TruncationLimit
 
 DEFAULT_MODEL = "openrouter/anthropic/claude-sonnet-4.5"
@@ -21,6 +22,11 @@ class SessionConfig:
         context_warning_ratio: warn when a request uses this share of the window.
         default_context_window: assumed window when the model's is unknown.
         parallel_tools: run a round of read-only tool calls concurrently.
+        shell: offer the `shell` tool (commands run in a sandbox copy of the workspace).
+        shell_approval: `ask` the person before each command (APPROVAL_REQUESTED),
+            `allow` every command, or `deny` all but those `shell_allow` names.
+        shell_allow: command patterns that run without asking (`pytest`, `npm test`, `git *`).
+        shell_timeout_ms: default per-command timeout; None takes the profile's.
     """
 
     max_turns: int = 10
@@ -30,3 +36,7 @@ class SessionConfig:
     context_warning_ratio: float = 0.8
     default_context_window: int = 128_000
     parallel_tools: bool = True
+    shell: bool = False
+    shell_approval: ApprovalMode = "ask"
+    shell_allow: tuple[str, ...] = ()
+    shell_timeout_ms: int | None = None

@@ -58,12 +58,17 @@ class Event:
             "kind": self.kind.value,
             "session_id": self.session_id,
             "timestamp": self.timestamp,
-            "data": self.data,
+            "data": self.data if "future" not in self.data else _without_future(self.data),
         }
 
     def to_json(self) -> str:
         """The event as one JSON line (non-serialisable values become strings)."""
         return json.dumps(self.to_dict(), default=str, ensure_ascii=False)
+
+
+def _without_future(data: dict[str, Any]) -> dict[str, Any]:
+    # A pending approval's future is for in-process front ends, not for JSON.
+    return {key: value for key, value in data.items() if key != "future"}
 
 
 Subscriber = Callable[[Event], None]

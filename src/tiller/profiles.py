@@ -31,19 +31,24 @@ class Profile:
             in each directory next to `AGENTS.md`.
         parallel_tool_calls: whether the model may issue several tool calls
             in one response that Tiller may run concurrently.
+        shell_timeout_ms: the `shell` tool's default timeout (Claude Code lets
+            commands run two minutes; Codex-style models expect ten seconds).
     """
 
     name: ProfileName
     edit_tool: EditTool
     instructions_file: str
     parallel_tool_calls: bool
+    shell_timeout_ms: int = 10_000
 
     def base_prompt(self) -> str:
         """The family's base system prompt (`prompts/<name>.md`), read once and cached."""
         return _load_prompt(self.name)
 
 
-ANTHROPIC = Profile("anthropic", "edit_file", "CLAUDE.md", parallel_tool_calls=True)
+ANTHROPIC = Profile(
+    "anthropic", "edit_file", "CLAUDE.md", parallel_tool_calls=True, shell_timeout_ms=120_000
+)
 OPENAI = Profile("openai", "apply_patch", ".codex/instructions.md", parallel_tool_calls=True)
 GEMINI = Profile("gemini", "edit_file", "GEMINI.md", parallel_tool_calls=True)
 

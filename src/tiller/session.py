@@ -10,11 +10,14 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.config import SessionConfig
 from tiller.errors import SessionBusy, SessionClosed
 from tiller.events import Event, EventKind, Subscriber
@@ -23,12 +26,14 @@ from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import load_project_docs
 from tiller.settings import resolve_model
+from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
 from tiller.subagents import SubagentPool, subagent_tools
 from tiller.system_prompt import Environment, build_system_prompt
 from tiller.tools import file_tools
 from tiller.tools.base import Tool
 from tiller.tools.registry import ToolRegistry
+from tiller.tools.shell import shell_tool
 from tiller.tools.skill import skill_tool
 from tiller.workspace import Workspace
 
@@ -87,6 +92,7 @@ class Session:
         config: limits; see `SessionConfig`.
         client: a model client to use with the model id `model` (shared by subagents).
         depth: subagent nesting level (0 for a top-level session).
+        parent: the session that spawned this one; approvals are asked through it.
         session_id: a fixed id (default: random).
         **llm_options: forwarded to the provider (api_base, api_key, temperature, ...).
     """
@@ -106,6 +112,7 @@ class Session:
         config: SessionConfig | None = None,
         client: ModelClient | None = None,
         depth: int = 0,
+        parent: Session | None = None,
         session_id: str | None = None,
         **llm_options: Any,
     ) -> None:
@@ -113,6 +120,7 @@ class Session:
         self.config = config or SessionConfig()
         self.max_turns = max_turns
         self.depth = depth
+        self.parent = parent
         self.llm_options: dict[str, Any] = dict(llm_options)
         self.system_prompt = system_prompt
         self.cwd = cwd.strip("/")
@@ -149,6 +157,12 @@ class Session:
         self._closers: list[Callable[[], None]] = []
         self.subagents = SubagentPool(self)
         self.on_close(self.subagents.close_all)
+        self.approvals: ApprovalPolicy = (
+            parent.approvals
+            if parent is not None
+            else ApprovalPolicy(self.config.shell_approval, tuple(self.config.shell_allow))
+        )
+        self.shell: ShellRunner | None = None
         self.on_close(self.workspace.subscribe(self._on_workspace_change))
         self.registry = self._build_registry()
 
@@ -160,10 +174,30 @@ class Session:
             tools.append(skill_tool(self.skills, on_load=self._on_skill_loaded))
         if self.depth < self.config.max_subagent_depth:
             tools += subagent_tools(self.subagents)
+        if self.config.shell:
+            tools.append(shell_tool(self._shell_runner()))
         by_name = {tool.name: tool for tool in tools}
         for tool in self._extra_tools:
             by_name[tool.name] = tool
         return ToolRegistry(by_name.values(), limits=self.config.truncation)
+
+    def _shell_runner(self) -> ShellRunner:
+        settings = ShellSettings(
+            default_timeout_ms=self.config.shell_timeout_ms or self.profile.shell_timeout_ms,
+            cwd=self.cwd,
+        )
+        if self.shell is None:
+            self.shell = ShellRunner(
+                self.workspace,
+                policy=self.approvals,
+                ask=self.request_approval,
+                settings=settings,
+                label=self.id,
+            )
+            self.on_close(self.shell.close)
+        else:
+            self.shell.settings = settings
+        return self.shell
 
     def _on_skill_loaded(self, skill: Skill) -> None:
         self.emit(EventKind.SKILL_LOADED, name=skill.name, path=str(skill.path))
@@ -350,6 +384,37 @@ class Session:
     def cancel(self) -> None:
         """Stop the current run at the next safe point; the session stays usable."""
         self.cancel_token.set()
+
+    # -- approvals ------------------------------------------------------------
+
+    def request_approval(
+        self, details: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> Approval:
+        """Ask the person whether a tool may go ahead, and wait for the answer.
+
+        Emits `APPROVAL_REQUESTED` with `details`, a `request_id` and a `future`
+        that a front end resolves with an `Approval` (or True / False / a
+        decision name). A subagent asks through its parent. Cancelling the run
+        cancels the future and counts as a denial.
+        """
+        if self.parent is not None:
+            return self.parent.request_approval(
+                {**details, "agent_id": self.id}, cancel=cancel or self.cancel_token
+            )
+        future: Future[object] = Future()
+        tokens = [token for token in (self.cancel_token, cancel) if token is not None]
+        self.emit(
+            EventKind.APPROVAL_REQUESTED, **details, request_id=uuid.uuid4().hex[:8], future=future
+        )
+        while True:
+            try:
+                return Approval.of(future.result(timeout=0.1))
+            except FutureTimeout:
+                if any(token.is_set() for token in tokens):
+                    future.cancel()
+                    return Approval(Decision.DENY, "The run was cancelled.")
+            except CancelledError:
+                return Approval(Decision.DENY, "The request was cancelled.")
 
     def close(self) -> None:
         """Close the session once the current tool call finishes."""

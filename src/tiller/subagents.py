@@ -63,6 +63,7 @@ class SubagentPool:
             profile=None if model else parent.profile.name,
             config=parent.config,
             depth=parent.depth + 1,
+            parent=parent,
             skills_dirs=[skill.directory.parent for skill in parent.skills],
             session_id=f"{parent.id}.{agent_id}",
             **parent.llm_options,

@@ -157,6 +157,23 @@ class Workspace:
             files = self._layers.files
             return {path: files[path] for path in sorted(files)}
 
+    def base_files(self) -> dict[str, str]:
+        """Visible base files the overlay leaves untouched, as `path -> file on disk`.
+
+        Together with `files()` this is everything the workspace holds; the shell
+        sandbox mirrors the two. Ignored files and `.git/` are not included.
+        """
+        with self._lock:
+            tree = self._layers.tree
+            if tree is None:
+                return {}
+            files, deleted = self._layers.files, self._layers.deleted
+            return {
+                path: entry.path
+                for path, entry in tree.walk()
+                if path not in files and path not in deleted
+            }
+
     def list_dir(self, path: str = "") -> list[str]:
         """Names of the immediate children of a directory, sorted; directories end in `/`.
 

@@ -1,0 +1,178 @@
+"""`ShellRunner`: one session's shell — approval, sandbox sync, the command, the way back."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tiller.approvals import Approval, ApprovalPolicy, Decision
+from tiller.errors import ToolError
+from tiller.shell.environment import sandbox_env
+from tiller.shell.process import KILL_GRACE_SECONDS, CommandResult, run_command
+from tiller.shell.sandbox import Collected, Sandbox
+from tiller.workspace import Workspace
+
+MAX_TIMEOUT_MS = 600_000
+"""No single command may run longer than ten minutes."""
+
+Ask = Callable[[dict[str, Any]], Approval]
+"""Asks the person about a request (its details) and returns the answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShellSettings:
+    """How a session's shell behaves.
+
+    Attributes:
+        default_timeout_ms: for a call that gives no `timeout_ms`.
+        cwd: where commands start, relative to the workspace root.
+        sandbox_parent: where sandboxes are created (default: the temp dir).
+        environ: the environment to filter for commands (default: `os.environ`).
+    """
+
+    default_timeout_ms: int = 10_000
+    cwd: str = ""
+    sandbox_parent: Path | None = None
+    environ: Mapping[str, str] | None = None
+
+
+class ShellRunner:
+    """Runs the model's commands in a sandbox copy of the workspace, asking first.
+
+    Args:
+        workspace: the workspace the sandbox mirrors and feeds back into.
+        policy: what runs without asking.
+        ask: how to ask the person when the policy does not decide.
+        settings: timeouts, cwd and where the sandbox lives.
+        label: a readable part of the sandbox's directory name.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        policy: ApprovalPolicy,
+        ask: Ask,
+        settings: ShellSettings | None = None,
+        label: str = "",
+    ) -> None:
+        self.policy = policy
+        self.settings = settings or ShellSettings()
+        self.sandbox = Sandbox(workspace, parent=self.settings.sandbox_parent, label=label)
+        self._ask = ask
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Remove the sandbox."""
+        with self._lock:
+            self.sandbox.close()
+
+    def run(
+        self,
+        command: str,
+        *,
+        timeout_ms: int | None,
+        description: str,
+        cancel: threading.Event,
+        on_output: Callable[[str], None],
+    ) -> str:
+        """Ask, sync, run, bring changes back; returns the text the model reads.
+
+        Raises:
+            ToolError: the command was denied, cancelled, or could not start.
+        """
+        if not command.strip():
+            raise ToolError("The command is empty.")
+        notes: list[str] = []
+        timeout = timeout_ms or self.settings.default_timeout_ms
+        if timeout > MAX_TIMEOUT_MS:
+            notes.append(f"timeout_ms {timeout} was capped at {MAX_TIMEOUT_MS} (10 minutes).")
+            timeout = MAX_TIMEOUT_MS
+        self._approve(command, description, timeout)
+        if cancel.is_set():
+            raise ToolError("Cancelled by the user before the command started; it did not run.")
+        with self._lock:
+            self.sandbox.sync()
+            cwd = self.sandbox.path / self.settings.cwd
+            cwd.mkdir(parents=True, exist_ok=True)
+            env = sandbox_env(
+                self.settings.environ if self.settings.environ is not None else os.environ,
+                pwd=str(cwd),
+            )
+            try:
+                result = run_command(
+                    command,
+                    cwd=cwd,
+                    env=env,
+                    timeout=timeout / 1000,
+                    cancel=cancel,
+                    on_output=on_output,
+                )
+            except OSError as exc:
+                raise ToolError(f"Could not start bash: {exc}") from exc
+            collected = self.sandbox.collect()
+        text = _report(result, collected, timeout, notes)
+        if result.cancelled:
+            raise ToolError(f"Cancelled by the user; the command was stopped.\n{text}")
+        return text
+
+    def _approve(self, command: str, description: str, timeout_ms: int) -> None:
+        if self.policy.preapproved(command):
+            return
+        if self.policy.mode == "deny":
+            raise ToolError(
+                "This command needs approval and nobody can give it here (a headless run). "
+                "Run with --yes, or add a matching pattern to `allow` under [shell] in "
+                "config.toml. Do not retry the same command."
+            )
+        answer = self._ask(
+            {
+                "tool": "shell",
+                "command": command,
+                "description": description,
+                "cwd": self.settings.cwd or ".",
+                "timeout_ms": timeout_ms,
+            }
+        )
+        if answer.decision is Decision.ALLOW_SESSION:
+            self.policy.remember(command)
+        if not answer.allowed:
+            reason = f" Their reason: {answer.reason}" if answer.reason else ""
+            raise ToolError(
+                "The user denied this command; it did not run." + reason + " "
+                "Do not retry it unchanged; adjust your approach or ask the user."
+            )
+
+
+def _report(result: CommandResult, collected: Collected, timeout_ms: int, notes: list[str]) -> str:
+    """The model's view of a finished command."""
+    lines: list[str] = []
+    if result.timed_out:
+        lines.append(
+            f"Timed out after {timeout_ms / 1000:g} s: the command and its child processes were "
+            f"stopped (SIGTERM, then SIGKILL after {KILL_GRACE_SECONDS:g} s). The output so far "
+            f"is below. If it needs longer, call shell again with a larger timeout_ms "
+            f"(at most {MAX_TIMEOUT_MS})."
+        )
+    elif result.exit_code is not None:
+        lines.append(f"Exit code: {result.exit_code}")
+    lines.append(f"Duration: {result.seconds:.1f} s")
+    lines.extend(f"Note: {note}" for note in notes)
+    if result.stopped_leftovers:
+        lines.append("Note: background processes it left running were stopped.")
+    lines.append("Output:")
+    lines.append(result.output.rstrip("\n") if result.output.strip() else "(no output)")
+    if collected.changes:
+        marks = {"added": "A", "modified": "M", "deleted": "D"}
+        listed = ", ".join(f"{marks[kind]} {path}" for path, kind in collected.changes)
+        lines.append(f"Workspace changes from this command: {listed}")
+    if collected.skipped:
+        lines.append(
+            "Binary files it wrote stay in the sandbox only (the workspace holds text): "
+            + ", ".join(collected.skipped)
+        )
+    return "\n".join(lines)
