@@ -40,6 +40,13 @@ SkillsDir = Annotated[
 ApiBase = Annotated[
     str | None, typer.Option(help="Base URL of an OpenAI-compatible or provider endpoint.")
 ]
+Transport = Annotated[
+    str | None,
+    typer.Option(
+        help="How to reach the model: litellm (default, every provider) or openai "
+        "(lean client for OpenAI-compatible endpoints; env TILLER_TRANSPORT)."
+    ),
+]
 EnvFile = Annotated[
     Path | None,
     typer.Option(help="Load provider keys from this .env file (set variables win)."),
@@ -142,6 +149,7 @@ def resolve_options(
     skills_dir: list[Path] | None = None,
     api_base: str | None = None,
     env_file: Path | None = None,
+    transport: str | None = None,
 ) -> FrontEndOptions:
     """Apply the settings precedence to the global options of an entry point.
 
@@ -158,6 +166,7 @@ def resolve_options(
             "max_turns": max_turns,
             "skills_dirs": skills_dir,
             "api_base": api_base,
+            "transport": transport,
         }
         settings = load_settings(base, flags=flags)
     except ConfigError as exc:

@@ -216,11 +216,18 @@ class Session:
 
     @property
     def client(self) -> ModelClient:
-        """The model client, created on first use so importing stays cheap."""
-        if self._client is None:
-            from tiller.llm import LiteLLMClient
+        """The model client, created on first use so importing stays cheap.
 
-            self._client = LiteLLMClient()
+        The `transport` option picks it: `litellm` (default) or `openai`, the
+        lean client for OpenAI-compatible endpoints.
+
+        Raises:
+            ValueError: `transport` names no transport.
+        """
+        if self._client is None:
+            from tiller.transport import DEFAULT_TRANSPORT, client_for
+
+            self._client = client_for(self.llm_options.get("transport") or DEFAULT_TRANSPORT)
         return self._client
 
     def set_model(self, model: str, profile: str | None = None) -> None:
@@ -308,7 +315,8 @@ class Session:
             model=self.model,
             messages=self.context(),
             tools=self.registry.schemas(),
-            options=dict(self.llm_options),
+            # `transport` chose the client; it is not an option for the provider.
+            options={k: v for k, v in self.llm_options.items() if k != "transport"},
         )
 
     def files(self) -> dict[str, str]:

@@ -20,6 +20,7 @@ from typing import Any
 from platformdirs import user_config_dir
 
 from tiller.config import DEFAULT_MODEL, SessionConfig
+from tiller.transport import TRANSPORTS
 from tiller.truncation import limit_for
 
 CONFIG_FILE = "config.toml"
@@ -54,6 +55,10 @@ def _string(value: Any) -> str | None:
 
 def _profile(value: Any) -> str | None:
     return None if value in PROFILES else f"one of {', '.join(PROFILES)}"
+
+
+def _transport(value: Any) -> str | None:
+    return None if value in TRANSPORTS else f"one of {', '.join(TRANSPORTS)}"
 
 
 def _positive_int(value: Any) -> str | None:
@@ -92,6 +97,7 @@ _TOP: dict[str, Check] = {
     "max_turns": _positive_int,
     "skills_dirs": _string_list,
     "api_base": _string,
+    "transport": _transport,
     "theme": _string,
 }
 _LIMITS: dict[str, Check] = {
@@ -167,6 +173,7 @@ ENV_VARS = {
     "TILLER_PROFILE": "profile",
     "TILLER_MAX_TURNS": "max_turns",
     "TILLER_API_BASE": "api_base",
+    "TILLER_TRANSPORT": "transport",
     "TILLER_SKILLS_DIRS": "skills_dirs",
     "TILLER_THEME": "theme",
 }
@@ -228,6 +235,8 @@ class Settings:
         max_turns: model round-trips per prompt, or None when nothing set it.
         skills_dirs: where to look for skills, or None for the defaults.
         api_base: the provider endpoint, or None.
+        transport: how to reach the model: `litellm` (every provider) or `openai`
+            (a lean client for OpenAI-compatible endpoints); None means litellm.
         theme: the TUI theme name, or None.
         config: the engine limits (`[limits]`).
         sources: for each key set, where it came from (`flag`, an env var, a file, `default`).
@@ -239,14 +248,18 @@ class Settings:
     max_turns: int | None = None
     skills_dirs: list[Path] | None = None
     api_base: str | None = None
+    transport: str | None = None
     theme: str | None = None
     config: SessionConfig = field(default_factory=SessionConfig)
     sources: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
     def llm_options(self) -> dict[str, Any]:
-        """Provider options for `Session(**llm_options)`."""
-        return {"api_base": self.api_base} if self.api_base else {}
+        """Provider options for `Session(**llm_options)` (`transport` picks the client)."""
+        options: dict[str, Any] = {"api_base": self.api_base} if self.api_base else {}
+        if self.transport:
+            options["transport"] = self.transport
+        return options
 
 
 def _session_config(limits: Mapping[str, Any]) -> SessionConfig:
