@@ -17,7 +17,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from tiller import Session, Workspace
+from tiller import Session, SessionConfig, Workspace
 from tiller.errors import ProviderError
 from tiller.repl import Repl, ReplCompleter
 from tiller.testing.scripted import ScriptedModel, Step, call
@@ -354,3 +354,52 @@ def test_flush_names_conflicts_and_writes_nothing_on_no(
     assert chat.repl.wait_until(lambda: "Nothing written." in chat.text), chat.text
     assert "M app.py  (changed on disk since read)" in chat.text
     assert (tmp_path / "app.py").read_text() == "print('someone else')\n"
+
+
+# -- the shell: approvals in a line, live output -------------------------------------------
+
+
+@pytest.fixture
+def shell_chat(model: ScriptedModel, tmp_path: Path) -> Iterator[Driver]:
+    session = Session(model, root=tmp_path, skills_dirs=[], config=SessionConfig(shell=True))
+    with running(session) as driver:
+        yield driver
+
+
+def test_yes_runs_the_command(shell_chat: Driver, model: ScriptedModel) -> None:
+    """`y` to the approval question runs the command; its file lands in the workspace."""
+    model.add(call("shell", command="echo hi > hi.txt"), "Made it.")
+    shell_chat.line("make hi.txt")
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
+    shell_chat.line("y")
+    shell_chat.wait_runs(1)
+    assert shell_chat.session.files() == {"hi.txt": "hi\n"}
+
+
+def test_no_with_reason_reaches_the_model(shell_chat: Driver, model: ScriptedModel) -> None:
+    """`n <reason>` denies; the model's tool result carries the reason."""
+    model.add(call("shell", command="rm -rf build"), "Understood.")
+    shell_chat.line("clean up")
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
+    shell_chat.line("n keep the build directory")
+    shell_chat.wait_runs(1)
+    assert "keep the build directory" in str(model.requests[1].messages[-1]["content"])
+
+
+def test_command_output_is_printed(shell_chat: Driver, model: ScriptedModel) -> None:
+    """The command's output lines print under the call."""
+    shell_chat.session.approvals.mode = "allow"
+    model.add(call("shell", command="echo from-the-sandbox"), "Ran.")
+    shell_chat.line("run it")
+    shell_chat.wait_runs(1)
+    assert "│ from-the-sandbox" in shell_chat.text
+
+
+def test_ctrl_c_while_asking_ends_the_run(shell_chat: Driver, model: ScriptedModel) -> None:
+    """Interrupting while approval is pending cancels the request; nothing hangs."""
+    model.add(call("shell", command="echo never > n.txt"), "unused")
+    shell_chat.line("try")
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
+    shell_chat.type(CTRL_C)
+    shell_chat.wait_runs(1)
+    assert (shell_chat.session.files(), bool(shell_chat.repl.approvals)) == ({}, False)

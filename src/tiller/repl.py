@@ -10,7 +10,8 @@ prompt stays open: a line typed during a run is sent as steering. Keys:
 
 Assistant text streams live in a preview above the prompt and lands in the
 scrollback as Markdown when the message ends; tool calls print as one line
-with ✓ or ✗.
+with ✓ or ✗, shell commands with their first lines of output. A shell command
+that needs approval is asked about in a line (see `repl_approvals`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ from rich.text import Text
 
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
+from tiller.repl_approvals import (
+    QUESTION,
+    OutputTail,
+    PendingApprovals,
+    describe_request,
+    parse_answer,
+)
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent
@@ -89,6 +97,10 @@ KEYS = (
     ("Ctrl+C", "interrupt the run; twice quits (idle: clear the line)"),
     ("Ctrl+D", "quit (on an empty line)"),
     ("Tab", "complete /commands and @paths"),
+    (
+        "y / a / n [reason]",
+        "answer a shell approval: once, this session, deny (reason to the model)",
+    ),
 )
 BUSY_OK = {"help", "diff", "export", "skills", "cost", "quit"}
 CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
@@ -240,6 +252,8 @@ class Repl:
         self._done = False
         self._preview = ""
         self._calls: dict[str, str] = {}
+        self.approvals = PendingApprovals(self._invalidate)
+        self._tails = OutputTail()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = threading.Condition()
         self.runs_finished = 0
@@ -311,6 +325,9 @@ class Repl:
     async def handle(self, text: str) -> None:
         """One submitted line: a slash command, steering while a run goes, else a new run."""
         stripped = text.strip()
+        if self.approvals:
+            self._answer(stripped)
+            return
         if not stripped:
             return
         if stripped.startswith("/") and not stripped.startswith("//"):
@@ -332,6 +349,17 @@ class Repl:
             self.console.print(f"[dim]↪ steering: {escape(_one_line(text, 100))}[/dim]")
             return
         self.start_run(text)
+
+    def _answer(self, text: str) -> None:
+        approval = parse_answer(text)
+        if approval is None:
+            self._say(QUESTION, "magenta")
+            return
+        if self.approvals.answer(approval):
+            said = {"allow": "allowed once", "allow_session": "allowed for this session"}
+            verdict = said.get(approval.decision, "denied")
+            reason = f" — {approval.reason}" if approval.reason else ""
+            self.console.print(f"[dim]↪ {verdict}{escape(reason)}[/dim]")
 
     def start_run(self, text: str) -> None:
         """Send `text` to the agent on a background thread."""
@@ -460,7 +488,9 @@ class Repl:
             lines = preview.splitlines()[-PREVIEW_LINES:]
             shown = [_clip(line, width) for line in lines]
             parts.append(("fg:ansibrightblack", "\n".join(shown) + "\n"))
-        if self.running:
+        if self.approvals:
+            parts.append(("fg:ansimagenta bold", "approve [y/a/n]› "))
+        elif self.running:
             parts.append(("fg:ansiyellow bold", "steer› "))
         else:
             parts.append(("fg:ansicyan bold", "› "))
@@ -569,7 +599,17 @@ class Repl:
             self._calls[str(data.get("call_id"))] = summarize_call(
                 str(data.get("name", "")), str(data.get("arguments") or "")
             )
+        elif kind is EventKind.TOOL_CALL_OUTPUT_DELTA:
+            for line in self._tails.feed(str(data.get("call_id")), str(data.get("delta", ""))):
+                self.console.print(f"[dim]│ {escape(line)}[/dim]")
+        elif kind is EventKind.APPROVAL_REQUESTED:
+            self._ask(data)
         elif kind is EventKind.TOOL_CALL_END:
+            tail, hidden = self._tails.finish(str(data.get("call_id")))
+            for line in tail:
+                self.console.print(f"[dim]│ {escape(line)}[/dim]")
+            if hidden:
+                self.console.print(f"[dim]│ … {hidden} more line(s)[/dim]")
             label = self._calls.pop(str(data.get("call_id")), str(data.get("name", "")))
             if data.get("is_error"):
                 first = str(data.get("output", "")).strip().splitlines() or [""]
@@ -584,6 +624,18 @@ class Repl:
             self._say(f"⚠ {data.get('message', '')}", "yellow")
         elif kind is EventKind.WORKSPACE_CHANGED:
             self._invalidate()
+
+    def _ask(self, data: dict[str, object]) -> None:
+        future = data.get("future")
+        if future is None:
+            return
+        lines = describe_request(data)
+        self.console.print(f"[magenta bold]? {escape(lines[0])}[/magenta bold]")
+        for line in lines[1:]:
+            self.console.print(f"[bold]{escape(line)}[/bold]")
+        self.console.print(f"[magenta]{QUESTION}[/magenta]")
+        self.approvals.add(data, future)  # type: ignore[arg-type]
+        self._notify()
 
     # -- slash commands -------------------------------------------------------------
 
