@@ -138,10 +138,11 @@ class Sandbox:
 
         copied = 0
         for path, (key, text, disk) in wanted.items():
-            target = root / path
             known = self._mirrored.get(path)
-            if known is not None and known.key == key and known.stat == _lstat(target):
+            # `collect` saw every change the last command made, so a known stat is current.
+            if known is not None and known.key == key and known.stat is not None:
                 continue
+            target = root / path
             self._place(path, target, text, disk)
             self._mirrored[path] = _Mirrored(key, _lstat(target))
             copied += 1
@@ -168,28 +169,45 @@ class Sandbox:
 
     def collect(self) -> Collected:
         """Bring what a command created, changed or deleted back into the workspace."""
-        root = self.path
+        root = str(self.path)
         out = Collected()
+        # One walk finds new files and the stat of every visible one; only mirrored
+        # files the walk cannot see (ignored, or gone) need a look of their own.
+        seen: set[str] = set()
+        for path, entry in BaseTree(root).walk():
+            seen.add(path)
+            known = self._mirrored.get(path)
+            if known is None:
+                if not _NOISE.match_file(path):
+                    self._bring_back(path, None, out)
+                continue
+            try:
+                st = _stat_key(entry.stat(follow_symlinks=False))
+            except OSError:
+                continue
+            if st != known.stat:
+                self._bring_back(path, known, out)
         for path, known in list(self._mirrored.items()):
-            st = _lstat(root / path)
-            if st is None or not stat_module.S_ISREG(os.lstat(root / path).st_mode):
+            if path in seen:
+                continue
+            try:
+                st_full = os.lstat(f"{root}/{path}")
+            except OSError:
+                st_full = None
+            if st_full is None or not stat_module.S_ISREG(st_full.st_mode):
                 del self._mirrored[path]
                 if self.workspace.exists(path) and not self.workspace.is_dir(path):
                     self.workspace.delete(path)
                     out.changes.append((path, "deleted"))
-                continue
-            if st != known.stat:
+            elif _stat_key(st_full) != known.stat:
                 self._bring_back(path, known, out)
-        for path, _entry in BaseTree(str(root)).walk():
-            if path not in self._mirrored and not _NOISE.match_file(path):
-                self._bring_back(path, None, out)
         return out
 
     def _bring_back(self, path: str, known: _Mirrored | None, out: Collected) -> None:
-        file = self.path / path
+        file = f"{self.path}/{path}"
         try:
-            data = read_bytes(str(file))
-            st = _lstat(file)
+            data = read_bytes(file)
+            st = _stat_key(os.lstat(file))
         except OSError:
             return
         text = decode_text(data)
@@ -217,7 +235,7 @@ def _key(known: _Mirrored | None) -> Key:
     return known.key if known is not None else ("mem", "")
 
 
-def _lstat(file: Path) -> Stat | None:
+def _lstat(file: Path | str) -> Stat | None:
     try:
         return _stat_key(os.lstat(file))
     except OSError:
