@@ -13,6 +13,7 @@ from tiller.approvals import Approval, ApprovalPolicy, Decision, allowed_by_list
 from tiller.errors import ToolError
 from tiller.events import Event
 from tiller.shell.environment import sandbox_env
+from tiller.shell.isolation import read_only_available
 from tiller.shell.process import run_command
 from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.testing.scripted import ScriptedModel, Step, call
@@ -490,3 +491,13 @@ def test_anthropic_profile_defaults_to_two_minutes(tmp_path: Path) -> None:
         120_000,
         10_000,
     )
+
+
+@pytest.mark.skipif(not read_only_available(), reason="no user+mount namespaces here")
+def test_absolute_path_to_the_real_tree_is_read_only(tmp_path: Path) -> None:
+    """Where the OS allows it, even an absolute path cannot write the real tree."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "keep.txt").write_text("keep\n")
+    out = run(runner_for(Workspace(root=real)), f"rm -f {real}/keep.txt; echo done")
+    assert ((real / "keep.txt").read_text(), "Read-only file system" in out) == ("keep\n", True)

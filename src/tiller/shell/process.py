@@ -105,7 +105,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def run_command(
-    command: str,
+    command: str | list[str],
     *,
     cwd: Path,
     env: Mapping[str, str],
@@ -114,10 +114,10 @@ def run_command(
     on_output: Callable[[str], None],
     kill_grace: float = KILL_GRACE_SECONDS,
 ) -> CommandResult:
-    """Run `command` with `bash -c` in `cwd` and wait for it, its output streamed.
+    """Run `command` in `cwd` and wait for it, its output streamed.
 
     Args:
-        command: the shell command line.
+        command: a shell command line (run with `bash -c`), or a whole argv.
         cwd: the directory it starts in.
         env: its whole environment.
         timeout: seconds before the process group is stopped.
@@ -132,7 +132,7 @@ def run_command(
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
-            ["bash", "-c", command],
+            ["bash", "-c", command] if isinstance(command, str) else command,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,

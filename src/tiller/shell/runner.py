@@ -12,6 +12,7 @@ from typing import Any
 from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.errors import ToolError
 from tiller.shell.environment import sandbox_env
+from tiller.shell.isolation import command_argv
 from tiller.shell.process import KILL_GRACE_SECONDS, CommandResult, run_command
 from tiller.shell.sandbox import Collected, Sandbox
 from tiller.workspace import Workspace
@@ -32,12 +33,15 @@ class ShellSettings:
         cwd: where commands start, relative to the workspace root.
         sandbox_parent: where sandboxes are created (default: the temp dir).
         environ: the environment to filter for commands (default: `os.environ`).
+        read_only_root: also mount the real root read-only for the command where
+            the OS allows it (see `tiller.shell.isolation`).
     """
 
     default_timeout_ms: int = 10_000
     cwd: str = ""
     sandbox_parent: Path | None = None
     environ: Mapping[str, str] | None = None
+    read_only_root: bool = True
 
 
 class ShellRunner:
@@ -62,6 +66,7 @@ class ShellRunner:
     ) -> None:
         self.policy = policy
         self.settings = settings or ShellSettings()
+        self.workspace = workspace
         self.sandbox = Sandbox(workspace, parent=self.settings.sandbox_parent, label=label)
         self._ask = ask
         self._lock = threading.Lock()
@@ -103,9 +108,10 @@ class ShellRunner:
                 self.settings.environ if self.settings.environ is not None else os.environ,
                 pwd=str(cwd),
             )
+            protect = self.workspace.root if self.settings.read_only_root else None
             try:
                 result = run_command(
-                    command,
+                    command_argv(command, protect),
                     cwd=cwd,
                     env=env,
                     timeout=timeout / 1000,
