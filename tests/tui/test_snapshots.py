@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from tui_helpers import make_app, reached, settle, started, until
 
+from tiller.config import SessionConfig
 from tiller.errors import ProviderError
 from tiller.testing.scripted import Step, call
+from tiller.tui.screens.approval import ApprovalScreen
 from tiller.tui.screens.flush import FlushScreen
 from tiller.tui.workspace_tree import WorkspaceTree
 
@@ -106,6 +108,25 @@ def test_flush_dialog(snap_compare, frozen_project: Path) -> None:
         (frozen_project / "README.md").write_text("# Changed by someone else\n")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, FlushScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_approval_modal(snap_compare, frozen_project: Path) -> None:
+    """A shell command waits for approval: command, description, cwd, timeout and the keys."""
+    command = "pytest -q tests/ && ruff check src --fix"
+    shell = call("shell", command=command, description="Run the tests, then fix lint")
+    app = make_app(
+        frozen_project,
+        [Step(text="Let me run the tests.", tool_calls=shell.tool_calls), "done"],
+        config=SessionConfig(shell=True),
+    )
+
+    async def run_before(pilot) -> None:
+        await started(pilot)
+        await send(pilot, "run the tests")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

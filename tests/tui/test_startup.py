@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tui_helpers import make_app, started, until
 
+from tiller.approvals import Approval, Decision
 from tiller.events import Event, EventKind
 from tiller.tui.screens.approval import ApprovalScreen
 
@@ -26,11 +27,11 @@ def test_importing_the_tui_is_light() -> None:
 
 @pytest.mark.anyio
 async def test_approval_request_resolves_its_future(project: Path) -> None:
-    """An APPROVAL_REQUESTED event opens a modal; `y` resolves the engine's future with True."""
+    """An APPROVAL_REQUESTED event opens a modal; `y` resolves the engine's future: allow once."""
     app = make_app(project)
     async with app.run_test() as pilot:
         await started(pilot)
-        future: Future[bool] = Future()
+        future: Future[object] = Future()
         event = Event(
             EventKind.APPROVAL_REQUESTED,
             app.main.session.id,
@@ -40,4 +41,4 @@ async def test_approval_request_resolves_its_future(project: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("y")
         await until(pilot, future.done)
-        assert future.result() is True
+        assert future.result() == Approval(Decision.ALLOW)

@@ -16,6 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from tiller.tui.shell_call import ShellCallBlock
 from tiller.tui.tool_call import ToolCallBlock
 
 UserKind = Literal["user", "steering", "follow_up"]
@@ -184,7 +185,8 @@ class Conversation(VerticalScroll):
     # -- tool calls -------------------------------------------------------------
 
     def tool_started(self, call_id: str, name: str, arguments: str) -> None:
-        block = ToolCallBlock(call_id, name, arguments)
+        kind = ShellCallBlock if name == "shell" else ToolCallBlock
+        block = kind(call_id, name, arguments)
         self._tools[call_id] = block
         self.mount(block)
 

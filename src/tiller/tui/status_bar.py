@@ -9,6 +9,8 @@ from textual.widgets import Static
 from tiller.formatting import format_cost, human_tokens
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+AWAITING_APPROVAL = "awaiting approval"
+"""The state while the agent waits for the person to answer an approval modal."""
 
 
 class StatusBar(Static):
@@ -43,9 +45,12 @@ class StatusBar(Static):
 
     def render(self) -> Text:
         working = self.state == "working"
-        state_style = {"working": "bold yellow", "idle": "green", "closed": "red"}.get(
-            self.state, "dim"
-        )
+        state_style = {
+            "working": "bold yellow",
+            AWAITING_APPROVAL: "bold reverse yellow",
+            "idle": "green",
+            "closed": "red",
+        }.get(self.state, "dim")
         spinner = f"{SPINNER[self.frame]} " if working and self.spinning else ""
         context = "?" if self.context_percent is None else f"{self.context_percent}%"
         changes_style = "bold yellow" if self.changes else "dim"

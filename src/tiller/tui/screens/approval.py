@@ -1,45 +1,149 @@
-"""An engine request to run something (e.g. a shell command); the answer resolves its future."""
+"""The approval modal: the agent wants to run a command; allow once, for the session, or deny.
+
+It only shows a request and dismisses with the person's `Approval` (or None when
+the engine withdrew the request); `ApprovalQueue` owns the futures.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from rich.markup import escape
+from rich.syntax import Syntax
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.events import ScreenResume
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
+
+from tiller.approvals import Approval, Decision
 
 
-class ApprovalScreen(ModalScreen[bool]):
-    """Shows what the agent wants to do; dismisses True (allow) or False (deny, Esc)."""
+def describe_timeout(timeout_ms: object) -> str:
+    """`10 s`, `2 min`, `1 min 30 s` (or empty when unknown)."""
+    if not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool):
+        return ""
+    seconds = round(timeout_ms / 1000)
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{timeout_ms / 1000:g} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
 
+
+class ApprovalScreen(ModalScreen[Approval | None]):
+    """Shows one request; y / Enter allow once, a allows for the session, n asks for a reason.
+
+    Esc denies without a reason. The engine may withdraw the request (the run was
+    cancelled): `withdraw` closes the modal with None.
+    """
+
+    AUTO_FOCUS = "#allow"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "deny", "Deny"),
-        Binding("y", "allow", "Allow"),
+        Binding("y", "allow", "Allow once"),
+        Binding("a", "allow_session", "Allow for the session"),
+        Binding("n", "deny_with_reason", "Deny…"),
+        Binding("escape", "deny", "Deny"),
     ]
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, details: dict[str, Any]) -> None:
         super().__init__()
-        self.data = {key: value for key, value in data.items() if key != "future"}
+        self.details = {key: value for key, value in details.items() if key != "future"}
+        self.command = str(self.details.get("command", ""))
+        self._withdrawn = False
 
     def compose(self) -> ComposeResult:
-        lines = [
-            f"[b]{escape(str(key))}[/b]: {escape(str(value))}" for key, value in self.data.items()
-        ]
+        details = self.details
+        tool = str(details.get("tool") or "shell")
         with Vertical(id="dialog") as dialog:
-            dialog.border_title = "The agent asks for approval"
-            yield Static("\n".join(lines) or "(no details)")
+            dialog.border_title = f"Allow {self.asker} to run this {escape(tool)} command?"
+            dialog.border_subtitle = "y allow · a for the session · n deny with a reason · Esc deny"
+            if details.get("description"):
+                yield Static(
+                    str(details["description"]), classes="approval-description", markup=False
+                )
+            yield Static(self._command_syntax(), classes="approval-command")
+            yield Static(self._facts(), classes="approval-facts")
+            yield Input(
+                placeholder="Why not? (optional, the agent reads it) · Enter denies",
+                id="reason",
+            )
             with Horizontal(classes="buttons"):
-                yield Button("Allow (y)", variant="warning", id="allow")
-                yield Button("Deny (n)", id="deny")
+                yield Button("Allow once (y)", variant="success", id="allow")
+                yield Button("Allow for session (a)", variant="warning", id="allow-session")
+                yield Button("Deny (n)", variant="error", id="deny")
+
+    @property
+    def asker(self) -> str:
+        """`the agent`, or `subagent agent_1` when a subagent asks (its id without the root's)."""
+        agent_id = str(self.details.get("agent_id") or "")
+        if not agent_id:
+            return "the agent"
+        return f"subagent {escape(agent_id.split('.', 1)[-1])}"
+
+    def _command_syntax(self) -> Syntax:
+        # ansi_dark keeps the terminal's own background under the $boost panel.
+        return Syntax(self.command or "(empty)", "bash", theme="ansi_dark", word_wrap=True)
+
+    def _facts(self) -> str:
+        details = self.details
+        cwd = str(details.get("cwd") or ".")
+        where = "" if cwd in (".", "./") else f"[b]{escape(cwd)}[/b] of "
+        facts = [f"runs in {where}a sandbox copy of the workspace"]
+        timeout = describe_timeout(details.get("timeout_ms"))
+        if timeout:
+            facts.append(f"stops after [b]{timeout}[/b]")
+        return " · ".join(facts)
+
+    # -- answers ------------------------------------------------------------------------
 
     @on(Button.Pressed, "#allow")
     def action_allow(self) -> None:
-        self.dismiss(True)
+        self.dismiss(Approval(Decision.ALLOW))
+
+    @on(Button.Pressed, "#allow-session")
+    def action_allow_session(self) -> None:
+        self.dismiss(Approval(Decision.ALLOW_SESSION))
 
     @on(Button.Pressed, "#deny")
+    def _deny_pressed(self) -> None:
+        # The first press asks for a reason; with the reason line open it confirms.
+        if self.has_class("-reason"):
+            self._deny_with(self.query_one("#reason", Input).value)
+        else:
+            self.action_deny_with_reason()
+
+    def action_deny_with_reason(self) -> None:
+        """Open the reason line; Enter there denies with what was typed."""
+        self.add_class("-reason")
+        self.query_one("#deny", Button).label = "Deny (Enter)"
+        self.query_one("#reason", Input).focus()
+
+    @on(Input.Submitted, "#reason")
+    def _reason_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._deny_with(event.value)
+
     def action_deny(self) -> None:
-        self.dismiss(False)
+        self._deny_with("")
+
+    def _deny_with(self, reason: str) -> None:
+        self.dismiss(Approval(Decision.DENY, reason.strip()))
+
+    # -- the engine gave up waiting ---------------------------------------------------
+
+    def withdraw(self) -> None:
+        """Close without an answer (the request was cancelled).
+
+        Dismissing pops the top screen, so a modal covered by another one (the
+        command palette) closes itself when it is on top again.
+        """
+        if self.is_current:
+            self.dismiss(None)
+        else:
+            self._withdrawn = True
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        if self._withdrawn:
+            self.dismiss(None)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
     from tiller.tui.conversation import Conversation
+    from tiller.tui.screens.approval_queue import ApprovalQueue
 
 
 class EngineEventHandlers:
@@ -22,6 +23,7 @@ class EngineEventHandlers:
 
     running: bool
     conversation: Conversation
+    approvals: ApprovalQueue
     _calls_done: int
 
     if TYPE_CHECKING:
@@ -110,11 +112,9 @@ class EngineEventHandlers:
         self.conversation.add_notice(f"Subagent {data.get('agent_id', '')} finished", markup=False)
 
     async def _on_approval_requested(self, data: dict[str, Any]) -> None:
-        from tiller.tui.screens.approval import ApprovalScreen
-
-        future = data.get("future")
-        if future is not None:
-            self.app.push_screen(ApprovalScreen(data), callback=future.set_result)
+        # A request the engine already gave up on (cancelled while the event
+        # was queued) needs no modal; the queue checks and watches the future.
+        self.approvals.add(data)
 
     async def _on_session_end(self, data: dict[str, Any]) -> None:
         self.query_one(StatusBar).state = "closed"

@@ -26,6 +26,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+E", "Show / hide the events pane"),
     ("s (in the diff)", "Switch the diff between unified and side by side"),
     ("Ctrl+P", "Command palette (every slash command is there too)"),
+    ("y / a / n / Esc", "Approving a command: once / for the session / deny with a reason / deny"),
     ("F1", "This help"),
     ("Ctrl+Q", "Quit (asks first when changes are not flushed)"),
 )

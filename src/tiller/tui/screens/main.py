@@ -24,9 +24,10 @@ from tiller.tui.events_pane import EventsPane
 from tiller.tui.pending import PendingMessages
 from tiller.tui.prompt import Composer, Prompt
 from tiller.tui.screens.actions import WorkspaceActions
+from tiller.tui.screens.approval_queue import ApprovalQueue
 from tiller.tui.screens.engine_events import EngineEventHandlers
 from tiller.tui.screens.slash import SlashActions
-from tiller.tui.status_bar import StatusBar
+from tiller.tui.status_bar import AWAITING_APPROVAL, StatusBar
 from tiller.tui.workspace_tree import WorkspaceTree
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self._unsubscribe: Callable[[], None] | None = None
         self._refresh_pending = False
         self._calls_done = 0
+        self.approvals = ApprovalQueue(self, self._approvals_waiting)
 
     @property
     def tiller(self) -> TillerApp:
@@ -199,6 +201,17 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         status.state = "working" if running else "idle"
         status.round = min(self._calls_done + running, status.max_turns)
         self.refresh_bindings()
+
+    def _approvals_waiting(self, count: int) -> None:
+        status = self.query_one(StatusBar)
+        if count:
+            status.state = AWAITING_APPROVAL
+        elif status.state == AWAITING_APPROVAL:
+            status.state = "working" if self.running else "idle"
+
+    @on(ApprovalQueue.Settled)
+    def _approval_settled(self, message: ApprovalQueue.Settled) -> None:
+        self.approvals.settled(message.request)
 
     def action_interrupt(self) -> None:
         """Esc: stop the run at the next safe point; queued text returns to the prompt."""

@@ -1,0 +1,101 @@
+"""A shell call in the conversation: `$ command`, its live output, then its exit code.
+
+It stays open while the command runs (the tail of its output streams in) and
+when it fails; a command that exits 0 folds away.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rich.console import RenderableType
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from tiller.tui.tool_call import MAX_SHOWN_LINES, ToolCallBlock, clip_tail, parse_arguments, took
+
+TITLE_CHARS = 70
+_EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class ShellOutcome:
+    """What a finished shell call's output says.
+
+    Attributes:
+        exit_code: the command's exit code, None when it never ran or timed out.
+        timed_out: the command was stopped at its timeout.
+        body: the command's own output and the notes after it (the header removed).
+    """
+
+    exit_code: int | None
+    timed_out: bool
+    body: str
+
+    @classmethod
+    def parse(cls, output: str) -> ShellOutcome:
+        # The runner's report is "Exit code: N / Duration / Output:\n<output>"; an
+        # error result (denied, cancelled before it ran) is just a message.
+        head, marker, rest = output.partition("\nOutput:\n")
+        match = _EXIT_CODE.search(head)
+        return cls(
+            exit_code=int(match.group(1)) if match else None,
+            timed_out=head.startswith("Timed out") or "\nTimed out" in head,
+            body=rest if marker else output,
+        )
+
+
+def shell_status(outcome: ShellOutcome, output: str, is_error: bool) -> tuple[bool, str]:
+    """(failed, the words for the title) of a finished call."""
+    if outcome.timed_out:
+        return True, "✗ timed out"
+    if outcome.exit_code is not None:
+        failed = is_error or outcome.exit_code != 0
+        return failed, f"{'✗' if failed else '✓'} exit {outcome.exit_code}"
+    # No exit code: the command never ran; the runner's message says why.
+    if "denied" in output:
+        return True, "✗ denied"
+    if "Cancelled" in output:
+        return True, "✗ cancelled"
+    return True, "✗ failed" if is_error else "✓"
+
+
+class ShellCallBlock(ToolCallBlock):
+    """A `shell` call: open while it runs with its output's tail, folded when it exits 0."""
+
+    DEFAULT_CSS = """
+    ShellCallBlock .tool-args { background: $boost; padding: 0 1; }
+    ShellCallBlock .tool-args.-short { display: none; }
+    """
+
+    def __init__(self, call_id: str, name: str, arguments: str) -> None:
+        parsed = parse_arguments(arguments) or {}
+        self.command = str(parsed.get("command", ""))
+        self.description = str(parsed.get("description") or "")
+        super().__init__(call_id, name, arguments)
+        first = self.command.splitlines()[0] if self.command.strip() else ""
+        # The title holds a short one-line command; a longer one is shown in full below it.
+        self._args.set_class(first == self.command and len(first) <= TITLE_CHARS, "-short")
+        self.collapsed = False
+
+    def arguments_view(self) -> RenderableType:
+        return Syntax(self.command, "bash", theme="ansi_dark", word_wrap=True)
+
+    def heading(self, status: str) -> str:
+        lines = self.command.strip().splitlines() or [""]
+        shown = lines[0][:TITLE_CHARS]
+        if len(lines) > 1 or len(lines[0]) > TITLE_CHARS:
+            shown += " …"
+        about = f" [dim]— {escape(self.description)}[/dim]" if self.description else ""
+        return f"[b]$ {escape(shown)}[/b]{about}  {status}"
+
+    def finish(self, output: str, is_error: bool, duration_ms: float | None) -> None:
+        self._stop_streaming(output)
+        outcome = ShellOutcome.parse(output)
+        failed, status = shell_status(outcome, output, is_error)
+        self.title = self.heading(status + took(duration_ms))
+        body = clip_tail(outcome.body, MAX_SHOWN_LINES)
+        self._result.update(escape(body) or "[dim](no output)[/dim]")
+        self.set_class(failed, "-error")
+        self.collapsed = not failed
