@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 from tui_helpers import make_app, model_of, screen_text, settle, started, type_text, until
 
 from tiller.approvals import Approval, Decision
@@ -33,10 +34,10 @@ async def send(pilot, text: str) -> None:
 
 
 async def asked(pilot) -> ApprovalScreen:
-    """Wait for the approval modal and return it."""
-    await until(pilot, lambda: isinstance(pilot.app.screen, ApprovalScreen))
-    await pilot.pause()
-    screen = pilot.app.screen
+    """Wait for the approval modal to take keys, and return it."""
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.armed)
+    screen = app.screen
     assert isinstance(screen, ApprovalScreen)
     return screen
 
@@ -248,3 +249,34 @@ async def test_the_modal_names_the_subagent_that_asks(project: Path) -> None:
         app.main.post_message(app.main.EngineEvent(event))
         await asked(pilot)
         assert "Allow subagent agent_2 to run" in screen_text(app)
+
+
+async def test_fast_output_shows_only_its_tail(project: Path) -> None:
+    """Thousands of streamed lines are drawn as the last few, with a count of the rest."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        conversation = app.main.conversation
+        conversation.tool_started("call_1", "shell", '{"command": "seq 1 3000"}')
+        for number in range(1, 3001):
+            conversation.tool_output("call_1", f"{number}\n")
+        await pilot.pause()
+        output = conversation.query_one(ShellCallBlock).query_one(".tool-output", Static)
+        await until(pilot, lambda: "3000" in str(output.render()))
+        shown = str(output.render()).splitlines()
+        assert (shown[0], shown[-1], len(shown)) == ("… 2985 earlier lines", "3000", 16)
+
+
+async def test_keys_typed_as_the_modal_opens_do_not_answer_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `y` meant for the prompt, pressed as the modal appears, does not approve."""
+    monkeypatch.setattr(ApprovalScreen, "ARM_DELAY", 60.0)
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        future: Future[object] = Future()
+        app.main.post_message(app.main.EngineEvent(request_event(app, "make", future)))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.press("y", "enter")
+        assert not future.done()

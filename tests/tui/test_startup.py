@@ -38,7 +38,7 @@ async def test_approval_request_resolves_its_future(project: Path) -> None:
             {"tool": "shell", "command": "rm -rf build", "future": future},
         )
         app.main.post_message(app.main.EngineEvent(event))
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.armed)
         await pilot.press("y")
         await until(pilot, future.done)
         assert future.result() == Approval(Decision.ALLOW)

@@ -40,6 +40,9 @@ class ApprovalScreen(ModalScreen[Approval | None]):
     """
 
     AUTO_FOCUS = "#allow"
+    ARM_DELAY: ClassVar[float] = 0.4
+    """Seconds after opening before keys answer: the modal can open while the person
+    types in the prompt, and a `y` or Enter meant for the prompt must not approve."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "allow", "Allow once"),
         Binding("a", "allow_session", "Allow for the session"),
@@ -52,6 +55,13 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self.details = {key: value for key, value in details.items() if key != "future"}
         self.command = str(self.details.get("command", ""))
         self._withdrawn = False
+        self.armed = False
+
+    def on_mount(self) -> None:
+        self.set_timer(self.ARM_DELAY, self._arm)
+
+    def _arm(self) -> None:
+        self.armed = True
 
     def compose(self) -> ComposeResult:
         details = self.details
@@ -100,11 +110,11 @@ class ApprovalScreen(ModalScreen[Approval | None]):
 
     @on(Button.Pressed, "#allow")
     def action_allow(self) -> None:
-        self.dismiss(Approval(Decision.ALLOW))
+        self._answer(Approval(Decision.ALLOW))
 
     @on(Button.Pressed, "#allow-session")
     def action_allow_session(self) -> None:
-        self.dismiss(Approval(Decision.ALLOW_SESSION))
+        self._answer(Approval(Decision.ALLOW_SESSION))
 
     @on(Button.Pressed, "#deny")
     def _deny_pressed(self) -> None:
@@ -116,6 +126,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
 
     def action_deny_with_reason(self) -> None:
         """Open the reason line; Enter there denies with what was typed."""
+        if not self.armed:
+            return
         self.add_class("-reason")
         self.query_one("#deny", Button).label = "Deny (Enter)"
         self.query_one("#reason", Input).focus()
@@ -129,7 +141,11 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self._deny_with("")
 
     def _deny_with(self, reason: str) -> None:
-        self.dismiss(Approval(Decision.DENY, reason.strip()))
+        self._answer(Approval(Decision.DENY, reason.strip()))
+
+    def _answer(self, approval: Approval) -> None:
+        if self.armed:
+            self.dismiss(approval)
 
     # -- the engine gave up waiting ---------------------------------------------------
 
