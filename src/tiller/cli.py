@@ -7,6 +7,7 @@ Exit codes of `tiller run`: 0 success, 1 error (provider, auth, flush conflict),
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +22,11 @@ from tiller.cli_options import (
     Model,
     Profile,
     Root,
+    Shell,
     SkillsDir,
+    Transport,
     Version,
+    Yes,
     find_root,
     pass_global_options,
     resolve_options,
@@ -55,6 +59,9 @@ def main_callback(
     root: Root = None,
     skills_dir: SkillsDir = None,
     api_base: ApiBase = None,
+    transport: Transport = None,
+    shell: Shell = None,
+    yes: Yes = False,
     env_file: EnvFile = None,
     version: Version = False,
     resume: Resume = None,
@@ -73,6 +80,9 @@ def main_callback(
         root=root,
         skills_dir=skills_dir,
         api_base=api_base,
+        transport=transport,
+        shell=shell,
+        yes=yes,
         env_file=env_file,
     )
     run_tui(
@@ -98,6 +108,9 @@ def run(
     root: Root = None,
     skills_dir: SkillsDir = None,
     api_base: ApiBase = None,
+    transport: Transport = None,
+    shell: Shell = None,
+    yes: Yes = False,
     env_file: EnvFile = None,
     version: Version = False,
     json_events: Annotated[
@@ -125,8 +138,15 @@ def run(
         root=root,
         skills_dir=skills_dir,
         api_base=api_base,
+        transport=transport,
+        shell=shell,
+        yes=yes,
         env_file=env_file,
     )
+    config = opts.settings.config
+    if config.shell_approval == "ask":
+        # Nobody can answer a question in a headless run: only the allow-list runs.
+        config = replace(config, shell_approval="deny")
     session = open_session(
         resume_id(resume, continue_, opts.root),
         model=opts.chosen_model,
@@ -135,7 +155,7 @@ def run(
         max_turns=opts.max_turns,
         profile=opts.settings.profile,
         skills_dirs=opts.settings.skills_dirs,
-        config=opts.settings.config,
+        config=config,
         **opts.settings.llm_options(),
     )
     if json_events:
@@ -179,6 +199,9 @@ def chat(
     root: Root = None,
     skills_dir: SkillsDir = None,
     api_base: ApiBase = None,
+    transport: Transport = None,
+    shell: Shell = None,
+    yes: Yes = False,
     env_file: EnvFile = None,
     version: Version = False,
     resume: Resume = None,
@@ -197,6 +220,9 @@ def chat(
         root=root,
         skills_dir=skills_dir,
         api_base=api_base,
+        transport=transport,
+        shell=shell,
+        yes=yes,
         env_file=env_file,
     )
     options = {

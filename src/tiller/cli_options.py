@@ -47,6 +47,19 @@ Transport = Annotated[
         "(lean client for OpenAI-compatible endpoints; env TILLER_TRANSPORT)."
     ),
 ]
+Shell = Annotated[
+    bool | None,
+    typer.Option(
+        "--shell",
+        help="Let the agent run commands in a sandbox copy of the workspace "
+        "(env TILLER_SHELL=0/1).",
+        show_default=False,
+    ),
+]
+Yes = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Run shell commands without asking.", show_default=False),
+]
 EnvFile = Annotated[
     Path | None,
     typer.Option(help="Load provider keys from this .env file (set variables win)."),
@@ -150,6 +163,8 @@ def resolve_options(
     api_base: str | None = None,
     env_file: Path | None = None,
     transport: str | None = None,
+    shell: bool | None = None,
+    yes: bool = False,
 ) -> FrontEndOptions:
     """Apply the settings precedence to the global options of an entry point.
 
@@ -167,6 +182,8 @@ def resolve_options(
             "skills_dirs": skills_dir,
             "api_base": api_base,
             "transport": transport,
+            "shell": shell,
+            "yes": yes,
         }
         settings = load_settings(base, flags=flags)
     except ConfigError as exc:

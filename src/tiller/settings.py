@@ -19,6 +19,7 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
+from tiller.approvals import APPROVAL_MODES
 from tiller.config import DEFAULT_MODEL, SessionConfig
 from tiller.transport import TRANSPORTS
 from tiller.truncation import limit_for
@@ -85,6 +86,15 @@ def _string_list(value: Any) -> str | None:
     return None if ok else "a list of paths (strings)"
 
 
+def _approval(value: Any) -> str | None:
+    return None if value in APPROVAL_MODES else f"one of {', '.join(APPROVAL_MODES)}"
+
+
+def _commands(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+    return None if ok else "a list of command patterns (strings)"
+
+
 def _mode(value: Any) -> str | None:
     return None if value in TRUNCATION_MODES else f"one of {', '.join(TRUNCATION_MODES)}"
 
@@ -108,6 +118,14 @@ _LIMITS: dict[str, Check] = {
     "parallel_tools": _boolean,
 }
 _TRUNCATION: dict[str, Check] = {"chars": _positive_int, "mode": _mode, "lines": _positive_int}
+_SHELL: dict[str, Check] = {
+    "enabled": _boolean,
+    "allow": _commands,
+    "timeout_ms": _positive_int,
+    "approval": _approval,
+}
+_TRUSTED_ONLY = ("allow", "approval")
+"""Shell keys a project's own config may not set: a repository must not approve its own commands."""
 
 
 def _check_table(
@@ -125,7 +143,11 @@ def _check_table(
 
 def validate(data: Mapping[str, Any], where: str) -> None:
     """Raise `ConfigError` naming `where` and the key when `data` is not a valid config."""
-    _check_table({k: v for k, v in data.items() if k != "limits"}, _TOP, where)
+    _check_table({k: v for k, v in data.items() if k not in ("limits", "shell")}, _TOP, where)
+    shell = data.get("shell", {})
+    if not isinstance(shell, dict):
+        raise ConfigError(f"{where}: [shell] must be a table")
+    _check_table(shell, _SHELL, where, "shell.")
     limits = data.get("limits", {})
     if not isinstance(limits, dict):
         raise ConfigError(f"{where}: [limits] must be a table")
@@ -179,8 +201,17 @@ ENV_VARS = {
 }
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
+    shell = env.get("TILLER_SHELL", "").strip().lower()
+    if shell:
+        if shell not in _TRUE + _FALSE:
+            raise ConfigError(f"TILLER_SHELL must be 1 or 0 (true/false), got {shell!r}")
+        data["shell"] = {"enabled": shell in _TRUE}
     for name, key in ENV_VARS.items():
         raw = env.get(name, "").strip()
         if not raw:
@@ -262,7 +293,7 @@ class Settings:
         return options
 
 
-def _session_config(limits: Mapping[str, Any]) -> SessionConfig:
+def _session_config(limits: Mapping[str, Any], shell: Mapping[str, Any]) -> SessionConfig:
     truncation = {
         tool: replace(limit_for(tool), **table)
         for tool, table in limits.get("truncation", {}).items()
@@ -270,7 +301,14 @@ def _session_config(limits: Mapping[str, Any]) -> SessionConfig:
     scalars = {k: v for k, v in limits.items() if k != "truncation"}
     if "context_warning_ratio" in scalars:
         scalars["context_warning_ratio"] = float(scalars["context_warning_ratio"])
-    return SessionConfig(truncation=truncation, **scalars)
+    return SessionConfig(
+        truncation=truncation,
+        shell=bool(shell.get("enabled", False)),
+        shell_approval=shell.get("approval", "ask"),
+        shell_allow=tuple(shell.get("allow", ())),
+        shell_timeout_ms=shell.get("timeout_ms"),
+        **scalars,
+    )
 
 
 def _merge_limits(into: dict[str, Any], limits: Mapping[str, Any]) -> None:
@@ -305,11 +343,21 @@ def load_settings(
     files = [user] if user.is_file() else []
     if root is not None:
         project = project_config_path(root)
-        layers.append((str(project), load_config_file(project, base=Path(root))))
+        project_data = load_config_file(project, base=Path(root))
+        trusted = [k for k in _TRUSTED_ONLY if k in project_data.get("shell", {})]
+        if trusted:
+            raise ConfigError(
+                f"{project}: shell.{trusted[0]} may only be set in your user config "
+                f"({user}) or with --yes: a repository must not approve its own commands"
+            )
+        layers.append((str(project), project_data))
         if project.is_file():
             files.append(project)
     layers.append(("environment", _from_env(env)))
     given = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
+    shell_flags = {"enabled": given.pop("shell", None)}
+    if given.pop("yes", False):
+        shell_flags["approval"] = "allow"
     unknown = set(given) - set(_TOP)
     if unknown:
         raise ValueError(f"unknown flags: {sorted(unknown)}")
@@ -318,15 +366,20 @@ def load_settings(
         if problem:
             flag = "--" + key.replace("_", "-")
             raise ConfigError(f"{flag} must be {problem}, got {value!r}")
-    layers.append(("flag", given))
+    shell_given = {k: v for k, v in shell_flags.items() if v is not None}
+    layers.append(("flag", {**given, **({"shell": shell_given} if shell_given else {})}))
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {"model": "default"}
     limits: dict[str, Any] = {}
+    shell: dict[str, Any] = {}
     for origin, data in layers:
         for key, value in data.items():
             if key == "limits":
                 _merge_limits(limits, value)
+                continue
+            if key == "shell":
+                shell.update(value)
                 continue
             values[key] = value
             sources[key] = _source_name(origin, key)
@@ -334,7 +387,7 @@ def load_settings(
     return Settings(
         **values,
         skills_dirs=[Path(p) for p in skills] if skills is not None else None,
-        config=_session_config(limits),
+        config=_session_config(limits, shell),
         sources=sources,
         files=files,
     )
