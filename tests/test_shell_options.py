@@ -113,3 +113,11 @@ def test_headless_allow_list_runs_without_yes(
     patch = tmp_path / "out.patch"
     result = run(fake_server, tmp_path, "--shell", "--diff", str(patch), "make a file")
     assert (result.exit_code, "+made" in patch.read_text()) == (0, True)
+
+
+def test_doctor_reports_the_shell(tmp_path: Path) -> None:
+    """doctor says whether the shell is on and how commands are approved."""
+    result = CliRunner().invoke(
+        app, ["doctor", "--no-check-model", "--root", str(tmp_path), "--shell", "--yes"]
+    )
+    assert "Shell     on, runs every command (--yes)" in result.output

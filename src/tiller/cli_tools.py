@@ -8,12 +8,24 @@ import re
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tiller.cli_options import ApiBase, EnvFile, Model, Root, SkillsDir, resolve_options
+from tiller.cli_options import (
+    ApiBase,
+    EnvFile,
+    Model,
+    Root,
+    Shell,
+    SkillsDir,
+    Yes,
+    resolve_options,
+)
 from tiller.skills import SKILL_FILE, Skill, SkillDiagnostic, default_skill_dirs, discover_skills
+
+if TYPE_CHECKING:
+    from tiller.config import SessionConfig
 
 skills_app = typer.Typer(help="List and check skills (SKILL.md folders).", no_args_is_help=True)
 
@@ -116,11 +128,29 @@ def _model_check(model: str) -> str:
     return f"known to litellm ({window:,}-token context window)"
 
 
+def _shell_state(config: SessionConfig) -> str:
+    from tiller.shell.isolation import read_only_available
+
+    if not config.shell:
+        return "off (--shell or [shell] enabled = true turns it on)"
+    approval = {"ask": "asks before each command", "allow": "runs every command (--yes)"}
+    how = approval.get(config.shell_approval, "runs only the allow-list")
+    allowed = f"; allow-list: {', '.join(config.shell_allow)}" if config.shell_allow else ""
+    guard = (
+        "real tree mounted read-only for commands"
+        if read_only_available()
+        else "sandbox copy only (no user namespaces here)"
+    )
+    return f"on, {how}{allowed}; {guard}"
+
+
 def doctor(
     model: Model = None,
     root: Root = None,
     api_base: ApiBase = None,
     env_file: EnvFile = None,
+    shell: Shell = None,
+    yes: Yes = False,
     check_model: Annotated[
         bool,
         typer.Option(help="Ask litellm whether the model is known (imports litellm: slow)."),
@@ -131,7 +161,9 @@ def doctor(
     from tiller.llm import provider_key_env
     from tiller.settings import project_config_path, user_config_path
 
-    opts = resolve_options(model=model, root=root, api_base=api_base, env_file=env_file)
+    opts = resolve_options(
+        model=model, root=root, api_base=api_base, env_file=env_file, shell=shell, yes=yes
+    )
     settings = opts.settings
     typer.echo(f"Python    {platform.python_version()} ({sys.executable})")
     for package in PACKAGES:
@@ -150,6 +182,8 @@ def doctor(
         typer.echo(f"API base  {settings.api_base}")
     keys = sorted(n for n, v in os.environ.items() if _KEY_NAME.fullmatch(n) and v)
     typer.echo(f"Keys set  {', '.join(keys) if keys else 'none'}")
+
+    typer.echo(f"Shell     {_shell_state(settings.config)}")
 
     typer.echo("")
     for label, path in (
