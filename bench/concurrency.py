@@ -27,6 +27,9 @@ calls; `cpu_s / wall_s` near 1 means the run is bound by one core (the GIL),
 and `cpu_bound_ceiling` (ideal / cpu_s) is then the best throughput that CPU
 cost allows however the threads are scheduled.
 
+`--transport openai` drives the sessions through the lean OpenAI-compatible
+client instead of litellm (then litellm is neither imported nor warmed).
+
 Prints one JSON line. Environment: BENCH_SESSIONS (100), BENCH_ROUNDS (5),
 BENCH_LATENCY (0.2), BENCH_TRACE_SESSIONS (10; 0 skips the tracemalloc pass),
 BENCH_SERVER (`process` or `thread`).
@@ -34,6 +37,7 @@ BENCH_SERVER (`process` or `thread`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -119,12 +123,13 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-def run(base_url: str, sessions: int) -> dict[str, Any]:
+def run(base_url: str, sessions: int, transport: str) -> dict[str, Any]:
     """Create `sessions` sessions, then send each "go" at once and wait for all replies."""
     manager = SessionManager(
         model="openai/fake-model",
         api_base=base_url,
         api_key="sk-bench",
+        transport=transport,
         skills_dirs=[],
         files={"README.md": "bench\n"},
     )
@@ -151,23 +156,32 @@ def run(base_url: str, sessions: int) -> dict[str, Any]:
     }
 
 
-def warm_up(base_url: str) -> float:
+def warm_up(base_url: str, transport: str) -> float:
     """One real call through a throwaway session; returns its wall time."""
     started = time.perf_counter()
     Session(
-        "openai/fake-model", api_base=base_url, api_key="sk-bench", skills_dirs=[], max_turns=1
+        "openai/fake-model",
+        api_base=base_url,
+        api_key="sk-bench",
+        transport=transport,
+        skills_dirs=[],
+        max_turns=1,
     ).send("warm up")
     return time.perf_counter() - started
 
 
 def main() -> None:
-    preload()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transport", choices=("litellm", "openai"), default="litellm")
+    transport = parser.parse_args().transport
+    if transport == "litellm":
+        preload()
     with local_server() as (base_url, request_count):
-        warmup = warm_up(base_url)
+        warmup = warm_up(base_url, transport)
         before = request_count()
         rss_before = _status_kib("VmRSS")
         peak_reset = _reset_peak_rss()
-        timed = run(base_url, SESSIONS)
+        timed = run(base_url, SESSIONS, transport)
         peak = _status_kib("VmHWM") if peak_reset else None
         calls = request_count() - before
 
@@ -175,7 +189,7 @@ def main() -> None:
         if TRACE_SESSIONS:
             tracemalloc.start()
             base = tracemalloc.get_traced_memory()[0]
-            run(base_url, TRACE_SESSIONS)
+            run(base_url, TRACE_SESSIONS, transport)
             heap_kib = (tracemalloc.get_traced_memory()[1] - base) / TRACE_SESSIONS / 1024
             tracemalloc.stop()
 
@@ -188,6 +202,7 @@ def main() -> None:
         "rounds": ROUNDS,
         "latency_s": LATENCY,
         "server": SERVER,
+        "transport": transport,
         "cpus": os.cpu_count(),
         "stop_reasons": timed["reasons"],
         "model_calls": calls,

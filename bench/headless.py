@@ -4,11 +4,15 @@ Prints one JSON line: the wall time of a 1-round and a 100-round scripted task
 (in-memory tools only), the cost per extra round (target <= 20 ms), and the
 time of a bare `import litellm` for comparison (a one-round run cannot beat it).
 
-    .venv/bin/python bench/headless.py
+    .venv/bin/python bench/headless.py [--transport litellm|openai]
+
+`--transport openai` runs `tiller` with `TILLER_TRANSPORT=openai`: the lean
+OpenAI-compatible client, which never imports litellm.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -63,11 +67,15 @@ def bare_import() -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transport", choices=("litellm", "openai"), default="litellm")
+    transport = parser.parse_args().transport
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "README.md").write_text("# bench\n" + "line\n" * 50)
         env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "TILLER_DATA_DIR": str(root / ".data")}
         env.pop("TILLER_MODEL", None)
+        env["TILLER_TRANSPORT"] = transport
         one = statistics.median(timed_run(1, root, env) for _ in range(REPEATS))
         hundred = statistics.median(timed_run(100, root, env) for _ in range(REPEATS))
     per_round = (hundred - one) / 99
@@ -75,6 +83,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "headless",
+                "transport": transport,
                 "one_round_s": round(one, 3),
                 "hundred_rounds_s": round(hundred, 3),
                 "ms_per_round": round(per_round * 1000, 2),

@@ -21,6 +21,7 @@ import json
 import os
 import queue
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,26 +52,37 @@ _NOT_FOR_THE_ENDPOINT = frozenset(
     {"transport", "num_retries", "max_retries", "custom_llm_provider", "drop_params"}
 )
 _CANCEL_POLL = 0.02  # seconds between looks at the cancel tokens of calls in flight
+# httpcore's pool does O(connections) bookkeeping (a poll() per idle connection)
+# under one lock for every request and every response closed: a hundred sessions
+# on one pool spend more CPU there than on their requests. Shards keep pools small.
+_SHARDS = 16
 
 _http_lock = threading.Lock()
-_shared_http: httpx.Client | None = None
+_pools: dict[int, httpx.Client] = {}
+_tls: ssl.SSLContext | None = None
+_next_shard = itertools.count()
 
 
-def shared_http() -> httpx.Client:
-    """The process-wide connection pool every `OpenAIHTTPClient` uses by default.
+def shared_http(shard: int = 0) -> httpx.Client:
+    """One of the process-wide connection pools `OpenAIHTTPClient`s use by default.
 
-    One pool for all sessions keeps connections warm across calls and sessions;
-    httpx clients are thread-safe. Connections are unbounded (a hundred sessions
-    waiting on a slow model each hold one); idle ones are kept for reuse.
+    Sharing keeps connections warm across calls and sessions (httpx clients are
+    thread-safe); each client sticks to one shard. Connections are unbounded (a
+    hundred sessions waiting on a slow model each hold one); idle ones are kept.
     """
-    global _shared_http
+    global _tls
+    shard %= _SHARDS
     with _http_lock:
-        if _shared_http is None:
-            _shared_http = httpx.Client(
+        pool = _pools.get(shard)
+        if pool is None:
+            if _tls is None:  # one TLS context for all: loading the CA bundle costs ~10 ms
+                _tls = httpx.create_ssl_context()
+            pool = _pools[shard] = httpx.Client(
+                verify=_tls,
                 timeout=httpx.Timeout(600.0, connect=10.0),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
-        return _shared_http
+        return pool
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ class OpenAIHTTPClient:
     ) -> None:
         self.policy = RetryPolicy(max_retries, backoff_base, backoff_max)
         self._http = http
+        self._shard = next(_next_shard)
 
     def complete(
         self,
@@ -140,7 +153,7 @@ class OpenAIHTTPClient:
             provider = request.model.partition("/")[0]
             key_env = "OPENROUTER_API_KEY" if provider == "openrouter" else "OPENAI_API_KEY"
             raise Failure("no_key", "", key_env=key_env).to_error(request.model, False, 1)
-        http = self._http or shared_http()
+        http = self._http or shared_http(self._shard)
         return complete_with_retries(
             request,
             lambda stream: _attempt(http, call, stream, cancel),
@@ -190,26 +203,54 @@ def _prepare(request: ModelRequest) -> _Call | None:
 def _attempt(
     http: httpx.Client, call: _Call, stream: StreamState, cancel: threading.Event
 ) -> ModelResponse:
-    """One streamed request: chunks are read on a pump thread and handled on this one."""
-    pump = _Pump(http, call)
-    watch = _watcher.watch(cancel, pump.abandon)
-    ended = False
+    """One streamed request: a helper thread waits for the headers, this one reads the body.
+
+    Waiting for headers (the model's time to first token) happens off this
+    thread so a cancel returns at once even then; the body is read here, chunk
+    by chunk, with no hand-off per chunk. Once the body streams, a cancel hangs
+    up the socket, which ends a read blocked on a slow chunk.
+    """
+    call_state = _InFlight(http, call)
+    watch = _watcher.watch(cancel, call_state.cancel)
     try:
-        while not cancel.is_set():
-            kind, payload = pump.get()
-            ended = kind in ("end", "error")
-            if kind == "error":
-                raise CallFailed(payload)
-            if kind == "end":
+        response = call_state.response()
+        if response is None:
+            return stream.cancelled()
+        try:
+            if _read(response, stream, cancel):
                 return stream.finished(_cost(stream.raw_usage))
-            if kind == "cancel":
-                break
-            stream.feed(payload)
-        return stream.cancelled()
+            return stream.cancelled()
+        except (httpx.HTTPError, _StatusError, ValueError) as exc:
+            if cancel.is_set():  # the hang-up we caused
+                return stream.cancelled()
+            raise CallFailed(exc) from exc
+        finally:
+            call_state.close()
     finally:
         _watcher.unwatch(watch)
-        if not ended:  # cancelled, or on_text raised
-            pump.abandon()
+
+
+def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event) -> bool:
+    """Feed the SSE body to `stream`; False when cancelled part way."""
+    if response.status_code >= 400:
+        response.read()
+        raise _StatusError(response.status_code, _error_message(response), response.headers)
+    done = False
+    for line in response.iter_lines():
+        if cancel.is_set():
+            return False
+        if done or not line.startswith("data:"):
+            continue  # read on past [DONE] so the connection goes back to the pool
+        data = line[5:].strip()
+        if data == "[DONE]":
+            done = True
+            continue
+        chunk = json.loads(data)
+        error = chunk.get("error") if isinstance(chunk, dict) else None
+        if error:  # OpenRouter and vLLM report a failure mid-stream as an event
+            raise _StatusError(_int(error.get("code")), _error_text(error))
+        stream.feed(chunk)
+    return not cancel.is_set()
 
 
 def _cost(raw_usage: Any) -> float | None:
@@ -228,80 +269,68 @@ class _StatusError(Exception):
         self.headers = headers
 
 
-class _Pump:
-    """Runs one streamed request on a daemon thread, handing parsed chunks over a queue.
+class _InFlight:
+    """One request: sent on a daemon thread that hands back the response once headers arrive.
 
-    The caller can then honour a cancel at once, even while the endpoint has not
-    sent a byte. Abandoning the pump hangs up the socket when the response has
-    arrived (so a read blocked on the pump thread returns now) and the thread
-    closes the response as soon as it wakes: an abandoned, unclosed stream can
-    hang the process inside httpcore.
+    A cancel before then wakes the caller at once; the thread closes the late
+    response itself (an abandoned, unclosed stream can hang the process inside
+    httpcore). A cancel after then shuts the socket down.
     """
 
     def __init__(self, http: httpx.Client, call: _Call) -> None:
-        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._abandoned = threading.Event()
+        self._handoff: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._abandoned = False
         # Set only while the response is open: once closed, its connection may be
         # back in the pool serving another call, and must not be hung up.
         self._response: httpx.Response | None = None
-        self._lock = threading.Lock()
         threading.Thread(
-            target=self._run, args=(http, call), name="tiller-openai-stream", daemon=True
+            target=self._send, args=(http, call), name="tiller-openai-send", daemon=True
         ).start()
 
-    def get(self) -> tuple[str, Any]:
-        """The next (kind, payload): `chunk`, `end`, `error`, or `cancel` once abandoned."""
-        return self._queue.get()
-
-    def abandon(self) -> None:
-        """Stop forwarding chunks, wake the caller with `cancel`, and hang up."""
-        self._abandoned.set()
-        self._queue.put(("cancel", None))
-        with self._lock:
-            if self._response is not None:
-                _hang_up(self._response)
-
-    def _run(self, http: httpx.Client, call: _Call) -> None:
+    def _send(self, http: httpx.Client, call: _Call) -> None:
         try:
             timeout = call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT
-            with http.stream(
+            request = http.build_request(
                 "POST", call.url, content=call.body, headers=call.headers, timeout=timeout
-            ) as response:
-                with self._lock:
-                    self._response = response
-                try:
-                    self._read(response)
-                finally:
-                    with self._lock:
-                        self._response = None
+            )
+            response = http.send(request, stream=True)
         except BaseException as exc:
-            if not self._abandoned.is_set():
-                self._queue.put(("error", exc))
-
-    def _read(self, response: httpx.Response) -> None:
-        if self._abandoned.is_set():
+            self._handoff.put(("error", exc))
             return
-        if response.status_code >= 400:
-            response.read()
-            raise _StatusError(response.status_code, _error_message(response), response.headers)
-        done = False
-        for line in response.iter_lines():
-            if self._abandoned.is_set():
+        with self._lock:
+            if not self._abandoned:
+                self._response = response
+                self._handoff.put(("response", response))
                 return
-            if not line.startswith("data:") or done:
-                continue  # keep reading past [DONE] so the connection goes back to the pool
-            data = line[5:].strip()
-            if data == "[DONE]":
-                done = True
-                self._queue.put(("end", None))
-                continue
-            chunk = json.loads(data)
-            error = chunk.get("error") if isinstance(chunk, dict) else None
-            if error:  # OpenRouter and vLLM report a failure mid-stream as an event
-                raise _StatusError(_int(error.get("code")), _error_text(error))
-            self._queue.put(("chunk", chunk))
-        if not done:
-            self._queue.put(("end", None))
+        response.close()
+
+    def response(self) -> httpx.Response | None:
+        """The response once its headers are in; None when cancelled first.
+
+        Raises:
+            CallFailed: the request failed before a response arrived.
+        """
+        kind, payload = self._handoff.get()
+        if kind == "error":
+            raise CallFailed(payload)
+        return payload if kind == "response" else None
+
+    def cancel(self) -> None:
+        """Wake a caller still waiting for headers; hang up a response being read."""
+        with self._lock:
+            self._abandoned = True
+            response = self._response
+            if response is not None:
+                _hang_up(response)
+        self._handoff.put(("cancel", None))
+
+    def close(self) -> None:
+        """Close the response (the caller is done with it)."""
+        with self._lock:
+            response, self._response = self._response, None
+        if response is not None:
+            response.close()
 
 
 def _hang_up(response: httpx.Response) -> None:
