@@ -280,3 +280,16 @@ async def test_keys_typed_as_the_modal_opens_do_not_answer_it(
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("y", "enter")
         assert not future.done()
+
+
+async def test_shell_block_says_it_awaits_approval(project: Path) -> None:
+    """While the modal is up, the call's block in the conversation says it awaits approval."""
+    app = shell_app(project, [call("shell", command="echo hi"), "done"])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await send(pilot, "go")
+        await asked(pilot)
+        title = str(app.main.conversation.query_one(ShellCallBlock).title)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "awaiting approval" in title

@@ -15,7 +15,7 @@ from rich.syntax import Syntax
 
 from tiller.tui.tool_call import MAX_SHOWN_LINES, ToolCallBlock, clip_tail, parse_arguments, took
 
-TITLE_CHARS = 70
+TITLE_CHARS = 50
 _EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)
 
 
@@ -67,6 +67,8 @@ class ShellCallBlock(ToolCallBlock):
     DEFAULT_CSS = """
     ShellCallBlock .tool-args { background: $boost; padding: 0 1; }
     ShellCallBlock .tool-args.-short { display: none; }
+    /* The title says it failed; the command's own output keeps the normal colour. */
+    ShellCallBlock.-error .tool-output { color: $text; }
     """
 
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
@@ -88,7 +90,16 @@ class ShellCallBlock(ToolCallBlock):
         if len(lines) > 1 or len(lines[0]) > TITLE_CHARS:
             shown += " …"
         about = f" [dim]— {escape(self.description)}[/dim]" if self.description else ""
-        return f"[b]$ {escape(shown)}[/b]{about}  {status}"
+        # The status comes before the description so a narrow pane cuts the words, not it.
+        return f"[b]$ {escape(shown)}[/b]  {status}{about}"
+
+    def set_waiting(self, waiting: bool) -> None:
+        """Say in the title that the command waits for the person's approval (or no longer)."""
+        if self.finished:
+            return
+        self.title = self.heading("… awaiting approval" if waiting else "…")
+        if not self.streamed:  # output may already be streaming in after the answer
+            self._result.update(f"[dim]{'awaiting approval' if waiting else 'running'}…[/dim]")
 
     def finish(self, output: str, is_error: bool, duration_ms: float | None) -> None:
         self._stop_streaming(output)

@@ -115,6 +115,8 @@ class EngineEventHandlers:
         # A request the engine already gave up on (cancelled while the event
         # was queued) needs no modal; the queue checks and watches the future.
         self.approvals.add(data)
+        if not data.get("agent_id"):
+            self.conversation.shell_waiting(str(data.get("command", "")), True)
 
     async def _on_session_end(self, data: dict[str, Any]) -> None:
         self.query_one(StatusBar).state = "closed"
