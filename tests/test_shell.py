@@ -501,3 +501,25 @@ def test_absolute_path_to_the_real_tree_is_read_only(tmp_path: Path) -> None:
     (real / "keep.txt").write_text("keep\n")
     out = run(runner_for(Workspace(root=real)), f"rm -f {real}/keep.txt; echo done")
     assert ((real / "keep.txt").read_text(), "Read-only file system" in out) == ("keep\n", True)
+
+
+def test_long_output_is_truncated_for_the_model_only(tmp_path: Path) -> None:
+    """1,000 lines reach the host in full; the model gets 256 lines with a marker."""
+    model = ScriptedModel([call("shell", command="seq 1000"), "done"])
+    session = Session(
+        model,
+        root=tmp_path,
+        skills_dirs=[],
+        config=SessionConfig(shell=True, shell_approval="allow"),
+    )
+    events: list[Event] = []
+    session.subscribe(events.append)
+    session.send("count")
+    full = str(tool_ends(events)[0]["output"])
+    sent = str(model.requests[1].messages[-1]["content"])
+    assert ("\n1000" in full, "lines omitted" in sent, "\n1000" in sent, "\n500\n" in sent) == (
+        True,
+        True,
+        True,
+        False,
+    )
