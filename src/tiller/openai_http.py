@@ -150,9 +150,8 @@ class OpenAIHTTPClient:
         """
         call = _prepare(request)
         if call is None:
-            provider = request.model.partition("/")[0]
-            key_env = "OPENROUTER_API_KEY" if provider == "openrouter" else "OPENAI_API_KEY"
-            raise Failure("no_key", "", key_env=key_env).to_error(request.model, False, 1)
+            failure = Failure("no_key", "", key_env=_key_env(request.model))
+            raise failure.to_error(request.model, False, 1)
         http = self._http or shared_http(self._shard)
         return complete_with_retries(
             request,
@@ -175,7 +174,7 @@ def _prepare(request: ModelRequest) -> _Call | None:
     provider, _, rest = request.model.partition("/")
     openrouter = provider == "openrouter"
     model = rest if rest and provider in _PREFIXES else request.model
-    key_env = "OPENROUTER_API_KEY" if openrouter else "OPENAI_API_KEY"
+    key_env = _key_env(request.model)
     api_base = options.pop("api_base", None) or (OPENROUTER_BASE if openrouter else OPENAI_BASE)
     api_key = options.pop("api_key", None) or os.environ.get(key_env)
     timeout = options.pop("timeout", None)
@@ -200,6 +199,10 @@ def _prepare(request: ModelRequest) -> _Call | None:
     )
 
 
+def _key_env(model: str) -> str:
+    return "OPENROUTER_API_KEY" if model.startswith("openrouter/") else "OPENAI_API_KEY"
+
+
 def _attempt(
     http: httpx.Client, call: _Call, stream: StreamState, cancel: threading.Event
 ) -> ModelResponse:
@@ -220,7 +223,7 @@ def _attempt(
             if _read(response, stream, cancel):
                 return stream.finished(_cost(stream.raw_usage))
             return stream.cancelled()
-        except (httpx.HTTPError, _StatusError, ValueError) as exc:
+        except (httpx.HTTPError, _StatusError) as exc:
             if cancel.is_set():  # the hang-up we caused
                 return stream.cancelled()
             raise CallFailed(exc) from exc
@@ -245,7 +248,10 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
         if data == "[DONE]":
             done = True
             continue
-        chunk = json.loads(data)
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise _StatusError(None, f"unreadable stream event: {data[:80]}") from None
         error = chunk.get("error") if isinstance(chunk, dict) else None
         if error:  # OpenRouter and vLLM report a failure mid-stream as an event
             raise _StatusError(_int(error.get("code")), _error_text(error))
@@ -412,8 +418,6 @@ def _classify(exc: BaseException, key_env: str) -> Failure:
         return Failure("retry", message, None, "Timed out")
     if isinstance(exc, httpx.TransportError):
         return Failure("retry", f"Connection error: {message}", None, "Connection failed")
-    if isinstance(exc, ValueError):  # a chunk that is not JSON
-        return Failure("fatal", f"unreadable stream: {message}")
     return Failure("fatal", message)
 
 
