@@ -290,9 +290,7 @@ class _InFlight:
         # Set only while the response is open: once closed, its connection may be
         # back in the pool serving another call, and must not be hung up.
         self._response: httpx.Response | None = None
-        threading.Thread(
-            target=self._send, args=(http, call), name="tiller-openai-send", daemon=True
-        ).start()
+        _senders.submit(lambda: self._send(http, call))
 
     def _send(self, http: httpx.Client, call: _Call) -> None:
         try:
@@ -337,6 +335,42 @@ class _InFlight:
             response, self._response = self._response, None
         if response is not None:
             response.close()
+
+
+class _Senders:
+    """Daemon threads that send requests and wait for their headers, reused across calls.
+
+    A thread per call costs more than the call under load: `Thread.start()` waits
+    until the new thread gets the GIL, which a hundred busy sessions contend for.
+    A worker held by a silent endpoint blocks only itself; a new one is started
+    whenever no worker is free.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run `job` (which must not raise) on a free worker."""
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1  # that worker is now spoken for
+        if start:
+            threading.Thread(target=self._work, name="tiller-openai-send", daemon=True).start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            with contextlib.suppress(Exception):
+                job()
+            with self._lock:
+                self._idle += 1
+
+
+_senders = _Senders()
 
 
 def _hang_up(response: httpx.Response) -> None:
