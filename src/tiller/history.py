@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,23 +42,57 @@ def to_messages(system: str, history: list[Turn]) -> list[dict[str, Any]]:
     """OpenAI chat-format messages for `history` under `system` (litellm converts further)."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for turn in history:
-        if isinstance(turn, UserTurn):
-            messages.append({"role": "user", "content": turn.text})
-        elif isinstance(turn, AssistantTurn):
-            message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
-            if turn.tool_calls:
-                message["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": call.arguments or "{}"},
-                    }
-                    for call in turn.tool_calls
-                ]
-            messages.append(message)
-        else:
-            messages.extend(
-                {"role": "tool", "tool_call_id": result.call_id, "content": result.model_output}
-                for result in turn.results
-            )
+        messages.extend(turn_messages(turn))
     return messages
+
+
+def turn_messages(turn: Turn) -> list[dict[str, Any]]:
+    """The chat messages one turn becomes (a tool-results turn becomes one per result)."""
+    if isinstance(turn, UserTurn):
+        return [{"role": "user", "content": turn.text}]
+    if isinstance(turn, AssistantTurn):
+        message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
+        if turn.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                }
+                for call in turn.tool_calls
+            ]
+        return [message]
+    return [
+        {"role": "tool", "tool_call_id": result.call_id, "content": result.model_output}
+        for result in turn.results
+    ]
+
+
+class MessageCache:
+    """`to_messages` that converts only the turns added since the last call.
+
+    A history usually only grows; the turns converted last time are compared
+    (by value, which is by identity when unchanged) with the start of the
+    history given, and only the rest is converted. Any other change (a reset,
+    a replaced list, an edited turn) converts the whole history again.
+
+    The message dicts are shared between the lists returned: model clients
+    must treat them as read-only.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turns: list[Turn] = []
+        self._messages: list[dict[str, Any]] = []
+
+    def messages(self, system: str, history: list[Turn]) -> list[dict[str, Any]]:
+        """What `to_messages(system, history)` returns, reusing earlier conversions."""
+        with self._lock:
+            done = len(self._turns)
+            if len(history) < done or history[:done] != self._turns:
+                self._turns, self._messages, done = [], [], 0
+            for turn in history[done:]:
+                self._messages.extend(turn_messages(turn))
+                self._turns.append(turn)
+            head: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+            return head + self._messages

@@ -5,17 +5,19 @@ edits count. The user-level `AGENTS.md` lives on the real disk and comes first;
 then each directory from the workspace root down to `cwd` contributes its
 `AGENTS.md` followed by the active profile's file (`CLAUDE.md`, `GEMINI.md` or
 `.codex/instructions.md`), never another profile's. Later (deeper) text
-refines earlier text. Loading is a handful of `exists` checks plus reads of the
-files that exist, cheap enough to repeat before every model call.
+refines earlier text. `ProjectDocsCache` keeps the result between model calls
+and loads again only when one of those files may have changed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from platformdirs import user_config_dir
 
@@ -202,3 +204,79 @@ def docs_fingerprint(
     for source, content in _collect(workspace, cwd, profile, user_dir):
         digest.update(source.encode("utf-8") + b"\0" + content.encode("utf-8") + b"\0")
     return digest.hexdigest()
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    """What changes when a file on disk changes: mtime, size and inode; None when absent."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+class ProjectDocsCache:
+    """`load_project_docs` for one workspace, loaded again only when a source may have changed.
+
+    A result is reused until one of these changes: a candidate file in the
+    workspace (the owner calls `invalidate` from `Workspace.subscribe`), the
+    stat signature of the user-level file, the stat signature of a candidate
+    file in the base directory on disk (an edit made outside Tiller), `cwd` or
+    the profile. Checking costs a few `stat` calls instead of the reads.
+
+    Args:
+        workspace: where project files are read.
+        user_dir: the user config directory (default: platformdirs' for `tiller`,
+            resolved on first use).
+        budget: the shared byte budget.
+    """
+
+    def __init__(
+        self, workspace: DocsSource, *, user_dir: Path | None = None, budget: int = DEFAULT_BUDGET
+    ) -> None:
+        self._workspace = workspace
+        self._user_dir = user_dir
+        self._budget = budget
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._candidates: frozenset[str] = frozenset()
+        self._paths: tuple[str, Profile, list[str]] | None = None
+        self._key: tuple[Any, ...] | None = None
+        self._docs = ProjectDocs()
+
+    def invalidate(self, path: str) -> None:
+        """Forget the result if `path` (workspace-relative, as reported) is a source."""
+        if path in self._candidates:
+            with self._lock:
+                self._generation += 1
+
+    def get(self, cwd: str, profile: Profile) -> ProjectDocs:
+        """The instructions that apply at `cwd` (see `load_project_docs`)."""
+        if self._paths is None or self._paths[0] != cwd or self._paths[1] != profile:
+            self._paths = (cwd, profile, candidate_paths(cwd, profile))
+            self._candidates = frozenset(self._paths[2])
+        candidates = self._paths[2]
+        if self._user_dir is None:
+            self._user_dir = default_user_dir()
+        with self._lock:
+            generation = self._generation
+        key = (cwd, profile, generation, self._disk_signatures(candidates))
+        if key == self._key:
+            return self._docs
+        docs = load_project_docs(
+            self._workspace, cwd, profile, user_dir=self._user_dir, budget=self._budget
+        )
+        with self._lock:
+            # A change that raced this load leaves the key stale; the next call loads again.
+            if self._generation == generation:
+                self._key, self._docs = key, docs
+        return docs
+
+    def _disk_signatures(self, candidates: list[str]) -> tuple[Any, ...]:
+        assert self._user_dir is not None
+        user = _signature(os.path.join(self._user_dir, SHARED_FILE))
+        root = getattr(self._workspace, "root", None)
+        if root is None:
+            return (user,)
+        base = os.fspath(root)
+        return (user, *(_signature(os.path.join(base, path)) for path in candidates))

@@ -21,10 +21,10 @@ from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.config import SessionConfig
 from tiller.errors import SessionBusy, SessionClosed
 from tiller.events import Event, EventKind, Subscriber
-from tiller.history import Turn, to_messages
+from tiller.history import MessageCache, Turn
 from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
-from tiller.project_docs import load_project_docs
+from tiller.project_docs import ProjectDocsCache
 from tiller.settings import resolve_model
 from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
@@ -163,6 +163,10 @@ class Session:
             else ApprovalPolicy(self.config.shell_approval, tuple(self.config.shell_allow))
         )
         self.shell: ShellRunner | None = None
+        self._project_docs = ProjectDocsCache(self.workspace)
+        self._prompt_key: tuple[Any, ...] | None = None
+        self._prompt = ""
+        self._messages = MessageCache()
         self.on_close(self.workspace.subscribe(self._on_workspace_change))
         self.registry = self._build_registry()
 
@@ -203,6 +207,7 @@ class Session:
         self.emit(EventKind.SKILL_LOADED, name=skill.name, path=str(skill.path))
 
     def _on_workspace_change(self, path: str, action: str) -> None:
+        self._project_docs.invalidate(path)
         self.emit(EventKind.WORKSPACE_CHANGED, path=path, action=action)
 
     def add_tools(self, *tools: Tool) -> None:
@@ -295,19 +300,28 @@ class Session:
     # -- prompt ---------------------------------------------------------------
 
     def build_system_prompt(self) -> str:
-        """The system prompt for the next call; project docs are re-read each time."""
-        docs = load_project_docs(self.workspace, self.cwd, self.profile)
-        return build_system_prompt(
-            profile=self.profile,
-            environment=self._environment,
-            project_docs=docs.text,
-            skill_catalog=skill_catalog(self.skills) if self.skills else "",
-            user_prompt=self.system_prompt,
-        )
+        """The system prompt for the next call.
+
+        Project docs are loaded again whenever one of their files changed (in
+        the workspace or on disk); the prompt is assembled again whenever a part
+        of it changed.
+        """
+        docs = self._project_docs.get(self.cwd, self.profile)
+        key = (self.profile, self._environment, docs.text, self.system_prompt, tuple(self.skills))
+        if key != self._prompt_key:
+            self._prompt = build_system_prompt(
+                profile=self.profile,
+                environment=self._environment,
+                project_docs=docs.text,
+                skill_catalog=skill_catalog(self.skills) if self.skills else "",
+                user_prompt=self.system_prompt,
+            )
+            self._prompt_key = key
+        return self._prompt
 
     def context(self) -> list[dict[str, Any]]:
         """The messages as the model would receive them next."""
-        return to_messages(self.build_system_prompt(), self.history)
+        return self._messages.messages(self.build_system_prompt(), self.history)
 
     def build_request(self) -> ModelRequest:
         """The next model request: messages, tool schemas and options."""

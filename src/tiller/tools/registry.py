@@ -60,6 +60,7 @@ class ToolRegistry:
     ) -> None:
         self._tools: dict[str, Tool] = {}
         self._validators: dict[str, Draft202012Validator] = {}
+        self._schemas: list[dict[str, Any]] | None = None
         self.limits: dict[str, TruncationLimit] = dict(limits or {})
         for tool in tools:
             self.add(tool)
@@ -79,8 +80,15 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def schemas(self) -> list[dict[str, Any]]:
-        """The OpenAI function-tool schemas of every tool, in registration order."""
-        return [schema_for(tool) for tool in self._tools.values()]
+        """The OpenAI function-tool schemas of every tool, in registration order.
+
+        Built once per change of the tool set; the dicts are shared between
+        calls, so treat them as read-only.
+        """
+        schemas = self._schemas
+        if schemas is None:
+            schemas = self._schemas = [schema_for(tool) for tool in self._tools.values()]
+        return list(schemas)
 
     def add(self, tool: Tool) -> None:
         """Register a new tool.
@@ -103,6 +111,7 @@ class ToolRegistry:
         _check_schema(tool.parameters)
         self._tools[tool.name] = tool
         self._validators[tool.name] = Draft202012Validator(tool.parameters)
+        self._schemas = None
 
     def execute(self, call: ToolCall, ctx: ToolContext | None = None) -> ToolResult:
         """Run one tool call; failures come back as error results, never as exceptions.
