@@ -293,3 +293,18 @@ async def test_shell_block_says_it_awaits_approval(project: Path) -> None:
         await pilot.press("y")
         await settle(pilot)
         assert "awaiting approval" in title
+
+
+async def test_deny_button_asks_for_a_reason_then_denies(project: Path) -> None:
+    """With the mouse: the first Deny click opens the reason line, the second denies with it."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        future: Future[object] = Future()
+        app.main.post_message(app.main.EngineEvent(request_event(app, "make", future)))
+        await asked(pilot)
+        await pilot.click("#deny")
+        await type_text(pilot, "later")
+        await pilot.click("#deny")
+        await until(pilot, future.done)
+        assert future.result() == Approval(Decision.DENY, "later")

@@ -55,6 +55,7 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self.details = {key: value for key, value in details.items() if key != "future"}
         self.command = str(self.details.get("command", ""))
         self._withdrawn = False
+        self._dismissed = False
         self.armed = False
 
     def on_mount(self) -> None:
@@ -144,7 +145,9 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self._answer(Approval(Decision.DENY, reason.strip()))
 
     def _answer(self, approval: Approval) -> None:
-        if self.armed:
+        # Once only: a second dismiss would pop whatever screen is under this one.
+        if self.armed and not self._dismissed:
+            self._dismissed = True
             self.dismiss(approval)
 
     # -- the engine gave up waiting ---------------------------------------------------
@@ -156,10 +159,15 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         command palette) closes itself when it is on top again.
         """
         if self.is_current:
-            self.dismiss(None)
+            self._close_unanswered()
         else:
             self._withdrawn = True
 
     def on_screen_resume(self, event: ScreenResume) -> None:
         if self._withdrawn:
+            self._close_unanswered()
+
+    def _close_unanswered(self) -> None:
+        if not self._dismissed:
+            self._dismissed = True
             self.dismiss(None)
