@@ -72,19 +72,22 @@ def respond(body: dict[str, Any]) -> ServerReply:
 
 
 def _serve(conn: Connection) -> None:
-    """Server process: report the base URL and the request count; serve until told to stop."""
+    """Server process: report the base URL, the request count and its CPU time; serve until told to stop."""
     with FakeOpenAIServer(responder=respond) as server:
         conn.send(server.base_url)
-        while conn.recv() == "count":
-            conn.send(len(server.requests))
+        while (command := conn.recv()) in ("count", "cpu"):
+            conn.send(len(server.requests) if command == "count" else time.process_time())
 
 
 @contextmanager
-def local_server() -> Iterator[tuple[str, Any]]:
-    """The base URL of a running server and a function returning its request count."""
+def local_server() -> Iterator[tuple[str, Any, Any]]:
+    """The base URL of a running server, and functions returning its request count and CPU time.
+
+    The CPU time is None for a server in this process (it is in `cpu_s` then).
+    """
     if SERVER == "thread":
         with FakeOpenAIServer(responder=respond) as server:
-            yield server.base_url, lambda: len(server.requests)
+            yield server.base_url, lambda: len(server.requests), lambda: None
         return
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -97,7 +100,11 @@ def local_server() -> Iterator[tuple[str, Any]]:
             ours.send("count")
             return int(ours.recv())
 
-        yield base_url, count
+        def cpu() -> float:
+            ours.send("cpu")
+            return float(ours.recv())
+
+        yield base_url, count, cpu
     finally:
         ours.send("stop")
         process.join(5)
@@ -176,14 +183,16 @@ def main() -> None:
     transport = parser.parse_args().transport
     if transport == "litellm":
         preload()
-    with local_server() as (base_url, request_count):
+    with local_server() as (base_url, request_count, server_cpu):
         warmup = warm_up(base_url, transport)
         before = request_count()
+        server_cpu_before = server_cpu()
         rss_before = _status_kib("VmRSS")
         peak_reset = _reset_peak_rss()
         timed = run(base_url, SESSIONS, transport)
         peak = _status_kib("VmHWM") if peak_reset else None
         calls = request_count() - before
+        server_cpu_after = server_cpu()
 
         heap_kib = None
         if TRACE_SESSIONS:
@@ -214,6 +223,9 @@ def main() -> None:
         "cpu_s": round(cpu, 3),
         "cpu_ms_per_call": round(1000 * cpu / max(1, calls), 2),
         "cpu_bound_ceiling": round(ideal / cpu, 3) if cpu else None,
+        "server_cpu_ms_per_call": None
+        if server_cpu_before is None or server_cpu_after is None
+        else round(1000 * (server_cpu_after - server_cpu_before) / max(1, calls), 2),
         "start_cpu_ms_per_session": round(1000 * timed["start_cpu"] / SESSIONS, 2),
         "peak_rss_kib_per_session": None if rss_growth is None else round(rss_growth / SESSIONS),
         "python_heap_kib_per_session": None if heap_kib is None else round(heap_kib, 1),

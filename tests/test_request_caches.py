@@ -7,6 +7,7 @@ next request shows it.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,11 @@ import pytest
 
 from tiller import Session
 from tiller.history import AssistantTurn, UserTurn, to_messages
+from tiller.model import ModelRequest
+from tiller.openai_http import OpenAIHTTPClient
 from tiller.project_docs import default_user_dir
 from tiller.testing.scripted import ScriptedModel, call
+from tiller.testing.server import FakeOpenAIServer, ServerReply
 from tiller.tools.base import FunctionTool
 
 
@@ -216,3 +220,52 @@ def test_replaced_tool_schema_reaches_the_next_request() -> None:
         t["function"]["name"]: t["function"]["description"] for t in model.requests[1].tools
     }
     assert descriptions["echo"] == "Echo, loudly."
+
+
+# -- the openai transport's request bodies ---------------------------------------------------
+
+
+def test_openai_client_sends_each_requests_own_messages_and_tools(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """A client reused across requests encodes what changed, not what it sent last."""
+    fake_server.add(ServerReply(text="one"), ServerReply(text="two"))
+    client = OpenAIHTTPClient()
+    options = {"api_base": fake_server.base_url, "api_key": "sk-test"}
+    system = {"role": "system", "content": "rules"}
+    tool = {"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}}
+    first = [system, {"role": "user", "content": "hi"}]
+    client.complete(
+        ModelRequest("openai/fake-model", first, [tool], options),
+        on_text=lambda _: None,
+        cancel=threading.Event(),
+    )
+    second = [system, {"role": "user", "content": "changed"}, {"role": "user", "content": "more"}]
+    other = {"type": "function", "function": {"name": "b", "parameters": {"type": "object"}}}
+    client.complete(
+        ModelRequest("openai/fake-model", second, [tool, other], options),
+        on_text=lambda _: None,
+        cancel=threading.Event(),
+    )
+    body = fake_server.requests[1].body
+    assert (body["messages"], body["tools"]) == (second, [tool, other])
+
+
+def test_openai_client_body_keeps_the_endpoint_options(fake_server: FakeOpenAIServer) -> None:
+    """Options, streaming and usage reporting sit beside the spliced messages and tools."""
+    fake_server.add(ServerReply(text="ok"))
+    request = ModelRequest(
+        "openai/fake-model",
+        [{"role": "user", "content": "hi"}],
+        [],
+        {"api_base": fake_server.base_url, "api_key": "sk-test", "temperature": 0.5},
+    )
+    OpenAIHTTPClient().complete(request, on_text=lambda _: None, cancel=threading.Event())
+    body = fake_server.requests[0].body
+    assert body == {
+        "model": "fake-model",
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.5,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }

@@ -84,6 +84,7 @@ class MessageCache:
         self._lock = threading.Lock()
         self._turns: list[Turn] = []
         self._messages: list[dict[str, Any]] = []
+        self._system: dict[str, Any] = {"role": "system", "content": ""}
 
     def messages(self, system: str, history: list[Turn]) -> list[dict[str, Any]]:
         """What `to_messages(system, history)` returns, reusing earlier conversions."""
@@ -94,5 +95,8 @@ class MessageCache:
             for turn in history[done:]:
                 self._messages.extend(turn_messages(turn))
                 self._turns.append(turn)
-            head: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-            return head + self._messages
+            if not system:
+                return list(self._messages)
+            if self._system["content"] != system:
+                self._system = {"role": "system", "content": system}
+            return [self._system, *self._messages]
