@@ -147,7 +147,7 @@ class ShellRunner:
         if answer.decision is Decision.ALLOW_SESSION:
             self.policy.remember(command)
         if not answer.allowed:
-            reason = f" Their reason: {answer.reason}" if answer.reason else ""
+            reason = f" Their reason: {answer.reason.rstrip('.')}." if answer.reason else ""
             raise ToolError(
                 "The user denied this command; it did not run." + reason + " "
                 "Do not retry it unchanged; adjust your approach or ask the user."
