@@ -72,7 +72,7 @@ def respond(body: dict[str, Any]) -> ServerReply:
 
 
 def _serve(conn: Connection) -> None:
-    """Server process: report the base URL, the request count and its CPU time; serve until told to stop."""
+    """Server process: report the base URL, request count and CPU time; serve until told to stop."""
     with FakeOpenAIServer(responder=respond) as server:
         conn.send(server.base_url)
         while (command := conn.recv()) in ("count", "cpu"):

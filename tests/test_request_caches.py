@@ -269,3 +269,17 @@ def test_openai_client_body_keeps_the_endpoint_options(fake_server: FakeOpenAISe
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+
+
+def test_openai_client_sends_each_header_once(fake_server: FakeOpenAIServer) -> None:
+    """The client's own headers replace the pool's defaults instead of doubling them."""
+    fake_server.add(ServerReply(text="ok"))
+    request = ModelRequest(
+        "openai/fake-model",
+        [{"role": "user", "content": "hi"}],
+        [],
+        {"api_base": fake_server.base_url, "api_key": "sk-test"},
+    )
+    OpenAIHTTPClient().complete(request, on_text=lambda _: None, cancel=threading.Event())
+    accept = [v for k, v in fake_server.requests[0].headers.items() if k.lower() == "accept"]
+    assert accept == ["text/event-stream"]
