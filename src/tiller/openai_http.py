@@ -354,7 +354,11 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     # SSE is UTF-8 text in lines; splitting the bytes here skips httpx's text and
     # line decoders (and its charset sniffing), a third of the client's CPU.
     pending = b""
-    for block in response.iter_bytes():
+    # An unencoded body is read straight off the transport's stream: httpx's
+    # decoding and chunking layers would only pass each block through.
+    raw = "content-encoding" not in response.headers
+    blocks = response.stream if raw and isinstance(response.stream, httpx.SyncByteStream) else None
+    for block in blocks if blocks is not None else response.iter_bytes():
         if cancel.is_set():
             return False
         lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
