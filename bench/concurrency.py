@@ -27,6 +27,10 @@ calls; `cpu_s / wall_s` near 1 means the run is bound by one core (the GIL),
 and `cpu_bound_ceiling` (ideal / cpu_s) is then the best throughput that CPU
 cost allows however the threads are scheduled.
 
+`server_cpu_ms_per_call` is the server process's CPU time over the run divided
+by the model calls (None when the server runs in this process): the fake
+server's own cost, which a busy machine inflates along with ours.
+
 `--transport openai` drives the sessions through the lean OpenAI-compatible
 client instead of litellm (then litellm is neither imported nor warmed).
 
