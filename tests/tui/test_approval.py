@@ -6,7 +6,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual import events
+from textual.widgets import Input, Static
 from tui_helpers import make_app, model_of, screen_text, settle, started, type_text, until
 
 from tiller.approvals import Approval, Decision
@@ -40,6 +41,10 @@ async def asked(pilot) -> ApprovalScreen:
     screen = app.screen
     assert isinstance(screen, ApprovalScreen)
     return screen
+
+
+def reason_of(screen: ApprovalScreen) -> str:
+    return screen.query_one("#reason", Input).value
 
 
 def approval_requests(app: TillerApp) -> list[Event]:
@@ -308,3 +313,31 @@ async def test_deny_button_asks_for_a_reason_then_denies(project: Path) -> None:
         await pilot.click("#deny")
         await until(pilot, future.done)
         assert future.result() == Approval(Decision.DENY, "later")
+
+
+async def test_reason_typed_straight_after_n_never_approves(project: Path) -> None:
+    """Keys typed in the same burst as `n` land in the reason, even an `a` or a `y`."""
+    model_steps: list[Step | str] = [call("shell", command="rm README.md"), "ok"]
+    app = shell_app(project, model_steps)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await send(pilot, "clean up")
+        screen = await asked(pilot)
+        # One burst, as a terminal delivers fast typing: no pause for the focus to move.
+        for char in "nkeep a copy":
+            app.post_message(events.Key("space" if char == " " else char, char))
+        await until(pilot, lambda: not screen.is_current or reason_of(screen) == "keep a copy")
+        await pilot.press("enter")
+        await settle(pilot)
+        sent = str(model_of(app).requests[-1].messages[-1]["content"])
+        assert "Their reason: keep a copy." in sent
+
+
+async def test_key_hints_appear_when_the_keys_work(project: Path) -> None:
+    """The border shows the keys only once the modal is armed."""
+    app = shell_app(project, [call("shell", command="true"), "done"])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await send(pilot, "go")
+        screen = await asked(pilot)
+        assert "y allow" in str(screen.query_one("#dialog").border_subtitle)

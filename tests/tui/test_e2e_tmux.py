@@ -133,3 +133,82 @@ def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path)
         wait_until(lambda: not tui.alive())
     finally:
         tui.kill()
+
+
+@pytest.fixture
+def shell_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A script that runs two shell commands: one to allow, one to deny with a reason."""
+    record = tmp_path / "requests.jsonl"
+    build = {"command": "echo built > build.txt && cat README.md", "description": "Build it"}
+    remove = {"command": "rm README.md", "description": "Remove the readme"}
+    script = {
+        "replies": [
+            {"tool_calls": [["shell", build]]},
+            {"text": "Built: build.txt is in the workspace."},
+            {"tool_calls": [["shell", remove]]},
+            {"text": "Fine, I left README.md alone."},
+        ],
+        "default": {"text": "(no more scripted replies)"},
+    }
+    path = tmp_path / "shell-script.json"
+    path.write_text(json.dumps(script))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tiller.testing.server",
+            "--script",
+            str(path),
+            "--record",
+            str(record),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline().split()
+        assert ready[:1] == ["READY"], ready
+        yield ready[1], record
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_shell_commands_in_tmux(repo: Path, shell_server: tuple[str, Path], tmp_path: Path) -> None:
+    """--shell: approve a command (its file lands in the tree, not on disk), deny one with a
+    reason the model reads, then flush."""
+    base_url, record = shell_server
+    env = {"OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path), "TERM": "xterm-256color"}
+    env["PATH"] = os.environ.get("PATH", "")
+    command = [str(TILLER), "--shell", "--model", "openai/fake-model", "--api-base", base_url]
+    tui = TmuxPane(command, repo, env, size=(140, 45))
+    try:
+        tui.wait_for("Ask Tiller", "README.md")
+        tui.type("build it")
+        tui.keys("Enter")
+        tui.wait_for("echo built > build.txt", "Build it", "y allow · a for the session")
+        tui.keys("y")
+        tui.wait_for("Built: build.txt is in the workspace.", "build.txt A", timeout=30)
+        assert not (repo / "build.txt").exists()
+
+        tui.type("clean up")
+        tui.keys("Enter")
+        tui.wait_for("rm README.md", "Remove the readme", "y allow · a for the session")
+        tui.keys("n")
+        tui.type("the readme stays")
+        tui.keys("Enter")
+        tui.wait_for("Fine, I left README.md alone.")
+        last = json.loads(record.read_text().splitlines()[-1])
+        assert "the readme stays" in json.dumps(last)
+        assert (repo / "README.md").exists()
+
+        tui.keys("C-s")
+        tui.wait_for("Flush to disk", "build.txt")
+        tui.keys("Enter")
+        tui.wait_for("Flushed 1 file(s)")
+        assert (repo / "build.txt").read_text() == "built\n"
+        tui.keys("C-q")
+        wait_until(lambda: not tui.alive())
+    finally:
+        tui.kill()

@@ -126,7 +126,7 @@ def test_approval_modal(snap_compare, frozen_project: Path) -> None:
     async def run_before(pilot) -> None:
         await started(pilot)
         await send(pilot, "run the tests")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.armed)
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

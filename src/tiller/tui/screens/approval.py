@@ -10,11 +10,10 @@ from typing import Any, ClassVar
 
 from rich.markup import escape
 from rich.syntax import Syntax
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.events import ScreenResume
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -40,10 +39,11 @@ class ApprovalScreen(ModalScreen[Approval | None]):
     """
 
     AUTO_FOCUS = "#allow"
-    ARM_DELAY: ClassVar[float] = 0.0
-    """Seconds after opening before keys answer (a guard against a `y` or Enter meant
-    for the prompt). Off for now: scripted key drivers (the tmux test) press `y` as
-    soon as the modal shows and cannot see when it would be armed."""
+    ARM_DELAY: ClassVar[float] = 0.4
+    """Seconds after opening before keys answer: the modal can open while the person
+    types in the prompt, and a `y` or Enter meant for the prompt must not approve. The
+    key hints on the border appear when the keys start to work."""
+    KEY_HINTS: ClassVar[str] = "y allow · a for the session · n deny with a reason · Esc deny"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "allow", "Allow once"),
         Binding("a", "allow_session", "Allow for the session"),
@@ -67,13 +67,37 @@ class ApprovalScreen(ModalScreen[Approval | None]):
 
     def _arm(self) -> None:
         self.armed = True
+        self.query_one("#dialog").border_subtitle = self.KEY_HINTS
+
+    def on_key(self, event: events.Key) -> None:
+        # Once `n` opened the reason line, everything typed belongs there. Keys typed in
+        # the same burst as `n` were already dispatched to the button that had the focus
+        # and bubble up here instead of reaching the Input (which stops the printable
+        # keys it handles): put them in the reason, so an `a` or `y` in a reason never
+        # approves the command it argues against.
+        if not self.has_class("-reason"):
+            if event.key == "n" and self.armed:
+                # Open the line now, not through the binding: a binding runs only after
+                # the keys already queued behind `n` have been dispatched.
+                event.stop()
+                event.prevent_default()
+                self.action_deny_with_reason()
+            return
+        reason = self.query_one("#reason", Input)
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self._deny_with(reason.value)
+        elif event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            reason.insert_text_at_cursor(event.character)
 
     def compose(self) -> ComposeResult:
         details = self.details
         tool = str(details.get("tool") or "shell")
         with Vertical(id="dialog") as dialog:
             dialog.border_title = f"Allow {self.asker} to run this {escape(tool)} command?"
-            dialog.border_subtitle = "y allow · a for the session · n deny with a reason · Esc deny"
             if details.get("description"):
                 yield Static(
                     str(details["description"]), classes="approval-description", markup=False
@@ -114,12 +138,20 @@ class ApprovalScreen(ModalScreen[Approval | None]):
     # -- answers ------------------------------------------------------------------------
 
     @on(Button.Pressed, "#allow")
-    def action_allow(self) -> None:
+    def _allow_pressed(self) -> None:
         self._answer(Approval(Decision.ALLOW))
 
     @on(Button.Pressed, "#allow-session")
-    def action_allow_session(self) -> None:
+    def _allow_session_pressed(self) -> None:
         self._answer(Approval(Decision.ALLOW_SESSION))
+
+    def action_allow(self) -> None:
+        if not self.has_class("-reason"):
+            self._answer(Approval(Decision.ALLOW))
+
+    def action_allow_session(self) -> None:
+        if not self.has_class("-reason"):
+            self._answer(Approval(Decision.ALLOW_SESSION))
 
     @on(Button.Pressed, "#deny")
     def _deny_pressed(self) -> None:
@@ -169,7 +201,7 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         else:
             self._withdrawn = True
 
-    def on_screen_resume(self, event: ScreenResume) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         if self._withdrawn:
             self._close_unanswered()
 
