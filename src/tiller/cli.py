@@ -91,6 +91,7 @@ def main_callback(
         cwd=opts.cwd,
         max_turns=opts.max_turns,
         api_base=opts.settings.api_base,
+        transport=opts.settings.transport,
         profile=opts.settings.profile,
         skills_dirs=opts.settings.skills_dirs,
         resume=resume_id(resume, continue_, opts.root),

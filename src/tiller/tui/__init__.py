@@ -19,6 +19,7 @@ def run_tui(
     max_turns: int = 50,
     api_base: str | None = None,
     api_key: str | None = None,
+    transport: str | None = None,
     profile: str | None = None,
     skills_dirs: list[Path] | None = None,
     resume: str | None = None,
@@ -34,6 +35,7 @@ def run_tui(
         max_turns: model round-trips per prompt.
         api_base: an OpenAI-compatible or provider endpoint (local servers too).
         api_key: a key to use instead of the provider's environment variable.
+        transport: `litellm` (None: the default) or `openai` (the lean client).
         profile: `anthropic`, `openai` or `gemini` (None: from the model).
         skills_dirs: where to look for skills (None: the defaults).
         resume: a saved session id to restore first (its history and unflushed overlay).
@@ -48,9 +50,8 @@ def run_tui(
     # shorter slices let keystrokes reach the screen quickly while text streams.
     sys.setswitchinterval(0.001)
 
-    llm_options = {
-        key: value for key, value in (("api_base", api_base), ("api_key", api_key)) if value
-    }
+    given = (("api_base", api_base), ("api_key", api_key), ("transport", transport))
+    llm_options = {key: value for key, value in given if value}
     options = TuiOptions(
         root=Path(root),
         model=model,
