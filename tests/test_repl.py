@@ -376,6 +376,16 @@ def test_yes_runs_the_command(shell_chat: Driver, model: ScriptedModel) -> None:
     assert shell_chat.session.files() == {"hi.txt": "hi\n"}
 
 
+def test_the_question_shows_its_keys(shell_chat: Driver, model: ScriptedModel) -> None:
+    """The approval question prints its [y] / [a] / [n] keys (not eaten as markup)."""
+    model.add(call("shell", command="true"), "ok")
+    shell_chat.line("go")
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
+    shell_chat.line("y")
+    shell_chat.wait_runs(1)
+    assert "[y]es once" in shell_chat.text
+
+
 def test_no_with_reason_reaches_the_model(shell_chat: Driver, model: ScriptedModel) -> None:
     """`n <reason>` denies; the model's tool result carries the reason."""
     model.add(call("shell", command="rm -rf build"), "Understood.")

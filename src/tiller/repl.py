@@ -633,7 +633,7 @@ class Repl:
         self.console.print(f"[magenta bold]? {escape(lines[0])}[/magenta bold]")
         for line in lines[1:]:
             self.console.print(f"[bold]{escape(line)}[/bold]")
-        self.console.print(f"[magenta]{QUESTION}[/magenta]")
+        self._say(QUESTION, "magenta")
         self.approvals.add(data, future)  # type: ignore[arg-type]
         self._notify()
 
