@@ -275,7 +275,10 @@ class LiteLLMClient:
     def _attempt(
         self, litellm: Any, request: ModelRequest, stream: StreamState, cancel: threading.Event
     ) -> ModelResponse:
-        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        # The engine reuses its message dicts across calls (history.MessageCache); litellm
+        # rewrites some messages' top-level keys in place, so it gets its own copies.
+        messages = [dict(message) for message in request.messages]
+        kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
         kwargs.update(request.options)

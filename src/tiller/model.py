@@ -61,6 +61,9 @@ class ModelRequest:
         messages: OpenAI chat-format messages, system prompt first.
         tools: OpenAI function-tool schemas.
         options: extra keyword arguments for the provider (api_base, temperature, ...).
+
+    The message and tool dicts are shared with later requests (the engine caches
+    them), so a client must treat them as read-only and copy what it changes.
     """
 
     model: str
