@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tiller.testing.server import serve_script_process
 from tiller.testing.tmux import TmuxPane
 
 TILLER = Path(sys.executable).parent / "tiller"
@@ -45,20 +45,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
         ],
         "default": {"text": "(no more scripted replies)"},
     }
-    path = tmp_path / "script.json"
-    path.write_text(json.dumps(script))
-    command = [sys.executable, "-m", "tiller.testing.server", "--script", str(path)]
-    process = subprocess.Popen(
-        [*command, "--record", str(record)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        ready = process.stdout.readline().split()
-        assert ready[:1] == ["READY"], ready
-        yield ready[1], release, record
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_script_process(script, tmp_path, record) as base_url:
+        yield base_url, release, record
 
 
 def test_a_chat_in_tmux(server: tuple[str, Path, Path], tmp_path: Path) -> None:

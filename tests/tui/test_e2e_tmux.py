@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tiller.testing.server import serve_script_process
 from tiller.testing.tmux import TmuxPane
 
 TILLER = Path(sys.executable).parent / "tiller"
@@ -73,21 +74,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ],
         "default": {"text": "(no more scripted replies)"},
     }
-    path = tmp_path / "script.json"
-    path.write_text(json.dumps(script))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tiller.testing.server", "--script", str(path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready = process.stdout.readline().split()
-        assert ready[:1] == ["READY"], ready
-        yield ready[1], release
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_script_process(script, tmp_path) as base_url:
+        yield base_url, release
 
 
 def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path) -> None:
@@ -150,29 +138,8 @@ def shell_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ],
         "default": {"text": "(no more scripted replies)"},
     }
-    path = tmp_path / "shell-script.json"
-    path.write_text(json.dumps(script))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tiller.testing.server",
-            "--script",
-            str(path),
-            "--record",
-            str(record),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready = process.stdout.readline().split()
-        assert ready[:1] == ["READY"], ready
-        yield ready[1], record
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_script_process(script, tmp_path, record) as base_url:
+        yield base_url, record
 
 
 def test_shell_commands_in_tmux(repo: Path, shell_server: tuple[str, Path], tmp_path: Path) -> None:

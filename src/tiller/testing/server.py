@@ -37,7 +37,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "RecordedRequest", "ServerReply", "load_script", "main"]
+__all__ = [
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "ServerReply",
+    "load_script",
+    "main",
+    "serve_script_process",
+]
 
 _POLL = 0.02  # how often a held reply looks at its gate / file / the stop flag
 
@@ -578,6 +585,35 @@ def load_script(path: str | Path) -> tuple[list[ServerReply], ServerReply | None
     replies = [ServerReply.from_dict(item) for item in data.get("replies", [])]
     default = data.get("default")
     return replies, ServerReply.from_dict(default) if default is not None else None
+
+
+@contextlib.contextmanager
+def serve_script_process(
+    script: Mapping[str, Any], directory: Path, record: Path | None = None
+) -> Iterator[str]:
+    """Run this module's command line on `script` in a child process; yield its base URL.
+
+    For end-to-end tests that drive the real `tiller` binary: the server lives in its
+    own process, as a provider would. The script is written to `directory`; `record`
+    gets one JSON line per request. The server is stopped on the way out.
+    """
+    import subprocess
+
+    path = Path(directory) / "fake-server-script.json"
+    path.write_text(json.dumps(script), encoding="utf-8")
+    command = [sys.executable, "-m", "tiller.testing.server", "--script", str(path)]
+    if record is not None:
+        command += ["--record", str(record)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline().split()
+        if ready[:1] != ["READY"]:
+            raise RuntimeError(f"the fake server did not start: {ready}")
+        yield ready[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
