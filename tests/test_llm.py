@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from model_calls import complete_with, request
 from tiller.errors import AuthError, ContextOverflowError, ProviderError
 from tiller.llm import LiteLLMClient, preload_in_background, provider_key_env
 from tiller.model import ModelRequest, ModelResponse, ToolCall, Usage
@@ -36,32 +37,10 @@ pytestmark = [
 ]
 
 
-def request(
-    server: FakeOpenAIServer, model: str = "openai/fake-model", **options: Any
-) -> ModelRequest:
-    return ModelRequest(
-        model=model,
-        messages=[{"role": "user", "content": "hi"}],
-        tools=options.pop("tools", []),
-        options={"api_base": server.base_url, "api_key": "sk-test", **options},
-    )
-
-
 def complete(
-    server: FakeOpenAIServer,
-    client: LiteLLMClient | None = None,
-    *,
-    cancel: threading.Event | None = None,
-    texts: list[str] | None = None,
-    retries: list[str] | None = None,
-    **options: Any,
+    server: FakeOpenAIServer, client: LiteLLMClient | None = None, **options: Any
 ) -> ModelResponse:
-    return (client or LiteLLMClient()).complete(
-        request(server, **options),
-        on_text=(texts if texts is not None else []).append,
-        cancel=cancel or threading.Event(),
-        on_retry=(retries if retries is not None else []).append,
-    )
+    return complete_with(client or LiteLLMClient(), server, **options)
 
 
 def test_streamed_text_reassembles_through_on_text(fake_server: FakeOpenAIServer) -> None:

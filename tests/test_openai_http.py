@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from model_calls import complete_with, request
 from tiller import Session
 from tiller.errors import AuthError, ContextOverflowError, ProviderError
 from tiller.model import ModelRequest, ModelResponse, ToolCall, Usage
@@ -31,32 +32,10 @@ TOOLS = [
 NOW = {"Retry-After": "0"}
 
 
-def request(
-    server: FakeOpenAIServer, model: str = "openai/fake-model", **options: Any
-) -> ModelRequest:
-    return ModelRequest(
-        model=model,
-        messages=[{"role": "user", "content": "hi"}],
-        tools=options.pop("tools", []),
-        options={"api_base": server.base_url, "api_key": "sk-test", **options},
-    )
-
-
 def complete(
-    server: FakeOpenAIServer,
-    client: OpenAIHTTPClient | None = None,
-    *,
-    cancel: threading.Event | None = None,
-    texts: list[str] | None = None,
-    retries: list[str] | None = None,
-    **options: Any,
+    server: FakeOpenAIServer, client: OpenAIHTTPClient | None = None, **options: Any
 ) -> ModelResponse:
-    return (client or OpenAIHTTPClient()).complete(
-        request(server, **options),
-        on_text=(texts if texts is not None else []).append,
-        cancel=cancel or threading.Event(),
-        on_retry=(retries if retries is not None else []).append,
-    )
+    return complete_with(client or OpenAIHTTPClient(), server, **options)
 
 
 def test_streamed_text_reaches_on_text_chunk_by_chunk(fake_server: FakeOpenAIServer) -> None:
