@@ -523,3 +523,15 @@ def test_long_output_is_truncated_for_the_model_only(tmp_path: Path) -> None:
         True,
         False,
     )
+
+
+def test_approval_request_names_its_call(tmp_path: Path) -> None:
+    """APPROVAL_REQUESTED carries the model's call id, so a front end can mark that call."""
+    session, events = shell_session([call("shell", command="true"), "done"], tmp_path)
+    session.subscribe(
+        lambda e: e.kind is EventKind.APPROVAL_REQUESTED and e.data["future"].set_result(True)
+    )
+    session.send("go")
+    request = next(e for e in events if e.kind is EventKind.APPROVAL_REQUESTED)
+    start = next(e for e in events if e.kind is EventKind.TOOL_CALL_START)
+    assert request.data["call_id"] == start.data["call_id"]

@@ -84,8 +84,12 @@ class ShellRunner:
         description: str,
         cancel: threading.Event,
         on_output: Callable[[str], None],
+        call_id: str = "",
     ) -> str:
         """Ask, sync, run, bring changes back; returns the text the model reads.
+
+        `call_id` (the model's id for the call) goes into the approval request, so a
+        front end can show which call waits.
 
         Raises:
             ToolError: the command was denied, cancelled, or could not start.
@@ -97,7 +101,7 @@ class ShellRunner:
         if timeout > MAX_TIMEOUT_MS:
             notes.append(f"timeout_ms {timeout} was capped at {MAX_TIMEOUT_MS} (10 minutes).")
             timeout = MAX_TIMEOUT_MS
-        self._approve(command, description, timeout)
+        self._approve(command, description, timeout, call_id)
         if cancel.is_set():
             raise ToolError("Cancelled by the user before the command started; it did not run.")
         with self._lock:
@@ -126,7 +130,7 @@ class ShellRunner:
             raise ToolError(f"Cancelled by the user; the command was stopped.\n{text}")
         return text
 
-    def _approve(self, command: str, description: str, timeout_ms: int) -> None:
+    def _approve(self, command: str, description: str, timeout_ms: int, call_id: str) -> None:
         if self.policy.preapproved(command):
             return
         if self.policy.mode == "deny":
@@ -138,6 +142,7 @@ class ShellRunner:
         answer = self._ask(
             {
                 "tool": "shell",
+                "call_id": call_id,
                 "command": command,
                 "description": description,
                 "cwd": self.settings.cwd or ".",

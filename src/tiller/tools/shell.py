@@ -31,6 +31,7 @@ def shell_tool(runner: ShellRunner) -> FunctionTool:
             description=args.get("description", ""),
             cancel=ctx.cancel,
             on_output=ctx.on_output,
+            call_id=ctx.call_id,
         )
 
     return FunctionTool(

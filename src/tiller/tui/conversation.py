@@ -204,17 +204,14 @@ class Conversation(VerticalScroll):
             block = self._tools[call_id]
         block.finish(output, is_error, duration_ms)
 
-    def shell_waiting(self, command: str, waiting: bool) -> None:
-        """Mark the running shell call of `command` as waiting for approval (or not).
+    def shell_waiting(self, call_id: str, waiting: bool) -> None:
+        """Mark shell call `call_id` as waiting for approval (or not).
 
-        The request does not name its call, so it is the latest unfinished call of
-        that command; a subagent's call is not in this transcript and nothing changes.
+        A subagent's call is not in this transcript, and nothing changes.
         """
-        for block in reversed(self._tools.values()):
-            if isinstance(block, ShellCallBlock) and block.command == command:
-                if not block.finished:
-                    block.set_waiting(waiting)
-                return
+        block = self._tools.get(call_id)
+        if isinstance(block, ShellCallBlock) and not block.finished:
+            block.set_waiting(waiting)
 
     def tool_block(self, call_id: str) -> ToolCallBlock | None:
         return self._tools.get(call_id)

@@ -116,7 +116,7 @@ class EngineEventHandlers:
         # was queued) needs no modal; the queue checks and watches the future.
         self.approvals.add(data)
         if not data.get("agent_id"):
-            self.conversation.shell_waiting(str(data.get("command", "")), True)
+            self.conversation.shell_waiting(str(data.get("call_id", "")), True)
 
     async def _on_session_end(self, data: dict[str, Any]) -> None:
         self.query_one(StatusBar).state = "closed"

@@ -213,8 +213,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
     def _approval_settled(self, message: ApprovalQueue.Settled) -> None:
         self.approvals.settled(message.request)
         if self.session is not None and not message.request.details.get("agent_id"):
-            command = str(message.request.details.get("command", ""))
-            self.conversation.shell_waiting(command, False)
+            call_id = str(message.request.details.get("call_id", ""))
+            self.conversation.shell_waiting(call_id, False)
 
     def action_interrupt(self) -> None:
         """Esc: stop the run at the next safe point; queued text returns to the prompt."""
