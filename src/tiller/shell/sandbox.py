@@ -228,11 +228,8 @@ class Sandbox:
                 out.skipped.append(path)
                 return
             out.changes.append((path, "modified" if existed else "added"))
-        self._mirrored[path] = _Mirrored(("mem", _digest(text)) if not same else _key(known), st)
-
-
-def _key(known: _Mirrored | None) -> Key:
-    return known.key if known is not None else ("mem", "")
+        key = known.key if same and known is not None else ("mem", _digest(text))
+        self._mirrored[path] = _Mirrored(key, st)
 
 
 def _lstat(file: Path | str) -> Stat | None:
