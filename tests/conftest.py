@@ -1,12 +1,68 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the guard that no test leaves a sandbox, temp file or process behind."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tiller.testing.server import FakeOpenAIServer
+
+# Every process of this run (and every child it starts) carries this marker, so the
+# end-of-run guard can find processes a test left running, detached ones included.
+RUN_MARKER = "TILLER_TEST_PROCESS"
+
+_run_dir: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this pytest process its own temp dir, so what a test leaves there is visible."""
+    global _run_dir
+    # Sticky and world-writable like /tmp: the unprivileged-user tests create files here too.
+    _run_dir = Path(tempfile.mkdtemp(prefix="tiller-test-run-"))
+    _run_dir.chmod(0o1777)
+    os.environ["TMPDIR"] = str(_run_dir)
+    tempfile.tempdir = str(_run_dir)
+    os.environ[RUN_MARKER] = str(os.getpid())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _run_dir is not None:
+        shutil.rmtree(_run_dir, ignore_errors=True)
+
+
+def _leftover_processes() -> list[str]:
+    """Processes other than this one that carry this process's run marker."""
+    marker = f"{RUN_MARKER}={os.getpid()}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in environ:
+            found.append(f"{entry.name}: {cmdline.strip()}")
+    return found
+
+
+def _leftover_files(run_dir: Path) -> list[str]:
+    """What tests left in the run's temp dir, besides pytest's own tmp_path tree."""
+    return sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("pytest-of-"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_behind() -> Iterator[None]:
+    """After the last test: no sandbox copy, temp file or process of this run remains."""
+    yield
+    assert _run_dir is not None
+    assert (_leftover_files(_run_dir), _leftover_processes()) == ([], [])
 
 
 @pytest.fixture

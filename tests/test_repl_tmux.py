@@ -22,6 +22,7 @@ from tiller.testing.tmux import TmuxPane
 
 TILLER = Path(sys.executable).parent / "tiller"
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(not TILLER.exists(), reason="the tiller console script is not installed"),
 ]

@@ -25,6 +25,7 @@ from tiller.testing.tmux import TmuxPane
 TILLER = Path(sys.executable).parent / "tiller"
 HELLO = "print('hello')\n"
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(not TILLER.exists(), reason="the tiller console script is not installed"),
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
@@ -40,7 +41,7 @@ def git(cwd: Path, *args: str) -> None:
     )
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {condition}"

@@ -46,7 +46,7 @@ def model_of(app: TillerApp) -> ScriptedModel:
     return client
 
 
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
     """Let the app run until `condition()` holds (fails after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -64,7 +64,7 @@ async def started(pilot: Pilot) -> TillerApp:
     return app
 
 
-async def reached(step: Step | threading.Event, timeout: float = 5.0) -> None:
+async def reached(step: Step | threading.Event, timeout: float = 30.0) -> None:
     """Wait (off the event loop) until the scripted model is inside `step`."""
     event = step.reached if isinstance(step, Step) else step
     assert await asyncio.to_thread(event.wait, timeout), "the model never reached the step"

@@ -31,6 +31,8 @@ class TmuxPane:
         report_exit: bool = False,
     ) -> None:
         self.name = f"tiller-{uuid.uuid4().hex[:8]}"
+        # A private server per pane: never the user's own tmux, and nothing shared between tests.
+        self._tmux = ["tmux", "-L", self.name]
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         # COLUMNS/LINES (pytest exports 80x24) would override the pane's real size.
         shell = f"env -u COLUMNS -u LINES {exports} {shlex.join(command)}"
@@ -38,27 +40,27 @@ class TmuxPane:
             shell += "; echo EXITED $?; sleep 60"
         columns, rows = size
         geometry = ["-x", str(columns), "-y", str(rows), "-c", str(cwd)]
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, *geometry, shell], check=True)
+        subprocess.run([*self._tmux, "new-session", "-d", "-s", self.name, *geometry, shell], check=True)
 
     def screen(self) -> str:
         """What the pane shows now."""
-        probe = ["tmux", "capture-pane", "-p", "-t", self.name]
+        probe = [*self._tmux, "capture-pane", "-p", "-t", self.name]
         return subprocess.run(probe, capture_output=True, text=True).stdout
 
     def keys(self, *keys: str) -> None:
         """Press keys by tmux name (`Enter`, `C-s`, `Escape`, ...)."""
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self._tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def type(self, text: str) -> None:
         """Type `text` literally."""
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run([*self._tmux, "send-keys", "-t", self.name, "-l", text], check=True)
 
     def line(self, text: str) -> None:
         """Type `text` and press Enter."""
         self.type(text)
         self.keys("Enter")
 
-    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
+    def wait_for(self, *texts: str, timeout: float = 60.0) -> str:
         """Poll until every text is on screen; fail with the screen after `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -71,8 +73,9 @@ class TmuxPane:
 
     def alive(self) -> bool:
         """Whether the tmux session still exists."""
-        probe = ["tmux", "has-session", "-t", self.name]
+        probe = [*self._tmux, "has-session", "-t", self.name]
         return subprocess.run(probe, capture_output=True).returncode == 0
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        """End the program and this pane's tmux server."""
+        subprocess.run([*self._tmux, "kill-server"], capture_output=True)
