@@ -50,7 +50,7 @@ def _pip(*args: str) -> None:
 
 def ensure_env() -> None:
     """Make `.venv` hold exactly the lock plus Tiller itself (editable)."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under any python3
         sys.exit("Tiller needs Python 3.11 or newer.")
     lock_digest = _digest(LOCK)
     if not (LOCK_STAMP.exists() and LOCK_STAMP.read_text() == lock_digest):
@@ -91,7 +91,8 @@ def ensure_system_packages(*, required: bool) -> None:
         missing = missing_system_packages()
         if not missing:
             return
-    line = f"Tiller needs: {' '.join(missing)}. Install with: sudo apt-get install {' '.join(missing)}"
+    names = " ".join(missing)
+    line = f"Tiller needs: {names}. Install with: sudo apt-get install {names}"
     if required:
         sys.exit(line)
     print(line, file=sys.stderr)

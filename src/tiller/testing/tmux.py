@@ -40,7 +40,8 @@ class TmuxPane:
             shell += "; echo EXITED $?; sleep 60"
         columns, rows = size
         geometry = ["-x", str(columns), "-y", str(rows), "-c", str(cwd)]
-        subprocess.run([*self._tmux, "new-session", "-d", "-s", self.name, *geometry, shell], check=True)
+        start = [*self._tmux, "new-session", "-d", "-s", self.name, *geometry, shell]
+        subprocess.run(start, check=True)
 
     def screen(self) -> str:
         """What the pane shows now."""
