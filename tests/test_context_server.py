@@ -287,7 +287,7 @@ def test_custom_tool_replaces_the_builtin_of_the_same_name(fake_server: FakeOpen
 def test_twenty_sessions_run_concurrently_through_the_manager(
     fake_server: FakeOpenAIServer,
 ) -> None:
-    """20 sessions against a 0.5 s server finish in far less than 20 x 0.5 s."""
+    """20 sessions against a 0.5 s server finish in well under the 10 s one at a time takes."""
     # One-off costs are not what is measured: preload() imports litellm, and one real
     # call imports the openai SDK's resources (~0.5 s), which preload() does not reach.
     preload()
@@ -307,4 +307,5 @@ def test_twenty_sessions_run_concurrently_through_the_manager(
         futures = [manager.submit(id_, "go") for id_ in ids]
         texts = [future.result(timeout=30).text for future in futures]
         wall = time.perf_counter() - started
-    assert (texts, wall < 0.5 * 20 / 4) == (["done"] * 20, True)
+    # Ideal is 0.5 s; a bound at half of serial survives a loaded 2-core machine.
+    assert (texts, wall < 0.5 * 20 / 2) == (["done"] * 20, True)
