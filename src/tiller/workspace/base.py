@@ -10,6 +10,7 @@ from functools import cached_property
 
 from tiller.errors import WorkspaceError
 from tiller.workspace.content import decode_text
+from tiller.workspace.flush_lock import is_temp_name
 from tiller.workspace.ignore import Chain, IgnoreFiles, is_ignored
 from tiller.workspace.paths import ensure_inside, join
 
@@ -189,7 +190,7 @@ class BaseTree:
             with os.scandir(self.abspath(directory)) as entries:
                 for entry in entries:
                     name = entry.name
-                    if name == ".git":
+                    if name == ".git" or is_temp_name(name):
                         continue
                     if entry.is_symlink():
                         kind = self._symlink_kind(entry.path)
@@ -238,7 +239,7 @@ class BaseTree:
                 continue
             for entry in entries:
                 name = entry.name
-                if name == ".git":
+                if name == ".git" or is_temp_name(name):
                     continue
                 path = f"{directory}/{name}" if directory else name
                 try:

@@ -214,12 +214,18 @@ class Layers:
     # -- checkpoints --------------------------------------------------------------
 
     def state(self) -> OverlayState:
-        """A copy of the overlay (contents and tombstones)."""
-        return OverlayState(dict(self.files), frozenset(self.deleted))
+        """A copy of the overlay (contents, tombstones, and the bases of both)."""
+        seen = self.seen
+        bases = {path: seen[path] for path in (*self.files, *self.deleted) if path in seen}
+        return OverlayState(dict(self.files), frozenset(self.deleted), bases)
 
     def restore(self, state: OverlayState) -> set[str]:
-        """Put a copied overlay back; returns the paths whose entry changed."""
+        """Put a copied overlay back with the bases its changes were made on.
+
+        Returns the paths whose entry changed.
+        """
         changed = state.differing_paths(self.state())
         self.files = dict(state.files)
         self.deleted = set(state.deleted)
+        self.seen.update(state.bases)
         return changed

@@ -14,6 +14,7 @@ from tiller.workspace.content import encode_text
 from tiller.workspace.diff import file_diff
 from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
+from tiller.workspace.flush_lock import clean_if_idle, root_lock
 from tiller.workspace.globs import compile_glob, literal_prefix
 from tiller.workspace.layers import Layers
 from tiller.workspace.paths import is_under, join
@@ -54,6 +55,7 @@ class Workspace:
                 raise WorkspaceError(f"Workspace root is not a directory: {root}")
             self._root = Path(absolute)
             tree = BaseTree(absolute)
+            clean_if_idle(tree.root_real)
         self._layers = Layers(tree)
         self._checkpoints = Checkpoints()
         self._listeners: list[ChangeListener] = []
@@ -362,7 +364,7 @@ class Workspace:
             )
         wanted = self._wanted(paths)
         done: dict[str, Snapshot] = {}
-        with self._lock:
+        with self._lock, root_lock(tree.root_real) as intent:
             layers = self._layers
             pending = [
                 PendingChange(
@@ -378,9 +380,10 @@ class Workspace:
                 if conflicts:
                     raise FlushConflict(conflicts)
             try:
-                apply_changes(tree, pending, done)
+                apply_changes(tree, pending, done, intent)
             finally:
                 layers.mark_flushed(done)
+                self._checkpoints.rebase(done)
         self._notify(done, "flush")
         return sorted(done)
 
