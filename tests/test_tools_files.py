@@ -442,7 +442,7 @@ def test_grep_invalid_regex() -> None:
     """An invalid regex is an error result naming the problem."""
     assert call(Workspace({"a": "x"}), "grep", pattern="(") == (
         True,
-        "Tool error (grep): Invalid regex '(': missing ), unterminated subpattern at position 0",
+        "Tool error (grep): Invalid regex '(' (RE2 syntax): missing ): (",
     )
 
 

@@ -142,6 +142,26 @@ class BaseTree:
         """The on-disk path for a workspace path (symlinks not resolved)."""
         return os.path.join(self.root_real, path) if path else self.root_real
 
+    def real_path(self, path: str) -> str | None:
+        """The workspace path of the real file or directory `path` names through symlinks.
+
+        None when the links lead outside the root. Parts that do not exist yet
+        are kept as they are, so a new file under a symlinked directory gets
+        the directory's real path.
+        """
+        resolved = os.path.realpath(self.abspath(path))
+        root = self.root_real
+        if resolved == root:
+            return ""
+        prefix = root.rstrip("/") + "/"
+        if not resolved.startswith(prefix):
+            return None
+        return resolved[len(prefix) :]
+
+    def is_link(self, path: str) -> bool:
+        """Whether the last part of `path` is a symlink on disk."""
+        return os.path.islink(self.abspath(path))
+
     def resolve(self, path: str) -> str:
         """The on-disk path with symlinks resolved, refusing escapes from the root."""
         return ensure_inside(self.root_real, path)

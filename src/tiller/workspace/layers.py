@@ -33,7 +33,25 @@ class Layers:
         self.seen: dict[str, Snapshot] = {}
 
     def normalize(self, path: str) -> str:
-        """A user path as a workspace path (see `paths.normalize`)."""
+        """A user path as a workspace path (see `paths.normalize`).
+
+        Symlinks inside the root are resolved, so a file has one identity
+        whichever name reaches it: an edit through `settings.py -> config.py`
+        edits `config.py`, and diffs name the real file (git refuses patches
+        that go through a symlink). Links leading out stay as they are, for the
+        escape checks to refuse.
+        """
+        tree = self.tree
+        if tree is None:
+            return normalize(path, None)
+        relative = normalize(path, tree.root, tree.root_real)
+        if not relative or relative in self.files:
+            return relative
+        real = tree.real_path(relative)
+        return relative if real is None else real
+
+    def lexical(self, path: str) -> str:
+        """A user path as a workspace path without resolving symlinks."""
         tree = self.tree
         if tree is None:
             return normalize(path, None)

@@ -18,7 +18,14 @@ from tiller.workspace.flush_lock import clean_if_idle, root_lock
 from tiller.workspace.globs import compile_glob, literal_prefix
 from tiller.workspace.layers import Layers
 from tiller.workspace.paths import is_under, join
-from tiller.workspace.search import GrepHit, LineMatcher, filter_by_glob, grep_files, newest_first
+from tiller.workspace.search import (
+    GrepHit,
+    GrepResult,
+    LineMatcher,
+    filter_by_glob,
+    grep_files,
+    newest_first,
+)
 
 ChangeListener = Callable[[str, str], None]
 """Called as `listener(path, action)`; action is write, edit, delete, undo, redo or flush."""
@@ -216,7 +223,7 @@ class Workspace:
         hits = sorted(key for key in overlay if regex.match(key[cut:]))
         start = join(directory, literal_prefix(pattern))
         if tree is not None and tree.kind(start) == "dir":
-            hits += newest_first(tree, start, regex, cut, shadowed)
+            hits += newest_first(tree, start, regex, cut, shadowed.__contains__)
         return hits
 
     def grep(
@@ -227,13 +234,15 @@ class Workspace:
         case_insensitive: bool = False,
         max_results: int | None = 100,
     ) -> list[GrepHit]:
-        """Lines matching a Python regex, as `(path, 1-based line number, line)`.
+        """Lines matching a regex, as `(path, 1-based line number, line)`.
 
         Searches overlay and base files (overlay content wins) in path order,
-        skipping binary files, and stops once `max_results` lines are found.
+        skipping binary files and files over `MAX_GREP_FILE_BYTES`, and stops
+        once `max_results` lines are found. `search` also says what was skipped.
 
         Args:
-            pattern: a Python `re` pattern, searched within each line.
+            pattern: an RE2 pattern (Python syntax without lookaround or
+                backreferences; matching takes linear time), searched within each line.
             path: a file or directory to search.
             glob: only files matching it; without a `/` it matches file names,
                 with one, paths relative to `path`.
@@ -241,8 +250,24 @@ class Workspace:
             max_results: the most lines to return; None for no limit.
 
         Raises:
-            WorkspaceError: an invalid regex or glob, or `max_results` below 1.
+            WorkspaceError: an invalid or unsupported regex (the message says what
+                to write instead), an invalid glob, or `max_results` below 1.
             FileNotFoundInWorkspace: `path` does not exist.
+        """
+        return self.search(pattern, path, glob, case_insensitive, max_results).hits
+
+    def search(
+        self,
+        pattern: str,
+        path: str = "",
+        glob: str | None = None,
+        case_insensitive: bool = False,
+        max_results: int | None = 100,
+        cancel: threading.Event | None = None,
+    ) -> GrepResult:
+        """`grep` with the files it skipped for size, and an early stop when `cancel` is set.
+
+        Cancel is checked between files. Arguments and errors are as for `grep`.
         """
         matcher = LineMatcher(pattern, case_insensitive)
         if max_results is not None and max_results < 1:
@@ -253,17 +278,44 @@ class Workspace:
             if kind is None:
                 raise self._layers.not_found(root)
             files = self._layers.files
-            overlay = {key: files[key] for key in files if is_under(key, root)}
+            overlay = dict(files)
             deleted = set(self._layers.deleted)
         tree = self._layers.tree
+        links: set[str] = set()
         if kind == "file":
             candidates = [root]
         else:
-            found = set(overlay)
+            found = {key for key in overlay if is_under(key, root)}
             if tree is not None and tree.kind(root) == "dir":
-                found.update(file for file, _ in tree.walk(root) if file not in deleted)
+                for file, entry in tree.walk(root):
+                    if file not in deleted:
+                        found.add(file)
+                        if entry.is_symlink():
+                            links.add(file)
             candidates = filter_by_glob(sorted(found), glob, root) if glob else sorted(found)
-        return grep_files(candidates, overlay, tree, matcher, max_results)
+        pairs = self._read_through(candidates, overlay, deleted, links)
+        return grep_files(pairs, overlay, tree, matcher, max_results, cancel)
+
+    def _read_through(
+        self, paths: list[str], overlay: Mapping[str, str], deleted: set[str], links: set[str]
+    ) -> list[tuple[str, str]]:
+        """`(path, path to read)` for each, with symlink aliases read as their target.
+
+        An alias whose target is also listed is left out, so each real file is
+        searched once, under its own name.
+        """
+        tree = self._layers.tree
+        if tree is None or not links:
+            return [(path, path) for path in paths]
+        listed = set(paths)
+        out: list[tuple[str, str]] = []
+        for path in paths:
+            target = tree.real_path(path) if path in links else path
+            if target is None or target == path:
+                out.append((path, path))
+            elif target not in listed and target not in deleted:
+                out.append((path, target))
+        return out
 
     # -- changing -----------------------------------------------------------------
 
@@ -301,10 +353,24 @@ class Workspace:
             FileNotFoundInWorkspace: no such file.
             WorkspaceError: the path is a directory.
         """
+        self._refuse_link(path)
         path = self._layers.normalize(path)
         with self._lock:
             self._layers.remove(path)
         self._notify([path], "delete")
+
+    def _refuse_link(self, path: str) -> None:
+        """Refuse to delete a symlink: the overlay edits real files, never links themselves."""
+        tree = self._layers.tree
+        if tree is None:
+            return
+        lexical = self._layers.lexical(path)
+        if lexical and lexical not in self._layers.files and tree.is_link(lexical):
+            target = self._layers.normalize(path)
+            raise WorkspaceError(
+                f"{lexical} is a symbolic link to {target}; Tiller edits the file it points to "
+                f"and cannot delete the link itself. Delete {target} to remove the file."
+            )
 
     # -- changes, diff, flush -------------------------------------------------------
 
