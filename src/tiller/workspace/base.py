@@ -54,8 +54,8 @@ class Snapshot:
         """Whether the file on disk still has the content this snapshot saw."""
         try:
             st = os.stat(file)
-        except FileNotFoundError:
-            return self.data is None
+        except (FileNotFoundError, NotADirectoryError):
+            return self.data is None  # a parent that is now a file: no file here either
         except OSError:
             return False
         if self.data is None or not stat_module.S_ISREG(st.st_mode) or st.st_size != len(self.data):

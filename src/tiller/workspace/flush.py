@@ -52,12 +52,34 @@ def resolve_targets(tree: BaseTree, changes: list[PendingChange]) -> None:
         tree.resolve(change.path)
 
 
+def _emptied_dir(tree: BaseTree, path: str, deleting: set[str]) -> bool:
+    """Whether `path` is a directory on disk holding only files this flush deletes."""
+    full = tree.abspath(path)
+    if os.path.islink(full) or not os.path.isdir(full):
+        return False
+    for directory, _, names in os.walk(full):
+        relative = os.path.relpath(directory, tree.root_real)
+        for name in names:
+            if os.path.normpath(os.path.join(relative, name)) not in deleting:
+                return False
+    return True
+
+
 def find_conflicts(tree: BaseTree, changes: list[PendingChange]) -> list[str]:
-    """Every path whose disk state differs from what the workspace saw, sorted."""
+    """Every path whose disk state differs from what the workspace saw, sorted.
+
+    A file to be written where the disk has a directory is fine only when the
+    flush deletes everything in it (ignored files included).
+    """
     deleting = {change.path for change in changes if change.data is None}
     conflicts = []
     for change in changes:
-        if not change.seen.matches_disk(tree.resolve(change.path)) or (
+        target = tree.resolve(change.path)
+        if change.data is not None and not change.seen.exists and os.path.isdir(target):
+            matches = _emptied_dir(tree, change.path, deleting)
+        else:
+            matches = change.seen.matches_disk(target)
+        if not matches or (
             change.data is not None and _blocked_by_file(tree, change.path, deleting)
         ):
             conflicts.append(change.path)

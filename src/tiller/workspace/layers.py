@@ -12,7 +12,7 @@ from tiller.errors import FileNotFoundInWorkspace, WorkspaceError
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path
 from tiller.workspace.checkpoints import OverlayState
 from tiller.workspace.content import encode_text
-from tiller.workspace.paths import is_under, join, normalize, parent
+from tiller.workspace.paths import is_under, join, normalize, parent, unescape_path
 
 
 class Layers:
@@ -47,8 +47,25 @@ class Layers:
         relative = normalize(path, tree.root, tree.root_real)
         if not relative or relative in self.files:
             return relative
+        if "\\x" in relative:
+            relative = self._unescaped(relative)
         real = tree.real_path(relative)
         return relative if real is None else real
+
+    def _unescaped(self, path: str) -> str:
+        """The raw name a `\\xNN`-escaped path (as tools show non-UTF-8 names) stands for.
+
+        The escaped form wins only when the literal path does not exist and the
+        raw one (or, for a new file, its directory) does.
+        """
+        raw = unescape_path(path)
+        if raw == path or self.kind(path) is not None:
+            return path
+        if self.kind(raw) is not None:
+            return raw
+        if self.kind(parent(raw)) == "dir" and self.kind(parent(path)) != "dir":
+            return raw
+        return path
 
     def lexical(self, path: str) -> str:
         """A user path as a workspace path without resolving symlinks."""
@@ -159,7 +176,9 @@ class Layers:
             return MISSING
         seen = self.seen.get(path)
         if seen is None:
-            seen = self.seen[path] = self.tree.snapshot(path)
+            # A base directory whose files were all deleted: no file was there.
+            empty_dir = self.tree.kind(path) == "dir"
+            seen = self.seen[path] = MISSING if empty_dir else self.tree.snapshot(path)
         return seen
 
     # -- changing -----------------------------------------------------------------

@@ -109,6 +109,26 @@ class Workspace:
 
     # -- reading ------------------------------------------------------------------
 
+    def resolve_path(self, path: str, deleting: bool = False) -> str:
+        """The workspace path `path` names: normalised, with symlinks inside the root resolved.
+
+        Two spellings of one file (`./a.txt` and `a.txt`, or a symlink and its
+        target) give the same result.
+
+        Args:
+            path: a path as a user or the model wrote it.
+            deleting: the caller is about to delete or move the file; a
+                symlink is refused then (see `delete`).
+
+        Raises:
+            PathEscapeError: the path leaves the root.
+            WorkspaceError: an invalid path, or a symlink to delete.
+        """
+        if deleting:
+            _refuse_directory_syntax(path)
+            self._refuse_link(path)
+        return self._layers.normalize(path)
+
     def exists(self, path: str) -> bool:
         """Whether a file or directory exists in the workspace."""
         path = self._layers.normalize(path)
@@ -326,6 +346,7 @@ class Workspace:
             WorkspaceError: the path is a directory, a parent is a file, or the
                 content cannot be encoded as UTF-8.
         """
+        _refuse_directory_syntax(path)
         path = self._layers.normalize(path)
         with self._lock:
             self._layers.put(path, content)
@@ -353,6 +374,7 @@ class Workspace:
             FileNotFoundInWorkspace: no such file.
             WorkspaceError: the path is a directory.
         """
+        _refuse_directory_syntax(path)
         self._refuse_link(path)
         path = self._layers.normalize(path)
         with self._lock:
@@ -517,3 +539,12 @@ class Workspace:
             changed = self._layers.restore(state)
         self._notify(changed, "redo")
         return True
+
+
+def _refuse_directory_syntax(path: str) -> None:
+    """A file path ending in `/` names a directory; writing it must not make a file."""
+    if isinstance(path, str) and path.rstrip(".").endswith("/") and path.strip("./"):
+        raise WorkspaceError(
+            f"{path!r} ends with '/', so it names a directory; give a file path such as "
+            f"{path.rstrip('./') + '/name.txt'!r}"
+        )
