@@ -427,6 +427,19 @@ class Workspace:
             ]
         return "".join(file_diff(path, seen, content) for path, seen, content in items)
 
+    def diff_notes(self, paths: Iterable[str] | str | None = None) -> list[str]:
+        """What a front end should say next to an exported `diff()`, one sentence per path.
+
+        `diff()` is always against the files as the workspace read them, so it
+        applies to that tree; a file that changed on disk since then is named
+        here, because the patch may not apply to the disk as it is now.
+        """
+        return [
+            f"{path} changed on disk after Tiller read it; the patch is against the version "
+            "Tiller read and may not apply to the file as it is now"
+            for path in self.conflicts(paths)
+        ]
+
     def flush(self, paths: Iterable[str] | str | None = None, force: bool = False) -> list[str]:
         """Write the changes (optionally only under `paths`) to the root directory.
 
