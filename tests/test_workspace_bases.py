@@ -1,4 +1,4 @@
-"""Base snapshots that never move: undo, redo and reads keep the disk version an edit was based on."""
+"""Base snapshots that never move: undo, redo and reads keep what an edit was based on."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def test_grep_searches_the_real_file_once(root: Path) -> None:
 def test_delete_through_a_link_is_refused(root: Path) -> None:
     """Deleting settings.py would delete config.py's content: refused, naming the target."""
     ws = Workspace(root=root)
-    with pytest.raises(WorkspaceError, match="symbolic link to config.py"):
+    with pytest.raises(WorkspaceError, match=r"symbolic link to config\.py"):
         ws.delete("settings.py")
 
 
