@@ -39,25 +39,27 @@ def _prepared(root: Path, tag: str) -> Workspace:
 
 
 def test_two_workspaces_flushing_in_threads_one_wins(tmp_path: Path) -> None:
-    """Over many rounds exactly one of two concurrent flushes wins and the disk holds only its files."""
+    """Round after round, one of two concurrent flushes wins; the disk holds only its files."""
+
+    def flush(tag: str, ws: Workspace, gate: threading.Barrier, won: list[str]) -> None:
+        gate.wait()
+        try:
+            ws.flush()
+        except FlushConflict:
+            return
+        won.append(tag)
+
     outcomes = []
     for round_ in range(15):
         root = tmp_path / f"r{round_}"
         root.mkdir()
         _seed(root)
-        workspaces = {"A": _prepared(root, "A"), "B": _prepared(root, "B")}
         gate = threading.Barrier(2)
         won: list[str] = []
-
-        def flush(tag: str, ws: Workspace) -> None:
-            gate.wait()
-            try:
-                ws.flush()
-            except FlushConflict:
-                return
-            won.append(tag)
-
-        threads = [threading.Thread(target=flush, args=item) for item in workspaces.items()]
+        threads = [
+            threading.Thread(target=flush, args=(tag, _prepared(root, tag), gate, won))
+            for tag in ("A", "B")
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -116,7 +118,7 @@ def test_two_processes_flushing_one_root_one_wins(tmp_path: Path) -> None:
                 assert proc.stdin is not None
                 proc.stdin.write("go\n")
                 proc.stdin.flush()
-            said = {tag: proc.stdout.readline().strip() for tag, proc in procs.items() if proc.stdout}
+            said = {tag: p.stdout.readline().strip() for tag, p in procs.items() if p.stdout}
             winners = [tag for tag, word in said.items() if word == "won"]
             expected = {before + winners[0] + "\n"} if len(winners) == 1 else set()
             results.append((ready, len(winners), _disk(tmp_path) == expected))
