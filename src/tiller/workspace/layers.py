@@ -1,12 +1,14 @@
 """The merged view of overlay and base: what exists, what changed, what the base held.
 
-Not thread-safe on its own: `Workspace` holds its lock around every call.
+Not thread-safe on its own: `Workspace` holds its lock around every call but
+`normalize`, which takes the shared lock itself when it must look at the overlay.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import threading
 
 from tiller.errors import FileNotFoundInWorkspace, WorkspaceError
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path
@@ -26,8 +28,9 @@ class Layers:
             the old side of diffs and the reference for flush conflicts.
     """
 
-    def __init__(self, tree: BaseTree | None) -> None:
+    def __init__(self, tree: BaseTree | None, lock: threading.RLock | None = None) -> None:
         self.tree = tree
+        self.lock = lock or threading.RLock()
         self.files: dict[str, str] = {}
         self.deleted: set[str] = set()
         self.seen: dict[str, Snapshot] = {}
@@ -59,12 +62,15 @@ class Layers:
         raw one (or, for a new file, its directory) does.
         """
         raw = unescape_path(path)
-        if raw == path or self.kind(path) is not None:
+        if raw == path:
             return path
-        if self.kind(raw) is not None:
-            return raw
-        if self.kind(parent(raw)) == "dir" and self.kind(parent(path)) != "dir":
-            return raw
+        with self.lock:  # normalize runs outside the workspace lock; kind() reads the overlay
+            if self.kind(path) is not None:
+                return path
+            if self.kind(raw) is not None:
+                return raw
+            if self.kind(parent(raw)) == "dir" and self.kind(parent(path)) != "dir":
+                return raw
         return path
 
     def lexical(self, path: str) -> str:

@@ -63,7 +63,7 @@ class Workspace:
             self._root = Path(absolute)
             tree = BaseTree(absolute)
             clean_if_idle(tree.root_real)
-        self._layers = Layers(tree)
+        self._layers = Layers(tree, self._lock)
         self._checkpoints = Checkpoints()
         self._listeners: list[ChangeListener] = []
         self.on_change: ChangeListener | None = None
