@@ -152,7 +152,10 @@ def apply_changes(
     targets = {c.path: tree.resolve(c.path) for c in ordered if c.data is not None}
     temps = {path: temp_name(target) for path, target in targets.items()}
     if temps:
-        record_intent(intent, temps.values())
+        try:
+            record_intent(intent, temps.values())
+        except OSError as exc:
+            raise FlushError(f"Flush not started: {exc.strerror or exc}", []) from exc
     try:
         for change in ordered:
             try:

@@ -69,7 +69,10 @@ def root_lock(root_real: str) -> Iterator[Path]:
         FlushError: no lock file could be created.
     """
     lock, intent = lock_paths(root_real)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise FlushError(f"Cannot open the flush lock {lock}: {exc.strerror or exc}", []) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         remove_leftovers(intent)
