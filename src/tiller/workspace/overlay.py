@@ -360,6 +360,7 @@ class Workspace:
                 without `replace_all`.
             FileNotFoundInWorkspace: no such file.
         """
+        _refuse_directory_syntax(path)
         path = self._layers.normalize(path)
         with self._lock:
             updated, count = replace_exact(path, self.read(path), old, new, replace_all)
