@@ -605,3 +605,17 @@ def test_tool_refuses_when_file_changed_during_patch() -> None:
         ),
         {"a.py": "theirs\n"},
     )
+
+
+@pytest.mark.parametrize("second", ["./dup.txt", "sub/../dup.txt"])
+def test_adding_one_file_under_two_spellings_is_an_error(second: str) -> None:
+    """`Add File: dup.txt` then `Add File: ./dup.txt` in one patch: the second is refused."""
+    ws = Workspace()
+    failed, output = apply(
+        ws, patch("*** Add File: dup.txt", "+one", f"*** Add File: {second}", "+two")
+    )
+    assert (failed, "Cannot add dup.txt: it already exists" in output, ws.files()) == (
+        True,
+        True,
+        {},
+    )

@@ -442,7 +442,7 @@ def test_grep_invalid_regex() -> None:
     """An invalid regex is an error result naming the problem."""
     assert call(Workspace({"a": "x"}), "grep", pattern="(") == (
         True,
-        "Tool error (grep): Invalid regex '(': missing ), unterminated subpattern at position 0",
+        "Tool error (grep): Invalid regex '(' (RE2 syntax): missing ): (",
     )
 
 
@@ -540,3 +540,11 @@ def test_list_dir_of_a_file() -> None:
         True,
         "Tool error (list_dir): a.txt is a file, not a directory",
     )
+
+
+@pytest.mark.parametrize("path", ["dir/", "dir/."])
+def test_write_file_with_trailing_slash_is_an_error(path: str) -> None:
+    """`write_file("dir/")` names a directory: an error, not a file called `dir`."""
+    ws = Workspace()
+    failed, output = call(ws, "write_file", file_path=path, content="x")
+    assert (failed, "names a directory" in output, ws.files()) == (True, True, {})

@@ -253,3 +253,44 @@ def test_delete_then_flush_then_write_again(base: Path) -> None:
         ["a.txt"],
         "reborn\n",
     )
+
+
+def test_file_replaced_by_directory_flushes_without_conflict(tmp_path: Path) -> None:
+    """delete("utils") then write("utils/__init__.py"): no false conflict, and it flushes."""
+    (tmp_path / "utils").write_text("u\n")
+    ws = Workspace(root=tmp_path)
+    ws.delete("utils")
+    ws.write("utils/__init__.py", "x\n")
+    assert (ws.conflicts(), ws.flush(), (tmp_path / "utils" / "__init__.py").read_text()) == (
+        [],
+        ["utils", "utils/__init__.py"],
+        "x\n",
+    )
+
+
+def test_emptied_directory_can_become_a_file(tmp_path: Path) -> None:
+    """After deleting every file in pkg/, write("pkg") works and flushes as a file."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("a\n")
+    (tmp_path / "pkg" / "b.py").write_text("b\n")
+    ws = Workspace(root=tmp_path)
+    ws.delete("pkg/a.py")
+    ws.delete("pkg/b.py")
+    ws.write("pkg", "now a file\n")
+    assert (ws.conflicts(), ws.flush(), (tmp_path / "pkg").read_text()) == (
+        [],
+        ["pkg", "pkg/a.py", "pkg/b.py"],
+        "now a file\n",
+    )
+
+
+def test_directory_with_other_files_blocks_writing_a_file_there(tmp_path: Path) -> None:
+    """A file written over a directory that still holds (ignored) files is a conflict."""
+    (tmp_path / ".gitignore").write_text("*.pyc\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("a\n")
+    (tmp_path / "pkg" / "a.pyc").write_bytes(b"\0")
+    ws = Workspace(root=tmp_path)
+    ws.delete("pkg/a.py")
+    ws.write("pkg", "file\n")
+    assert ws.conflicts() == ["pkg"]

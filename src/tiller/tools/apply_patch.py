@@ -9,6 +9,7 @@ from tiller.errors import BinaryFileError, WorkspaceError
 from tiller.tools.base import FunctionTool, ToolContext
 from tiller.tools.patch_format import PatchError, parse_patch
 from tiller.tools.patch_plan import PatchPlan, plan_patch
+from tiller.tools.printable import printable_handler
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -54,7 +55,8 @@ def apply_patch_tool(workspace: Workspace) -> FunctionTool:
     def run(args: dict[str, Any], ctx: ToolContext) -> str:
         seen = _Seen(workspace)
         try:
-            plan = plan_patch(parse_patch(args["patch"]), seen.read, seen.exists)
+            ops = parse_patch(args["patch"])
+            plan = plan_patch(ops, seen.read, seen.exists, workspace.resolve_path)
             _commit(workspace, plan, seen)
         except (PatchError, WorkspaceError) as exc:
             raise PatchError(f"{exc}\n{NOT_APPLIED}") from exc
@@ -76,7 +78,7 @@ def apply_patch_tool(workspace: Workspace) -> FunctionTool:
             "required": ["patch"],
             "additionalProperties": False,
         },
-        handler=run,
+        handler=printable_handler(run),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tiller.tools.base import FILE_PATH, FunctionTool, ToolContext
+from tiller.tools.printable import printable_handler
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -53,5 +54,5 @@ def edit_file_tool(workspace: Workspace) -> FunctionTool:
             "required": ["file_path", "old_string", "new_string"],
             "additionalProperties": False,
         },
-        handler=run,
+        handler=printable_handler(run),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tiller.tools.base import FunctionTool, ToolContext
+from tiller.tools.printable import printable_handler
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -50,6 +51,6 @@ def glob_tool(workspace: Workspace) -> FunctionTool:
             "required": ["pattern"],
             "additionalProperties": False,
         },
-        handler=run,
+        handler=printable_handler(run),
         parallel_safe=True,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tiller.errors import BinaryFileError, FileNotFoundInWorkspace
 from tiller.tools.patch_format import AddFile, DeleteFile, Hunk, PatchError, PatchOp, UpdateFile
@@ -40,7 +40,10 @@ class PatchPlan:
 
 
 def plan_patch(
-    ops: list[PatchOp], read: Callable[[str], str], exists: Callable[[str], bool]
+    ops: list[PatchOp],
+    read: Callable[[str], str],
+    exists: Callable[[str], bool],
+    key: Callable[[str, bool], str] | None = None,
 ) -> PatchPlan:
     """Check `ops` against the files and compute the new contents.
 
@@ -52,6 +55,10 @@ def plan_patch(
         read: a file's text; raises `FileNotFoundInWorkspace`, `BinaryFileError`
             or another `WorkspaceError`.
         exists: whether a path exists; may raise `WorkspaceError` for a bad path.
+        key: `key(path, removing)` gives the one name of the file a path names
+            (`./a.txt` is `a.txt`), so two spellings cannot both be added;
+            `removing` is true for a deleted or moved-away path. Paths are used
+            as written without it.
 
     Raises:
         PatchError: an operation does not fit the files (context not found, a file
@@ -62,6 +69,8 @@ def plan_patch(
     summary: list[str] = []
     notes: list[str] = []
     for op in ops:
+        if key is not None:
+            op = _keyed(op, key)
         if isinstance(op, AddFile):
             if view.exists(op.path):
                 raise PatchError(
@@ -89,6 +98,17 @@ def plan_patch(
                 summary.append(f"M {op.path}")
             view.pending[target] = content
     return PatchPlan(tuple(view.pending.items()), tuple(summary), tuple(notes))
+
+
+def _keyed(op: PatchOp, key: Callable[[str, bool], str]) -> PatchOp:
+    """`op` with its paths replaced by their one name."""
+    if isinstance(op, AddFile):
+        return replace(op, path=key(op.path, False))
+    if isinstance(op, DeleteFile):
+        return replace(op, path=key(op.path, True))
+    move_to = None if op.move_to is None else key(op.move_to, False)
+    path = key(op.path, move_to is not None)
+    return replace(op, path=path, move_to=None if move_to == path else move_to)
 
 
 class _View:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiller.errors import ToolError
 from tiller.tools.base import FILE_PATH, FunctionTool, ToolContext
+from tiller.tools.printable import printable_handler
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -89,6 +90,6 @@ def read_file_tool(workspace: Workspace) -> FunctionTool:
             "required": ["file_path"],
             "additionalProperties": False,
         },
-        handler=run,
+        handler=printable_handler(run),
         parallel_safe=True,
     )

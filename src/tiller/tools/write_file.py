@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tiller.tools.base import FILE_PATH, FunctionTool, ToolContext
+from tiller.tools.printable import printable_handler
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -45,5 +46,5 @@ def write_file_tool(workspace: Workspace) -> FunctionTool:
             "required": ["file_path", "content"],
             "additionalProperties": False,
         },
-        handler=run,
+        handler=printable_handler(run),
     )

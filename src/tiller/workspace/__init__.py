@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from tiller.workspace.overlay import ChangeListener, Workspace
-from tiller.workspace.search import GrepHit
+from tiller.workspace.search import GrepHit, GrepResult
 
-__all__ = ["ChangeListener", "GrepHit", "Workspace"]
+__all__ = ["ChangeListener", "GrepHit", "GrepResult", "Workspace"]

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from tiller.errors import WorkspaceError
 from tiller.workspace.content import decode_text
+from tiller.workspace.flush_lock import is_temp_name
 from tiller.workspace.ignore import Chain, IgnoreFiles, is_ignored
 from tiller.workspace.paths import ensure_inside, join
 
@@ -53,8 +54,8 @@ class Snapshot:
         """Whether the file on disk still has the content this snapshot saw."""
         try:
             st = os.stat(file)
-        except FileNotFoundError:
-            return self.data is None
+        except (FileNotFoundError, NotADirectoryError):
+            return self.data is None  # a parent that is now a file: no file here either
         except OSError:
             return False
         if self.data is None or not stat_module.S_ISREG(st.st_mode) or st.st_size != len(self.data):
@@ -141,6 +142,26 @@ class BaseTree:
         """The on-disk path for a workspace path (symlinks not resolved)."""
         return os.path.join(self.root_real, path) if path else self.root_real
 
+    def real_path(self, path: str) -> str | None:
+        """The workspace path of the real file or directory `path` names through symlinks.
+
+        None when the links lead outside the root. Parts that do not exist yet
+        are kept as they are, so a new file under a symlinked directory gets
+        the directory's real path.
+        """
+        resolved = os.path.realpath(self.abspath(path))
+        root = self.root_real
+        if resolved == root:
+            return ""
+        prefix = root.rstrip("/") + "/"
+        if not resolved.startswith(prefix):
+            return None
+        return resolved[len(prefix) :]
+
+    def is_link(self, path: str) -> bool:
+        """Whether the last part of `path` is a symlink on disk."""
+        return os.path.islink(self.abspath(path))
+
     def resolve(self, path: str) -> str:
         """The on-disk path with symlinks resolved, refusing escapes from the root."""
         return ensure_inside(self.root_real, path)
@@ -189,7 +210,7 @@ class BaseTree:
             with os.scandir(self.abspath(directory)) as entries:
                 for entry in entries:
                     name = entry.name
-                    if name == ".git":
+                    if name == ".git" or is_temp_name(name):
                         continue
                     if entry.is_symlink():
                         kind = self._symlink_kind(entry.path)
@@ -238,7 +259,7 @@ class BaseTree:
                 continue
             for entry in entries:
                 name = entry.name
-                if name == ".git":
+                if name == ".git" or is_temp_name(name):
                     continue
                 path = f"{directory}/{name}" if directory else name
                 try:

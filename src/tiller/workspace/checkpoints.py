@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+
+from tiller.workspace.base import Snapshot
 
 MAX_CHECKPOINTS = 200
 """Older checkpoints are dropped; states share their strings, so each is cheap."""
@@ -10,15 +12,19 @@ MAX_CHECKPOINTS = 200
 
 @dataclass(frozen=True)
 class OverlayState:
-    """A copy of the overlay: file contents and tombstones.
+    """A copy of the overlay: file contents, tombstones, and what each change was based on.
 
     Attributes:
         files: path -> content written into the overlay.
         deleted: paths deleted from the base.
+        bases: path -> the disk file each changed path was based on; undo and
+            redo bring it back with the change, so a disk edit made meanwhile
+            stays a conflict instead of silently becoming the new base.
     """
 
     files: dict[str, str]
     deleted: frozenset[str]
+    bases: dict[str, Snapshot] = field(default_factory=dict)
 
     def differing_paths(self, other: OverlayState) -> set[str]:
         """Paths whose overlay entry differs between the two states."""
@@ -58,6 +64,20 @@ class Checkpoints:
             return None
         self._redo.append(current)
         return self._undo.pop()
+
+    def rebase(self, flushed: dict[str, Snapshot]) -> None:
+        """Make what a flush wrote the base of those paths in every remembered state.
+
+        Tiller wrote those files itself, so an undo past the flush compares
+        against them, not against the disk version they replaced.
+        """
+        for stack in (self._undo, self._redo):
+            for index, state in enumerate(stack):
+                if any(path in state.bases for path in flushed):
+                    bases = {
+                        path: flushed.get(path, snapshot) for path, snapshot in state.bases.items()
+                    }
+                    stack[index] = replace(state, bases=bases)
 
     def redo(self, current: OverlayState) -> OverlayState | None:
         """The state to go forward to (current moves to the undo stack), or None."""

@@ -8,9 +8,11 @@ import stat as stat_module
 import time
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 from tiller.errors import FlushError
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, signature
+from tiller.workspace.flush_lock import TEMP_SUFFIX, record_intent, remove_leftovers
 from tiller.workspace.paths import parent
 
 
@@ -50,32 +52,61 @@ def resolve_targets(tree: BaseTree, changes: list[PendingChange]) -> None:
         tree.resolve(change.path)
 
 
+def _emptied_dir(tree: BaseTree, path: str, deleting: set[str]) -> bool:
+    """Whether `path` is a directory on disk holding only files this flush deletes."""
+    full = tree.abspath(path)
+    if os.path.islink(full) or not os.path.isdir(full):
+        return False
+    for directory, _, names in os.walk(full):
+        relative = os.path.relpath(directory, tree.root_real)
+        for name in names:
+            if os.path.normpath(os.path.join(relative, name)) not in deleting:
+                return False
+    return True
+
+
 def find_conflicts(tree: BaseTree, changes: list[PendingChange]) -> list[str]:
-    """Every path whose disk state differs from what the workspace saw, sorted."""
+    """Every path whose disk state differs from what the workspace saw, sorted.
+
+    A file to be written where the disk has a directory is fine only when the
+    flush deletes everything in it (ignored files included).
+    """
     deleting = {change.path for change in changes if change.data is None}
     conflicts = []
     for change in changes:
-        if not change.seen.matches_disk(tree.resolve(change.path)) or (
+        target = tree.resolve(change.path)
+        if change.data is not None and not change.seen.exists and os.path.isdir(target):
+            matches = _emptied_dir(tree, change.path, deleting)
+        else:
+            matches = change.seen.matches_disk(target)
+        if not matches or (
             change.data is not None and _blocked_by_file(tree, change.path, deleting)
         ):
             conflicts.append(change.path)
     return sorted(conflicts)
 
 
-def write_atomic(target: str, data: bytes) -> None:
+def temp_name(target: str) -> str:
+    """A fresh hidden temp file name next to `target` (short enough for any file system)."""
+    directory, name = os.path.split(target)
+    stem = os.fsdecode(os.fsencode(name)[:200])
+    return os.path.join(directory, f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def write_atomic(target: str, data: bytes, temp: str | None = None) -> None:
     """Write `data` to `target` via a temp file in the same directory and `os.replace`.
 
     An existing file keeps its permission bits; a new one gets the umask default.
     No fsync: the rename makes the write atomic for readers, and durability is
     left to the OS, as git does by default.
     """
-    directory, name = os.path.split(target)
+    directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
     try:
         mode: int | None = stat_module.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = None
-    temp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tiller-tmp")
+    temp = temp or temp_name(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(temp, flags, 0o666 if mode is None else 0o600)
     try:
@@ -105,28 +136,48 @@ def remove_file(tree: BaseTree, path: str) -> None:
         directory = os.path.dirname(directory)
 
 
-def apply_changes(tree: BaseTree, changes: list[PendingChange], done: dict[str, Snapshot]) -> None:
+def apply_changes(
+    tree: BaseTree, changes: list[PendingChange], done: dict[str, Snapshot], intent: Path
+) -> None:
     """Apply deletes, then writes, recording each flushed path's new snapshot in `done`.
+
+    The temp file names are recorded in `intent` before any is created, so a
+    kill part way leaves a list of what to clean up; the list goes once the
+    flush ends.
 
     Raises:
         FlushError: an OS error stopped the flush part way; `done` holds what finished.
     """
     ordered = sorted(changes, key=lambda change: (change.data is not None, change.path))
-    for change in ordered:
+    targets = {c.path: tree.resolve(c.path) for c in ordered if c.data is not None}
+    temps = {path: temp_name(target) for path, target in targets.items()}
+    if temps:
         try:
-            if change.data is None:
-                remove_file(tree, change.path)
-                done[change.path] = MISSING
-            else:
-                target = tree.resolve(change.path)
-                write_atomic(target, change.data)
-                done[change.path] = snapshot_of_written(target, change.data)
+            record_intent(intent, temps.values())
         except OSError as exc:
-            raise FlushError(
-                f"Flush stopped at {change.path}: {exc.strerror or exc}; "
-                f"already flushed: {', '.join(sorted(done)) or 'nothing'}",
-                sorted(done),
-            ) from exc
+            raise FlushError(f"Flush not started: {exc.strerror or exc}", []) from exc
+    try:
+        for change in ordered:
+            try:
+                if change.data is None:
+                    remove_file(tree, change.path)
+                    done[change.path] = MISSING
+                else:
+                    target = targets[change.path]
+                    write_atomic(target, change.data, temps[change.path])
+                    done[change.path] = snapshot_of_written(target, change.data)
+            except OSError as exc:
+                raise FlushError(
+                    f"Flush stopped at {change.path}: {exc.strerror or exc}; "
+                    f"already flushed: {', '.join(sorted(done)) or 'nothing'}",
+                    sorted(done),
+                ) from exc
+    except BaseException:
+        remove_leftovers(intent)
+        raise
+    if temps:
+        with suppress(OSError):
+            intent.unlink()
 
 
 def snapshot_of_written(target: str, data: bytes) -> Snapshot:

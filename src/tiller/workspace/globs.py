@@ -1,4 +1,9 @@
-"""Glob patterns (`*`, `?`, `[...]`, `{a,b}`, `**`) compiled to regular expressions."""
+"""Glob patterns (`*`, `?`, `[...]`, `{a,b}`, `**`) compiled to linear-time RE2 expressions.
+
+Python's backtracking `re` takes polynomial time on globs such as
+`*a*a*a*a*b` (each star a nested loop), so a model's pattern could freeze a
+walk; RE2 never backtracks.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ import itertools
 import re
 from functools import lru_cache
 
+import re2
+
 from tiller.errors import WorkspaceError
+from tiller.workspace.regex import re2_options
 
 MAX_BRACE_EXPANSIONS = 256
 _MAGIC = re.compile(r"[*?\[{\\]")
@@ -92,20 +100,60 @@ def _translate(pattern: str) -> str:
     return "".join(parts)
 
 
+# Names that are not UTF-8 reach us with surrogate escapes (U+DC80-U+DCFF), which
+# RE2 cannot take; they are matched as private-use characters instead, one per byte.
+_SURROGATES = {code: code - 0xDC80 + 0xF780 for code in range(0xDC80, 0xDD00)}
+
+
+def matchable(path: str) -> str:
+    """`path` as text RE2 accepts: surrogate escapes become private-use characters."""
+    if path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.translate(_SURROGATES)
+    return path
+
+
+class GlobPattern:
+    """A compiled glob; `match(path)` tells whether it matches the whole path."""
+
+    def __init__(self, regex: str) -> None:
+        self._fullmatch = re2.compile(regex, re2_options()).fullmatch
+
+    def match(self, path: str) -> bool:
+        """Whether the glob matches all of `path`."""
+        try:
+            return self._fullmatch(matchable(path)) is not None
+        except UnicodeEncodeError:
+            return False  # a lone surrogate no file name can hold
+
+
 @lru_cache(maxsize=256)
-def compile_glob(pattern: str) -> re.Pattern[str]:
+def compile_glob(pattern: str) -> GlobPattern:
     """Compile a glob matched against whole `/`-separated relative paths.
 
     `*` and `?` stay within one path segment; `**` as a whole segment matches
     any number of directories, including none.
 
     Raises:
-        WorkspaceError: the pattern is empty or expands to too many alternatives.
+        WorkspaceError: the pattern is empty, expands to too many alternatives,
+            or is not a valid pattern.
     """
     if not pattern.strip("/"):
         raise WorkspaceError("Glob pattern is empty")
-    alternatives = [_translate(p) for p in expand_braces(pattern)]
-    return re.compile("(?s:" + "|".join(f"(?:{a})" for a in alternatives) + r")\Z")
+    alternatives = [_translate(p) for p in expand_braces(matchable(pattern))]
+    try:
+        return GlobPattern("(?s:" + "|".join(f"(?:{a})" for a in alternatives) + ")")
+    except (re2.error, UnicodeEncodeError) as exc:
+        raise WorkspaceError(f"Invalid glob {pattern!r}: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, re2.error) and exc.args and isinstance(exc.args[0], bytes):
+        return exc.args[0].decode("utf-8", "replace")
+    return str(exc)
 
 
 def literal_prefix(pattern: str) -> str:

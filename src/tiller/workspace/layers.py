@@ -1,18 +1,20 @@
 """The merged view of overlay and base: what exists, what changed, what the base held.
 
-Not thread-safe on its own: `Workspace` holds its lock around every call.
+Not thread-safe on its own: `Workspace` holds its lock around every call but
+`normalize`, which takes the shared lock itself when it must look at the overlay.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import threading
 
 from tiller.errors import FileNotFoundInWorkspace, WorkspaceError
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, is_git_path
 from tiller.workspace.checkpoints import OverlayState
 from tiller.workspace.content import encode_text
-from tiller.workspace.paths import is_under, join, normalize, parent
+from tiller.workspace.paths import is_under, join, normalize, parent, unescape_path
 
 
 class Layers:
@@ -26,14 +28,53 @@ class Layers:
             the old side of diffs and the reference for flush conflicts.
     """
 
-    def __init__(self, tree: BaseTree | None) -> None:
+    def __init__(self, tree: BaseTree | None, lock: threading.RLock | None = None) -> None:
         self.tree = tree
+        self.lock = lock or threading.RLock()
         self.files: dict[str, str] = {}
         self.deleted: set[str] = set()
         self.seen: dict[str, Snapshot] = {}
 
     def normalize(self, path: str) -> str:
-        """A user path as a workspace path (see `paths.normalize`)."""
+        """A user path as a workspace path (see `paths.normalize`).
+
+        Symlinks inside the root are resolved, so a file has one identity
+        whichever name reaches it: an edit through `settings.py -> config.py`
+        edits `config.py`, and diffs name the real file (git refuses patches
+        that go through a symlink). Links leading out stay as they are, for the
+        escape checks to refuse.
+        """
+        tree = self.tree
+        if tree is None:
+            return normalize(path, None)
+        relative = normalize(path, tree.root, tree.root_real)
+        if not relative or relative in self.files:
+            return relative
+        if "\\x" in relative:
+            relative = self._unescaped(relative)
+        real = tree.real_path(relative)
+        return relative if real is None else real
+
+    def _unescaped(self, path: str) -> str:
+        """The raw name a `\\xNN`-escaped path (as tools show non-UTF-8 names) stands for.
+
+        The escaped form wins only when the literal path does not exist and the
+        raw one (or, for a new file, its directory) does.
+        """
+        raw = unescape_path(path)
+        if raw == path:
+            return path
+        with self.lock:  # normalize runs outside the workspace lock; kind() reads the overlay
+            if self.kind(path) is not None:
+                return path
+            if self.kind(raw) is not None:
+                return raw
+            if self.kind(parent(raw)) == "dir" and self.kind(parent(path)) != "dir":
+                return raw
+        return path
+
+    def lexical(self, path: str) -> str:
+        """A user path as a workspace path without resolving symlinks."""
         tree = self.tree
         if tree is None:
             return normalize(path, None)
@@ -141,7 +182,9 @@ class Layers:
             return MISSING
         seen = self.seen.get(path)
         if seen is None:
-            seen = self.seen[path] = self.tree.snapshot(path)
+            # A base directory whose files were all deleted: no file was there.
+            empty_dir = self.tree.kind(path) == "dir"
+            seen = self.seen[path] = MISSING if empty_dir else self.tree.snapshot(path)
         return seen
 
     # -- changing -----------------------------------------------------------------
@@ -214,12 +257,18 @@ class Layers:
     # -- checkpoints --------------------------------------------------------------
 
     def state(self) -> OverlayState:
-        """A copy of the overlay (contents and tombstones)."""
-        return OverlayState(dict(self.files), frozenset(self.deleted))
+        """A copy of the overlay (contents, tombstones, and the bases of both)."""
+        seen = self.seen
+        bases = {path: seen[path] for path in (*self.files, *self.deleted) if path in seen}
+        return OverlayState(dict(self.files), frozenset(self.deleted), bases)
 
     def restore(self, state: OverlayState) -> set[str]:
-        """Put a copied overlay back; returns the paths whose entry changed."""
+        """Put a copied overlay back with the bases its changes were made on.
+
+        Returns the paths whose entry changed.
+        """
         changed = state.differing_paths(self.state())
         self.files = dict(state.files)
         self.deleted = set(state.deleted)
+        self.seen.update(state.bases)
         return changed

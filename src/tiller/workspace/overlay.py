@@ -14,10 +14,18 @@ from tiller.workspace.content import encode_text
 from tiller.workspace.diff import file_diff
 from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
+from tiller.workspace.flush_lock import clean_if_idle, root_lock
 from tiller.workspace.globs import compile_glob, literal_prefix
 from tiller.workspace.layers import Layers
 from tiller.workspace.paths import is_under, join
-from tiller.workspace.search import GrepHit, LineMatcher, filter_by_glob, grep_files, newest_first
+from tiller.workspace.search import (
+    GrepHit,
+    GrepResult,
+    LineMatcher,
+    filter_by_glob,
+    grep_files,
+    newest_first,
+)
 
 ChangeListener = Callable[[str, str], None]
 """Called as `listener(path, action)`; action is write, edit, delete, undo, redo or flush."""
@@ -54,7 +62,8 @@ class Workspace:
                 raise WorkspaceError(f"Workspace root is not a directory: {root}")
             self._root = Path(absolute)
             tree = BaseTree(absolute)
-        self._layers = Layers(tree)
+            clean_if_idle(tree.root_real)
+        self._layers = Layers(tree, self._lock)
         self._checkpoints = Checkpoints()
         self._listeners: list[ChangeListener] = []
         self.on_change: ChangeListener | None = None
@@ -99,6 +108,26 @@ class Workspace:
                     continue
 
     # -- reading ------------------------------------------------------------------
+
+    def resolve_path(self, path: str, deleting: bool = False) -> str:
+        """The workspace path `path` names: normalised, with symlinks inside the root resolved.
+
+        Two spellings of one file (`./a.txt` and `a.txt`, or a symlink and its
+        target) give the same result.
+
+        Args:
+            path: a path as a user or the model wrote it.
+            deleting: the caller is about to delete or move the file; a
+                symlink is refused then (see `delete`).
+
+        Raises:
+            PathEscapeError: the path leaves the root.
+            WorkspaceError: an invalid path, or a symlink to delete.
+        """
+        if deleting:
+            _refuse_directory_syntax(path)
+            self._refuse_link(path)
+        return self._layers.normalize(path)
 
     def exists(self, path: str) -> bool:
         """Whether a file or directory exists in the workspace."""
@@ -214,7 +243,7 @@ class Workspace:
         hits = sorted(key for key in overlay if regex.match(key[cut:]))
         start = join(directory, literal_prefix(pattern))
         if tree is not None and tree.kind(start) == "dir":
-            hits += newest_first(tree, start, regex, cut, shadowed)
+            hits += newest_first(tree, start, regex, cut, shadowed.__contains__)
         return hits
 
     def grep(
@@ -225,13 +254,15 @@ class Workspace:
         case_insensitive: bool = False,
         max_results: int | None = 100,
     ) -> list[GrepHit]:
-        """Lines matching a Python regex, as `(path, 1-based line number, line)`.
+        """Lines matching a regex, as `(path, 1-based line number, line)`.
 
         Searches overlay and base files (overlay content wins) in path order,
-        skipping binary files, and stops once `max_results` lines are found.
+        skipping binary files and files over `MAX_GREP_FILE_BYTES`, and stops
+        once `max_results` lines are found. `search` also says what was skipped.
 
         Args:
-            pattern: a Python `re` pattern, searched within each line.
+            pattern: an RE2 pattern (Python syntax without lookaround or
+                backreferences; matching takes linear time), searched within each line.
             path: a file or directory to search.
             glob: only files matching it; without a `/` it matches file names,
                 with one, paths relative to `path`.
@@ -239,8 +270,24 @@ class Workspace:
             max_results: the most lines to return; None for no limit.
 
         Raises:
-            WorkspaceError: an invalid regex or glob, or `max_results` below 1.
+            WorkspaceError: an invalid or unsupported regex (the message says what
+                to write instead), an invalid glob, or `max_results` below 1.
             FileNotFoundInWorkspace: `path` does not exist.
+        """
+        return self.search(pattern, path, glob, case_insensitive, max_results).hits
+
+    def search(
+        self,
+        pattern: str,
+        path: str = "",
+        glob: str | None = None,
+        case_insensitive: bool = False,
+        max_results: int | None = 100,
+        cancel: threading.Event | None = None,
+    ) -> GrepResult:
+        """`grep` with the files it skipped for size, and an early stop when `cancel` is set.
+
+        Cancel is checked between files. Arguments and errors are as for `grep`.
         """
         matcher = LineMatcher(pattern, case_insensitive)
         if max_results is not None and max_results < 1:
@@ -251,17 +298,44 @@ class Workspace:
             if kind is None:
                 raise self._layers.not_found(root)
             files = self._layers.files
-            overlay = {key: files[key] for key in files if is_under(key, root)}
+            overlay = dict(files)
             deleted = set(self._layers.deleted)
         tree = self._layers.tree
+        links: set[str] = set()
         if kind == "file":
             candidates = [root]
         else:
-            found = set(overlay)
+            found = {key for key in overlay if is_under(key, root)}
             if tree is not None and tree.kind(root) == "dir":
-                found.update(file for file, _ in tree.walk(root) if file not in deleted)
+                for file, entry in tree.walk(root):
+                    if file not in deleted:
+                        found.add(file)
+                        if entry.is_symlink():
+                            links.add(file)
             candidates = filter_by_glob(sorted(found), glob, root) if glob else sorted(found)
-        return grep_files(candidates, overlay, tree, matcher, max_results)
+        pairs = self._read_through(candidates, overlay, deleted, links)
+        return grep_files(pairs, overlay, tree, matcher, max_results, cancel)
+
+    def _read_through(
+        self, paths: list[str], overlay: Mapping[str, str], deleted: set[str], links: set[str]
+    ) -> list[tuple[str, str]]:
+        """`(path, path to read)` for each, with symlink aliases read as their target.
+
+        An alias whose target is also listed is left out, so each real file is
+        searched once, under its own name.
+        """
+        tree = self._layers.tree
+        if tree is None or not links:
+            return [(path, path) for path in paths]
+        listed = set(paths)
+        out: list[tuple[str, str]] = []
+        for path in paths:
+            target = tree.real_path(path) if path in links else path
+            if target is None or target == path:
+                out.append((path, path))
+            elif target not in listed and target not in deleted:
+                out.append((path, target))
+        return out
 
     # -- changing -----------------------------------------------------------------
 
@@ -272,6 +346,7 @@ class Workspace:
             WorkspaceError: the path is a directory, a parent is a file, or the
                 content cannot be encoded as UTF-8.
         """
+        _refuse_directory_syntax(path)
         path = self._layers.normalize(path)
         with self._lock:
             self._layers.put(path, content)
@@ -285,6 +360,7 @@ class Workspace:
                 without `replace_all`.
             FileNotFoundInWorkspace: no such file.
         """
+        _refuse_directory_syntax(path)
         path = self._layers.normalize(path)
         with self._lock:
             updated, count = replace_exact(path, self.read(path), old, new, replace_all)
@@ -299,10 +375,25 @@ class Workspace:
             FileNotFoundInWorkspace: no such file.
             WorkspaceError: the path is a directory.
         """
+        _refuse_directory_syntax(path)
+        self._refuse_link(path)
         path = self._layers.normalize(path)
         with self._lock:
             self._layers.remove(path)
         self._notify([path], "delete")
+
+    def _refuse_link(self, path: str) -> None:
+        """Refuse to delete a symlink: the overlay edits real files, never links themselves."""
+        tree = self._layers.tree
+        if tree is None:
+            return
+        lexical = self._layers.lexical(path)
+        if lexical and lexical not in self._layers.files and tree.is_link(lexical):
+            target = self._layers.normalize(path)
+            raise WorkspaceError(
+                f"{lexical} is a symbolic link to {target}; Tiller edits the file it points to "
+                f"and cannot delete the link itself. Delete {target} to remove the file."
+            )
 
     # -- changes, diff, flush -------------------------------------------------------
 
@@ -337,6 +428,19 @@ class Workspace:
             ]
         return "".join(file_diff(path, seen, content) for path, seen, content in items)
 
+    def diff_notes(self, paths: Iterable[str] | str | None = None) -> list[str]:
+        """What a front end should say next to an exported `diff()`, one sentence per path.
+
+        `diff()` is always against the files as the workspace read them, so it
+        applies to that tree; a file that changed on disk since then is named
+        here, because the patch may not apply to the disk as it is now.
+        """
+        return [
+            f"{path} changed on disk after Tiller read it; the patch is against the version "
+            "Tiller read and may not apply to the file as it is now"
+            for path in self.conflicts(paths)
+        ]
+
     def flush(self, paths: Iterable[str] | str | None = None, force: bool = False) -> list[str]:
         """Write the changes (optionally only under `paths`) to the root directory.
 
@@ -362,7 +466,7 @@ class Workspace:
             )
         wanted = self._wanted(paths)
         done: dict[str, Snapshot] = {}
-        with self._lock:
+        with self._lock, root_lock(tree.root_real) as intent:
             layers = self._layers
             pending = [
                 PendingChange(
@@ -378,9 +482,10 @@ class Workspace:
                 if conflicts:
                     raise FlushConflict(conflicts)
             try:
-                apply_changes(tree, pending, done)
+                apply_changes(tree, pending, done, intent)
             finally:
                 layers.mark_flushed(done)
+                self._checkpoints.rebase(done)
         self._notify(done, "flush")
         return sorted(done)
 
@@ -448,3 +553,12 @@ class Workspace:
             changed = self._layers.restore(state)
         self._notify(changed, "redo")
         return True
+
+
+def _refuse_directory_syntax(path: str) -> None:
+    """A file path ending in `/` names a directory; writing it must not make a file."""
+    if isinstance(path, str) and path.rstrip(".").endswith("/") and path.strip("./"):
+        raise WorkspaceError(
+            f"{path!r} ends with '/', so it names a directory; give a file path such as "
+            f"{path.rstrip('./') + '/name.txt'!r}"
+        )

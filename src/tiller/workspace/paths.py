@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 
 from tiller.errors import PathEscapeError, WorkspaceError
 
@@ -31,6 +32,7 @@ def normalize(path: str, root: str | None, root_real: str | None = None) -> str:
         raise WorkspaceError(f"Path must be a string, got {type(path).__name__}")
     if "\0" in path:
         raise WorkspaceError(f"Path contains a NUL byte: {path!r}")
+    check_encodable(path)
     if path.startswith("/"):
         if root is None:
             raise PathEscapeError(
@@ -92,3 +94,54 @@ def ensure_inside(root_real: str, path: str) -> str:
             f"Path {path!r} resolves through a symlink to {resolved}, outside the workspace root"
         )
     return resolved
+
+
+def printable(text: str) -> str:
+    """`text` with what UTF-8 cannot carry shown as escapes, for the model and for JSON.
+
+    File names that are not UTF-8 reach Python with surrogate escapes
+    (`caf\\udce9.txt`); they are shown as `caf\\xe9.txt`, which `unescape_path`
+    maps back. Other lone surrogates become `\\udXXX`.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return text
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+_BYTE_ESCAPE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
+
+
+def unescape_path(path: str) -> str:
+    """Map `\\xNN` escapes (bytes 0x80-0xFF, as `printable` shows them) back to the raw name."""
+    return _BYTE_ESCAPE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), path)
+
+
+def check_encodable(path: str) -> None:
+    """Refuse a path no file name can hold (a lone surrogate that is not an escaped byte).
+
+    Raises:
+        WorkspaceError: the path cannot be encoded for the file system.
+    """
+    if path.isascii():
+        return
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError as exc:
+        bad = path[exc.start : exc.end]
+        raise WorkspaceError(
+            f"Path '{printable(path)}' contains '{printable(bad)}', a lone surrogate that no "
+            "file name can hold; use the path exactly as list_dir or glob show it"
+        ) from exc
