@@ -12,8 +12,8 @@ from tiller.errors import AuthError, ProviderError
 from tiller.events import Event
 from tiller.loop import SKIPPED
 from tiller.session import SessionState
-from tiller.tools.base import FunctionTool, ToolContext
 from tiller.testing.scripted import ScriptedModel, Step, call
+from tiller.tools.base import FunctionTool, ToolContext
 
 
 def make(steps: list[Step | str], **kwargs: object) -> tuple[Session, ScriptedModel, list[Event]]:
