@@ -119,3 +119,11 @@ def test_run_survives_a_file_name_that_is_not_utf8(
     result = run(fake_server, tmp_path, "--transport", transport, "list")
     listing = json.dumps(fake_server.requests[1].body["messages"][-1])
     assert (result.exit_code, result.stdout, "caf\\\\xe9.txt" in listing) == (0, "done\n", True)
+
+
+def test_run_diff_with_flush_still_holds_the_change(fake_server, tmp_path: Path) -> None:
+    """--diff is written before --flush makes the change the new base."""
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    patch = tmp_path / "out.patch"
+    result = run(fake_server, tmp_path, "--diff", str(patch), "--flush", "make a.txt")
+    assert (result.exit_code, "+A" in patch.read_text()) == (0, True)

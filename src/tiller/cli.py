@@ -126,6 +126,8 @@ def run(
     continue_: Continue = False,
 ) -> None:
     """Run one prompt headless and print the final answer."""
+    from tiller.errors import AuthError, FlushConflict
+
     text = sys.stdin.read() if prompt == "-" else prompt
     if not text.strip():
         typer.echo("tiller: empty prompt", err=True)
@@ -157,50 +159,42 @@ def run(
         config=config,
         **opts.settings.llm_options(),
     )
-    if json_events:
-        session.subscribe(lambda event: print(event.to_json(), flush=True))
     try:
-        raise typer.Exit(_run_headless(session, text, json_events, output_last_message, flush))
-    finally:
-        # Every exit (an auth error and Ctrl-C included) leaves the patch and closes.
-        if diff is not None:
-            diff.write_text(session.workspace.diff(), encoding="utf-8")
-        session.close()
-
-
-def _run_headless(
-    session: Any, text: str, json_events: bool, output_last_message: Path | None, flush: bool
-) -> int:
-    """Send `text`, report the outcome and flush when asked; returns the exit code."""
-    from tiller.errors import AuthError, FlushConflict
-
-    try:
-        reply = session.send(text)
-    except AuthError as exc:
-        typer.echo(f"tiller: {exc}", err=True)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        session.cancel()
-        return EXIT_INTERRUPTED
-    if not json_events:
-        typer.echo(reply.text)
-    if output_last_message is not None:
-        output_last_message.write_text(reply.text, encoding="utf-8")
-    code = EXIT_OK
-    if reply.stop_reason == "error":
-        typer.echo(f"tiller: {reply.error}", err=True)
-        code = EXIT_ERROR
-    elif reply.stop_reason == "turn_limit":
-        typer.echo(f"tiller: stopped after {session.max_turns} rounds (--max-turns)", err=True)
-        code = EXIT_TURN_LIMIT
-    if flush:
+        if json_events:
+            session.subscribe(lambda event: print(event.to_json(), flush=True))
         try:
-            written = session.workspace.flush()
-        except FlushConflict as exc:
+            reply = session.send(text)
+        except AuthError as exc:
             typer.echo(f"tiller: {exc}", err=True)
-            return EXIT_ERROR
-        typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
-    return code
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            session.cancel()
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            # However the run ended (an auth error and Ctrl-C included), the patch is left.
+            if diff is not None:
+                diff.write_text(session.workspace.diff(), encoding="utf-8")
+        if not json_events:
+            typer.echo(reply.text)
+        if output_last_message is not None:
+            output_last_message.write_text(reply.text, encoding="utf-8")
+        code = EXIT_OK
+        if reply.stop_reason == "error":
+            typer.echo(f"tiller: {reply.error}", err=True)
+            code = EXIT_ERROR
+        elif reply.stop_reason == "turn_limit":
+            typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
+            code = EXIT_TURN_LIMIT
+        if flush:
+            try:
+                written = session.workspace.flush()
+            except FlushConflict as exc:
+                typer.echo(f"tiller: {exc}", err=True)
+                raise typer.Exit(EXIT_ERROR) from None
+            typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
+        raise typer.Exit(code)
+    finally:
+        session.close()
 
 
 @app.command()
