@@ -61,7 +61,8 @@ def test_a_provider_that_never_answers_is_a_stall_and_is_retried(
     fake_server.add(ServerReply(text="never", gate=NEVER), ServerReply(text="ok"))
     retries: list[str] = []
     response = complete(fake_server, make(stall_timeout=STALL), model, retries=retries)
-    assert (response.text, [r.split(";")[0] for r in retries]) == ("ok", ["Stalled"])
+    hung_up = fake_server.wait_for_hangup(1, timeout=5)
+    assert (response.text, [r.split(";")[0] for r in retries], hung_up) == ("ok", ["Stalled"], True)
 
 
 @pytest.mark.parametrize(("make", "model"), TRANSPORTS)

@@ -267,7 +267,12 @@ class LiteLLMClient:
         return complete_with_retries(
             request,
             lambda stream: self._attempt(litellm, request, stream, cancel),
-            lambda error: _classify(litellm, error, request.model),
+            lambda error: _classify(
+                litellm,
+                error,
+                request.model,
+                None if "timeout" in request.options else self.stall_timeout,
+            ),
             self.policy,
             on_text=on_text,
             cancel=cancel,
@@ -310,6 +315,11 @@ class LiteLLMClient:
         # two retries, num_retries=0 litellm's wrapper retries.
         kwargs["max_retries"] = 0
         kwargs["num_retries"] = 0
+        if "timeout" not in kwargs:
+            import httpx
+
+            # No read may wait longer than the stall limit (headers, then every chunk).
+            kwargs["timeout"] = httpx.Timeout(600.0, connect=10.0, read=self.stall_timeout)
         # A lone surrogate (a file name that is not UTF-8) cannot be encoded by any
         # HTTP client; it goes out as U+FFFD instead of failing every call.
         kwargs["messages"] = scrub_surrogates(messages)
@@ -324,7 +334,8 @@ class LiteLLMClient:
         ended = False
         try:
             while True:
-                item = None if cancel.is_set() else pump.get(cancel, self.stall_timeout)
+                # A backstop for a client that ignores the read timeout: twice the limit.
+                item = None if cancel.is_set() else pump.get(cancel, 2 * self.stall_timeout)
                 if item is None:
                     return stream.cancelled()
                 kind, payload = item
@@ -556,14 +567,19 @@ def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
 # -- errors --------------------------------------------------------------------------------
 
 
-def _classify(litellm: Any, exc: BaseException, model: str) -> Failure:
-    """Sort a litellm/openai/httpx exception into what to do about it."""
+def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None) -> Failure:
+    """Sort a litellm/openai/httpx exception into what to do about it.
+
+    `stall` is the read timeout Tiller set (None when the caller chose a `timeout`).
+    """
     import httpx
 
     if not isinstance(exc, Exception):
         raise exc  # KeyboardInterrupt and friends are not provider failures
     if isinstance(exc, _Stalled):
         return Failure("retry", str(exc), None, "Stalled")
+    if stall is not None and _read_timed_out(exc):
+        return Failure("retry", str(_Stalled(stall)), None, "Stalled")
     if isinstance(exc, _BadReply):
         return Failure("fatal", str(exc))
     lost = _lost_connection(exc)
@@ -598,24 +614,43 @@ def _classify(litellm: Any, exc: BaseException, model: str) -> Failure:
     return Failure("fatal", message, status)
 
 
-def _lost_connection(exc: BaseException) -> str | None:
-    """What broke, when `exc` (or what caused it) is a connection dropped after it was made."""
-    import httpx
-
-    seen: set[int] = set()
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what caused it, outermost first (litellm keeps some as `original_exception`)."""
+    chain: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, httpx.TransportError):
-            if isinstance(current, httpx.ConnectError | httpx.TimeoutException | httpx.ProxyError):
-                return None  # never connected, or too slow: said elsewhere
-            return one_line(str(current), type(current).__name__)
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
         cause = current.__cause__ or current.__context__
         if cause is None:
             original = getattr(current, "original_exception", None)
             cause = original if isinstance(original, BaseException) else None
         current = cause
-    return None
+    return chain
+
+
+def _transport_error(exc: BaseException) -> Any:
+    """The httpx transport error under `exc`, if any."""
+    import httpx
+
+    return next((e for e in _causes(exc) if isinstance(e, httpx.TransportError)), None)
+
+
+def _read_timed_out(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(_transport_error(exc), httpx.ReadTimeout)
+
+
+def _lost_connection(exc: BaseException) -> str | None:
+    """What broke, when `exc` (or what caused it) is a connection dropped after it was made."""
+    import httpx
+
+    error = _transport_error(exc)
+    if error is None or isinstance(
+        error, httpx.ConnectError | httpx.TimeoutException | httpx.ProxyError
+    ):
+        return None  # no transport error, never connected, or too slow: said elsewhere
+    return one_line(str(error), type(error).__name__)
 
 
 def _status(exc: BaseException) -> int | None:
