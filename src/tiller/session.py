@@ -364,7 +364,9 @@ class Session:
         from tiller.loop import Run
 
         with self._lock:
-            if self.state is SessionState.CLOSED:
+            if self.state is SessionState.CLOSED or (
+                self._close_requested and self.state is SessionState.IDLE
+            ):
                 raise SessionClosed(f"Session {self.id} is closed; start a new one.")
             if self.state is not SessionState.IDLE:
                 raise SessionBusy(
@@ -458,8 +460,7 @@ class Session:
             if self.state is SessionState.CLOSED:
                 return
             idle = self.state is SessionState.IDLE
-            if not idle:
-                self._close_requested = True
+            self._close_requested = True  # from here on, send() refuses
         if idle:
             # Outside the lock: closing waits for children, which emit through this session.
             self._finish_close()
@@ -477,11 +478,11 @@ class Session:
             if self.state is SessionState.CLOSED:
                 return
             idle = self.state is SessionState.IDLE
-            if not idle:
-                self._close_requested = True
+            self._close_requested = True  # from here on, send() refuses
         if idle:
             self._finish_close()
         else:
+            self.cancel_token.set()  # a send starting meanwhile clears the token
             self._run_closers()
 
     @property
