@@ -326,6 +326,27 @@ def test_cancel_mid_stream_returns_promptly_and_hangs_up(
     assert time.monotonic() - pressed[0] < 1.0  # returned and hung up, not 5 s later
 
 
+@pytest.mark.parametrize("model", ["deepinfra/meta/llama", "groq/llama", "xai/grok"])
+def test_every_litellm_route_answers_once_and_hangs_up_on_cancel(
+    fake_server: FakeOpenAIServer, model: str
+) -> None:
+    """OpenAI-compatible providers, however litellm routes them, answer and hang up on cancel."""
+    client = LiteLLMClient()
+    fake_server.add(ServerReply(text="hello"))
+    first = complete(fake_server, client, model=model)
+    fake_server.add(ServerReply(text="x" * 40, chunk_size=4, chunk_delay=5))
+    cancel = threading.Event()
+    second = client.complete(
+        request(fake_server, model), on_text=lambda _: cancel.set(), cancel=cancel
+    )
+    assert (first.text, second.finish_reason, len(fake_server.requests)) == (
+        "hello",
+        "cancelled",
+        2,
+    )
+    assert fake_server.wait_for_hangup(1, timeout=5)
+
+
 def test_cancel_before_the_first_byte_returns_promptly(fake_server: FakeOpenAIServer) -> None:
     """A cancel while the provider has sent nothing yet still returns at once."""
     gate = threading.Event()

@@ -321,13 +321,18 @@ class LiteLLMClient:
             # No read may wait longer than the stall limit (headers, then every chunk).
             kwargs["timeout"] = httpx.Timeout(600.0, connect=10.0, read=self.stall_timeout)
         # A lone surrogate (a file name that is not UTF-8) cannot be encoded by any
-        # HTTP client; it goes out as U+FFFD instead of failing every call.
+        # HTTP client; it goes out escaped (`\xe9`) instead of failing every call.
         kwargs["messages"] = scrub_surrogates(messages)
         if "tools" in kwargs:
             kwargs["tools"] = scrub_surrogates(kwargs["tools"])
         provider = self._provider(litellm, request)
         if handler is None:
-            handler = provider is not None and provider not in _SDK_SERVED
+            # An `ssl_verify` option is for litellm's own client; leave it to make one.
+            handler = (
+                provider is not None
+                and provider not in _SDK_SERVED
+                and "ssl_verify" not in request.options
+            )
         if handler:
             kwargs["client"] = _handler(litellm)
         pump = _StreamPump(lambda: litellm.completion(**kwargs))
@@ -348,10 +353,10 @@ class LiteLLMClient:
                         # openai SDK, which takes no handler; ask again without one.
                         return self._attempt(litellm, request, stream, cancel, handler=False)
                     if handler is False and pump.responses.sent and provider is not None:
-                        _SDK_SERVED.add(provider)  # it was the handler; never pass it again
+                        _SDK_SERVED.add(provider)  # the SDK sent it; never pass a handler
                     raise CallFailed(payload)
                 if kind == "end":
-                    if handler is False and provider is not None:
+                    if handler is False and pump.responses.sent and provider is not None:
                         _SDK_SERVED.add(provider)
                     kind_seen = pump.responses.content_type
                     if kind_seen is not None and _no_stream(stream, kind_seen):
