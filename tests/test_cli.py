@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from tiller import __version__
@@ -19,7 +21,7 @@ WRITE = ServerReply(
 )
 
 
-def run(server: FakeOpenAIServer, root: Path, *args: str) -> object:
+def run(server: FakeOpenAIServer, root: Path, *args: str) -> Result:
     base = ["run", "--model", "openai/fake-model", "--api-base", server.base_url]
     base += ["--root", str(root), "--skills-dir", str(root / "no-skills")]
     env = {"OPENAI_API_KEY": "sk-test"}
@@ -80,4 +82,48 @@ def test_run_json_lines_parse(fake_server, tmp_path: Path) -> None:
         {tuple(sorted(e)) for e in events},
         events[0]["kind"],
         events[-1]["kind"],
-    ) == ({("data", "kind", "session_id", "timestamp")}, "session_start", "processing_end")
+    ) == ({("data", "kind", "session_id", "timestamp")}, "session_start", "session_end")
+
+
+def test_run_writes_the_diff_even_when_the_run_ends_on_an_auth_error(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """--diff is written on every exit: an edit before a rejected key is still in the patch."""
+    fake_server.add(WRITE, ServerReply(status=401, error_message="bad key"))
+    patch = tmp_path / "out.patch"
+    result = run(fake_server, tmp_path, "--diff", str(patch), "make a.txt")
+    assert (result.exit_code, "+A" in patch.read_text()) == (EXIT_ERROR, True)
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_run_with_an_html_page_for_an_answer_fails(
+    fake_server: FakeOpenAIServer, tmp_path: Path, transport: str
+) -> None:
+    """A 200 carrying a proxy's HTML page is a provider error and a non-zero exit."""
+    fake_server.add(ServerReply(raw_body="<html><body>Bad gateway</body></html>"))
+    result = run(fake_server, tmp_path, "--transport", transport, "x")
+    assert (result.exit_code, result.stderr) == (
+        EXIT_ERROR,
+        "tiller: openai/fake-model failed: "
+        "The provider answered with HTML, not JSON (a proxy error page?)\n",
+    )
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_run_survives_a_file_name_that_is_not_utf8(
+    fake_server: FakeOpenAIServer, tmp_path: Path, transport: str
+) -> None:
+    """A non-UTF-8 file name in a tool result reaches the provider escaped; the run completes."""
+    os.close(os.open(os.fsencode(tmp_path) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY))
+    fake_server.add(ServerReply(tool_calls=[("list_dir", "{}")]), ServerReply(text="done"))
+    result = run(fake_server, tmp_path, "--transport", transport, "list")
+    listing = json.dumps(fake_server.requests[1].body["messages"][-1])
+    assert (result.exit_code, result.stdout, "caf\\\\xe9.txt" in listing) == (0, "done\n", True)
+
+
+def test_run_diff_with_flush_still_holds_the_change(fake_server, tmp_path: Path) -> None:
+    """--diff is written before --flush makes the change the new base."""
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    patch = tmp_path / "out.patch"
+    result = run(fake_server, tmp_path, "--diff", str(patch), "--flush", "make a.txt")
+    assert (result.exit_code, "+A" in patch.read_text()) == (0, True)

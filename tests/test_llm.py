@@ -239,13 +239,17 @@ def test_cancel_interrupts_a_backoff_wait(fake_server: FakeOpenAIServer) -> None
     """A cancel during the wait before a retry returns "cancelled" at once, without retrying."""
     fake_server.add(ServerReply(status=503, headers={"Retry-After": "30"}))
     cancel = threading.Event()
-    started = time.monotonic()
+    pressed: list[float] = []
+
+    def on_retry(message: str) -> None:
+        pressed.append(time.monotonic())
+        cancel.set()
+
     response = LiteLLMClient().complete(
-        request(fake_server), on_text=print, cancel=cancel, on_retry=lambda _: cancel.set()
+        request(fake_server), on_text=print, cancel=cancel, on_retry=on_retry
     )
-    assert response.finish_reason == "cancelled"
-    assert time.monotonic() - started < 1.0
-    assert len(fake_server.requests) == 1
+    assert (response.finish_reason, len(fake_server.requests)) == ("cancelled", 1)
+    assert time.monotonic() - pressed[0] < 2.0  # the wait would be 30 s
 
 
 @pytest.mark.parametrize(
@@ -301,24 +305,46 @@ def test_failure_before_text_is_retried(fake_server: FakeOpenAIServer) -> None:
 def test_cancel_mid_stream_returns_promptly_and_hangs_up(
     fake_server: FakeOpenAIServer, model: str
 ) -> None:
-    """Cancelling after the first text returns within 1 s, "cancelled", and hangs up.
+    """A cancel while the provider is silent returns "cancelled" and hangs up within 1 s.
 
     openai/ streams through the openai SDK, openrouter/ through litellm's own HTTP handler.
     """
+    client = LiteLLMClient()
+    fake_server.add(ServerReply(text="warm"))
+    complete(fake_server, client, model=model)  # the import and first call stay untimed
     fake_server.add(ServerReply(text="x" * 40, chunk_size=4, chunk_delay=5))
     cancel = threading.Event()
-    texts: list[str] = []
+    pressed: list[float] = []
 
     def on_text(text: str) -> None:
-        texts.append(text)
-        cancel.set()
+        pressed.append(time.monotonic())
+        cancel.set()  # Esc; the next chunk is 5 s away
 
-    started = time.monotonic()
-    response = LiteLLMClient().complete(request(fake_server, model), on_text=on_text, cancel=cancel)
-    assert time.monotonic() - started < 1.0  # the next chunk would take 5 s
-    assert (response.text, response.finish_reason) == ("xxxx", "cancelled")
-    assert texts == ["xxxx"]
-    assert fake_server.wait_for_hangup(1, timeout=2)
+    response = client.complete(request(fake_server, model), on_text=on_text, cancel=cancel)
+    hung_up = fake_server.wait_for_hangup(1, timeout=5)
+    assert (response.text, response.finish_reason, hung_up) == ("xxxx", "cancelled", True)
+    assert time.monotonic() - pressed[0] < 1.0  # returned and hung up, not 5 s later
+
+
+@pytest.mark.parametrize("model", ["deepinfra/meta/llama", "groq/llama", "xai/grok"])
+def test_every_litellm_route_answers_once_and_hangs_up_on_cancel(
+    fake_server: FakeOpenAIServer, model: str
+) -> None:
+    """OpenAI-compatible providers, however litellm routes them, answer and hang up on cancel."""
+    client = LiteLLMClient()
+    fake_server.add(ServerReply(text="hello"))
+    first = complete(fake_server, client, model=model)
+    fake_server.add(ServerReply(text="x" * 40, chunk_size=4, chunk_delay=5))
+    cancel = threading.Event()
+    second = client.complete(
+        request(fake_server, model), on_text=lambda _: cancel.set(), cancel=cancel
+    )
+    assert (first.text, second.finish_reason, len(fake_server.requests)) == (
+        "hello",
+        "cancelled",
+        2,
+    )
+    assert fake_server.wait_for_hangup(1, timeout=5)
 
 
 def test_cancel_before_the_first_byte_returns_promptly(fake_server: FakeOpenAIServer) -> None:

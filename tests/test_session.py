@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -10,7 +11,9 @@ from tiller import EventKind, Session, SessionBusy, SessionClosed, SessionConfig
 from tiller.errors import AuthError, ProviderError
 from tiller.events import Event
 from tiller.loop import SKIPPED
+from tiller.session import SessionState
 from tiller.testing.scripted import ScriptedModel, Step, call
+from tiller.tools.base import FunctionTool, ToolContext
 
 
 def make(steps: list[Step | str], **kwargs: object) -> tuple[Session, ScriptedModel, list[Event]]:
@@ -292,3 +295,68 @@ def test_workspace_changed_event() -> None:
     session, _, events = make([call("write_file", file_path="a", content="1"), "ok"])
     session.send("x")
     assert EventKind.WORKSPACE_CHANGED in kinds(events)
+
+
+def blocking_tool(started: threading.Event, finished: threading.Event) -> FunctionTool:
+    """A tool that runs until the run is cancelled (a long shell command, say)."""
+
+    def handler(args: dict[str, object], ctx: ToolContext) -> str:
+        started.set()
+        ctx.cancel.wait(30)
+        finished.set()
+        return "stopped"
+
+    return FunctionTool("block", "Block until cancelled.", {"type": "object"}, handler)
+
+
+def test_abort_cancels_a_running_tool_before_waiting_for_anything() -> None:
+    """abort() ends a running tool at once, makes no further model call and stops "cancelled"."""
+    started, finished = threading.Event(), threading.Event()
+    session, model, _ = make([call("block"), "never"], tools=[blocking_tool(started, finished)])
+    # Closing a shell runner waits for its command: abort must cancel before closing.
+    session.on_close(lambda: finished.wait(30))
+    replies: list[str] = []
+    worker = threading.Thread(target=lambda: replies.append(session.send("go").stop_reason))
+    worker.start()
+    assert started.wait(10)
+    aborted = time.monotonic()
+    session.abort()
+    worker.join(10)
+    assert time.monotonic() - aborted < 5.0  # the tool would block for 30 s
+    assert (replies, len(model.requests), session.state) == (
+        ["cancelled"],
+        1,
+        SessionState.CLOSED,
+    )
+
+
+def test_session_end_is_last_even_when_a_subagent_is_slow_to_stop() -> None:
+    """A child still stopping when its parent closes reports before the parent's SESSION_END."""
+    started, closing, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_to_stop(index: int) -> None:
+        started.set()
+        closing.wait(30)
+        ended.wait(0.5)  # still busy while the parent closes
+
+    def hold(args: dict[str, object], ctx: ToolContext) -> str:
+        started.wait(10)  # the parent's next call comes after the child's first
+        return "held"
+
+    model = ScriptedModel(
+        [
+            Step(tool_calls=[("spawn_agent", {"task": "work"}), ("hold", {})]),
+            Step(chunks=["still ", "working"], on_chunk=slow_to_stop),
+            "parent done",
+        ]
+    )
+    parent = Session(
+        model, skills_dirs=[], tools=[FunctionTool("hold", "Hold.", {"type": "object"}, hold)]
+    )
+    events: list[Event] = []
+    parent.subscribe(events.append)
+    parent.subscribe(lambda event: event.kind is EventKind.SESSION_END and ended.set())
+    parent.send("delegate")
+    parent.on_close(closing.set)  # runs before the children are closed
+    parent.close()
+    assert [e.kind for e in events][-2:] == [EventKind.SUBAGENT_FINISHED, EventKind.SESSION_END]

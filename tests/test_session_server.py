@@ -226,3 +226,27 @@ def test_event_order_two_rounds(fake_server) -> None:
         "USAGE",
         "PROCESSING_END",
     ]
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_a_stalled_provider_is_retried_with_a_warning(fake_server, transport: str) -> None:
+    """config.stall_timeout reaches the client: a silent provider gets a "Stalled" retry WARNING."""
+    fake_server.add(ServerReply(text="never", gate=threading.Event()), ServerReply(text="ok"))
+    session, events = session_on(
+        fake_server, config=SessionConfig(stall_timeout=0.3), transport=transport
+    )
+    reply = session.send("x")
+    warnings = [e.data["message"].split(";")[0] for e in events if e.kind is EventKind.WARNING]
+    assert (reply.stop_reason, reply.text, warnings) == ("completed", "ok", ["Stalled"])
+
+
+def test_text_streamed_before_a_lost_connection_stays_in_the_history(fake_server) -> None:
+    """A run that fails mid-stream ends "error" with the streamed text as its last turn."""
+    fake_server.add(ServerReply(text="hello world", drop_after=3))
+    session, _ = session_on(fake_server)
+    reply = session.send("x")
+    assert (reply.stop_reason, reply.text, session.context()[-1]) == (
+        "error",
+        "hello wo",
+        {"role": "assistant", "content": "hello wo"},
+    )

@@ -159,37 +159,42 @@ def run(
         config=config,
         **opts.settings.llm_options(),
     )
-    if json_events:
-        session.subscribe(lambda event: print(event.to_json(), flush=True))
     try:
-        reply = session.send(text)
-    except AuthError as exc:
-        typer.echo(f"tiller: {exc}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
-    except KeyboardInterrupt:
-        session.cancel()
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    if not json_events:
-        typer.echo(reply.text)
-    if output_last_message is not None:
-        output_last_message.write_text(reply.text, encoding="utf-8")
-    if diff is not None:
-        diff.write_text(session.workspace.diff(), encoding="utf-8")
-    code = EXIT_OK
-    if reply.stop_reason == "error":
-        typer.echo(f"tiller: {reply.error}", err=True)
-        code = EXIT_ERROR
-    elif reply.stop_reason == "turn_limit":
-        typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
-        code = EXIT_TURN_LIMIT
-    if flush:
+        if json_events:
+            session.subscribe(lambda event: print(event.to_json(), flush=True))
         try:
-            written = session.workspace.flush()
-        except FlushConflict as exc:
+            reply = session.send(text)
+        except AuthError as exc:
             typer.echo(f"tiller: {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
-        typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
-    raise typer.Exit(code)
+        except KeyboardInterrupt:
+            session.cancel()
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            # However the run ended (an auth error and Ctrl-C included), the patch is left.
+            if diff is not None:
+                diff.write_text(session.workspace.diff(), encoding="utf-8")
+        if not json_events:
+            typer.echo(reply.text)
+        if output_last_message is not None:
+            output_last_message.write_text(reply.text, encoding="utf-8")
+        code = EXIT_OK
+        if reply.stop_reason == "error":
+            typer.echo(f"tiller: {reply.error}", err=True)
+            code = EXIT_ERROR
+        elif reply.stop_reason == "turn_limit":
+            typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
+            code = EXIT_TURN_LIMIT
+        if flush:
+            try:
+                written = session.workspace.flush()
+            except FlushConflict as exc:
+                typer.echo(f"tiller: {exc}", err=True)
+                raise typer.Exit(EXIT_ERROR) from None
+            typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
+        raise typer.Exit(code)
+    finally:
+        session.close()
 
 
 @app.command()

@@ -27,6 +27,8 @@ class SessionConfig:
             `allow` every command, or `deny` all but those `shell_allow` names.
         shell_allow: command patterns that run without asking (`pytest`, `npm test`, `git *`).
         shell_timeout_ms: default per-command timeout; None takes the profile's.
+        stall_timeout: seconds a provider may send nothing before the attempt is
+            hung up and retried (a WARNING says so).
     """
 
     max_turns: int = 10
@@ -40,3 +42,4 @@ class SessionConfig:
     shell_approval: ApprovalMode = "ask"
     shell_allow: tuple[str, ...] = ()
     shell_timeout_ms: int | None = None
+    stall_timeout: float = 90.0

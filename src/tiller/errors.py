@@ -59,7 +59,13 @@ class SessionBusy(TillerError):
 
 
 class ProviderError(TillerError):
-    """The model provider failed in a way retries could not fix."""
+    """The model provider failed in a way retries could not fix.
+
+    Attributes:
+        partial_text: the text that had streamed before the failure (kept, not retried).
+    """
+
+    partial_text: str = ""
 
 
 class AuthError(ProviderError):

@@ -12,7 +12,6 @@ with one-line messages, and honours a cancel even before the first byte.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import queue
@@ -20,12 +19,14 @@ import re
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from tiller.errors import ProviderError
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
+    DEFAULT_STALL_TIMEOUT,
     MISSING_KEY,
     OVERFLOW,
     CallFailed,
@@ -33,8 +34,10 @@ from tiller.transport import (
     RetryPolicy,
     StreamState,
     complete_with_retries,
+    not_a_stream,
     one_line,
     retry_after,
+    scrub_surrogates,
 )
 
 __all__ = ["LiteLLMClient", "preload", "preload_in_background", "provider_key_env"]
@@ -71,6 +74,9 @@ def _litellm() -> Any:
             # its success-logging callbacks under a fresh asyncio loop: ~0.6 ms of CPU
             # per chunk, for callbacks Tiller never registers (bench/engine.py).
             litellm.disable_streaming_logging = True
+            # The openai SDK path sends through Tiller's client, so a cancel can hang up.
+            if litellm.client_session is None:
+                litellm.client_session = _http()
             if "LITELLM_LOG" not in os.environ:
                 # litellm logs to stderr on its own handler, which would scribble over a TUI.
                 for name in _LITELLM_LOGGERS:
@@ -215,13 +221,22 @@ class LiteLLMClient:
         backoff_base: the first retry waits up to this many seconds (full jitter,
             doubling each retry); a provider's `Retry-After` wins.
         backoff_max: the cap on any single wait, `Retry-After` included.
+        stall_timeout: seconds without a streamed chunk (or the first one) after
+            which an attempt counts as stalled: hung up and retried like a timeout.
     """
 
     def __init__(
-        self, *, max_retries: int = 4, backoff_base: float = 0.5, backoff_max: float = 30.0
+        self,
+        *,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         self.policy = RetryPolicy(max_retries, backoff_base, backoff_max)
+        self.stall_timeout = stall_timeout
         self._windows: dict[str, int | None] = {}
+        self._providers: dict[tuple[str, Any], str | None] = {}
 
     def complete(
         self,
@@ -252,7 +267,12 @@ class LiteLLMClient:
         return complete_with_retries(
             request,
             lambda stream: self._attempt(litellm, request, stream, cancel),
-            lambda error: _classify(litellm, error, request.model),
+            lambda error: _classify(
+                litellm,
+                error,
+                request.model,
+                None if "timeout" in request.options else self.stall_timeout,
+            ),
             self.policy,
             on_text=on_text,
             cancel=cancel,
@@ -273,7 +293,12 @@ class LiteLLMClient:
     # -- internals -----------------------------------------------------------------------
 
     def _attempt(
-        self, litellm: Any, request: ModelRequest, stream: StreamState, cancel: threading.Event
+        self,
+        litellm: Any,
+        request: ModelRequest,
+        stream: StreamState,
+        cancel: threading.Event,
+        handler: bool | None = None,
     ) -> ModelResponse:
         # The engine reuses its message dicts across calls (history.MessageCache); litellm
         # rewrites some messages' top-level keys in place, so it gets its own copies.
@@ -290,49 +315,217 @@ class LiteLLMClient:
         # two retries, num_retries=0 litellm's wrapper retries.
         kwargs["max_retries"] = 0
         kwargs["num_retries"] = 0
+        if "timeout" not in kwargs:
+            import httpx
+
+            # No read may wait longer than the stall limit (headers, then every chunk).
+            kwargs["timeout"] = httpx.Timeout(600.0, connect=10.0, read=self.stall_timeout)
+        # A lone surrogate (a file name that is not UTF-8) cannot be encoded by any
+        # HTTP client; it goes out escaped (`\xe9`) instead of failing every call.
+        kwargs["messages"] = scrub_surrogates(messages)
+        if "tools" in kwargs:
+            kwargs["tools"] = scrub_surrogates(kwargs["tools"])
+        provider = self._provider(litellm, request)
+        if handler is None:
+            # An `ssl_verify` option is for litellm's own client; leave it to make one.
+            handler = (
+                provider is not None
+                and provider not in _SDK_SERVED
+                and "ssl_verify" not in request.options
+            )
+        if handler:
+            kwargs["client"] = _handler(litellm)
         pump = _StreamPump(lambda: litellm.completion(**kwargs))
         ended = False
         try:
             while True:
-                item = None if cancel.is_set() else pump.get(cancel)
+                # A backstop for a client that ignores the read timeout: twice the limit.
+                item = None if cancel.is_set() else pump.get(cancel, 2 * self.stall_timeout)
                 if item is None:
                     return stream.cancelled()
                 kind, payload = item
-                ended = kind != "chunk"
+                ended = kind not in ("chunk", "stall")
+                if kind == "stall":
+                    raise CallFailed(_Stalled(payload))
                 if kind == "error":
+                    if handler and not pump.responses.sent:
+                        # Failed before sending: litellm may serve this provider through the
+                        # openai SDK, which takes no handler; ask again without one.
+                        return self._attempt(litellm, request, stream, cancel, handler=False)
+                    if handler is False and pump.responses.sent and provider is not None:
+                        _SDK_SERVED.add(provider)  # the SDK sent it; never pass a handler
                     raise CallFailed(payload)
                 if kind == "end":
+                    if handler is False and pump.responses.sent and provider is not None:
+                        _SDK_SERVED.add(provider)
+                    kind_seen = pump.responses.content_type
+                    if kind_seen is not None and _no_stream(stream, kind_seen):
+                        raise CallFailed(_BadReply(not_a_stream(kind_seen)))
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
                 stream.feed(payload)
         finally:
-            if not ended:  # cancelled, or on_text raised
+            if not ended:  # cancelled, stalled, or on_text raised
                 pump.abandon()
+
+    def _provider(self, litellm: Any, request: ModelRequest) -> str | None:
+        """litellm's provider name for the request's model; None when it cannot tell."""
+        key = (request.model, request.options.get("api_base"))
+        if key not in self._providers:
+            try:
+                _, provider, _, _ = litellm.get_llm_provider(
+                    model=request.model, api_base=request.options.get("api_base")
+                )
+                self._providers[key] = str(provider)
+            except Exception:
+                self._providers[key] = None
+        return self._providers[key]
+
+
+# Providers litellm serves through the openai SDK, which reads `litellm.client_session`
+# (Tiller's client) and takes no `HTTPHandler`; the rest get a handler over Tiller's
+# client per call. A provider found to need the SDK at run time is added.
+_SDK_SERVED = {"openai", "azure", "azure_text", "text-completion-openai", "custom_openai"}
+
+
+def _handler(litellm: Any) -> Any:
+    """litellm's HTTP handler over Tiller's httpx client, for providers litellm serves itself."""
+    from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+    return HTTPHandler(client=_http())
+
+
+def _no_stream(stream: StreamState, content_type: str) -> bool:
+    """Whether an empty reply came as something other than an event stream (an HTML page)."""
+    empty = not stream.text and not stream.calls
+    return empty and "text/event-stream" not in content_type
+
+
+class _BadReply(Exception):
+    """A 200 whose body is no chat-completions stream (a proxy's page, plain text)."""
+
+
+class _Stalled(Exception):
+    """The provider sent nothing for `stall_timeout` seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no data from the provider for {seconds:g} s")
+
+
+class _Responses:
+    """The HTTP responses one pump's call opened, so that another thread can hang them up.
+
+    Filled by `_on_response` (an httpx event hook of Tiller's own client) on the
+    pump's thread; the pump closes them when it ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._abandoned = False
+        self._closed = False
+        self.sent = False
+        self.content_type: str | None = None  # of the last response; None when none was seen
+
+    def opened(self, response: Any) -> None:
+        self.content_type = str(response.headers.get("content-type", ""))
+        with self._lock:
+            self._open.append(response)
+            if self._abandoned:
+                _hang_up(response)
+
+    def abandon(self) -> None:
+        """Shut down the sockets of the responses still open (any thread)."""
+        with self._lock:
+            self._abandoned = True
+            if not self._closed:  # once closed, a connection may serve another call
+                for response in self._open:
+                    _hang_up(response)
+
+    def close(self) -> None:
+        """Close every response (the pump's thread, when it is done with them)."""
+        with self._lock:
+            self._closed = True
+            responses, self._open = self._open, []
+        for response in responses:
+            with contextlib.suppress(Exception):
+                response.close()
+
+
+# The pump's thread makes the whole litellm call, so the hooks below, which run on
+# the thread that sends, find that call's `_Responses` here.
+_current = threading.local()
+
+
+def _on_request(request: Any) -> None:
+    responses = getattr(_current, "responses", None)
+    if responses is not None:
+        responses.sent = True
+
+
+def _on_response(response: Any) -> None:
+    responses = getattr(_current, "responses", None)
+    if responses is not None:
+        responses.opened(response)
+
+
+def _hang_up(response: Any) -> None:
+    """Shut a response's socket down so a read blocked in another thread returns now.
+
+    Closing an httpx response from another thread does not wake a blocked
+    `recv()`; `shutdown()` does, and the provider sees the disconnect at once.
+    """
+    network = getattr(response, "extensions", {}).get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+_http_lock = threading.Lock()
+_http_client: Any = None
+
+
+def _http() -> Any:
+    """Tiller's httpx client for litellm: its hooks record each call's responses."""
+    global _http_client
+    with _http_lock:
+        if _http_client is None:
+            import httpx
+
+            _http_client = httpx.Client(
+                follow_redirects=True,
+                timeout=httpx.Timeout(600.0, connect=10.0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                event_hooks={"request": [_on_request], "response": [_on_response]},
+            )
+        return _http_client
 
 
 class _StreamPump:
     """Runs one streamed litellm call on a daemon thread, handing chunks over a queue.
 
     The caller can then honour a cancel at once, even while the provider has not
-    sent a byte. Abandoning the pump hangs up the connection when it can reach
-    the socket, and the thread closes the stream as soon as it wakes: an
-    abandoned, unclosed stream can hang the process inside httpcore.
+    sent a byte. Abandoning the pump hangs up the connections its call opened
+    (seen through Tiller's own httpx client), and the thread closes them as soon
+    as it wakes: an abandoned, unclosed stream can hang the process inside httpcore.
     """
 
     def __init__(self, call: Callable[[], Any]) -> None:
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._abandoned = threading.Event()
-        self._stream: Any = None
+        self.responses = _Responses()
         self._thread = threading.Thread(
             target=self._run, args=(call,), name="tiller-llm-stream", daemon=True
         )
         self._thread.start()
 
     def _run(self, call: Callable[[], Any]) -> None:
+        _current.responses = self.responses
         try:
-            self._stream = call()
+            stream = call()
             if self._abandoned.is_set():
                 return
-            for chunk in self._stream:
+            for chunk in stream:
                 if self._abandoned.is_set():
                     return
                 self._queue.put(("chunk", chunk))
@@ -341,65 +534,28 @@ class _StreamPump:
             if not self._abandoned.is_set():
                 self._queue.put(("error", exc))
         finally:
-            if self._stream is not None:
-                _close_stream(self._stream)
+            _current.responses = None
+            self.responses.close()
 
-    def get(self, cancel: threading.Event) -> tuple[str, Any] | None:
-        """The next (kind, payload) item; None once `cancel` is set while waiting."""
+    def get(self, cancel: threading.Event, stall: float | None) -> tuple[str, Any] | None:
+        """The next (kind, payload) item; None once `cancel` is set while waiting.
+
+        After `stall` seconds without an item, the item is `("stall", seconds)`.
+        """
+        deadline = None if stall is None else time.monotonic() + stall
         while True:
             try:
                 return self._queue.get(timeout=_CANCEL_POLL)
             except queue.Empty:
                 if cancel.is_set():
                     return None
+                if deadline is not None and time.monotonic() >= deadline:
+                    return ("stall", stall)
 
     def abandon(self) -> None:
-        """Stop forwarding chunks and hang up; the thread closes the stream when it wakes."""
+        """Stop forwarding chunks and hang up; the thread closes the responses when it wakes."""
         self._abandoned.set()
-        if self._stream is not None:
-            _hang_up(self._stream)
-
-
-def _close_stream(stream: Any) -> None:
-    # litellm's sync CustomStreamWrapper has no close(); close what it wraps: an
-    # openai.Stream (closes its httpx response) or a line generator over one
-    # (closing it unwinds down to httpcore, which releases the connection).
-    inner = getattr(stream, "completion_stream", None)
-    for obj in (
-        inner,
-        getattr(inner, "streaming_response", None),
-        getattr(inner, "response", None),
-    ):
-        close = getattr(obj, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):
-                close()
-
-
-def _hang_up(stream: Any) -> None:
-    """Shut the stream's socket down so a read blocked in another thread returns now.
-
-    Closing an httpx response from another thread does not wake a blocked
-    `recv()`; `shutdown()` does, and the provider sees the disconnect at once.
-    """
-    response = _http_response(stream)
-    network = getattr(response, "extensions", {}).get("network_stream")
-    sock = network.get_extra_info("socket") if network is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _http_response(stream: Any) -> Any:
-    """The httpx response under a litellm stream, when it can be reached."""
-    inner = getattr(stream, "completion_stream", None)
-    response = getattr(inner, "response", None)  # an openai.Stream
-    lines = getattr(inner, "streaming_response", None)
-    if response is None and inspect.isgenerator(lines):
-        # litellm's own HTTP handler streams `response.iter_lines()`: a generator
-        # method whose `self` is the response.
-        response = inspect.getgeneratorlocals(lines).get("self")
-    return response if hasattr(response, "extensions") else None
+        self.responses.abandon()
 
 
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
@@ -416,12 +572,25 @@ def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
 # -- errors --------------------------------------------------------------------------------
 
 
-def _classify(litellm: Any, exc: BaseException, model: str) -> Failure:
-    """Sort a litellm/openai/httpx exception into what to do about it."""
+def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None) -> Failure:
+    """Sort a litellm/openai/httpx exception into what to do about it.
+
+    `stall` is the read timeout Tiller set (None when the caller chose a `timeout`).
+    """
     import httpx
 
     if not isinstance(exc, Exception):
         raise exc  # KeyboardInterrupt and friends are not provider failures
+    if isinstance(exc, _Stalled):
+        return Failure("retry", str(exc), None, "Stalled")
+    if stall is not None and _read_timed_out(exc):
+        return Failure("retry", str(_Stalled(stall)), None, "Stalled")
+    if isinstance(exc, _BadReply):
+        return Failure("fatal", str(exc))
+    lost = _lost_connection(exc)
+    if lost is not None:
+        # litellm reports a dropped stream as a 500; it is no answer from the server.
+        return Failure("retry", f"connection lost ({lost})", None, "Connection lost")
     status = _status(exc)
     message = one_line(str(getattr(exc, "message", None) or exc), type(exc).__name__)
     if MISSING_KEY.search(message):
@@ -448,6 +617,45 @@ def _classify(litellm: Any, exc: BaseException, model: str) -> Failure:
     if status is not None and status >= 500:
         return Failure("retry", message, status, f"Server error ({status})", wait)
     return Failure("fatal", message, status)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what caused it, outermost first (litellm keeps some as `original_exception`)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        cause = current.__cause__ or current.__context__
+        if cause is None:
+            original = getattr(current, "original_exception", None)
+            cause = original if isinstance(original, BaseException) else None
+        current = cause
+    return chain
+
+
+def _transport_error(exc: BaseException) -> Any:
+    """The httpx transport error under `exc`, if any."""
+    import httpx
+
+    return next((e for e in _causes(exc) if isinstance(e, httpx.TransportError)), None)
+
+
+def _read_timed_out(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(_transport_error(exc), httpx.ReadTimeout)
+
+
+def _lost_connection(exc: BaseException) -> str | None:
+    """What broke, when `exc` (or what caused it) is a connection dropped after it was made."""
+    import httpx
+
+    error = _transport_error(exc)
+    if error is None or isinstance(
+        error, httpx.ConnectError | httpx.TimeoutException | httpx.ProxyError
+    ):
+        return None  # no transport error, never connected, or too slow: said elsewhere
+    return one_line(str(error), type(error).__name__)
 
 
 def _status(exc: BaseException) -> int | None:

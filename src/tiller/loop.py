@@ -130,6 +130,11 @@ class Run:
             return None
         except ProviderError as exc:
             self.error = str(exc)
+            if exc.partial_text:
+                # What streamed before the failure was seen; keep it in the history.
+                s.emit(EventKind.ASSISTANT_TEXT_END, text=exc.partial_text)
+                s.add_turn(AssistantTurn(exc.partial_text, ()))
+                self.text = exc.partial_text
             s.emit(EventKind.ERROR, message=str(exc), fatal=False)
             return None
         self.rounds += 1

@@ -31,13 +31,17 @@ import httpx
 
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
+    DEFAULT_STALL_TIMEOUT,
+    HTML_REPLY,
     CallFailed,
     Failure,
     RetryPolicy,
     StreamState,
     complete_with_retries,
+    not_a_stream,
     one_line,
     retry_after,
+    scrub_surrogates,
     status_failure,
 )
 
@@ -98,6 +102,18 @@ class _Call:
     body: bytes
     timeout: float | None
     key_env: str
+    stall: float = DEFAULT_STALL_TIMEOUT
+
+    def limits(self) -> httpx.Timeout:
+        """Connect within 10 s (or `timeout`); no read may wait longer than the stall limit."""
+        if self.timeout is None:
+            return httpx.Timeout(600.0, connect=10.0, read=self.stall)
+        return httpx.Timeout(self.timeout, read=min(self.timeout, self.stall))
+
+    @property
+    def stall_limited(self) -> bool:
+        """Whether a read timeout means a stall (rather than the caller's own `timeout`)."""
+        return self.timeout is None or self.stall < self.timeout
 
 
 class OpenAIHTTPClient:
@@ -116,6 +132,8 @@ class OpenAIHTTPClient:
             doubling each retry); a provider's `Retry-After` wins.
         backoff_max: the cap on any single wait, `Retry-After` included.
         http: the httpx client to use (default: one pool shared by the process).
+        stall_timeout: seconds without a byte from the endpoint (headers included)
+            after which an attempt counts as stalled: hung up and retried.
     """
 
     def __init__(
@@ -125,8 +143,10 @@ class OpenAIHTTPClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         http: httpx.Client | None = None,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         self.policy = RetryPolicy(max_retries, backoff_base, backoff_max)
+        self.stall_timeout = stall_timeout
         self._http = http
         self._shard = next(_next_shard)
         self._json = _BodyEncoder()
@@ -154,7 +174,7 @@ class OpenAIHTTPClient:
             ContextOverflowError: the request does not fit the model's context window.
             ProviderError: any other failure, after retries where they make sense.
         """
-        call = _prepare(request, self._json)
+        call = _prepare(request, self._json, self.stall_timeout)
         if call is None:
             failure = Failure("no_key", "", key_env=_key_env(request.model))
             raise failure.to_error(request.model, False, 1)
@@ -167,7 +187,7 @@ class OpenAIHTTPClient:
         return complete_with_retries(
             request,
             lambda stream: _attempt(sender, call, stream, cancel),
-            lambda error: _classify(error, call.key_env),
+            lambda error: _classify(error, call),
             self.policy,
             on_text=on_text,
             cancel=cancel,
@@ -179,7 +199,11 @@ class OpenAIHTTPClient:
         return None
 
 
-def _prepare(request: ModelRequest, encoder: _BodyEncoder | None = None) -> _Call | None:
+def _prepare(
+    request: ModelRequest,
+    encoder: _BodyEncoder | None = None,
+    stall: float = DEFAULT_STALL_TIMEOUT,
+) -> _Call | None:
     """The URL, headers and body for a request; None when a public API has no key."""
     options = dict(request.options)
     provider, _, rest = request.model.partition("/")
@@ -208,12 +232,23 @@ def _prepare(request: ModelRequest, encoder: _BodyEncoder | None = None) -> _Cal
     if request.tools:
         parts += [',"tools":', encoder.tools(request.tools)]
     parts.append("}")
+    try:
+        encoded = "".join(parts).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (a file name that is not UTF-8) cannot be sent; escape it.
+        clean = {
+            **body,
+            "messages": scrub_surrogates(request.messages),
+            **({"tools": scrub_surrogates(request.tools)} if request.tools else {}),
+        }
+        encoded = _dumps(scrub_surrogates(clean)).encode()
     return _Call(
         url=api_base.rstrip("/") + "/chat/completions",
         headers=headers,
-        body="".join(parts).encode(),
+        body=encoded,
         timeout=float(timeout) if timeout is not None else None,
         key_env=key_env,
+        stall=stall,
     )
 
 
@@ -298,14 +333,13 @@ def _request(sender: _Sender, call: _Call) -> httpx.Request:
     """The httpx request for `call` (what `Client.build_request` makes, more cheaply)."""
     if not isinstance(sender, _Lean):
         assert isinstance(sender, httpx.Client)
-        timeout = call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT
         return sender.build_request(
-            "POST", call.url, content=call.body, headers=call.headers, timeout=timeout
+            "POST", call.url, content=call.body, headers=call.headers, timeout=call.limits()
         )
     url = _urls.get(call.url)
     if url is None:
         url = _urls[call.url] = httpx.URL(call.url)
-    timeout = _TIMEOUT if call.timeout is None else httpx.Timeout(call.timeout)
+    timeout = call.limits()
     return httpx.Request(
         "POST",
         url,
@@ -335,7 +369,7 @@ def _attempt(
             if _read(response, stream, cancel):
                 return stream.finished(_cost(stream.raw_usage))
             return stream.cancelled()
-        except (httpx.HTTPError, _StatusError) as exc:
+        except (httpx.HTTPError, _StatusError, _BadReply) as exc:
             if cancel.is_set():  # the hang-up we caused
                 return stream.cancelled()
             raise CallFailed(exc) from exc
@@ -350,6 +384,10 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     if response.status_code >= 400:
         response.read()
         raise _StatusError(response.status_code, _error_message(response), response.headers)
+    kind = response.headers.get("content-type", "")
+    if "html" in kind:
+        raise _BadReply(HTML_REPLY)
+    events = 0
     done = False
     # SSE is UTF-8 text in lines; splitting the bytes here skips httpx's text and
     # line decoders (and its charset sniffing), a third of the client's CPU.
@@ -366,9 +404,13 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
         for line in lines:
             if done or not line.startswith(b"data:"):
                 continue  # read on past [DONE] so the connection goes back to the pool
+            events += 1
             done = _event(line[5:].strip(), stream)
     if pending.startswith(b"data:") and not done and not cancel.is_set():
+        events += 1
         _event(pending[5:].strip(), stream)
+    if not events and not cancel.is_set():
+        raise _BadReply(not_a_stream(kind))
     return not cancel.is_set()
 
 
@@ -392,6 +434,10 @@ def _cost(raw_usage: Any) -> float | None:
     """USD when the endpoint reports it (OpenRouter's `usage.cost`); None otherwise."""
     cost = raw_usage.get("cost") if isinstance(raw_usage, dict) else None
     return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+
+
+class _BadReply(Exception):
+    """A 200 whose body is no chat-completions stream (a proxy's page, plain text)."""
 
 
 class _StatusError(Exception):
@@ -564,19 +610,25 @@ _watcher = _CancelWatcher()
 # -- errors --------------------------------------------------------------------------------
 
 
-def _classify(exc: BaseException, key_env: str) -> Failure:
+def _classify(exc: BaseException, call: _Call) -> Failure:
     """Sort an httpx exception or an error response into what to do about it."""
     if not isinstance(exc, Exception):
         raise exc  # KeyboardInterrupt and friends are not provider failures
+    if isinstance(exc, _BadReply):
+        return Failure("fatal", str(exc))
     if isinstance(exc, _StatusError):
         if exc.status is None:
             return Failure("retry", exc.message, None, "Stream failed")
-        return status_failure(exc.status, exc.message, retry_after(exc.headers), key_env)
+        return status_failure(exc.status, exc.message, retry_after(exc.headers), call.key_env)
     message = one_line(str(exc), type(exc).__name__)
+    if isinstance(exc, httpx.ReadTimeout) and call.stall_limited:
+        return Failure("retry", f"no data from the provider for {call.stall:g} s", None, "Stalled")
     if isinstance(exc, httpx.TimeoutException):
         return Failure("retry", message, None, "Timed out")
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
         return Failure("retry", f"Connection error: {message}", None, "Connection failed")
+    if isinstance(exc, httpx.TransportError):
+        return Failure("retry", f"connection lost ({message})", None, "Connection lost")
     return Failure("fatal", message)
 
 

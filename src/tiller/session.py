@@ -153,6 +153,8 @@ class Session:
         self._follow_ups: deque[str] = deque()
         self.cancel_token = threading.Event()
         self._close_requested = False
+        self._ended = False
+        self._end_lock = threading.Lock()
         self._started = False
         self._closers: list[Callable[[], None]] = []
         self.subagents = SubagentPool(self)
@@ -232,7 +234,10 @@ class Session:
         if self._client is None:
             from tiller.transport import DEFAULT_TRANSPORT, client_for
 
-            self._client = client_for(self.llm_options.get("transport") or DEFAULT_TRANSPORT)
+            self._client = client_for(
+                self.llm_options.get("transport") or DEFAULT_TRANSPORT,
+                stall_timeout=self.config.stall_timeout,
+            )
         return self._client
 
     def set_model(self, model: str, profile: str | None = None) -> None:
@@ -289,8 +294,17 @@ class Session:
         return unsubscribe
 
     def emit(self, kind: EventKind, /, **data: Any) -> None:
-        """Send an event to every subscriber (a failing subscriber is ignored)."""
+        """Send an event to every subscriber (a failing subscriber is ignored).
+
+        Nothing follows `SESSION_END`: a late event (a child that stopped after
+        its parent closed) is dropped.
+        """
         event = Event(kind, self.id, data)
+        with self._end_lock:
+            if self._ended:
+                return
+            if kind is EventKind.SESSION_END:
+                self._ended = True
         for fn in list(self._subscribers):
             try:
                 fn(event)
@@ -350,7 +364,9 @@ class Session:
         from tiller.loop import Run
 
         with self._lock:
-            if self.state is SessionState.CLOSED:
+            if self.state is SessionState.CLOSED or (
+                self._close_requested and self.state is SessionState.IDLE
+            ):
                 raise SessionClosed(f"Session {self.id} is closed; start a new one.")
             if self.state is not SessionState.IDLE:
                 raise SessionBusy(
@@ -443,16 +459,31 @@ class Session:
         with self._lock:
             if self.state is SessionState.CLOSED:
                 return
-            if self.state is SessionState.IDLE:
-                self._finish_close()
-                return
-            self._close_requested = True
+            idle = self.state is SessionState.IDLE
+            self._close_requested = True  # from here on, send() refuses
+        if idle:
+            # Outside the lock: closing waits for children, which emit through this session.
+            self._finish_close()
+            return
         self.cancel_token.set()
 
     def abort(self) -> None:
-        """Cancel now, close subagents at once and close the session."""
-        self._run_closers()
-        self.close()
+        """Cancel now (a running tool sees it at once), close subagents and the session.
+
+        The cancel is set before anything waits, so a running command ends and
+        no further model call is made; the run ends with `cancelled`.
+        """
+        self.cancel_token.set()
+        with self._lock:
+            if self.state is SessionState.CLOSED:
+                return
+            idle = self.state is SessionState.IDLE
+            self._close_requested = True  # from here on, send() refuses
+        if idle:
+            self._finish_close()
+        else:
+            self.cancel_token.set()  # a send starting meanwhile clears the token
+            self._run_closers()
 
     @property
     def closing(self) -> bool:
@@ -471,6 +502,8 @@ class Session:
         """Close children, then mark closed and say so (called with the run over)."""
         self._run_closers()
         with self._lock:
+            if self.state is SessionState.CLOSED:
+                return
             self.state = SessionState.CLOSED
         self.emit(EventKind.SESSION_END)
 

@@ -77,6 +77,11 @@ def _ratio(value: Any) -> str | None:
     return None if ok else "a number in (0, 1]"
 
 
+def _seconds(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return None if ok else "a number of seconds > 0"
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
@@ -116,6 +121,7 @@ _LIMITS: dict[str, Check] = {
     "context_warning_ratio": _ratio,
     "default_context_window": _positive_int,
     "parallel_tools": _boolean,
+    "stall_timeout": _seconds,
 }
 _TRUNCATION: dict[str, Check] = {"chars": _positive_int, "mode": _mode, "lines": _positive_int}
 _SHELL: dict[str, Check] = {
@@ -299,8 +305,9 @@ def _session_config(limits: Mapping[str, Any], shell: Mapping[str, Any]) -> Sess
         for tool, table in limits.get("truncation", {}).items()
     }
     scalars = {k: v for k, v in limits.items() if k != "truncation"}
-    if "context_warning_ratio" in scalars:
-        scalars["context_warning_ratio"] = float(scalars["context_warning_ratio"])
+    for key in ("context_warning_ratio", "stall_timeout"):
+        if key in scalars:
+            scalars[key] = float(scalars[key])
     return SessionConfig(
         truncation=truncation,
         shell=bool(shell.get("enabled", False)),

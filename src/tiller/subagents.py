@@ -21,6 +21,9 @@ from tiller.tools.wait import wait_tool
 if TYPE_CHECKING:
     from tiller.session import Reply, Session
 
+# How long closing a session waits for its children to stop.
+_STOP_WAIT = 5.0
+
 
 @dataclass
 class Subagent:
@@ -31,6 +34,8 @@ class Subagent:
     session: Session
     future: Future[Reply] = field(default_factory=Future)
     turns_used: int = 0
+    # Set once a run's SUBAGENT_FINISHED went out (its future resolves just before).
+    idle: threading.Event = field(default_factory=threading.Event)
 
 
 class SubagentPool:
@@ -78,17 +83,21 @@ class SubagentPool:
     def _run(self, agent: Subagent, text: str) -> None:
         future: Future[Reply] = Future()
         agent.future = future
+        agent.idle.clear()
 
         def work() -> None:
             try:
-                reply = agent.session.send(text)
-            except BaseException as exc:
-                future.set_exception(exc)
-                self._finished(agent, success=False, output=str(exc))
-                return
-            agent.turns_used += reply.rounds
-            future.set_result(reply)
-            self._finished(agent, success=reply.stop_reason == "completed", output=reply.text)
+                try:
+                    reply = agent.session.send(text)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    self._finished(agent, success=False, output=str(exc))
+                    return
+                agent.turns_used += reply.rounds
+                future.set_result(reply)
+                self._finished(agent, success=reply.stop_reason == "completed", output=reply.text)
+            finally:
+                agent.idle.set()
 
         threading.Thread(target=work, name=f"tiller-{agent.session.id}", daemon=True).start()
 
@@ -156,12 +165,20 @@ class SubagentPool:
             self._agents.pop(agent_id, None)
         return f"Closed {agent_id}."
 
-    def close_all(self) -> None:
+    def close_all(self, wait: float = _STOP_WAIT) -> None:
+        """Abort every child, then give them up to `wait` seconds to stop.
+
+        Waiting lets their SUBAGENT_FINISHED events reach the parent before its
+        SESSION_END (a child stuck longer is left to finish on its own).
+        """
         with self._lock:
             agents = list(self._agents.values())
             self._agents.clear()
         for agent in agents:
             agent.session.abort()
+        deadline = time.monotonic() + wait
+        for agent in agents:
+            agent.idle.wait(max(0.0, deadline - time.monotonic()))
 
 
 def subagent_tools(pool: SubagentPool) -> list[Tool]:

@@ -24,7 +24,9 @@ from tiller.errors import AuthError, ContextOverflowError, ProviderError
 from tiller.model import ModelClient, ModelRequest, ModelResponse, ToolCall, Usage
 
 __all__ = [
+    "DEFAULT_STALL_TIMEOUT",
     "DEFAULT_TRANSPORT",
+    "HTML_REPLY",
     "TRANSPORTS",
     "CallFailed",
     "Failure",
@@ -32,14 +34,22 @@ __all__ = [
     "StreamState",
     "client_for",
     "complete_with_retries",
+    "not_a_stream",
+    "scrub_surrogates",
 ]
 
 TRANSPORTS = ("litellm", "openai")
 DEFAULT_TRANSPORT = "litellm"
+# Seconds a provider may send nothing before an attempt is given up and retried.
+DEFAULT_STALL_TIMEOUT = 90.0
 
 
-def client_for(transport: str) -> ModelClient:
+def client_for(transport: str, *, stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> ModelClient:
     """A new model client for a transport name.
+
+    Args:
+        transport: `litellm` or `openai`.
+        stall_timeout: seconds without a byte (litellm: a chunk) before a retry.
 
     Raises:
         ValueError: `transport` is not one of `TRANSPORTS`.
@@ -47,11 +57,11 @@ def client_for(transport: str) -> ModelClient:
     if transport == "litellm":
         from tiller.llm import LiteLLMClient
 
-        return LiteLLMClient()
+        return LiteLLMClient(stall_timeout=stall_timeout)
     if transport == "openai":
         from tiller.openai_http import OpenAIHTTPClient
 
-        return OpenAIHTTPClient()
+        return OpenAIHTTPClient(stall_timeout=stall_timeout)
     raise ValueError(
         f"Unknown transport {transport!r}: use 'litellm' (every provider) "
         "or 'openai' (OpenAI-compatible endpoints)."
@@ -120,7 +130,9 @@ def complete_with_retries(
         except CallFailed as failed:
             failure = classify(failed.error)
             if failure.kind != "retry" or stream.emitted or number == attempts:
-                raise failure.to_error(request.model, stream.emitted, number) from failed.error
+                error = failure.to_error(request.model, stream.emitted, number)
+                error.partial_text = "".join(stream.text)
+                raise error from failed.error
         delay = policy.delay(number, failure.retry_after)
         if on_retry is not None:
             on_retry(
@@ -202,6 +214,17 @@ def status_failure(
     return Failure("fatal", message, status)
 
 
+HTML_REPLY = "The provider answered with HTML, not JSON (a proxy error page?)"
+
+
+def not_a_stream(content_type: str) -> str:
+    """What to say about a 200 that carried no chat-completions stream."""
+    if "html" in content_type:
+        return HTML_REPLY
+    shown = content_type.split(";")[0].strip() or "an empty body"
+    return f"The provider answered with {shown}, not a chat-completions stream"
+
+
 def one_line(text: str, fallback: str) -> str:
     """A provider's message without SDK prefixes, chained originals, tracebacks or JSON."""
     text = text.split(" Original exception:")[0].strip()
@@ -240,6 +263,50 @@ def _parse_retry_after(value: str) -> float:
     except ValueError:
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, when.timestamp() - time.time())
+
+
+# -- text that is not UTF-8 ---------------------------------------------------------------
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """`value` (JSON-like) with every string made encodable as UTF-8; the same object if it was.
+
+    A file name that is not UTF-8 reaches Tiller as lone surrogates (`caf\\udce9.txt`,
+    Python's `surrogateescape`); no HTTP client can send those. Escaped bytes are
+    shown as `\\xe9` (as `ls -b` would), any other lone surrogate as `\\ud800`.
+    """
+    if isinstance(value, str):
+        return value if value.isascii() or _encodable(value) else _scrub(value)
+    if isinstance(value, dict):
+        items = {k: scrub_surrogates(v) for k, v in value.items()}
+        changed = any(items[k] is not v for k, v in value.items())
+        return {scrub_surrogates(k): v for k, v in items.items()} if changed else value
+    if isinstance(value, list | tuple):
+        scrubbed = [scrub_surrogates(v) for v in value]
+        if all(a is b for a, b in zip(scrubbed, value, strict=True)):
+            return value
+        return scrubbed if isinstance(value, list) else tuple(scrubbed)
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def _scrub(text: str) -> str:
+    return _SURROGATE.sub(_escape, text)
 
 
 # -- assembling a streamed reply -----------------------------------------------------------

@@ -74,7 +74,13 @@ class ServerReply:
         hold_until_file: like `gate` for the CLI: held until this path exists.
         usage: (prompt, completion, cached prompt) token counts.
         drop_after: when set, the connection is cut after this many streamed events
-            (a mid-stream failure).
+            (a mid-stream failure; 0 cuts it right after the headers).
+        stall_after: when set, the stream goes silent for good after this many events
+            (until the client hangs up or the server stops): a stalled provider.
+        raw_body: when set, a 200 with this body (as `content_type`) instead of a
+            completion: a proxy's HTML error page, or text that is not JSON.
+        content_type: the content type of `raw_body`.
+        close_without_reply: close the connection before sending any byte.
     """
 
     text: str = ""
@@ -89,6 +95,10 @@ class ServerReply:
     hold_until_file: str | None = None
     usage: tuple[int, int, int] = (10, 5, 0)
     drop_after: int | None = None
+    stall_after: int | None = None
+    raw_body: str | None = None
+    content_type: str = "text/html; charset=utf-8"
+    close_without_reply: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerReply:
@@ -377,7 +387,13 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.owner._next_reply(body)
         try:
             self._wait_before_reply(reply)
-            if reply.status != 200:
+            if reply.close_without_reply:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if reply.raw_body is not None:
+                self._send_raw(reply)
+            elif reply.status != 200:
                 self._send_json(
                     reply.status, _error_body(reply.status, reply.error_message), reply.headers
                 )
@@ -444,6 +460,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_raw(self, reply: ServerReply) -> None:
+        data = (reply.raw_body or "").encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
     def _completion(self, reply: ServerReply, body: dict[str, Any]) -> dict[str, Any]:
         calls = [
             {
@@ -488,6 +514,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if index == reply.stall_after:
+                self.wfile.flush()
+                self._pause(24 * 3600.0)
             if index > 1 and reply.chunk_delay:  # the role chunk goes out with the first piece
                 self._pause(reply.chunk_delay)
             self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
