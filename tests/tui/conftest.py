@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,17 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def frozen_project() -> Path:
-    """The same project at a fixed path, so snapshots show the same paths every run."""
-    root = Path("/tmp/tiller-snapshots/project")
-    shutil.rmtree(root, ignore_errors=True)
-    return write_project(root)
+def frozen_project() -> Iterator[Path]:
+    """The same project at a fixed path, so snapshots show the same paths every run.
+
+    The path is shared by every run on the machine, so a test holds a lock on it:
+    two suites running at once take turns instead of rewriting each other's files.
+    """
+    base = Path("/tmp/tiller-snapshots")
+    base.mkdir(exist_ok=True)
+    with (base / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        root = base / "project"
+        shutil.rmtree(root, ignore_errors=True)
+        yield write_project(root)
+        shutil.rmtree(root, ignore_errors=True)

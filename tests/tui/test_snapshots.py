@@ -19,6 +19,9 @@ from tiller.tui.screens.approval import ApprovalScreen
 from tiller.tui.screens.flush import FlushScreen
 from tiller.tui.workspace_tree import WorkspaceTree
 
+# Every snapshot uses the same fixed project path, so they share one xdist worker.
+pytestmark = pytest.mark.xdist_group("snapshots")
+
 SIZE = (120, 36)
 EDIT_CALC = call(
     "edit_file",
