@@ -155,3 +155,21 @@ def test_resume_and_continue_together(tmp_path: Path) -> None:
     """Both at once is a usage error."""
     result = invoke("run", "--root", str(tmp_path), "--resume", "x", "--continue", "hi")
     assert result.exit_code == EXIT_USAGE
+
+
+def test_continue_flush_never_writes_a_redacted_file(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """A file holding a key is not journaled: `--continue --flush` leaves it untouched and says so."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAI_API_KEY=sk-test-cli-sessions-key\n")
+    edit = json.dumps(
+        {"file_path": ".env", "old_string": "OPENAI", "new_string": "DEBUG=1\nOPENAI"}
+    )
+    fake_server.add(ServerReply(tool_calls=[("edit_file", edit)]), ServerReply(text="edited"))
+    fake_server.add(ServerReply(text="flushing"))
+    first = run_cli(fake_server, tmp_path, "add DEBUG to .env")
+    second = run_cli(fake_server, tmp_path, "--continue", "--flush", "go on")
+    assert (first.exit_code, second.exit_code) == (0, 0)
+    assert env_file.read_text() == "OPENAI_API_KEY=sk-test-cli-sessions-key\n"
+    assert "warning: .env" in second.output

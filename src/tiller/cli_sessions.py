@@ -257,11 +257,17 @@ def resume_id(resume: str | None, continue_: bool, root: Path) -> str | None:
     return latest.id
 
 
+def _warn(message: str) -> None:
+    typer.echo(f"tiller: warning: {message}", err=True)
+
+
 def open_session(resume: str | None, **options: Any) -> Session:
     """A journaled session: restored from `resume` (options given win), else new.
 
     `root` and `cwd` are ignored when resuming: a session resumes over its own root.
-    Options that are None are left to the journal.
+    Options that are None are left to the journal. What the resume could not
+    restore (a file holding a credential, interrupted tool calls) is printed to
+    stderr as `tiller: warning: ...` lines.
     """
     from tiller.errors import WorkspaceError
     from tiller.journal import Journal, JournalError, restore_session
@@ -273,7 +279,7 @@ def open_session(resume: str | None, **options: Any) -> Session:
         return session
     overrides = {k: v for k, v in options.items() if v is not None and k not in ("root", "cwd")}
     try:
-        return restore_session(resume, **overrides)
+        return restore_session(resume, on_warning=_warn, **overrides)
     except (JournalError, WorkspaceError) as exc:
         typer.echo(f"tiller: cannot resume {resume}: {exc}", err=True)
         raise typer.Exit(EXIT_ERROR) from None

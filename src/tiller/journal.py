@@ -7,18 +7,39 @@ record with a `type`:
 - `header`: id, model, profile, root, cwd, created, tiller version, and the
   provider options that are not secrets (never a key, token or password);
 - `turn`: a history turn, complete enough to rebuild it exactly;
-- `file`: one workspace path after a change: its overlay `content`, a
-  `deleted` tombstone, or `base` (no overlay entry: untouched or flushed);
-- `overlay`: the whole overlay (when a journal is attached or resumed);
+- `file`: one workspace path after a change: its overlay `content`, a `delta`
+  against the content last journaled for it (with the result's `sha`), a
+  `deleted` tombstone, `base` (no overlay entry: untouched or flushed), or
+  `withheld` (the content holds a credential and is not journaled);
+- `overlay`: the whole overlay (when a journal is attached or resumed), with
+  the paths whose content is `withheld`;
 - `event`: a lifecycle event (never text or output deltas);
 - `model`: the session switched models (before the first turn on the new one);
 - `resume`: the session was restored from this journal and goes on here.
 
 Every record is one `os.write` on an `O_APPEND` descriptor, so a SIGKILL loses
 at most the line being written; `load_journal` skips a torn last line. Files
-are created 0600 in a 0700 directory. Known secret values (the session's
-`api_key`-like options and provider keys in the environment) are redacted from
-every line before it is written.
+are created 0600 in a 0700 directory.
+
+Secrets (see `tiller.redaction`): the text of every record (prompts, answers,
+tool calls and results, events, errors, options, URLs with credentials) is
+redacted before it is encoded. File content never is: a journal that changed a
+file's content would have resume flush the change, so a file whose content
+holds a credential is recorded as `withheld`, and resuming drops that file's
+change with a warning naming it; the file on disk stays as it is.
+
+Big files: each content change is journaled as a delta against the content
+last journaled for that path (`tiller.text_delta`), so 100 small edits of a
+1 MB file cost about 1 MB, not 100 MB. Deltas were chosen over
+content-addressed blobs because a blob per version still stores the whole
+file on every edit; a delta is self-checking (a digest of the result), and
+when it is not much smaller than the content the content is written instead.
+
+Resume repairs what a crash leaves: an assistant turn whose tool calls never
+got results (a kill mid-tool) gets an "interrupted before a result" error
+result for each, so the history is valid for every provider.
+
+Format 1 journals (whole content on every change, no `withheld`) load as before.
 """
 
 from __future__ import annotations
@@ -28,22 +49,45 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiller.events import Event, EventKind
 from tiller.history import AssistantTurn, ToolResultsTurn, Turn, UserTurn
+from tiller.json_lines import dumps_line
 from tiller.model import ToolCall, Usage
+from tiller.redaction import (
+    MIN_SECRET_LENGTH,
+    REDACTED,
+    Redactor,
+    is_secret_name,
+    safe_options,
+    secret_values,
+)
+from tiller.text_delta import apply_delta, digest, make_delta
 from tiller.tools.registry import ToolResult
 
 if TYPE_CHECKING:
     from tiller.session import Session
 
-FORMAT_VERSION = 1
-REDACTED = "[redacted]"
-MIN_SECRET_LENGTH = 8
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "Journal",
+    "JournalData",
+    "JournalError",
+    "is_secret_name",
+    "load_journal",
+    "restore_session",
+    "safe_options",
+    "secret_values",
+]
+
+FORMAT_VERSION = 2
+INTERRUPTED = "interrupted before a result"
+WITHHELD_CREDENTIAL = "holds a credential"
 
 JOURNALED_EVENTS = frozenset(
     {
@@ -62,40 +106,9 @@ JOURNALED_EVENTS = frozenset(
 )
 """Lifecycle events worth keeping; deltas, tool output and file events are elsewhere or noise."""
 
-_SECRET_WORDS = frozenset(
-    {"key", "apikey", "token", "secret", "password", "passwd", "auth", "authorization"}
-)
-_SECRET_WORDS |= {"credential", "credentials", "headers", "cookie"}
-
 
 class JournalError(Exception):
     """No such journal, or an id that matches more than one."""
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an option or variable name looks like it holds a secret (`api_key`, `X_TOKEN`)."""
-    words = re.split(r"[^a-z0-9]+", name.lower())
-    return any(word in _SECRET_WORDS for word in words)
-
-
-def safe_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Provider options without anything secret-looking, and only plain JSON values."""
-    return {
-        name: value
-        for name, value in options.items()
-        if not is_secret_name(name) and isinstance(value, str | int | float | bool | type(None))
-    }
-
-
-def secret_values(options: dict[str, Any] | None = None) -> list[str]:
-    """Secret values to redact: secret-named options and environment variables."""
-    values = [
-        str(value)
-        for name, value in (options or {}).items()
-        if is_secret_name(name) and isinstance(value, str)
-    ]
-    values += [value for name, value in os.environ.items() if is_secret_name(name)]
-    return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
 
 
 # -- where journals live ---------------------------------------------------------
@@ -188,6 +201,10 @@ class JournalData:
         events: the journaled lifecycle events, as dicts.
         damaged: lines that could not be read (a torn last line after a crash).
         updated: the time of the last record (seconds since the epoch).
+        withheld: paths whose latest content is not in the journal, and why
+            (it holds a credential, or its record could not be read back).
+        interrupted: tool calls that never got a result (a crash mid-tool);
+            `turns` holds an "interrupted before a result" error result for each.
     """
 
     id: str
@@ -200,6 +217,8 @@ class JournalData:
     events: list[dict[str, Any]] = field(default_factory=list)
     damaged: int = 0
     updated: float = 0.0
+    withheld: dict[str, str] = field(default_factory=dict)
+    interrupted: int = 0
 
     @property
     def first_prompt(self) -> str:
@@ -263,6 +282,7 @@ def load_journal(session_id: str) -> JournalData:
         raise JournalError(f"{path} has no header; it is not a Tiller journal")
     data.damaged = damaged
     data.updated = data.updated or data.created
+    data.turns, data.interrupted = repair_tool_calls(data.turns)
     return data
 
 
@@ -270,16 +290,11 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
     if kind == "turn":
         data.turns.append(turn_from_dict(record["turn"]))
     elif kind == "file":
-        path = record["path"]
-        data.files.pop(path, None)
-        data.deleted.discard(path)
-        if "content" in record:
-            data.files[path] = record["content"]
-        elif record.get("deleted"):
-            data.deleted.add(path)
+        _apply_file(data, record)
     elif kind == "overlay":
-        data.files = dict(record["files"])
+        data.files = {str(k): str(v) for k, v in record["files"].items()}
         data.deleted = set(record["deleted"])
+        data.withheld = {str(p): WITHHELD_CREDENTIAL for p in record.get("withheld", ())}
     elif kind == "event":
         data.events.append(record["event"])
         event = record["event"]
@@ -290,6 +305,78 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
     elif kind == "resume":
         data.header["model"] = record.get("model", data.header.get("model"))
         data.usage = Usage(**record.get("usage", {})) if "usage" in record else data.usage
+
+
+def _apply_file(data: JournalData, record: dict[str, Any]) -> None:
+    path = str(record["path"])
+    previous = data.files.pop(path, None)
+    data.deleted.discard(path)
+    data.withheld.pop(path, None)
+    if "content" in record:
+        data.files[path] = str(record["content"])
+    elif "delta" in record:
+        content = _replay_delta(previous, record)
+        if content is None:
+            data.withheld[path] = "its journaled change could not be read back"
+        else:
+            data.files[path] = content
+    elif "withheld" in record:
+        data.withheld[path] = str(record["withheld"])
+    elif record.get("deleted"):
+        data.deleted.add(path)
+
+
+def _replay_delta(previous: str | None, record: dict[str, Any]) -> str | None:
+    """The content a delta record describes, or None when its base is missing or it fails."""
+    if previous is None:
+        return None
+    try:
+        content = apply_delta(previous, list(record["delta"]))
+    except (ValueError, TypeError):
+        return None
+    return content if digest(content) == record.get("sha") else None
+
+
+def repair_tool_calls(turns: list[Turn]) -> tuple[list[Turn], int]:
+    """`turns` with every tool call answered; returns them and how many were missing.
+
+    A call without a result (the process died while the tool ran) gets an error
+    result saying it was interrupted; a results turn that answers no call
+    (its assistant turn was lost) is dropped. Providers reject either.
+    """
+    repaired: list[Turn] = []
+    missing = 0
+    index = 0
+    while index < len(turns):
+        turn = turns[index]
+        index += 1
+        if isinstance(turn, ToolResultsTurn):
+            continue  # answered nothing: its calls are not in the history
+        repaired.append(turn)
+        if not isinstance(turn, AssistantTurn) or not turn.tool_calls:
+            continue
+        given: dict[str, ToolResult] = {}
+        if index < len(turns) and isinstance(turns[index], ToolResultsTurn):
+            given = {r.call_id: r for r in turns[index].results}  # type: ignore[union-attr]
+            index += 1
+        results = []
+        for call in turn.tool_calls:
+            result = given.get(call.id)
+            if result is None:
+                missing += 1
+                result = interrupted_result(call)
+            results.append(result)
+        repaired.append(ToolResultsTurn(tuple(results)))
+    return repaired, missing
+
+
+def interrupted_result(call: ToolCall) -> ToolResult:
+    """The error result given to a tool call that never finished."""
+    text = (
+        f"Tool error ({call.name}): {INTERRUPTED}; the session stopped while this call "
+        "was running. Check the workspace before trying it again."
+    )
+    return ToolResult(call.id, call.name, output=text, model_output=text, is_error=True)
 
 
 def find_journal(session_id: str) -> Path:
@@ -413,13 +500,14 @@ class Journal:
 
     Args:
         path: the journal file (created 0600; its directory 0700).
-        secrets: values that must never reach the file; replaced by `[redacted]`.
+        secrets: values that must never reach the file; replaced by `[redacted]`
+            in text, and a file whose content holds one is not journaled.
         fsync: also `fsync` after each turn (survives power loss, not just a kill).
     """
 
     def __init__(self, path: Path, *, secrets: list[str] | None = None, fsync: bool = True):
         self.path = path
-        self._secrets = list(secrets or [])
+        self._redactor = Redactor(secrets or [])
         self._fsync = fsync
         self._lock = threading.RLock()
         _ensure_dir(path.parent)
@@ -428,6 +516,8 @@ class Journal:
         )
         self._detach: list[Callable[[], None]] = []
         self._model = ""
+        # The content last journaled per path: the base of the next delta.
+        self._known: dict[str, str] = {}
 
     @classmethod
     def attach(cls, session: Session, *, fsync: bool = True) -> Journal:
@@ -445,7 +535,7 @@ class Journal:
             journal._end_torn_line()
             journal.write({"type": "resume", "model": session.model, **_usage(session)})
         else:
-            journal.write(header_record(session))
+            journal.write(header_record(session), raw=_header_paths(session))
         journal.write_overlay(session)
         journal._model = session.model
 
@@ -472,14 +562,20 @@ class Journal:
         if not ends_cleanly and self._fd is not None:
             os.write(self._fd, b"\n")
 
-    def write(self, record: dict[str, Any], *, sync: bool = False) -> None:
-        """Append one record as one line (secrets redacted)."""
+    def write(
+        self, record: dict[str, Any], *, raw: dict[str, Any] | None = None, sync: bool = False
+    ) -> None:
+        """Append one record as one line.
+
+        Every string in `record` is redacted first (before encoding, so escaping
+        cannot hide a secret); the fields in `raw` (paths, file content) are
+        written exactly as given.
+        """
         record.setdefault("t", time.time())
-        line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
-        for secret in self._secrets:
-            if secret in line:
-                line = line.replace(secret, REDACTED)
-        data = (line + "\n").encode("utf-8")
+        clean = self._redactor.redact_data(record)
+        if raw:
+            clean.update(raw)
+        data = (dumps_line(clean) + "\n").encode("utf-8")
         with self._lock:
             if self._fd is None:
                 return
@@ -502,24 +598,48 @@ class Journal:
     def write_file(self, session: Session, path: str, action: str) -> None:
         """Record `path`'s overlay entry as it is now (after any write, undo, redo or flush)."""
         workspace = session.workspace
-        record: dict[str, Any] = {"type": "file", "path": path, "action": action}
+        record: dict[str, Any] = {"type": "file", "action": action}
         # Read and write under one lock: with tools running in parallel, the last
         # record for a path must describe its latest state, not a stale read.
         with self._lock:
             content = workspace.files().get(path)
+            raw: dict[str, Any] = {"path": path}
             if content is not None:
-                record["content"] = content
-            elif (path, "deleted") in workspace.changes():
-                record["deleted"] = True
+                raw.update(self._content_fields(path, content))
             else:
-                record["base"] = True
-            self.write(record, sync=action in ("undo", "redo", "flush"))
+                self._known.pop(path, None)
+                if (path, "deleted") in workspace.changes():
+                    record["deleted"] = True
+                else:
+                    record["base"] = True
+            self.write(record, raw=raw, sync=action in ("undo", "redo", "flush"))
+
+    def _content_fields(self, path: str, content: str) -> dict[str, Any]:
+        """How to journal `path`'s new content: withheld, as a delta, or whole."""
+        if self._redactor.contains_secret(content):
+            self._known.pop(path, None)
+            return {"withheld": WITHHELD_CREDENTIAL}
+        previous = self._known.get(path)
+        self._known[path] = content
+        if previous is not None and len(content) > _WHOLE_BELOW:
+            ops = make_delta(previous, content)
+            size = sum(len(op) if isinstance(op, str) else 8 for op in ops)
+            if size < len(content) // 2:
+                return {"delta": ops, "sha": digest(content)}
+        return {"content": content}
 
     def write_overlay(self, session: Session) -> None:
         with self._lock:
             files = session.workspace.files()
             deleted = sorted(p for p, kind in session.workspace.changes() if kind == "deleted")
-            self.write({"type": "overlay", "files": files, "deleted": deleted}, sync=True)
+            withheld = [p for p, text in files.items() if self._redactor.contains_secret(text)]
+            kept = {p: text for p, text in files.items() if p not in withheld}
+            self._known = dict(kept)
+            self.write(
+                {"type": "overlay"},
+                raw={"files": kept, "deleted": deleted, "withheld": withheld},
+                sync=True,
+            )
 
     def close(self) -> None:
         """Stop journaling and close the file (idempotent)."""
@@ -530,6 +650,15 @@ class Journal:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+_WHOLE_BELOW = 512  # small files are written whole: a delta would save next to nothing
+
+
+def _header_paths(session: Session) -> dict[str, Any]:
+    """Header fields that name places on disk: written as they are, never redacted."""
+    root = session.workspace.root
+    return {"id": session.id, "root": str(root) if root is not None else None, "cwd": session.cwd}
 
 
 def _usage(session: Session) -> dict[str, Any]:
@@ -561,7 +690,13 @@ def header_record(session: Session) -> dict[str, Any]:
 # -- restoring -------------------------------------------------------------------
 
 
-def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) -> Session:
+def restore_session(
+    session_id: str,
+    *,
+    journal: bool = True,
+    on_warning: Callable[[str], None] | None = None,
+    **overrides: Any,
+) -> Session:
     """A session rebuilt from its journal: same id, history, usage and unflushed overlay.
 
     The workspace overlays the same root again (which must still exist). Options
@@ -569,9 +704,16 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
     `api_base=`, `api_key=` ...); keys are never in the journal, so pass them
     again or let the provider's environment variable supply them.
 
+    What could not be restored is said, never hidden: a file whose content was
+    withheld (it holds a credential) keeps its disk version, tool calls cut off
+    by a crash get an error result, unreadable lines are skipped, and options
+    whose credentials were redacted are left out. Each is a `WARNING` event
+    (journaled) and a call to `on_warning(message)`.
+
     Args:
         session_id: the id (or an unambiguous prefix).
         journal: keep journaling to the same file.
+        on_warning: called with each warning (a front end prints them).
         **overrides: `Session` arguments that win over the journal's.
 
     Raises:
@@ -582,7 +724,13 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
 
     data = load_journal(session_id)
     header = data.header
-    kwargs: dict[str, Any] = dict(header.get("options") or {})
+    options = dict(header.get("options") or {})
+    redacted = sorted(
+        name
+        for name, value in options.items()
+        if isinstance(value, str) and REDACTED in value and name not in overrides
+    )
+    kwargs: dict[str, Any] = {k: v for k, v in options.items() if k not in redacted}
     kwargs.update(
         model=header.get("model"),
         root=header.get("root"),
@@ -601,7 +749,32 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
     session.usage = Usage(**data.usage.to_dict())
     if journal:
         Journal.attach(session)
+    for message in restore_warnings(data, redacted):
+        session.emit(EventKind.WARNING, message=message, restore=True)
+        if on_warning is not None:
+            on_warning(message)
     return session
+
+
+def restore_warnings(data: JournalData, redacted_options: Iterable[str] = ()) -> list[str]:
+    """What a resume of `data` leaves out or changes, one sentence each."""
+    warnings = [
+        f"{path}: its change was not restored because the file {reason}; "
+        "the file on disk is untouched"
+        for path, reason in sorted(data.withheld.items())
+    ]
+    if data.interrupted:
+        warnings.append(
+            f"{data.interrupted} tool call(s) were {INTERRUPTED} (the session stopped); "
+            "they are marked as errors"
+        )
+    if data.damaged:
+        warnings.append(f"{data.damaged} unreadable journal line(s) were skipped")
+    warnings += [
+        f"option {name} held a credential that is not journaled; pass it again"
+        for name in redacted_options
+    ]
+    return warnings
 
 
 def apply_overlay(session: Session, files: dict[str, str], deleted: set[str]) -> None:
