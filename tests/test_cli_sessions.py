@@ -160,7 +160,7 @@ def test_resume_and_continue_together(tmp_path: Path) -> None:
 def test_continue_flush_never_writes_a_redacted_file(
     fake_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    """A file holding a key is not journaled: `--continue --flush` leaves it untouched and says so."""
+    """A file holding a key is not journaled: `--continue --flush` leaves it be and says so."""
     env_file = tmp_path / ".env"
     env_file.write_text("OPENAI_API_KEY=sk-test-cli-sessions-key\n")
     edit = json.dumps(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -21,13 +23,35 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match[0]):04x}"
 
 
-def dumps_line(data: Any, *, compact: bool = True) -> str:
+def dumps_line(data: Any, *, compact: bool = True, ascii_only: bool = False) -> str:
     """`data` as one line of JSON that encodes to UTF-8 without error.
 
-    Non-ASCII text stays readable; lone surrogates become `\\uXXXX` escapes, and
-    values JSON cannot hold become their `str()`.
+    Non-ASCII text stays readable (unless `ascii_only`); lone surrogates become
+    `\\uXXXX` escapes, and values JSON cannot hold become their `str()`.
     """
     separators = (",", ":") if compact else (", ", ": ")
-    line = json.dumps(data, ensure_ascii=False, default=str, separators=separators)
+    line = json.dumps(data, ensure_ascii=ascii_only, default=str, separators=separators)
     # Raw surrogates can only occur inside JSON strings, where the escape is valid.
     return _SURROGATE.sub(_escape, line)
+
+
+class _Record(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def line_printer(stream: TextIO) -> Callable[[_Record], None]:
+    """A subscriber that prints each event (anything with `to_dict`) as one JSON line.
+
+    Lines from several threads (subagents) never interleave; a stream that cannot
+    encode UTF-8 gets ASCII with escapes, so every line stays valid JSON.
+    """
+    lock = threading.Lock()
+    ascii_only = not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")
+
+    def print_line(record: _Record) -> None:
+        line = dumps_line(record.to_dict(), compact=False, ascii_only=ascii_only)
+        with lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    return print_line
