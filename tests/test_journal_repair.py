@@ -52,7 +52,8 @@ def test_restore_answers_each_interrupted_call(cut_off: Session) -> None:
     """Every call of the cut-off round gets an "interrupted before a result" error result."""
     restored = restore_session(cut_off.id, client=ScriptedModel(), journal=False)
     tools = [m for m in restored.context() if m["role"] == "tool"]
-    assert [m["content"].split(":")[0] for m in tools] == ["Tool error (read_file)", "Tool error (hang)"]
+    heads = [m["content"].split(":")[0] for m in tools]
+    assert heads == ["Tool error (read_file)", "Tool error (hang)"]
     assert all("interrupted before a result" in m["content"] for m in tools)
     assert unanswered_calls(restored.context()) == []
 
