@@ -173,3 +173,35 @@ def test_continue_flush_never_writes_a_redacted_file(
     assert (first.exit_code, second.exit_code) == (0, 0)
     assert env_file.read_text() == "OPENAI_API_KEY=sk-test-cli-sessions-key\n"
     assert "warning: .env" in second.output
+
+
+@pytest.fixture
+def awkward(tmp_path: Path) -> Session:
+    """A journaled session with a surrogate-escaped file name and a file holding a key."""
+    root = tmp_path / "awkward"
+    root.mkdir()
+    session = Session(ScriptedModel(), root=root, api_key="sk-test-awkward-key-0123")
+    Journal.attach(session)
+    session.workspace.write("caf\udce9.txt", "café\n")
+    session.workspace.write(".env", "KEY=sk-test-awkward-key-0123\n")
+    session.close()
+    return session
+
+
+def test_show_names_withheld_files_and_escapes_names(awkward: Session) -> None:
+    """`sessions show` lists the withheld file and prints a non-UTF-8 name with an escape."""
+    result = invoke("sessions", "show", awkward.id)
+    assert result.exit_code == 0, result.output
+    assert "  written  caf\\udce9.txt\n" in result.output
+    assert "  withheld .env (not journaled: the file holds a credential)\n" in result.output
+
+
+def test_export_and_list_json_parse_with_awkward_names(awkward: Session) -> None:
+    """`sessions export --format json` and `sessions list --json` stay valid JSON."""
+    exported = json.loads(invoke("sessions", "export", awkward.id, "--format", "json").stdout)
+    listed = [json.loads(line) for line in invoke("sessions", "list", "--json").stdout.splitlines()]
+    assert (exported["files"], exported["withheld"]) == (
+        {"caf\udce9.txt": "café\n"},
+        {".env": "holds a credential"},
+    )
+    assert [row["id"] for row in listed] == [awkward.id]

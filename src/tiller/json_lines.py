@@ -23,6 +23,17 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match[0]):04x}"
 
 
+def printable(text: str) -> str:
+    """`text` with lone surrogates shown as `\\udce9`, so any terminal or file takes it."""
+    return _SURROGATE.sub(_escape, text)
+
+
+def dumps(data: Any, *, indent: int | None = None) -> str:
+    """`json.dumps` that always encodes to UTF-8 (see `dumps_line`), optionally indented."""
+    text = json.dumps(data, ensure_ascii=False, default=str, indent=indent)
+    return _SURROGATE.sub(_escape, text)
+
+
 def dumps_line(data: Any, *, compact: bool = True, ascii_only: bool = False) -> str:
     """`data` as one line of JSON that encodes to UTF-8 without error.
 
