@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tiller.events import EventKind
 from tiller.journal import Journal, journal_path, load_journal, restore_session
 from tiller.redaction import REDACTED, Redactor
 from tiller.session import Session
@@ -153,3 +154,12 @@ def test_an_override_wins_over_a_redacted_option(project: Path) -> None:
 def test_redactor_text(text: str, expected: str) -> None:
     """Known values in any spelling, URL credentials and key formats go; plain text stays."""
     assert Redactor([QUOTED]).redact(text) == expected
+
+
+def test_non_json_event_data_is_redacted_too(project: Path) -> None:
+    """An event carrying an object (an exception) is journaled as its redacted text."""
+    session = Session(ScriptedModel(), root=project, api_key=KEY)
+    Journal.attach(session)
+    session.emit(EventKind.ERROR, error=RuntimeError(f"rejected key {KEY}"))
+    [event] = [e for e in load_journal(session.id).events if e["kind"] == "error"]
+    assert event["data"]["error"] == f"rejected key {REDACTED}"

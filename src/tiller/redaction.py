@@ -199,7 +199,10 @@ class Redactor:
         return _TOKEN_FORMATS.sub(lambda _: REDACTED, text)
 
     def redact_data(self, data: Any) -> Any:
-        """A copy of JSON-like `data` with every string (keys too) redacted."""
+        """A copy of JSON-like `data` with every string (keys too) redacted.
+
+        Values JSON cannot hold become their redacted `str()`, as the journal would write them.
+        """
         if isinstance(data, str):
             return self.redact(data)
         if isinstance(data, Mapping):
@@ -209,7 +212,10 @@ class Redactor:
             }
         if isinstance(data, list | tuple):
             return [self.redact_data(item) for item in data]
-        return data
+        if data is None or isinstance(data, bool | int | float):
+            return data
+        # Anything else would be written as its str() (an exception, a path): redact that.
+        return self.redact(str(data))
 
     def contains_secret(self, text: str) -> bool:
         """Whether `text` (say, a file's content) holds a known secret or a known token format."""
