@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tiller.events import EventKind
 from tiller.journal import Journal, journal_path, load_journal, restore_session
@@ -163,3 +165,19 @@ def test_non_json_event_data_is_redacted_too(project: Path) -> None:
     session.emit(EventKind.ERROR, error=RuntimeError(f"rejected key {KEY}"))
     [event] = [e for e in load_journal(session.id).events if e["kind"] == "error"]
     assert event["data"]["error"] == f"rejected key {REDACTED}"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet="0123456789\"\\'/:@?&=%é\n\t\u2028", min_size=8, max_size=24))
+def test_no_secret_survives_in_any_journaled_string(secret: str) -> None:
+    """Whatever characters a key holds, no journaled string contains it."""
+    steps: list[Step | str] = [
+        Step(text=f"text {secret}", tool_calls=[("read_file", {"file_path": secret})]),
+        f"done {secret}",
+    ]
+    session = Session(ScriptedModel(steps), files={}, api_key=secret)
+    Journal.attach(session, fsync=False)
+    session.send(f"key {secret}")
+    assert [s for s in journal_strings(session.id) if secret in s] == []

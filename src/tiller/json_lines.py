@@ -5,7 +5,8 @@ a non-UTF-8 file name into `\\udce9`; a model can emit one in tool arguments).
 `json.dumps(..., ensure_ascii=False)` passes them through raw and encoding the
 line as UTF-8 then fails, so a journal record or a `--json` event would be lost.
 Here every lone surrogate is written as its JSON escape (`\\udce9`), which
-`json.loads` reads back as the same string.
+`json.loads` reads back as the same string; so are the characters other than
+`\\n` that some readers take for a line break.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Lone surrogates cannot be encoded; NEL and the Unicode line and paragraph
+# separators are line breaks to `str.splitlines` (and to JavaScript), so a
+# reader splitting the file that way would tear a record in two.
+_UNSAFE = re.compile("[\ud800-\udfff\x85\u2028\u2029]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -25,13 +29,13 @@ def _escape(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """`text` with lone surrogates shown as `\\udce9`, so any terminal or file takes it."""
-    return _SURROGATE.sub(_escape, text)
+    return _UNSAFE.sub(_escape, text)
 
 
 def dumps(data: Any, *, indent: int | None = None) -> str:
     """`json.dumps` that always encodes to UTF-8 (see `dumps_line`), optionally indented."""
     text = json.dumps(data, ensure_ascii=False, default=str, indent=indent)
-    return _SURROGATE.sub(_escape, text)
+    return _UNSAFE.sub(_escape, text)
 
 
 def dumps_line(data: Any, *, compact: bool = True, ascii_only: bool = False) -> str:
@@ -43,7 +47,7 @@ def dumps_line(data: Any, *, compact: bool = True, ascii_only: bool = False) -> 
     separators = (",", ":") if compact else (", ", ": ")
     line = json.dumps(data, ensure_ascii=ascii_only, default=str, separators=separators)
     # Raw surrogates can only occur inside JSON strings, where the escape is valid.
-    return _SURROGATE.sub(_escape, line)
+    return _UNSAFE.sub(_escape, line)
 
 
 class _Record(Protocol):
