@@ -181,3 +181,13 @@ def test_no_secret_survives_in_any_journaled_string(secret: str) -> None:
     Journal.attach(session, fsync=False)
     session.send(f"key {secret}")
     assert [s for s in journal_strings(session.id) if secret in s] == []
+
+
+def test_file_named_by_a_secret_is_journaled_without_the_name(project: Path) -> None:
+    """A file whose name holds a key leaves only a redacted, withheld record."""
+    session = Session(ScriptedModel(), root=project, api_key=KEY)
+    Journal.attach(session)
+    session.workspace.write(f"keys/{KEY}.txt", "nothing secret\n")
+    data = load_journal(session.id)
+    assert (data.files, data.withheld) == ({}, {f"keys/{REDACTED}.txt": "holds a credential"})
+    assert KEY not in journal_path(session.id).read_text()

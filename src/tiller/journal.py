@@ -337,6 +337,12 @@ class Journal:
         # Read and write under one lock: with tools running in parallel, the last
         # record for a path must describe its latest state, not a stale read.
         with self._lock:
+            if self._redactor.contains_secret(path):
+                # The name itself is a secret: say (redacted) that something changed there.
+                self._known.pop(path, None)
+                record.update(path=path, withheld=WITHHELD_CREDENTIAL)
+                self.write(record)
+                return
             content = workspace.files().get(path)
             raw: dict[str, Any] = {"path": path}
             if content is not None:
@@ -365,14 +371,17 @@ class Journal:
 
     def write_overlay(self, session: Session) -> None:
         with self._lock:
+            secret = self._redactor.contains_secret
             files = session.workspace.files()
             deleted = sorted(p for p, kind in session.workspace.changes() if kind == "deleted")
-            withheld = [p for p, text in files.items() if self._redactor.contains_secret(text)]
+            withheld = [p for p, text in files.items() if secret(text) or secret(p)]
+            withheld += [p for p in deleted if secret(p)]
             kept = {p: text for p, text in files.items() if p not in withheld}
             self._known = dict(kept)
             self.write(
-                {"type": "overlay"},
-                raw={"files": kept, "deleted": deleted, "withheld": withheld},
+                # Names that are secrets are redacted with the rest of the text.
+                {"type": "overlay", "withheld": withheld},
+                raw={"files": kept, "deleted": [p for p in deleted if not secret(p)]},
                 sync=True,
             )
 
