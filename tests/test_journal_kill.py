@@ -19,14 +19,15 @@ AT_ONCE = 4
 
 # The child: rounds of several tool calls (parallel reads, writes, edits of a file big
 # enough to be journaled as deltas), then a step that never answers, so it is always
-# alive when killed. Every event is printed so the parent can pick a point to kill at.
+# alive when killed; every other child runs the rounds in a resumed session. Every
+# event is printed so the parent can pick a point to kill at.
 CHILD = f"""
 import sys, threading
-from tiller.journal import Journal
+from tiller.journal import Journal, restore_session
 from tiller.session import Session
 from tiller.testing.scripted import ScriptedModel, Step
 
-root, sid = sys.argv[1], sys.argv[2]
+root, sid, resume = sys.argv[1:4]
 steps = []
 for i in range({ROUNDS}):
     steps.append(Step(text=f"round {{i}}", tool_calls=[
@@ -37,8 +38,17 @@ for i in range({ROUNDS}):
         ("read_file", {{"file_path": f"f{{i}}.txt"}}),
     ]))
 steps.append(Step(text="never", gate=threading.Event()))
-session = Session(ScriptedModel(steps), root=root, session_id=sid, max_turns={ROUNDS + 5})
-Journal.attach(session, fsync=False)
+if resume == "resume":  # a finished first run, then the rounds in a resumed session
+    first = Session(ScriptedModel([Step(tool_calls=[
+        ("write_file", {{"file_path": "pre.txt", "content": "pre\\n"}})]), "pre done"]),
+        root=root, session_id=sid)
+    Journal.attach(first, fsync=False)
+    first.send("before")
+    first.close()
+    session = restore_session(sid, client=ScriptedModel(steps), max_turns={ROUNDS + 5})
+else:
+    session = Session(ScriptedModel(steps), root=root, session_id=sid, max_turns={ROUNDS + 5})
+    Journal.attach(session, fsync=False)
 session.subscribe(lambda e: print(e.kind.value, flush=True))
 session.send("go")
 """
@@ -53,11 +63,12 @@ def big_file_states() -> list[str]:
     return states
 
 
-def start(root: Path, session_id: str) -> subprocess.Popen[str]:
+def start(root: Path, session_id: str, resume: bool) -> subprocess.Popen[str]:
     root.mkdir()
     (root / "big.txt").write_text(big_file_states()[0])
+    mode = "resume" if resume else "new"
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(root), session_id],
+        [sys.executable, "-c", CHILD, str(root), session_id, mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -83,6 +94,7 @@ def check_resumable(session_id: str, root: Path, states: list[str]) -> None:
     files = restored.files()
     assert files.get("big.txt", states[0]) in states, session_id
     assert all(files[f"f{i}.txt"] == f"file {i}\n" for i in range(ROUNDS) if f"f{i}.txt" in files)
+    assert files.get("pre.txt", "pre\n") == "pre\n"
     assert restored.send("go on").text == "ok"
     restored.close()
     again = restore_session(session_id, client=ScriptedModel(), journal=False)
@@ -91,7 +103,7 @@ def check_resumable(session_id: str, root: Path, states: list[str]) -> None:
 
 
 def test_random_kills_leave_resumable_journals(tmp_path: Path) -> None:
-    """24 SIGKILLs at random points of tool-calling sessions: each journal resumes validly."""
+    """24 SIGKILLs at random points of new and resumed sessions: each journal resumes validly."""
     rng = random.Random()
     seed = rng.randrange(1 << 30)
     rng.seed(seed)
@@ -99,7 +111,7 @@ def test_random_kills_leave_resumable_journals(tmp_path: Path) -> None:
     # about 10 events a round (text start and end, 4 tool starts and ends, usage...)
     batches = [range(b, min(b + AT_ONCE, KILLS)) for b in range(0, KILLS, AT_ONCE)]
     for batch in batches:
-        running = [start(tmp_path / f"p{n}", f"kill{n:02d}") for n in batch]
+        running = [start(tmp_path / f"p{n}", f"kill{n:02d}", n % 2 == 1) for n in batch]
         try:
             for process in running:
                 kill_after(process, rng.randrange(1, ROUNDS * 10))
