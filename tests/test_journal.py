@@ -391,3 +391,25 @@ def test_delta_chain_survives_undo_redo_and_resume(project: Path) -> None:
     resumed = restore_session(session.id, client=ScriptedModel())
     resumed.workspace.edit("big.txt", "row 1999\n", "last\n")
     assert load_journal(session.id).files == resumed.files()
+
+
+def test_delta_without_its_base_is_dropped_not_guessed(project: Path) -> None:
+    """A delta whose base record is unreadable drops that file's change, with a warning."""
+    big = "".join(f"row {i}\n" for i in range(2_000))
+    session = scripted_session(project, [])
+    Journal.attach(session, fsync=False)
+    session.workspace.write("big.txt", big)
+    session.workspace.edit("big.txt", "row 7\n", "seven\n")
+    session.close()
+    path = journal_path(session.id)
+    lines = path.read_text().splitlines(keepends=True)
+    [full] = [i for i, line in enumerate(lines) if '"content":"row 0' in line]
+    lines[full] = lines[full][:40] + "\n"
+    path.write_text("".join(lines))
+    told: list[str] = []
+    restored = restore_session(session.id, client=ScriptedModel(), on_warning=told.append)
+    assert (restored.files(), told[0]) == (
+        {},
+        "big.txt: its change was not restored because the file has a journal record "
+        "that could not be read back; the file on disk is untouched",
+    )

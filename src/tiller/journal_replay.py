@@ -23,6 +23,7 @@ from tiller.tools.registry import ToolResult
 
 INTERRUPTED = "interrupted before a result"
 WITHHELD_CREDENTIAL = "holds a credential"
+UNREADABLE = "has a journal record that could not be read back"
 
 
 def turn_to_dict(turn: Turn) -> dict[str, Any]:
@@ -195,7 +196,7 @@ def _apply_file(data: JournalData, record: dict[str, Any]) -> None:
     elif "delta" in record:
         content = _replay_delta(previous, record)
         if content is None:
-            data.withheld[path] = "its journaled change could not be read back"
+            data.withheld[path] = UNREADABLE
         else:
             data.files[path] = content
     elif "withheld" in record:
