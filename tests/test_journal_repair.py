@@ -71,14 +71,27 @@ def test_restored_session_can_go_on(cut_off: Session) -> None:
     ]
 
 
-def test_repair_is_stable_across_resumes(cut_off: Session) -> None:
-    """Turns journaled after a repaired resume load back in the same valid order."""
+def test_repair_is_journaled_once(cut_off: Session) -> None:
+    """A resume journals its repair: the next load needs none and matches the live history."""
     restored = restore_session(cut_off.id, client=ScriptedModel(["back"]))
     restored.send("again")
     restored.close()
     data = load_journal(cut_off.id)
-    assert data.turns == restored.history
-    assert data.interrupted == 2
+    assert (data.turns, data.interrupted) == (restored.history, 0)
+
+
+def test_second_resume_does_not_warn_again(tmp_path: Path) -> None:
+    """Problems one resume reported (a torn line) are not reported by the next."""
+    session = Session(ScriptedModel(["one"]), files={})
+    Journal.attach(session)
+    session.send("first")
+    session.close()
+    with open(journal_path(session.id), "a", encoding="utf-8") as handle:
+        handle.write('{"type":"turn","tu')
+    told: list[str] = []
+    restore_session(session.id, client=ScriptedModel(), on_warning=told.append).close()
+    restore_session(session.id, client=ScriptedModel(), on_warning=told.append).close()
+    assert told == ["1 unreadable journal line(s) were skipped"]
 
 
 def test_torn_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:

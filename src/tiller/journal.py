@@ -15,7 +15,8 @@ record with a `type`:
   the paths whose content is `withheld`;
 - `event`: a lifecycle event (never text or output deltas);
 - `model`: the session switched models (before the first turn on the new one);
-- `resume`: the session was restored from this journal and goes on here.
+- `resume`: the session was restored from this journal and goes on here;
+- `restored`: what that resume repaired (unreadable lines already reported).
 
 Every record is one `os.write` on an `O_APPEND` descriptor, so a SIGKILL loses
 at most the line being written; `load_journal` skips a torn last line. Files
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiller.events import Event, EventKind
-from tiller.history import Turn
+from tiller.history import ToolResultsTurn, Turn
 from tiller.journal_replay import (
     INTERRUPTED,
     WITHHELD_CREDENTIAL,
@@ -492,12 +493,23 @@ def restore_session(
     session.history.extend(data.turns)
     session.usage = Usage(**data.usage.to_dict())
     if journal:
-        Journal.attach(session)
+        _record_repairs(Journal.attach(session), data)
     for message in restore_warnings(data, redacted):
         session.emit(EventKind.WARNING, message=message, restore=True)
         if on_warning is not None:
             on_warning(message)
     return session
+
+
+def _record_repairs(journal: Journal, data: JournalData) -> None:
+    """Journal what this resume repaired, so the next one neither repeats it nor warns again."""
+    last = data.turns[-1] if data.turns else None
+    if data.interrupted and isinstance(last, ToolResultsTurn):
+        # The repaired call was the last thing journaled: its error results go right after it.
+        answered = {r.call_id for r in last.results if INTERRUPTED not in r.output}
+        if not answered:
+            journal.write_turn(last)
+    journal.write({"type": "restored", "damaged": data.damaged})
 
 
 def restore_warnings(data: JournalData, redacted_options: Iterable[str] = ()) -> list[str]:
@@ -512,8 +524,9 @@ def restore_warnings(data: JournalData, redacted_options: Iterable[str] = ()) ->
             f"{data.interrupted} tool call(s) were {INTERRUPTED} (the session stopped); "
             "they are marked as errors"
         )
-    if data.damaged:
-        warnings.append(f"{data.damaged} unreadable journal line(s) were skipped")
+    if data.damaged > data.reported_damaged:
+        skipped = data.damaged - data.reported_damaged
+        warnings.append(f"{skipped} unreadable journal line(s) were skipped")
     warnings += [
         f"option {name} held a credential that is not journaled; pass it again"
         for name in redacted_options

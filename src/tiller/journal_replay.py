@@ -86,6 +86,7 @@ class JournalData:
             (it holds a credential, or its record could not be read back).
         interrupted: tool calls that never got a result (a crash mid-tool);
             `turns` holds an "interrupted before a result" error result for each.
+        reported_damaged: unreadable lines an earlier resume already warned about.
     """
 
     id: str
@@ -100,6 +101,7 @@ class JournalData:
     updated: float = 0.0
     withheld: dict[str, str] = field(default_factory=dict)
     interrupted: int = 0
+    reported_damaged: int = 0
 
     @property
     def first_prompt(self) -> str:
@@ -181,6 +183,8 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
             data.usage = Usage(**event["data"]["total"])
     elif kind == "model":
         data.header["model"] = record["model"]
+    elif kind == "restored":
+        data.reported_damaged = int(record["damaged"])
     elif kind == "resume":
         data.header["model"] = record.get("model", data.header.get("model"))
         data.usage = Usage(**record.get("usage", {})) if "usage" in record else data.usage
