@@ -12,7 +12,7 @@ lines = st.lists(st.sampled_from(["a\n", "b\n", "a", "\udce9\n", "é", "\n", "xy
 texts = lines.map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(texts, texts)
 def test_delta_turns_old_into_new(old: str, new: str) -> None:
     """Applying the delta of (old, new) to old gives new."""
