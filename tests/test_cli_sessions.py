@@ -155,3 +155,53 @@ def test_resume_and_continue_together(tmp_path: Path) -> None:
     """Both at once is a usage error."""
     result = invoke("run", "--root", str(tmp_path), "--resume", "x", "--continue", "hi")
     assert result.exit_code == EXIT_USAGE
+
+
+def test_continue_flush_never_writes_a_redacted_file(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """A file holding a key is not journaled: `--continue --flush` leaves it be and says so."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAI_API_KEY=sk-test-cli-sessions-key\n")
+    edit = json.dumps(
+        {"file_path": ".env", "old_string": "OPENAI", "new_string": "DEBUG=1\nOPENAI"}
+    )
+    fake_server.add(ServerReply(tool_calls=[("edit_file", edit)]), ServerReply(text="edited"))
+    fake_server.add(ServerReply(text="flushing"))
+    first = run_cli(fake_server, tmp_path, "add DEBUG to .env")
+    second = run_cli(fake_server, tmp_path, "--continue", "--flush", "go on")
+    assert (first.exit_code, second.exit_code) == (0, 0)
+    assert env_file.read_text() == "OPENAI_API_KEY=sk-test-cli-sessions-key\n"
+    assert "warning: .env" in second.output
+
+
+@pytest.fixture
+def awkward(tmp_path: Path) -> Session:
+    """A journaled session with a surrogate-escaped file name and a file holding a key."""
+    root = tmp_path / "awkward"
+    root.mkdir()
+    session = Session(ScriptedModel(), root=root, api_key="sk-test-awkward-key-0123")
+    Journal.attach(session)
+    session.workspace.write("caf\udce9.txt", "café\n")
+    session.workspace.write(".env", "KEY=sk-test-awkward-key-0123\n")
+    session.close()
+    return session
+
+
+def test_show_names_withheld_files_and_escapes_names(awkward: Session) -> None:
+    """`sessions show` lists the withheld file and prints a non-UTF-8 name with an escape."""
+    result = invoke("sessions", "show", awkward.id)
+    assert result.exit_code == 0, result.output
+    assert "  written  caf\\udce9.txt\n" in result.output
+    assert "  withheld .env (not journaled: the file holds a credential)\n" in result.output
+
+
+def test_export_and_list_json_parse_with_awkward_names(awkward: Session) -> None:
+    """`sessions export --format json` and `sessions list --json` stay valid JSON."""
+    exported = json.loads(invoke("sessions", "export", awkward.id, "--format", "json").stdout)
+    listed = [json.loads(line) for line in invoke("sessions", "list", "--json").stdout.splitlines()]
+    assert (exported["files"], exported["withheld"]) == (
+        {"caf\udce9.txt": "café\n"},
+        {".env": "holds a credential"},
+    )
+    assert [row["id"] for row in listed] == [awkward.id]

@@ -338,3 +338,78 @@ def test_resume_after_a_torn_line_keeps_new_records_readable(project: Path) -> N
     data = load_journal(session.id)
     assert (data.damaged, [t.text for t in data.turns]) == (1, ["first", "one", "second", "two"])
     assert data.model == "scripted/other"  # the resume record after the torn line survived
+
+
+# -- formats and sizes -------------------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "journal_v1.jsonl"
+
+
+def test_format_1_journal_still_restores(project: Path, data_dir: Path) -> None:
+    """A journal written by the format-1 code (whole files, no withheld) restores as it did."""
+    lines = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    lines[0]["root"] = str(project)
+    (data_dir / "sessions").mkdir(parents=True)
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    (data_dir / "sessions" / "oldformat01.jsonl").write_text(text)
+    restored = restore_session("oldformat01", client=ScriptedModel(), journal=False)
+    files = {"edit.txt": "one\nTWO\n", "new.txt": "hello\n", "third.txt": "3\n"}
+    changes = [
+        ("edit.txt", "modified"),
+        ("gone.txt", "deleted"),
+        ("new.txt", "added"),
+        ("third.txt", "added"),
+    ]
+    assert (restored.files(), restored.workspace.changes()) == (files, changes)
+    assert (len(restored.history), restored.usage.input_tokens) == (14, 160)
+
+
+def test_repeated_edits_of_a_big_file_stay_small(project: Path) -> None:
+    """50 small edits of a 200 KB file add far less than 50 copies of it, and restore exactly."""
+    big = "".join(f"row {i}\n" for i in range(25_000))
+    (project / "big.txt").write_text(big)
+    session = scripted_session(project, [])
+    Journal.attach(session, fsync=False)
+    for i in range(50):
+        session.workspace.edit("big.txt", f"row {i * 400}\n", f"ROW {i}\n")
+    session.workspace.undo()  # nothing checkpointed: a no-op
+    assert journal_path(session.id).stat().st_size < 2 * len(big)
+    assert load_journal(session.id).files == session.files()
+
+
+def test_delta_chain_survives_undo_redo_and_resume(project: Path) -> None:
+    """Deltas journaled across undo, redo and a resume replay to the live overlay."""
+    big = "".join(f"row {i}\n" for i in range(2_000))
+    session = scripted_session(project, [])
+    Journal.attach(session, fsync=False)
+    session.workspace.write("big.txt", big)
+    session.workspace.checkpoint()
+    session.workspace.edit("big.txt", "row 5\n", "five\n")
+    session.workspace.undo()
+    session.workspace.redo()
+    session.close()
+    resumed = restore_session(session.id, client=ScriptedModel())
+    resumed.workspace.edit("big.txt", "row 1999\n", "last\n")
+    assert load_journal(session.id).files == resumed.files()
+
+
+def test_delta_without_its_base_is_dropped_not_guessed(project: Path) -> None:
+    """A delta whose base record is unreadable drops that file's change, with a warning."""
+    big = "".join(f"row {i}\n" for i in range(2_000))
+    session = scripted_session(project, [])
+    Journal.attach(session, fsync=False)
+    session.workspace.write("big.txt", big)
+    session.workspace.edit("big.txt", "row 7\n", "seven\n")
+    session.close()
+    path = journal_path(session.id)
+    lines = path.read_text().splitlines(keepends=True)
+    [full] = [i for i, line in enumerate(lines) if '"content":"row 0' in line]
+    lines[full] = lines[full][:40] + "\n"
+    path.write_text("".join(lines))
+    told: list[str] = []
+    restored = restore_session(session.id, client=ScriptedModel(), on_warning=told.append)
+    assert (restored.files(), told[0]) == (
+        {},
+        "big.txt: its change was not restored because the file has a journal record "
+        "that could not be read back; the file on disk is untouched",
+    )

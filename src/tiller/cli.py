@@ -161,7 +161,9 @@ def run(
     )
     try:
         if json_events:
-            session.subscribe(lambda event: print(event.to_json(), flush=True))
+            from tiller.json_lines import line_printer
+
+            session.subscribe(line_printer(sys.stdout))
         try:
             reply = session.send(text)
         except AuthError as exc:

@@ -5,7 +5,6 @@ Importing this module costs only typer; the journal loads when a command runs.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -59,6 +58,7 @@ def list_sessions(
 ) -> None:
     """List saved sessions, most recent first: id, date, model, root, first prompt, turns."""
     from tiller.journal import list_journals
+    from tiller.json_lines import dumps_line, printable
 
     summaries = list_journals(root)
     if json_out:
@@ -74,7 +74,7 @@ def list_sessions(
                 "prompts": s.user_turns,
                 "path": str(s.path),
             }
-            typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(dumps_line(row, compact=False))
         return
     if not summaries:
         typer.echo("No saved sessions.")
@@ -83,9 +83,9 @@ def list_sessions(
     for s in summaries:
         typer.echo(
             f"{s.id:<12}  {_when(s.updated):<16}  {s.turns:>5}  {_one_line(s.model, 28):<28}  "
-            f"{s.root or '(in memory)'}"
+            f"{printable(s.root or '(in memory)')}"
         )
-        typer.echo(f"{'':<12}  {_one_line(s.first_prompt, 100) or '(no prompt yet)'}")
+        typer.echo(f"{'':<12}  {printable(_one_line(s.first_prompt, 100)) or '(no prompt yet)'}")
 
 
 def render_text(data: JournalData) -> str:
@@ -114,10 +114,14 @@ def render_text(data: JournalData) -> str:
     usage = data.usage
     cost = "?" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
     lines.append(f"Tokens: {usage.input_tokens:,} in, {usage.output_tokens:,} out · cost {cost}")
-    if data.files or data.deleted:
+    if data.files or data.deleted or data.withheld:
         lines.append("Unflushed workspace:")
         lines += [f"  written  {path}" for path in sorted(data.files)]
         lines += [f"  deleted  {path}" for path in sorted(data.deleted)]
+        lines += [
+            f"  withheld {path} (not journaled: the file {reason})"
+            for path, reason in sorted(data.withheld.items())
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -159,7 +163,7 @@ def render_markdown(data: JournalData) -> str:
 
 
 def to_json(data: JournalData) -> dict[str, Any]:
-    """The session as one JSON document: header, turns, overlay, usage."""
+    """The session as one JSON document: header, turns, overlay (and withheld paths), usage."""
     from tiller.journal import turn_to_dict
 
     return {
@@ -168,6 +172,7 @@ def to_json(data: JournalData) -> dict[str, Any]:
         "turns": [turn_to_dict(t) for t in data.turns],
         "files": data.files,
         "deleted": sorted(data.deleted),
+        "withheld": dict(sorted(data.withheld.items())),
         "usage": data.usage.to_dict(),
     }
 
@@ -175,7 +180,9 @@ def to_json(data: JournalData) -> dict[str, Any]:
 @sessions_app.command("show")
 def show(session_id: Annotated[str, typer.Argument(help="Session id (or a prefix).")]) -> None:
     """Print a saved conversation."""
-    typer.echo(render_text(_load(session_id)), nl=False)
+    from tiller.json_lines import printable
+
+    typer.echo(printable(render_text(_load(session_id))), nl=False)
 
 
 @sessions_app.command("export")
@@ -187,14 +194,16 @@ def export(
     ] = None,
 ) -> None:
     """Export a saved conversation as Markdown or JSON."""
+    from tiller.json_lines import dumps, printable
+
     if fmt not in ("md", "json"):
         typer.echo(f"tiller: unknown format {fmt!r} (use md or json)", err=True)
         raise typer.Exit(EXIT_USAGE)
     data = _load(session_id)
     if fmt == "md":
-        text = render_markdown(data)
+        text = printable(render_markdown(data))
     else:
-        text = json.dumps(to_json(data), ensure_ascii=False, indent=2) + "\n"
+        text = dumps(to_json(data), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -257,11 +266,17 @@ def resume_id(resume: str | None, continue_: bool, root: Path) -> str | None:
     return latest.id
 
 
+def _warn(message: str) -> None:
+    typer.echo(f"tiller: warning: {message}", err=True)
+
+
 def open_session(resume: str | None, **options: Any) -> Session:
     """A journaled session: restored from `resume` (options given win), else new.
 
     `root` and `cwd` are ignored when resuming: a session resumes over its own root.
-    Options that are None are left to the journal.
+    Options that are None are left to the journal. What the resume could not
+    restore (a file holding a credential, interrupted tool calls) is printed to
+    stderr as `tiller: warning: ...` lines.
     """
     from tiller.errors import WorkspaceError
     from tiller.journal import Journal, JournalError, restore_session
@@ -273,7 +288,7 @@ def open_session(resume: str | None, **options: Any) -> Session:
         return session
     overrides = {k: v for k, v in options.items() if v is not None and k not in ("root", "cwd")}
     try:
-        return restore_session(resume, **overrides)
+        return restore_session(resume, on_warning=_warn, **overrides)
     except (JournalError, WorkspaceError) as exc:
         typer.echo(f"tiller: cannot resume {resume}: {exc}", err=True)
         raise typer.Exit(EXIT_ERROR) from None

@@ -7,43 +7,100 @@ record with a `type`:
 - `header`: id, model, profile, root, cwd, created, tiller version, and the
   provider options that are not secrets (never a key, token or password);
 - `turn`: a history turn, complete enough to rebuild it exactly;
-- `file`: one workspace path after a change: its overlay `content`, a
-  `deleted` tombstone, or `base` (no overlay entry: untouched or flushed);
-- `overlay`: the whole overlay (when a journal is attached or resumed);
+- `file`: one workspace path after a change: its overlay `content`, a `delta`
+  against the content last journaled for it (with the result's `sha`), a
+  `deleted` tombstone, `base` (no overlay entry: untouched or flushed), or
+  `withheld` (the content holds a credential and is not journaled);
+- `overlay`: the whole overlay (when a journal is attached or resumed), with
+  the paths whose content is `withheld`;
 - `event`: a lifecycle event (never text or output deltas);
 - `model`: the session switched models (before the first turn on the new one);
-- `resume`: the session was restored from this journal and goes on here.
+- `resume`: the session was restored from this journal and goes on here;
+- `restored`: what that resume repaired (unreadable lines already reported).
 
 Every record is one `os.write` on an `O_APPEND` descriptor, so a SIGKILL loses
 at most the line being written; `load_journal` skips a torn last line. Files
-are created 0600 in a 0700 directory. Known secret values (the session's
-`api_key`-like options and provider keys in the environment) are redacted from
-every line before it is written.
+are created 0600 in a 0700 directory.
+
+Secrets (see `tiller.redaction`): the text of every record (prompts, answers,
+tool calls and results, events, errors, options, URLs with credentials) is
+redacted before it is encoded. File content never is: a journal that changed a
+file's content would have resume flush the change, so a file whose content
+holds a credential is recorded as `withheld`, and resuming drops that file's
+change with a warning naming it; the file on disk stays as it is.
+
+Big files: each content change is journaled as a delta against the content
+last journaled for that path (`tiller.text_delta`), so 100 small edits of a
+1 MB file cost about 1 MB, not 100 MB. Deltas were chosen over
+content-addressed blobs because a blob per version still stores the whole
+file on every edit; a delta is self-checking (a digest of the result), and
+when it is not much smaller than the content the content is written instead.
+
+Resume repairs what a crash leaves: an assistant turn whose tool calls never
+got results (a kill mid-tool) gets an "interrupted before a result" error
+result for each, so the history is valid for every provider.
+
+Format 1 journals (whole content on every change, no `withheld`) load as before.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiller.events import Event, EventKind
-from tiller.history import AssistantTurn, ToolResultsTurn, Turn, UserTurn
-from tiller.model import ToolCall, Usage
-from tiller.tools.registry import ToolResult
+from tiller.history import ToolResultsTurn, Turn
+from tiller.journal_replay import (
+    INTERRUPTED,
+    WITHHELD_CREDENTIAL,
+    JournalData,
+    JournalSummary,
+    repair_tool_calls,
+    replay,
+    summarize,
+    turn_from_dict,
+    turn_to_dict,
+)
+from tiller.json_lines import dumps_line
+from tiller.model import Usage
+from tiller.redaction import (
+    MIN_SECRET_LENGTH,
+    REDACTED,
+    Redactor,
+    is_secret_name,
+    safe_options,
+    secret_values,
+)
+from tiller.text_delta import digest, make_delta
 
 if TYPE_CHECKING:
     from tiller.session import Session
 
-FORMAT_VERSION = 1
-REDACTED = "[redacted]"
-MIN_SECRET_LENGTH = 8
+__all__ = [
+    "INTERRUPTED",
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "Journal",
+    "JournalData",
+    "JournalError",
+    "JournalSummary",
+    "is_secret_name",
+    "load_journal",
+    "repair_tool_calls",
+    "restore_session",
+    "safe_options",
+    "secret_values",
+    "summarize",
+    "turn_from_dict",
+    "turn_to_dict",
+]
+
+FORMAT_VERSION = 2
 
 JOURNALED_EVENTS = frozenset(
     {
@@ -62,40 +119,9 @@ JOURNALED_EVENTS = frozenset(
 )
 """Lifecycle events worth keeping; deltas, tool output and file events are elsewhere or noise."""
 
-_SECRET_WORDS = frozenset(
-    {"key", "apikey", "token", "secret", "password", "passwd", "auth", "authorization"}
-)
-_SECRET_WORDS |= {"credential", "credentials", "headers", "cookie"}
-
 
 class JournalError(Exception):
     """No such journal, or an id that matches more than one."""
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an option or variable name looks like it holds a secret (`api_key`, `X_TOKEN`)."""
-    words = re.split(r"[^a-z0-9]+", name.lower())
-    return any(word in _SECRET_WORDS for word in words)
-
-
-def safe_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Provider options without anything secret-looking, and only plain JSON values."""
-    return {
-        name: value
-        for name, value in options.items()
-        if not is_secret_name(name) and isinstance(value, str | int | float | bool | type(None))
-    }
-
-
-def secret_values(options: dict[str, Any] | None = None) -> list[str]:
-    """Secret values to redact: secret-named options and environment variables."""
-    values = [
-        str(value)
-        for name, value in (options or {}).items()
-        if is_secret_name(name) and isinstance(value, str)
-    ]
-    values += [value for name, value in os.environ.items() if is_secret_name(name)]
-    return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
 
 
 # -- where journals live ---------------------------------------------------------
@@ -129,110 +155,6 @@ def _ensure_dir(path: Path) -> None:
         path.chmod(0o700)  # journals hold code and conversations: owner only
 
 
-# -- records ---------------------------------------------------------------------
-
-
-def turn_to_dict(turn: Turn) -> dict[str, Any]:
-    """A turn as plain data (`turn_from_dict` inverts it exactly)."""
-    if isinstance(turn, UserTurn):
-        return {"role": "user", "text": turn.text, "kind": turn.kind}
-    if isinstance(turn, AssistantTurn):
-        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
-        return {"role": "assistant", "text": turn.text, "tool_calls": calls}
-    results = []
-    for r in turn.results:
-        item: dict[str, Any] = {"call_id": r.call_id, "name": r.name, "output": r.output}
-        if r.model_output != r.output:
-            item["model_output"] = r.model_output
-        item["is_error"] = r.is_error
-        results.append(item)
-    return {"role": "tool_results", "results": results}
-
-
-def turn_from_dict(data: dict[str, Any]) -> Turn:
-    """The turn `turn_to_dict` wrote."""
-    role = data["role"]
-    if role == "user":
-        return UserTurn(data["text"], data.get("kind", "user"))
-    if role == "assistant":
-        calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in data["tool_calls"])
-        return AssistantTurn(data["text"], calls)
-    if role == "tool_results":
-        return ToolResultsTurn(
-            tuple(
-                ToolResult(
-                    call_id=r["call_id"],
-                    name=r["name"],
-                    output=r["output"],
-                    model_output=r.get("model_output", r["output"]),
-                    is_error=r.get("is_error", False),
-                )
-                for r in data["results"]
-            )
-        )
-    raise ValueError(f"unknown turn role {role!r}")
-
-
-@dataclass
-class JournalData:
-    """What a journal holds, replayed.
-
-    Attributes:
-        id: the session id.
-        path: the journal file.
-        header: the header record (model, profile, root, cwd, created, version, options).
-        turns: the history, in order.
-        files: the overlay's contents at the end.
-        deleted: the overlay's tombstones at the end.
-        usage: the session's total usage at the end.
-        events: the journaled lifecycle events, as dicts.
-        damaged: lines that could not be read (a torn last line after a crash).
-        updated: the time of the last record (seconds since the epoch).
-    """
-
-    id: str
-    path: Path
-    header: dict[str, Any]
-    turns: list[Turn] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)
-    deleted: set[str] = field(default_factory=set)
-    usage: Usage = field(default_factory=Usage)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    damaged: int = 0
-    updated: float = 0.0
-
-    @property
-    def first_prompt(self) -> str:
-        """The first thing the person typed ('' when nothing yet)."""
-        return next((t.text for t in self.turns if isinstance(t, UserTurn)), "")
-
-    @property
-    def root(self) -> str | None:
-        return self.header.get("root")
-
-    @property
-    def model(self) -> str:
-        return str(self.header.get("model", ""))
-
-    @property
-    def created(self) -> float:
-        return float(self.header.get("created", 0.0))
-
-
-def _read_records(path: Path) -> Iterator[dict[str, Any] | None]:
-    """Each line's record; None for a line that does not parse."""
-    with open(path, "rb") as handle:
-        for raw in handle:
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                yield None
-                continue
-            yield record if isinstance(record, dict) else None
-
-
 def load_journal(session_id: str) -> JournalData:
     """Replay a journal (an unambiguous id prefix is accepted).
 
@@ -240,56 +162,10 @@ def load_journal(session_id: str) -> JournalData:
         JournalError: no journal matches, or more than one does, or it has no header.
     """
     path = find_journal(session_id)
-    data: JournalData | None = None
-    damaged = 0
-    for record in _read_records(path):
-        if record is None:
-            damaged += 1
-            continue
-        kind = record.get("type")
-        if kind == "header":
-            if data is None:
-                data = JournalData(id=str(record["id"]), path=path, header=record)
-            continue
-        if data is None:
-            damaged += 1
-            continue
-        data.updated = max(data.updated, float(record.get("t", 0.0)))
-        try:
-            _apply(data, kind, record)
-        except (KeyError, TypeError, ValueError):
-            damaged += 1
+    data = replay(path)
     if data is None:
         raise JournalError(f"{path} has no header; it is not a Tiller journal")
-    data.damaged = damaged
-    data.updated = data.updated or data.created
     return data
-
-
-def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
-    if kind == "turn":
-        data.turns.append(turn_from_dict(record["turn"]))
-    elif kind == "file":
-        path = record["path"]
-        data.files.pop(path, None)
-        data.deleted.discard(path)
-        if "content" in record:
-            data.files[path] = record["content"]
-        elif record.get("deleted"):
-            data.deleted.add(path)
-    elif kind == "overlay":
-        data.files = dict(record["files"])
-        data.deleted = set(record["deleted"])
-    elif kind == "event":
-        data.events.append(record["event"])
-        event = record["event"]
-        if event.get("kind") == EventKind.USAGE.value and "total" in event.get("data", {}):
-            data.usage = Usage(**event["data"]["total"])
-    elif kind == "model":
-        data.header["model"] = record["model"]
-    elif kind == "resume":
-        data.header["model"] = record.get("model", data.header.get("model"))
-        data.usage = Usage(**record.get("usage", {})) if "usage" in record else data.usage
 
 
 def find_journal(session_id: str) -> Path:
@@ -308,59 +184,6 @@ def find_journal(session_id: str) -> Path:
         raise JournalError(f"No session {session_id!r} (see `tiller sessions list`)")
     names = ", ".join(m.stem for m in matches[:5])
     raise JournalError(f"Session id {session_id!r} is ambiguous: {names}")
-
-
-@dataclass(frozen=True)
-class JournalSummary:
-    """One line of `tiller sessions list`."""
-
-    id: str
-    path: Path
-    created: float
-    updated: float
-    model: str
-    root: str | None
-    first_prompt: str
-    turns: int
-    user_turns: int
-
-
-def summarize(path: Path) -> JournalSummary | None:
-    """A summary of one journal file without rebuilding its turns; None if not a journal."""
-    header: dict[str, Any] | None = None
-    model = ""
-    turns = users = 0
-    first = ""
-    updated = 0.0
-    for record in _read_records(path):
-        if record is None:
-            continue
-        if record.get("type") == "header":
-            header = header or record
-            continue
-        updated = max(updated, float(record.get("t", 0.0)))
-        if record.get("type") in ("model", "resume") and "model" in record:
-            model = str(record["model"])
-        if record.get("type") == "turn":
-            turns += 1
-            turn = record.get("turn", {})
-            if turn.get("role") == "user" and turn.get("kind", "user") in ("user", "follow_up"):
-                users += 1
-                first = first or str(turn.get("text", ""))
-    if header is None:
-        return None
-    created = float(header.get("created", 0.0))
-    return JournalSummary(
-        id=str(header.get("id", path.stem)),
-        path=path,
-        created=created,
-        updated=updated or created,
-        model=model or str(header.get("model", "")),
-        root=header.get("root"),
-        first_prompt=first,
-        turns=turns,
-        user_turns=users,
-    )
 
 
 def list_journals(root: str | Path | None = None) -> list[JournalSummary]:
@@ -413,13 +236,14 @@ class Journal:
 
     Args:
         path: the journal file (created 0600; its directory 0700).
-        secrets: values that must never reach the file; replaced by `[redacted]`.
+        secrets: values that must never reach the file; replaced by `[redacted]`
+            in text, and a file whose content holds one is not journaled.
         fsync: also `fsync` after each turn (survives power loss, not just a kill).
     """
 
     def __init__(self, path: Path, *, secrets: list[str] | None = None, fsync: bool = True):
         self.path = path
-        self._secrets = list(secrets or [])
+        self._redactor = Redactor(secrets or [])
         self._fsync = fsync
         self._lock = threading.RLock()
         _ensure_dir(path.parent)
@@ -428,6 +252,8 @@ class Journal:
         )
         self._detach: list[Callable[[], None]] = []
         self._model = ""
+        # The content last journaled per path: the base of the next delta.
+        self._known: dict[str, str] = {}
 
     @classmethod
     def attach(cls, session: Session, *, fsync: bool = True) -> Journal:
@@ -445,7 +271,7 @@ class Journal:
             journal._end_torn_line()
             journal.write({"type": "resume", "model": session.model, **_usage(session)})
         else:
-            journal.write(header_record(session))
+            journal.write(header_record(session), raw=_header_paths(session))
         journal.write_overlay(session)
         journal._model = session.model
 
@@ -472,14 +298,20 @@ class Journal:
         if not ends_cleanly and self._fd is not None:
             os.write(self._fd, b"\n")
 
-    def write(self, record: dict[str, Any], *, sync: bool = False) -> None:
-        """Append one record as one line (secrets redacted)."""
+    def write(
+        self, record: dict[str, Any], *, raw: dict[str, Any] | None = None, sync: bool = False
+    ) -> None:
+        """Append one record as one line.
+
+        Every string in `record` is redacted first (before encoding, so escaping
+        cannot hide a secret); the fields in `raw` (paths, file content) are
+        written exactly as given.
+        """
         record.setdefault("t", time.time())
-        line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
-        for secret in self._secrets:
-            if secret in line:
-                line = line.replace(secret, REDACTED)
-        data = (line + "\n").encode("utf-8")
+        clean = self._redactor.redact_data(record)
+        if raw:
+            clean.update(raw)
+        data = (dumps_line(clean) + "\n").encode("utf-8")
         with self._lock:
             if self._fd is None:
                 return
@@ -502,24 +334,57 @@ class Journal:
     def write_file(self, session: Session, path: str, action: str) -> None:
         """Record `path`'s overlay entry as it is now (after any write, undo, redo or flush)."""
         workspace = session.workspace
-        record: dict[str, Any] = {"type": "file", "path": path, "action": action}
+        record: dict[str, Any] = {"type": "file", "action": action}
         # Read and write under one lock: with tools running in parallel, the last
         # record for a path must describe its latest state, not a stale read.
         with self._lock:
+            if self._redactor.contains_secret(path):
+                # The name itself is a secret: say (redacted) that something changed there.
+                self._known.pop(path, None)
+                record.update(path=path, withheld=WITHHELD_CREDENTIAL)
+                self.write(record)
+                return
             content = workspace.files().get(path)
+            raw: dict[str, Any] = {"path": path}
             if content is not None:
-                record["content"] = content
-            elif (path, "deleted") in workspace.changes():
-                record["deleted"] = True
+                raw.update(self._content_fields(path, content))
             else:
-                record["base"] = True
-            self.write(record, sync=action in ("undo", "redo", "flush"))
+                self._known.pop(path, None)
+                if (path, "deleted") in workspace.changes():
+                    record["deleted"] = True
+                else:
+                    record["base"] = True
+            self.write(record, raw=raw, sync=action in ("undo", "redo", "flush"))
+
+    def _content_fields(self, path: str, content: str) -> dict[str, Any]:
+        """How to journal `path`'s new content: withheld, as a delta, or whole."""
+        if self._redactor.contains_secret(content):
+            self._known.pop(path, None)
+            return {"withheld": WITHHELD_CREDENTIAL}
+        previous = self._known.get(path)
+        self._known[path] = content
+        if previous is not None and len(content) > _WHOLE_BELOW:
+            ops = make_delta(previous, content)
+            size = sum(len(op) if isinstance(op, str) else 8 for op in ops)
+            if size < len(content) // 2:
+                return {"delta": ops, "sha": digest(content)}
+        return {"content": content}
 
     def write_overlay(self, session: Session) -> None:
         with self._lock:
+            secret = self._redactor.contains_secret
             files = session.workspace.files()
             deleted = sorted(p for p, kind in session.workspace.changes() if kind == "deleted")
-            self.write({"type": "overlay", "files": files, "deleted": deleted}, sync=True)
+            withheld = [p for p, text in files.items() if secret(text) or secret(p)]
+            withheld += [p for p in deleted if secret(p)]
+            kept = {p: text for p, text in files.items() if p not in withheld}
+            self._known = dict(kept)
+            self.write(
+                # Names that are secrets are redacted with the rest of the text.
+                {"type": "overlay", "withheld": withheld},
+                raw={"files": kept, "deleted": [p for p in deleted if not secret(p)]},
+                sync=True,
+            )
 
     def close(self) -> None:
         """Stop journaling and close the file (idempotent)."""
@@ -530,6 +395,15 @@ class Journal:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+_WHOLE_BELOW = 512  # small files are written whole: a delta would save next to nothing
+
+
+def _header_paths(session: Session) -> dict[str, Any]:
+    """Header fields that name places on disk: written as they are, never redacted."""
+    root = session.workspace.root
+    return {"id": session.id, "root": str(root) if root is not None else None, "cwd": session.cwd}
 
 
 def _usage(session: Session) -> dict[str, Any]:
@@ -561,7 +435,13 @@ def header_record(session: Session) -> dict[str, Any]:
 # -- restoring -------------------------------------------------------------------
 
 
-def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) -> Session:
+def restore_session(
+    session_id: str,
+    *,
+    journal: bool = True,
+    on_warning: Callable[[str], None] | None = None,
+    **overrides: Any,
+) -> Session:
     """A session rebuilt from its journal: same id, history, usage and unflushed overlay.
 
     The workspace overlays the same root again (which must still exist). Options
@@ -569,9 +449,16 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
     `api_base=`, `api_key=` ...); keys are never in the journal, so pass them
     again or let the provider's environment variable supply them.
 
+    What could not be restored is said, never hidden: a file whose content was
+    withheld (it holds a credential) keeps its disk version, tool calls cut off
+    by a crash get an error result, unreadable lines are skipped, and options
+    whose credentials were redacted are left out. Each is a `WARNING` event
+    (journaled) and a call to `on_warning(message)`.
+
     Args:
         session_id: the id (or an unambiguous prefix).
         journal: keep journaling to the same file.
+        on_warning: called with each warning (a front end prints them).
         **overrides: `Session` arguments that win over the journal's.
 
     Raises:
@@ -582,7 +469,13 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
 
     data = load_journal(session_id)
     header = data.header
-    kwargs: dict[str, Any] = dict(header.get("options") or {})
+    options = dict(header.get("options") or {})
+    redacted = sorted(
+        name
+        for name, value in options.items()
+        if isinstance(value, str) and REDACTED in value and name not in overrides
+    )
+    kwargs: dict[str, Any] = {k: v for k, v in options.items() if k not in redacted}
     kwargs.update(
         model=header.get("model"),
         root=header.get("root"),
@@ -600,8 +493,45 @@ def restore_session(session_id: str, *, journal: bool = True, **overrides: Any) 
     session.history.extend(data.turns)
     session.usage = Usage(**data.usage.to_dict())
     if journal:
-        Journal.attach(session)
+        _record_repairs(Journal.attach(session), data)
+    for message in restore_warnings(data, redacted):
+        session.emit(EventKind.WARNING, message=message, restore=True)
+        if on_warning is not None:
+            on_warning(message)
     return session
+
+
+def _record_repairs(journal: Journal, data: JournalData) -> None:
+    """Journal what this resume repaired, so the next one neither repeats it nor warns again."""
+    last = data.turns[-1] if data.turns else None
+    if data.interrupted and isinstance(last, ToolResultsTurn):
+        # The repaired call was the last thing journaled: its error results go right after it.
+        answered = {r.call_id for r in last.results if INTERRUPTED not in r.output}
+        if not answered:
+            journal.write_turn(last)
+    journal.write({"type": "restored", "damaged": data.damaged})
+
+
+def restore_warnings(data: JournalData, redacted_options: Iterable[str] = ()) -> list[str]:
+    """What a resume of `data` leaves out or changes, one sentence each."""
+    warnings = [
+        f"{path}: its change was not restored because the file {reason}; "
+        "the file on disk is untouched"
+        for path, reason in sorted(data.withheld.items())
+    ]
+    if data.interrupted:
+        warnings.append(
+            f"{data.interrupted} tool call(s) were {INTERRUPTED} (the session stopped); "
+            "they are marked as errors"
+        )
+    if data.damaged > data.reported_damaged:
+        skipped = data.damaged - data.reported_damaged
+        warnings.append(f"{skipped} unreadable journal line(s) were skipped")
+    warnings += [
+        f"option {name} held a credential that is not journaled; pass it again"
+        for name in redacted_options
+    ]
+    return warnings
 
 
 def apply_overlay(session: Session, files: dict[str, str], deleted: set[str]) -> None:

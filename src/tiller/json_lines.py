@@ -1,0 +1,72 @@
+"""JSON lines that are always valid, whatever the text holds.
+
+Python strings can hold lone surrogates (`os.fsdecode` turns the byte `\\xe9` of
+a non-UTF-8 file name into `\\udce9`; a model can emit one in tool arguments).
+`json.dumps(..., ensure_ascii=False)` passes them through raw and encoding the
+line as UTF-8 then fails, so a journal record or a `--json` event would be lost.
+Here every lone surrogate is written as its JSON escape (`\\udce9`), which
+`json.loads` reads back as the same string; so are the characters other than
+`\\n` that some readers take for a line break.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
+
+# Lone surrogates cannot be encoded; NEL and the Unicode line and paragraph
+# separators are line breaks to `str.splitlines` (and to JavaScript), so a
+# reader splitting the file that way would tear a record in two.
+_UNSAFE = re.compile("[\ud800-\udfff\x85\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates shown as `\\udce9`, so any terminal or file takes it."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def dumps(data: Any, *, indent: int | None = None) -> str:
+    """`json.dumps` that always encodes to UTF-8 (see `dumps_line`), optionally indented."""
+    text = json.dumps(data, ensure_ascii=False, default=str, indent=indent)
+    return _UNSAFE.sub(_escape, text)
+
+
+def dumps_line(data: Any, *, compact: bool = True, ascii_only: bool = False) -> str:
+    """`data` as one line of JSON that encodes to UTF-8 without error.
+
+    Non-ASCII text stays readable (unless `ascii_only`); lone surrogates become
+    `\\uXXXX` escapes, and values JSON cannot hold become their `str()`.
+    """
+    separators = (",", ":") if compact else (", ", ": ")
+    line = json.dumps(data, ensure_ascii=ascii_only, default=str, separators=separators)
+    # Raw surrogates can only occur inside JSON strings, where the escape is valid.
+    return _UNSAFE.sub(_escape, line)
+
+
+class _Record(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def line_printer(stream: TextIO) -> Callable[[_Record], None]:
+    """A subscriber that prints each event (anything with `to_dict`) as one JSON line.
+
+    Lines from several threads (subagents) never interleave; a stream that cannot
+    encode UTF-8 gets ASCII with escapes, so every line stays valid JSON.
+    """
+    lock = threading.Lock()
+    ascii_only = not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")
+
+    def print_line(record: _Record) -> None:
+        line = dumps_line(record.to_dict(), compact=False, ascii_only=ascii_only)
+        with lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    return print_line
