@@ -6,11 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from tui_helpers import make_app, model_of, reached, settle, started, until
+from tui_helpers import make_app, model_of, notices, reached, settle, started, until
 
 from tiller.errors import AuthError, ProviderError
 from tiller.testing.scripted import Step, call
-from tiller.tui.conversation import AssistantMessage, Notice, UserMessage
+from tiller.tui.conversation import AssistantMessage, UserMessage
 from tiller.tui.diff_view import DiffView
 from tiller.tui.prompt import Prompt
 from tiller.tui.status_bar import StatusBar
@@ -19,9 +19,6 @@ from tiller.tui.workspace_tree import WorkspaceTree
 
 pytestmark = pytest.mark.anyio
 
-
-def notices(app) -> list[str]:
-    return [str(n.render()) for n in app.main.conversation.query(Notice)]
 
 
 async def send(pilot, text: str) -> None:

@@ -11,6 +11,7 @@ from tui_helpers import (
     FROZEN_NOW,
     make_app,
     model_of,
+    notices,
     reached,
     screen_text,
     settle,
@@ -19,7 +20,7 @@ from tui_helpers import (
 )
 
 from tiller.testing.scripted import Step, call
-from tiller.tui.conversation import Notice, UserMessage
+from tiller.tui.conversation import UserMessage
 from tiller.tui.events_pane import EventsPane
 from tiller.tui.pending import PendingMessages
 from tiller.tui.prompt import Prompt
@@ -36,9 +37,6 @@ WRITE_HELLO = call("write_file", file_path="hello.py", content="print('hello')\n
 def user_messages(app) -> list[tuple[str, str]]:
     return [(m.kind, m.text) for m in app.main.conversation.query(UserMessage)]
 
-
-def notices(app) -> list[str]:
-    return [str(n.render()) for n in app.main.conversation.query(Notice)]
 
 
 def shown_actions(app) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import make_app, settle, started
+from tui_helpers import make_app, notices, settle, started
 
 from tiller.journal import list_journals
 from tiller.testing.scripted import call
@@ -35,3 +35,21 @@ async def test_resume_shows_history_and_restores_the_overlay(project: Path) -> N
         assert len(conversation.query(UserMessage)) == 1
         assert [a.source for a in conversation.query(AssistantMessage)] == ["Wrote notes."]
         assert len(conversation.query(ToolCallBlock)) == 1
+
+
+async def test_resume_names_a_file_change_it_left_out(project: Path) -> None:
+    """A change to a file holding a credential is not restored, and the TUI says which file."""
+    key = "OPENAI_API_KEY=sk-proj-" + "a1B2" * 10 + "\n"
+    steps = [call("write_file", file_path=".env", content=key), "Ok."]
+    first = make_app(project, steps, journal=True)
+    async with first.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"set the key", "enter")
+        await settle(pilot)
+    [summary] = list_journals(project)
+
+    second = make_app(project, [], journal=True, resume=summary.id)
+    async with second.run_test() as pilot:
+        app = await started(pilot)
+        warned = [n for n in notices(app) if n.startswith("Warning: ") and ".env" in n]
+        assert (app.main.session.files(), len(warned)) == ({}, 1)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandList, CommandPalette
-from tui_helpers import make_app, model_of, settle, started, until
+from tui_helpers import make_app, model_of, notices, settle, started, until
 
 from tiller.testing.scripted import call
 from tiller.tui.commands import SLASH_COMMANDS, complete, parse_command
-from tiller.tui.conversation import Notice, TurnLimitNotice, UserMessage
+from tiller.tui.conversation import TurnLimitNotice, UserMessage
 from tiller.tui.diff_view import DiffView
 from tiller.tui.prompt import Prompt, SlashMenu
 from tiller.tui.screens.confirm import ConfirmScreen
@@ -24,9 +24,6 @@ pytestmark = pytest.mark.anyio
 
 WRITE_HELLO = call("write_file", file_path="hello.py", content="print('hello')\n")
 
-
-def notices(app) -> list[str]:
-    return [str(n.render()) for n in app.main.conversation.query(Notice)]
 
 
 async def slash(pilot, text: str) -> None:

@@ -98,3 +98,10 @@ def screen_text(app: TillerApp) -> str:
             line = line.ljust(column) + text
         lines.append(line.replace("\xa0", " ").rstrip())
     return "\n".join(lines)
+
+
+def notices(app: TillerApp) -> list[str]:
+    """The text of every notice Tiller put in the conversation."""
+    from tiller.tui.conversation import Notice
+
+    return [str(n.render()) for n in app.main.conversation.query(Notice)]

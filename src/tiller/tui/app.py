@@ -84,6 +84,8 @@ class TillerApp(App[None]):
         super().__init__()
         self.options = options
         self.main = MainScreen()
+        self.restore_warnings: list[str] = []
+        """What resuming a session had to leave out (shown once the session is up)."""
         if options.theme and options.theme in self.available_themes:
             self.theme = options.theme
 
@@ -113,8 +115,14 @@ class TillerApp(App[None]):
                 overrides["client"] = o.client
             if o.config is not None:
                 overrides["config"] = o.config
+            # A file change dropped on resume (it held a credential) must be shown.
             return restore_session(
-                resume, journal=o.journal, max_turns=o.max_turns, **overrides, **o.llm_options
+                resume,
+                journal=o.journal,
+                max_turns=o.max_turns,
+                on_warning=self.restore_warnings.append,
+                **overrides,
+                **o.llm_options,
             )
         where: dict[str, Any] = {"files": workspace} if workspace is not None else {"root": o.root}
         session = Session(

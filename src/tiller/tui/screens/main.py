@@ -131,6 +131,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         if session.history:
             self.conversation.replay(session.history)
             self.conversation.add_notice(f"Resumed session {session.id}.")
+        for warning in self.tiller.restore_warnings:
+            self.conversation.add_notice(f"Warning: {warning}", "warning", markup=False)
+            self.notify(warning, severity="warning", timeout=30)
         self.tiller.after_start()
 
     # -- sessions ---------------------------------------------------------------
