@@ -52,17 +52,20 @@ def _leftover_processes() -> list[str]:
     return found
 
 
-def _leftover_files(run_dir: Path) -> list[str]:
-    """What tests left in the run's temp dir, besides pytest's own tmp_path tree."""
-    return sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("pytest-of-"))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _nothing_left_behind() -> Iterator[None]:
     """After the last test: no sandbox copy, temp file or process of this run remains."""
-    yield
     assert _run_dir is not None
-    assert (_leftover_files(_run_dir), _leftover_processes()) == ([], [])
+    # What plugins made before the first test (pytest's tmp_path tree, the snapshot
+    # plugin's report dir) is theirs to remove.
+    before = {p.name for p in _run_dir.iterdir()}
+    yield
+    left = sorted(
+        p.name
+        for p in _run_dir.iterdir()
+        if p.name not in before and not p.name.startswith("pytest-of-")
+    )
+    assert (left, _leftover_processes()) == ([], [])
 
 
 @pytest.fixture
