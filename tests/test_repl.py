@@ -378,7 +378,7 @@ def test_yes_runs_the_command(shell_chat: Driver, model: ScriptedModel) -> None:
 
 def test_the_question_shows_its_keys(shell_chat: Driver, model: ScriptedModel) -> None:
     """The approval question prints its [y] / [a] / [n] keys (not eaten as markup)."""
-    model.add(call("shell", command="true"), "ok")
+    model.add(call("shell", command="touch x"), "ok")
     shell_chat.line("go")
     assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
     shell_chat.line("y")

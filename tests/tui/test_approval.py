@@ -134,7 +134,7 @@ async def test_allow_for_session_does_not_ask_again(project: Path) -> None:
 
 async def test_cancelling_the_run_closes_the_modal(project: Path) -> None:
     """The engine cancels the request when the run is cancelled; the modal closes, the run ends."""
-    app = shell_app(project, [call("shell", command="echo hi"), "never"])
+    app = shell_app(project, [call("shell", command="touch hi"), "never"])
     async with app.run_test() as pilot:
         await started(pilot)
         await send(pilot, "go")
@@ -147,7 +147,7 @@ async def test_cancelling_the_run_closes_the_modal(project: Path) -> None:
 
 async def test_status_bar_says_awaiting_approval(project: Path) -> None:
     """While the modal is up the status bar shows the run waiting for the person."""
-    app = shell_app(project, [call("shell", command="echo hi"), "done"])
+    app = shell_app(project, [call("shell", command="touch hi"), "done"])
     async with app.run_test() as pilot:
         await started(pilot)
         await send(pilot, "go")
@@ -289,7 +289,7 @@ async def test_keys_typed_as_the_modal_opens_do_not_answer_it(
 
 async def test_shell_block_says_it_awaits_approval(project: Path) -> None:
     """While the modal is up, the call's block in the conversation says it awaits approval."""
-    app = shell_app(project, [call("shell", command="echo hi"), "done"])
+    app = shell_app(project, [call("shell", command="touch hi"), "done"])
     async with app.run_test() as pilot:
         await started(pilot)
         await send(pilot, "go")
@@ -335,7 +335,7 @@ async def test_reason_typed_straight_after_n_never_approves(project: Path) -> No
 
 async def test_key_hints_appear_when_the_keys_work(project: Path) -> None:
     """The border shows the keys only once the modal is armed."""
-    app = shell_app(project, [call("shell", command="true"), "done"])
+    app = shell_app(project, [call("shell", command="touch x"), "done"])
     async with app.run_test() as pilot:
         await started(pilot)
         await send(pilot, "go")
