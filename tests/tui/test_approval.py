@@ -13,6 +13,7 @@ from tui_helpers import make_app, model_of, screen_text, settle, started, type_t
 from tiller.approvals import Approval, Decision
 from tiller.config import SessionConfig
 from tiller.events import Event, EventKind
+from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import Step, call
 from tiller.tui.app import TillerApp
 from tiller.tui.prompt import Prompt
@@ -33,19 +34,6 @@ def shell_app(project: Path, steps: list[Step | str], config: SessionConfig = SH
 
 async def send(pilot, text: str) -> None:
     await pilot.press(*text, "enter")
-
-
-class ManualClock:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def ready(pilot) -> ManualClock:
