@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import pytest
 
 from tiller.approvals import Decision
-from concurrent.futures import Future
-
 from tiller.repl_approvals import (
     GUARD_SECONDS,
     SHOWN_OUTPUT_LINES,
