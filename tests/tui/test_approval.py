@@ -371,6 +371,21 @@ async def test_every_key_restarts_the_quiet_period(project: Path) -> None:
         assert (early, screen.arm_if_quiet()) == (False, True)
 
 
+async def test_the_quiet_period_counts_from_when_the_modal_is_shown(project: Path) -> None:
+    """A modal that took longer than the delay to appear does not take the next key."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        clock = ManualClock()
+        answers: list[object] = []
+        screen = ApprovalScreen({"command": "make"}, clock=clock)
+        clock.advance(ApprovalScreen.ARM_DELAY * 2)  # built, but slow to reach the screen
+        await app.push_screen(screen, callback=answers.append)
+        await opened(pilot)
+        await pilot.press("a")
+        assert (answers, screen.armed, screen.is_current) == ([], False, True)
+
+
 async def test_the_guard_window_is_half_a_second(project: Path) -> None:
     """Arming waits 0.5 s of quiet, as the issue asks."""
     assert ApprovalScreen.ARM_DELAY == 0.5

@@ -87,12 +87,13 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self.armed = False
         self._clock = clock
         self._forward = forward
-        # From construction, not mount: keys can reach the modal before it mounts.
         self._quiet_since = clock()
         self._arm_timer: Timer | None = None
 
     def on_mount(self) -> None:
-        self._wait_for_quiet()
+        # Count from when the modal is on screen, not from when it was built: building
+        # can take longer than the delay, while the keys still went to the prompt.
+        self._restart_quiet_period()
 
     # -- the guard against keys meant for the prompt -------------------------------------
 
@@ -109,7 +110,13 @@ class ApprovalScreen(ModalScreen[Approval | None]):
             self.set_focus(self.query_one("#allow", Button))
         return self.armed
 
+    def _restart_quiet_period(self) -> None:
+        self._quiet_since = self._clock()
+        if self.is_mounted and not self.armed:
+            self._wait_for_quiet()
+
     def _wait_for_quiet(self) -> None:
+        # Only this timer arms, never a key: the hints appear exactly when keys work.
         if self.arm_if_quiet():
             return
         if self._arm_timer is not None:
@@ -117,19 +124,14 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         remaining = self.ARM_DELAY - (self._clock() - self._quiet_since)
         self._arm_timer = self.set_timer(max(remaining, 0.05), self._wait_for_quiet)
 
-    def _early_key(self, event: events.Key) -> None:
-        """A key that came before the modal was armed: the prompt's, not an answer."""
-        event.stop()
-        event.prevent_default()
-        self._quiet_since = self._clock()
-        if self._forward is not None:
-            self._forward(event)
-        if self.is_mounted:
-            self._wait_for_quiet()
-
     def on_key(self, event: events.Key) -> None:
-        if not self.arm_if_quiet():
-            self._early_key(event)
+        if not self.armed:
+            # Typed before the modal was armed: the prompt's key, not an answer.
+            event.stop()
+            event.prevent_default()
+            if self._forward is not None:
+                self._forward(event)
+            self._restart_quiet_period()
             return
         # Once `n` opened the reason line, everything typed belongs there. Keys typed in
         # the same burst as `n` were already dispatched to the button that had the focus
@@ -269,6 +271,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         if self._withdrawn:
             self._close_unanswered()
+        elif not self.armed:
+            self._restart_quiet_period()
 
     def _close_unanswered(self) -> None:
         if not self._dismissed:
