@@ -468,3 +468,24 @@ def test_text_typed_before_the_question_comes_back_after_it(
     shell_chat.line("est")
     shell_chat.wait_runs(2)
     assert model.requests[-1].messages[-1]["content"] == "lets add a test"
+
+
+def test_type_ahead_continues_the_half_typed_line(shell_chat: Driver, model: ScriptedModel) -> None:
+    """A half-typed line and the keys typed just after the question rejoin as one line."""
+    gate = threading.Event()
+    held = Step(tool_calls=call("shell", command="touch x").tool_calls, gate=gate)
+    model.add(held, "ok", "second answer")
+    shell_chat.line("go")
+    assert held.reached.wait(5)
+    shell_chat.type("also")
+    buffer = shell_chat.repl.prompt.default_buffer
+    assert shell_chat.repl.wait_until(lambda: buffer.text == "also")
+    gate.set()
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals))
+    shell_chat.line(" a note")
+    assert shell_chat.repl.wait_until(lambda: shell_chat.text.count("Kept for after") == 2)
+    answer(shell_chat, "y")
+    shell_chat.wait_runs(1)
+    shell_chat.line("!")
+    shell_chat.wait_runs(2)
+    assert model.requests[-1].messages[-1]["content"] == "also a note!"

@@ -337,7 +337,7 @@ class Repl:
         if self.approvals:
             began, self._line_began = self._line_began, None
             if stripped and not self.approvals.may_answer(began):
-                self._keep(text)
+                self._keep(text + "\n")
                 self._say(QUESTION, "magenta")
                 return
             self._answer(stripped)
@@ -672,7 +672,11 @@ class Repl:
         self._notify()
 
     def _keep(self, text: str) -> None:
-        """Set typed text aside until the open questions are answered."""
+        """Set typed text aside until the open questions are answered.
+
+        A submitted line ends in a newline; a half-typed one does not, so the keys
+        typed after it continue it.
+        """
         self._kept.append(text)
         self._say(
             "Kept for after the question (typed as it appeared, not an answer): "
@@ -684,7 +688,7 @@ class Repl:
         if self.approvals or not self._kept:
             return ""
         kept, self._kept = self._kept, []
-        return "\n".join(kept)
+        return "".join(kept).rstrip("\n")
 
     def _text_changed(self, buffer: Buffer) -> None:
         if not buffer.text:
