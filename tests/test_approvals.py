@@ -114,6 +114,8 @@ TABLE: list[tuple[str, str]] = [
     ("ls (", "does not parse"),
     ("# only a comment", "nothing to run"),
     ("time ls", "`time` runs other commands"),
+    ("ls \ud800", "not valid text"),
+    ("ls\x00rm", "NUL"),
     ("nohup ls", "`nohup` runs other commands"),
     # -- options that run code or write, refused even when an entry matches ---------------
     ("git --exec-path=/tmp status", "`git --exec-path`"),

@@ -17,6 +17,7 @@ and stderr) and writing to exactly `/dev/null` (`>/dev/null`, `2>/dev/null`,
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -57,6 +58,8 @@ _SYNTAX_REASONS: dict[str, str] = {
 _GLOB_CHARS = "*?["
 _BRACE_EXPANSION = re.compile(r"\{[^{}]*(?:,|\.\.)[^{}]*\}")
 _DOUBLE_QUOTE_ESCAPES = '$`"\\\n'
+_PARSE_LOCK = threading.Lock()
+"""One parser is shared; sessions (and parallel subagents) ask from their own threads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,12 @@ def parse_command(command: str) -> ParsedCommand:
     """
     if "\x00" in command:
         return ParsedCommand(problem="contains a NUL character")
-    tree = _parser().parse(command.encode("utf-8"))
+    try:
+        source = command.encode("utf-8")
+    except UnicodeEncodeError:
+        return ParsedCommand(problem="contains characters that are not valid text")
+    with _PARSE_LOCK:
+        tree = _parser().parse(source)
     root = tree.root_node
     if root.has_error:
         return ParsedCommand(problem="does not parse as a shell command")
