@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tiller.approvals import ApprovalPolicy, allowed_by_list
-from tiller.command_safety import entry_matches, review
+from tiller.command_safety import BUILTIN_ALLOW, entry_matches, review
 from tiller.shell_grammar import parse_command
 
 # The README's old example: every bypass below once passed it.
@@ -80,6 +85,14 @@ TABLE: list[tuple[str, str]] = [
     ("ls\nrm -rf src", "`rm -rf src` is not on the allow-list"),
     ("ls \\\n; rm x", "`rm x` is not on the allow-list"),
     ("ls\\ -la", "`ls -la` is not on the allow-list"),
+    ("find . -exe\\\nc rm {} +", "joins words without a blank"),
+    ("fi\\\nnd . -delete", "joins words without a blank"),
+    ("ls ~/.ssh", "expands `~`"),
+    ("ls {\\a", "joins words without a blank"),
+    ("ls { {", "cannot split reliably"),
+    ("ls \\ -la", "joins words without a blank"),
+    ("ls \\ #", "skipped"),
+    ("ls a\\\n#", "joins words without a blank"),
     ("\u217cs", "non-ASCII"),  # a Roman numeral fifty that looks like `l`
     ("g\u0456t status", "non-ASCII"),  # a Cyrillic `і`
     ("FOO=1 ls", "sets a variable for the command (`FOO=1`)"),
@@ -265,3 +278,59 @@ def test_policy_review_says_why() -> None:
 def test_allow_mode_allows_everything() -> None:
     """`--yes` skips the checks."""
     assert ApprovalPolicy("allow").preapproved("rm -rf / > x") is True
+
+
+# -- the parse agrees with bash ---------------------------------------------------------------
+
+_PROGRAMS = sorted({entry.split()[0] for entry in BUILTIN_ALLOW})
+# Each allowed program becomes a bash function (functions win over builtins and PATH)
+# that records its words, so running an allowed command shows what bash would pass.
+_RECORDERS = "".join(
+    f'{name}() {{ builtin printf -v r "%s\\037" {name} "$@"; '
+    'builtin printf "%s\\036" "$r" >> "$OUT"; }; '
+    for name in _PROGRAMS
+)
+
+
+def bash_argvs(command: str, directory: Path) -> list[tuple[str, ...]]:
+    """The words each simple command of `command` received from bash, sorted."""
+    out = directory / "argv"
+    out.write_bytes(b"")
+    empty = directory / "cwd"  # no file names for a wildcard to match
+    empty.mkdir()
+    subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", _RECORDERS + 'eval "$CMD"'],
+        cwd=empty,
+        env={"OUT": str(out), "CMD": command, "PATH": "/usr/bin:/bin", "HOME": str(directory)},
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    records = out.read_text(encoding="utf-8").split("\x1e")[:-1]
+    return sorted(tuple(record.split("\x1f")[:-1]) for record in records)
+
+
+# Letters that spell no real program: whatever a wrong verdict let through stays harmless.
+_PIECES = st.sampled_from(
+    ["a", "b", "-a", "--b=", " ", " ", "'", '"', "\\", "\\\n", "\n", ";", "|", "&&", "$", "`",
+     "(", ")", "{", "}", "*", "?", "[", "]", "#", "~", "=", ">", "<", "2>&1", ">/dev/null",
+     "a,b", "..", "!", "%", "^"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(["ls", "echo", "cat", "git log", "grep"]),
+    rest=st.lists(_PIECES, max_size=8).map("".join),
+)
+def test_allowed_commands_get_the_words_bash_gives_them(
+    name: str, rest: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """For every command allowed to run, bash passes exactly the words the check saw."""
+    command = f"{name} {rest}"
+    parsed = parse_command(command)
+    if not review(command).allowed:
+        return
+    directory = tmp_path_factory.mktemp("bash")
+    expected = sorted(simple.argv for simple in parsed.commands)
+    assert bash_argvs(command, directory) == expected, command

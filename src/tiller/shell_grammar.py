@@ -58,6 +58,12 @@ _SYNTAX_REASONS: dict[str, str] = {
 _GLOB_CHARS = "*?["
 _BRACE_EXPANSION = re.compile(r"\{[^{}]*(?:,|\.\.)[^{}]*\}")
 _DOUBLE_QUOTE_ESCAPES = '$`"\\\n'
+_WORD_BREAKS = frozenset(" \t\n;&|<>()")
+"""Characters that end an unquoted word in bash."""
+_GLUED_CONTINUATION = re.compile(r"[^\s\\](?:\\\\)*\\\n\S")
+"""A backslash-newline with no blank on either side: bash glues the text around it
+into one word (`-exe` backslash-newline `c` is `-exec`), where the grammar may read two, or a
+comment. (Inside single quotes this asks needlessly, never wrongly allows.)"""
 _PARSE_LOCK = threading.Lock()
 """One parser is shared; sessions (and parallel subagents) ask from their own threads."""
 
@@ -110,6 +116,11 @@ def parse_command(command: str) -> ParsedCommand:
     """
     if "\x00" in command:
         return ParsedCommand(problem="contains a NUL character")
+    if _GLUED_CONTINUATION.search(command):
+        return ParsedCommand(
+            problem="joins words without a blank between them (across a `\\` line "
+            "continuation), so bash may read other words than shown"
+        )
     try:
         source = command.encode("utf-8")
     except UnicodeEncodeError:
@@ -119,12 +130,40 @@ def parse_command(command: str) -> ParsedCommand:
     root = tree.root_node
     if root.has_error:
         return ParsedCommand(problem="does not parse as a shell command")
+    if not _fully_read(root, source):
+        return ParsedCommand(problem="has characters the shell grammar skipped")
     found: list[SimpleCommand] = []
     try:
         _statements(root, found)
     except _Unreadable as problem:
         return ParsedCommand(problem=str(problem))
     return ParsedCommand(commands=tuple(found))
+
+
+def _fully_read(root: Node, source: bytes) -> bool:
+    """Whether every byte outside the grammar's tokens is a blank or a line continuation.
+
+    The grammar can step over characters bash reads (`ls \\ #` leaves `\\ `
+    in no token); a decision on such a tree would not be about the real command.
+    """
+    covered = 0
+    stack = [root]
+    leaves: list[tuple[int, int]] = []
+    while stack:
+        node = stack.pop()
+        if node.child_count == 0:
+            leaves.append((node.start_byte, node.end_byte))
+        else:
+            stack.extend(node.children)
+    for start, end in sorted(leaves):
+        if start > covered and not _only_blanks(source[covered:start]):
+            return False
+        covered = max(covered, end)
+    return _only_blanks(source[covered:])
+
+
+def _only_blanks(gap: bytes) -> bool:
+    return not gap.replace(b"\\\n", b"").strip(b" \t\r\n")
 
 
 def _text(node: Node) -> str:
@@ -194,7 +233,21 @@ def _redirect(node: Node) -> None:
 
 def _simple_command(node: Node) -> SimpleCommand:
     argv: list[str] = []
+    source = node.text or b""
+    previous_end: int | None = None
     for child in node.children:
+        if previous_end is not None:
+            # Bash splits words only at blanks. The grammar also splits `-exe\<newline>c`
+            # (bash removes the backslash-newline first and reads `-exec`) and `{\a`, and
+            # drops the escaped blank of `\ a`.
+            gap = source[previous_end - node.start_byte : child.start_byte - node.start_byte]
+            blanks = gap.replace(b"\\\n", b"")
+            if not blanks or blanks.strip(b" \t"):
+                raise _Unreadable(
+                    "joins words without a blank between them (as across a `\\` line "
+                    "continuation), so bash may read other words than shown"
+                )
+        previous_end = child.end_byte
         if child.type == "command_name":
             named = [part for part in child.children if part.is_named]
             if len(named) != 1:
@@ -219,6 +272,8 @@ def _word(node: Node, *, command_position: bool) -> str:
     _word_parts(node, parts)
     value = "".join(text for text, _ in parts)
     bare = "".join(text if not quoted else "_" * len(text) for text, quoted in parts)
+    if bare.startswith("~"):
+        raise _Unreadable(f"expands `~` to a home directory (`{_text(node)}`)")
     if _BRACE_EXPANSION.search(bare):
         raise _Unreadable(f"uses brace expansion (`{_text(node)}`)")
     if any(ch in bare for ch in _GLOB_CHARS):
@@ -246,15 +301,26 @@ def _word_parts(node: Node, parts: list[tuple[str, bool]]) -> None:
             if not child.is_named:
                 if child.type != '"':
                     raise _Unreadable(_reason_for(child.type))
-            elif child.type == "string_content":
-                parts.append((_unescape_double(_text(child)), True))
-            else:
+            elif child.type != "string_content":
                 raise _Unreadable(_reason_for(child.type))
+        # From the source between the quotes: the grammar leaves blank-only content
+        # (`" "`) out of its `string_content` nodes.
+        text = _text(node)
+        if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+            raise _Unreadable(f"has a quoted word Tiller cannot read (`{text}`)")
+        parts.append((_unescape_double(text[1:-1]), True))
     elif kind == "concatenation":
+        previous_end = node.start_byte
         for child in node.children:
             if not child.is_named:
                 raise _Unreadable(f"uses `{child.type}` inside a word")
+            if child.start_byte != previous_end:
+                # The grammar glues `{ {` into one word; bash reads two.
+                raise _Unreadable(f"has a word Tiller cannot split reliably (`{_text(node)}`)")
+            previous_end = child.end_byte
             _word_parts(child, parts)
+        if previous_end != node.end_byte:
+            raise _Unreadable(f"has a word Tiller cannot split reliably (`{_text(node)}`)")
     else:
         raise _Unreadable(_reason_for(kind))
 
@@ -268,6 +334,9 @@ def _unescape_bare(text: str) -> str:
             following = next(chars, "")
             if following != "\n":
                 out.append(following)
+        elif ch in _WORD_BREAKS:
+            # The grammar sometimes keeps `{ {` as one word; bash splits it there.
+            raise _Unreadable(f"has a word Tiller cannot split reliably (`{text}`)")
         else:
             out.append(ch)
     return "".join(out)
