@@ -9,9 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tiller import Session, SessionConfig
 from tiller.approvals import ApprovalPolicy, allowed_by_list
 from tiller.command_safety import BUILTIN_ALLOW, entry_matches, review
+from tiller.events import Event, EventKind
 from tiller.shell_grammar import parse_command
+from tiller.testing.scripted import ScriptedModel, Step, call
 
 # The README's old example: every bypass below once passed it.
 OLD_EXAMPLE = ("pytest", "git *")
@@ -335,3 +338,67 @@ def test_allowed_commands_get_the_words_bash_gives_them(
     directory = tmp_path_factory.mktemp("bash")
     expected = sorted(simple.argv for simple in parsed.commands)
     assert bash_argvs(command, directory) == (expected, ""), command
+
+
+# -- through the engine ------------------------------------------------------------------------
+
+
+def headless(tmp_path: Path, steps: list[Step | str]) -> tuple[Session, list[Event]]:
+    """A session that cannot ask (headless `deny` mode) with no allow-list."""
+    session = Session(
+        ScriptedModel(steps),
+        root=tmp_path,
+        skills_dirs=[],
+        config=SessionConfig(shell=True, shell_approval="deny"),
+    )
+    events: list[Event] = []
+    session.subscribe(events.append)
+    return session, events
+
+
+def tool_outputs(events: list[Event]) -> list[str]:
+    return [str(e.data["output"]) for e in events if e.kind is EventKind.TOOL_CALL_END]
+
+
+def test_headless_runs_builtin_read_only_commands(tmp_path: Path) -> None:
+    """Without an allow-list, a headless run still runs `ls` unasked."""
+    (tmp_path / "hello.txt").write_text("hi\n")
+    session, events = headless(tmp_path, [call("shell", command="ls"), "done"])
+    try:
+        session.send("list")
+    finally:
+        session.close()
+    assert "hello.txt" in tool_outputs(events)[0]
+
+
+def test_headless_refusal_tells_the_model_why(tmp_path: Path) -> None:
+    """The error the model reads names what in the command needs approval."""
+    session, events = headless(tmp_path, [call("shell", command="git status > s.txt"), "ok"])
+    try:
+        session.send("save the status")
+    finally:
+        session.close()
+    assert "because the command redirects output to a file (`> s.txt`)" in tool_outputs(events)[0]
+
+
+def test_approval_request_carries_the_reason(tmp_path: Path) -> None:
+    """APPROVAL_REQUESTED says why the command needs the person."""
+    session = Session(
+        ScriptedModel([call("shell", command="touch made.txt"), "ok"]),
+        root=tmp_path,
+        skills_dirs=[],
+        config=SessionConfig(shell=True),
+    )
+    reasons: list[object] = []
+
+    def deny(event: Event) -> None:
+        if event.kind is EventKind.APPROVAL_REQUESTED:
+            reasons.append(event.data["reason"])
+            event.data["future"].set_result(False)
+
+    session.subscribe(deny)
+    try:
+        session.send("make it")
+    finally:
+        session.close()
+    assert reasons == ["`touch made.txt` is not on the allow-list"]
