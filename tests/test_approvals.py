@@ -16,8 +16,8 @@ from tiller.events import Event, EventKind
 from tiller.shell_grammar import parse_command
 from tiller.testing.scripted import ScriptedModel, Step, call
 
-# The README's old example: every bypass below once passed it.
-OLD_EXAMPLE = ("pytest", "git *")
+# The README's old example (every bypass below once passed it), and an interpreter entry.
+OLD_EXAMPLE = ("pytest", "git *", "python -m pytest")
 
 ALLOWED = ""
 
@@ -85,6 +85,9 @@ TABLE: list[tuple[str, str]] = [
     ("python -c 'import os'", "`python -c` runs code given on the command line"),
     ("python3 -Bc 'import os'", "`python3 -c` runs code"),
     ("perl -ne 'print'", "`perl -e` runs code"),
+    ("python -W ignore -c 'import os'", "`python -c` runs code"),
+    ("node --eval 'x'", "`node --eval` runs code"),
+    ("python -m pytest -p no:cacheprovider", "ALLOWED-WITH-PYTHON-ENTRY"),
     ("ls\nrm -rf src", "`rm -rf src` is not on the allow-list"),
     ("ls \\\n; rm x", "`rm x` is not on the allow-list"),
     ("ls\\ -la", "`ls -la` is not on the allow-list"),
@@ -163,6 +166,13 @@ TABLE: list[tuple[str, str]] = [
     ("sort -o out.txt in.txt", "`sort -o` writes a file"),
     ("sort --output=out.txt in.txt", "`sort -o` writes a file"),
     ("sort --compress-program=./evil x", "`sort --compress-program`"),
+    ("sort --out=out.txt in.txt", "`sort -o` writes a file"),
+    ("sort -uoout.txt in.txt", "`sort -o` writes a file"),
+    ("sed -ni.bak 1p f", "`sed -i`"),
+    ("git grep -nO'touch PWNED' foo", "`git grep -O`"),
+    ("git log --outp=x", "`git log --output` writes a file"),
+    ("sed --in-pl s/a/b/ f", "`sed -i`"),
+    ("rg --pr=./evil foo", "`rg --pre`"),
     # -- read-only commands that stop being read-only ---------------------------------------
     ("git branch -D main", "ALLOWED-BY-OLD-EXAMPLE"),
     ("git push origin main", "ALLOWED-BY-OLD-EXAMPLE"),
@@ -177,7 +187,7 @@ TABLE: list[tuple[str, str]] = [
 def test_table(command: str, expected: str) -> None:
     """With the old README allow-list: allowed commands pass, the rest ask with a reason."""
     verdict = review(command, OLD_EXAMPLE)
-    if expected in (ALLOWED, "ALLOWED-BY-OLD-EXAMPLE"):
+    if expected in (ALLOWED, "ALLOWED-BY-OLD-EXAMPLE", "ALLOWED-WITH-PYTHON-ENTRY"):
         assert (verdict.allowed, verdict.reason) == (True, "")
     else:
         assert (verdict.allowed, expected in verdict.reason) == (False, True), verdict.reason

@@ -67,20 +67,35 @@ def _runner_problem(argv: tuple[str, ...]) -> str:
     if name in _SHELLS:
         return f"`{name}` runs shell code that Tiller cannot check"
     if _INLINE_CODE.match(name):
-        for arg in argv[1:]:
-            if arg == "--":
-                break
-            inline = (
-                arg.startswith("-") and not arg.startswith("--") and arg[1:2] in _INLINE_LETTERS
-            )
-            if (
-                inline
-                or _INLINE_LETTERS & set(_short_bundle(arg))
-                or _long(arg, "--eval", "--print")
-            ):
-                letters = [ch for ch in arg[1:] if ch in _INLINE_LETTERS]
-                flag = arg.split("=", 1)[0] if arg.startswith("--") else f"-{letters[0]}"
-                return f"`{name} {flag}` runs code given on the command line"
+        return _inline_code_problem(name, argv[1:])
+    return ""
+
+
+_INTERPRETER_VALUES = frozenset({"-W", "-X"})
+"""Interpreter options whose value is the next word (`python -W ignore`)."""
+
+
+def _inline_code_problem(name: str, args: tuple[str, ...]) -> str:
+    """`python -c` and the like, among the interpreter's own options.
+
+    The options end at the script or `-m module`; what follows is the program's own
+    (`python -m pytest -p no:x` is not `python -p`).
+    """
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--" or not arg.startswith("-") or arg.startswith("-m"):
+            break
+        if arg in _INTERPRETER_VALUES:
+            skip = True
+            continue
+        letters = [ch for ch in _short_bundle(arg) if ch in _INLINE_LETTERS]
+        if letters:
+            return f"`{name} -{letters[0]}` runs code given on the command line"
+        if _long(arg, "--eval", "--print"):
+            return f"`{name} {arg.split('=', 1)[0]}` runs code given on the command line"
     return ""
 
 
@@ -88,15 +103,24 @@ def _runner_problem(argv: tuple[str, ...]) -> str:
 
 
 def _short_bundle(arg: str) -> str:
-    """The letters of a short-option bundle (`-ni` -> `ni`), or empty for anything else."""
-    if len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and arg[1:].isalpha():
+    """What follows the dash of a short-option bundle (`-ni.bak` -> `ni.bak`), else empty.
+
+    Options that take a value swallow the rest of the bundle (`-ni.bak` is `-n -i .bak`),
+    so a letter anywhere in it may be the option.
+    """
+    if len(arg) > 1 and arg[0] == "-" and arg[1] != "-":
         return arg[1:]
     return ""
 
 
 def _long(arg: str, *names: str) -> bool:
-    """Whether `arg` is one of the long options `names`, alone or as `--name=value`."""
-    return any(arg == name or arg.startswith(name + "=") for name in names)
+    """Whether `arg` is one of the long options `names`, alone or as `--name=value`.
+
+    GNU getopt and git accept any unambiguous abbreviation (`sort --out=F` is
+    `--output=F`), so a prefix of a name counts as the name.
+    """
+    option = arg.split("=", 1)[0]
+    return option.startswith("--") and len(option) > 2 and any(n.startswith(option) for n in names)
 
 
 _GIT_SAFE_GLOBAL = frozenset(
@@ -153,7 +177,7 @@ def _git_problem(argv: tuple[str, ...]) -> str:
         dangerous, why = _GIT_RUNS_CODE.get(subcommand, ((), ""))
         for name in dangerous:
             short = len(name) == 2 and name.startswith("-")
-            if arg == name or (short and arg.startswith(name)) or _long(arg, name):
+            if arg == name or (short and name[1] in _short_bundle(arg)) or _long(arg, name):
                 return f"`git {subcommand} {name}` {why}"
     return ""
 
@@ -192,7 +216,7 @@ def _sed_problem(argv: tuple[str, ...]) -> str:
     for arg in argv[1:]:
         if arg == "--":
             break
-        if _long(arg, "--in-place") or arg.startswith("-i") or "i" in _short_bundle(arg):
+        if _long(arg, "--in-place") or "i" in _short_bundle(arg):
             return "`sed -i` edits files in place"
     return ""
 
@@ -201,7 +225,7 @@ def _sort_problem(argv: tuple[str, ...]) -> str:
     for arg in argv[1:]:
         if arg == "--":
             break
-        if _long(arg, "--output") or arg.startswith("-o") or _short_bundle(arg).endswith("o"):
+        if _long(arg, "--output") or "o" in _short_bundle(arg):
             return "`sort -o` writes a file"
         if _long(arg, "--compress-program"):
             return "`sort --compress-program` runs a program"
