@@ -20,6 +20,8 @@ from rich.console import Console
 from tiller import Session, SessionConfig, Workspace
 from tiller.errors import ProviderError
 from tiller.repl import Repl, ReplCompleter
+from tiller.repl_approvals import GUARD_SECONDS
+from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import ScriptedModel, Step, call
 
 ENTER = "\r"
@@ -363,25 +365,33 @@ def test_flush_names_conflicts_and_writes_nothing_on_no(
 def shell_chat(model: ScriptedModel, tmp_path: Path) -> Iterator[Driver]:
     session = Session(model, root=tmp_path, skills_dirs=[], config=SessionConfig(shell=True))
     with running(session) as driver:
+        driver.repl.approvals.clock = ManualClock()
         yield driver
+
+
+def answer(chat: Driver, text: str) -> None:
+    """Wait for the question, let its guard time pass, then type `text` and Enter."""
+    assert chat.repl.wait_until(lambda: bool(chat.repl.approvals)), chat.text
+    clock = chat.repl.approvals.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(GUARD_SECONDS)
+    chat.line(text)
 
 
 def test_yes_runs_the_command(shell_chat: Driver, model: ScriptedModel) -> None:
     """`y` to the approval question runs the command; its file lands in the workspace."""
     model.add(call("shell", command="echo hi > hi.txt"), "Made it.")
     shell_chat.line("make hi.txt")
-    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
-    shell_chat.line("y")
+    answer(shell_chat, "y")
     shell_chat.wait_runs(1)
     assert shell_chat.session.files() == {"hi.txt": "hi\n"}
 
 
 def test_the_question_shows_its_keys(shell_chat: Driver, model: ScriptedModel) -> None:
     """The approval question prints its [y] / [a] / [n] keys (not eaten as markup)."""
-    model.add(call("shell", command="true"), "ok")
+    model.add(call("shell", command="touch x"), "ok")
     shell_chat.line("go")
-    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
-    shell_chat.line("y")
+    answer(shell_chat, "y")
     shell_chat.wait_runs(1)
     assert "[y]es once" in shell_chat.text
 
@@ -390,8 +400,7 @@ def test_no_with_reason_reaches_the_model(shell_chat: Driver, model: ScriptedMod
     """`n <reason>` denies; the model's tool result carries the reason."""
     model.add(call("shell", command="rm -rf build"), "Understood.")
     shell_chat.line("clean up")
-    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
-    shell_chat.line("n keep the build directory")
+    answer(shell_chat, "n keep the build directory")
     shell_chat.wait_runs(1)
     assert "keep the build directory" in str(model.requests[1].messages[-1]["content"])
 
@@ -413,3 +422,70 @@ def test_ctrl_c_while_asking_ends_the_run(shell_chat: Driver, model: ScriptedMod
     shell_chat.type(CTRL_C)
     shell_chat.wait_runs(1)
     assert (shell_chat.session.files(), bool(shell_chat.repl.approvals)) == ({}, False)
+
+
+def test_a_line_typed_as_the_question_appears_is_not_an_answer(
+    shell_chat: Driver, model: ScriptedModel
+) -> None:
+    """`a` + Enter within the guard time after the question neither allows nor denies."""
+    model.add(call("shell", command="touch x"), "ok")
+    shell_chat.line("go")
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
+    shell_chat.line("a")
+    assert shell_chat.repl.wait_until(lambda: "Kept for after the question" in shell_chat.text)
+    assert (bool(shell_chat.repl.approvals), shell_chat.session.files()) == (True, {})
+
+
+def test_the_question_is_still_answered_after_type_ahead(
+    shell_chat: Driver, model: ScriptedModel
+) -> None:
+    """After a kept type-ahead line, a deliberate `y` answers and the command runs."""
+    model.add(call("shell", command="touch x"), "ok")
+    shell_chat.line("go")
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals)), shell_chat.text
+    shell_chat.line("n")
+    assert shell_chat.repl.wait_until(lambda: "Kept for after the question" in shell_chat.text)
+    answer(shell_chat, "y")
+    shell_chat.wait_runs(1)
+    assert shell_chat.session.files() == {"x": ""}
+
+
+def test_text_typed_before_the_question_comes_back_after_it(
+    shell_chat: Driver, model: ScriptedModel
+) -> None:
+    """A half-typed line is set aside when the question appears and is the next prompt's text."""
+    gate = threading.Event()
+    held = Step(tool_calls=call("shell", command="touch x").tool_calls, gate=gate)
+    model.add(held, "ok", "second answer")
+    shell_chat.line("go")
+    assert held.reached.wait(5)
+    shell_chat.type("lets add a t")
+    buffer = shell_chat.repl.prompt.default_buffer
+    assert shell_chat.repl.wait_until(lambda: buffer.text == "lets add a t")
+    gate.set()
+    answer(shell_chat, "y")
+    shell_chat.wait_runs(1)
+    shell_chat.line("est")
+    shell_chat.wait_runs(2)
+    assert model.requests[-1].messages[-1]["content"] == "lets add a test"
+
+
+def test_type_ahead_continues_the_half_typed_line(shell_chat: Driver, model: ScriptedModel) -> None:
+    """A half-typed line and the keys typed just after the question rejoin as one line."""
+    gate = threading.Event()
+    held = Step(tool_calls=call("shell", command="touch x").tool_calls, gate=gate)
+    model.add(held, "ok", "second answer")
+    shell_chat.line("go")
+    assert held.reached.wait(5)
+    shell_chat.type("also")
+    buffer = shell_chat.repl.prompt.default_buffer
+    assert shell_chat.repl.wait_until(lambda: buffer.text == "also")
+    gate.set()
+    assert shell_chat.repl.wait_until(lambda: bool(shell_chat.repl.approvals))
+    shell_chat.line(" a note")
+    assert shell_chat.repl.wait_until(lambda: shell_chat.text.count("Kept for after") == 2)
+    answer(shell_chat, "y")
+    shell_chat.wait_runs(1)
+    shell_chat.line("!")
+    shell_chat.wait_runs(2)
+    assert model.requests[-1].messages[-1]["content"] == "also a note!"

@@ -1,11 +1,21 @@
-"""Reading an approval answer typed in the REPL, and the live output tail."""
+"""Reading an approval answer typed in the REPL, the type-ahead guard, and the live output tail."""
 
 from __future__ import annotations
+
+from concurrent.futures import Future
 
 import pytest
 
 from tiller.approvals import Decision
-from tiller.repl_approvals import SHOWN_OUTPUT_LINES, OutputTail, parse_answer
+from tiller.repl_approvals import (
+    GUARD_SECONDS,
+    SHOWN_OUTPUT_LINES,
+    OutputTail,
+    PendingApprovals,
+    describe_request,
+    parse_answer,
+)
+from tiller.testing.clock import ManualClock
 
 
 @pytest.mark.parametrize(
@@ -45,3 +55,43 @@ def test_output_tail_joins_partial_lines() -> None:
         ["hello"],
         (["wor"], 0),
     )
+
+
+def asked_at_zero() -> tuple[PendingApprovals, ManualClock]:
+    """One open request, asked at clock time 0."""
+    pending = PendingApprovals(lambda: None)
+    clock = ManualClock(0.0)
+    pending.clock = clock
+    pending.add({"command": "touch x"}, Future())
+    return pending, clock
+
+
+@pytest.mark.parametrize(
+    ("began", "expected"),
+    [
+        (None, False),
+        (-1.0, False),
+        (0.0, False),
+        (GUARD_SECONDS - 0.01, False),
+        (GUARD_SECONDS, True),
+        (5.0, True),
+    ],
+)
+def test_only_a_line_begun_after_the_guard_answers(began: float | None, expected: bool) -> None:
+    """Lines begun before the question or within the guard time are type-ahead."""
+    pending, _ = asked_at_zero()
+    assert pending.may_answer(began) is expected
+
+
+def test_armed_after_the_guard_time() -> None:
+    """The prompt shows the answer keys only once the guard time has passed."""
+    pending, clock = asked_at_zero()
+    before = pending.armed()
+    clock.advance(GUARD_SECONDS)
+    assert (before, pending.armed()) == (False, True)
+
+
+def test_the_request_shows_why_it_asks() -> None:
+    """The reason the engine gives is printed with the request."""
+    lines = describe_request({"command": "ls > x", "reason": "it redirects"})
+    assert lines[-1] == "  why it asks: it redirects"

@@ -299,9 +299,9 @@ def test_allow_for_session_asks_once(tmp_path: Path) -> None:
         return Approval(Decision.ALLOW_SESSION)
 
     runner = ShellRunner(Workspace(root=tmp_path), policy=ApprovalPolicy("ask"), ask=ask)
-    run(runner, "echo hi")
-    run(runner, "echo hi")
-    assert asked == ["echo hi"]
+    run(runner, "touch hi")
+    run(runner, "touch hi")
+    assert asked == ["touch hi"]
 
 
 def test_headless_deny_mode_runs_only_the_allow_list(tmp_path: Path) -> None:
@@ -421,7 +421,7 @@ def test_denial_through_the_session_is_an_error_result(tmp_path: Path) -> None:
 
 def test_cancel_while_waiting_for_approval_does_not_hang(tmp_path: Path) -> None:
     """Cancelling while a request is open gives the call a result and ends the run."""
-    session, events = shell_session([call("shell", command="echo hi"), "never"], tmp_path)
+    session, events = shell_session([call("shell", command="touch hi"), "never"], tmp_path)
 
     def cancel_instead(event: Event) -> None:
         if event.kind is EventKind.APPROVAL_REQUESTED:
@@ -435,7 +435,7 @@ def test_cancel_while_waiting_for_approval_does_not_hang(tmp_path: Path) -> None
 def test_approval_event_serialises_without_the_future(tmp_path: Path) -> None:
     """The JSON form of APPROVAL_REQUESTED leaves the future out."""
     session, events = shell_session(
-        [call("shell", command="true"), "done"], tmp_path, shell_approval="ask"
+        [call("shell", command="touch x"), "done"], tmp_path, shell_approval="ask"
     )
     session.subscribe(
         lambda e: e.kind is EventKind.APPROVAL_REQUESTED and e.data["future"].set_result(True)
@@ -527,7 +527,7 @@ def test_long_output_is_truncated_for_the_model_only(tmp_path: Path) -> None:
 
 def test_approval_request_names_its_call(tmp_path: Path) -> None:
     """APPROVAL_REQUESTED carries the model's call id, so a front end can mark that call."""
-    session, events = shell_session([call("shell", command="true"), "done"], tmp_path)
+    session, events = shell_session([call("shell", command="touch x"), "done"], tmp_path)
     session.subscribe(
         lambda e: e.kind is EventKind.APPROVAL_REQUESTED and e.data["future"].set_result(True)
     )

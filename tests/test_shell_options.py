@@ -92,6 +92,14 @@ def test_headless_without_yes_refuses_and_says_how(fake_server, tmp_path: Path) 
     assert (result.exit_code, "--yes" in tool_message) == (0, True)
 
 
+def test_headless_refusal_says_why(fake_server, tmp_path: Path) -> None:
+    """The headless refusal tells the model what in the command needs approval."""
+    fake_server.add(MAKE, ServerReply(text="Could not run it."))
+    run(fake_server, tmp_path, "--shell", "make a file")
+    tool_message = fake_server.requests[1].body["messages"][-1]["content"]
+    assert "redirects output to a file (`> made.txt`)" in tool_message
+
+
 def test_headless_with_yes_runs_in_the_sandbox(fake_server, tmp_path: Path) -> None:
     """With --yes the command runs; its file is in the patch and not on disk."""
     fake_server.add(MAKE, ServerReply(text="Made it."))
@@ -108,8 +116,10 @@ def test_headless_allow_list_runs_without_yes(
     fake_server, tmp_path: Path, user_config: Path
 ) -> None:
     """A command the user's allow-list names runs in a headless run."""
-    user_config.write_text('[shell]\nallow = ["echo"]\n')
-    fake_server.add(MAKE, ServerReply(text="ok"))
+    user_config.write_text('[shell]\nallow = ["cp"]\n')
+    (tmp_path / "seed.txt").write_text("made\n")
+    copy = {"command": "cp seed.txt made.txt", "description": "x"}
+    fake_server.add(ServerReply(tool_calls=[("shell", json.dumps(copy))]), ServerReply(text="ok"))
     patch = tmp_path / "out.patch"
     result = run(fake_server, tmp_path, "--shell", "--diff", str(patch), "make a file")
     assert (result.exit_code, "+made" in patch.read_text()) == (0, True)

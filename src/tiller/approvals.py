@@ -4,17 +4,18 @@ A tool that needs consent asks its session (`Session.request_approval`), which
 emits `APPROVAL_REQUESTED` carrying a `concurrent.futures.Future`; a front end
 resolves the future with an `Approval` (a bool or a decision name also does).
 Headless runs cannot ask, so their policy allows everything (`--yes`) or only
-what an allow-list names.
+what the built-in read-only list and the allow-list name. Which commands those
+are is decided on the parsed command (`tiller.command_safety`).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
+
+from tiller.command_safety import Verdict, review
 
 ApprovalMode = Literal["ask", "allow", "deny"]
 """`ask` the person; `allow` everything (`--yes`); `deny` what the allow-list does not name."""
@@ -63,37 +64,14 @@ class Approval:
             return cls(Decision.DENY, f"Unrecognised approval answer: {answer!r}")
 
 
-# A command is only auto-allowed when every piece of it is; substitutions hide
-# what would really run, so they always ask.
-_SPLIT = re.compile(r"\s*(?:&&|\|\||[;|&\n])\s*")
-_SUBSTITUTION = re.compile(r"`|\$\(|<\(|>\(")
-
-
 def allowed_by_list(command: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    """Whether an allow-list names `command`.
+    """Whether the allow-list `patterns` alone lets `command` run unasked.
 
-    A pattern with `*`, `?` or `[` is matched with shell-style wildcards;
-    otherwise it matches the command itself or the command followed by
-    arguments (`pytest` allows `pytest -q tests/`). A compound command
-    (`a && b`, `a; b`, `a | b`) is allowed only when each part is.
+    Decided on the parsed command (see `tiller.command_safety.review`): every
+    simple command must match an entry word for word, and nothing in it may
+    redirect, substitute, or run code through options.
     """
-    if not patterns or _SUBSTITUTION.search(command):
-        return False
-    parts = [part.strip() for part in _SPLIT.split(command.strip()) if part.strip()]
-    return bool(parts) and all(_matches(part, patterns) for part in parts)
-
-
-def _matches(part: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    for pattern in patterns:
-        pattern = pattern.strip()
-        if not pattern:
-            continue
-        if any(ch in pattern for ch in "*?["):
-            if fnmatch.fnmatchcase(part, pattern):
-                return True
-        elif part == pattern or part.startswith(pattern + " "):
-            return True
-    return False
+    return review(command, tuple(patterns), builtin=False).allowed
 
 
 @dataclass
@@ -104,21 +82,28 @@ class ApprovalPolicy:
         mode: `ask`, `allow` or `deny` (see `ApprovalMode`).
         allow: command patterns that never ask (config `shell.allow`).
         session_allowed: exact commands the person allowed for this session.
+        builtin: also run the built-in read-only commands (`ls`, `git status`, ...)
+            unasked (`tiller.command_safety.BUILTIN_ALLOW`).
     """
 
     mode: ApprovalMode = "ask"
     allow: tuple[str, ...] = ()
     session_allowed: set[str] = field(default_factory=set)
+    builtin: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def review(self, command: str) -> Verdict:
+        """Whether `command` may run without asking anyone, and if not, why."""
+        if self.mode == "allow":
+            return Verdict(True)
+        with self._lock:
+            if command in self.session_allowed:
+                return Verdict(True)
+        return review(command, self.allow, builtin=self.builtin)
 
     def preapproved(self, command: str) -> bool:
         """Whether `command` may run without asking anyone."""
-        if self.mode == "allow":
-            return True
-        with self._lock:
-            if command in self.session_allowed:
-                return True
-        return allowed_by_list(command, self.allow)
+        return self.review(command).allowed
 
     def remember(self, command: str) -> None:
         """Allow `command` for the rest of the session."""

@@ -22,11 +22,13 @@ import gc
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
@@ -45,6 +47,7 @@ from rich.text import Text
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import (
+    GUARD_SECONDS,
     QUESTION,
     OutputTail,
     PendingApprovals,
@@ -253,6 +256,12 @@ class Repl:
         self._preview = ""
         self._calls: dict[str, str] = {}
         self.approvals = PendingApprovals(self._invalidate)
+        # Type-ahead around approval questions: when the line in the prompt was begun,
+        # and lines set aside until the question is answered.
+        self._line_started: float | None = None
+        self._line_began: float | None = None
+        self._kept: list[str] = []
+        self.prompt.default_buffer.on_text_changed += self._text_changed
         self._tails = OutputTail()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = threading.Condition()
@@ -306,7 +315,7 @@ class Repl:
 
     async def _read_one(self) -> None:
         try:
-            text = await self.prompt.prompt_async(self._message)
+            text = await self.prompt.prompt_async(self._message, default=self._take_kept())
         except KeyboardInterrupt:
             self._on_ctrl_c()
             return
@@ -326,6 +335,11 @@ class Repl:
         """One submitted line: a slash command, steering while a run goes, else a new run."""
         stripped = text.strip()
         if self.approvals:
+            began, self._line_began = self._line_began, None
+            if stripped and not self.approvals.may_answer(began):
+                self._keep(text + "\n")
+                self._say(QUESTION, "magenta")
+                return
             self._answer(stripped)
             return
         if not stripped:
@@ -452,6 +466,8 @@ class Repl:
             if buffer.complete_state is not None and buffer.complete_state.current_completion:
                 buffer.apply_completion(buffer.complete_state.current_completion)
                 return
+            # `Buffer.reset` (after a line is accepted) fires no change event.
+            self._line_began, self._line_started = self._line_started, None
             buffer.validate_and_handle()
 
         return bindings
@@ -489,7 +505,8 @@ class Repl:
             shown = [_clip(line, width) for line in lines]
             parts.append(("fg:ansibrightblack", "\n".join(shown) + "\n"))
         if self.approvals:
-            parts.append(("fg:ansimagenta bold", "approve [y/a/n]› "))
+            armed = self.approvals.armed()
+            parts.append(("fg:ansimagenta bold", "approve [y/a/n]› " if armed else "approve… "))
         elif self.running:
             parts.append(("fg:ansiyellow bold", "steer› "))
         else:
@@ -629,12 +646,55 @@ class Repl:
         future = data.get("future")
         if future is None:
             return
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            # On the prompt's loop: setting aside what is typed and opening the question
+            # must not interleave with keys being handled.
+            loop.call_soon_threadsafe(self._put_question, data, future)
+        else:
+            self._put_question(data, future)
+
+    def _put_question(self, data: dict[str, Any], future: Future[object]) -> None:
+        buffer = self.prompt.default_buffer
+        if buffer.text.strip():
+            self._keep(buffer.text)
+        if buffer.text:
+            buffer.reset()
+        self._line_started = None
         lines = describe_request(data)
         self.console.print(f"[magenta bold]? {escape(lines[0])}[/magenta bold]")
         for line in lines[1:]:
             self.console.print(f"[bold]{escape(line)}[/bold]")
         self._say(QUESTION, "magenta")
-        self.approvals.add(data, future)  # type: ignore[arg-type]
+        self.approvals.add(data, future)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_later(GUARD_SECONDS, self._invalidate)
+        self._notify()
+
+    def _keep(self, text: str) -> None:
+        """Set typed text aside until the open questions are answered.
+
+        A submitted line ends in a newline; a half-typed one does not, so the keys
+        typed after it continue it.
+        """
+        self._kept.append(text)
+        self._say(
+            "Kept for after the question (typed as it appeared, not an answer): "
+            + _one_line(text, 60),
+            "dim",
+        )
+
+    def _take_kept(self) -> str:
+        if self.approvals or not self._kept:
+            return ""
+        kept, self._kept = self._kept, []
+        return "".join(kept).rstrip("\n")
+
+    def _text_changed(self, buffer: Buffer) -> None:
+        if not buffer.text:
+            self._line_started = None
+        elif self._line_started is None:
+            self._line_started = self.approvals.clock()
         self._notify()
 
     # -- slash commands -------------------------------------------------------------

@@ -4,11 +4,17 @@ An approval request arrives on the engine's thread while the prompt is open;
 the REPL prints it and reads the person's next line as the answer:
 `y` allows once, `a` allows the command for the session, `n` denies, and
 `n <reason>` (or any other text) denies with that reason for the model.
+
+The person may be typing when the question appears. What was in the prompt
+is set aside (and comes back once the question is answered), and a line whose
+first key came before the question, or within `GUARD_SECONDS` of it, is never
+taken as the answer: it is kept for later and the question is asked again.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -20,6 +26,9 @@ SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
 
 QUESTION = "allow? [y]es once · [a]lways this session · [n]o, optionally with a reason"
+
+GUARD_SECONDS = 0.5
+"""A line begun this soon after the question was printed is type-ahead, not an answer."""
 
 
 def parse_answer(text: str) -> Approval | None:
@@ -43,12 +52,17 @@ class PendingApprovals:
 
     Args:
         on_change: called (from any thread) when a request arrives or goes away.
+
+    Attributes:
+        clock: the monotonic time source for the guard (`time.monotonic`; tests set
+            one they move by hand).
     """
 
     def __init__(self, on_change: Callable[[], None]) -> None:
-        self._queue: deque[tuple[dict[str, Any], Future[object]]] = deque()
+        self._queue: deque[tuple[dict[str, Any], Future[object], float]] = deque()
         self._lock = threading.Lock()
         self._on_change = on_change
+        self.clock: Callable[[], float] = time.monotonic
 
     def __bool__(self) -> bool:
         with self._lock:
@@ -58,7 +72,7 @@ class PendingApprovals:
     def add(self, details: dict[str, Any], future: Future[object]) -> None:
         """Queue a request; a cancelled one (the run was interrupted) leaves by itself."""
         with self._lock:
-            self._queue.append((details, future))
+            self._queue.append((details, future, self.clock()))
         future.add_done_callback(lambda _: self._on_change())
         self._on_change()
 
@@ -68,13 +82,31 @@ class PendingApprovals:
             self._drop_done()
             return self._queue[0][0] if self._queue else None
 
+    def armed(self) -> bool:
+        """Whether the guard time after the oldest open question has passed."""
+        with self._lock:
+            self._drop_done()
+            return bool(self._queue) and self.clock() >= self._queue[0][2] + GUARD_SECONDS
+
+    def may_answer(self, began: float | None) -> bool:
+        """Whether a line whose first key came at `began` (clock time) may answer.
+
+        A line begun before the oldest open question was printed, or within
+        `GUARD_SECONDS` of it, may not; nor may one whose start is unknown.
+        """
+        with self._lock:
+            self._drop_done()
+            if not self._queue or began is None:
+                return False
+            return began >= self._queue[0][2] + GUARD_SECONDS
+
     def answer(self, approval: Approval) -> bool:
         """Resolve the oldest open request; False when there was none."""
         with self._lock:
             self._drop_done()
             if not self._queue:
                 return False
-            _, future = self._queue.popleft()
+            future = self._queue.popleft()[1]
         try:
             future.set_result(approval)
         except Exception:  # cancelled by the engine in the meantime
@@ -93,6 +125,8 @@ def describe_request(details: dict[str, Any]) -> list[str]:
     lines.append(f"  $ {details.get('command', '')}")
     if details.get("description"):
         lines.append(f"  {details['description']}")
+    if details.get("reason"):
+        lines.append(f"  why it asks: {details['reason']}")
     return lines
 
 

@@ -131,11 +131,13 @@ class ShellRunner:
         return text
 
     def _approve(self, command: str, description: str, timeout_ms: int, call_id: str) -> None:
-        if self.policy.preapproved(command):
+        verdict = self.policy.review(command)
+        if verdict.allowed:
             return
         if self.policy.mode == "deny":
             raise ToolError(
-                "This command needs approval and nobody can give it here (a headless run). "
+                f"This command needs approval because {verdict.reason}; nobody can give it here "
+                "(a headless run). "
                 "Run with --yes, or add a matching pattern to `allow` under [shell] in "
                 "config.toml. Do not retry the same command."
             )
@@ -144,6 +146,7 @@ class ShellRunner:
                 "tool": "shell",
                 "call_id": call_id,
                 "command": command,
+                "reason": verdict.reason,
                 "description": description,
                 "cwd": self.settings.cwd or ".",
                 "timeout_ms": timeout_ms,

@@ -176,6 +176,24 @@ class Prompt(TextArea, inherit_bindings=False):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def type_key(self, key: events.Key) -> None:
+        """Take `key` as if it had been pressed here while this prompt had the focus.
+
+        For keys that reach a dialog as it opens over the prompt (an approval): the
+        person was typing here. Printable keys, Backspace, the newline keys and Enter
+        (send or steer) act as usual; anything else is dropped.
+        """
+        if key.key == "enter":
+            mode: Mode = "steer" if self.running else "send"
+            if self.check_action("submit", (mode,)):
+                self.action_submit(mode)
+        elif key.key in ("shift+enter", "ctrl+j"):
+            self.action_newline()
+        elif key.key == "backspace":
+            self.action_delete_left()
+        elif key.is_printable and key.character:
+            self.insert(key.character)
+
     def restore(self, texts: list[str]) -> None:
         """Put queued text back in front of whatever is being typed."""
         if not texts:

@@ -6,6 +6,8 @@ the engine withdrew the request); `ApprovalQueue` owns the futures.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -15,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Input, Static
 
 from tiller.approvals import Approval, Decision
@@ -31,18 +34,36 @@ def describe_timeout(timeout_ms: object) -> str:
     return f"{minutes} min" + (f" {rest} s" if rest else "")
 
 
+Clock = Callable[[], float]
+"""A monotonic time source in seconds (`time.monotonic`; tests pass one they move by hand)."""
+
+KeyForward = Callable[[events.Key], None]
+"""Types a key into the prompt under the modal."""
+
+
 class ApprovalScreen(ModalScreen[Approval | None]):
     """Shows one request; y / Enter allow once, a allows for the session, n asks for a reason.
 
     Esc denies without a reason. The engine may withdraw the request (the run was
     cancelled): `withdraw` closes the modal with None.
+
+    The modal can open while the person types in the prompt, so it starts
+    unarmed: until `ARM_DELAY` seconds pass without a key, every key goes on to
+    the prompt (`forward`) and answers nothing, and each key restarts the wait. A
+    burst like "lets add a test" arriving as the modal opens therefore lands in
+    the prompt, never on `a`. The key hints appear on the border when the keys
+    start to work.
+
+    Args:
+        details: the `APPROVAL_REQUESTED` event's data.
+        clock: the time source for the quiet period.
+        forward: where keys typed before the modal was armed go (None drops them).
     """
 
-    AUTO_FOCUS = "#allow"
-    ARM_DELAY: ClassVar[float] = 0.4
-    """Seconds after opening before keys answer: the modal can open while the person
-    types in the prompt, and a `y` or Enter meant for the prompt must not approve. The
-    key hints on the border appear when the keys start to work."""
+    AUTO_FOCUS = ""
+    """Nothing is focused until the modal is armed (a focused button would take Enter)."""
+    ARM_DELAY: ClassVar[float] = 0.5
+    """Seconds without a key, after opening, before keys answer."""
     KEY_HINTS: ClassVar[str] = "y allow · a for the session · n deny with a reason · Esc deny"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "allow", "Allow once"),
@@ -51,32 +72,74 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         Binding("escape", "deny", "Deny"),
     ]
 
-    def __init__(self, details: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        details: dict[str, Any],
+        *,
+        clock: Clock = time.monotonic,
+        forward: KeyForward | None = None,
+    ) -> None:
         super().__init__()
         self.details = {key: value for key, value in details.items() if key != "future"}
         self.command = str(self.details.get("command", ""))
         self._withdrawn = False
         self._dismissed = False
         self.armed = False
+        self._clock = clock
+        self._forward = forward
+        self._quiet_since = clock()
+        self._arm_timer: Timer | None = None
 
     def on_mount(self) -> None:
-        if self.ARM_DELAY > 0:
-            self.set_timer(self.ARM_DELAY, self._arm)
-        else:
-            self._arm()
+        # Count from when the modal is on screen, not from when it was built: building
+        # can take longer than the delay, while the keys still went to the prompt.
+        self._restart_quiet_period()
 
-    def _arm(self) -> None:
-        self.armed = True
-        self.query_one("#dialog").border_subtitle = self.KEY_HINTS
+    # -- the guard against keys meant for the prompt -------------------------------------
+
+    def arm_if_quiet(self) -> bool:
+        """Arm the keys when `ARM_DELAY` seconds passed without one; returns `armed`."""
+        if not self.is_mounted:
+            return False
+        if not self.armed and self._clock() - self._quiet_since >= self.ARM_DELAY:
+            self.armed = True
+            if self._arm_timer is not None:
+                self._arm_timer.stop()
+            self.query_one("#dialog").border_subtitle = self.KEY_HINTS
+            # Focus only now: a focused button would take an early Enter as a press.
+            self.set_focus(self.query_one("#allow", Button))
+        return self.armed
+
+    def _restart_quiet_period(self) -> None:
+        self._quiet_since = self._clock()
+        if self.is_mounted and not self.armed:
+            self._wait_for_quiet()
+
+    def _wait_for_quiet(self) -> None:
+        # Only this timer arms, never a key: the hints appear exactly when keys work.
+        if self.arm_if_quiet():
+            return
+        if self._arm_timer is not None:
+            self._arm_timer.stop()
+        remaining = self.ARM_DELAY - (self._clock() - self._quiet_since)
+        self._arm_timer = self.set_timer(max(remaining, 0.05), self._wait_for_quiet)
 
     def on_key(self, event: events.Key) -> None:
+        if not self.armed:
+            # Typed before the modal was armed: the prompt's key, not an answer.
+            event.stop()
+            event.prevent_default()
+            if self._forward is not None:
+                self._forward(event)
+            self._restart_quiet_period()
+            return
         # Once `n` opened the reason line, everything typed belongs there. Keys typed in
         # the same burst as `n` were already dispatched to the button that had the focus
         # and bubble up here instead of reaching the Input (which stops the printable
         # keys it handles): put them in the reason, so an `a` or `y` in a reason never
         # approves the command it argues against.
         if not self.has_class("-reason"):
-            if event.key == "n" and self.armed:
+            if event.key == "n":
                 # Open the line now, not through the binding: a binding runs only after
                 # the keys already queued behind `n` have been dispatched.
                 event.stop()
@@ -103,6 +166,10 @@ class ApprovalScreen(ModalScreen[Approval | None]):
                     str(details["description"]), classes="approval-description", markup=False
                 )
             yield Static(self._command_syntax(), classes="approval-command")
+            if details.get("reason"):
+                yield Static(
+                    f"Why it asks: {details['reason']}", classes="approval-why", markup=False
+                )
             yield Static(self._facts(), classes="approval-facts")
             yield Input(
                 placeholder="Why not? (optional, the agent reads it) · Enter denies",
@@ -204,6 +271,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         if self._withdrawn:
             self._close_unanswered()
+        elif not self.armed:
+            self._restart_quiet_period()
 
     def _close_unanswered(self) -> None:
         if not self._dismissed:

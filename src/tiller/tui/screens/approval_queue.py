@@ -7,6 +7,7 @@ queue never resolves a done future and closes (or skips) a withdrawn request.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from tiller.tui.screens.approval import ApprovalScreen
+from tiller.tui.screens.approval import ApprovalScreen, Clock, KeyForward
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -39,6 +40,12 @@ class ApprovalQueue:
         owner: the screen that posts `Settled` to itself (its handler calls `settled`)
             and above which the modals open.
         on_waiting: told how many requests wait (the shown one included) on every change.
+        forward: types a key into the prompt; keys that reach a modal before it is
+            armed go there (see `ApprovalScreen`).
+
+    Attributes:
+        clock: the time source the modals measure their quiet period with
+            (`time.monotonic`; a test sets one it moves by hand).
     """
 
     class Settled(Message):
@@ -52,9 +59,16 @@ class ApprovalQueue:
             self.request = request
             super().__init__()
 
-    def __init__(self, owner: Screen[Any], on_waiting: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        owner: Screen[Any],
+        on_waiting: Callable[[int], None],
+        forward: KeyForward | None = None,
+    ) -> None:
         self._owner = owner
         self._on_waiting = on_waiting
+        self._forward = forward
+        self.clock: Clock = time.monotonic
         self._waiting: deque[ApprovalRequest] = deque()
         self._shown: tuple[ApprovalRequest, ApprovalScreen] | None = None
 
@@ -94,7 +108,7 @@ class ApprovalQueue:
                 self._waiting.popleft()
             if self._waiting:
                 request = self._waiting.popleft()
-                screen = ApprovalScreen(request.details)
+                screen = ApprovalScreen(request.details, clock=self.clock, forward=self._forward)
                 self._shown = (request, screen)
                 self._owner.app.push_screen(
                     screen, callback=lambda answer: self._answered(request, answer)

@@ -76,7 +76,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self._unsubscribe: Callable[[], None] | None = None
         self._refresh_pending = False
         self._calls_done = 0
-        self.approvals = ApprovalQueue(self, self._approvals_waiting)
+        self.approvals = ApprovalQueue(
+            self, self._approvals_waiting, lambda key: self.query_one(Prompt).type_key(key)
+        )
 
     @property
     def tiller(self) -> TillerApp:

@@ -1,0 +1,368 @@
+"""Which shell commands may run without asking, decided on the parsed command.
+
+`review(command, allow)` parses the command with bash's grammar
+(`tiller.shell_grammar`) and allows it only when every simple command in it
+
+- is not a command that runs other commands or inline code (`env`, `xargs`,
+  `sudo`, `eval`, `bash`, `python -c`, ...),
+- carries no option that runs code or writes files (`git -c`, `find -exec`,
+  `rg --pre`, `sed -i`, `sort -o`, `git diff --output`, ...), whatever the
+  allow-list says, and
+- matches an entry of the built-in read-only list (`BUILTIN_ALLOW`) or of the
+  user's allow-list word for word, as a prefix of its words.
+
+An allow-list entry is split into words like a shell would (`git log` is two
+words); a word with `*`, `?` or `[` is a wildcard for one word (`git *` allows
+`git` followed by anything). Every refusal comes with a reason the person and
+the model read.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from tiller.shell_grammar import SimpleCommand, parse_command
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a command may run unasked, and if not, why.
+
+    Attributes:
+        allowed: it may run without asking.
+        reason: why it needs the person (empty when allowed).
+    """
+
+    allowed: bool
+    reason: str = ""
+
+
+Check = Callable[[tuple[str, ...]], str]
+"""Looks at a command's words; returns why it is unsafe, or an empty string."""
+
+# -- commands that run other commands or code given inline ------------------------------
+
+_RUNS_OTHER_COMMANDS = frozenset(
+    {
+        "eval", "exec", "source", ".", "command", "builtin", "env", "xargs", "sudo", "doas",
+        "su", "nohup", "setsid", "nice", "ionice", "timeout", "time", "watch", "strace",
+        "ltrace", "chroot", "unshare", "nsenter", "flock", "parallel", "script", "busybox",
+        "stdbuf", "trap", "coproc", "runuser", "setpriv", "fakeroot", "systemd-run",
+    }
+)  # fmt: skip
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "ash"})
+_INLINE_CODE = re.compile(r"^(?:python[\d.]*|pypy[\d.]*|perl|ruby|node|nodejs|deno|bun|php|lua)$")
+_INLINE_LETTERS = frozenset("ceEpr")
+"""`python -c`, `perl -e` / `-E` / `-ne`, `ruby -e`, `node -e` / `-p`, `php -r`."""
+
+
+def _runner_problem(argv: tuple[str, ...]) -> str:
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in _RUNS_OTHER_COMMANDS:
+        return f"`{name}` runs other commands, which Tiller cannot check"
+    if name in _SHELLS:
+        return f"`{name}` runs shell code that Tiller cannot check"
+    if _INLINE_CODE.match(name):
+        return _inline_code_problem(name, argv[1:])
+    return ""
+
+
+_INTERPRETER_VALUES = frozenset({"-W", "-X"})
+"""Interpreter options whose value is the next word (`python -W ignore`)."""
+
+
+def _inline_code_problem(name: str, args: tuple[str, ...]) -> str:
+    """`python -c` and the like, among the interpreter's own options.
+
+    The options end at the script or `-m module`; what follows is the program's own
+    (`python -m pytest -p no:x` is not `python -p`).
+    """
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--" or not arg.startswith("-") or arg.startswith("-m"):
+            break
+        if arg in _INTERPRETER_VALUES:
+            skip = True
+            continue
+        letters = [ch for ch in _short_bundle(arg) if ch in _INLINE_LETTERS]
+        if letters:
+            return f"`{name} -{letters[0]}` runs code given on the command line"
+        if _long(arg, "--eval", "--print"):
+            return f"`{name} {arg.split('=', 1)[0]}` runs code given on the command line"
+    return ""
+
+
+# -- options that run code or write, per program ------------------------------------------
+
+
+def _short_bundle(arg: str) -> str:
+    """What follows the dash of a short-option bundle (`-ni.bak` -> `ni.bak`), else empty.
+
+    Options that take a value swallow the rest of the bundle (`-ni.bak` is `-n -i .bak`),
+    so a letter anywhere in it may be the option.
+    """
+    if len(arg) > 1 and arg[0] == "-" and arg[1] != "-":
+        return arg[1:]
+    return ""
+
+
+def _long(arg: str, *names: str) -> bool:
+    """Whether `arg` is one of the long options `names`, alone or as `--name=value`.
+
+    GNU getopt and git accept any unambiguous abbreviation (`sort --out=F` is
+    `--output=F`), so a prefix of a name counts as the name.
+    """
+    option = arg.split("=", 1)[0]
+    return option.startswith("--") and len(option) > 2 and any(n.startswith(option) for n in names)
+
+
+_GIT_SAFE_GLOBAL = frozenset(
+    {"--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs", "--no-replace-objects",
+     "--glob-pathspecs", "--noglob-pathspecs", "--icase-pathspecs", "--version", "--help", "-h"}
+)  # fmt: skip
+_GIT_CONFIG_KEY = re.compile(r"^(?:-{1,2}[\w-]*=?)?core\.\w+", re.IGNORECASE)
+_GIT_RUNS_CODE: dict[str, tuple[tuple[str, ...], str]] = {
+    "rebase": (("-x", "--exec"), "runs a command after each commit"),
+    "difftool": (("-x", "--extcmd"), "runs the given diff command"),
+    "grep": (("-O", "--open-files-in-pager"), "runs the given pager"),
+    "archive": (("--exec",), "runs the given program on the remote side"),
+    "fetch": (("--upload-pack",), "runs the given program as the upload pack"),
+    "pull": (("--upload-pack",), "runs the given program as the upload pack"),
+    "clone": (("-u", "--upload-pack", "-c", "--config", "--template"), "can run code"),
+    "ls-remote": (("--upload-pack",), "runs the given program as the upload pack"),
+    "push": (("--receive-pack", "--exec"), "runs the given program as the receive pack"),
+    "init": (("--template",), "copies hooks from a template"),
+    "submodule": (("foreach",), "runs a command in each submodule"),
+    "bisect": (("run",), "runs a command at each step"),
+}
+_GIT_ALWAYS_ASK = {"filter-branch": "runs shell code for each commit"}
+
+
+def _git_problem(argv: tuple[str, ...]) -> str:
+    index = 1
+    while index < len(argv) and argv[index].startswith("-"):
+        option = argv[index]
+        if option.startswith("-c") or _long(option, "--config-env"):
+            return "`git -c` sets configuration that can run arbitrary code (aliases, pagers)"
+        if option.startswith("-C"):
+            return "`git -C` runs git in another directory, whose configuration can run code"
+        if _long(option, "--exec-path"):
+            return "`git --exec-path` makes git run programs from another directory"
+        if _long(option, "--git-dir", "--work-tree", "--namespace", "--super-prefix"):
+            name = option.split("=", 1)[0]
+            return f"`git {name}` points git at another repository (its configuration can run code)"
+        if option not in _GIT_SAFE_GLOBAL:
+            return f"the git option `{option}` before the subcommand is not known to be safe"
+        index += 1
+    rest = argv[index:]
+    subcommand = rest[0] if rest else ""
+    if subcommand in _GIT_ALWAYS_ASK:
+        return f"`git {subcommand}` {_GIT_ALWAYS_ASK[subcommand]}"
+    for arg in rest[1:]:
+        if _long(arg, "--output"):
+            return f"`git {subcommand} --output` writes a file"
+        if _long(arg, "--ext-diff"):
+            return f"`git {subcommand} --ext-diff` runs an external diff program"
+        if _long(arg, "--upload-pack", "--receive-pack"):
+            return f"`{arg.split('=', 1)[0]}` runs the given program"
+        if _GIT_CONFIG_KEY.match(arg):
+            return f"`{arg}` sets git configuration (`core.*`), which can run code"
+        dangerous, why = _GIT_RUNS_CODE.get(subcommand, ((), ""))
+        for name in dangerous:
+            short = len(name) == 2 and name.startswith("-")
+            if arg == name or (short and name[1] in _short_bundle(arg)) or _long(arg, name):
+                return f"`git {subcommand} {name}` {why}"
+    return ""
+
+
+_FIND_ACTIONS = frozenset(
+    {"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fls", "-fprint", "-fprint0", "-fprintf"}
+)
+
+
+def _find_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg in _FIND_ACTIONS:
+            verb = (
+                "deletes files"
+                if arg == "-delete"
+                else ("writes a file" if arg.startswith("-f") else "runs a command for each file")
+            )
+            return f"`find {arg}` {verb}"
+    return ""
+
+
+def _rg_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if _long(arg, "--pre"):
+            return "`rg --pre` runs a program on every file searched"
+        if _long(arg, "--hostname-bin"):
+            return "`rg --hostname-bin` runs a program"
+        if _long(arg, "--search-zip") or "z" in _short_bundle(arg):
+            return "`rg --search-zip` runs decompression programs"
+    return ""
+
+
+def _sed_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if _long(arg, "--in-place") or "i" in _short_bundle(arg):
+            return "`sed -i` edits files in place"
+    return ""
+
+
+def _sort_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if _long(arg, "--output") or "o" in _short_bundle(arg):
+            return "`sort -o` writes a file"
+        if _long(arg, "--compress-program"):
+            return "`sort --compress-program` runs a program"
+    return ""
+
+
+_OPTION_CHECKS: dict[str, Check] = {
+    "git": _git_problem,
+    "find": _find_problem,
+    "rg": _rg_problem,
+    "sed": _sed_problem,
+    "sort": _sort_problem,
+}
+"""Checks that apply whatever the allow-list says, by program name."""
+
+
+def unsafe_options(argv: tuple[str, ...]) -> str:
+    """Why these words run code or write despite any allow-list entry, or empty."""
+    problem = _runner_problem(argv)
+    if problem:
+        return problem
+    check = _OPTION_CHECKS.get(argv[0].rsplit("/", 1)[-1])
+    return check(argv) if check is not None else ""
+
+
+# -- the built-in read-only list --------------------------------------------------------
+
+_GIT_BRANCH_LISTING = frozenset(
+    {"-a", "--all", "-r", "--remotes", "-v", "-vv", "--verbose", "--show-current", "--list",
+     "-l", "--no-color", "--color", "--merged", "--no-merged", "--no-column"}
+)  # fmt: skip
+_SED_PRINT = re.compile(r"^(?:\d+|\$|\d+,(?:\d+|\$))p$")
+
+
+def _branch_lists_only(argv: tuple[str, ...]) -> bool:
+    """`git branch` that only lists: no names (which would create) and no changing flags."""
+    return all(
+        arg in _GIT_BRANCH_LISTING or arg.startswith(("--sort=", "--format=", "--color="))
+        for arg in argv[2:]
+    )
+
+
+def _sed_prints_lines(argv: tuple[str, ...]) -> bool:
+    """`sed -n 5p`, `sed -n '10,20p' FILE`: printing a range of lines, nothing else."""
+    return (
+        len(argv) in (3, 4)
+        and bool(_SED_PRINT.match(argv[2]))
+        and (len(argv) == 3 or not argv[3].startswith("-"))
+    )
+
+
+BUILTIN_ALLOW: tuple[str, ...] = (
+    "ls", "cat", "head", "tail", "wc", "pwd", "echo", "printf", "true", "false", "grep", "rg",
+    "find", "which", "basename", "dirname", "realpath", "nl", "cut", "sort", "diff", "cmp",
+    "stat", "du", "git status", "git diff", "git log", "git show", "git branch", "sed -n",
+)  # fmt: skip
+"""Read-only commands that never need asking (their unsafe options still ask)."""
+
+_BUILTIN_CONDITIONS: dict[tuple[str, ...], Callable[[tuple[str, ...]], bool]] = {
+    ("git", "branch"): _branch_lists_only,
+    ("sed", "-n"): _sed_prints_lines,
+}
+
+
+def _builtin_allows(argv: tuple[str, ...]) -> bool:
+    for entry in BUILTIN_ALLOW:
+        words = tuple(entry.split())
+        if argv[: len(words)] == words:
+            condition = _BUILTIN_CONDITIONS.get(words)
+            if condition is None or condition(argv):
+                return True
+    return False
+
+
+# -- the user's allow-list ----------------------------------------------------------------
+
+
+def entry_words(entry: str) -> tuple[str, ...]:
+    """An allow-list entry as words, split the way a shell would split it."""
+    try:
+        return tuple(shlex.split(entry))
+    except ValueError:
+        return tuple(entry.split())
+
+
+def entry_matches(entry: str, argv: tuple[str, ...]) -> bool:
+    """Whether allow-list `entry` names `argv`: its words are a prefix of the command's.
+
+    A word with `*`, `?` or `[` is a shell-style wildcard for one whole word;
+    any other word must be equal.
+    """
+    words = entry_words(entry)
+    if not words or len(words) > len(argv):
+        return False
+    return all(
+        fnmatchcase(arg, word) if any(ch in word for ch in "*?[") else arg == word
+        for word, arg in zip(words, argv, strict=False)
+    )
+
+
+# -- the verdict ----------------------------------------------------------------------------
+
+
+def review(command: str, allow: Sequence[str] = (), *, builtin: bool = True) -> Verdict:
+    """Decide whether `command` may run without asking.
+
+    The reason of a refusal is a clause that reads on its own ("the command
+    redirects output to a file (`> out.txt`)", "`rm x` is not on the allow-list").
+
+    Args:
+        command: the shell command as the model wrote it.
+        allow: the user's allow-list entries (config `shell.allow`).
+        builtin: also allow the built-in read-only commands (`BUILTIN_ALLOW`).
+    """
+    parsed = parse_command(command)
+    if parsed.problem:
+        return Verdict(False, f"the command {parsed.problem}")
+    if not parsed.commands:
+        return Verdict(False, "the command has nothing to run")
+    for simple in parsed.commands:
+        reason = _simple_problem(simple, allow, builtin)
+        if reason:
+            return Verdict(False, reason)
+    return Verdict(True)
+
+
+def _simple_problem(simple: SimpleCommand, allow: Sequence[str], builtin: bool) -> str:
+    argv = simple.argv
+    problem = unsafe_options(argv)
+    if problem:
+        return problem
+    if builtin and _builtin_allows(argv):
+        return ""
+    if any(entry_matches(entry, argv) for entry in allow if entry.strip()):
+        return ""
+    shown = " ".join(argv)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    if not argv[0].isascii():
+        return f"`{shown}` is not on the allow-list (its name has non-ASCII characters)"
+    return f"`{shown}` is not on the allow-list"
