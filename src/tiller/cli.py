@@ -175,6 +175,8 @@ def run(
         output_last_message.write_text(reply.text, encoding="utf-8")
     if diff is not None:
         diff.write_text(session.workspace.diff(), encoding="utf-8")
+        for note in session.workspace.diff_notes():
+            typer.echo(f"tiller: {note}", err=True)
     code = EXIT_OK
     if reply.stop_reason == "error":
         typer.echo(f"tiller: {reply.error}", err=True)

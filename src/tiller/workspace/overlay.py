@@ -17,7 +17,7 @@ from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts,
 from tiller.workspace.flush_lock import clean_if_idle, root_lock
 from tiller.workspace.globs import compile_glob, literal_prefix
 from tiller.workspace.layers import Layers
-from tiller.workspace.paths import is_under, join
+from tiller.workspace.paths import is_under, join, printable
 from tiller.workspace.search import (
     GrepHit,
     GrepResult,
@@ -433,11 +433,12 @@ class Workspace:
 
         `diff()` is always against the files as the workspace read them, so it
         applies to that tree; a file that changed on disk since then is named
-        here, because the patch may not apply to the disk as it is now.
+        here, because the patch may not apply to the disk as it is now. Names
+        that are not UTF-8 are shown with escapes, so every sentence prints.
         """
         return [
-            f"{path} changed on disk after Tiller read it; the patch is against the version "
-            "Tiller read and may not apply to the file as it is now"
+            f"{printable(path)} changed on disk after Tiller read it; the patch is against "
+            "the version Tiller read and may not apply to the file as it is now"
             for path in self.conflicts(paths)
         ]
 
