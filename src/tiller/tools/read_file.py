@@ -36,14 +36,6 @@ def number_lines(lines: list[str], first: int) -> str:
     return "\n".join(rows)
 
 
-def split_lines(content: str) -> list[str]:
-    """Lines as `grep` counts them: split on `\\n`, without line ends."""
-    lines = content.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
 def read_file_tool(workspace: Workspace) -> FunctionTool:
     """The `read_file` tool over `workspace`."""
 
@@ -51,20 +43,23 @@ def read_file_tool(workspace: Workspace) -> FunctionTool:
         path = args["file_path"]
         offset = args.get("offset", 1)
         limit = args.get("limit", DEFAULT_LIMIT)
-        lines = split_lines(workspace.read(path))
-        if not lines:
+        # A range, not the whole file: a huge file is streamed instead of refused.
+        found = workspace.read_range(path, offset, limit)
+        if found.total == 0:
             return f"{path} is empty (0 lines)."
-        if offset > len(lines):
+        if not found.lines:
             raise ToolError(
-                f"offset {offset} is past the end of {path}, which has {len(lines)} lines"
+                f"offset {offset} is past the end of {path}, which has {found.total} lines"
             )
-        shown = lines[offset - 1 : offset - 1 + limit]
-        text = number_lines(shown, offset)
-        remaining = len(lines) - (offset - 1 + len(shown))
-        if remaining:
-            next_offset = offset + len(shown)
-            noun = "line" if remaining == 1 else "lines"
-            text += f"\n[... {remaining} more {noun}; use offset={next_offset} to continue]"
+        text = number_lines(found.lines, offset)
+        if found.more:
+            next_offset = offset + len(found.lines)
+            if found.total is None:
+                text += f"\n[... more lines follow; use offset={next_offset} to continue]"
+            else:
+                remaining = found.total - (next_offset - 1)
+                noun = "line" if remaining == 1 else "lines"
+                text += f"\n[... {remaining} more {noun}; use offset={next_offset} to continue]"
         return text
 
     return FunctionTool(
