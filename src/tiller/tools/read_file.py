@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tiller.errors import ToolError
@@ -25,11 +26,23 @@ DESCRIPTION = (
 )
 
 
-def number_lines(lines: list[str], first: int) -> str:
-    """`lines` numbered from `first`, one `{n:>6} | {text}` row each, long lines cut."""
+def number_lines(
+    lines: list[str], first: int, dropped: Mapping[int, int] | None = None, endless: bool = False
+) -> str:
+    """`lines` numbered from `first`, one `{n:>6} | {text}` row each, long lines cut.
+
+    `dropped` names lines a streamed read already cut (number -> bytes left
+    out); `endless` says the last one runs on further than the read looked.
+    """
     rows = []
+    last = first + len(lines) - 1
     for number, line in enumerate(lines, first):
-        if len(line) > MAX_LINE_CHARS:
+        left_out = dropped.get(number) if dropped else None
+        if endless and number == last:
+            line = f"{line}... [line truncated; it runs on further than Tiller reads]"
+        elif left_out is not None:
+            line = f"{line}... [line truncated, {left_out} more bytes]"
+        elif len(line) > MAX_LINE_CHARS:
             cut = len(line) - MAX_LINE_CHARS
             line = f"{line[:MAX_LINE_CHARS]}... [line truncated, {cut} more characters]"
         rows.append(f"{number:>6} | {line}")
@@ -51,7 +64,7 @@ def read_file_tool(workspace: Workspace) -> FunctionTool:
             raise ToolError(
                 f"offset {offset} is past the end of {path}, which has {found.total} lines"
             )
-        text = number_lines(found.lines, offset)
+        text = number_lines(found.lines, offset, found.dropped, found.endless)
         if found.more:
             next_offset = offset + len(found.lines)
             if found.total is None:

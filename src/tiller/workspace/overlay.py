@@ -191,11 +191,11 @@ class Workspace:
     def read_range(self, path: str, offset: int = 1, limit: int | None = None) -> LineRange:
         """Lines `offset` (1-based) to `offset + limit - 1` of a text file, without line ends.
 
-        Lines are split on `\n`, with a `\r` before it dropped. A base file
+        Lines are split on `\n`, and a `\r` at the end of each is dropped. A base file
         over `MAX_READ_BYTES` is not read whole: its lines are streamed a
-        megabyte at a time, lines over `MAX_KEPT_LINE_BYTES` are cut with a
-        note, the total is known only when the read reached the end, and the
-        range must start within the first `MAX_SCAN_BYTES`.
+        megabyte at a time, lines over `MAX_KEPT_LINE_BYTES` are cut (see
+        `LineRange.dropped`), the total is known only when the read reached
+        the end, and the range must start within the first `MAX_SCAN_BYTES`.
 
         Raises:
             FileNotFoundInWorkspace: no such file.
@@ -210,9 +210,10 @@ class Workspace:
             text = self.read(path)
         except FileTooLargeError as exc:
             return self._stream_range(path, offset, limit, exc.size)
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()
+        lines = [line.removesuffix("\r") for line in lines]
         end = len(lines) if limit is None else offset - 1 + limit
         return LineRange(lines[offset - 1 : end], len(lines), end < len(lines))
 

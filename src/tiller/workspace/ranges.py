@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 """How far into a file a range read looks before giving up (about a quarter second)."""
@@ -11,7 +12,7 @@ MAX_SCAN_BYTES = 256 * 1024 * 1024
 MAX_KEPT_LINE_BYTES = 2000
 """Longer lines are cut, so one huge line cannot fill memory or the model's context."""
 
-_CHUNK = 1 << 20
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -19,41 +20,46 @@ class LineRange:
     """Lines of a file from some 1-based line on, without their line ends.
 
     Attributes:
-        lines: the lines read (`\\r` before a `\\n` removed, as grep shows them).
+        lines: the lines read, a `\r` at the end of each removed (as grep shows them).
         total: how many lines the file has, when the read reached its end; else None.
         more: whether lines follow the last one returned.
+        dropped: for lines cut at `MAX_KEPT_LINE_BYTES`, their 1-based number
+            mapped to how many bytes were left out (only streamed reads cut).
+        endless: the last line was cut where the read stopped looking, so its
+            `dropped` count is a lower bound.
     """
 
     lines: list[str]
     total: int | None
     more: bool
+    dropped: Mapping[int, int] = field(default_factory=dict)
+    endless: bool = False
 
 
 class ScanLimitReached(Exception):
     """The requested line starts further into the file than the scan limit."""
 
 
-def _finish(line: bytearray, dropped: int, endless: bool = False) -> str:
-    if not dropped and not endless and line.endswith(b"\r"):
+def _decode(line: bytearray, dropped: int) -> str:
+    if not dropped and line.endswith(b"\r"):
         del line[-1]
-    text = line.decode("utf-8", "replace")
-    if endless:
-        text += "... [line truncated; it runs on further than Tiller reads]"
-    elif dropped:
-        text += f"... [line truncated, {dropped} more bytes]"
-    return text
+    return line.decode("utf-8", "replace")
 
 
 def stream_line_range(
-    file: str, offset: int, limit: int | None, scan_limit: int = MAX_SCAN_BYTES
+    file: str,
+    offset: int,
+    limit: int | None,
+    scan_limit: int = MAX_SCAN_BYTES,
+    chunk_size: int = CHUNK_BYTES,
 ) -> LineRange:
-    """Lines `offset` to `offset + limit - 1` of a file, reading a megabyte at a time.
+    """Lines `offset` to `offset + limit - 1` of a file, read `chunk_size` bytes at a time.
 
     Memory stays bounded by the chunk size plus `limit` lines of at most
     `MAX_KEPT_LINE_BYTES` each, whatever the file's size.
 
     When `scan_limit` bytes have been read, the lines found so far are
-    returned (a line still unfinished is cut with a note).
+    returned (a line still unfinished is cut and marked `endless`).
 
     Raises:
         OSError: the file cannot be opened or read.
@@ -63,19 +69,21 @@ def stream_line_range(
     try:
         number = 1  # the line the read position is in
         lines: list[str] = []
+        cut: dict[int, int] = {}
         current = bytearray()
         dropped = 0
         partial = False  # bytes of line `number` have been read
         scanned = 0
-        while chunk := os.read(fd, _CHUNK):
+        while chunk := os.read(fd, chunk_size):
             scanned += len(chunk)
             if scanned > scan_limit:
                 if number < offset or not (lines or partial):
                     raise ScanLimitReached
                 # The range started in time; what was read of it is returned.
                 if partial:
-                    lines.append(_finish(current, dropped, endless=True))
-                return LineRange(lines, None, True)
+                    lines.append(_decode(current, dropped))
+                    cut[number] = dropped
+                return LineRange(lines, None, True, cut, endless=partial)
             pos = 0
             if number < offset:
                 need = offset - number
@@ -96,16 +104,20 @@ def stream_line_range(
                 partial = True
                 if newline == -1:
                     break
-                lines.append(_finish(current, dropped))
+                lines.append(_decode(current, dropped))
+                if dropped:
+                    cut[number] = dropped
                 current, dropped, partial = bytearray(), 0, False
                 number += 1
                 pos = newline + 1
                 if limit is not None and len(lines) >= limit:
                     more = pos < len(chunk) or os.read(fd, 1) != b""
-                    return LineRange(lines, None if more else number - 1, more)
+                    return LineRange(lines, None if more else number - 1, more, cut)
         if partial and number >= offset:
-            lines.append(_finish(current, dropped))
+            lines.append(_decode(current, dropped))
+            if dropped:
+                cut[number] = dropped
         total = number if partial else number - 1
-        return LineRange(lines, total, False)
+        return LineRange(lines, total, False, cut)
     finally:
         os.close(fd)
