@@ -34,7 +34,8 @@ def root(tmp_path: Path) -> Path:
 
 
 def call(workspace: Workspace, name: str, **args: object) -> tuple[bool, str]:
-    registry = ToolRegistry(file_tools(workspace))
+    style = "apply_patch" if name == "apply_patch" else "edit_file"
+    registry = ToolRegistry(file_tools(workspace, edit_style=style))
     result = registry.execute(ToolCall("call-1", name, json.dumps(args)))
     return result.is_error, result.output
 
@@ -122,6 +123,14 @@ def test_edit_file_on_a_huge_file_is_an_error_result(root: Path) -> None:
         True,
         True,
     )
+
+
+def test_apply_patch_on_a_huge_file_is_an_error_result(root: Path) -> None:
+    """apply_patch updating a huge file fails with the size error and changes nothing."""
+    ws = Workspace(root=root)
+    patch = "*** Begin Patch\n*** Update File: huge.log\n@@\n-line 1\n+first\n*** End Patch"
+    is_error, output = call(ws, "apply_patch", patch=patch)
+    assert (is_error, "huge.log is too large to read" in output, ws.changes()) == (True, True, [])
 
 
 def test_read_range_stops_at_the_scan_limit(root: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
+import sys
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -87,7 +88,7 @@ MAX_READ_BYTES = 32 * 1024 * 1024
 _CHUNK = 1 << 17
 
 
-def read_bytes(file: str, limit: int = MAX_READ_BYTES) -> bytes:
+def read_bytes(file: str, limit: int | None = None) -> bytes:
     """Read a whole file with raw `os` calls (about twice as fast as `open` for small files).
 
     Raises:
@@ -95,6 +96,8 @@ def read_bytes(file: str, limit: int = MAX_READ_BYTES) -> bytes:
         FileTooLargeError: the file holds more than `limit` bytes (at most
             `limit` + 1 are read: the file may have grown since it was stat'ed).
     """
+    if limit is None:
+        limit = sys.maxsize
     fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         data = os.read(fd, _CHUNK)
@@ -142,7 +145,7 @@ def take_snapshot(file: str) -> Snapshot:
             raise WorkspaceError(f"Not a regular file: {file}")
         if st.st_size > MAX_READ_BYTES:
             raise FileTooLargeError(file, st.st_size, MAX_READ_BYTES)
-        data = read_bytes(file)
+        data = read_bytes(file, MAX_READ_BYTES)
     except (FileNotFoundError, NotADirectoryError):
         return MISSING
     except PermissionError as exc:
