@@ -27,7 +27,7 @@ def split(data: bytes, offset: int, limit: int | None) -> tuple[list[str], int, 
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     text=st.lists(st.sampled_from(["a", "bc", "\n", "\r\n", "\r", "é"]), max_size=30).map("".join),
