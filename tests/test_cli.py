@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -49,6 +51,32 @@ def test_run_prints_answer_and_writes_diff(fake_server, tmp_path: Path) -> None:
         "Wrote a.txt.\n",
         True,
         False,
+    )
+
+
+def test_run_diff_names_a_file_changed_on_disk(fake_server, tmp_path: Path) -> None:
+    """--diff keeps the patch file pure and says on stderr which file changed on disk."""
+    (tmp_path / "a.txt").write_text("old\n")
+    gate = threading.Event()
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt.", gate=gate))
+    patch = tmp_path / "out.patch"
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(run(fake_server, tmp_path, "--diff", str(patch), "x"))
+    )
+    worker.start()
+    try:
+        assert fake_server.held(timeout=30)
+        (tmp_path / "a.txt").write_text("theirs\n")
+    finally:
+        gate.set()
+        worker.join(timeout=60)
+    [result] = results
+    assert (result.exit_code, result.stderr, patch.read_text().startswith("diff --git")) == (
+        0,
+        "tiller: a.txt changed on disk after Tiller read it; the patch is against the version "
+        "Tiller read and may not apply to the file as it is now\n",
+        True,
     )
 
 

@@ -85,3 +85,12 @@ def test_lone_surrogate_path_error_reaches_the_model_as_text(root: Path) -> None
             {"file_path": "\ud800.txt", "content": "x"}, ToolContext()
         )
     assert str(caught.value).encode("utf-8").startswith(b"Path '\\ud800.txt' contains")
+
+
+def test_diff_notes_show_the_name_with_escapes(root: Path) -> None:
+    """A non-UTF-8 name changed on disk is named as `caf\\xe9.txt`, text any terminal prints."""
+    ws = Workspace(root=root)
+    ws.edit(SURROGATE, "hello", "hi")
+    with open(os.fsencode(root) + b"/" + RAW, "wb") as handle:
+        handle.write(b"theirs\n")
+    assert [note.split(" ")[0] for note in ws.diff_notes()] == ["caf\\xe9.txt"]

@@ -176,6 +176,8 @@ def run(
             # However the run ended (an auth error and Ctrl-C included), the patch is left.
             if diff is not None:
                 diff.write_text(session.workspace.diff(), encoding="utf-8")
+                for note in session.workspace.diff_notes():
+                    typer.echo(f"tiller: {note}", err=True)
         if not json_events:
             typer.echo(reply.text)
         if output_last_message is not None:

@@ -23,6 +23,24 @@ class BinaryFileError(WorkspaceError):
     """A binary file was read as text."""
 
 
+class FileTooLargeError(WorkspaceError):
+    """A base file is too large to hold in memory (`read_range` still reads lines of it).
+
+    Attributes:
+        path: the workspace path.
+        size: the file's size in bytes.
+    """
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.path = path
+        self.size = size
+        super().__init__(
+            f"{path} is too large to read: {size} bytes (the limit is {limit}); read_file with "
+            "offset and limit reads a range of its lines, and Tiller cannot edit, rewrite or "
+            "delete it"
+        )
+
+
 class FileNotFoundInWorkspace(WorkspaceError):
     """The path does not exist in the workspace."""
 

@@ -775,6 +775,8 @@ class Repl:
             self._say(f"Could not write the patch: {exc}", "red")
             return
         self._say(f"Exported {len(workspace.changes())} change(s) to {target} (git apply it).")
+        for note in workspace.diff_notes():
+            self._say(note, "yellow")
 
     async def command_diff(self, argument: str) -> None:
         from tiller.errors import WorkspaceError

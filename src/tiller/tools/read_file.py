@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tiller.errors import ToolError
@@ -25,23 +26,27 @@ DESCRIPTION = (
 )
 
 
-def number_lines(lines: list[str], first: int) -> str:
-    """`lines` numbered from `first`, one `{n:>6} | {text}` row each, long lines cut."""
+def number_lines(
+    lines: list[str], first: int, dropped: Mapping[int, int] | None = None, endless: bool = False
+) -> str:
+    """`lines` numbered from `first`, one `{n:>6} | {text}` row each, long lines cut.
+
+    `dropped` names lines a streamed read already cut (number -> bytes left
+    out); `endless` says the last one runs on further than the read looked.
+    """
     rows = []
+    last = first + len(lines) - 1
     for number, line in enumerate(lines, first):
-        if len(line) > MAX_LINE_CHARS:
+        left_out = dropped.get(number) if dropped else None
+        if endless and number == last:
+            line = f"{line}... [line truncated; it runs on further than Tiller reads]"
+        elif left_out is not None:
+            line = f"{line}... [line truncated, {left_out} more bytes]"
+        elif len(line) > MAX_LINE_CHARS:
             cut = len(line) - MAX_LINE_CHARS
             line = f"{line[:MAX_LINE_CHARS]}... [line truncated, {cut} more characters]"
         rows.append(f"{number:>6} | {line}")
     return "\n".join(rows)
-
-
-def split_lines(content: str) -> list[str]:
-    """Lines as `grep` counts them: split on `\\n`, without line ends."""
-    lines = content.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
 
 
 def read_file_tool(workspace: Workspace) -> FunctionTool:
@@ -51,20 +56,23 @@ def read_file_tool(workspace: Workspace) -> FunctionTool:
         path = args["file_path"]
         offset = args.get("offset", 1)
         limit = args.get("limit", DEFAULT_LIMIT)
-        lines = split_lines(workspace.read(path))
-        if not lines:
+        # A range, not the whole file: a huge file is streamed instead of refused.
+        found = workspace.read_range(path, offset, limit)
+        if found.total == 0:
             return f"{path} is empty (0 lines)."
-        if offset > len(lines):
+        if not found.lines:
             raise ToolError(
-                f"offset {offset} is past the end of {path}, which has {len(lines)} lines"
+                f"offset {offset} is past the end of {path}, which has {found.total} lines"
             )
-        shown = lines[offset - 1 : offset - 1 + limit]
-        text = number_lines(shown, offset)
-        remaining = len(lines) - (offset - 1 + len(shown))
-        if remaining:
-            next_offset = offset + len(shown)
-            noun = "line" if remaining == 1 else "lines"
-            text += f"\n[... {remaining} more {noun}; use offset={next_offset} to continue]"
+        text = number_lines(found.lines, offset, found.dropped, found.endless)
+        if found.more:
+            next_offset = offset + len(found.lines)
+            if found.total is None:
+                text += f"\n[... more lines follow; use offset={next_offset} to continue]"
+            else:
+                remaining = found.total - (next_offset - 1)
+                noun = "line" if remaining == 1 else "lines"
+                text += f"\n[... {remaining} more {noun}; use offset={next_offset} to continue]"
         return text
 
     return FunctionTool(

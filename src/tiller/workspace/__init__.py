@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tiller.workspace.overlay import ChangeListener, Workspace
+from tiller.workspace.ranges import LineRange
 from tiller.workspace.search import GrepHit, GrepResult
 
-__all__ = ["ChangeListener", "GrepHit", "GrepResult", "Workspace"]
+__all__ = ["ChangeListener", "GrepHit", "GrepResult", "LineRange", "Workspace"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
+import sys
 import time
 from dataclasses import dataclass
 from functools import cached_property
 
-from tiller.errors import WorkspaceError
-from tiller.workspace.content import decode_text
+from tiller.errors import FileTooLargeError, WorkspaceError
+from tiller.workspace.content import SNIFF_BYTES, decode_text
 from tiller.workspace.flush_lock import is_temp_name
 from tiller.workspace.ignore import Chain, IgnoreFiles, is_ignored
 from tiller.workspace.paths import ensure_inside, join
@@ -81,24 +82,48 @@ def signature(st: os.stat_result) -> tuple[int, int, int]:
 
 MISSING = Snapshot(None)
 
+MAX_READ_BYTES = 32 * 1024 * 1024
+"""Base files larger than this are never read whole (`Workspace.read_range` streams lines)."""
+
 _CHUNK = 1 << 17
 
 
-def read_bytes(file: str) -> bytes:
+def read_bytes(file: str, limit: int | None = None) -> bytes:
     """Read a whole file with raw `os` calls (about twice as fast as `open` for small files).
 
     Raises:
         OSError: the file cannot be opened or read.
+        FileTooLargeError: the file holds more than `limit` bytes (at most
+            `limit` + 1 are read: the file may have grown since it was stat'ed).
     """
+    if limit is None:
+        limit = sys.maxsize
     fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         data = os.read(fd, _CHUNK)
         if len(data) < _CHUNK:
             return data
         chunks = [data]
-        while chunk := os.read(fd, _CHUNK):
+        total = len(data)
+        while total <= limit and (chunk := os.read(fd, min(_CHUNK, limit + 1 - total))):
             chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise FileTooLargeError(file, max(total, os.fstat(fd).st_size), limit)
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_head(file: str, size: int = SNIFF_BYTES) -> bytes:
+    """The first `size` bytes of a file (fewer when it is shorter).
+
+    Raises:
+        OSError: the file cannot be opened or read.
+    """
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        return os.read(fd, size)
     finally:
         os.close(fd)
 
@@ -108,6 +133,7 @@ def take_snapshot(file: str) -> Snapshot:
 
     Raises:
         IsADirectoryError: the path is a directory.
+        FileTooLargeError: the file is over `MAX_READ_BYTES` (checked before reading).
         WorkspaceError: the path is a special file (a FIFO would block), or unreadable.
     """
     taken = time.time_ns()
@@ -117,7 +143,9 @@ def take_snapshot(file: str) -> Snapshot:
             raise IsADirectoryError(file)
         if not stat_module.S_ISREG(st.st_mode):
             raise WorkspaceError(f"Not a regular file: {file}")
-        data = read_bytes(file)
+        if st.st_size > MAX_READ_BYTES:
+            raise FileTooLargeError(file, st.st_size, MAX_READ_BYTES)
+        data = read_bytes(file, MAX_READ_BYTES)
     except (FileNotFoundError, NotADirectoryError):
         return MISSING
     except PermissionError as exc:
@@ -296,3 +324,5 @@ class BaseTree:
             return take_snapshot(resolved)
         except IsADirectoryError as exc:
             raise WorkspaceError(f"{path} is a directory, not a file") from exc
+        except FileTooLargeError as exc:
+            raise FileTooLargeError(path, exc.size, MAX_READ_BYTES) from None

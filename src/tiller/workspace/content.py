@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 from tiller.errors import WorkspaceError
 
 SNIFF_BYTES = 8192
@@ -20,6 +22,21 @@ def decode_text(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def head_is_binary(head: bytes) -> bool:
+    """Whether a file's first bytes say it is binary, for files too large to decode whole.
+
+    The same test as `decode_text`, except that a multi-byte character cut at
+    the end of `head` does not count against it.
+    """
+    if b"\0" in head[:SNIFF_BYTES]:
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def encode_text(path: str, content: str) -> bytes:

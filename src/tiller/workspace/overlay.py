@@ -6,18 +6,20 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
-from tiller.errors import BinaryFileError, FlushConflict, WorkspaceError
-from tiller.workspace.base import MISSING, BaseTree, Snapshot
+from tiller.errors import BinaryFileError, FileTooLargeError, FlushConflict, WorkspaceError
+from tiller.workspace.base import MISSING, BaseTree, Snapshot, read_head
 from tiller.workspace.checkpoints import Checkpoints
-from tiller.workspace.content import encode_text
+from tiller.workspace.content import encode_text, head_is_binary
 from tiller.workspace.diff import file_diff
 from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
 from tiller.workspace.flush_lock import clean_if_idle, root_lock
 from tiller.workspace.globs import compile_glob, literal_prefix
 from tiller.workspace.layers import Layers
-from tiller.workspace.paths import is_under, join
+from tiller.workspace.paths import is_under, join, printable
+from tiller.workspace.ranges import MAX_SCAN_BYTES, LineRange, ScanLimitReached, stream_line_range
 from tiller.workspace.search import (
     GrepHit,
     GrepResult,
@@ -26,6 +28,8 @@ from tiller.workspace.search import (
     grep_files,
     newest_first,
 )
+
+_T = TypeVar("_T")
 
 ChangeListener = Callable[[str, str], None]
 """Called as `listener(path, action)`; action is write, edit, delete, undo, redo or flush."""
@@ -144,6 +148,8 @@ class Workspace:
     def is_binary(self, path: str) -> bool:
         """Whether `path` is a binary base file (overlay content is always text).
 
+        A file over `MAX_READ_BYTES` is judged by its first `SNIFF_BYTES` only.
+
         Raises:
             FileNotFoundInWorkspace: no such file.
             WorkspaceError: the path is a directory.
@@ -153,7 +159,12 @@ class Workspace:
             if path in self._layers.files:
                 return False
             self._layers.require(path, "file")
-            return self._layers.base_snapshot(path).text is None
+            try:
+                return self._layers.base_snapshot(path).text is None
+            except FileTooLargeError:
+                pass
+        # Too large to decode whole: the first bytes decide, as for grep.
+        return head_is_binary(self._base_file(path, read_head))
 
     def read(self, path: str) -> str:
         """The text of a file: the overlay's if written, else the base's.
@@ -176,6 +187,58 @@ class Workspace:
             if text is None:
                 raise BinaryFileError(f"{path} is a binary file and cannot be read as text")
             return text
+
+    def read_range(self, path: str, offset: int = 1, limit: int | None = None) -> LineRange:
+        """Lines `offset` (1-based) to `offset + limit - 1` of a text file, without line ends.
+
+        Lines are split on `\n`, and a `\r` at the end of each is dropped. A base file
+        over `MAX_READ_BYTES` is not read whole: its lines are streamed a
+        megabyte at a time, lines over `MAX_KEPT_LINE_BYTES` are cut (see
+        `LineRange.dropped`), the total is known only when the read reached
+        the end, and the range must start within the first `MAX_SCAN_BYTES`.
+
+        Raises:
+            FileNotFoundInWorkspace: no such file.
+            BinaryFileError: the file is binary.
+            WorkspaceError: the path is a directory, `offset` or `limit` is
+                below 1, or the range starts too far into a huge file.
+        """
+        if offset < 1 or (limit is not None and limit < 1):
+            raise WorkspaceError("offset and limit must be at least 1")
+        path = self._layers.normalize(path)
+        try:
+            text = self.read(path)
+        except FileTooLargeError as exc:
+            return self._stream_range(path, offset, limit, exc.size)
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        lines = [line.removesuffix("\r") for line in lines]
+        end = len(lines) if limit is None else offset - 1 + limit
+        return LineRange(lines[offset - 1 : end], len(lines), end < len(lines))
+
+    def _stream_range(self, path: str, offset: int, limit: int | None, size: int) -> LineRange:
+        if head_is_binary(self._base_file(path, read_head)):
+            raise BinaryFileError(f"{path} is a binary file and cannot be read as text")
+        try:
+            return self._base_file(path, lambda file: stream_line_range(file, offset, limit))
+        except ScanLimitReached:
+            raise WorkspaceError(
+                f"Line {offset} of {path} ({size} bytes) lies beyond the first "
+                f"{MAX_SCAN_BYTES} bytes, further than Tiller reads into a file"
+            ) from None
+
+    def _base_file(self, path: str, reader: Callable[[str], _T]) -> _T:
+        """Run `reader` on the disk file behind a workspace path, with OS errors as ours."""
+        tree = self._layers.tree
+        if tree is None:
+            raise self._layers.not_found(path)
+        try:
+            return reader(tree.resolve(path))
+        except FileNotFoundError:
+            raise self._layers.not_found(path) from None
+        except OSError as exc:
+            raise WorkspaceError(f"Cannot read {path}: {exc.strerror}") from None
 
     def files(self) -> dict[str, str]:
         """The in-memory map (seeded, written and edited files), sorted by path.
@@ -433,11 +496,12 @@ class Workspace:
 
         `diff()` is always against the files as the workspace read them, so it
         applies to that tree; a file that changed on disk since then is named
-        here, because the patch may not apply to the disk as it is now.
+        here, because the patch may not apply to the disk as it is now. Names
+        that are not UTF-8 are shown with escapes, so every sentence prints.
         """
         return [
-            f"{path} changed on disk after Tiller read it; the patch is against the version "
-            "Tiller read and may not apply to the file as it is now"
+            f"{printable(path)} changed on disk after Tiller read it; the patch is against "
+            "the version Tiller read and may not apply to the file as it is now"
             for path in self.conflicts(paths)
         ]
 

@@ -81,7 +81,7 @@ class WorkspaceActions:
         self.tiller.push_screen(FlushScreen(self.session.workspace), callback=done)
 
     def action_export(self, path: str = "") -> None:
-        """Ctrl+X: write the workspace diff to a `.patch` file and say where."""
+        """Ctrl+X: write the workspace diff to a `.patch` file, say where, and name stale files."""
         if self.session is None:
             return
         workspace = self.session.workspace
@@ -108,6 +108,8 @@ class WorkspaceActions:
             f"Exported {count} change(s) to [b]{escape(str(target))}[/b]. "
             f"Apply it with: git apply {escape(str(target))}"
         )
+        for note in workspace.diff_notes():
+            self.conversation.add_notice(note, "warning", markup=False)
 
     def action_undo(self) -> None:
         """Ctrl+Z: put the workspace back as it was before the last turn."""
