@@ -101,6 +101,12 @@ def summary_turn(summary: str) -> UserTurn:
     return UserTurn(f"{SUMMARY_HEADER}\n\n<summary>\n{summary.strip()}\n</summary>", "summary")
 
 
+def summary_of(turn: UserTurn) -> str:
+    """The model's summary inside a summary turn (the turn's text when it is not one)."""
+    inner = turn.text.partition("<summary>\n")[2]
+    return inner.removesuffix("\n</summary>") if inner else turn.text
+
+
 def split_history(history: list[Turn], budget: int) -> tuple[list[Turn], list[Turn]]:
     """(to summarise, to keep): the newest turns within `budget` tokens, starting at a user turn.
 
