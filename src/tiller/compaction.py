@@ -173,7 +173,12 @@ def compact_history(
         request = dataclasses.replace(before, messages=messages)
         try:
             response = session.client.complete(
-                request, on_text=lambda _delta: None, cancel=session.cancel_token
+                request,
+                on_text=lambda _delta: None,
+                cancel=session.cancel_token,
+                on_retry=lambda message: session.emit(
+                    EventKind.WARNING, message=message, retry=True
+                ),
             )
         except AuthError:
             raise

@@ -563,7 +563,7 @@ class Repl:
         from tiller.history import AssistantTurn, UserTurn
 
         session = self.session
-        prompts = [t for t in session.history if isinstance(t, UserTurn)]
+        prompts = [t for t in session.history if isinstance(t, UserTurn) and t.kind != "summary"]
         answers = [t for t in session.history if isinstance(t, AssistantTurn) and t.text]
         changes = len(session.workspace.changes())
         self._say(

@@ -177,7 +177,11 @@ class SlashActions:
 
         summaries = []
         for session in self.sessions.values():
-            users = [turn.text for turn in session.history if isinstance(turn, UserTurn)]
+            users = [
+                turn.text
+                for turn in session.history
+                if isinstance(turn, UserTurn) and turn.kind != "summary"
+            ]
             title = users[0].splitlines()[0][:50] if users else "(empty)"
             summaries.append(
                 SessionSummary(
