@@ -323,3 +323,20 @@ def test_resume_after_compaction_restores_compacted_history() -> None:
     restored = restore_session(session.id, client=ScriptedModel(), journal=False)
     assert (restored.history, restored.usage) == (session.history, session.usage)
     assert restored.history[0].kind == "summary"  # type: ignore[union-attr]
+
+
+def test_compact_while_running_is_refused() -> None:
+    """compact() during a run raises SessionBusy; the run is not disturbed."""
+    from tiller import SessionBusy
+
+    gate = threading.Event()
+    held = Step(text="done", gate=gate)
+    session, _, _ = make([held])
+    worker = threading.Thread(target=session.send, args=("hello",))
+    worker.start()
+    assert held.reached.wait(5)
+    with pytest.raises(SessionBusy):
+        session.compact()
+    gate.set()
+    worker.join(5)
+    assert [type(turn) for turn in session.history] == [UserTurn, AssistantTurn]
