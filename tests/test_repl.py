@@ -506,3 +506,15 @@ def test_type_ahead_continues_the_half_typed_line(shell_chat: Driver, model: Scr
     shell_chat.line("!")
     shell_chat.wait_runs(2)
     assert model.requests[-1].messages[-1]["content"] == "also a note!"
+
+
+def test_compact_command_summarises_and_says_so(chat: Driver, model: ScriptedModel) -> None:
+    """/compact [focus] replaces the history with the summary and prints the marker."""
+    model.add("First answer.", "The **summary**.")
+    chat.line("hello")
+    chat.wait_runs(1)
+    chat.line("/compact the tests")
+    chat.wait_runs(2)
+    assert "── context compacted:" in chat.text and "The summary." in chat.text
+    assert str(model.requests[1].messages[-1]["content"]).endswith("the tests")
+    assert [turn.kind for turn in chat.session.history] == ["summary"]  # type: ignore[union-attr]

@@ -128,6 +128,14 @@ def test_limits_map_into_session_config(dirs: tuple[Path, Path]) -> None:
     ) == (2, 0.5, {"grep": TruncationLimit(500, "tail", 200)})
 
 
+def test_compaction_limits_map_into_session_config(dirs: tuple[Path, Path]) -> None:
+    """compact_ratio and compact_keep_tokens in [limits] reach SessionConfig."""
+    _, root = dirs
+    write(root / ".tiller", "[limits]\ncompact_ratio = 1\ncompact_keep_tokens = 5000\n")
+    config = load_settings(root).config
+    assert (config.compact_ratio, config.compact_keep_tokens) == (1.0, 5000)
+
+
 def test_project_skills_dirs_are_relative_to_the_root(dirs: tuple[Path, Path]) -> None:
     """Relative skills_dirs in the project config resolve against the workspace root."""
     _, root = dirs

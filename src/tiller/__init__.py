@@ -34,11 +34,15 @@ _EXPORTS: dict[str, str] = {
     "ProviderError": "tiller.errors",
     "AuthError": "tiller.errors",
     "ContextOverflowError": "tiller.errors",
+    "CompactionError": "tiller.errors",
+    "Compaction": "tiller.compaction",
     "FlushConflict": "tiller.errors",
 }
 
 __all__ = [
     "AuthError",
+    "Compaction",
+    "CompactionError",
     "ContextOverflowError",
     "Event",
     "EventKind",
@@ -62,9 +66,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from tiller.compaction import Compaction
     from tiller.config import SessionConfig
     from tiller.errors import (
         AuthError,
+        CompactionError,
         ContextOverflowError,
         FlushConflict,
         ProviderError,

@@ -20,6 +20,10 @@ class SessionConfig:
         truncation: per-tool overrides of the output limits in DESIGN §3.
         loop_detection_window: how many recent tool calls loop detection looks at.
         context_warning_ratio: warn when a request uses this share of the window.
+        compact_ratio: compact the history before a call once the last request used
+            more than this share of the window (1.0 or more: only on an overflow error).
+        compact_keep_tokens: at most this many tokens of the newest turns are kept
+            verbatim after a compaction (and at most a quarter of the window).
         default_context_window: assumed window when the model's is unknown.
         parallel_tools: run a round of read-only tool calls concurrently.
         shell: offer the `shell` tool (commands run in a sandbox copy of the workspace).
@@ -36,6 +40,8 @@ class SessionConfig:
     truncation: dict[str, TruncationLimit] = field(default_factory=dict)
     loop_detection_window: int = 10
     context_warning_ratio: float = 0.8
+    compact_ratio: float = 0.85
+    compact_keep_tokens: int = 20_000
     default_context_window: int = 128_000
     parallel_tools: bool = True
     shell: bool = False

@@ -94,6 +94,10 @@ class ContextOverflowError(ProviderError):
     """The request did not fit the model's context window."""
 
 
+class CompactionError(TillerError):
+    """Compaction could not summarise the history; the history is unchanged."""
+
+
 class FlushError(WorkspaceError):
     """An OS error stopped a flush part way through.
 

@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     SUBAGENT_FINISHED = "subagent_finished"
     APPROVAL_REQUESTED = "approval_requested"
     USAGE = "usage"
+    CONTEXT_COMPACTED = "context_compacted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,12 @@ from typing import Any, Literal
 from tiller.model import ToolCall
 from tiller.tools.registry import ToolResult
 
-UserKind = Literal["user", "steering", "follow_up", "loop_warning"]
+UserKind = Literal["user", "steering", "follow_up", "loop_warning", "summary"]
 
 
 @dataclass(frozen=True, slots=True)
 class UserTurn:
-    """Text from the person (or a warning injected on their behalf)."""
+    """Text from the person (or a warning, or a compaction summary, injected on their behalf)."""
 
     text: str
     kind: UserKind = "user"

@@ -16,7 +16,8 @@ record with a `type`:
 - `event`: a lifecycle event (never text or output deltas);
 - `model`: the session switched models (before the first turn on the new one);
 - `resume`: the session was restored from this journal and goes on here;
-- `restored`: what that resume repaired (unreadable lines already reported).
+- `restored`: what that resume repaired (unreadable lines already reported);
+- `compact`: the whole history after a compaction (it replaces every turn before it).
 
 Every record is one `os.write` on an `O_APPEND` descriptor, so a SIGKILL loses
 at most the line being written; `load_journal` skips a torn last line. Files
@@ -281,8 +282,15 @@ class Journal:
                 journal.write({"type": "model", "model": session.model})
             journal.write_turn(turn)
 
+        def on_compacted(event: Event) -> None:
+            if event.kind is EventKind.CONTEXT_COMPACTED:
+                turns = [turn_to_dict(turn) for turn in session.history]
+                record = {"type": "compact", "turns": turns, **_usage(session)}
+                journal.write({**record, **_compaction_facts(event)}, sync=True)
+
         journal._detach = [
             session.on_turn(on_turn),
+            session.subscribe(on_compacted),
             session.subscribe(journal.write_event),
             session.workspace.subscribe(
                 lambda file, action: journal.write_file(session, file, action)
@@ -408,6 +416,11 @@ def _header_paths(session: Session) -> dict[str, Any]:
 
 def _usage(session: Session) -> dict[str, Any]:
     return {"usage": session.usage.to_dict()}
+
+
+def _compaction_facts(event: Event) -> dict[str, Any]:
+    names = ("reason", "tokens_before", "tokens_after", "turns_before")
+    return {name: event.data[name] for name in names if name in event.data}
 
 
 def header_record(session: Session) -> dict[str, Any]:

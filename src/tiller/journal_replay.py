@@ -183,6 +183,9 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
             data.usage = Usage(**event["data"]["total"])
     elif kind == "model":
         data.header["model"] = record["model"]
+    elif kind == "compact":
+        data.turns = [turn_from_dict(turn) for turn in record["turns"]]
+        data.usage = Usage(**record["usage"]) if "usage" in record else data.usage
     elif kind == "restored":
         data.reported_damaged = int(record["damaged"])
     elif kind == "resume":

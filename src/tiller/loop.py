@@ -1,8 +1,8 @@
 """The agent loop: one `Run` per `send`, reading top to bottom.
 
-user turn -> drain steering -> repeat { limits and cancel -> model call ->
-assistant turn -> tools -> results turn -> drain steering -> loop check } ->
-next follow-up -> PROCESSING_END.
+user turn -> drain steering -> repeat { limits and cancel -> compact when the
+context is full -> model call -> assistant turn -> tools -> results turn ->
+drain steering -> loop check } -> next follow-up -> PROCESSING_END.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from tiller.errors import AuthError, ContextOverflowError, ProviderError
+from tiller.compaction import CompactReason, compact_history
+from tiller.errors import AuthError, CompactionError, ContextOverflowError, ProviderError
 from tiller.events import EventKind
 from tiller.history import AssistantTurn, ToolResultsTurn, UserKind, UserTurn
 from tiller.loop_detection import LOOP_WARNING, LoopDetector
@@ -39,6 +40,8 @@ class Run:
         self.error: str | None = None
         self.loops = LoopDetector(session.config.loop_detection_window)
         self.warned_context = False
+        self.auto_compact = True
+        self.just_compacted = False
 
     def execute(self, text: str) -> Reply:
         from tiller.session import Reply, SessionState
@@ -83,9 +86,16 @@ class Run:
             if turns >= s.max_turns:
                 s.emit(EventKind.TURN_LIMIT, max_turns=s.max_turns, rounds=turns)
                 return "turn_limit"
+            if self.context_full() and not self.compact("auto"):
+                if s.cancel_token.is_set():
+                    return "cancelled"
+                # The call may still fit: go on with the whole history, and say why.
+                self.auto_compact = False
+                s.emit(EventKind.WARNING, message=f"{self.error} Continuing without compacting.")
+                self.error = None
             response = self.call_model()
             if response is None:
-                return "error"
+                return "error" if self.error is not None else "cancelled"
             turns += 1
             s.add_turn(AssistantTurn(response.text, tuple(response.tool_calls)))
             if response.finish_reason == "cancelled":
@@ -100,8 +110,29 @@ class Run:
 
     # -- steps ----------------------------------------------------------------
 
-    def call_model(self) -> ModelResponse | None:
-        """One streamed model call; None when it failed (already reported)."""
+    def context_full(self) -> bool:
+        """Whether the last request used more than `compact_ratio` of the window."""
+        s = self.s
+        if not self.auto_compact:
+            return False
+        return s.last_input_tokens > s.config.compact_ratio * s.context_window
+
+    def compact(self, reason: CompactReason) -> bool:
+        """Compact the history; False (with `self.error` set) when it could not."""
+        try:
+            result = compact_history(self.s, reason=reason)
+        except CompactionError as exc:
+            self.error = str(exc)
+            return False
+        self.usage.add(result.usage)
+        self.just_compacted = True
+        return True
+
+    def call_model(self, *, retry_overflow: bool = True) -> ModelResponse | None:
+        """One streamed model call; None when it failed (already reported).
+
+        A context overflow compacts the history and retries the call once.
+        """
         s = self.s
         request = s.build_request()
         started = False
@@ -125,8 +156,18 @@ class Run:
         except AuthError:
             raise
         except ContextOverflowError as exc:
-            self.error = str(exc)
-            s.emit(EventKind.WARNING, message=f"Context window exceeded: {exc}")
+            if retry_overflow:
+                s.emit(EventKind.WARNING, message=f"{exc}; compacting the conversation to retry.")
+                if self.compact("overflow"):
+                    return self.call_model(retry_overflow=False)
+                if s.cancel_token.is_set():
+                    self.error = None
+                    return None
+                message = f"Context window exceeded and compaction failed: {self.error}"
+            else:
+                message = f"The conversation does not fit even after compacting: {exc}"
+            self.error = message
+            s.emit(EventKind.ERROR, message=message, fatal=False)
             return None
         except ProviderError as exc:
             self.error = str(exc)
@@ -148,6 +189,16 @@ class Run:
         self.usage.add(usage)
         s.usage.add(usage)
         s.last_input_tokens = usage.input_tokens
+        if self.just_compacted and self.context_full():
+            # Compacting did not bring the context under the threshold (a huge
+            # system prompt, a huge newest turn): compacting again would not either.
+            self.auto_compact = False
+            s.emit(
+                EventKind.WARNING,
+                message="The context is still full after compacting; "
+                "it compacts again only if the provider refuses a request.",
+            )
+        self.just_compacted = False
         window = s.context_window
         s.emit(
             EventKind.USAGE,

@@ -90,6 +90,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("redo", "Redo what undo took back"),
     Command("skills", "List the skills the agent can load"),
     Command("cost", "Tokens and cost so far"),
+    Command("compact", "Summarise the conversation to free context", "[focus]"),
     Command("continue", "Go on after the agent hit its round limit"),
     Command("quit", "Quit (asks when changes are unflushed)"),
 )
@@ -579,7 +580,7 @@ class Repl:
         from tiller.history import AssistantTurn, UserTurn
 
         session = self.session
-        prompts = [t for t in session.history if isinstance(t, UserTurn)]
+        prompts = [t for t in session.history if isinstance(t, UserTurn) and t.kind != "summary"]
         answers = [t for t in session.history if isinstance(t, AssistantTurn) and t.text]
         changes = len(session.workspace.changes())
         self._say(
@@ -641,6 +642,11 @@ class Repl:
             self._say(f"⚠ {data.get('message', '')}", "yellow")
         elif kind is EventKind.WORKSPACE_CHANGED:
             self._invalidate()
+        elif kind is EventKind.CONTEXT_COMPACTED:
+            before = human_tokens(int(data.get("tokens_before", 0)))
+            after = human_tokens(int(data.get("tokens_after", 0)))
+            self.console.print(f"[dim]── context compacted: {before} → {after} tokens ──[/dim]")
+            self.console.print(Markdown(str(data.get("summary", ""))), style="dim")
 
     def _ask(self, data: dict[str, object]) -> None:
         future = data.get("future")
@@ -825,6 +831,32 @@ class Repl:
             f"{human_tokens(usage.cache_read_tokens)} cache-read tokens; "
             f"cost {format_cost(usage.cost_usd)}{unknown}."
         )
+
+    async def command_compact(self, argument: str) -> None:
+        """Summarise the history on the worker thread (Ctrl+C stops it, nothing changed)."""
+        self._cancelling = False
+        self._thread = threading.Thread(
+            target=self._compact_work,
+            args=(self.session, argument),
+            name="tiller-repl-compact",
+            daemon=True,
+        )
+        self._thread.start()
+        self._invalidate()
+
+    def _compact_work(self, session: Session, focus: str) -> None:
+        from tiller.errors import AuthError, TillerError
+
+        self._say("Compacting the conversation…", "dim")
+        try:
+            session.compact(focus or None)
+        except AuthError as exc:
+            self._auth_failed(session, exc)
+        except TillerError as exc:
+            self._say(str(exc), "yellow")
+        except Exception as exc:
+            self._say(f"Unexpected error while compacting: {type(exc).__name__}: {exc}", "red")
+        self._finished(session, None)
 
     async def command_continue(self, argument: str) -> None:
         self.start_run(CONTINUE_TEXT)

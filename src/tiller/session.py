@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
+from tiller.compaction import Compaction
 from tiller.config import SessionConfig
 from tiller.errors import SessionBusy, SessionClosed
 from tiller.events import Event, EventKind, Subscriber
@@ -267,6 +268,10 @@ class Session:
             except Exception:
                 continue
 
+    def replace_history(self, turns: list[Turn]) -> None:
+        """Put `turns` in place of the whole history (compaction; `on_turn` is not told)."""
+        self.history[:] = turns
+
     def on_turn(self, fn: Callable[[Turn], None]) -> Callable[[], None]:
         """Call `fn(turn)` after each turn is appended (a journal); returns an unsubscribe."""
         with self._lock:
@@ -379,6 +384,49 @@ class Session:
         if first:
             self.emit(EventKind.SESSION_START, model=self.model, profile=self.profile.name)
         return Run(self, on_chunk).execute(text)
+
+    def compact(self, instructions: str | None = None) -> Compaction:
+        """Replace the older history with a model-written summary; keep the newest turns.
+
+        The model summarises the task, decisions, files changed and what remains
+        (`instructions` adds a focus, as `/compact [focus]` does). Queues, the
+        workspace, undo checkpoints and usage totals are kept; the summary call's
+        tokens are added to `usage`. Emits `CONTEXT_COMPACTED` (tokens before and
+        after, estimated), which the journal records so a resume sees the result.
+
+        Returns:
+            What happened: tokens and turns before and after, and the summary.
+
+        Raises:
+            SessionClosed: the session is closed.
+            SessionBusy: a run is in progress (it compacts by itself when needed).
+            CompactionError: nothing to compact, or the model failed or was cancelled;
+                the history is unchanged.
+            AuthError: the provider rejected the credentials (the session closes).
+        """
+        from tiller.compaction import compact_history
+        from tiller.errors import AuthError
+
+        with self._lock:
+            if self.state is SessionState.CLOSED or self._close_requested:
+                raise SessionClosed(f"Session {self.id} is closed; start a new one.")
+            if self.state is not SessionState.IDLE:
+                raise SessionBusy(f"Session {self.id} is {self.state}; it cannot compact now.")
+            self.state = SessionState.PROCESSING
+            self.cancel_token.clear()
+        try:
+            return compact_history(self, instructions, reason="manual")
+        except AuthError as exc:
+            self.emit(EventKind.ERROR, message=str(exc), fatal=True)
+            self.state = SessionState.IDLE
+            self._finish_close()
+            raise
+        finally:
+            with self._lock:
+                if self.state is SessionState.PROCESSING:
+                    self.state = SessionState.IDLE
+            if self._close_requested and self.state is SessionState.IDLE:
+                self._finish_close()
 
     def steer(self, text: str) -> None:
         """Inject `text` after the current tool call; if idle, with the next send."""

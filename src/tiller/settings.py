@@ -119,6 +119,8 @@ _LIMITS: dict[str, Check] = {
     "loop_detection_window": _positive_int,
     "max_subagent_depth": _non_negative_int,
     "context_warning_ratio": _ratio,
+    "compact_ratio": _ratio,
+    "compact_keep_tokens": _positive_int,
     "default_context_window": _positive_int,
     "parallel_tools": _boolean,
     "stall_timeout": _seconds,
@@ -305,7 +307,7 @@ def _session_config(limits: Mapping[str, Any], shell: Mapping[str, Any]) -> Sess
         for tool, table in limits.get("truncation", {}).items()
     }
     scalars = {k: v for k, v in limits.items() if k != "truncation"}
-    for key in ("context_warning_ratio", "stall_timeout"):
+    for key in ("context_warning_ratio", "compact_ratio", "stall_timeout"):
         if key in scalars:
             scalars[key] = float(scalars[key])
     return SessionConfig(

@@ -53,3 +53,24 @@ async def test_resume_names_a_file_change_it_left_out(project: Path) -> None:
         app = await started(pilot)
         warned = [n for n in notices(app) if n.startswith("Warning: ") and ".env" in n]
         assert (app.main.session.files(), len(warned)) == ({}, 1)
+
+
+async def test_resume_after_compaction_shows_the_marker(project: Path) -> None:
+    """A session compacted before it was saved reopens on its summary, shown as a marker."""
+    from tiller.tui.conversation import CompactionMarker
+
+    first = make_app(project, ["first", "the summary", "second"], journal=True)
+    async with first.run_test() as pilot:
+        app = await started(pilot)
+        for text in ("one", "/compact", "two"):
+            await pilot.press(*text, "enter")
+            await settle(pilot)
+    [summary] = list_journals(project)
+
+    second = make_app(project, [], journal=True, resume=summary.id)
+    async with second.run_test() as pilot:
+        app = await started(pilot)
+        conversation = app.main.conversation
+        assert [m.summary for m in conversation.query(CompactionMarker)] == ["the summary"]
+        assert [u.text for u in conversation.query(UserMessage)] == ["two"]
+        assert [a.source for a in conversation.query(AssistantMessage)] == ["second"]

@@ -266,3 +266,20 @@ async def test_palette_runs_slash_commands(project: Path) -> None:
         await until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_compact_command_marks_the_conversation(project: Path) -> None:
+    """/compact [focus] summarises in the worker and leaves a one-line marker."""
+    from tiller.tui.conversation import CompactionMarker
+
+    app = make_app(project, ["ok", "the summary"])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await slash(pilot, "hi")
+        await settle(pilot)
+        await slash(pilot, "/compact the parser")
+        await settle(pilot)
+        markers = list(app.main.conversation.query(CompactionMarker))
+        assert [(m.summary, m.collapsed) for m in markers] == [("the summary", True)]
+        assert str(model_of(app).requests[1].messages[-1]["content"]).endswith("the parser")
+        assert (app.main.running, app.main.query_one(StatusBar).state) == (False, "idle")

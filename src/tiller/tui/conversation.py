@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Button, Markdown, Static
+from textual.widgets import Button, Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from tiller.formatting import human_tokens
 from tiller.tui.shell_call import ShellCallBlock
 from tiller.tui.tool_call import ToolCallBlock
 
@@ -71,6 +72,31 @@ class Notice(Static):
         super().__init__(text, classes=f"-{level}", markup=markup)
 
 
+class CompactionMarker(Collapsible):
+    """One line where the history was compacted; opening it shows the model's summary."""
+
+    DEFAULT_CSS = """
+    CompactionMarker {
+        border: none;
+        padding: 0;
+        margin: 1 0 0 0;
+        background: transparent;
+        height: auto;
+    }
+    CompactionMarker CollapsibleTitle { padding: 0 1; color: $text-muted; }
+    CompactionMarker > Contents { padding: 0 1 0 3; height: auto; }
+    """
+
+    def __init__(self, summary: str, tokens: tuple[int, int] | None = None) -> None:
+        self.summary = summary
+        shrink = f": {human_tokens(tokens[0])} → {human_tokens(tokens[1])} tokens" if tokens else ""
+        super().__init__(
+            Markdown(summary),
+            title=f"context compacted{shrink}",
+            collapsed=True,
+        )
+
+
 class TurnLimitNotice(Horizontal):
     """The run stopped at the round limit; a button (or `/continue`) goes on."""
 
@@ -118,6 +144,10 @@ class Conversation(VerticalScroll):
     def add_user(self, text: str, kind: UserKind = "user") -> None:
         self.mount(UserMessage(text, kind))
 
+    def add_compaction(self, summary: str, tokens: tuple[int, int] | None = None) -> None:
+        """Mark where the history was compacted (tokens before and after, when known)."""
+        self.mount(CompactionMarker(summary, tokens))
+
     def add_notice(self, text: str, level: Level = "info", *, markup: bool = True) -> Notice:
         notice = Notice(text, level, markup=markup)
         self.mount(notice)
@@ -125,10 +155,13 @@ class Conversation(VerticalScroll):
 
     def replay(self, history: list[Any]) -> None:
         """Show a restored history (a resumed session) as if it had just happened."""
+        from tiller.compaction import summary_of
         from tiller.history import AssistantTurn, UserTurn
 
         for turn in history:
-            if isinstance(turn, UserTurn):
+            if isinstance(turn, UserTurn) and turn.kind == "summary":
+                self.add_compaction(summary_of(turn))
+            elif isinstance(turn, UserTurn):
                 self.add_user(turn.text, turn.kind)
             elif isinstance(turn, AssistantTurn):
                 if turn.text:

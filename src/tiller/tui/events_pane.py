@@ -26,6 +26,8 @@ def describe(event: Event) -> str:
             parts.append(f"{key}={str(value).splitlines()[0][:50]}")
     if event.kind == "usage":
         parts.append(f"in={data.get('input_tokens', 0)} out={data.get('output_tokens', 0)}")
+    if event.kind == "context_compacted":
+        parts.append(f"{data.get('tokens_before')} -> {data.get('tokens_after')} tokens")
     if event.kind == "tool_call_end":
         parts.append("error" if data.get("is_error") else "ok")
     return " ".join(parts)

@@ -97,6 +97,13 @@ class EngineEventHandlers:
             status.context_percent = round(100 * int(data.get("input_tokens", 0)) / window)
         status.round = min(self._calls_done + self.running, status.max_turns)
 
+    async def _on_context_compacted(self, data: dict[str, Any]) -> None:
+        before, after = int(data.get("tokens_before", 0)), int(data.get("tokens_after", 0))
+        self.conversation.add_compaction(str(data.get("summary", "")), (before, after))
+        window = int(data.get("context_window") or 0)
+        if window:
+            self.query_one(StatusBar).context_percent = round(100 * after / window)
+
     async def _on_workspace_changed(self, data: dict[str, Any]) -> None:
         self._schedule_refresh()
 

@@ -190,6 +190,23 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self._calls_done = 0
         self._run_engine(self.session, text)
 
+    def start_compaction(self, focus: str) -> None:
+        """Compact the current session's history in the worker (`/compact [focus]`)."""
+        if self.session is None:
+            return
+        self._set_running(True)
+        self.query_one(StatusBar).state = "compacting"
+        self._compact_engine(self.session, focus)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _compact_engine(self, session: Session, focus: str) -> None:
+        try:
+            session.compact(focus or None)
+        except Exception as exc:
+            self.post_message(self.RunFinished(session.id, None, exc))
+            return
+        self.post_message(self.RunFinished(session.id, None, None))
+
     @work(thread=True, exit_on_error=False, group="engine")
     def _run_engine(self, session: Session, text: str) -> None:
         try:
@@ -279,9 +296,11 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
     def _report_failure(
         self, session: Session, conversation: Conversation, error: Exception
     ) -> None:
-        from tiller.errors import AuthError, SessionClosed
+        from tiller.errors import AuthError, CompactionError, SessionClosed
 
-        if isinstance(error, AuthError):
+        if isinstance(error, CompactionError):
+            conversation.add_notice(str(error), "warning", markup=False)
+        elif isinstance(error, AuthError):
             message = self.tiller.auth_error_message(session.model, error)
             conversation.add_notice(message, "error", markup=False)
             self._replace_closed(session)

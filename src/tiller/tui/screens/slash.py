@@ -34,6 +34,7 @@ class SlashActions:
         def query_one(self, selector: str) -> Widget: ...
         def notify(self, message: str, **kwargs: object) -> None: ...
         def start_run(self, text: str) -> None: ...
+        def start_compaction(self, focus: str) -> None: ...
         def _adopt(self, session: Session) -> None: ...
         def _idle_or_say(self, what: str) -> bool: ...
         def action_flush(self) -> None: ...
@@ -142,6 +143,11 @@ class SlashActions:
             f"{human_tokens(usage.cache_read_tokens)} cache-read tokens; cost {cost}{unknown}."
         )
 
+    def command_compact(self, argument: str) -> None:
+        """Summarise the history now (in the worker); the marker appears when it is done."""
+        if self._idle_or_say("compact the conversation"):
+            self.start_compaction(argument)
+
     def command_sessions(self, argument: str) -> None:
         from tiller.tui.screens.sessions import SessionsScreen
 
@@ -171,7 +177,11 @@ class SlashActions:
 
         summaries = []
         for session in self.sessions.values():
-            users = [turn.text for turn in session.history if isinstance(turn, UserTurn)]
+            users = [
+                turn.text
+                for turn in session.history
+                if isinstance(turn, UserTurn) and turn.kind != "summary"
+            ]
             title = users[0].splitlines()[0][:50] if users else "(empty)"
             summaries.append(
                 SessionSummary(
