@@ -73,4 +73,4 @@ def test_run_json_lines_always_parse(fake_server: FakeOpenAIServer, tmp_path: Pa
     result = CliRunner().invoke(app, command, env={"OPENAI_API_KEY": "sk-test-json-lines"})
     events = [json.loads(line) for line in result.stdout.splitlines()]
     changed = [e["data"]["path"] for e in events if e["kind"] == "workspace_changed"]
-    assert (changed, events[-1]["kind"]) == ([NAME], "processing_end")
+    assert (changed, events[-1]["kind"]) == ([NAME], "session_end")
