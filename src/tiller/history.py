@@ -22,10 +22,15 @@ class UserTurn:
 
 @dataclass(frozen=True, slots=True)
 class AssistantTurn:
-    """What the model said and which tools it called."""
+    """What the model said and which tools it called.
+
+    `thinking_blocks` are the provider's signed (or redacted) thinking blocks, sent
+    back verbatim with this turn: Anthropic requires them before a `tool_use`.
+    """
 
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
+    thinking_blocks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,9 @@ def turn_messages(turn: Turn) -> list[dict[str, Any]]:
                 }
                 for call in turn.tool_calls
             ]
+        if turn.thinking_blocks:
+            # litellm turns these back into Anthropic's thinking content blocks.
+            message["thinking_blocks"] = [dict(block) for block in turn.thinking_blocks]
         return [message]
     return [
         {"role": "tool", "tool_call_id": result.call_id, "content": result.model_output}

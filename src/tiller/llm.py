@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
 from tiller.errors import ProviderError
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
@@ -245,6 +246,7 @@ class LiteLLMClient:
         on_text: Callable[[str], None],
         cancel: threading.Event,
         on_retry: Callable[[str], None] | None = None,
+        on_reasoning: Callable[[str], None] | None = None,
     ) -> ModelResponse:
         """Run one streamed model call, retrying transient failures.
 
@@ -277,6 +279,7 @@ class LiteLLMClient:
             on_text=on_text,
             cancel=cancel,
             on_retry=on_retry,
+            on_reasoning=on_reasoning,
         )
 
     def context_window(self, model: str) -> int | None:
@@ -309,6 +312,9 @@ class LiteLLMClient:
         kwargs.update(request.options)
         # The transport was chosen already (it picked this client); it is no provider option.
         kwargs.pop("transport", None)
+        if kwargs.pop(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
+            # litellm places Anthropic's breakpoints itself, in each route's own JSON.
+            kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
         kwargs["stream"] = True
         kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
         # One place retries (this class): max_retries=0 turns off the openai SDK's own
