@@ -312,6 +312,9 @@ class LiteLLMClient:
         kwargs.update(request.options)
         # The transport was chosen already (it picked this client); it is no provider option.
         kwargs.pop("transport", None)
+        if "reasoning_effort" in kwargs and not _reasons(litellm, request.model):
+            # A model litellm knows cannot reason: the setting would fail every call.
+            kwargs.pop("reasoning_effort")
         if kwargs.pop(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
             # litellm places Anthropic's breakpoints itself, in each route's own JSON.
             kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
@@ -562,6 +565,18 @@ class _StreamPump:
         """Stop forwarding chunks and hang up; the thread closes the responses when it wakes."""
         self._abandoned.set()
         self.responses.abandon()
+
+
+def _reasons(litellm: Any, model: str) -> bool:
+    """False only when litellm knows `model` and says it has no reasoning setting."""
+    try:
+        litellm.get_model_info(model)
+    except Exception:
+        return True  # unknown (a local server's model): let the endpoint decide
+    try:
+        return bool(litellm.supports_reasoning(model=model))
+    except Exception:
+        return True
 
 
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
