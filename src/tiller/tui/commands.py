@@ -46,7 +46,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("sessions", "List the conversations of this window"),
     SlashCommand("resume", "Go back to an earlier conversation", "[id]"),
     SlashCommand("cost", "Tokens and cost so far"),
-    SlashCommand("reasoning", "Show or set the reasoning effort", "[none|low|medium|high]"),
+    SlashCommand("reasoning", "Reasoning effort: none, low, medium or high", "[effort]"),
     SlashCommand("continue", "Go on after the agent hit its round limit"),
     SlashCommand("quit", "Quit Tiller", key="Ctrl+Q"),
 )
