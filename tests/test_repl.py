@@ -413,3 +413,25 @@ def test_ctrl_c_while_asking_ends_the_run(shell_chat: Driver, model: ScriptedMod
     shell_chat.type(CTRL_C)
     shell_chat.wait_runs(1)
     assert (shell_chat.session.files(), bool(shell_chat.repl.approvals)) == ({}, False)
+
+
+def test_reasoning_command_sets_the_effort(chat: Driver) -> None:
+    """`/reasoning high` changes the session's effort and says so."""
+    chat.line("/reasoning high")
+    assert chat.repl.wait_until(lambda: "Reasoning effort: high" in chat.text), chat.text
+    assert chat.session.reasoning_effort == "high"
+
+
+def test_reasoning_command_refuses_an_unknown_effort(chat: Driver) -> None:
+    """`/reasoning extreme` names the choices and changes nothing."""
+    chat.line("/reasoning extreme")
+    assert chat.repl.wait_until(lambda: "none, low, medium, high" in chat.text), chat.text
+    assert chat.session.reasoning_effort is None
+
+
+def test_thinking_is_printed_before_the_answer(chat: Driver, model: ScriptedModel) -> None:
+    """The model's thinking is printed (dimmed) ahead of its answer."""
+    model.add(Step(text="Forty-two.", reasoning="Let me count."))
+    chat.line("How many?")
+    chat.wait_runs(1)
+    assert chat.text.index("Let me count.") < chat.text.index("Forty-two.")
