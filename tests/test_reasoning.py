@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,22 @@ def test_thinking_blocks_survive_the_journal() -> None:
     """A journaled assistant turn restores with its thinking blocks."""
     turn = AssistantTurn("", (ToolCall("c1", "glob", "{}"),), (SIGNED,))
     assert turn_from_dict(turn_to_dict(turn)) == turn
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_thinking_blocks_do_not_reach_openai(fake_server: FakeOpenAIServer, transport: str) -> None:
+    """After a switch away from Claude, the kept blocks are not sent to OpenAI (it rejects them)."""
+    fake_server.add(ServerReply(text="ok"))
+    step = Step(tool_calls=[("glob", {"pattern": "*"})], thinking_blocks=[SIGNED])
+    session = Session(ScriptedModel([step, "done"]), skills_dirs=[])
+    session.send("go")
+    other = Session(
+        "openai/gpt-4o",
+        api_base=fake_server.base_url,
+        api_key="k",
+        skills_dirs=[],
+        transport=transport,
+    )
+    other.history = list(session.history)
+    other.send("more")
+    assert "thinking_blocks" not in json.dumps(fake_server.requests[0].body)

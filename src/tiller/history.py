@@ -76,6 +76,19 @@ def turn_messages(turn: Turn) -> list[dict[str, Any]]:
     ]
 
 
+def without_thinking_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` minus `thinking_blocks` (only Claude takes them; OpenAI rejects the key).
+
+    Messages that carry none are returned as they are (the same dicts).
+    """
+    return [
+        {k: v for k, v in message.items() if k != "thinking_blocks"}
+        if "thinking_blocks" in message
+        else message
+        for message in messages
+    ]
+
+
 class MessageCache:
     """`to_messages` that converts only the turns added since the last call.
 

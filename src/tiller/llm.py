@@ -25,6 +25,7 @@ from typing import Any
 
 from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
 from tiller.errors import ProviderError
+from tiller.history import without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -306,6 +307,9 @@ class LiteLLMClient:
         # The engine reuses its message dicts across calls (history.MessageCache); litellm
         # rewrites some messages' top-level keys in place, so it gets its own copies.
         messages = [dict(message) for message in request.messages]
+        if not caches_with_breakpoints(request.model):
+            # Signed thinking goes back to Claude only; other providers reject the key.
+            messages = without_thinking_blocks(messages)
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools

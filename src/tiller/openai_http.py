@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import httpx
 
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
+from tiller.history import without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -228,7 +229,8 @@ def _prepare(
     body.pop("tools", None)
     body["stream"] = True
     body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    messages = request.messages
+    # Thinking blocks are litellm's (Anthropic) form; OpenAI-compatible endpoints reject them.
+    messages = without_thinking_blocks(request.messages)
     if options.get(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
         messages = mark_breakpoints(messages)
     encoder = encoder or _BodyEncoder()
