@@ -137,3 +137,38 @@ def test_thinking_blocks_do_not_reach_openai(fake_server: FakeOpenAIServer, tran
     other.history = list(session.history)
     other.send("more")
     assert "thinking_blocks" not in json.dumps(fake_server.requests[0].body)
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_reasoning_content_streams_as_events(fake_server: FakeOpenAIServer, transport: str) -> None:
+    """A chat-completions `reasoning_content` stream (DeepSeek style) becomes reasoning events."""
+    fake_server.add(ServerReply(text="ok", thinking="step by step", chunk_size=5))
+    session = Session(
+        "openai/fake-model",
+        api_base=fake_server.base_url,
+        api_key="k",
+        skills_dirs=[],
+        transport=transport,
+    )
+    events: list[Event] = []
+    session.subscribe(events.append)
+    reply = session.send("go")
+    deltas = [e.data["delta"] for e in events if e.kind is EventKind.ASSISTANT_REASONING_DELTA]
+    assert ("".join(deltas), reply.text) == ("step by step", "ok")
+
+
+def test_effort_is_dropped_for_a_model_that_cannot_reason(fake_server: FakeOpenAIServer) -> None:
+    """gpt-4o has no reasoning setting: the call goes out without it instead of failing."""
+    fake_server.add(ServerReply(text="ok"))
+    session = Session(
+        "openai/gpt-4o",
+        api_base=fake_server.base_url,
+        api_key="k",
+        skills_dirs=[],
+        reasoning_effort="low",
+    )
+    reply = session.send("go")
+    assert (reply.stop_reason, "reasoning_effort" in fake_server.requests[0].body) == (
+        "completed",
+        False,
+    )

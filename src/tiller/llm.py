@@ -571,16 +571,22 @@ class _StreamPump:
         self.responses.abandon()
 
 
+_reasoning_models: dict[str, bool] = {}
+
+
 def _reasons(litellm: Any, model: str) -> bool:
     """False only when litellm knows `model` and says it has no reasoning setting."""
-    try:
-        litellm.get_model_info(model)
-    except Exception:
-        return True  # unknown (a local server's model): let the endpoint decide
-    try:
-        return bool(litellm.supports_reasoning(model=model))
-    except Exception:
-        return True
+    if model not in _reasoning_models:
+        try:
+            litellm.get_model_info(model)
+            known = True
+        except Exception:
+            known = False  # a local server's model: let the endpoint decide
+        try:
+            _reasoning_models[model] = not known or bool(litellm.supports_reasoning(model=model))
+        except Exception:
+            _reasoning_models[model] = True
+    return _reasoning_models[model]
 
 
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
