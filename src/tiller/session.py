@@ -96,7 +96,8 @@ class Session:
         session_id: a fixed id (default: random).
         reasoning_effort: `none`, `low`, `medium` or `high`; None leaves the provider's
             default. litellm maps it per provider (Anthropic: extended thinking).
-        **llm_options: forwarded to the provider (api_base, api_key, temperature, ...).
+        **llm_options: forwarded to the provider (api_base, api_key, temperature, ...);
+            `prompt_caching=False` turns off Claude's cache breakpoints (see `caching`).
     """
 
     def __init__(
