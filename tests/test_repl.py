@@ -518,3 +518,25 @@ def test_compact_command_summarises_and_says_so(chat: Driver, model: ScriptedMod
     assert "── context compacted:" in chat.text and "The summary." in chat.text
     assert str(model.requests[1].messages[-1]["content"]).endswith("the tests")
     assert [turn.kind for turn in chat.session.history] == ["summary"]  # type: ignore[union-attr]
+
+
+def test_reasoning_command_sets_the_effort(chat: Driver) -> None:
+    """`/reasoning high` changes the session's effort and says so."""
+    chat.line("/reasoning high")
+    assert chat.repl.wait_until(lambda: "Reasoning effort: high" in chat.text), chat.text
+    assert chat.session.reasoning_effort == "high"
+
+
+def test_reasoning_command_refuses_an_unknown_effort(chat: Driver) -> None:
+    """`/reasoning extreme` names the choices and changes nothing."""
+    chat.line("/reasoning extreme")
+    assert chat.repl.wait_until(lambda: "none, low, medium, high" in chat.text), chat.text
+    assert chat.session.reasoning_effort is None
+
+
+def test_thinking_is_printed_before_the_answer(chat: Driver, model: ScriptedModel) -> None:
+    """The model's thinking is printed (dimmed) ahead of its answer."""
+    model.add(Step(text="Forty-two.", reasoning="Let me count."))
+    chat.line("How many?")
+    chat.wait_runs(1)
+    assert chat.text.index("Let me count.") < chat.text.index("Forty-two.")

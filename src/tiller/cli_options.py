@@ -47,6 +47,13 @@ Transport = Annotated[
         "(lean client for OpenAI-compatible endpoints; env TILLER_TRANSPORT)."
     ),
 ]
+Reasoning = Annotated[
+    str | None,
+    typer.Option(
+        help="Reasoning effort: none, low, medium or high (default: the provider's; "
+        "env TILLER_REASONING)."
+    ),
+]
 Shell = Annotated[
     bool | None,
     typer.Option(
@@ -165,6 +172,7 @@ def resolve_options(
     transport: str | None = None,
     shell: bool | None = None,
     yes: bool = False,
+    reasoning: str | None = None,
 ) -> FrontEndOptions:
     """Apply the settings precedence to the global options of an entry point.
 
@@ -182,6 +190,7 @@ def resolve_options(
             "skills_dirs": skills_dir,
             "api_base": api_base,
             "transport": transport,
+            "reasoning": reasoning,
             "shell": shell,
             "yes": yes,
         }

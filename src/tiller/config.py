@@ -49,3 +49,19 @@ class SessionConfig:
     shell_allow: tuple[str, ...] = ()
     shell_timeout_ms: int | None = None
     stall_timeout: float = 90.0
+
+
+REASONING_EFFORTS = ("none", "low", "medium", "high")
+
+
+def check_reasoning(effort: str | None) -> str | None:
+    """`effort` when it is a reasoning effort Tiller offers (or None).
+
+    Raises:
+        ValueError: anything else, naming the choices.
+    """
+    if effort is None or effort in REASONING_EFFORTS:
+        return effort
+    raise ValueError(
+        f"Unknown reasoning effort {effort!r}: use one of {', '.join(REASONING_EFFORTS)}."
+    )

@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     ASSISTANT_TEXT_START = "assistant_text_start"
     ASSISTANT_TEXT_DELTA = "assistant_text_delta"
     ASSISTANT_TEXT_END = "assistant_text_end"
+    ASSISTANT_REASONING_DELTA = "assistant_reasoning_delta"
     TOOL_CALL_START = "tool_call_start"
     TOOL_CALL_OUTPUT_DELTA = "tool_call_output_delta"
     TOOL_CALL_END = "tool_call_end"

@@ -22,10 +22,15 @@ class UserTurn:
 
 @dataclass(frozen=True, slots=True)
 class AssistantTurn:
-    """What the model said and which tools it called."""
+    """What the model said and which tools it called.
+
+    `thinking_blocks` are the provider's signed (or redacted) thinking blocks, sent
+    back verbatim with this turn: Anthropic requires them before a `tool_use`.
+    """
 
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
+    thinking_blocks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +66,26 @@ def turn_messages(turn: Turn) -> list[dict[str, Any]]:
                 }
                 for call in turn.tool_calls
             ]
+        if turn.thinking_blocks:
+            # litellm turns these back into Anthropic's thinking content blocks.
+            message["thinking_blocks"] = [dict(block) for block in turn.thinking_blocks]
         return [message]
     return [
         {"role": "tool", "tool_call_id": result.call_id, "content": result.model_output}
         for result in turn.results
+    ]
+
+
+def without_thinking_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` minus `thinking_blocks` (only Claude takes them; OpenAI rejects the key).
+
+    Messages that carry none are returned as they are (the same dicts).
+    """
+    return [
+        {k: v for k, v in message.items() if k != "thinking_blocks"}
+        if "thinking_blocks" in message
+        else message
+        for message in messages
     ]
 
 

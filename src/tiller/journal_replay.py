@@ -32,7 +32,10 @@ def turn_to_dict(turn: Turn) -> dict[str, Any]:
         return {"role": "user", "text": turn.text, "kind": turn.kind}
     if isinstance(turn, AssistantTurn):
         calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
-        return {"role": "assistant", "text": turn.text, "tool_calls": calls}
+        data = {"role": "assistant", "text": turn.text, "tool_calls": calls}
+        if turn.thinking_blocks:
+            data["thinking_blocks"] = [dict(block) for block in turn.thinking_blocks]
+        return data
     results = []
     for r in turn.results:
         item: dict[str, Any] = {"call_id": r.call_id, "name": r.name, "output": r.output}
@@ -50,7 +53,8 @@ def turn_from_dict(data: dict[str, Any]) -> Turn:
         return UserTurn(data["text"], data.get("kind", "user"))
     if role == "assistant":
         calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in data["tool_calls"])
-        return AssistantTurn(data["text"], calls)
+        thinking = tuple(dict(block) for block in data.get("thinking_blocks", ()))
+        return AssistantTurn(data["text"], calls, thinking)
     if role == "tool_results":
         return ToolResultsTurn(
             tuple(

@@ -23,7 +23,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
 from tiller.errors import ProviderError
+from tiller.history import without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -245,6 +247,7 @@ class LiteLLMClient:
         on_text: Callable[[str], None],
         cancel: threading.Event,
         on_retry: Callable[[str], None] | None = None,
+        on_reasoning: Callable[[str], None] | None = None,
     ) -> ModelResponse:
         """Run one streamed model call, retrying transient failures.
 
@@ -277,6 +280,7 @@ class LiteLLMClient:
             on_text=on_text,
             cancel=cancel,
             on_retry=on_retry,
+            on_reasoning=on_reasoning,
         )
 
     def context_window(self, model: str) -> int | None:
@@ -303,12 +307,21 @@ class LiteLLMClient:
         # The engine reuses its message dicts across calls (history.MessageCache); litellm
         # rewrites some messages' top-level keys in place, so it gets its own copies.
         messages = [dict(message) for message in request.messages]
+        if not caches_with_breakpoints(request.model):
+            # Signed thinking goes back to Claude only; other providers reject the key.
+            messages = without_thinking_blocks(messages)
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
         kwargs.update(request.options)
         # The transport was chosen already (it picked this client); it is no provider option.
         kwargs.pop("transport", None)
+        if "reasoning_effort" in kwargs and not _reasons(litellm, request.model):
+            # A model litellm knows cannot reason: the setting would fail every call.
+            kwargs.pop("reasoning_effort")
+        if kwargs.pop(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
+            # litellm places Anthropic's breakpoints itself, in each route's own JSON.
+            kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
         kwargs["stream"] = True
         kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
         # One place retries (this class): max_retries=0 turns off the openai SDK's own
@@ -556,6 +569,24 @@ class _StreamPump:
         """Stop forwarding chunks and hang up; the thread closes the responses when it wakes."""
         self._abandoned.set()
         self.responses.abandon()
+
+
+_reasoning_models: dict[str, bool] = {}
+
+
+def _reasons(litellm: Any, model: str) -> bool:
+    """False only when litellm knows `model` and says it has no reasoning setting."""
+    if model not in _reasoning_models:
+        try:
+            litellm.get_model_info(model)
+            known = True
+        except Exception:
+            known = False  # a local server's model: let the endpoint decide
+        try:
+            _reasoning_models[model] = not known or bool(litellm.supports_reasoning(model=model))
+        except Exception:
+            _reasoning_models[model] = True
+    return _reasoning_models[model]
 
 
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:

@@ -97,7 +97,11 @@ class Run:
             if response is None:
                 return "error" if self.error is not None else "cancelled"
             turns += 1
-            s.add_turn(AssistantTurn(response.text, tuple(response.tool_calls)))
+            s.add_turn(
+                AssistantTurn(
+                    response.text, tuple(response.tool_calls), tuple(response.thinking_blocks)
+                )
+            )
             if response.finish_reason == "cancelled":
                 return "cancelled"
             self.text = response.text
@@ -146,12 +150,19 @@ class Run:
             if self.on_chunk is not None:
                 self.on_chunk(delta)
 
+        def on_reasoning(delta: str) -> None:
+            s.emit(EventKind.ASSISTANT_REASONING_DELTA, delta=delta)
+
         def on_retry(message: str) -> None:
             s.emit(EventKind.WARNING, message=message, retry=True)
 
         try:
             response = s.client.complete(
-                request, on_text=on_text, cancel=s.cancel_token, on_retry=on_retry
+                request,
+                on_text=on_text,
+                cancel=s.cancel_token,
+                on_retry=on_retry,
+                on_reasoning=on_reasoning,
             )
         except AuthError:
             raise

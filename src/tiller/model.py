@@ -74,16 +74,25 @@ class ModelRequest:
 
 @dataclass(slots=True)
 class ModelResponse:
-    """What one model call produced. `finish_reason` is `cancelled` when cut short."""
+    """What one model call produced. `finish_reason` is `cancelled` when cut short.
+
+    `reasoning` is the thinking text shown to the person; `thinking_blocks` are the
+    provider's signed (or redacted) thinking blocks, which must go back with the
+    assistant message (Anthropic rejects a tool-use turn without them).
+    """
 
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = "stop"
+    reasoning: str = ""
+    thinking_blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ModelClient(Protocol):
     """Anything that can answer a `ModelRequest`, streaming text through `on_text`.
+
+    Thinking text, when the model shows it, streams through `on_reasoning`.
 
     Implementations must check `cancel` between stream chunks and return early
     (with `finish_reason="cancelled"`) once it is set. Provider failures raise
@@ -98,6 +107,7 @@ class ModelClient(Protocol):
         on_text: Callable[[str], None],
         cancel: threading.Event,
         on_retry: Callable[[str], None] | None = None,
+        on_reasoning: Callable[[str], None] | None = None,
     ) -> ModelResponse: ...
 
     def context_window(self, model: str) -> int | None:

@@ -29,6 +29,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
+from tiller.history import without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -53,7 +55,7 @@ OPENROUTER_BASE = "https://openrouter.ai/api/v1"
 _PREFIXES = ("openai", "openrouter", "hosted_vllm", "lm_studio", "llamafile")
 # litellm-only options that mean nothing to an endpoint (`transport` chose this client).
 _NOT_FOR_THE_ENDPOINT = frozenset(
-    {"transport", "num_retries", "max_retries", "custom_llm_provider", "drop_params"}
+    {"transport", "num_retries", "max_retries", "custom_llm_provider", "drop_params", CACHE_OPTION}
 )
 _CANCEL_POLL = 0.02  # seconds between looks at the cancel tokens of calls in flight
 # httpcore's pool does O(connections) bookkeeping (a poll() per idle connection)
@@ -159,6 +161,7 @@ class OpenAIHTTPClient:
         on_text: Callable[[str], None],
         cancel: threading.Event,
         on_retry: Callable[[str], None] | None = None,
+        on_reasoning: Callable[[str], None] | None = None,
     ) -> ModelResponse:
         """Run one streamed model call, retrying transient failures.
 
@@ -192,6 +195,7 @@ class OpenAIHTTPClient:
             on_text=on_text,
             cancel=cancel,
             on_retry=on_retry,
+            on_reasoning=on_reasoning,
         )
 
     def context_window(self, model: str) -> int | None:
@@ -225,10 +229,14 @@ def _prepare(
     body.pop("tools", None)
     body["stream"] = True
     body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    # Thinking blocks are litellm's (Anthropic) form; OpenAI-compatible endpoints reject them.
+    messages = without_thinking_blocks(request.messages)
+    if options.get(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
+        messages = mark_breakpoints(messages)
     encoder = encoder or _BodyEncoder()
     # The same JSON object as {model, messages, tools?, **options, stream, ...}, in another
     # order: the messages and tools are spliced in from what earlier calls encoded.
-    parts = [_dumps(body)[:-1], ',"messages":', encoder.messages(request.messages)]
+    parts = [_dumps(body)[:-1], ',"messages":', encoder.messages(messages)]
     if request.tools:
         parts += [',"tools":', encoder.tools(request.tools)]
     parts.append("}")
@@ -238,7 +246,7 @@ def _prepare(
         # A lone surrogate (a file name that is not UTF-8) cannot be sent; escape it.
         clean = {
             **body,
-            "messages": scrub_surrogates(request.messages),
+            "messages": scrub_surrogates(messages),
             **({"tools": scrub_surrogates(request.tools)} if request.tools else {}),
         }
         encoded = _dumps(scrub_surrogates(clean)).encode()

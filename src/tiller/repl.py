@@ -91,6 +91,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("skills", "List the skills the agent can load"),
     Command("cost", "Tokens and cost so far"),
     Command("compact", "Summarise the conversation to free context", "[focus]"),
+    Command("reasoning", "Reasoning effort: none, low, medium or high", "[effort]"),
     Command("continue", "Go on after the agent hit its round limit"),
     Command("quit", "Quit (asks when changes are unflushed)"),
 )
@@ -255,6 +256,7 @@ class Repl:
         self._interrupts = 0
         self._done = False
         self._preview = ""
+        self._thinking = ""
         self._calls: dict[str, str] = {}
         self.approvals = PendingApprovals(self._invalidate)
         # Type-ahead around approval questions: when the line in the prompt was begun,
@@ -604,6 +606,13 @@ class Repl:
 
     def _on_event(self, event: Event) -> None:
         kind, data = event.kind, event.data
+        if kind is EventKind.ASSISTANT_REASONING_DELTA:
+            self._thinking += str(data.get("delta", ""))
+            return
+        if self._thinking:
+            # Shown whole once the round moves on: dimmed, apart from the answer.
+            self.console.print(Text(self._thinking.strip(), style="dim italic"))
+            self._thinking = ""
         if kind is EventKind.ASSISTANT_TEXT_DELTA:
             self._preview += str(data.get("delta", ""))
             self._invalidate()
@@ -828,7 +837,8 @@ class Repl:
         self._say(
             f"This conversation: {human_tokens(usage.input_tokens)} input, "
             f"{human_tokens(usage.output_tokens)} output, "
-            f"{human_tokens(usage.cache_read_tokens)} cache-read tokens; "
+            f"{human_tokens(usage.cache_read_tokens)} cache-read and "
+            f"{human_tokens(usage.cache_write_tokens)} cache-write tokens; "
             f"cost {format_cost(usage.cost_usd)}{unknown}."
         )
 
@@ -857,6 +867,16 @@ class Repl:
         except Exception as exc:
             self._say(f"Unexpected error while compacting: {type(exc).__name__}: {exc}", "red")
         self._finished(session, None)
+
+    async def command_reasoning(self, argument: str) -> None:
+        if argument:
+            try:
+                self.session.set_reasoning(argument.lower())
+            except ValueError as exc:
+                self._say(str(exc), "red")
+                return
+        effort = self.session.reasoning_effort or "the provider's default"
+        self._say(f"Reasoning effort: {effort} (from the next model call).")
 
     async def command_continue(self, argument: str) -> None:
         self.start_run(CONTINUE_TEXT)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.compaction import Compaction
-from tiller.config import SessionConfig
+from tiller.config import SessionConfig, check_reasoning
 from tiller.errors import SessionBusy, SessionClosed
 from tiller.events import Event, EventKind, Subscriber
 from tiller.history import MessageCache, Turn
@@ -95,7 +95,10 @@ class Session:
         depth: subagent nesting level (0 for a top-level session).
         parent: the session that spawned this one; approvals are asked through it.
         session_id: a fixed id (default: random).
-        **llm_options: forwarded to the provider (api_base, api_key, temperature, ...).
+        reasoning_effort: `none`, `low`, `medium` or `high`; None leaves the provider's
+            default. litellm maps it per provider (Anthropic: extended thinking).
+        **llm_options: forwarded to the provider (api_base, api_key, temperature, ...);
+            `prompt_caching=False` turns off Claude's cache breakpoints (see `caching`).
     """
 
     def __init__(
@@ -115,9 +118,11 @@ class Session:
         depth: int = 0,
         parent: Session | None = None,
         session_id: str | None = None,
+        reasoning_effort: str | None = None,
         **llm_options: Any,
     ) -> None:
         self.id = session_id or uuid.uuid4().hex[:12]
+        self.reasoning_effort = check_reasoning(reasoning_effort)
         self.config = config or SessionConfig()
         self.max_turns = max_turns
         self.depth = depth
@@ -252,6 +257,14 @@ class Session:
             self.registry = self._build_registry()
         self._environment = Environment.detect(self.workspace.root, self.cwd, model)
 
+    def set_reasoning(self, effort: str | None) -> None:
+        """Change the reasoning effort from the next model call on (None: provider default).
+
+        Raises:
+            ValueError: `effort` is not one of `REASONING_EFFORTS`.
+        """
+        self.reasoning_effort = check_reasoning(effort)
+
     @property
     def context_window(self) -> int:
         """The model's context window in tokens (a default when unknown)."""
@@ -344,12 +357,15 @@ class Session:
 
     def build_request(self) -> ModelRequest:
         """The next model request: messages, tool schemas and options."""
+        # `transport` chose the client; it is not an option for the provider.
+        options = {k: v for k, v in self.llm_options.items() if k != "transport"}
+        if self.reasoning_effort is not None:
+            options["reasoning_effort"] = self.reasoning_effort
         return ModelRequest(
             model=self.model,
             messages=self.context(),
             tools=self.registry.schemas(),
-            # `transport` chose the client; it is not an option for the provider.
-            options={k: v for k, v in self.llm_options.items() if k != "transport"},
+            options=options,
         )
 
     def files(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 from platformdirs import user_config_dir
 
 from tiller.approvals import APPROVAL_MODES
-from tiller.config import DEFAULT_MODEL, SessionConfig
+from tiller.config import DEFAULT_MODEL, REASONING_EFFORTS, SessionConfig
 from tiller.transport import TRANSPORTS
 from tiller.truncation import limit_for
 
@@ -60,6 +60,10 @@ def _profile(value: Any) -> str | None:
 
 def _transport(value: Any) -> str | None:
     return None if value in TRANSPORTS else f"one of {', '.join(TRANSPORTS)}"
+
+
+def _reasoning(value: Any) -> str | None:
+    return None if value in REASONING_EFFORTS else f"one of {', '.join(REASONING_EFFORTS)}"
 
 
 def _positive_int(value: Any) -> str | None:
@@ -114,6 +118,7 @@ _TOP: dict[str, Check] = {
     "api_base": _string,
     "transport": _transport,
     "theme": _string,
+    "reasoning": _reasoning,
 }
 _LIMITS: dict[str, Check] = {
     "loop_detection_window": _positive_int,
@@ -206,6 +211,7 @@ ENV_VARS = {
     "TILLER_TRANSPORT": "transport",
     "TILLER_SKILLS_DIRS": "skills_dirs",
     "TILLER_THEME": "theme",
+    "TILLER_REASONING": "reasoning",
 }
 
 
@@ -277,6 +283,8 @@ class Settings:
         transport: how to reach the model: `litellm` (every provider) or `openai`
             (a lean client for OpenAI-compatible endpoints); None means litellm.
         theme: the TUI theme name, or None.
+        reasoning: the reasoning effort (`none`, `low`, `medium`, `high`), or None for
+            the provider's default.
         config: the engine limits (`[limits]`).
         sources: for each key set, where it came from (`flag`, an env var, a file, `default`).
         files: the config files that were read.
@@ -289,6 +297,7 @@ class Settings:
     api_base: str | None = None
     transport: str | None = None
     theme: str | None = None
+    reasoning: str | None = None
     config: SessionConfig = field(default_factory=SessionConfig)
     sources: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
@@ -298,6 +307,8 @@ class Settings:
         options: dict[str, Any] = {"api_base": self.api_base} if self.api_base else {}
         if self.transport:
             options["transport"] = self.transport
+        if self.reasoning:
+            options["reasoning_effort"] = self.reasoning  # a `Session` argument of its own
         return options
 
 

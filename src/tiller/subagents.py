@@ -71,6 +71,7 @@ class SubagentPool:
             parent=parent,
             skills_dirs=[skill.directory.parent for skill in parent.skills],
             session_id=f"{parent.id}.{agent_id}",
+            reasoning_effort=parent.reasoning_effort,
             **parent.llm_options,
         )
         agent = Subagent(agent_id, task, child)

@@ -112,6 +112,7 @@ def complete_with_retries(
     on_text: Callable[[str], None],
     cancel: threading.Event,
     on_retry: Callable[[str], None] | None,
+    on_reasoning: Callable[[str], None] | None = None,
 ) -> ModelResponse:
     """Run `attempt` until it returns, retrying what `classify` calls transient.
 
@@ -124,7 +125,7 @@ def complete_with_retries(
     for number in range(1, attempts + 1):
         if cancel.is_set():
             return ModelResponse(finish_reason="cancelled")
-        stream = StreamState(on_text)
+        stream = StreamState(on_text, on_reasoning)
         try:
             return attempt(stream)
         except CallFailed as failed:
@@ -325,10 +326,20 @@ class _PartialCall:
 
 
 class StreamState:
-    """Assembles streamed chat-completion chunks (dicts or objects) into a `ModelResponse`."""
+    """Assembles streamed chat-completion chunks (dicts or objects) into a `ModelResponse`.
 
-    def __init__(self, on_text: Callable[[str], None]) -> None:
+    Thinking arrives as `reasoning_content` (litellm, DeepSeek) or `reasoning`
+    (OpenRouter) text, and on Anthropic routes also as `thinking_blocks` pieces whose
+    signature comes last; the signed blocks are kept whole for the history.
+    """
+
+    def __init__(
+        self, on_text: Callable[[str], None], on_reasoning: Callable[[str], None] | None = None
+    ) -> None:
         self.on_text = on_text
+        self.on_reasoning = on_reasoning
+        self.reasoning: list[str] = []
+        self.thinking: list[dict[str, Any]] = []
         self.text: list[str] = []
         self.calls: dict[int, _PartialCall] = {}
         self.finish_reason: str | None = None
@@ -349,6 +360,13 @@ class StreamState:
             return
         for position, tc in enumerate(_get(delta, "tool_calls") or ()):
             self._feed_tool_call(position, tc)
+        for block in _get(delta, "thinking_blocks") or ():
+            self._feed_thinking(block)
+        reasoning = _get(delta, "reasoning_content") or _get(delta, "reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self.reasoning.append(reasoning)
+            if self.on_reasoning is not None:
+                self.on_reasoning(reasoning)
         reason = _get(choice, "finish_reason")
         if reason:
             self.finish_reason = reason
@@ -380,6 +398,30 @@ class StreamState:
             if arguments:
                 call.arguments.append(arguments)
 
+    def _feed_thinking(self, block: Any) -> None:
+        kind = _get(block, "type")
+        if kind == "redacted_thinking":
+            self.thinking.append({"type": "redacted_thinking", "data": _get(block, "data") or ""})
+            return
+        if kind != "thinking":
+            return
+        last = self.thinking[-1] if self.thinking else None
+        if last is None or last["type"] != "thinking" or last.get("signature"):
+            last = {"type": "thinking", "thinking": ""}
+            self.thinking.append(last)
+        last["thinking"] += _get(block, "thinking") or ""
+        signature = _get(block, "signature")
+        if signature:
+            last["signature"] = signature
+
+    def signed_thinking(self) -> list[dict[str, Any]]:
+        """The complete thinking blocks: signed ones and redacted ones (others cannot go back)."""
+        return [
+            block
+            for block in self.thinking
+            if block["type"] == "redacted_thinking" or block.get("signature")
+        ]
+
     def finished(self, cost: float | None) -> ModelResponse:
         """The whole reply, with `cost` in USD (None when unknown)."""
         calls = [
@@ -394,7 +436,12 @@ class StreamState:
         usage = usage_from(self.raw_usage)
         usage.cost_usd = cost
         return ModelResponse(
-            text="".join(self.text), tool_calls=calls, usage=usage, finish_reason=finish
+            text="".join(self.text),
+            tool_calls=calls,
+            usage=usage,
+            finish_reason=finish,
+            reasoning="".join(self.reasoning),
+            thinking_blocks=self.signed_thinking(),
         )
 
     def cancelled(self) -> ModelResponse:

@@ -36,7 +36,7 @@ def test_parse_and_complete() -> None:
     assert parse_command("/export out.patch") == (SLASH_COMMANDS[4], "out.patch")
     assert parse_command("/nope") is None
     assert parse_command("hello") is None
-    assert [c.name for c in complete("/re")] == ["redo", "resume"]
+    assert [c.name for c in complete("/re")] == ["redo", "resume", "reasoning"]
     assert complete("/model x") == []
 
 
@@ -47,7 +47,7 @@ async def test_completion_menu_and_tab(project: Path) -> None:
         await started(pilot)
         await pilot.press("slash", "r", "e")
         menu = app.main.query_one(SlashMenu)
-        assert [c.name for c in menu.matches] == ["redo", "resume"]
+        assert [c.name for c in menu.matches] == ["redo", "resume", "reasoning"]
         assert menu.display
         await pilot.press("down", "tab")
         assert app.main.query_one(Prompt).text == "/resume "

@@ -30,6 +30,8 @@ class Step:
         error: raised instead of answering (e.g. `ProviderError("boom")`).
         usage: the usage the response reports.
         on_chunk: called after each chunk is streamed (lets a test act mid-stream).
+        reasoning: thinking text streamed (through `on_reasoning`) before the answer.
+        thinking_blocks: the signed thinking blocks the response carries.
     """
 
     text: str = ""
@@ -40,6 +42,8 @@ class Step:
     error: Exception | None = None
     usage: Usage = field(default_factory=lambda: Usage(10, 5))
     on_chunk: Callable[[int], None] | None = None
+    reasoning: str = ""
+    thinking_blocks: Sequence[dict[str, Any]] = ()
 
 
 def call(name: str, **arguments: Any) -> Step:
@@ -89,6 +93,7 @@ class ScriptedModel:
         on_text: Callable[[str], None],
         cancel: threading.Event,
         on_retry: Callable[[str], None] | None = None,
+        on_reasoning: Callable[[str], None] | None = None,
     ) -> ModelResponse:
         with self._lock:
             self.requests.append(request)
@@ -105,6 +110,8 @@ class ScriptedModel:
                     return ModelResponse(finish_reason="cancelled")
         if step.error is not None:
             raise step.error
+        if step.reasoning and on_reasoning is not None:
+            on_reasoning(step.reasoning)
         text = ""
         chunks = step.chunks if step.chunks is not None else ([step.text] if step.text else [])
         for index, chunk in enumerate(chunks):
@@ -122,6 +129,8 @@ class ScriptedModel:
             tool_calls=calls,
             usage=step.usage,
             finish_reason="tool_calls" if calls else "stop",
+            reasoning=step.reasoning,
+            thinking_blocks=[dict(block) for block in step.thinking_blocks],
         )
 
     def _tool_call(self, name: str, args: dict[str, Any] | str) -> ToolCall:

@@ -1,4 +1,4 @@
-"""A local OpenAI-compatible chat-completions server that replays scripted replies.
+"""A local chat-completions (and Anthropic Messages) server that replays scripted replies.
 
 Integration tests drive the real litellm path through it, benchmarks measure
 against it, and the tmux end-to-end tests point the real `tiller` binary at it:
@@ -10,6 +10,10 @@ against it, and the tmux end-to-end tests point the real `tiller` binary at it:
 From a shell (prints `READY http://127.0.0.1:PORT/v1`, serves until killed):
 
     python -m tiller.testing.server --script script.json [--port 0]
+
+`POST /v1/messages` answers the same replies in Anthropic's shape, with cache
+accounting (`tiller.testing.anthropic`), so `anthropic/...` with `api_base`
+set to `server.root_url` runs litellm's native Anthropic client.
 
 Stdlib only. Each reply is served once, in order; `default` answers when the
 queue is empty, otherwise the server answers 500 so a test fails loudly. A
@@ -36,6 +40,15 @@ from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tiller.testing.anthropic import (
+    CacheAccount,
+    PromptCache,
+    anthropic_error,
+    message_body,
+    message_events,
+    validate_request,
+)
 
 __all__ = [
     "FakeOpenAIServer",
@@ -81,6 +94,9 @@ class ServerReply:
             completion: a proxy's HTML error page, or text that is not JSON.
         content_type: the content type of `raw_body`.
         close_without_reply: close the connection before sending any byte.
+        thinking: reasoning text streamed before the answer (Anthropic: a signed
+            `thinking` block; chat completions: `reasoning_content` deltas).
+        redacted_thinking: the opaque data of a `redacted_thinking` block (Anthropic only).
     """
 
     text: str = ""
@@ -99,6 +115,8 @@ class ServerReply:
     raw_body: str | None = None
     content_type: str = "text/html; charset=utf-8"
     close_without_reply: bool = False
+    thinking: str = ""
+    redacted_thinking: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerReply:
@@ -155,6 +173,7 @@ class FakeOpenAIServer:
             gets a 500 with the exception as its message.
         port: the port to bind; 0 picks a free one.
         record_to: also append each recorded request to this file as a JSON line.
+        min_cache_tokens: Anthropic route: prefixes shorter than this are never cached.
 
     Use it as a context manager, or call `start()` and `stop()`.
     """
@@ -167,8 +186,12 @@ class FakeOpenAIServer:
         port: int = 0,
         record_to: str | Path | None = None,
         responder: Callable[[dict[str, Any]], ServerReply] | None = None,
+        min_cache_tokens: int = 1024,
     ) -> None:
         self.default = default
+        self.min_cache_tokens = min_cache_tokens
+        self.cache = PromptCache()
+        self._accounts: list[CacheAccount] = []
         self.responder = responder
         self._replies: deque[ServerReply] = deque(replies)
         self._requests: list[RecordedRequest] = []
@@ -239,6 +262,17 @@ class FakeOpenAIServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     @property
+    def root_url(self) -> str:
+        """The base URL without `/v1` (what litellm's Anthropic route takes as `api_base`)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def cache_accounts(self) -> list[CacheAccount]:
+        """How each Messages request's input tokens split (uncached, read, written), in order."""
+        with self._cond:
+            return list(self._accounts)
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         """A snapshot of every request received so far, in arrival order."""
         with self._cond:
@@ -299,6 +333,16 @@ class FakeOpenAIServer:
 
     def _next_call_id(self) -> str:
         return f"call_{next(self._ids)}"
+
+    def _tool_use_ids(self) -> Iterator[str]:
+        while True:
+            yield f"toolu_{next(self._ids)}"
+
+    def _account(self, body: dict[str, Any]) -> CacheAccount:
+        account = self.cache.account(body, self.min_cache_tokens)
+        with self._cond:
+            self._accounts.append(account)
+        return account
 
     def _hung_up(self) -> None:
         with self._cond:
@@ -381,6 +425,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "request body is not JSON"))
             return
         self._record(body if isinstance(body, dict) else {"_": body})
+        if self.path.split("?")[0].rstrip("/").endswith("/messages"):
+            self._messages(body)
+            return
         if not self.path.split("?")[0].rstrip("/").endswith("/chat/completions"):
             self._send_json(404, _error_body(404, f"no route for POST {self.path}"))
             return
@@ -404,6 +451,64 @@ class _Handler(BaseHTTPRequestHandler):
         except (_ClientGone, ConnectionError):
             self.close_connection = True
             self.server.owner._hung_up()
+
+    def _messages(self, body: dict[str, Any]) -> None:
+        """Anthropic Messages: the same scripted reply, as Anthropic would send it."""
+        owner = self.server.owner
+        problem = validate_request(body)
+        reply = owner._next_reply(body) if problem is None else None
+        try:
+            if reply is None:
+                self._send_json(400, anthropic_error(400, problem or ""))
+                return
+            self._wait_before_reply(reply)
+            if reply.close_without_reply:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if reply.raw_body is not None:
+                self._send_raw(reply)
+                return
+            if reply.status != 200:
+                error = anthropic_error(reply.status, reply.error_message)
+                self._send_json(reply.status, error, reply.headers)
+                return
+            account = owner._account(body)
+            ids = owner._tool_use_ids()
+            if not body.get("stream"):
+                self._send_json(200, message_body(reply, body, account, ids), reply.headers)
+                return
+            self._open_stream(reply)
+            for index, (name, data) in enumerate(message_events(reply, body, account, ids)):
+                if not self._before_event(reply, index):
+                    return
+                self._write_chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            self._write_chunk(b"")
+        except (_ClientGone, ConnectionError):
+            self.close_connection = True
+            owner._hung_up()
+
+    def _open_stream(self, reply: ServerReply) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _before_event(self, reply: ServerReply, index: int) -> bool:
+        """Drop, stall or pace before streamed event `index`; False once the stream is cut."""
+        if index == reply.drop_after:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return False
+        if index == reply.stall_after:
+            self.wfile.flush()
+            self._pause(24 * 3600.0)
+        if index > 1 and reply.chunk_delay:  # the opening event goes out with the first piece
+            self._pause(reply.chunk_delay)
+        return True
 
     def _record(self, body: dict[str, Any]) -> None:
         self.server.owner._record(RecordedRequest(self.path, dict(self.headers.items()), body))
@@ -500,25 +605,12 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _stream(self, reply: ServerReply, body: dict[str, Any]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self._open_stream(reply)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = list(self._chunks(reply, body, include_usage))
         for index, event in enumerate(events):
-            if index == reply.drop_after:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+            if not self._before_event(reply, index):
                 return
-            if index == reply.stall_after:
-                self.wfile.flush()
-                self._pause(24 * 3600.0)
-            if index > 1 and reply.chunk_delay:  # the role chunk goes out with the first piece
-                self._pause(reply.chunk_delay)
             self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
@@ -545,6 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         size = max(1, reply.chunk_size)
         yield chunk({"role": "assistant", "content": ""})
+        for piece in _split(reply.thinking, size):
+            yield chunk({"reasoning_content": piece})
         for piece in _split(reply.text, size):
             yield chunk({"content": piece})
         for index, (name, arguments) in enumerate(reply.tool_calls):

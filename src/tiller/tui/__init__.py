@@ -20,6 +20,7 @@ def run_tui(
     api_base: str | None = None,
     api_key: str | None = None,
     transport: str | None = None,
+    reasoning: str | None = None,
     profile: str | None = None,
     skills_dirs: list[Path] | None = None,
     resume: str | None = None,
@@ -36,6 +37,7 @@ def run_tui(
         api_base: an OpenAI-compatible or provider endpoint (local servers too).
         api_key: a key to use instead of the provider's environment variable.
         transport: `litellm` (None: the default) or `openai` (the lean client).
+        reasoning: the reasoning effort (None: the provider's default).
         profile: `anthropic`, `openai` or `gemini` (None: from the model).
         skills_dirs: where to look for skills (None: the defaults).
         resume: a saved session id to restore first (its history and unflushed overlay).
@@ -50,7 +52,12 @@ def run_tui(
     # shorter slices let keystrokes reach the screen quickly while text streams.
     sys.setswitchinterval(0.001)
 
-    given = (("api_base", api_base), ("api_key", api_key), ("transport", transport))
+    given = (
+        ("api_base", api_base),
+        ("api_key", api_key),
+        ("transport", transport),
+        ("reasoning_effort", reasoning),
+    )
     llm_options = {key: value for key, value in given if value}
     options = TuiOptions(
         root=Path(root),

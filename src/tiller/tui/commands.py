@@ -47,6 +47,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("resume", "Go back to an earlier conversation", "[id]"),
     SlashCommand("cost", "Tokens and cost so far"),
     SlashCommand("compact", "Summarise the conversation to free context", "[focus]"),
+    SlashCommand("reasoning", "Reasoning effort: none, low, medium or high", "[effort]"),
     SlashCommand("continue", "Go on after the agent hit its round limit"),
     SlashCommand("quit", "Quit Tiller", key="Ctrl+Q"),
 )

@@ -135,6 +135,7 @@ class Conversation(VerticalScroll):
         self._tools: dict[str, ToolCallBlock] = {}
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
+        self._thinking: Thinking | None = None
 
     def on_mount(self) -> None:
         self.anchor()
@@ -184,7 +185,15 @@ class Conversation(VerticalScroll):
 
     # -- streamed assistant text ---------------------------------------------------
 
+    def append_reasoning(self, delta: str) -> None:
+        """Add streamed thinking to this round's (collapsible, dimmed) thinking block."""
+        if self._thinking is None:
+            self._thinking = Thinking()
+            self.mount(Collapsible(self._thinking, title="Thinking", classes="thinking"))
+        self._thinking.add(delta)
+
     def begin_assistant(self) -> None:
+        self._thinking = None
         self._assistant = AssistantMessage()
         self.mount(self._assistant)
         self._stream = Markdown.get_stream(self._assistant)
@@ -211,6 +220,7 @@ class Conversation(VerticalScroll):
         if self._flush_timer is not None:
             self._flush_timer.stop()
         await self._flush_pending()
+        self._thinking = None
         stream, self._stream, self._assistant = self._stream, None, None
         if stream is not None:
             await stream.stop()
@@ -248,3 +258,19 @@ class Conversation(VerticalScroll):
 
     def tool_block(self, call_id: str) -> ToolCallBlock | None:
         return self._tools.get(call_id)
+
+
+class Thinking(Static):
+    """The model's thinking for one round, dimmed; grows as it streams."""
+
+    DEFAULT_CSS = """
+    Thinking { color: $text-muted; text-style: italic; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("", markup=False)
+        self._text = ""
+
+    def add(self, delta: str) -> None:
+        self._text += delta
+        self.update(self._text)

@@ -27,6 +27,8 @@ class StatusBar(Static):
     input_tokens = reactive(0)
     output_tokens = reactive(0)
     cost: reactive[float | None] = reactive(0.0)
+    cache_read_tokens = reactive(0)
+    reasoning: reactive[str | None] = reactive(None)
     context_percent: reactive[int | None] = reactive(None)
     changes = reactive(0)
     frame = reactive(0)
@@ -55,14 +57,20 @@ class StatusBar(Static):
         context = "?" if self.context_percent is None else f"{self.context_percent}%"
         changes_style = "bold yellow" if self.changes else "dim"
         sep = (" │ ", "dim")
+        # Only when set or used: the line stays as it was for sessions without them.
+        reasoning = [(f"reasoning {self.reasoning}", "dim"), sep] if self.reasoning else []
+        tokens = f"{human_tokens(self.input_tokens)} in"
+        if self.cache_read_tokens:
+            tokens += f" ({human_tokens(self.cache_read_tokens)} cached)"
         return Text.assemble(
             (self.model, "bold"),
             sep,
+            *reasoning,
             (spinner + self.state, state_style),
             sep,
             f"round {self.round}/{self.max_turns}",
             sep,
-            f"{human_tokens(self.input_tokens)} in / {human_tokens(self.output_tokens)} out",
+            f"{tokens} / {human_tokens(self.output_tokens)} out",
             sep,
             format_cost(self.cost),
             sep,

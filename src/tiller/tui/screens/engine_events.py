@@ -38,6 +38,9 @@ class EngineEventHandlers:
     async def _on_assistant_text_delta(self, data: dict[str, Any]) -> None:
         await self.conversation.append_assistant(data.get("delta", ""))
 
+    async def _on_assistant_reasoning_delta(self, data: dict[str, Any]) -> None:
+        self.conversation.append_reasoning(data.get("delta", ""))
+
     async def _on_assistant_text_end(self, data: dict[str, Any]) -> None:
         await self.conversation.end_assistant()
 
@@ -92,6 +95,7 @@ class EngineEventHandlers:
         status.input_tokens = int(total.get("input_tokens", 0))
         status.output_tokens = int(total.get("output_tokens", 0))
         status.cost = total.get("cost_usd")
+        status.cache_read_tokens = int(total.get("cache_read_tokens", 0))
         window = data.get("context_window") or 0
         if window:
             status.context_percent = round(100 * int(data.get("input_tokens", 0)) / window)

@@ -165,6 +165,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         total = session.usage
         status.input_tokens, status.output_tokens = total.input_tokens, total.output_tokens
         status.cost = total.cost_usd
+        status.cache_read_tokens = total.cache_read_tokens
+        status.reasoning = session.reasoning_effort
         self._schedule_refresh()
 
     # -- running the engine ------------------------------------------------------------

@@ -119,6 +119,26 @@ class SlashActions:
         problem = self.tiller.missing_key_message(model)
         self.conversation.add_notice(note + (f"\n{escape(problem)}" if problem else ""))
 
+    def command_reasoning(self, argument: str) -> None:
+        from tiller.tui.status_bar import StatusBar
+
+        if self.session is None:
+            return
+        if argument:
+            try:
+                self.session.set_reasoning(argument.lower())
+            except ValueError as exc:
+                self.conversation.add_notice(escape(str(exc)), "error")
+                return
+            status = self.query_one("#status")
+            assert isinstance(status, StatusBar)
+            status.reasoning = self.session.reasoning_effort
+        effort = self.session.reasoning_effort or "the provider's default"
+        self.conversation.add_notice(
+            f"Reasoning effort: [b]{escape(effort)}[/b] (from the next model call; "
+            "/reasoning none|low|medium|high)."
+        )
+
     def command_skills(self, argument: str) -> None:
         if self.session is None:
             return
@@ -140,7 +160,8 @@ class SlashActions:
         self.conversation.add_notice(
             f"This conversation: {human_tokens(usage.input_tokens)} input, "
             f"{human_tokens(usage.output_tokens)} output, "
-            f"{human_tokens(usage.cache_read_tokens)} cache-read tokens; cost {cost}{unknown}."
+            f"{human_tokens(usage.cache_read_tokens)} cache-read and "
+            f"{human_tokens(usage.cache_write_tokens)} cache-write tokens; cost {cost}{unknown}."
         )
 
     def command_compact(self, argument: str) -> None:
