@@ -23,6 +23,7 @@ from tiller.cli_options import (
     Profile,
     Root,
     Shell,
+    ShellNetwork,
     SkillsDir,
     Transport,
     Version,
@@ -62,6 +63,7 @@ def main_callback(
     transport: Transport = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     env_file: EnvFile = None,
     version: Version = False,
     resume: Resume = None,
@@ -83,6 +85,7 @@ def main_callback(
         transport=transport,
         shell=shell,
         yes=yes,
+        shell_network=shell_network,
         env_file=env_file,
     )
     run_tui(
@@ -112,6 +115,7 @@ def run(
     transport: Transport = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     env_file: EnvFile = None,
     version: Version = False,
     json_events: Annotated[
@@ -142,6 +146,7 @@ def run(
         transport=transport,
         shell=shell,
         yes=yes,
+        shell_network=shell_network,
         env_file=env_file,
     )
     config = opts.settings.config
@@ -159,37 +164,43 @@ def run(
         config=config,
         **opts.settings.llm_options(),
     )
-    if json_events:
-        session.subscribe(lambda event: print(event.to_json(), flush=True))
     try:
-        reply = session.send(text)
-    except AuthError as exc:
-        typer.echo(f"tiller: {exc}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
-    except KeyboardInterrupt:
-        session.cancel()
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    if not json_events:
-        typer.echo(reply.text)
-    if output_last_message is not None:
-        output_last_message.write_text(reply.text, encoding="utf-8")
-    if diff is not None:
-        diff.write_text(session.workspace.diff(), encoding="utf-8")
-    code = EXIT_OK
-    if reply.stop_reason == "error":
-        typer.echo(f"tiller: {reply.error}", err=True)
-        code = EXIT_ERROR
-    elif reply.stop_reason == "turn_limit":
-        typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
-        code = EXIT_TURN_LIMIT
-    if flush:
+        if json_events:
+            session.subscribe(lambda event: print(event.to_json(), flush=True))
+        if session.shell_unavailable:
+            typer.echo(f"tiller: {session.shell_unavailable}", err=True)
         try:
-            written = session.workspace.flush()
-        except FlushConflict as exc:
+            reply = session.send(text)
+        except AuthError as exc:
             typer.echo(f"tiller: {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
-        typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
-    raise typer.Exit(code)
+        except KeyboardInterrupt:
+            session.cancel()
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if not json_events:
+            typer.echo(reply.text)
+        if output_last_message is not None:
+            output_last_message.write_text(reply.text, encoding="utf-8")
+        if diff is not None:
+            diff.write_text(session.workspace.diff(), encoding="utf-8")
+        code = EXIT_OK
+        if reply.stop_reason == "error":
+            typer.echo(f"tiller: {reply.error}", err=True)
+            code = EXIT_ERROR
+        elif reply.stop_reason == "turn_limit":
+            typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
+            code = EXIT_TURN_LIMIT
+        if flush:
+            try:
+                written = session.workspace.flush()
+            except FlushConflict as exc:
+                typer.echo(f"tiller: {exc}", err=True)
+                raise typer.Exit(EXIT_ERROR) from None
+            typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
+        raise typer.Exit(code)
+    finally:
+        # Removes the shell's sandbox copy (and any subagents') before the process ends.
+        session.close()
 
 
 @app.command()
@@ -203,6 +214,7 @@ def chat(
     transport: Transport = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     env_file: EnvFile = None,
     version: Version = False,
     resume: Resume = None,
@@ -224,6 +236,7 @@ def chat(
         transport=transport,
         shell=shell,
         yes=yes,
+        shell_network=shell_network,
         env_file=env_file,
     )
     options = {
@@ -241,6 +254,8 @@ def chat(
     def new_session(workspace: Any, model_id: str) -> Any:
         return open_session(None, model=model_id, files=workspace, **options)
 
+    if session.shell_unavailable:
+        typer.echo(f"tiller: {session.shell_unavailable}", err=True)
     Repl(session, new_session=new_session, journaled=True, cwd=opts.root / opts.cwd).run()
 
 

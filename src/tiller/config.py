@@ -27,6 +27,9 @@ class SessionConfig:
             `allow` every command, or `deny` all but those `shell_allow` names.
         shell_allow: command patterns that run without asking (`pytest`, `npm test`, `git *`).
         shell_timeout_ms: default per-command timeout; None takes the profile's.
+        shell_sandbox: `bwrap` confines every command (DESIGN §10); `none` runs them
+            unconfined (only the user's own config may say so).
+        shell_network: commands may reach the network (off by default).
     """
 
     max_turns: int = 10
@@ -40,3 +43,5 @@ class SessionConfig:
     shell_approval: ApprovalMode = "ask"
     shell_allow: tuple[str, ...] = ()
     shell_timeout_ms: int | None = None
+    shell_sandbox: str = "bwrap"
+    shell_network: bool = False
