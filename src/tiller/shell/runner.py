@@ -137,14 +137,14 @@ class ShellRunner:
             raise ToolError("Cancelled by the user before the command started; it did not run.")
         with self._lock:
             try:
+                argv, pwd = self._argv(command)
+            except ConfinementError as exc:
+                raise ToolError(str(exc)) from exc
+            try:
                 self.sandbox.sync()
                 self.sandbox.ensure_dir(self.settings.cwd)
             except (OSError, ValueError) as exc:
                 raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
-            try:
-                argv, pwd = self._argv(command)
-            except ConfinementError as exc:
-                raise ToolError(str(exc)) from exc
             env = sandbox_env(
                 self.settings.environ if self.settings.environ is not None else os.environ,
                 pwd=pwd,

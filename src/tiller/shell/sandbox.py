@@ -74,8 +74,8 @@ MAX_DEPTH = 128
 """Directories nested deeper than this in the sandbox are not walked."""
 
 _MAX_GITIGNORE_BYTES = 1 << 20
-_STALE_UNLOCKED_SECONDS = 60.0
-"""A sandbox directory without a lock file is stale once this old (an older Tiller's)."""
+_STALE_UNLOCKED_SECONDS = 600.0
+"""A sandbox directory without a lock file (an older Tiller's) is stale once this old."""
 
 Key = tuple[str, object]
 """Where a mirrored file's content came from: `("disk", signature)` or `("mem", digest)`."""
