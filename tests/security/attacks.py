@@ -22,6 +22,8 @@ from typing import Any
 
 SECRET = "sk-tiller-secret-7c1e5a"
 MARKERS = ("sleep 1003", "sleep 1004", "sleep 1005")
+OUTSIDE = Path("/var/tmp/tiller-attack-pwned")
+"""World-writable on the host: only the read-only mount can stop a write there."""
 
 
 def build_project(root: Path) -> None:
@@ -113,7 +115,7 @@ def main(workdir: Path) -> dict[str, Any]:
         ),
         "absolute": (f"echo hacked > {root}/main.py && cat {root}/main.py", None),
         "umount": (f"umount {root} 2>&1; umount -l {root} 2>&1; echo rc=$?", None),
-        "outside": ("touch /usr/pwned 2>&1; touch $HOME/pwned 2>&1; echo done", None),
+        "outside": (f"touch {OUTSIDE} 2>&1; echo done", None),
         "git_status": ("git status --short && git log --oneline", None),
         "git_commit": ("git commit -qam pwned 2>&1; echo rc=$?", None),
         "network": (connect + " 2>&1 | tail -1", None),
@@ -160,7 +162,11 @@ def main(workdir: Path) -> dict[str, Any]:
     workspace_files = sorted(session.files())
     session.close()
     listener.close()
+    outside_written = OUTSIDE.exists()
+    if outside_written:
+        OUTSIDE.unlink()
     return {
+        "outside_written": outside_written,
         "outputs": by_name,
         "tree_unchanged": tree_state(root) == before,
         "secret_leaked": any(SECRET in text for text in outputs),
