@@ -195,3 +195,24 @@ def test_sandbox_with_unreadable_directories_is_removed(tmp_path: Path) -> None:
     where = box.path.parent
     box.close()
     assert where.exists() is False
+
+
+def test_abort_during_a_command_removes_the_sandbox(tmp_path: Path) -> None:
+    """Aborting a session mid-command stops it and removes the sandbox, without waiting it out."""
+    from tiller import EventKind, Session, SessionConfig
+    from tiller.testing.scripted import ScriptedModel, call
+
+    session = Session(
+        ScriptedModel([call("shell", command="echo ready; sleep 30"), "never"]),
+        root=tmp_path,
+        skills_dirs=[],
+        config=SessionConfig(shell=True, shell_approval="allow"),
+    )
+    session.subscribe(
+        lambda e: e.kind is EventKind.TOOL_CALL_OUTPUT_DELTA
+        and "ready" in str(e.data["delta"])
+        and session.abort()
+    )
+    reply = session.send("go")
+    assert session.shell is not None
+    assert (reply.stop_reason, session.shell.sandbox.directory) == ("cancelled", None)

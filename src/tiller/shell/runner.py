@@ -81,6 +81,7 @@ class ShellRunner:
         self.sandbox = Sandbox(workspace, parent=self.settings.sandbox_parent, label=label)
         self._ask = ask
         self._lock = threading.Lock()
+        self._closing = False
 
     @property
     def confined(self) -> bool:
@@ -88,9 +89,13 @@ class ShellRunner:
         return self.settings.sandbox != "none"
 
     def close(self) -> None:
-        """Remove the sandbox."""
-        with self._lock:
-            self.sandbox.close()
+        """Remove the sandbox; if a command is running, as soon as it ends (never waits)."""
+        self._closing = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self.sandbox.close()
+            finally:
+                self._lock.release()
 
     def _argv(self, command: str) -> tuple[list[str], str]:
         """The argv for `command` and the directory it starts in, as the command sees it."""
@@ -135,34 +140,53 @@ class ShellRunner:
         self._approve(command, description, timeout, call_id)
         if cancel.is_set():
             raise ToolError("Cancelled by the user before the command started; it did not run.")
-        with self._lock:
-            try:
-                argv, pwd = self._argv(command)
-            except ConfinementError as exc:
-                raise ToolError(str(exc)) from exc
-            try:
-                self.sandbox.sync()
-                self.sandbox.ensure_dir(self.settings.cwd)
-            except (OSError, ValueError) as exc:
-                raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
-            env = sandbox_env(
-                self.settings.environ if self.settings.environ is not None else os.environ,
-                pwd=pwd,
+        try:
+            with self._lock:
+                if self._closing:
+                    raise ToolError("The session is closing; the command did not run.")
+                return self._run_locked(command, timeout, notes, cancel, on_output)
+        finally:
+            # close() came while the command ran and could not take the lock: finish it now.
+            # (Checked after releasing the lock, so one of the two always sees both.)
+            if self._closing:
+                self.close()
+
+    def _run_locked(
+        self,
+        command: str,
+        timeout: int,
+        notes: list[str],
+        cancel: threading.Event,
+        on_output: Callable[[str], None],
+    ) -> str:
+        """Sync, run and collect, with the runner's lock held."""
+        try:
+            argv, pwd = self._argv(command)
+        except ConfinementError as exc:
+            raise ToolError(str(exc)) from exc
+        try:
+            self.sandbox.sync()
+            self.sandbox.ensure_dir(self.settings.cwd)
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
+        env = sandbox_env(
+            self.settings.environ if self.settings.environ is not None else os.environ,
+            pwd=pwd,
+        )
+        if self.confined:
+            env["TMPDIR"] = "/tmp"  # the command's private /tmp; any other is hidden
+        try:
+            result = run_command(
+                argv,
+                cwd=self.sandbox.path / self.settings.cwd,
+                env=env,
+                timeout=timeout / 1000,
+                cancel=cancel,
+                on_output=on_output,
             )
-            if self.confined:
-                env["TMPDIR"] = "/tmp"  # the command's private /tmp; any other is hidden
-            try:
-                result = run_command(
-                    argv,
-                    cwd=self.sandbox.path / self.settings.cwd,
-                    env=env,
-                    timeout=timeout / 1000,
-                    cancel=cancel,
-                    on_output=on_output,
-                )
-            except OSError as exc:
-                raise ToolError(f"Could not start the command: {exc}") from exc
-            collected = self.sandbox.collect()
+        except OSError as exc:
+            raise ToolError(f"Could not start the command: {exc}") from exc
+        collected = self.sandbox.collect()
         text = _report(result, collected, timeout, notes, confined=self.confined)
         if result.cancelled:
             raise ToolError(f"Cancelled by the user; the command was stopped.\n{text}")
