@@ -14,6 +14,7 @@ import os
 import shutil
 import stat as stat_module
 import subprocess
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,84 +75,124 @@ def _split(path: str) -> tuple[list[str], str]:
     return parts[:-1], parts[-1]
 
 
-def _clear(dir_fd: int, name: str) -> None:
-    """Remove whatever is at `name` (a tree is removed without following links)."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat_module.S_ISDIR(st.st_mode):
-        rmtree_at(dir_fd, name)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+class Tree:
+    """Writes into one sandbox directory, reusing descriptors of the directories it enters.
 
-
-def write_file(
-    root_fd: int, path: str, write: Callable[[int], None], mode: int | None = None
-) -> os.stat_result:
-    """Create or replace the regular file `path` below `root_fd`; returns its lstat.
-
-    `write` fills a fresh file through its descriptor. The file is written under a
-    temporary name and renamed over the old entry, so a symlink or a hard link a
-    command left at `path` is replaced, never written through.
+    Use as a context manager; nothing may run in the sandbox meanwhile (no command
+    could swap a directory under a kept descriptor, and if one did, the descriptor
+    still names the directory Tiller checked, never a link).
     """
-    parents, name = _split(path)
-    dir_fd = open_dir(root_fd, parents, create=True)
-    if dir_fd is None:
-        raise PermissionError(f"cannot enter the directory of {path}")
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(_TEMP_NAME, dir_fd=dir_fd)
-        fd = os.open(
-            _TEMP_NAME,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o644,
-            dir_fd=dir_fd,
-        )
-        try:
-            write(fd)
-            if mode is not None:
-                os.fchmod(fd, mode)
-        finally:
+
+    _KEPT = 64
+
+    def __init__(self, path: str) -> None:
+        self.root_fd = open_root(path)
+        self._dirs: OrderedDict[tuple[str, ...], int] = OrderedDict()
+
+    def __enter__(self) -> Tree:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every descriptor."""
+        self._forget_dirs()
+        os.close(self.root_fd)
+
+    def _forget_dirs(self) -> None:
+        for fd in self._dirs.values():
             os.close(fd)
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False) if _exists(dir_fd, name) else None
-        if st is not None and stat_module.S_ISDIR(st.st_mode):
+        self._dirs.clear()
+
+    def _dir(self, parts: list[str], *, create: bool) -> int | None:
+        """A kept descriptor for the directory `parts` (the caller must not close it)."""
+        if not parts:
+            return self.root_fd
+        key = tuple(parts)
+        fd = self._dirs.get(key)
+        if fd is not None:
+            self._dirs.move_to_end(key)
+            return fd
+        fd = open_dir(self.root_fd, parts, create=create)
+        if fd is None:
+            return None
+        self._dirs[key] = fd
+        if len(self._dirs) > self._KEPT:
+            os.close(self._dirs.popitem(last=False)[1])
+        return fd
+
+    def write(
+        self, path: str, write: Callable[[int], None], mode: int | None = None
+    ) -> os.stat_result:
+        """Create or replace the regular file `path`; returns its stat.
+
+        `write` fills a fresh file through its descriptor. A new name is created with
+        `O_EXCL`; an existing entry is replaced by writing a temporary file and renaming
+        it over, so a symlink or a hard link a command left is replaced, never written
+        through.
+        """
+        parents, name = _split(path)
+        dir_fd = self._dir(parents, create=True)
+        if dir_fd is None:
+            raise PermissionError(f"cannot enter the directory of {path}")
+        try:
+            return _fill(dir_fd, name, write, mode)
+        except FileExistsError:
+            pass
+        try:
+            os.unlink(_TEMP_NAME, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:  # a command made a directory of that name
+            rmtree_at(dir_fd, _TEMP_NAME)
+        _fill(dir_fd, _TEMP_NAME, write, mode)
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat_module.S_ISDIR(st.st_mode):
             rmtree_at(dir_fd, name)
+            self._forget_dirs()  # kept descriptors may name what was just removed
         os.rename(_TEMP_NAME, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    finally:
-        os.close(dir_fd)
+
+    def remove(self, path: str) -> None:
+        """Remove `path` if it is there; a link on the way means it is not."""
+        parents, name = _split(path)
+        dir_fd = self._dir(parents, create=False)
+        if dir_fd is None:
+            return
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat_module.S_ISDIR(st.st_mode):
+                rmtree_at(dir_fd, name)
+                self._forget_dirs()
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            pass
+
+    def ensure_dir(self, path: str) -> None:
+        """Make `path` (relative, may be empty) a real directory."""
+        parts = [p for p in path.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise ValueError(f"not a plain relative path: {path!r}")
+        if parts and self._dir(parts, create=True) is None:
+            raise PermissionError(f"cannot enter {path}")
 
 
-def _exists(dir_fd: int, name: str) -> bool:
+def _fill(dir_fd: int, name: str, write: Callable[[int], None], mode: int | None) -> os.stat_result:
+    """Create `name` (never an existing entry, never through a link), fill it, stat it."""
+    fd = os.open(
+        name,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o644,
+        dir_fd=dir_fd,
+    )
     try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def remove(root_fd: int, path: str) -> None:
-    """Remove `path` below `root_fd` if it is there; a link on the way means it is not."""
-    parents, name = _split(path)
-    dir_fd = open_dir(root_fd, parents)
-    if dir_fd is None:
-        return
-    try:
-        _clear(dir_fd, name)
-    except OSError:
-        pass
+        write(fd)
+        if mode is not None:
+            os.fchmod(fd, mode)
+        return os.fstat(fd)
     finally:
-        os.close(dir_fd)
-
-
-def ensure_dir(root_fd: int, path: str) -> None:
-    """Make `path` (relative, may be empty) a real directory below `root_fd`."""
-    parts = [p for p in path.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise ValueError(f"not a plain relative path: {path!r}")
-    fd = open_dir(root_fd, parts, create=True)
-    if fd is not None:
         os.close(fd)
 
 

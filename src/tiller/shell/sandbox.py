@@ -37,13 +37,12 @@ from tiller.errors import WorkspaceError
 from tiller.shell.nofollow import (
     MAX_COLLECT_BYTES,
     Read,
+    Tree,
     lstat_at,
     open_root,
     read_at,
     read_file,
-    remove,
     remove_tree,
-    write_file,
 )
 from tiller.workspace import Workspace
 from tiller.workspace.content import decode_text
@@ -242,13 +241,8 @@ class Sandbox:
 
     def ensure_dir(self, path: str) -> None:
         """Make `path` a real directory in the copy (replacing a link in the way)."""
-        from tiller.shell.nofollow import ensure_dir
-
-        root_fd = open_root(str(self.path))
-        try:
-            ensure_dir(root_fd, path)
-        finally:
-            os.close(root_fd)
+        with Tree(str(self.path)) as tree:
+            tree.ensure_dir(path)
 
     # -- workspace -> sandbox ------------------------------------------------------------
 
@@ -271,10 +265,9 @@ class Sandbox:
                 continue
             wanted[path] = (("disk", (st.st_mtime_ns, st.st_size, st.st_ino)), None, disk)
 
-        root_fd = open_root(tree)
-        try:
+        with Tree(tree) as sandbox:
             for path in [p for p in self._mirrored if p not in wanted]:
-                remove(root_fd, path)
+                sandbox.remove(path)
                 del self._mirrored[path]
 
             copied = 0
@@ -284,23 +277,21 @@ class Sandbox:
                 if known is not None and known.key == key and known.stat is not None:
                     continue
                 try:
-                    st = self._place(root_fd, path, text, disk)
+                    st = self._place(sandbox, path, text, disk)
                 except (OSError, ValueError):
                     self._mirrored.pop(path, None)
                     continue
                 self._mirrored[path] = _Mirrored(key, _stat_key(st))
                 self._left_out.pop(path, None)
                 copied += 1
-        finally:
-            os.close(root_fd)
         return copied
 
-    def _place(self, root_fd: int, path: str, text: str | None, disk: str | None) -> os.stat_result:
+    def _place(self, tree: Tree, path: str, text: str | None, disk: str | None) -> os.stat_result:
         if disk is not None:
             source = os.open(disk, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 mode = stat_module.S_IMODE(os.fstat(source).st_mode)
-                return write_file(root_fd, path, lambda fd: _copy(source, fd), mode)
+                return tree.write(path, lambda fd: _copy(source, fd), mode)
             finally:
                 os.close(source)
         assert text is not None
@@ -311,7 +302,7 @@ class Sandbox:
             # An edited script stays executable, as it would be once flushed.
             with contextlib.suppress(OSError):
                 mode = stat_module.S_IMODE(os.stat(root / path).st_mode)
-        return write_file(root_fd, path, lambda fd: _write_all(fd, data), mode)
+        return tree.write(path, lambda fd: _write_all(fd, data), mode)
 
     # -- sandbox -> workspace ------------------------------------------------------------
 
