@@ -209,9 +209,11 @@ def test_abort_during_a_command_removes_the_sandbox(tmp_path: Path) -> None:
         config=SessionConfig(shell=True, shell_approval="allow"),
     )
     session.subscribe(
-        lambda e: e.kind is EventKind.TOOL_CALL_OUTPUT_DELTA
-        and "ready" in str(e.data["delta"])
-        and session.abort()
+        lambda e: (
+            e.kind is EventKind.TOOL_CALL_OUTPUT_DELTA
+            and "ready" in str(e.data["delta"])
+            and session.abort()
+        )
     )
     reply = session.send("go")
     assert session.shell is not None

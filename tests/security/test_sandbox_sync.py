@@ -128,3 +128,12 @@ def test_text_file_over_the_cap_stays_in_the_sandbox(runner: ShellRunner) -> Non
         True,
         [],
     )
+
+
+def test_one_command_cannot_make_tiller_read_more_than_the_budget(runner: ShellRunner) -> None:
+    """Twelve 9 MB text files: what passes 100 MB in all stays in the sandbox, named."""
+    out = run(
+        runner, "for i in $(seq 12); do head -c 9000000 /dev/zero | tr '\\0' a > f$i.txt; done"
+    )
+    kept = sum(len(text) for text in runner.workspace.files().values())
+    assert (kept <= 100 * 1024 * 1024, "past 100 MB" in out) == (True, True)

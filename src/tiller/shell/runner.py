@@ -21,7 +21,7 @@ from tiller.shell.confinement import (
 from tiller.shell.environment import sandbox_env
 from tiller.shell.nofollow import MAX_COLLECT_BYTES
 from tiller.shell.process import KILL_GRACE_SECONDS, CommandResult, run_command
-from tiller.shell.sandbox import Collected, Sandbox
+from tiller.shell.sandbox import MAX_COLLECT_TOTAL_BYTES, Collected, Sandbox
 from tiller.workspace import Workspace
 
 MAX_TIMEOUT_MS = 600_000
@@ -261,8 +261,9 @@ def _report(
         )
     if collected.too_large:
         lines.append(
-            f"Files over {MAX_COLLECT_BYTES // (1024 * 1024)} MB stay in the sandbox only "
-            "(not read back): " + ", ".join(collected.too_large)
+            f"Files over {MAX_COLLECT_BYTES // (1024 * 1024)} MB (or past "
+            f"{MAX_COLLECT_TOTAL_BYTES // (1024 * 1024)} MB read back for one command) stay in "
+            "the sandbox only (not read back): " + ", ".join(collected.too_large)
         )
     if collected.symlinks:
         lines.append(

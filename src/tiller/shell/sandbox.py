@@ -69,6 +69,9 @@ _NOISE = pathspec.GitIgnoreSpec.from_lines(
 PREFIX = "tiller-sandbox-"
 """Every sandbox directory's name starts with this."""
 
+MAX_COLLECT_TOTAL_BYTES = 100 * 1024 * 1024
+"""What one collect reads back in all (100 MiB): a thousand 9 MB files must not fill memory."""
+
 MAX_DEPTH = 128
 """Directories nested deeper than this in the sandbox are not walked."""
 
@@ -206,6 +209,7 @@ class Sandbox:
         self._finalizer: weakref.finalize | None = None
         self._mirrored: dict[str, _Mirrored] = {}
         self._left_out: dict[str, Stat] = {}
+        self._budget = MAX_COLLECT_TOTAL_BYTES
 
     @property
     def path(self) -> Path:
@@ -310,6 +314,7 @@ class Sandbox:
         """Bring what a command created, changed or deleted back into the workspace."""
         tree = str(self.path)
         out = Collected()
+        self._budget = MAX_COLLECT_TOTAL_BYTES
         seen: set[str] = set()
         root_fd = open_root(tree)
         try:
@@ -323,7 +328,7 @@ class Sandbox:
                 if st is None or not stat_module.S_ISREG(st.st_mode):
                     self._forget(path, out)
                 elif _stat_key(st) != known.stat:
-                    self._bring_back(path, read_at(root_fd, path), out)
+                    self._bring_back(path, read_at(root_fd, path, self._limit()), out)
         finally:
             os.close(root_fd)
         return out
@@ -384,9 +389,9 @@ class Sandbox:
             if known is None:
                 if _NOISE.match_file(path) or self._left_out.get(path) == _stat_key(st):
                     continue
-                self._bring_back(path, read_file(dir_fd, name), out)
+                self._bring_back(path, read_file(dir_fd, name, self._limit()), out)
             elif _stat_key(st) != known.stat:
-                self._bring_back(path, read_file(dir_fd, name), out)
+                self._bring_back(path, read_file(dir_fd, name, self._limit()), out)
 
     def _link(self, dir_fd: int, name: str, path: str, st: os.stat_result, out: Collected) -> None:
         if self._left_out.get(path) == _stat_key(st) or _NOISE.match_file(path):
@@ -405,9 +410,13 @@ class Sandbox:
             self.workspace.delete(path)
             out.changes.append((path, "deleted"))
 
+    def _limit(self) -> int:
+        return max(0, min(MAX_COLLECT_BYTES, self._budget))
+
     def _bring_back(self, path: str, read: Read | None, out: Collected) -> None:
         if read is None or read.stat is None:
             return
+        self._budget -= len(read.data or b"")
         known = self._mirrored.get(path)
         st = _stat_key(read.stat)
         text = decode_text(read.data) if read.data is not None else None
@@ -418,7 +427,7 @@ class Sandbox:
                 out.skipped.append(path)
             self._left_out[path] = st
             if known is not None:
-                known.stat = None  # restore the workspace's version on the next sync
+                known.stat = st  # it stays in the sandbox until the workspace's version changes
             return
         existed = self.workspace.exists(path)
         try:
@@ -468,4 +477,4 @@ def _copy_slow(source: int, target: int) -> None:
         _write_all(target, chunk)
 
 
-__all__ = ["MAX_COLLECT_BYTES", "Collected", "Sandbox", "remove_stale"]
+__all__ = ["MAX_COLLECT_BYTES", "MAX_COLLECT_TOTAL_BYTES", "Collected", "Sandbox", "remove_stale"]
