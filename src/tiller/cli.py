@@ -164,9 +164,12 @@ def run(
         config=config,
         **opts.settings.llm_options(),
     )
+    stop_printing = (
+        session.subscribe(lambda event: print(event.to_json(), flush=True))
+        if json_events
+        else lambda: None
+    )
     try:
-        if json_events:
-            session.subscribe(lambda event: print(event.to_json(), flush=True))
         if session.shell_unavailable:
             typer.echo(f"tiller: {session.shell_unavailable}", err=True)
         try:
@@ -199,7 +202,9 @@ def run(
             typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
         raise typer.Exit(code)
     finally:
-        # Removes the shell's sandbox copy (and any subagents') before the process ends.
+        # Removes the shell's sandbox copy (and any subagents') before the process ends;
+        # the JSON stream ends with the run, as before.
+        stop_printing()
         session.close()
 
 

@@ -163,3 +163,34 @@ def test_refused_root_is_an_error_result(tmp_path: Path) -> None:
             )
     finally:
         runner.close()
+
+
+def test_root_reached_through_a_symlink(tmp_path: Path, outside: Path) -> None:
+    """A project opened through a symlinked path runs there, and its real files stay put."""
+    (outside / "proj").mkdir()
+    (outside / "proj" / "a.txt").write_text("real\n")
+    link = outside / "link"
+    link.symlink_to(outside)
+    runner = ShellRunner(
+        Workspace(root=link / "proj"),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+        settings=ShellSettings(sandbox_parent=tmp_path),
+    )
+    try:
+        out = runner.run(
+            f"cat a.txt && echo new > {outside}/proj/a.txt && pwd",
+            timeout_ms=20_000,
+            description="",
+            cancel=threading.Event(),
+            on_output=lambda _: None,
+        )
+    finally:
+        runner.close()
+    assert (
+        out.split("Output:\n")[1].splitlines()[:2],
+        (outside / "proj" / "a.txt").read_text(),
+    ) == (
+        ["real", f"{link}/proj"],
+        "real\n",
+    )

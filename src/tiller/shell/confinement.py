@@ -91,7 +91,10 @@ class Confinement:
         Raises:
             ConfinementError: the root is `/`: the sandbox would replace the whole host.
         """
-        root = Path(os.path.abspath(self.root))
+        given = Path(os.path.abspath(self.root))
+        # bwrap cannot mount at a path through a symlink: mount at the real path; the
+        # given one still leads there (and is where the command starts).
+        root = Path(os.path.realpath(given))
         if root == Path("/"):
             raise ConfinementError(
                 "The workspace root is / : commands cannot be confined there. "
@@ -115,20 +118,21 @@ class Confinement:
         args += ["--bind", str(self.sandbox), str(root)]
         for path in _git_paths(root):
             args += ["--ro-bind", str(path), str(path)]
-        target = root / cwd if cwd else root
+        target = given / cwd if cwd else given
         args += ["--chdir", str(target), "--", "bash", "-c", command]
         return args
 
     def _hidden(self, root: Path) -> list[Path]:
         """Paths to hide: Tiller's own, credential files, and where other sandboxes live."""
-        candidates = [Path(os.path.abspath(p)) for p in self.hidden]
+        candidates = list(self.hidden)
         if self.home is not None:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
-        parent = self.sandbox.parent.parent
+        parent = Path(os.path.realpath(self.sandbox)).parent.parent
         if not _inside(parent, Path("/tmp")):
             candidates.append(parent)  # other sessions' sandboxes (a TMPDIR outside /tmp)
         out: list[Path] = []
-        for path in candidates:
+        for given in candidates:
+            path = Path(os.path.realpath(given))  # bwrap mounts only at link-free paths
             # Inside the root, the command sees the sandbox copy (what the workspace holds,
             # which the model can read anyway); a mount point there would come back as a file.
             if _inside(path, root) or _inside(path, Path("/tmp")) or path in out:
