@@ -126,6 +126,8 @@ def main(workdir: Path) -> dict[str, Any]:
         "after_huge_1": ("true", None),
         "after_huge_2": ("true", None),
         "lock_dirs": ("mkdir -p locked/inner && chmod 000 locked/inner locked && echo ok", None),
+        "hide_dir": ("chmod 000 esc && echo hidden", None),
+        "after_hide": ("true", None),
     }
     names = list(commands)
     steps = []

@@ -141,3 +141,9 @@ def test_huge_file_is_never_read(report: dict[str, Any]) -> None:
 def test_sandbox_is_removed_on_close(report: dict[str, Any]) -> None:
     """Closing the session removes the sandbox, even with directories chmod'ed 000 inside."""
     assert (report["sandbox_left"], report["left_in_tmpdir"]) == (False, [])
+
+
+def test_unreadable_directory_is_not_a_deletion(report: dict[str, Any]) -> None:
+    """`chmod 000` on a directory hides nothing from Tiller: its files are not deleted."""
+    outputs = report["outputs"]
+    assert ("changes" in outputs["hide_dir"], "changes" in outputs["after_hide"]) == (False, False)

@@ -35,6 +35,36 @@ def open_root(path: str) -> int:
     return os.open(path, _DIR_FLAGS)
 
 
+def enter(dir_fd: int, name: str) -> int:
+    """Open the directory `name` in `dir_fd`, never through a link.
+
+    A directory a command made unreadable (`chmod 000`) is given back its owner's
+    rwx first: the sandbox is Tiller's, and a hidden directory must not read as gone.
+
+    Raises:
+        OSError: it is not a directory (ELOOP for a link), or cannot be opened.
+    """
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        _grant_owner(dir_fd, name)
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def _grant_owner(dir_fd: int, name: str) -> None:
+    """Give the directory `name` owner rwx, through an O_PATH descriptor (never a link)."""
+    # O_PATH needs no permission on the directory itself; chmod through /proc/self/fd
+    # reaches exactly the directory it names.
+    path_fd = os.open(
+        name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
+    )
+    try:
+        mode = stat_module.S_IMODE(os.fstat(path_fd).st_mode)
+        os.chmod(f"/proc/self/fd/{path_fd}", mode | 0o700)
+    finally:
+        os.close(path_fd)
+
+
 def open_dir(root_fd: int, parts: list[str], *, create: bool = False) -> int | None:
     """A descriptor for the directory `parts` below `root_fd`, or None when it is not one.
 
@@ -45,14 +75,14 @@ def open_dir(root_fd: int, parts: list[str], *, create: bool = False) -> int | N
     try:
         for name in parts:
             try:
-                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                child = enter(fd, name)
             except FileNotFoundError:
                 if not create:
                     os.close(fd)
                     return None
                 os.mkdir(name, 0o755, dir_fd=fd)
                 child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except (NotADirectoryError, OSError) as exc:
+            except OSError as exc:
                 # ELOOP (a symlink) or ENOTDIR (a file): never enter it.
                 if not create or isinstance(exc, PermissionError):
                     os.close(fd)
@@ -302,27 +332,17 @@ def _unlock_tree(dir_fd: int, name: str) -> None:
         return
     if not stat_module.S_ISDIR(st.st_mode):
         return
-    # An O_PATH descriptor needs no permission on the directory itself; chmod through
-    # /proc/self/fd reaches the directory it names, never a link.
-    path_fd = os.open(
-        name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
-    )
     try:
-        if stat_module.S_IMODE(st.st_mode) & 0o700 != 0o700:
-            os.chmod(f"/proc/self/fd/{path_fd}", stat_module.S_IMODE(st.st_mode) | 0o700)
-        try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-        except OSError:
-            return
-        try:
-            with os.scandir(fd) as entries:
-                subdirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
-            for sub in subdirs:
-                _unlock_tree(fd, sub)
-        finally:
-            os.close(fd)
+        fd = enter(dir_fd, name)
+    except OSError:
+        return
+    try:
+        with os.scandir(fd) as entries:
+            subdirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        for sub in subdirs:
+            _unlock_tree(fd, sub)
     finally:
-        os.close(path_fd)
+        os.close(fd)
 
 
 def remove_tree(path: str) -> None:

@@ -38,6 +38,7 @@ from tiller.shell.nofollow import (
     MAX_COLLECT_BYTES,
     Read,
     Tree,
+    enter,
     lstat_at,
     open_root,
     read_at,
@@ -365,7 +366,7 @@ class Sandbox:
                 if depth >= MAX_DEPTH or (chain and is_ignored(chain, path, True)):
                     continue
                 try:
-                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+                    sub = enter(dir_fd, name)
                 except OSError:
                     continue
                 try:
