@@ -13,7 +13,6 @@ from tiller.approvals import Approval, ApprovalPolicy, Decision, allowed_by_list
 from tiller.errors import ToolError
 from tiller.events import Event
 from tiller.shell.environment import sandbox_env
-
 from tiller.shell.process import run_command
 from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.testing.scripted import ScriptedModel, Step, call
