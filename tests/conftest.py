@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -60,6 +61,9 @@ def _nothing_left_behind() -> Iterator[None]:
     # plugin's report dir) is theirs to remove.
     before = {p.name for p in _run_dir.iterdir()}
     yield
+    # A Session a test never closed removes its sandbox when it is collected (its
+    # finalizer); sessions hold reference cycles, so collect before looking.
+    gc.collect()
     left = sorted(
         p.name
         for p in _run_dir.iterdir()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,68 @@ def test_doctor_reports_the_shell(tmp_path: Path) -> None:
         app, ["doctor", "--no-check-model", "--root", str(tmp_path), "--shell", "--yes"]
     )
     assert "Shell     on, runs every command (--yes)" in result.output
+
+
+# -- confinement and network ---------------------------------------------------------------
+
+
+def test_user_config_sandbox_and_network(tmp_path: Path, user_config: Path) -> None:
+    """[shell] sandbox and network in the user's config reach the session config."""
+    user_config.write_text('[shell]\nsandbox = "none"\nnetwork = true\n')
+    config = load_settings(tmp_path, env={}).config
+    assert (config.shell_sandbox, config.shell_network) == ("none", True)
+
+
+@pytest.mark.parametrize("line", ['sandbox = "none"', "network = true"])
+def test_project_config_cannot_lift_confinement(tmp_path: Path, line: str) -> None:
+    """A repository's own config can neither unconfine its commands nor open the network."""
+    (tmp_path / ".tiller").mkdir()
+    (tmp_path / ".tiller" / "config.toml").write_text(f"[shell]\n{line}\n")
+    with pytest.raises(ConfigError, match="user config"):
+        load_settings(tmp_path, env={})
+
+
+def test_bad_sandbox_mode_is_named(tmp_path: Path, user_config: Path) -> None:
+    """An unknown sandbox mode is an error listing the known ones."""
+    user_config.write_text('[shell]\nsandbox = "docker"\n')
+    with pytest.raises(ConfigError, match="bwrap, none"):
+        load_settings(tmp_path, env={})
+
+
+def test_shell_network_flag(tmp_path: Path) -> None:
+    """--shell-network turns the network on for commands; it is off by default."""
+    on = load_settings(tmp_path, flags={"shell_network": True}, env={}).config
+    off = load_settings(tmp_path, env={}).config
+    assert (on.shell_network, off.shell_network) == (True, False)
+
+
+def test_doctor_reports_the_network(tmp_path: Path) -> None:
+    """doctor says commands are confined by bwrap and whether the network is on."""
+    result = CliRunner().invoke(
+        app, ["doctor", "--no-check-model", "--root", str(tmp_path), "--shell", "--shell-network"]
+    )
+    assert "bwrap sandbox, network on" in result.output
+
+
+def test_doctor_reports_unconfined(tmp_path: Path, user_config: Path) -> None:
+    """doctor says plainly when the user's config runs commands unconfined."""
+    user_config.write_text('[shell]\nsandbox = "none"\n')
+    result = CliRunner().invoke(
+        app, ["doctor", "--no-check-model", "--root", str(tmp_path), "--shell"]
+    )
+    assert "UNCONFINED" in result.output
+
+
+def test_headless_run_removes_its_sandbox(fake_server, tmp_path: Path) -> None:
+    """`tiller run --shell` leaves no sandbox copy behind."""
+    fake_server.add(MAKE, ServerReply(text="Made it."))
+    sandboxes = tmp_path / "tmp"
+    sandboxes.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--shell", "--yes"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--transport", "openai", "--root", str(root), "--skills-dir", str(root / "none")]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TMPDIR": str(sandboxes)}
+    done = subprocess.run([*argv, "make a file"], env=env, capture_output=True, text=True)
+    assert (done.returncode, "Made it." in done.stdout, list(sandboxes.iterdir())) == (0, True, [])

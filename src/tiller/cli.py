@@ -24,6 +24,7 @@ from tiller.cli_options import (
     Reasoning,
     Root,
     Shell,
+    ShellNetwork,
     SkillsDir,
     Transport,
     Version,
@@ -64,6 +65,7 @@ def main_callback(
     reasoning: Reasoning = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     env_file: EnvFile = None,
     version: Version = False,
     resume: Resume = None,
@@ -86,6 +88,7 @@ def main_callback(
         reasoning=reasoning,
         shell=shell,
         yes=yes,
+        shell_network=shell_network,
         env_file=env_file,
     )
     run_tui(
@@ -117,6 +120,7 @@ def run(
     reasoning: Reasoning = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     env_file: EnvFile = None,
     version: Version = False,
     json_events: Annotated[
@@ -148,6 +152,7 @@ def run(
         reasoning=reasoning,
         shell=shell,
         yes=yes,
+        shell_network=shell_network,
         env_file=env_file,
     )
     config = opts.settings.config
@@ -170,6 +175,8 @@ def run(
             from tiller.json_lines import line_printer
 
             session.subscribe(line_printer(sys.stdout))
+        if session.shell_unavailable:
+            typer.echo(f"tiller: {session.shell_unavailable}", err=True)
         try:
             reply = session.send(text)
         except AuthError as exc:
@@ -219,6 +226,7 @@ def chat(
     reasoning: Reasoning = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     env_file: EnvFile = None,
     version: Version = False,
     resume: Resume = None,
@@ -241,6 +249,7 @@ def chat(
         reasoning=reasoning,
         shell=shell,
         yes=yes,
+        shell_network=shell_network,
         env_file=env_file,
     )
     options = {
@@ -258,6 +267,8 @@ def chat(
     def new_session(workspace: Any, model_id: str) -> Any:
         return open_session(None, model=model_id, files=workspace, **options)
 
+    if session.shell_unavailable:
+        typer.echo(f"tiller: {session.shell_unavailable}", err=True)
     Repl(session, new_session=new_session, journaled=True, cwd=opts.root / opts.cwd).run()
 
 

@@ -63,6 +63,14 @@ Shell = Annotated[
         show_default=False,
     ),
 ]
+ShellNetwork = Annotated[
+    bool,
+    typer.Option(
+        "--shell-network",
+        help="Let shell commands reach the network (off by default; [shell] network = true).",
+        show_default=False,
+    ),
+]
 Yes = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Run shell commands without asking.", show_default=False),
@@ -173,6 +181,7 @@ def resolve_options(
     shell: bool | None = None,
     yes: bool = False,
     reasoning: str | None = None,
+    shell_network: bool = False,
 ) -> FrontEndOptions:
     """Apply the settings precedence to the global options of an entry point.
 
@@ -193,6 +202,7 @@ def resolve_options(
             "reasoning": reasoning,
             "shell": shell,
             "yes": yes,
+            "shell_network": shell_network,
         }
         settings = load_settings(base, flags=flags)
     except ConfigError as exc:

@@ -18,6 +18,7 @@ from tiller.cli_options import (
     Model,
     Root,
     Shell,
+    ShellNetwork,
     SkillsDir,
     Yes,
     resolve_options,
@@ -129,19 +130,17 @@ def _model_check(model: str) -> str:
 
 
 def _shell_state(config: SessionConfig) -> str:
-    from tiller.shell.isolation import read_only_available
+    from tiller.shell.confinement import describe, unavailable
 
     if not config.shell:
         return "off (--shell or [shell] enabled = true turns it on)"
+    missing = unavailable(config.shell_sandbox)
+    if missing is not None:
+        return f"NOT AVAILABLE. {missing}"
     approval = {"ask": "asks before each command", "allow": "runs every command (--yes)"}
     how = approval.get(config.shell_approval, "runs only the allow-list")
     allowed = f"; allow-list: {', '.join(config.shell_allow)}" if config.shell_allow else ""
-    guard = (
-        "real tree mounted read-only for commands"
-        if read_only_available()
-        else "sandbox copy only (no user namespaces here)"
-    )
-    return f"on, {how}{allowed}; {guard}"
+    return f"on, {how}{allowed}; {describe(config.shell_sandbox, config.shell_network)}"
 
 
 def doctor(
@@ -151,6 +150,7 @@ def doctor(
     env_file: EnvFile = None,
     shell: Shell = None,
     yes: Yes = False,
+    shell_network: ShellNetwork = False,
     check_model: Annotated[
         bool,
         typer.Option(help="Ask litellm whether the model is known (imports litellm: slow)."),
@@ -162,7 +162,13 @@ def doctor(
     from tiller.settings import project_config_path, user_config_path
 
     opts = resolve_options(
-        model=model, root=root, api_base=api_base, env_file=env_file, shell=shell, yes=yes
+        model=model,
+        root=root,
+        api_base=api_base,
+        env_file=env_file,
+        shell=shell,
+        yes=yes,
+        shell_network=shell_network,
     )
     settings = opts.settings
     typer.echo(f"Python    {platform.python_version()} ({sys.executable})")
@@ -183,7 +189,9 @@ def doctor(
     keys = sorted(n for n, v in os.environ.items() if _KEY_NAME.fullmatch(n) and v)
     typer.echo(f"Keys set  {', '.join(keys) if keys else 'none'}")
 
-    typer.echo(f"Shell     {_shell_state(settings.config)}")
+    shell_line = f"Shell     {_shell_state(settings.config)}"
+    alarming = "UNCONFINED" in shell_line or "NOT AVAILABLE" in shell_line
+    typer.echo(typer.style(shell_line, fg="red") if alarming else shell_line)
 
     typer.echo("")
     for label, path in (

@@ -29,10 +29,14 @@ class SessionConfig:
         shell: offer the `shell` tool (commands run in a sandbox copy of the workspace).
         shell_approval: `ask` the person before each command (APPROVAL_REQUESTED),
             `allow` every command, or `deny` all but those `shell_allow` names.
-        shell_allow: command patterns that run without asking (`pytest`, `npm test`, `git *`).
+        shell_allow: allow-list entries matched word for word on the parsed command
+            (`ruff check`, `git status`); see `tiller.command_safety`.
         shell_timeout_ms: default per-command timeout; None takes the profile's.
         stall_timeout: seconds a provider may send nothing before the attempt is
             hung up and retried (a WARNING says so).
+        shell_sandbox: `bwrap` confines every command (DESIGN §10); `none` runs them
+            unconfined (only the user's own config may say so).
+        shell_network: commands may reach the network (off by default).
     """
 
     max_turns: int = 10
@@ -49,6 +53,8 @@ class SessionConfig:
     shell_allow: tuple[str, ...] = ()
     shell_timeout_ms: int | None = None
     stall_timeout: float = 90.0
+    shell_sandbox: str = "bwrap"
+    shell_network: bool = False
 
 
 REASONING_EFFORTS = ("none", "low", "medium", "high")

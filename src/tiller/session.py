@@ -27,6 +27,7 @@ from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import ProjectDocsCache
 from tiller.settings import resolve_model
+from tiller.shell.confinement import unavailable
 from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
 from tiller.subagents import SubagentPool, subagent_tools
@@ -171,6 +172,11 @@ class Session:
             else ApprovalPolicy(self.config.shell_approval, tuple(self.config.shell_allow))
         )
         self.shell: ShellRunner | None = None
+        # Why the shell tool is not offered though asked for (no bwrap here): one line
+        # a front end shows with the install command.
+        self.shell_unavailable: str | None = (
+            unavailable(self.config.shell_sandbox) if self.config.shell else None
+        )
         self._project_docs = ProjectDocsCache(self.workspace)
         self._prompt_key: tuple[Any, ...] | None = None
         self._prompt = ""
@@ -186,7 +192,7 @@ class Session:
             tools.append(skill_tool(self.skills, on_load=self._on_skill_loaded))
         if self.depth < self.config.max_subagent_depth:
             tools += subagent_tools(self.subagents)
-        if self.config.shell:
+        if self.config.shell and self.shell_unavailable is None:
             tools.append(shell_tool(self._shell_runner()))
         by_name = {tool.name: tool for tool in tools}
         for tool in self._extra_tools:
@@ -197,6 +203,8 @@ class Session:
         settings = ShellSettings(
             default_timeout_ms=self.config.shell_timeout_ms or self.profile.shell_timeout_ms,
             cwd=self.cwd,
+            sandbox=self.config.shell_sandbox,
+            network=self.config.shell_network,
         )
         if self.shell is None:
             self.shell = ShellRunner(

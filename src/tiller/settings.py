@@ -131,14 +131,25 @@ _LIMITS: dict[str, Check] = {
     "stall_timeout": _seconds,
 }
 _TRUNCATION: dict[str, Check] = {"chars": _positive_int, "mode": _mode, "lines": _positive_int}
+
+
+def _sandbox_mode(value: Any) -> str | None:
+    from tiller.shell.confinement import SANDBOX_MODES
+
+    return None if value in SANDBOX_MODES else "one of " + ", ".join(SANDBOX_MODES)
+
+
 _SHELL: dict[str, Check] = {
     "enabled": _boolean,
     "allow": _commands,
     "timeout_ms": _positive_int,
     "approval": _approval,
+    "sandbox": _sandbox_mode,
+    "network": _boolean,
 }
-_TRUSTED_ONLY = ("allow", "approval")
-"""Shell keys a project's own config may not set: a repository must not approve its own commands."""
+_TRUSTED_ONLY = ("allow", "approval", "sandbox", "network")
+"""Shell keys a project's own config may not set: a repository must not approve its own
+commands, lift their confinement or open the network to them."""
 
 
 def _check_table(
@@ -327,6 +338,8 @@ def _session_config(limits: Mapping[str, Any], shell: Mapping[str, Any]) -> Sess
         shell_approval=shell.get("approval", "ask"),
         shell_allow=tuple(shell.get("allow", ())),
         shell_timeout_ms=shell.get("timeout_ms"),
+        shell_sandbox=shell.get("sandbox", "bwrap"),
+        shell_network=bool(shell.get("network", False)),
         **scalars,
     )
 
@@ -378,6 +391,8 @@ def load_settings(
     shell_flags = {"enabled": given.pop("shell", None)}
     if given.pop("yes", False):
         shell_flags["approval"] = "allow"
+    if given.pop("shell_network", False):
+        shell_flags["network"] = True
     unknown = set(given) - set(_TOP)
     if unknown:
         raise ValueError(f"unknown flags: {sorted(unknown)}")

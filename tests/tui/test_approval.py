@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -219,9 +221,11 @@ async def test_a_withdrawn_waiting_request_is_never_shown(project: Path) -> None
         assert app.main.approvals.count == 0
 
 
-async def test_output_streams_before_the_command_finishes(project: Path, tmp_path: Path) -> None:
+async def test_output_streams_before_the_command_finishes(project: Path) -> None:
     """A running command's output is in the conversation while it still runs."""
-    release = tmp_path / "release"
+    # Outside /tmp, which is private to the sandboxed command, so it sees the release.
+    gate = Path(tempfile.mkdtemp(prefix="tiller-gate-", dir="/var/tmp"))
+    release = gate / "release"
     # The output ("42 lines") differs from the command's text, which the title shows.
     command = f'echo "$((6 * 7)) lines"; while [ ! -e {release} ]; do sleep 0.05; done'
 
@@ -236,6 +240,7 @@ async def test_output_streams_before_the_command_finishes(project: Path, tmp_pat
         finally:
             release.touch()
         await settle(pilot)
+        shutil.rmtree(gate)
         assert still_running
 
 

@@ -1,9 +1,13 @@
 """Running one command: its own process group, streamed output, timeout and cancel.
 
-The command runs under `bash -c` in a new session, so it and every child it
-starts share a process group that can be signalled as one. On timeout or cancel
-the group gets SIGTERM, then SIGKILL after a grace period; whatever the command
-printed until then is kept.
+The command (usually `bwrap ... bash -c`, see `confinement`) runs in a new
+session, so it and every child it starts share a process group that can be
+signalled as one; under bwrap, ending the group's leader ends the command's whole
+PID namespace, including anything that left the group (`setsid`). On timeout the
+group gets SIGTERM, then SIGKILL after a grace period; on cancel, SIGKILL at
+once. Whatever the command printed until then is kept. The output reader never
+blocks past the end: a process that escaped and still holds the pipe cannot hold
+the tool.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -88,9 +93,17 @@ class _Output:
         return head + tail
 
 
-def _read_all(fd: int, output: _Output) -> None:
+def _read_all(fd: int, output: _Output, stop: threading.Event) -> None:
+    """Read until end of file, or until `stop` is set (someone outside still holds the pipe)."""
+    poller = select.poll()  # not select(): a descriptor above 1023 is fine
+    poller.register(fd, select.POLLIN)
     try:
-        while data := os.read(fd, 65536):
+        while not stop.is_set():
+            if not poller.poll(_POLL_SECONDS * 1000):
+                continue
+            data = os.read(fd, 65536)
+            if not data:
+                break
             output.feed(data)
     except OSError:
         pass
@@ -123,7 +136,8 @@ def run_command(
         timeout: seconds before the process group is stopped.
         cancel: when set, the process group is stopped at once.
         on_output: called with each piece of decoded output as it arrives.
-        kill_grace: seconds between SIGTERM and SIGKILL.
+        kill_grace: seconds between SIGTERM and SIGKILL on timeout; also how long the
+            output may still arrive after the command ended.
 
     Raises:
         OSError: bash could not be started.
@@ -146,7 +160,8 @@ def run_command(
     finally:
         os.close(write_fd)
     output = _Output(on_output)
-    reader = threading.Thread(target=_read_all, args=(read_fd, output), daemon=True)
+    stop_reading = threading.Event()
+    reader = threading.Thread(target=_read_all, args=(read_fd, output, stop_reading), daemon=True)
     reader.start()
     pgid = proc.pid  # start_new_session makes the child its own group leader
 
@@ -165,7 +180,10 @@ def run_command(
                 break
 
     leftovers = False
-    if timed_out or cancelled:
+    if cancelled:
+        _signal_group(pgid, signal.SIGKILL)
+        proc.wait()
+    elif timed_out:
         _stop_group(pgid, proc, reader, kill_grace)
     else:
         # The pipe stays open while a background child still holds it.
@@ -175,6 +193,10 @@ def run_command(
             _stop_group(pgid, proc, reader, kill_grace)
     # Anything detached from the pipe (`nohup ... &`) must not outlive the command either.
     _signal_group(pgid, signal.SIGKILL)
+    # What is still holding the pipe now escaped the group (only possible unconfined):
+    # the output ends here rather than when it pleases.
+    reader.join(timeout=0.2 if cancelled else 1.0)
+    stop_reading.set()
     reader.join()
     return CommandResult(
         output=output.text(),

@@ -11,10 +11,17 @@ from typing import Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.errors import ToolError
+from tiller.shell.confinement import (
+    Confinement,
+    ConfinementError,
+    hidden_paths,
+    problem,
+    unconfined_argv,
+)
 from tiller.shell.environment import sandbox_env
-from tiller.shell.isolation import command_argv
+from tiller.shell.nofollow import MAX_COLLECT_BYTES
 from tiller.shell.process import KILL_GRACE_SECONDS, CommandResult, run_command
-from tiller.shell.sandbox import Collected, Sandbox
+from tiller.shell.sandbox import MAX_COLLECT_TOTAL_BYTES, Collected, Sandbox
 from tiller.workspace import Workspace
 
 MAX_TIMEOUT_MS = 600_000
@@ -33,15 +40,19 @@ class ShellSettings:
         cwd: where commands start, relative to the workspace root.
         sandbox_parent: where sandboxes are created (default: the temp dir).
         environ: the environment to filter for commands (default: `os.environ`).
-        read_only_root: also mount the real root read-only for the command where
-            the OS allows it (see `tiller.shell.isolation`).
+        sandbox: `bwrap` confines every command (see `tiller.shell.confinement`);
+            `none` runs them unconfined (only the user's own config may ask for it).
+        network: commands may reach the network (under bwrap; unconfined always can).
+        hidden: paths commands must not read (default: Tiller's data and config dirs).
     """
 
     default_timeout_ms: int = 10_000
     cwd: str = ""
     sandbox_parent: Path | None = None
     environ: Mapping[str, str] | None = None
-    read_only_root: bool = True
+    sandbox: str = "bwrap"
+    network: bool = False
+    hidden: tuple[Path, ...] | None = None
 
 
 class ShellRunner:
@@ -70,11 +81,36 @@ class ShellRunner:
         self.sandbox = Sandbox(workspace, parent=self.settings.sandbox_parent, label=label)
         self._ask = ask
         self._lock = threading.Lock()
+        self._closing = False
+
+    @property
+    def confined(self) -> bool:
+        """Whether commands run under bwrap (False only for `sandbox = "none"`)."""
+        return self.settings.sandbox != "none"
 
     def close(self) -> None:
-        """Remove the sandbox."""
-        with self._lock:
-            self.sandbox.close()
+        """Remove the sandbox; if a command is running, as soon as it ends (never waits)."""
+        self._closing = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self.sandbox.close()
+            finally:
+                self._lock.release()
+
+    def _argv(self, command: str) -> tuple[list[str], str]:
+        """The argv for `command` and the directory it starts in, as the command sees it."""
+        cwd = self.settings.cwd
+        if not self.confined:
+            return unconfined_argv(command), str(self.sandbox.path / cwd)
+        why = problem()
+        if why is not None:
+            raise ConfinementError(why)
+        root = self.workspace.root if self.workspace.root is not None else self.sandbox.path
+        hidden = self.settings.hidden if self.settings.hidden is not None else hidden_paths()
+        confinement = Confinement(
+            root=root, sandbox=self.sandbox.path, network=self.settings.network, hidden=hidden
+        )
+        return confinement.argv(command, cwd), str(root / cwd) if cwd else str(root)
 
     def run(
         self,
@@ -104,28 +140,54 @@ class ShellRunner:
         self._approve(command, description, timeout, call_id)
         if cancel.is_set():
             raise ToolError("Cancelled by the user before the command started; it did not run.")
-        with self._lock:
+        try:
+            with self._lock:
+                if self._closing:
+                    raise ToolError("The session is closing; the command did not run.")
+                return self._run_locked(command, timeout, notes, cancel, on_output)
+        finally:
+            # close() came while the command ran and could not take the lock: finish it now.
+            # (Checked after releasing the lock, so one of the two always sees both.)
+            if self._closing:
+                self.close()
+
+    def _run_locked(
+        self,
+        command: str,
+        timeout: int,
+        notes: list[str],
+        cancel: threading.Event,
+        on_output: Callable[[str], None],
+    ) -> str:
+        """Sync, run and collect, with the runner's lock held."""
+        try:
+            argv, pwd = self._argv(command)
+        except ConfinementError as exc:
+            raise ToolError(str(exc)) from exc
+        try:
             self.sandbox.sync()
-            cwd = self.sandbox.path / self.settings.cwd
-            cwd.mkdir(parents=True, exist_ok=True)
-            env = sandbox_env(
-                self.settings.environ if self.settings.environ is not None else os.environ,
-                pwd=str(cwd),
+            self.sandbox.ensure_dir(self.settings.cwd)
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
+        env = sandbox_env(
+            self.settings.environ if self.settings.environ is not None else os.environ,
+            pwd=pwd,
+        )
+        if self.confined:
+            env["TMPDIR"] = "/tmp"  # the command's private /tmp; any other is hidden
+        try:
+            result = run_command(
+                argv,
+                cwd=self.sandbox.path / self.settings.cwd,
+                env=env,
+                timeout=timeout / 1000,
+                cancel=cancel,
+                on_output=on_output,
             )
-            protect = self.workspace.root if self.settings.read_only_root else None
-            try:
-                result = run_command(
-                    command_argv(command, protect),
-                    cwd=cwd,
-                    env=env,
-                    timeout=timeout / 1000,
-                    cancel=cancel,
-                    on_output=on_output,
-                )
-            except OSError as exc:
-                raise ToolError(f"Could not start bash: {exc}") from exc
-            collected = self.sandbox.collect()
-        text = _report(result, collected, timeout, notes)
+        except OSError as exc:
+            raise ToolError(f"Could not start the command: {exc}") from exc
+        collected = self.sandbox.collect()
+        text = _report(result, collected, timeout, notes, confined=self.confined)
         if result.cancelled:
             raise ToolError(f"Cancelled by the user; the command was stopped.\n{text}")
         return text
@@ -162,14 +224,25 @@ class ShellRunner:
             )
 
 
-def _report(result: CommandResult, collected: Collected, timeout_ms: int, notes: list[str]) -> str:
+def _report(
+    result: CommandResult,
+    collected: Collected,
+    timeout_ms: int,
+    notes: list[str],
+    *,
+    confined: bool = True,
+) -> str:
     """The model's view of a finished command."""
     lines: list[str] = []
+    if not confined:
+        lines.append(
+            'UNCONFINED: this command ran directly on the machine ([shell] sandbox = "none").'
+        )
     if result.timed_out:
         lines.append(
-            f"Timed out after {timeout_ms / 1000:g} s: the command and its child processes were "
-            f"stopped (SIGTERM, then SIGKILL after {KILL_GRACE_SECONDS:g} s). The output so far "
-            f"is below. If it needs longer, call shell again with a larger timeout_ms "
+            f"Timed out after {timeout_ms / 1000:g} s: the command and every process it started "
+            f"were stopped (SIGTERM, then SIGKILL after {KILL_GRACE_SECONDS:g} s). The output so "
+            f"far is below. If it needs longer, call shell again with a larger timeout_ms "
             f"(at most {MAX_TIMEOUT_MS})."
         )
     elif result.exit_code is not None:
@@ -188,5 +261,16 @@ def _report(result: CommandResult, collected: Collected, timeout_ms: int, notes:
         lines.append(
             "Binary files it wrote stay in the sandbox only (the workspace holds text): "
             + ", ".join(collected.skipped)
+        )
+    if collected.too_large:
+        lines.append(
+            f"Files over {MAX_COLLECT_BYTES // (1024 * 1024)} MB (or past "
+            f"{MAX_COLLECT_TOTAL_BYTES // (1024 * 1024)} MB read back for one command) stay in "
+            "the sandbox only (not read back): " + ", ".join(collected.too_large)
+        )
+    if collected.symlinks:
+        lines.append(
+            "Symlinks it made stay in the sandbox only (never followed, not in the workspace): "
+            + ", ".join(f"{path} -> {target}" for path, target in collected.symlinks)
         )
     return "\n".join(lines)

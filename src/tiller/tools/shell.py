@@ -12,13 +12,34 @@ if TYPE_CHECKING:
 DESCRIPTION = (
     "Run a bash command and return its exit code and output (stdout and stderr together). "
     "It runs in a private sandbox copy of the workspace, with your in-memory edits applied, "
-    "never in the user's real files: files the command creates, changes or deletes come back "
-    "into the workspace like your own edits, and reach the disk only when the user flushes. "
-    "Ignored files (.gitignore) and .git are not in the sandbox. Use it to run tests, linters, "
-    "builds and scripts; prefer the file tools for reading and searching. The user may be "
-    "asked to approve each command. Commands are stopped after `timeout_ms` "
-    "(default {default} ms, at most 600000); nothing interactive can be answered."
+    "mounted at the project's own path; the user's real files are not reachable: files the "
+    "command creates, changes or deletes come back into the workspace like your own edits, "
+    "and reach the disk only when the user flushes. Ignored files (.gitignore) are not in the "
+    "sandbox; .git is read-only (git status, diff and log work; commits fail). The rest of the "
+    "machine is read-only, /tmp is private, and {network}. Every process the command starts "
+    "ends when it ends (no servers left running). Binary files, symlinks and files over 10 MB "
+    "it makes stay in the sandbox. Use it to run tests, linters, builds and scripts; prefer "
+    "the file tools for reading and searching. The user may be asked to approve each command. "
+    "Commands are stopped after `timeout_ms` (default {default} ms, at most 600000); nothing "
+    "interactive can be answered."
 )
+UNCONFINED_DESCRIPTION = (
+    "Run a bash command and return its exit code and output (stdout and stderr together). "
+    "It runs in a private copy of the workspace with your in-memory edits applied: files the "
+    "command creates, changes or deletes there come back into the workspace like your own "
+    "edits. It is NOT confined: absolute paths reach the user's real machine, so stay inside "
+    "the current directory. The user may be asked to approve each command. Commands are "
+    "stopped after `timeout_ms` (default {default} ms, at most 600000); nothing interactive "
+    "can be answered."
+)
+
+
+def _description(runner: ShellRunner) -> str:
+    default = runner.settings.default_timeout_ms
+    if not runner.confined:
+        return UNCONFINED_DESCRIPTION.format(default=default)
+    network = "the network is on" if runner.settings.network else "there is no network access"
+    return DESCRIPTION.format(default=default, network=network)
 
 
 def shell_tool(runner: ShellRunner) -> FunctionTool:
@@ -36,7 +57,7 @@ def shell_tool(runner: ShellRunner) -> FunctionTool:
 
     return FunctionTool(
         name="shell",
-        description=DESCRIPTION.format(default=runner.settings.default_timeout_ms),
+        description=_description(runner),
         parameters={
             "type": "object",
             "properties": {

@@ -13,6 +13,20 @@ AWAITING_APPROVAL = "awaiting approval"
 """The state while the agent waits for the person to answer an approval modal."""
 
 
+_SHELL_STYLES = {"net on": "bold yellow", "UNCONFINED": "bold white on red"}
+
+
+def shell_badge(shell: bool, sandbox: str, network: bool, unavailable: str | None) -> str:
+    """The status bar's shell field: empty in the safe default (confined, network off)."""
+    if not shell:
+        return ""
+    if unavailable:
+        return "off: no bwrap"
+    if sandbox == "none":
+        return "UNCONFINED"
+    return "net on" if network else ""
+
+
 class StatusBar(Static):
     """One line of facts about the session; fields are reactive."""
 
@@ -32,6 +46,8 @@ class StatusBar(Static):
     context_percent: reactive[int | None] = reactive(None)
     changes = reactive(0)
     frame = reactive(0)
+    shell = reactive("")
+    """How commands run, when it needs saying: `net on`, `UNCONFINED` or `no shell`."""
 
     def __init__(self, *, spinning: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -77,6 +93,11 @@ class StatusBar(Static):
             f"ctx {context}",
             sep,
             (f"{self.changes} unflushed", changes_style),
+            *(
+                (sep, (f"shell {self.shell}", _SHELL_STYLES.get(self.shell, "red")))
+                if self.shell
+                else ()
+            ),
             no_wrap=True,
             overflow="ellipsis",
         )

@@ -27,7 +27,7 @@ from tiller.tui.screens.actions import WorkspaceActions
 from tiller.tui.screens.approval_queue import ApprovalQueue
 from tiller.tui.screens.engine_events import EngineEventHandlers
 from tiller.tui.screens.slash import SlashActions
-from tiller.tui.status_bar import AWAITING_APPROVAL, StatusBar
+from tiller.tui.status_bar import AWAITING_APPROVAL, StatusBar, shell_badge
 from tiller.tui.workspace_tree import WorkspaceTree
 
 if TYPE_CHECKING:
@@ -130,6 +130,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self.query_one(DiffView).show(session.workspace, None)
         self.query_one(StatusBar).state = "idle"
         self.conversation.add_notice(self.tiller.welcome(session))
+        if session.shell_unavailable:
+            self.conversation.add_notice(session.shell_unavailable, "error", markup=False)
         if session.history:
             self.conversation.replay(session.history)
             self.conversation.add_notice(f"Resumed session {session.id}.")
@@ -162,6 +164,10 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         )
         status = self.query_one(StatusBar)
         status.model = session.model
+        config = session.config
+        status.shell = shell_badge(
+            config.shell, config.shell_sandbox, config.shell_network, session.shell_unavailable
+        )
         total = session.usage
         status.input_tokens, status.output_tokens = total.input_tokens, total.output_tokens
         status.cost = total.cost_usd

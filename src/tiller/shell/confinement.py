@@ -1,0 +1,221 @@
+"""Confinement: every command runs under bubblewrap (`bwrap`), the way Flatpak runs apps.
+
+Inside, the whole host is mounted read-only; the session's sandbox copy is mounted
+read-write *at the real root's path* (so absolute paths and tool configs work and
+the real tree is simply not there); the real `.git` is mounted read-only on top
+(git reads work, writes fail with git's own message). The command gets a private
+`/tmp` and `/run`, its own PID namespace and `/proc` (Tiller and its environment
+are invisible), no capabilities (nothing can be unmounted), no network unless the
+user turned it on, and `--die-with-parent`: when the command ends, is stopped, or
+Tiller dies, every process it started goes with it.
+
+Tiller's own data and config directories and the usual credential files under the
+home directory are hidden (empty) inside. Where `bwrap` is missing or cannot create
+namespaces the shell tool is not offered (`problem()` says why); only the user's
+own config may opt out with `[shell] sandbox = "none"`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+INSTALL_HINT = "apt-get install bubblewrap"
+"""How to install bwrap on Debian and Ubuntu (the one line a user is shown)."""
+
+SANDBOX_MODES = ("bwrap", "none")
+"""`[shell] sandbox`: `bwrap` confines every command; `none` runs them unconfined."""
+
+CREDENTIAL_PATHS: tuple[str, ...] = (
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".gnupg",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".docker",
+    ".kube",
+    ".config/gh",
+    ".config/gcloud",
+    ".config/hub",
+    ".local/share/keyrings",
+)
+"""Paths under the home directory hidden from commands: keys a command could print."""
+
+_NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts")
+_ALWAYS = (
+    "--die-with-parent",
+    "--new-session",
+    *_NAMESPACES,
+    "--unshare-cgroup-try",
+    "--disable-userns",
+    "--cap-drop",
+    "ALL",
+)
+
+
+class ConfinementError(Exception):
+    """A command cannot be confined (for example: the workspace root is `/`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Confinement:
+    """How one session's commands are confined.
+
+    Attributes:
+        root: the real workspace root; the sandbox copy appears at this path.
+        sandbox: the sandbox copy (bound read-write at `root`).
+        network: let commands reach the network.
+        hidden: directories and files whose content commands must not see
+            (Tiller's data and config directories); hidden when they exist.
+        home: the home directory whose `CREDENTIAL_PATHS` are hidden.
+    """
+
+    root: Path
+    sandbox: Path
+    network: bool = False
+    hidden: tuple[Path, ...] = ()
+    home: Path | None = field(default_factory=Path.home)
+
+    def argv(self, command: str, cwd: str = "") -> list[str]:
+        """The bwrap argv that runs `command` with bash in `cwd` (relative to the root).
+
+        Raises:
+            ConfinementError: the root is `/`: the sandbox would replace the whole host.
+        """
+        given = Path(os.path.abspath(self.root))
+        # bwrap cannot mount at a path through a symlink: mount at the real path; the
+        # given one still leads there (and is where the command starts).
+        root = Path(os.path.realpath(given))
+        if root == Path("/"):
+            raise ConfinementError(
+                "The workspace root is / : commands cannot be confined there. "
+                "Start Tiller in a project directory."
+            )
+        args = ["bwrap", *_ALWAYS]
+        if not self.network:
+            args.append("--unshare-net")
+        # The host read-only, then fresh /dev, /proc (this PID namespace only), /tmp, /run
+        # (/run holds sockets such as docker.sock that a read-only mount does not guard).
+        args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--tmpfs", "/run"]
+        resolv = os.path.realpath("/etc/resolv.conf")
+        if self.network and resolv.startswith("/run/") and os.path.isfile(resolv):
+            args += ["--ro-bind", resolv, resolv]
+        for path in self._hidden(root):
+            if path.is_dir():
+                args += ["--tmpfs", str(path)]
+            elif path.exists():
+                args += ["--ro-bind", "/dev/null", str(path)]
+        args += ["--bind", str(self.sandbox), str(root)]
+        for path in _git_paths(root):
+            args += ["--ro-bind", str(path), str(path)]
+        target = given / cwd if cwd else given
+        args += ["--chdir", str(target), "--", "bash", "-c", command]
+        return args
+
+    def _hidden(self, root: Path) -> list[Path]:
+        """Paths to hide: Tiller's own, credential files, and where other sandboxes live."""
+        candidates = list(self.hidden)
+        if self.home is not None:
+            candidates += [self.home / name for name in CREDENTIAL_PATHS]
+        parent = Path(os.path.realpath(self.sandbox)).parent.parent
+        if not _inside(parent, Path("/tmp")):
+            candidates.append(parent)  # other sessions' sandboxes (a TMPDIR outside /tmp)
+        out: list[Path] = []
+        for given in candidates:
+            path = Path(os.path.realpath(given))  # bwrap mounts only at link-free paths
+            # Inside the root, the command sees the sandbox copy (what the workspace holds,
+            # which the model can read anyway); a mount point there would come back as a file.
+            if _inside(path, root) or _inside(path, Path("/tmp")) or path in out:
+                continue
+            out.append(path)
+        # An ancestor of the root is hidden before the root is bound, so it stays visible.
+        return out
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def _git_paths(root: Path) -> list[Path]:
+    """The real `.git` and, for a worktree, the git directories its pointer file names."""
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        return [dot_git]
+    if not dot_git.is_file():
+        return []
+    paths = [dot_git]
+    try:
+        text = dot_git.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return paths
+    for line in text.splitlines():
+        if line.startswith("gitdir:"):
+            gitdir = (root / line.split(":", 1)[1].strip()).resolve()
+            if _inside(gitdir, root) or _inside(gitdir, Path("/tmp")):
+                paths.append(gitdir)
+    return paths
+
+
+def unconfined_argv(command: str) -> list[str]:
+    """The argv of a command run without confinement (`[shell] sandbox = "none"`)."""
+    return ["bash", "-c", command]
+
+
+@cache
+def problem() -> str | None:
+    """Why commands cannot be confined on this machine, in one line; None when they can.
+
+    Probed once per process: bwrap must exist and create its namespaces.
+    """
+    if shutil.which("bwrap") is None:
+        return (
+            "The shell tool is off: bubblewrap (bwrap), which confines commands, is not "
+            f"installed. Install it with `{INSTALL_HINT}`."
+        )
+    with tempfile.TemporaryDirectory(prefix="tiller-probe-") as where:
+        tree = Path(where, "tree")
+        tree.mkdir()
+        argv = Confinement(root=Path(where, "root"), sandbox=tree, home=None).argv("true")
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"The shell tool is off: bwrap could not run ({exc})."
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = reason[-1] if reason else f"exit code {done.returncode}"
+        return (
+            f"The shell tool is off: bwrap cannot create its namespaces here ({detail}). "
+            "Enable unprivileged user namespaces, or run where they are allowed."
+        )
+    return None
+
+
+def unavailable(sandbox_mode: str) -> str | None:
+    """Why a session with `sandbox_mode` gets no shell tool; None when it gets one."""
+    return None if sandbox_mode == "none" else problem()
+
+
+def hidden_paths(extra: Iterable[str | Path] = ()) -> tuple[Path, ...]:
+    """Tiller's own data and config directories, plus `extra`: what commands must not read."""
+    from tiller.journal import data_dir
+    from tiller.settings import user_config_path
+
+    return (data_dir(), user_config_path().parent, *(Path(p) for p in extra))
+
+
+def describe(sandbox_mode: str, network: bool) -> str:
+    """One line on how commands are confined, for doctor and the status line."""
+    if sandbox_mode == "none":
+        return 'UNCONFINED: commands run directly on this machine ([shell] sandbox = "none")'
+    net = "network on" if network else "network off"
+    return f"bwrap sandbox, {net}"

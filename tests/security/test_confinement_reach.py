@@ -1,0 +1,196 @@
+"""What a confined command can reach: not Tiller's secrets, sockets, or the network (unless on)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tiller.approvals import Approval, ApprovalPolicy, Decision
+from tiller.errors import ToolError
+from tiller.shell.confinement import Confinement, ConfinementError
+from tiller.shell.runner import ShellRunner, ShellSettings
+from tiller.workspace import Workspace
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A directory outside /tmp (which the sandbox hides wholesale)."""
+    where = Path(tempfile.mkdtemp(prefix="tiller-outside-", dir="/var/tmp"))
+    yield where
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def run(tmp_path: Path, command: str, **settings: object) -> str:
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    runner = ShellRunner(
+        Workspace(root=root),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+        settings=ShellSettings(sandbox_parent=tmp_path, **settings),  # type: ignore[arg-type]
+    )
+    try:
+        return runner.run(
+            command,
+            timeout_ms=20_000,
+            description="",
+            cancel=threading.Event(),
+            on_output=lambda _: None,
+        )
+    finally:
+        runner.close()
+
+
+def test_tiller_data_dir_is_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journals in Tiller's data directory are not readable by a command."""
+    (outside / "sessions").mkdir()
+    (outside / "sessions" / "journal.jsonl").write_text("sk-journal-secret\n")
+    monkeypatch.setenv("TILLER_DATA_DIR", str(outside))
+    out = run(tmp_path, f"cat {outside}/sessions/journal.jsonl; ls -A {outside}")
+    assert "sk-journal-secret" not in out
+
+
+def test_credential_files_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """~/.ssh and ~/.netrc read as empty inside."""
+    (outside / ".ssh").mkdir()
+    (outside / ".ssh" / "id_ed25519").write_text("PRIVATE KEY\n")
+    (outside / ".netrc").write_text("machine x password hunter2\n")
+    monkeypatch.setenv("HOME", str(outside))
+    out = run(tmp_path, "cat ~/.ssh/id_ed25519 ~/.netrc 2>&1")
+    assert ("PRIVATE KEY" in out, "hunter2" in out) == (False, False)
+
+
+@pytest.mark.skipif(not os.access("/run", os.W_OK), reason="needs to create a socket in /run")
+def test_sockets_under_run_are_unreachable(tmp_path: Path) -> None:
+    """A Unix socket in /run (docker.sock's home) cannot be connected to."""
+    path = f"/run/tiller-test-{os.getpid()}.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+    try:
+        script = f"import socket; socket.socket(socket.AF_UNIX).connect({path!r}); print('IN')"
+        out = run(tmp_path, f'python3 -c "{script}" 2>&1 | tail -1')
+    finally:
+        server.close()
+        os.unlink(path)
+    assert ("IN" in out.split("Output:")[1], "No such file" in out) == (False, True)
+
+
+def test_network_on_reaches_a_local_server(tmp_path: Path) -> None:
+    """With network on, a server on 127.0.0.1 outside is reachable (the switch works)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        script = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"
+        out = run(tmp_path, f'python3 -c "{script}" && echo CONNECTED', network=True)
+    finally:
+        server.close()
+    assert "CONNECTED" in out
+
+
+def test_root_of_the_filesystem_is_refused(tmp_path: Path) -> None:
+    """A workspace rooted at / cannot be confined; the command does not run."""
+    with pytest.raises(ConfinementError, match="root is /"):
+        Confinement(root=Path("/"), sandbox=tmp_path).argv("true")
+
+
+def test_unconfined_mode_says_so(tmp_path: Path) -> None:
+    """With sandbox = "none" every result starts by saying the command ran unconfined."""
+    assert run(tmp_path, "true", sandbox="none").startswith("UNCONFINED")
+
+
+def test_unconfined_mode_still_filters_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even unconfined, the command's own environment holds no keys."""
+    monkeypatch.setenv("SOME_API_KEY", "sk-unconfined-secret")
+    assert "sk-unconfined-secret" not in run(tmp_path, "env", sandbox="none")
+
+
+def test_without_bwrap_there_is_no_shell_tool(tmp_path: Path) -> None:
+    """Where bwrap is not on PATH the session offers no shell and says how to install it."""
+    script = (
+        "from tiller import Session, SessionConfig\n"
+        "from tiller.testing.scripted import ScriptedModel\n"
+        "import sys\n"
+        "s = Session(ScriptedModel([]), root=sys.argv[1], skills_dirs=[],"
+        " config=SessionConfig(shell=True))\n"
+        "print('shell' in s.registry)\n"
+        "print(s.shell_unavailable)\n"
+    )
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(empty)},
+        check=True,
+    )
+    offered, notice = done.stdout.splitlines()
+    assert (offered, "apt-get install bubblewrap" in notice) == ("False", True)
+
+
+def test_refused_root_is_an_error_result(tmp_path: Path) -> None:
+    """Through the runner, a root of / is a tool error, not a crash."""
+    runner = ShellRunner(
+        Workspace(root=Path("/")),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+        settings=ShellSettings(sandbox_parent=tmp_path),
+    )
+    try:
+        with pytest.raises(ToolError, match="root is /"):
+            runner.run(
+                "true",
+                timeout_ms=1000,
+                description="",
+                cancel=threading.Event(),
+                on_output=lambda _: None,
+            )
+    finally:
+        runner.close()
+
+
+def test_root_reached_through_a_symlink(tmp_path: Path, outside: Path) -> None:
+    """A project opened through a symlinked path runs there, and its real files stay put."""
+    (outside / "proj").mkdir()
+    (outside / "proj" / "a.txt").write_text("real\n")
+    link = outside / "link"
+    link.symlink_to(outside)
+    runner = ShellRunner(
+        Workspace(root=link / "proj"),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+        settings=ShellSettings(sandbox_parent=tmp_path),
+    )
+    try:
+        out = runner.run(
+            f"cat a.txt && echo new > {outside}/proj/a.txt && pwd",
+            timeout_ms=20_000,
+            description="",
+            cancel=threading.Event(),
+            on_output=lambda _: None,
+        )
+    finally:
+        runner.close()
+    assert (
+        out.split("Output:\n")[1].splitlines()[:2],
+        (outside / "proj" / "a.txt").read_text(),
+    ) == (
+        ["real", f"{link}/proj"],
+        "real\n",
+    )
