@@ -82,6 +82,7 @@ def running(session: Session) -> Iterator[Driver]:
             if thread.is_alive():
                 pipe.send_text(CTRL_C + CTRL_C)
                 thread.join(timeout=5)
+            session.close()
 
 
 @pytest.fixture

@@ -314,6 +314,8 @@ class Repl:
             finally:
                 self._stop_run()
                 self._unsubscribe()
+                # Ends the journal and removes the shell's sandbox copy now, not at exit.
+                self.session.close()
                 self._notify()
 
     async def _read_one(self) -> None:
