@@ -263,6 +263,16 @@ def test_process_environment_keys_are_filtered(tmp_path: Path, monkeypatch) -> N
     assert "sk-ant-secret" not in run(runner_for(Workspace(root=tmp_path)), "env")
 
 
+def test_path_entries_inside_the_root_are_dropped(tmp_path: Path) -> None:
+    """A `grep` the model planted in the project's `.venv/bin` is not what `grep` runs."""
+    workspace = Workspace(root=tmp_path)
+    workspace.write(".venv/bin/grep", "#!/bin/sh\necho PLANTED\n")
+    environ = {"PATH": f"{tmp_path}/.venv/bin:.:{os.environ['PATH']}", "LANG": "C.UTF-8"}
+    runner = runner_for(workspace, environ=environ)
+    out = run(runner, "chmod +x .venv/bin/grep; echo x | grep x; echo PATH=$PATH")
+    assert ("PLANTED" in out, f"{tmp_path}/.venv/bin" in out) == (False, False)
+
+
 @pytest.mark.parametrize(
     "name",
     [

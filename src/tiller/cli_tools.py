@@ -137,8 +137,11 @@ def _shell_state(config: SessionConfig) -> str:
     missing = unavailable(config.shell_sandbox)
     if missing is not None:
         return f"NOT AVAILABLE. {missing}"
-    approval = {"ask": "asks before each command", "allow": "runs every command (--yes)"}
-    how = approval.get(config.shell_approval, "runs only the allow-list")
+    approval = {
+        "ask": "asks before each command not on the read-only or allow list",
+        "allow": "runs every command (--yes)",
+    }
+    how = approval.get(config.shell_approval, "runs only read-only and allow-listed commands")
     allowed = f"; allow-list: {', '.join(config.shell_allow)}" if config.shell_allow else ""
     return f"on, {how}{allowed}; {describe(config.shell_sandbox, config.shell_network)}"
 

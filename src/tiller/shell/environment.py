@@ -8,6 +8,7 @@ case-insensitively against shell-style patterns.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping
 
 SECRET_PATTERNS: tuple[str, ...] = (
@@ -36,8 +37,21 @@ def is_secret(name: str, patterns: Iterable[str] = SECRET_PATTERNS) -> bool:
     return any(fnmatch.fnmatchcase(upper, pattern) for pattern in patterns)
 
 
+def _inside(entry: str, root: str) -> bool:
+    """Whether a PATH entry names `root` or a directory under it (relative ones count)."""
+    if not os.path.isabs(entry):
+        return True  # `.`, `bin`, '' resolve against the command's cwd: the copy
+    entry = os.path.normpath(entry)
+    root = os.path.normpath(root)
+    return entry == root or entry.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def sandbox_env(
-    environ: Mapping[str, str], *, extra_secrets: Iterable[str] = (), pwd: str | None = None
+    environ: Mapping[str, str],
+    *,
+    extra_secrets: Iterable[str] = (),
+    pwd: str | None = None,
+    untrusted: str | None = None,
 ) -> dict[str, str]:
     """A copy of `environ` without credentials, for a command in the sandbox.
 
@@ -48,6 +62,8 @@ def sandbox_env(
         environ: the environment to filter (usually `os.environ`).
         extra_secrets: more exact names to drop (e.g. a configured key variable).
         pwd: the directory the command starts in, exported as PWD.
+        untrusted: a directory whose contents the model controls (the workspace root);
+            PATH entries inside it are dropped.
 
     Returns:
         The filtered environment.
@@ -60,6 +76,12 @@ def sandbox_env(
     }
     if pwd is not None:
         env["PWD"] = pwd
+    if untrusted is not None and "PATH" in env:
+        # Inside the sandbox the root's path holds the model's copy: a `.venv/bin` of the
+        # project on PATH would let it plant `grep` and have a read-only command run it.
+        env["PATH"] = os.pathsep.join(
+            entry for entry in env["PATH"].split(os.pathsep) if not _inside(entry, untrusted)
+        )
     # Bytecode caches would come back as noise in the sandbox; a pager would hang the command.
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     env["PAGER"] = "cat"

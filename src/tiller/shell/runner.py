@@ -169,9 +169,11 @@ class ShellRunner:
             self.sandbox.ensure_dir(self.settings.cwd)
         except (OSError, ValueError) as exc:
             raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
+        root = self.workspace.root
         env = sandbox_env(
             self.settings.environ if self.settings.environ is not None else os.environ,
             pwd=pwd,
+            untrusted=os.path.realpath(root) if root is not None else None,
         )
         if self.confined:
             env["TMPDIR"] = "/tmp"  # the command's private /tmp; any other is hidden

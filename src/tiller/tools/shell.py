@@ -19,7 +19,8 @@ DESCRIPTION = (
     "machine is read-only, /tmp is private, and {network}. Every process the command starts "
     "ends when it ends (no servers left running). Binary files, symlinks and files over 10 MB "
     "it makes stay in the sandbox. Use it to run tests, linters, builds and scripts; prefer "
-    "the file tools for reading and searching. The user may be asked to approve each command. "
+    "the file tools for reading and searching. Read-only commands (ls, cat, grep, git "
+    "status/diff/log, ...) run at once; the user may be asked to approve others. "
     "Commands are stopped after `timeout_ms` (default {default} ms, at most 600000); nothing "
     "interactive can be answered."
 )
@@ -28,9 +29,9 @@ UNCONFINED_DESCRIPTION = (
     "It runs in a private copy of the workspace with your in-memory edits applied: files the "
     "command creates, changes or deletes there come back into the workspace like your own "
     "edits. It is NOT confined: absolute paths reach the user's real machine, so stay inside "
-    "the current directory. The user may be asked to approve each command. Commands are "
-    "stopped after `timeout_ms` (default {default} ms, at most 600000); nothing interactive "
-    "can be answered."
+    "the current directory. Read-only commands (ls, cat, grep, git status/diff/log, ...) "
+    "run at once; the user may be asked to approve others. Commands are stopped after "
+    "`timeout_ms` (default {default} ms, at most 600000); nothing interactive can be answered."
 )
 
 
