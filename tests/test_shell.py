@@ -15,6 +15,7 @@ from tiller.events import Event
 from tiller.shell.environment import sandbox_env
 from tiller.shell.process import run_command
 from tiller.shell.runner import ShellRunner, ShellSettings
+from tiller.testing.processes import live_processes
 from tiller.testing.scripted import ScriptedModel, Step, call
 from tiller.workspace import Workspace
 
@@ -43,28 +44,8 @@ def run(runner: ShellRunner, command: str, timeout_ms: int | None = None) -> str
 
 
 def running(marker: str) -> list[int]:
-    """Live (non-zombie) host processes whose command line contains `marker`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if marker in cmdline and "bwrap" not in cmdline and not process_gone(int(entry)):
-            found.append(int(entry))
-    return found
-
-
-def process_gone(pid: int) -> bool:
-    """Whether `pid` is dead (or a zombie waiting for init to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
+    """Live host processes whose command line contains `marker`."""
+    return [pid for pid, cmdline in live_processes() if marker in cmdline]
 
 
 # -- the sandbox ---------------------------------------------------------------------
@@ -181,8 +162,9 @@ def test_close_removes_the_sandbox(tmp_path: Path) -> None:
 def test_timeout_kills_the_command_and_its_children(tmp_path: Path) -> None:
     """`sleep 30` with a 1 s timeout is stopped, child processes included."""
     workspace = Workspace(root=tmp_path)
-    out = run(runner_for(workspace), "sleep 30.0071 & echo started; wait", timeout_ms=1000)
-    assert ("Timed out after 1 s" in out, "started" in out, running("sleep 30.0071")) == (
+    sleeper = f"sleep 30.{os.getpid() % 100000:05d}"  # unique to this process
+    out = run(runner_for(workspace), f"{sleeper} & echo started; wait", timeout_ms=1000)
+    assert ("Timed out after 1 s" in out, "started" in out, running(sleeper)) == (
         True,
         True,
         [],

@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 SECRET = "sk-tiller-secret-7c1e5a"
-MARKERS = ("sleep 1003", "sleep 1004", "sleep 1005")
+# Unique to this run: the same attack running at once (as the other user, or in a second
+# copy of the suite) must not be counted as this run's survivor.
+_RUN = f"{os.getpid() % 100000:05d}"
+MARKERS = (f"sleep 1003.{_RUN}", f"sleep 1004.{_RUN}", f"sleep 1005.{_RUN}")
 OUTSIDE = Path("/var/tmp/tiller-attack-pwned")
 """World-writable on the host: only the read-only mount can stop a write there."""
 
@@ -50,18 +53,9 @@ def tree_state(root: Path) -> dict[str, str]:
 
 
 def running(markers: tuple[str, ...]) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, UnicodeDecodeError, IndexError):
-            continue
-        if state not in ("Z", "X") and "bwrap" not in cmdline:
-            found += [m for m in markers if m in cmdline]
-    return found
+    from tiller.testing.processes import live_processes
+
+    return [m for _, cmdline in live_processes() for m in markers if m in cmdline]
 
 
 class Listener:
@@ -119,9 +113,9 @@ def main(workdir: Path) -> dict[str, Any]:
         "git_status": ("git status --short && git log --oneline", None),
         "git_commit": ("git commit -qam pwned 2>&1; echo rc=$?", None),
         "network": (connect + " 2>&1 | tail -1", None),
-        "hold_pipe": ("setsid sleep 1003 & echo started", 2000),
-        "detach": ("setsid -f sleep 1004; echo detached", None),
-        "timeout": ("setsid sleep 1005 & sleep 30", 1000),
+        "hold_pipe": (f"setsid {MARKERS[0]} & echo started", 2000),
+        "detach": (f"setsid -f {MARKERS[1]}; echo detached", None),
+        "timeout": (f"setsid {MARKERS[2]} & sleep 30", 1000),
         "huge": ("truncate -s 3G huge.log && echo made", None),
         "after_huge_1": ("true", None),
         "after_huge_2": ("true", None),

@@ -18,7 +18,12 @@ from tiller.errors import ToolError
 from tiller.shell.process import run_command
 from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.shell.sandbox import PREFIX, Sandbox, remove_stale
+from tiller.testing.processes import live_processes
 from tiller.workspace import Workspace
+
+# Unique to this process, so a second copy of the suite running at once is not counted.
+KILLED_SLEEP = f"sleep 1007.{os.getpid() % 100000:05d}"
+ESCAPED_SLEEP = f"sleep 1006.{os.getpid() % 100000:05d}"
 
 RUNNER_SCRIPT = """
 import sys, threading
@@ -33,7 +38,7 @@ runner = ShellRunner(
     settings=ShellSettings(sandbox_parent=Path(sys.argv[2])),
 )
 runner.run(
-    "sleep 1007.5 & echo ready; wait", timeout_ms=60_000, description="",
+    sys.argv[3] + " & echo ready; wait", timeout_ms=60_000, description="",
     cancel=threading.Event(), on_output=lambda text: print(text, end="", flush=True),
 )
 """
@@ -41,18 +46,7 @@ runner.run(
 
 def host_pids(marker: str) -> list[int]:
     """Live host processes whose command line starts with `marker`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, UnicodeDecodeError, IndexError):
-            continue
-        if cmdline.startswith(marker) and state not in ("Z", "X"):
-            found.append(int(entry))
-    return found
+    return [pid for pid, cmdline in live_processes() if cmdline.startswith(marker)]
 
 
 def wait_gone(pids: list[int], timeout: float) -> bool:
@@ -77,14 +71,14 @@ def test_killing_tiller_ends_its_commands(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     tiller = subprocess.Popen(
-        [sys.executable, "-c", RUNNER_SCRIPT, str(root), str(tmp_path)],
+        [sys.executable, "-c", RUNNER_SCRIPT, str(root), str(tmp_path), KILLED_SLEEP],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert tiller.stdout is not None
         assert tiller.stdout.readline() == "ready\n"
-        sleepers = host_pids("sleep 1007.5")
+        sleepers = host_pids(KILLED_SLEEP)
         tiller.kill()
         tiller.wait()
         assert (len(sleepers), wait_gone(sleepers, 10)) == (1, True)
@@ -131,7 +125,7 @@ def test_cancel_stops_within_a_second(tmp_path: Path) -> None:
 def test_escaped_pipe_holder_cannot_hold_the_reader(tmp_path: Path) -> None:
     """Unconfined, a setsid child keeping the pipe open does not keep the tool waiting."""
     result = run_command(
-        "setsid sleep 1006.5 & echo started",
+        f"setsid {ESCAPED_SLEEP} & echo started",
         cwd=tmp_path,
         env={"PATH": os.environ["PATH"]},
         timeout=30,
@@ -139,7 +133,7 @@ def test_escaped_pipe_holder_cannot_hold_the_reader(tmp_path: Path) -> None:
         on_output=lambda _: None,
         kill_grace=0.2,
     )
-    for pid in host_pids("sleep 1006.5"):  # unconfined: it escaped; clean up after it
+    for pid in host_pids(ESCAPED_SLEEP):  # unconfined: it escaped; clean up after it
         os.kill(pid, signal.SIGKILL)
     assert (result.exit_code, result.output) == (0, "started\n")
 
