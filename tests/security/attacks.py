@@ -25,7 +25,7 @@ SECRET = "sk-tiller-secret-7c1e5a"
 # copy of the suite) must not be counted as this run's survivor.
 _RUN = f"{os.getpid() % 100000:05d}"
 MARKERS = (f"sleep 1003.{_RUN}", f"sleep 1004.{_RUN}", f"sleep 1005.{_RUN}")
-OUTSIDE = Path("/var/tmp/tiller-attack-pwned")
+OUTSIDE = Path(f"/var/tmp/tiller-attack-pwned-{_RUN}")
 """World-writable on the host: only the read-only mount can stop a write there."""
 
 
