@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tiller.approvals import ApprovalMode
+from tiller.mcp.config import McpServerConfig
 from tiller.truncation import TruncationLimit
 
 DEFAULT_MODEL = "openrouter/anthropic/claude-sonnet-4.5"
@@ -37,6 +38,8 @@ class SessionConfig:
         shell_sandbox: `bwrap` confines every command (DESIGN §10); `none` runs them
             unconfined (only the user's own config may say so).
         shell_network: commands may reach the network (off by default).
+        mcp_servers: MCP servers started with a top-level session; their tools join
+            the registry as `mcp__<server>__<tool>` (see `tiller.mcp`).
     """
 
     max_turns: int = 10
@@ -55,6 +58,7 @@ class SessionConfig:
     stall_timeout: float = 90.0
     shell_sandbox: str = "bwrap"
     shell_network: bool = False
+    mcp_servers: tuple[McpServerConfig, ...] = ()
 
 
 REASONING_EFFORTS = ("none", "low", "medium", "high")

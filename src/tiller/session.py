@@ -23,6 +23,7 @@ from tiller.config import SessionConfig, check_reasoning
 from tiller.errors import SessionBusy, SessionClosed
 from tiller.events import Event, EventKind, Subscriber
 from tiller.history import MessageCache, Turn
+from tiller.mcp.servers import McpServers
 from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import ProjectDocsCache
@@ -182,6 +183,8 @@ class Session:
         self._prompt = ""
         self._messages = MessageCache()
         self.on_close(self.workspace.subscribe(self._on_workspace_change))
+        self._mcp_warnings: list[str] = []
+        self.mcp: McpServers | None = parent.mcp if parent is not None else self._start_mcp()
         self.registry = self._build_registry()
 
     # -- wiring ---------------------------------------------------------------
@@ -194,6 +197,8 @@ class Session:
             tools += subagent_tools(self.subagents)
         if self.config.shell and self.shell_unavailable is None:
             tools.append(shell_tool(self._shell_runner()))
+        if self.mcp is not None:
+            tools += self.mcp.tools()
         by_name = {tool.name: tool for tool in tools}
         for tool in self._extra_tools:
             by_name[tool.name] = tool
@@ -219,6 +224,35 @@ class Session:
             self.shell.settings = settings
         return self.shell
 
+    def _start_mcp(self) -> McpServers | None:
+        """Start the configured MCP servers in the background (None when there are none)."""
+        if not self.config.mcp_servers:
+            return None
+        servers = McpServers(
+            self.config.mcp_servers,
+            root=self.workspace.root,
+            approval_mode=lambda: self.approvals.mode,
+            ask=self.request_approval,
+            on_tools=self.refresh_tools,
+            on_warning=self._on_mcp_warning,
+        )
+        self.on_close(servers.close)
+        servers.start()
+        return servers
+
+    def _on_mcp_warning(self, message: str) -> None:
+        # Before the first send nobody may be subscribed yet: keep it for SESSION_START.
+        with self._lock:
+            if not self._started:
+                self._mcp_warnings.append(message)
+                return
+        self.emit(EventKind.WARNING, message=message, source="mcp")
+
+    def refresh_tools(self) -> None:
+        """Rebuild the tool registry (MCP servers call it when their tools arrive)."""
+        with self._lock:
+            self.registry = self._build_registry()
+
     def _on_skill_loaded(self, skill: Skill) -> None:
         self.emit(EventKind.SKILL_LOADED, name=skill.name, path=str(skill.path))
 
@@ -228,8 +262,9 @@ class Session:
 
     def add_tools(self, *tools: Tool) -> None:
         """Add (or replace by name) tools; used by subagent and shell wiring."""
-        self._extra_tools.extend(tools)
-        self.registry = self._build_registry()
+        with self._lock:
+            self._extra_tools.extend(tools)
+            self.registry = self._build_registry()
 
     def on_close(self, fn: Callable[[], None]) -> None:
         """Run `fn` before `SESSION_END` (children close here)."""
@@ -407,7 +442,18 @@ class Session:
             self._started = True
         if first:
             self.emit(EventKind.SESSION_START, model=self.model, profile=self.profile.name)
+            self._first_send_mcp()
         return Run(self, on_chunk).execute(text)
+
+    def _first_send_mcp(self) -> None:
+        """Let servers still starting finish (a cancel stops waiting); say what failed."""
+        if self.mcp is None or self.parent is not None:
+            return
+        self.mcp.wait_ready(cancel=self.cancel_token)
+        with self._lock:
+            warnings, self._mcp_warnings = self._mcp_warnings, []
+        for message in warnings:
+            self.emit(EventKind.WARNING, message=message, source="mcp")
 
     def compact(self, instructions: str | None = None) -> Compaction:
         """Replace the older history with a model-written summary; keep the newest turns.

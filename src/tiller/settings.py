@@ -21,6 +21,14 @@ from platformdirs import user_config_dir
 
 from tiller.approvals import APPROVAL_MODES
 from tiller.config import DEFAULT_MODEL, REASONING_EFFORTS, SessionConfig
+from tiller.mcp.config import (
+    MCP_JSON,
+    McpConfigError,
+    McpServerConfig,
+    load_mcp_json,
+    merge_servers,
+    servers_from_table,
+)
 from tiller.transport import TRANSPORTS
 from tiller.truncation import limit_for
 
@@ -167,7 +175,13 @@ def _check_table(
 
 def validate(data: Mapping[str, Any], where: str) -> None:
     """Raise `ConfigError` naming `where` and the key when `data` is not a valid config."""
-    _check_table({k: v for k, v in data.items() if k not in ("limits", "shell")}, _TOP, where)
+    sections = ("limits", "shell", "mcp_servers")
+    _check_table({k: v for k, v in data.items() if k not in sections}, _TOP, where)
+    if "mcp_servers" in data:
+        try:
+            servers_from_table(data["mcp_servers"], where, trusted=True)
+        except McpConfigError as exc:
+            raise ConfigError(str(exc)) from None
     shell = data.get("shell", {})
     if not isinstance(shell, dict):
         raise ConfigError(f"{where}: [shell] must be a table")
@@ -299,6 +313,7 @@ class Settings:
         config: the engine limits (`[limits]`).
         sources: for each key set, where it came from (`flag`, an env var, a file, `default`).
         files: the config files that were read.
+        mcp_notes: project MCP entries that were ignored, and why.
     """
 
     model: str = DEFAULT_MODEL
@@ -312,6 +327,7 @@ class Settings:
     config: SessionConfig = field(default_factory=SessionConfig)
     sources: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    mcp_notes: list[str] = field(default_factory=list)
 
     def llm_options(self) -> dict[str, Any]:
         """Provider options for `Session(**llm_options)` (`transport` picks the client)."""
@@ -323,7 +339,11 @@ class Settings:
         return options
 
 
-def _session_config(limits: Mapping[str, Any], shell: Mapping[str, Any]) -> SessionConfig:
+def _session_config(
+    limits: Mapping[str, Any],
+    shell: Mapping[str, Any],
+    mcp_servers: tuple[McpServerConfig, ...] = (),
+) -> SessionConfig:
     truncation = {
         tool: replace(limit_for(tool), **table)
         for tool, table in limits.get("truncation", {}).items()
@@ -340,6 +360,7 @@ def _session_config(limits: Mapping[str, Any], shell: Mapping[str, Any]) -> Sess
         shell_timeout_ms=shell.get("timeout_ms"),
         shell_sandbox=shell.get("sandbox", "bwrap"),
         shell_network=bool(shell.get("network", False)),
+        mcp_servers=mcp_servers,
         **scalars,
     )
 
@@ -372,8 +393,11 @@ def load_settings(
     """
     env = os.environ if env is None else env
     user = user_config_path()
-    layers: list[tuple[str, Mapping[str, Any]]] = [(str(user), load_config_file(user))]
+    user_data = load_config_file(user)
+    layers: list[tuple[str, Mapping[str, Any]]] = [(str(user), user_data)]
     files = [user] if user.is_file() else []
+    user_servers = servers_from_table(user_data.get("mcp_servers", {}), str(user), trusted=True)
+    project_servers: list[McpServerConfig] = []
     if root is not None:
         project = project_config_path(root)
         project_data = load_config_file(project, base=Path(root))
@@ -386,6 +410,16 @@ def load_settings(
         layers.append((str(project), project_data))
         if project.is_file():
             files.append(project)
+        mcp_json = Path(root) / MCP_JSON
+        try:
+            project_servers = servers_from_table(
+                project_data.get("mcp_servers", {}), str(project), trusted=False
+            ) + load_mcp_json(mcp_json)
+        except McpConfigError as exc:
+            raise ConfigError(str(exc)) from None
+        if mcp_json.is_file():
+            files.append(mcp_json)
+    mcp_servers, mcp_notes = merge_servers(user_servers, project_servers)
     layers.append(("environment", _from_env(env)))
     given = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
     shell_flags = {"enabled": given.pop("shell", None)}
@@ -416,15 +450,18 @@ def load_settings(
             if key == "shell":
                 shell.update(value)
                 continue
+            if key == "mcp_servers":
+                continue
             values[key] = value
             sources[key] = _source_name(origin, key)
     skills = values.pop("skills_dirs", None)
     return Settings(
         **values,
         skills_dirs=[Path(p) for p in skills] if skills is not None else None,
-        config=_session_config(limits, shell),
+        config=_session_config(limits, shell, mcp_servers),
         sources=sources,
         files=files,
+        mcp_notes=mcp_notes,
     )
 
 

@@ -1,0 +1,13 @@
+"""MCP client: servers from the config become tools named `mcp__<server>__<tool>`.
+
+`config` reads `[mcp_servers.NAME]` and `.mcp.json`; `client` owns the connections on
+one event-loop thread; `tools` adapts them to Tiller's `Tool`; `servers` ties a
+session's servers together. Only `client` imports the `mcp` SDK, lazily.
+"""
+
+from __future__ import annotations
+
+from tiller.mcp.config import McpConfigError, McpServerConfig, load_mcp_json
+from tiller.mcp.servers import McpServers
+
+__all__ = ["McpConfigError", "McpServerConfig", "McpServers", "load_mcp_json"]
