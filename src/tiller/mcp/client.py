@@ -312,6 +312,7 @@ class McpConnection:
             )
         self.restarts += 1
         self._client = None
+        self._ready.clear()  # before anyone can wait on it: the restart has not begun yet
         self._set(ServerStatus.RESTARTING)
         self._loop.submit(self._restart())
         return (
@@ -322,8 +323,8 @@ class McpConnection:
     async def _restart(self) -> None:
         await self._end()
         if self._closed:
+            self._ready.set()
             return
-        self._ready.clear()
         await self._begin()
 
     def _unavailable(self) -> str:

@@ -162,8 +162,8 @@ def render_result(result: Any) -> str:
         if kind == "text":
             parts.append(block.text)
         elif kind in ("image", "audio"):
-            size = len(block.data) * 3 // 4
-            parts.append(f"[{kind}: {block.mime_type}, about {size:,} bytes, not shown]")
+            size = len(block.data.rstrip("=")) * 3 // 4  # base64: no need to decode it
+            parts.append(f"[{kind}: {block.mime_type}, {size:,} bytes, not shown]")
         elif kind == "resource_link":
             mime = f", {block.mime_type}" if block.mime_type else ""
             about = f": {block.description}" if block.description else ""
