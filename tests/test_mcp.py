@@ -48,6 +48,27 @@ def http_url() -> Iterator[str]:
             process.stdout.close()
 
 
+SECRETS = {"FIXTURE_API_KEY": "k1", "OTHER_TOKEN": "t1", "PLAIN_SETTING": "p1"}
+
+
+@pytest.fixture(scope="module")
+def shared_stdio() -> Iterator[Session]:
+    """One session with one stdio fixture server for the module; tests add their steps."""
+    server = stdio(
+        env={"RENAMED": "${OTHER_TOKEN}"}, env_vars=("FIXTURE_API_KEY",), tool_timeout_s=0.5
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in SECRETS.items():
+            patch.setenv(name, value)
+        session = session_with(server, steps=[])
+        assert session.mcp is not None
+        session.mcp.wait_ready()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def http(url: str, name: str = "web", **options: Any) -> McpServerConfig:
     return McpServerConfig(name=name, transport="http", url=url, source="test", **options)
 
@@ -82,18 +103,15 @@ def answer_approvals(session: Session, answer: Approval) -> list[dict[str, Any]]
     return asked
 
 
-def test_stdio_tool_called_by_the_model() -> None:
+def test_stdio_tool_called_by_the_model(shared_stdio: Session) -> None:
     """A stdio server's tool joins the registry as mcp__fx__add and the model calls it."""
-    session = session_with(stdio(), steps=[call("mcp__fx__add", a=2, b=3), "done"])
-    try:
-        ends = tool_ends(session)
-        reply = session.send("add")
-        assert (reply.stop_reason, ends) == (
-            "completed",
-            [{"name": "mcp__fx__add", "output": "5", "is_error": False}],
-        )
-    finally:
-        session.close()
+    shared_stdio.client.add(call("mcp__fx__add", a=2, b=3), "done")  # type: ignore[attr-defined]
+    ends = tool_ends(shared_stdio)
+    reply = shared_stdio.send("add")
+    assert (reply.stop_reason, ends) == (
+        "completed",
+        [{"name": "mcp__fx__add", "output": "5", "is_error": False}],
+    )
 
 
 def test_http_tool_called_by_the_model(http_url: str) -> None:
@@ -285,19 +303,17 @@ def test_missing_command_is_a_warning() -> None:
         session.close()
 
 
-def test_hanging_call_times_out() -> None:
+def test_hanging_call_times_out(shared_stdio: Session) -> None:
     """A call past tool_timeout_s is cancelled and reported; the server keeps serving."""
-    steps: list[Step | str] = [call("mcp__fx__hang"), call("mcp__fx__add", a=1, b=2), "ok"]
-    session = session_with(stdio(tool_timeout_s=0.3), steps=steps)
-    try:
-        ends = tool_ends(session)
-        session.send("hang")
-        assert ("did not answer within 0.3 s" in ends[0]["output"], ends[1]["output"]) == (
-            True,
-            "3",
-        )
-    finally:
-        session.close()
+    shared_stdio.client.add(  # type: ignore[attr-defined]
+        call("mcp__fx__hang"), call("mcp__fx__add", a=1, b=2), "ok"
+    )
+    ends = tool_ends(shared_stdio)
+    shared_stdio.send("hang")
+    assert ("did not answer within 0.5 s" in ends[0]["output"], ends[1]["output"]) == (
+        True,
+        "3",
+    )
 
 
 def test_crash_mid_call_restarts_once() -> None:
@@ -336,25 +352,18 @@ def test_second_crash_is_reported_and_final() -> None:
         session.close()
 
 
-def test_secrets_reach_only_servers_that_name_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_reach_only_servers_that_name_them(shared_stdio: Session) -> None:
     """A secret-named variable is withheld unless the entry names it; others pass."""
-    monkeypatch.setenv("FIXTURE_API_KEY", "k1")
-    monkeypatch.setenv("OTHER_TOKEN", "t1")
-    monkeypatch.setenv("PLAIN_SETTING", "p1")
     names = ["FIXTURE_API_KEY", "OTHER_TOKEN", "PLAIN_SETTING", "RENAMED"]
-    server = stdio(env={"RENAMED": "${OTHER_TOKEN}"}, env_vars=("FIXTURE_API_KEY",))
-    session = session_with(server, steps=[call("mcp__fx__env", names=names), "ok"])
-    try:
-        ends = tool_ends(session)
-        session.send("env")
-        assert ends[0]["output"].splitlines() == [
-            "FIXTURE_API_KEY=k1",
-            "OTHER_TOKEN=<unset>",
-            "PLAIN_SETTING=p1",
-            "RENAMED=t1",
-        ]
-    finally:
-        session.close()
+    shared_stdio.client.add(call("mcp__fx__env", names=names), "ok")  # type: ignore[attr-defined]
+    ends = tool_ends(shared_stdio)
+    shared_stdio.send("env")
+    assert ends[0]["output"].splitlines() == [
+        "FIXTURE_API_KEY=k1",
+        "OTHER_TOKEN=<unset>",
+        "PLAIN_SETTING=p1",
+        "RENAMED=t1",
+    ]
 
 
 def test_close_stops_the_server_process() -> None:
@@ -379,21 +388,18 @@ def test_subagent_sees_the_parent_servers(http_url: str) -> None:
         session.close()
 
 
-def test_cancel_abandons_a_hanging_call() -> None:
+def test_cancel_abandons_a_hanging_call(http_url: str) -> None:
     """Cancelling the run ends a call that is waiting on its server."""
-    step = call("mcp__fx__hang")
-    session = session_with(stdio(), steps=[step, "never"])
+    session = session_with(http(http_url), steps=[call("mcp__web__hang"), "never"])
     try:
         ends = tool_ends(session)
         started = threading.Event()
-        session.subscribe(
-            lambda e: started.set() if e.kind is EventKind.TOOL_CALL_START else None
-        )
+        session.subscribe(lambda e: started.set() if e.kind is EventKind.TOOL_CALL_START else None)
         worker = threading.Thread(target=session.send, args=("hang",))
         worker.start()
         assert started.wait(30)
         session.cancel()
         worker.join(30)
-        assert "Cancelled" in ends[0]["output"]
+        assert ends[0]["output"].startswith("Tool error (mcp__web__hang): Cancelled")
     finally:
         session.close()
