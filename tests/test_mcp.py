@@ -296,9 +296,7 @@ def test_missing_command_is_a_warning() -> None:
     )
     try:
         session.send("hi")
-        assert warnings == [
-            "MCP server 'nope' failed: command not found: /nonexistent/mcp-server"
-        ]
+        assert warnings == ["MCP server 'nope' failed: command not found: /nonexistent/mcp-server"]
     finally:
         session.close()
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from tiller import __version__
+from tiller.cli_mcp import mcp_app
 from tiller.cli_options import (
     FRONT_END_MAX_TURNS,
     ApiBase,
@@ -50,6 +51,7 @@ app = typer.Typer(
 app.add_typer(skills_app, name="skills")
 app.command()(doctor)
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(mcp_app, name="mcp")
 
 
 @app.callback(invoke_without_command=True)

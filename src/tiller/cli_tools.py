@@ -195,6 +195,11 @@ def doctor(
     shell_line = f"Shell     {_shell_state(settings.config)}"
     alarming = "UNCONFINED" in shell_line or "NOT AVAILABLE" in shell_line
     typer.echo(typer.style(shell_line, fg="red") if alarming else shell_line)
+    from tiller.cli_mcp import mcp_summary
+
+    typer.echo(f"MCP       {mcp_summary(settings.config.mcp_servers)}")
+    for note in settings.mcp_notes:
+        typer.echo(f"          note: {note}")
 
     typer.echo("")
     for label, path in (

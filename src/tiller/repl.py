@@ -89,6 +89,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("undo", "Undo the last turn's edits"),
     Command("redo", "Redo what undo took back"),
     Command("skills", "List the skills the agent can load"),
+    Command("mcp", "MCP servers: status and tools"),
     Command("cost", "Tokens and cost so far"),
     Command("compact", "Summarise the conversation to free context", "[focus]"),
     Command("reasoning", "Reasoning effort: none, low, medium or high", "[effort]"),
@@ -107,7 +108,7 @@ KEYS = (
         "answer a shell approval: once, this session, deny (reason to the model)",
     ),
 )
-BUSY_OK = {"help", "diff", "export", "skills", "cost", "quit"}
+BUSY_OK = {"help", "diff", "export", "skills", "mcp", "cost", "quit"}
 CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
 ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
@@ -832,6 +833,11 @@ class Repl:
         for diagnostic in session.skill_diagnostics:
             lines.append(f"  [yellow]skipped[/yellow] {escape(str(diagnostic))}")
         self.console.print("\n".join(lines))
+
+    async def command_mcp(self, argument: str) -> None:
+        from tiller.mcp import describe_servers
+
+        self.console.print(escape("\n".join(describe_servers(self.session.mcp))))
 
     async def command_cost(self, argument: str) -> None:
         usage = self.session.usage

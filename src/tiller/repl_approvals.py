@@ -122,6 +122,8 @@ def describe_request(details: dict[str, Any]) -> list[str]:
     """The lines that show a request: who asks, the command, what it is for."""
     who = f"subagent {details['agent_id']}" if details.get("agent_id") else "the agent"
     lines = [f"{who} wants to run, in the sandbox ({details.get('cwd') or '.'}):"]
+    if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
+        lines = [f"{who} wants to call a tool of the MCP server {details['server']}:"]
     lines.append(f"  $ {details.get('command', '')}")
     if details.get("description"):
         lines.append(f"  {details['description']}")

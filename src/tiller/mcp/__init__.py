@@ -8,6 +8,6 @@ session's servers together. Only `client` imports the `mcp` SDK, lazily.
 from __future__ import annotations
 
 from tiller.mcp.config import McpConfigError, McpServerConfig, load_mcp_json
-from tiller.mcp.servers import McpServers
+from tiller.mcp.servers import McpServers, describe_servers
 
-__all__ = ["McpConfigError", "McpServerConfig", "McpServers", "load_mcp_json"]
+__all__ = ["McpConfigError", "McpServerConfig", "McpServers", "describe_servers", "load_mcp_json"]

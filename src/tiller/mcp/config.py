@@ -213,9 +213,7 @@ def server_config(
     )
 
 
-def servers_from_table(
-    table: Any, where: str, *, trusted: bool
-) -> list[McpServerConfig]:
+def servers_from_table(table: Any, where: str, *, trusted: bool) -> list[McpServerConfig]:
     """The servers of a TOML `[mcp_servers]` table.
 
     Raises:
@@ -275,4 +273,3 @@ def merge_servers(
             continue
         chosen[server.name] = server
     return tuple(chosen.values()), notes
-

@@ -121,3 +121,10 @@ class McpServers:
         self.warnings.append(message)
         if self._on_warning is not None:
             self._on_warning(message)
+
+
+def describe_servers(servers: McpServers | None) -> list[str]:
+    """`/mcp`'s lines for a session's servers (`session.mcp`, None when none are configured)."""
+    if servers is None:
+        return McpServers([]).describe()
+    return servers.describe()

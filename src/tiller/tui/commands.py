@@ -43,6 +43,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("undo", "Undo the last turn's edits", key="Ctrl+Z"),
     SlashCommand("redo", "Redo what undo took back", key="Ctrl+Y"),
     SlashCommand("skills", "List the skills the agent can load"),
+    SlashCommand("mcp", "MCP servers: status and tools"),
     SlashCommand("sessions", "List the conversations of this window"),
     SlashCommand("resume", "Go back to an earlier conversation", "[id]"),
     SlashCommand("cost", "Tokens and cost so far"),

@@ -194,6 +194,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
 
     def _facts(self) -> str:
         details = self.details
+        if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
+            return f"a tool of the MCP server [b]{escape(str(details['server']))}[/b]"
         cwd = str(details.get("cwd") or ".")
         where = "" if cwd in (".", "./") else f"[b]{escape(cwd)}[/b] of "
         facts = [f"runs in {where}a sandbox copy of the workspace"]

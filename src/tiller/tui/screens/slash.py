@@ -151,6 +151,12 @@ class SlashActions:
             lines.append(f"  [yellow]skipped[/yellow] {escape(str(diagnostic))}")
         self.conversation.add_notice("\n".join(lines))
 
+    def command_mcp(self, argument: str) -> None:
+        from tiller.mcp import describe_servers
+
+        if self.session is not None:
+            self.conversation.add_notice(escape("\n".join(describe_servers(self.session.mcp))))
+
     def command_cost(self, argument: str) -> None:
         if self.session is None:
             return
