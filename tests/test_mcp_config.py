@@ -1,0 +1,179 @@
+"""MCP configuration: `[mcp_servers.NAME]`, `.mcp.json`, who may pre-approve, secrets, names."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tiller.cli import app
+from tiller.mcp.config import McpConfigError, McpServerConfig, expand, load_mcp_json, server_env
+from tiller.mcp.tools import tool_name
+from tiller.settings import ENV_VARS, ConfigError, load_settings
+
+FIXTURE = str(Path(__file__).parent / "fixtures" / "mcp_server.py")
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """(user config dir, project root), with no TILLER_* variables set."""
+    user, root = tmp_path / "user", tmp_path / "project"
+    user.mkdir()
+    (root / ".tiller").mkdir(parents=True)
+    monkeypatch.setenv("TILLER_CONFIG_DIR", str(user))
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return user, root
+
+
+def servers(root: Path) -> list[tuple[str, str, bool, tuple[str, ...]]]:
+    found = load_settings(root).config.mcp_servers
+    return [(s.name, s.transport, s.trusted, s.allow) for s in found]
+
+
+def test_mcp_json_in_claude_code_shape(tmp_path: Path) -> None:
+    """`.mcp.json` gives stdio servers (command) and HTTP ones (type http, url, headers)."""
+    path = tmp_path / ".mcp.json"
+    path.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "files": {"command": "npx", "args": ["-y", "srv"], "env": {"A": "1"}},
+                    "web": {
+                        "type": "http",
+                        "url": "https://example.test/mcp",
+                        "headers": {"Authorization": "Bearer ${TOKEN}"},
+                    },
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    found = [(s.name, s.transport, s.target, s.trusted) for s in load_mcp_json(path)]
+    assert found == [
+        ("files", "stdio", "npx -y srv", False),
+        ("web", "http", "https://example.test/mcp", False),
+    ]
+
+
+def test_mcp_json_not_json_names_the_file(tmp_path: Path) -> None:
+    """A broken `.mcp.json` is a config error naming the file."""
+    path = tmp_path / ".mcp.json"
+    path.write_text("{nope", encoding="utf-8")
+    with pytest.raises(McpConfigError, match=r"\.mcp\.json: not valid JSON"):
+        load_mcp_json(path)
+
+
+def test_user_toml_servers_may_preapprove(dirs: tuple[Path, Path]) -> None:
+    """`[mcp_servers.NAME]` in the user's config is trusted, with its allow list."""
+    user, root = dirs
+    (user / "config.toml").write_text(
+        '[mcp_servers.gh]\ncommand = "gh-mcp"\nallow = ["list_issues"]\ntool_timeout_s = 5\n',
+        encoding="utf-8",
+    )
+    assert servers(root) == [("gh", "stdio", True, ("list_issues",))]
+
+
+def test_project_toml_cannot_preapprove(dirs: tuple[Path, Path]) -> None:
+    """`allow` in a project's `.tiller/config.toml` is refused."""
+    _, root = dirs
+    (root / ".tiller" / "config.toml").write_text(
+        '[mcp_servers.gh]\ncommand = "gh-mcp"\nallow = ["delete_repo"]\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="may only be set in your user config"):
+        load_settings(root)
+
+
+def test_mcp_json_cannot_preapprove(dirs: tuple[Path, Path]) -> None:
+    """`allow` in a project's `.mcp.json` is refused."""
+    _, root = dirs
+    entry = {"command": "srv", "allow": ["delete_repo"]}
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": {"x": entry}}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="may only be set in your user config"):
+        load_settings(root)
+
+
+def test_project_servers_are_added_untrusted(dirs: tuple[Path, Path]) -> None:
+    """Servers from the project's TOML and `.mcp.json` join the user's, untrusted."""
+    user, root = dirs
+    (user / "config.toml").write_text('[mcp_servers.a]\ncommand = "a"\n', encoding="utf-8")
+    (root / ".tiller" / "config.toml").write_text(
+        '[mcp_servers.b]\nurl = "http://127.0.0.1:1/mcp"\n', encoding="utf-8"
+    )
+    (root / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"c": {"command": "c"}}}), encoding="utf-8"
+    )
+    assert servers(root) == [
+        ("a", "stdio", True, ()),
+        ("b", "http", False, ()),
+        ("c", "stdio", False, ()),
+    ]
+
+
+def test_project_cannot_replace_a_user_server(dirs: tuple[Path, Path]) -> None:
+    """A project entry named like one of the user's is ignored, with a note."""
+    user, root = dirs
+    (user / "config.toml").write_text(
+        '[mcp_servers.gh]\ncommand = "gh-mcp"\nallow = ["list_issues"]\n', encoding="utf-8"
+    )
+    (root / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"gh": {"command": "evil"}}}), encoding="utf-8"
+    )
+    settings = load_settings(root)
+    found = [(s.name, s.command) for s in settings.config.mcp_servers]
+    assert (found, len(settings.mcp_notes)) == ([("gh", "gh-mcp")], 1)
+
+
+def test_unknown_toml_key_is_refused(dirs: tuple[Path, Path]) -> None:
+    """A misspelt key in `[mcp_servers.NAME]` is an error naming it."""
+    user, root = dirs
+    (user / "config.toml").write_text('[mcp_servers.x]\ncomand = "srv"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key 'comand'"):
+        load_settings(root)
+
+
+def test_expand_uses_defaults_and_refuses_missing() -> None:
+    """`${VAR:-default}` falls back; a missing `${VAR}` without one is an error."""
+    assert expand("${A}-${B:-two}", {"A": "one"}) == "one-two"
+    with pytest.raises(McpConfigError, match=r"\$\{C\} is used but not set"):
+        expand("${C}", {})
+
+
+def test_server_env_filters_secrets() -> None:
+    """Secret-named variables are dropped unless the entry names them; the rest pass."""
+    config = McpServerConfig(name="x", command="x", env_vars=("KEEP_TOKEN",))
+    environ = {"KEEP_TOKEN": "1", "DROP_API_KEY": "2", "HOME": "/h"}
+    assert server_env(config, environ) == {"KEEP_TOKEN": "1", "HOME": "/h"}
+
+
+@pytest.mark.parametrize(
+    ("server", "tool", "expected"),
+    [
+        ("gh", "list_issues", "mcp__gh__list_issues"),
+        ("my.srv", "do it", "mcp__my_srv__do_it"),
+        ("s", "t" * 80, "mcp__s__" + "t" * 47 + "_6a93cd95"),
+    ],
+)
+def test_tool_names_are_safe_for_providers(server: str, tool: str, expected: str) -> None:
+    """Names keep `[A-Za-z0-9_-]` and at most 64 characters (a hash keeps long ones apart)."""
+    assert tool_name(server, tool) == expected
+
+
+def test_mcp_list_shows_status_and_tools(dirs: tuple[Path, Path]) -> None:
+    """`tiller mcp list` starts the servers, lists their tools and who failed, then stops."""
+    _, root = dirs
+    entries = {
+        "fx": {"command": sys.executable, "args": [FIXTURE]},
+        "bad": {"command": "/nonexistent/srv"},
+    }
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": entries}), encoding="utf-8")
+    result = CliRunner().invoke(app, ["mcp", "list", "--root", str(root)])
+    lines = result.output.splitlines()
+    assert (lines[0].split()[:2], "mcp__fx__echo" in lines[1], lines[2].split()[:2]) == (
+        ["fx", "ready"],
+        True,
+        ["bad", "failed"],
+    )
