@@ -62,10 +62,18 @@ class McpLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopped = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop (started on first use).
+
+        Raises:
+            RuntimeError: the loop was stopped; it is never started again.
+        """
         with self._lock:
+            if self._stopped:
+                raise RuntimeError("the MCP loop was stopped")
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
@@ -75,14 +83,24 @@ class McpLoop:
             return self._loop
 
     def submit(self, coroutine: Any) -> Future[Any]:
-        """Run `coroutine` on the loop; the future is thread-safe."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        """Run `coroutine` on the loop; the future is thread-safe.
+
+        Raises:
+            RuntimeError: the loop was stopped (the coroutine is closed unrun).
+        """
+        try:
+            loop = self.loop
+        except RuntimeError:
+            coroutine.close()
+            raise
+        return asyncio.run_coroutine_threadsafe(coroutine, loop)
 
     def stop(self) -> None:
         """Stop the loop and wait for its thread (call after every connection closed)."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
+            self._stopped = True
         if loop is None or thread is None:
             return
         loop.call_soon_threadsafe(loop.stop)
@@ -275,10 +293,15 @@ class McpConnection:
             CallFailed: the server is not running, crashed during the call (it is then
                 restarted once), timed out (`tool_timeout_s`) or the run was cancelled.
         """
+        if self._closed:
+            raise CallFailed("The session is closing; the call was not made.")
         if self.status is not ServerStatus.READY or self._client is None:
             raise CallFailed(self._unavailable())
         client = self._client
-        future = self._loop.submit(client.call_tool(tool, arguments))
+        try:
+            future = self._loop.submit(client.call_tool(tool, arguments))
+        except RuntimeError:
+            raise CallFailed("The session is closing; the call was not made.") from None
         timeout = self.config.tool_timeout_s
         waited = 0.0
         while True:
@@ -301,6 +324,8 @@ class McpConnection:
     def _after_error(self, exc: Exception) -> str:
         """What to tell the model after a call raised; restart a server that went away."""
         why = _describe(exc)
+        if self._closed:
+            return f"The session closed during the call ({why})."
         if not _connection_lost(exc):
             return f"The MCP server {self.name!r} answered with an error: {why}"
         if self.restarts >= 1:
