@@ -401,3 +401,30 @@ def test_cancel_abandons_a_hanging_call(http_url: str) -> None:
         assert ends[0]["output"].startswith("Tool error (mcp__web__hang): Cancelled")
     finally:
         session.close()
+
+
+def test_abort_during_a_call_ends_the_server() -> None:
+    """Aborting while a stdio call hangs ends the call and the server's process."""
+    session = session_with(stdio(), steps=[call("mcp__fx__hang"), "never"])
+    ends = tool_ends(session)
+    started = threading.Event()
+    session.subscribe(lambda e: started.set() if e.kind is EventKind.TOOL_CALL_START else None)
+    worker = threading.Thread(target=session.send, args=("hang",))
+    worker.start()
+    assert started.wait(30)
+    session.abort()
+    worker.join(30)
+    assert session.mcp is not None
+    statuses = [str(c.status) for c in session.mcp.connections]
+    assert (statuses, ends[0]["is_error"]) == (["stopped"], True)
+
+
+def test_first_prompt_waits_for_a_starting_server() -> None:
+    """A prompt sent while the server still starts sees its tools (the send waits for it)."""
+    session = session_with(stdio(), steps=[call("mcp__fx__echo", text="early"), "ok"])
+    try:
+        ends = tool_ends(session)
+        session.send("now")
+        assert ends[0]["output"] == "early"
+    finally:
+        session.close()

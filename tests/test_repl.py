@@ -541,3 +541,9 @@ def test_thinking_is_printed_before_the_answer(chat: Driver, model: ScriptedMode
     chat.line("How many?")
     chat.wait_runs(1)
     assert chat.text.index("Let me count.") < chat.text.index("Forty-two.")
+
+
+def test_mcp_command_lists_servers(chat: Driver) -> None:
+    """/mcp says when no MCP server is configured."""
+    chat.line("/mcp")
+    assert chat.repl.wait_until(lambda: "No MCP servers configured" in chat.text), chat.text
