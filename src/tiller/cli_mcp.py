@@ -37,7 +37,6 @@ def mcp_summary(servers: tuple[McpServerConfig, ...]) -> str:
     if not servers:
         return "none ([mcp_servers.NAME] in config.toml, or a project .mcp.json)"
     listed = ", ".join(
-        f"{s.name} ({s.transport}{'' if s.enabled else ', disabled'}; {s.source})"
-        for s in servers
+        f"{s.name} ({s.transport}{'' if s.enabled else ', disabled'}; {s.source})" for s in servers
     )
     return f"{listed}; `tiller mcp list` starts them and shows their tools"
