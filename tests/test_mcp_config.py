@@ -177,3 +177,16 @@ def test_mcp_list_shows_status_and_tools(dirs: tuple[Path, Path]) -> None:
         True,
         ["bad", "failed"],
     )
+
+
+def test_doctor_names_the_configured_servers(dirs: tuple[Path, Path]) -> None:
+    """`tiller doctor` lists the configured MCP servers without starting them."""
+    _, root = dirs
+    entries = {"c": {"command": "/nonexistent/srv"}}
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": entries}), encoding="utf-8")
+    result = CliRunner().invoke(app, ["doctor", "--no-check-model", "--root", str(root)])
+    line = next(line for line in result.output.splitlines() if line.startswith("MCP"))
+    assert line == (
+        f"MCP       c (stdio; {root / '.mcp.json'}); "
+        "`tiller mcp list` starts them and shows their tools"
+    )
