@@ -428,3 +428,44 @@ def test_first_prompt_waits_for_a_starting_server() -> None:
         assert ends[0]["output"] == "early"
     finally:
         session.close()
+
+
+def test_server_stderr_never_reaches_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
+    """What a server writes to stderr stays out of Tiller's own stderr (the TUI's screen)."""
+    session = session_with(stdio("bad", "--fail"), steps=["fine"])
+    try:
+        session.send("hi")
+    finally:
+        session.close()
+    assert "refusing to start" not in capfd.readouterr().err
+
+
+def test_disabled_server_is_listed_but_not_started() -> None:
+    """`enabled = false` keeps the entry visible and starts nothing."""
+    session = session_with(stdio(enabled=False), steps=["fine"])
+    try:
+        session.send("hi")
+        assert session.mcp is not None
+        assert (session.mcp.describe()[0].split()[:2], session.mcp.tools()) == (
+            ["fx", "disabled"],
+            [],
+        )
+    finally:
+        session.close()
+
+
+def test_server_that_never_answers_times_out_at_start() -> None:
+    """A command that never speaks MCP fails after startup_timeout_s and is stopped."""
+    server = McpServerConfig(
+        name="mute", command="sleep", args=("60",), startup_timeout_s=0.3, source="test"
+    )
+    session = session_with(server, steps=["fine"])
+    warnings: list[str] = []
+    session.subscribe(
+        lambda e: warnings.append(e.data["message"]) if e.kind is EventKind.WARNING else None
+    )
+    try:
+        session.send("hi")
+        assert warnings == ["MCP server 'mute' failed: not ready after 0.3 s (startup_timeout_s)"]
+    finally:
+        session.close()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tiller.cli import app
 from tiller.mcp.config import McpConfigError, McpServerConfig, expand, load_mcp_json, server_env
-from tiller.mcp.tools import tool_name
+from tiller.mcp.tools import schema_problem, tool_name
 from tiller.settings import ENV_VARS, ConfigError, load_settings
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "mcp_server.py")
@@ -190,3 +190,8 @@ def test_doctor_names_the_configured_servers(dirs: tuple[Path, Path]) -> None:
         f"MCP       c (stdio; {root / '.mcp.json'}); "
         "`tiller mcp list` starts them and shows their tools"
     )
+
+
+def test_broken_tool_schema_is_named() -> None:
+    """A tool whose input schema is not valid JSON Schema is refused with the reason."""
+    assert schema_problem({"type": "object", "properties": {"a": {"type": 5}}}) is not None
