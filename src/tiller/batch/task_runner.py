@@ -125,6 +125,7 @@ def _attempt(
     manager: SessionManager,
     limits: RateLimits,
     provider: str,
+    cancel: threading.Event,
 ) -> TaskResult:
     with checkout(task.repo, task.commit) as root:
         config = replace(defaults.config, shell=task.shell or defaults.config.shell)
@@ -154,6 +155,8 @@ def _attempt(
             session.subscribe(on_event)
             reply: Reply | None = None
             error = run_setup(session, task.setup) if task.setup else None
+            if cancel.is_set():  # cancelled while cloning or setting up
+                return TaskResult(id=task.id, status="cancelled", error="the batch was cancelled")
             if error is None:
                 try:
                     reply = manager.send(session_id, task.prompt)
@@ -191,7 +194,7 @@ def run_task(
             result = TaskResult(id=task.id, status="cancelled", error="the batch was cancelled")
             break
         try:
-            result = _attempt(task, defaults, manager, limits, provider)
+            result = _attempt(task, defaults, manager, limits, provider, cancel)
         except RepoError as exc:
             result = TaskResult(id=task.id, status="error", error=str(exc))
         except Exception as exc:  # one task failing never stops the batch

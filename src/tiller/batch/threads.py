@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from tiller.batch.rate_limits import RateLimits
 from tiller.batch.runner import Sink
 from tiller.batch.task_runner import TaskDefaults, run_task
-from tiller.batch.tasks import Task, TaskResult
+from tiller.batch.tasks import Task
 from tiller.manager import SessionManager, UnknownSession
 
 
@@ -31,21 +31,20 @@ class ThreadExecutor:
         stop = threading.Event()
         manager = SessionManager()
 
-        def one(task: Task) -> TaskResult | None:
+        def one(task: Task) -> None:
             if stop.is_set() or not sink.should_start():
-                return None  # never started: a resume runs it
+                return  # never started: a resume runs it
             sink.started(task)
-            return run_task(task, defaults, manager, cancel=stop, limits=self.limits)
+            result = run_task(task, defaults, manager, cancel=stop, limits=self.limits)
+            # Reported from this thread, before it takes the next task, so the next
+            # `should_start` already counts this task's cost.
+            sink.finished(result)
 
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tiller-batch")
-        futures: list[Future[TaskResult | None]] = [pool.submit(one, task) for task in tasks]
-        reported: set[Future[TaskResult | None]] = set()
+        futures: list[Future[None]] = [pool.submit(one, task) for task in tasks]
         try:
-            for future in as_completed(futures):
-                reported.add(future)
-                result = future.result()
-                if result is not None:
-                    sink.finished(result)
+            for future in futures:
+                future.result()
         except KeyboardInterrupt:
             stop.set()
             for future in futures:
@@ -55,13 +54,8 @@ class ThreadExecutor:
                     manager.get(session_id).cancel()
                 except UnknownSession:
                     continue  # it finished meanwhile
-            # The running tasks end promptly as `cancelled`; their lines still go out.
-            for future in futures:
-                if future in reported or future.cancelled():
-                    continue
-                result = future.result()
-                if result is not None:
-                    sink.finished(result)
+            # The running tasks end promptly as `cancelled` and write their lines.
+            wait(futures)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
