@@ -276,3 +276,43 @@ def test_report_gives_pass_rate_cost_durations_and_errors(tmp_path: Path) -> Non
     report = json.loads(result.output)
     keys = ("tasks", "pass_rate", "cost_usd", "p50_s", "p95_s", "top_errors")
     assert [report[key] for key in keys] == [4, 0.5, 0.75, 4.0, 6.7, [["boom", 2]]]
+
+
+def test_setup_runs_in_the_sandbox_before_the_agent(server, tmp_path: Path) -> None:
+    """`setup` runs first in the shell sandbox; what it writes is in the workspace and patch."""
+    repo = make_repo(tmp_path / "repo")
+    task = {"id": "s", "repo": str(repo), "prompt": "task s", "setup": "echo built > built.txt"}
+    tasks = write_tasks(tmp_path / "t.jsonl", [task])
+    out = tmp_path / "r.jsonl"
+    result = batch(server, str(tasks), "--out", str(out))
+    line = read_lines(out)[0]
+    assert (result.exit_code, sorted(path for path, _ in line["files_changed"])) == (
+        0,
+        ["built.txt", "out-s.txt"],
+    )
+
+
+def test_a_failing_setup_fails_the_task_before_any_model_call(server, tmp_path: Path) -> None:
+    """A setup that exits non-zero is an error result with its exit code; no request is made."""
+    repo = make_repo(tmp_path / "repo")
+    task = {"id": "f", "repo": str(repo), "prompt": "task f", "setup": "echo nope; exit 3"}
+    tasks = write_tasks(tmp_path / "t.jsonl", [task])
+    out = tmp_path / "r.jsonl"
+    batch(server, str(tasks), "--out", str(out))
+    line = read_lines(out)[0]
+    error_lines = line["error"].splitlines()
+    assert (line["status"], error_lines[:2], "nope" in line["error"], server.requests) == (
+        "error",
+        ["setup failed:", "Exit code: 3"],
+        True,
+        [],
+    )
+
+
+def test_without_json_a_summary_table_is_printed(server, tmp_path: Path) -> None:
+    """The human run ends with a summary table: tasks, pass rate, cost."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    result = batch(server, str(tasks), "--out", str(tmp_path / "r.jsonl"))
+    table = {" ".join(line.strip("│ ").split()) for line in result.output.splitlines()}
+    assert {"tasks run │ 1", "pass rate │ 100%", "completed │ 1"} <= table
