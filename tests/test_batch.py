@@ -316,3 +316,43 @@ def test_without_json_a_summary_table_is_printed(server, tmp_path: Path) -> None
     result = batch(server, str(tasks), "--out", str(tmp_path / "r.jsonl"))
     table = {" ".join(line.strip("│ ").split()) for line in result.output.splitlines()}
     assert {"tasks run │ 1", "pass rate │ 100%", "completed │ 1"} <= table
+
+
+def test_ctrl_c_on_threads_cancels_and_a_rerun_finishes(tmp_path: Path) -> None:
+    """SIGINT while a task waits on the model: exit 130, a `cancelled` line; the rerun does it."""
+    gate = threading.Event()
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "c", "repo": str(repo), "prompt": "task c"}])
+    out = tmp_path / "r.jsonl"
+    with FakeOpenAIServer([ServerReply(text="never", gate=gate)], responder=None) as srv:
+        argv = [str(Path(sys.executable).parent / "tiller"), "batch", str(tasks), "--out", str(out)]
+        argv += ["--model", "openai/fake-model", "--api-base", srv.base_url, "--json"]
+        argv += ["--transport", "openai", "--skills-dir", "/nonexistent-skills"]
+        proc = subprocess.Popen(argv, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
+        try:
+            held = srv.held(timeout=60)
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            gate.set()
+        first = [line["status"] for line in read_lines(out)]
+        srv.responder = responder
+        rerun = batch(srv, str(tasks), "--out", str(out))
+    assert (held, code, first, rerun.exit_code, read_lines(out)[-1]["status"]) == (
+        True,
+        130,
+        ["cancelled"],
+        0,
+        "completed",
+    )
+
+
+def test_an_unwritable_out_is_a_usage_error_before_any_task(server, tmp_path: Path) -> None:
+    """--out in a missing directory: exit 2 and no request reaches the model."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    result = batch(server, str(tasks), "--out", str(tmp_path / "no" / "r.jsonl"))
+    assert (result.exit_code, server.requests) == (2, [])

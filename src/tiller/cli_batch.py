@@ -153,6 +153,13 @@ def run_command(
     except (TaskFileError, UnicodeDecodeError) as exc:
         typer.echo(f"tiller: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    from tiller.batch.results import ResultWriter
+
+    try:
+        ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
+    except OSError as exc:
+        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     opts = resolve_options(
         model=model,
         profile=profile,
