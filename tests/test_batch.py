@@ -356,3 +356,14 @@ def test_an_unwritable_out_is_a_usage_error_before_any_task(server, tmp_path: Pa
     tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
     result = batch(server, str(tasks), "--out", str(tmp_path / "no" / "r.jsonl"))
     assert (result.exit_code, server.requests) == (2, [])
+
+
+def test_options_before_batch_reach_the_run(server, tmp_path: Path) -> None:
+    """`tiller --model M --api-base U batch ...` runs the tasks with M at U."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    out = tmp_path / "r.jsonl"
+    argv = ["--model", "openai/other-model", "--api-base", server.base_url, "--transport", "openai"]
+    argv += ["batch", str(tasks), "--out", str(out), "--skills-dir", "/nonexistent-skills"]
+    result = CliRunner().invoke(app, argv, env=ENV)
+    assert (result.exit_code, read_lines(out)[0]["model"]) == (0, "openai/other-model")

@@ -39,12 +39,20 @@ class _RunByDefault(TyperGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
+        if ctx.default_map:
+            # `tiller -m X batch ...`: the options given before `batch` reach `run`.
+            given = {k: v for k, v in ctx.default_map.items() if k not in self.commands}
+            ctx.default_map = {
+                **ctx.default_map,
+                "run": {**given, **ctx.default_map.get("run", {})},
+            }
         return super().parse_args(ctx, args)
 
 
 batch_app = typer.Typer(
     cls=_RunByDefault,
-    help="Run many tasks (one JSON line each) and collect one patch per task.",
+    help="Run many tasks (one JSON line each) and collect one patch per task: "
+    "`tiller batch TASKS.jsonl --out RESULTS.jsonl` (short for `batch run`).",
     no_args_is_help=True,
 )
 
