@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tiller.approvals import ApprovalMode
-from tiller.mcp.config import McpServerConfig
 from tiller.truncation import TruncationLimit
+
+if TYPE_CHECKING:
+    from tiller.mcp.config import McpServerConfig
 
 DEFAULT_MODEL = "openrouter/anthropic/claude-sonnet-4.5"
 

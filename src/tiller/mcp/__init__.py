@@ -2,12 +2,25 @@
 
 `config` reads `[mcp_servers.NAME]` and `.mcp.json`; `client` owns the connections on
 one event-loop thread; `tools` adapts them to Tiller's `Tool`; `servers` ties a
-session's servers together. Only `client` imports the `mcp` SDK, lazily.
+session's servers together. Only `client` imports the `mcp` SDK, lazily; importing
+this package (settings do) loads nothing but `config`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tiller.mcp.config import McpConfigError, McpServerConfig, load_mcp_json
-from tiller.mcp.servers import McpServers, describe_servers
+
+if TYPE_CHECKING:
+    from tiller.mcp.servers import McpServers, describe_servers
 
 __all__ = ["McpConfigError", "McpServerConfig", "McpServers", "describe_servers", "load_mcp_json"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("McpServers", "describe_servers"):
+        from tiller.mcp import servers
+
+        return getattr(servers, name)
+    raise AttributeError(f"module 'tiller.mcp' has no attribute {name!r}")

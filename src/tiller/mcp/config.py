@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tiller.shell.environment import is_secret
-
 MCP_JSON = ".mcp.json"
 DEFAULT_TOOL_TIMEOUT_S = 60.0
 DEFAULT_STARTUP_TIMEOUT_S = 10.0
@@ -111,6 +109,8 @@ def server_env(config: McpServerConfig, environ: Mapping[str, str]) -> dict[str,
     Raises:
         McpConfigError: an `env` value uses a variable that is not set.
     """
+    from tiller.shell.environment import is_secret  # the shell package is heavy to import
+
     env = {name: value for name, value in environ.items() if not is_secret(name)}
     env.update({name: environ[name] for name in config.env_vars if name in environ})
     env.update({name: expand(value, environ) for name, value in config.env.items()})
