@@ -375,8 +375,13 @@ async def _list_tools(client: Any) -> list[RemoteTool]:
 
 
 def _connection_lost(exc: BaseException) -> bool:
+    """Whether the server went away (worth a restart), not merely answered with an error."""
+    import httpx2  # the SDK's HTTP client, loaded with it
+
     text = str(exc).lower()
-    return "connection closed" in text or isinstance(exc, OSError | EOFError)
+    return "connection closed" in text or isinstance(
+        exc, OSError | EOFError | httpx2.TransportError
+    )
 
 
 def _describe(exc: BaseException) -> str:
