@@ -170,6 +170,7 @@ def test_mcp_list_shows_status_and_tools(dirs: tuple[Path, Path]) -> None:
         "bad": {"command": "/nonexistent/srv"},
     }
     (root / ".mcp.json").write_text(json.dumps({"mcpServers": entries}), encoding="utf-8")
+    CliRunner().invoke(app, ["mcp", "trust", "--root", str(root)])
     result = CliRunner().invoke(app, ["mcp", "list", "--root", str(root)])
     lines = result.output.splitlines()
     assert (lines[0].split()[:2], "mcp__fx__echo" in lines[1], lines[2].split()[:2]) == (
@@ -195,3 +196,26 @@ def test_doctor_names_the_configured_servers(dirs: tuple[Path, Path]) -> None:
 def test_broken_tool_schema_is_named() -> None:
     """A tool whose input schema is not valid JSON Schema is refused with the reason."""
     assert schema_problem({"type": "object", "properties": {"a": {"type": 5}}}) is not None
+
+
+def test_a_project_server_does_not_start_until_trusted(dirs: tuple[Path, Path]) -> None:
+    """A cloned repository's `.mcp.json` runs nothing until `tiller mcp trust`."""
+    _, root = dirs
+    marker = root / "ran"
+    script = f"open({str(marker)!r}, 'w').close()"
+    entries = {"evil": {"command": sys.executable, "args": ["-c", script]}}
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": entries}), encoding="utf-8")
+    result = CliRunner().invoke(app, ["mcp", "list", "--root", str(root)])
+    assert (result.output.split()[:3], marker.exists()) == (["evil", "not", "trusted"], False)
+
+
+def test_trust_lapses_when_the_definitions_change(dirs: tuple[Path, Path]) -> None:
+    """Trust covers the exact definitions: a changed command is blocked again."""
+    _, root = dirs
+    mcp_json = root / ".mcp.json"
+    mcp_json.write_text(json.dumps({"mcpServers": {"s": {"command": "a"}}}), encoding="utf-8")
+    CliRunner().invoke(app, ["mcp", "trust", "--root", str(root)])
+    trusted_first = [s.blocked for s in load_settings(root).config.mcp_servers] == [""]
+    mcp_json.write_text(json.dumps({"mcpServers": {"s": {"command": "b"}}}), encoding="utf-8")
+    blocked_after = bool(load_settings(root).config.mcp_servers[0].blocked)
+    assert (trusted_first, blocked_after) == (True, True)

@@ -32,6 +32,28 @@ def list_servers(root: Root = None) -> None:
         servers.close()
 
 
+@mcp_app.command("trust")
+def trust_project(root: Root = None) -> None:
+    """Trust this project's MCP servers (.mcp.json, .tiller/config.toml) so they start.
+
+    They run on this machine, outside the sandbox, as soon as a session opens: read
+    their definitions first. A later change to them needs trusting again.
+    """
+    import dataclasses
+
+    from tiller.mcp.trust import project_servers, trust
+
+    opts = resolve_options(root=root)
+    project = project_servers(opts.settings.config.mcp_servers)
+    if not project:
+        typer.echo("This project defines no MCP servers.")
+        return
+    for server in project:
+        typer.echo(f"{server.name}: {server.transport}: {server.target}  (from {server.source})")
+    trust(opts.root, [dataclasses.replace(s, blocked="") for s in project])
+    typer.echo(f"Trusted {len(project)} MCP server(s) for {opts.root}; they start next time.")
+
+
 def mcp_summary(servers: tuple[McpServerConfig, ...]) -> str:
     """One line for doctor: the configured servers without starting them."""
     if not servers:

@@ -29,6 +29,7 @@ from tiller.mcp.config import (
     merge_servers,
     servers_from_table,
 )
+from tiller.mcp.trust import gate as trust_gate
 from tiller.transport import TRANSPORTS
 from tiller.truncation import limit_for
 
@@ -420,6 +421,8 @@ def load_settings(
         if mcp_json.is_file():
             files.append(mcp_json)
     mcp_servers, mcp_notes = merge_servers(user_servers, project_servers)
+    if root is not None:
+        mcp_servers = trust_gate(root, mcp_servers)
     layers.append(("environment", _from_env(env)))
     given = {k: v for k, v in (flags or {}).items() if v is not None and v != []}
     shell_flags = {"enabled": given.pop("shell", None)}

@@ -35,6 +35,7 @@ class ServerStatus(StrEnum):
     """Where a server is in its life."""
 
     DISABLED = "disabled"
+    UNTRUSTED = "not trusted"
     STARTING = "starting"
     READY = "ready"
     RESTARTING = "restarting"
@@ -133,6 +134,8 @@ class McpConnection:
         self.name = config.name
         self.status = ServerStatus.STARTING if config.enabled else ServerStatus.DISABLED
         self.error = ""
+        if config.blocked:
+            self.status, self.error = ServerStatus.UNTRUSTED, config.blocked
         self.tools: list[RemoteTool] = []
         self.restarts = 0
         self._loop = loop
@@ -151,7 +154,7 @@ class McpConnection:
 
     def start(self) -> None:
         """Start the server in the background (never raises; failures become status)."""
-        if not self.config.enabled or self._closed:
+        if not self.config.enabled or self.config.blocked or self._closed:
             self._ready.set()
             return
         self._ready.clear()
@@ -171,7 +174,7 @@ class McpConnection:
     def close(self) -> None:
         """Stop the server and wait for it to exit (its process is gone afterwards)."""
         self._closed = True
-        if self.status is ServerStatus.DISABLED:
+        if self.status in (ServerStatus.DISABLED, ServerStatus.UNTRUSTED):
             return
         with contextlib.suppress(Exception):
             self._loop.submit(self._end()).result(timeout=15)

@@ -52,6 +52,7 @@ class McpServerConfig:
             only honoured from the user's own config (`trusted`).
         source: the file the entry came from.
         trusted: whether it came from the user's own config.
+        blocked: why it must not start (a project's server the user has not trusted).
     """
 
     name: str
@@ -69,6 +70,7 @@ class McpServerConfig:
     allow: tuple[str, ...] = ()
     source: str = ""
     trusted: bool = False
+    blocked: str = ""
 
     @property
     def target(self) -> str:

@@ -58,6 +58,8 @@ class McpServers:
     def start(self) -> None:
         """Start every enabled server; returns at once."""
         for connection in self.connections:
+            if connection.config.blocked:
+                self._warn(f"MCP server {connection.name!r} {connection.config.blocked}")
             connection.start()
 
     def wait_ready(
