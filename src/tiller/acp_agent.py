@@ -375,7 +375,8 @@ def prompt_text(blocks: list[Any], root: Path | None) -> str:
             parts.append(f"@{_mention(block.uri, root)}")
         elif kind == "resource" and hasattr(block.resource, "text"):
             name = _mention(block.resource.uri, root)
-            parts.append(f'\n<file path="{name}">\n{block.resource.text}\n</file>')
+            body = block.resource.text.removesuffix("\n")
+            parts.append(f'\n<file path="{name}">\n{body}\n</file>')
     return "".join(parts)
 
 

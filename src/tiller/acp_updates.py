@@ -228,12 +228,19 @@ class UpdateBridge:
                 for p in paths
             ]
         elif call.name == "shell":
-            content = [tool_content(text_block(terminal_text(output)))]
+            # What the command printed, as a terminal shows it; the summary (exit code,
+            # workspace changes) stays in the raw output.
+            content = [tool_content(text_block(terminal_text(call.output or output)))]
         else:
             shown = output if len(output) <= MAX_SHOWN_CHARS else output[:MAX_SHOWN_CHARS] + "…"
             content = [tool_content(text_block(shown))] if shown else []
         self.put(
-            update_tool_call(call_id, status="failed" if failed else "completed", content=content)
+            update_tool_call(
+                call_id,
+                status="failed" if failed else "completed",
+                content=content,
+                raw_output=output if call.name == "shell" else None,
+            )
         )
 
     def _on_approval(self, event: Event) -> None:
