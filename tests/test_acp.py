@@ -10,7 +10,12 @@ from typing import Any
 
 import acp
 from acp.client.connection import ClientSideConnection
-from acp.schema import ClientCapabilities, FileSystemCapabilities, TextContentBlock
+from acp.schema import (
+    ClientCapabilities,
+    FileSystemCapabilities,
+    McpServerStdio,
+    TextContentBlock,
+)
 
 from acp_harness import RecordingClient, connected
 from tiller import Session, SessionConfig
@@ -334,3 +339,48 @@ def test_embedded_file_reaches_the_model(tmp_path: Path) -> None:
         return agent.sessions[session.session_id].session.history[0].text
 
     assert run(agent, RecordingClient(), body) == 'see\n<file path="b.py">\nprint(1)\n</file>'
+
+
+def test_mcp_servers_from_the_client_are_recorded(tmp_path: Path) -> None:
+    """MCP servers passed with session/new are kept with the session."""
+    agent = agent_for(ScriptedModel())
+    server = McpServerStdio(name="docs", command="docs-mcp", args=["--stdio"], env=[])
+
+    async def body(conn: ClientSideConnection) -> list[str]:
+        session = await conn.new_session(cwd=str(tmp_path), mcp_servers=[server])
+        return [s.name for s in agent.sessions[session.session_id].mcp_servers]
+
+    assert run(agent, RecordingClient(), body) == ["docs"]
+
+
+def test_prompt_while_busy_is_refused_in_the_conversation(tmp_path: Path) -> None:
+    """A second prompt during a run is answered with an error message, not a crash."""
+    gate = threading.Event()
+    step = Step(text="slow", gate=gate)
+    client = RecordingClient()
+    agent = agent_for(ScriptedModel([step]))
+
+    async def body(conn: ClientSideConnection) -> Any:
+        session = await conn.new_session(cwd=str(tmp_path))
+        first = asyncio.create_task(conn.prompt(session_id=session.session_id, prompt=ask("a")))
+        await asyncio.to_thread(step.reached.wait, 10)
+        second = await conn.prompt(session_id=session.session_id, prompt=ask("b"))
+        gate.set()
+        await first
+        return second.stop_reason
+
+    assert (run(agent, client, body), "Error:" in client.text()) == ("end_turn", True)
+
+
+def test_unknown_session_is_an_invalid_params_error(tmp_path: Path) -> None:
+    """A prompt for a session the agent never made is a JSON-RPC error."""
+    agent = agent_for(ScriptedModel())
+
+    async def body(conn: ClientSideConnection) -> int:
+        try:
+            await conn.prompt(session_id="nope", prompt=ask("hi"))
+        except acp.RequestError as exc:
+            return exc.code
+        return 0
+
+    assert run(agent, RecordingClient(), body) == -32602

@@ -55,7 +55,7 @@ from acp.schema import (
 from tiller import __version__
 from tiller.acp_updates import PermissionAsk, UpdateBridge, terminal_text, tool_title
 from tiller.approvals import Approval, Decision
-from tiller.errors import AuthError, FlushConflict, TillerError
+from tiller.errors import AuthError, FlushConflict, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.session import Session
 
@@ -225,7 +225,8 @@ class TillerAgent:
             unsubscribe = session.subscribe(bridge)
             try:
                 return session.send(text).stop_reason
-            except AuthError as exc:
+            except (AuthError, SessionBusy, SessionClosed) as exc:
+                # Said in the conversation; the editor's prompt still ends normally.
                 bridge.put(update_agent_message_text(f"Error: {exc}"))
                 return "error"
             finally:
@@ -405,35 +406,6 @@ def export_patch(session: Session, argument: str) -> str:
     target.write_text(patch, encoding="utf-8")
     notes = "".join(f"\n{note}" for note in session.workspace.diff_notes())
     return f"Exported the changes to {target}.{notes}"
-
-
-def session_builders(flags: dict[str, Any]) -> tuple[SessionFactory, SessionLoader]:
-    """New and restored sessions with the settings of their root, flags winning."""
-    from tiller.cli_options import FRONT_END_MAX_TURNS
-    from tiller.journal import restore_session
-    from tiller.settings import load_settings
-
-    def options(root: Path) -> dict[str, Any]:
-        settings = load_settings(root, flags=flags)
-        return {
-            "model": settings.model,
-            "max_turns": settings.max_turns or FRONT_END_MAX_TURNS,
-            "profile": settings.profile,
-            "skills_dirs": settings.skills_dirs,
-            "config": settings.config,
-            **settings.llm_options(),
-        }
-
-    def new(root: Path) -> Session:
-        return Session(root=root.resolve(), **options(root))
-
-    def load(session_id: str, root: Path) -> Session:
-        given = {k: v for k, v in options(root).items() if v is not None}
-        if flags.get("model") is None:
-            given.pop("model", None)  # keep the journal's model unless one was chosen
-        return restore_session(session_id, **given)
-
-    return new, load
 
 
 async def serve(agent: TillerAgent) -> None:

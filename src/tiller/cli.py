@@ -290,7 +290,8 @@ def acp(
     """Serve the Agent Client Protocol on stdio, for editors (Zed, toad, ...)."""
     import asyncio
 
-    from tiller.acp_agent import TillerAgent, serve, session_builders
+    from tiller.acp_agent import TillerAgent, serve
+    from tiller.cli_acp import session_builders
     from tiller.settings import load_env_file
 
     if sys.stdout.isatty():
