@@ -169,6 +169,9 @@ class TillerAgent:
         """Reopen a journaled session and replay its conversation to the client."""
         if self._load_session is None:
             raise RequestError.method_not_found("session/load")
+        open_already = self.sessions.pop(session_id, None)
+        if open_already is not None:  # one journal writer per session
+            await asyncio.to_thread(open_already.session.close)
         try:
             session = await asyncio.to_thread(self._load_session, session_id, Path(cwd))
         except (TillerError, OSError) as exc:
