@@ -26,12 +26,16 @@ from tiller.testing.scripted import ScriptedModel, Step, call
 FS = ClientCapabilities(fs=FileSystemCapabilities(read_text_file=True, write_text_file=True))
 
 
-def agent_for(model: ScriptedModel, *, shell: bool = False) -> TillerAgent:
+def agent_for(
+    model: ScriptedModel, *, shell: bool = False, profile: str | None = None
+) -> TillerAgent:
     """An agent whose sessions answer from `model`."""
 
     def new(root: Path) -> Session:
         config = SessionConfig(shell=shell)
-        return Session(model, root=root, skills_dirs=[], config=config, max_turns=5)
+        return Session(
+            model, root=root, skills_dirs=[], config=config, max_turns=5, profile=profile
+        )
 
     def load(session_id: str, root: Path) -> Session:
         return restore_session(session_id, model=model, skills_dirs=[])
@@ -379,6 +383,71 @@ def test_unknown_session_is_an_invalid_params_error(tmp_path: Path) -> None:
     async def body(conn: ClientSideConnection) -> int:
         try:
             await conn.prompt(session_id="nope", prompt=ask("hi"))
+        except acp.RequestError as exc:
+            return exc.code
+        return 0
+
+    assert run(agent, RecordingClient(), body) == -32602
+
+
+def test_permission_request_names_an_announced_tool_call(tmp_path: Path) -> None:
+    """The editor is asked about a tool call it was already shown, by the same id."""
+    client = RecordingClient()
+    agent = agent_for(ScriptedModel([shell_step("touch x"), "ok"]), shell=True)
+
+    async def body(conn: ClientSideConnection) -> None:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("run"))
+
+    run(agent, client, body)
+    announced = [u.tool_call_id for u in client.of("tool_call")]
+    assert [p.tool_call_id for p in client.permissions] == announced
+
+
+def test_failed_edit_shows_no_diff(tmp_path: Path) -> None:
+    """An edit that fails is a failed tool call with the error, not a diff."""
+    (tmp_path / "a.txt").write_text("one\n")
+    client = RecordingClient()
+    edit = call("edit_file", file_path="a.txt", old_string="absent", new_string="x")
+    agent = agent_for(ScriptedModel([edit, "ok"]))
+
+    async def body(conn: ClientSideConnection) -> None:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("edit"))
+
+    run(agent, client, body)
+    final = client.of("tool_call_update")[-1]
+    assert (final.status, final.content[0].type) == ("failed", "content")
+
+
+def test_apply_patch_shows_a_diff_for_every_file(tmp_path: Path) -> None:
+    """A patch touching two files gives two diffs, each with its own old text."""
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    patch = (
+        "*** Begin Patch\n*** Update File: a.txt\n@@\n-a\n+A\n"
+        "*** Update File: b.txt\n@@\n-b\n+B\n*** End Patch"
+    )
+    client = RecordingClient()
+    agent = agent_for(ScriptedModel([call("apply_patch", patch=patch), "ok"]), profile="openai")
+
+    async def body(conn: ClientSideConnection) -> None:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("patch"))
+
+    run(agent, client, body)
+    diffs = client.of("tool_call_update")[-1].content
+    seen = [(Path(d.path).name, d.old_text, d.new_text) for d in diffs]
+    assert seen == [("a.txt", "a\n", "A\n"), ("b.txt", "b\n", "B\n")]
+
+
+def test_loading_an_unknown_session_is_an_error(tmp_path: Path) -> None:
+    """session/load of an id with no journal is an invalid-params error."""
+    agent = agent_for(ScriptedModel())
+
+    async def body(conn: ClientSideConnection) -> int:
+        try:
+            await conn.load_session(cwd=str(tmp_path), session_id="feedfacecafe")
         except acp.RequestError as exc:
             return exc.code
         return 0

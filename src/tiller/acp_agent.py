@@ -57,6 +57,7 @@ from tiller.acp_updates import PermissionAsk, UpdateBridge, terminal_text, tool_
 from tiller.approvals import Approval, Decision
 from tiller.errors import AuthError, FlushConflict, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
+from tiller.journal import JournalError
 from tiller.session import Session
 
 SessionFactory = Callable[[Path], Session]
@@ -174,7 +175,7 @@ class TillerAgent:
             await asyncio.to_thread(open_already.session.close)
         try:
             session = await asyncio.to_thread(self._load_session, session_id, Path(cwd))
-        except (TillerError, OSError) as exc:
+        except (TillerError, JournalError, OSError) as exc:
             raise RequestError.invalid_params(
                 {"sessionId": session_id, "error": str(exc)}
             ) from None
