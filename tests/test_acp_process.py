@@ -117,3 +117,35 @@ def test_acp_refuses_a_terminal_stdout(tmp_path: Path) -> None:
         os.close(follower)
         os.close(leader)
     assert (done.returncode, b"editor" in done.stderr) == (2, True)
+
+
+STRAY_PRINTER = """
+import asyncio, sys
+from tiller import Session
+from tiller.acp_agent import TillerAgent, serve
+from tiller.testing.scripted import ScriptedModel
+
+def new(root):
+    print("stray text on stdout")  # a careless library call must not break the protocol
+    return Session(ScriptedModel(["ok"]), root=root, skills_dirs=[])
+
+asyncio.run(serve(TillerAgent(new)))
+"""
+
+
+def test_stray_stdout_writes_never_reach_the_protocol(tmp_path: Path) -> None:
+    """Text printed to stdout inside the agent goes to stderr; the session still works."""
+    client = RecordingClient()
+
+    async def main() -> tuple[str, bytes]:
+        async with acp.spawn_agent_process(
+            client, sys.executable, "-c", STRAY_PRINTER, env=agent_env(), cwd=tmp_path
+        ) as (conn, process):
+            await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+            session = await conn.new_session(cwd=str(tmp_path))
+            reply = await conn.prompt(session_id=session.session_id, prompt=[acp.text_block("hi")])
+        assert process.stderr is not None
+        return reply.stop_reason, await process.stderr.read()
+
+    stop, stderr = asyncio.run(asyncio.wait_for(main(), 60))
+    assert (stop, b"stray text on stdout" in stderr) == ("end_turn", True)
