@@ -12,14 +12,18 @@ import acp
 from acp.client.connection import ClientSideConnection
 from acp.schema import (
     ClientCapabilities,
+    EnvVariable,
     FileSystemCapabilities,
+    HttpHeader,
+    HttpMcpServer,
     McpServerStdio,
     TextContentBlock,
 )
 
 from acp_harness import RecordingClient, connected
 from tiller import Session, SessionConfig
-from tiller.acp_agent import TillerAgent
+from tiller.acp_agent import TillerAgent, mcp_entries
+from tiller.acp_updates import tool_title
 from tiller.journal import restore_session
 from tiller.testing.scripted import ScriptedModel, Step, call
 
@@ -453,3 +457,25 @@ def test_loading_an_unknown_session_is_an_error(tmp_path: Path) -> None:
         return 0
 
     assert run(agent, RecordingClient(), body) == -32602
+
+
+def test_client_mcp_servers_become_config_entries() -> None:
+    """The client's stdio and HTTP MCP servers map onto `[mcp_servers.NAME]` entries."""
+    stdio = McpServerStdio(
+        name="docs", command="docs-mcp", args=["--stdio"], env=[EnvVariable(name="K", value="v")]
+    )
+    http = HttpMcpServer(
+        name="web",
+        type="http",
+        url="http://127.0.0.1:9/mcp",
+        headers=[HttpHeader(name="X-A", value="1")],
+    )
+    assert mcp_entries([stdio, http]) == {
+        "docs": {"command": "docs-mcp", "args": ["--stdio"], "env": {"K": "v"}},
+        "web": {"url": "http://127.0.0.1:9/mcp", "headers": {"X-A": "1"}},
+    }
+
+
+def test_mcp_tool_calls_get_a_readable_title() -> None:
+    """An MCP tool call is titled by its tool and server, not the mangled name."""
+    assert tool_title("mcp__docs__search", {}) == "search (MCP docs)"

@@ -251,11 +251,12 @@ class TillerAgent:
         return STOP_REASONS.get(await worker, "end_turn")
 
     async def _ask(self, session_id: str, ask: PermissionAsk) -> None:
-        command = str(ask.details.get("command", ""))
+        tool = str(ask.details.get("tool", "shell"))
+        arguments = ask.details if tool == "shell" else ask.details.get("arguments") or {}
         call = ToolCallUpdate(
             tool_call_id=ask.call_id,
-            title=tool_title("shell", {"command": command}),
-            kind="execute",
+            title=tool_title(tool, arguments),
+            kind="execute" if tool == "shell" else "other",
             status="pending",
             raw_input=ask.details,
         )
@@ -367,6 +368,31 @@ class TillerAgent:
                         content=[tool_content(text_block(body))],
                     )
                     await self.conn.session_update(session.id, done)
+
+
+def mcp_entries(servers: list[Any]) -> dict[str, dict[str, Any]]:
+    """The client's MCP servers in the shape of `[mcp_servers.NAME]` (Codex's TOML shape).
+
+    Stdio servers give `command`, `args`, `env`; HTTP and SSE ones `url`, `headers`
+    (and `transport = "sse"` for SSE). This is what the MCP client reads from config.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    for server in servers:
+        if getattr(server, "url", None):
+            entry: dict[str, Any] = {
+                "url": server.url,
+                "headers": {h.name: h.value for h in server.headers or []},
+            }
+            if getattr(server, "type", "") == "sse":
+                entry["transport"] = "sse"
+        else:
+            entry = {
+                "command": server.command,
+                "args": list(server.args or []),
+                "env": {v.name: v.value for v in server.env or []},
+            }
+        entries[server.name] = entry
+    return entries
 
 
 def prompt_text(blocks: list[Any], root: Path | None) -> str:

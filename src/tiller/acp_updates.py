@@ -102,6 +102,9 @@ def tool_title(name: str, args: dict[str, Any]) -> str:
         return f"List {args.get('path') or '.'}"
     if name == "apply_patch":
         return "Apply patch"
+    server, _, tool = name.removeprefix("mcp__").partition("__")
+    if name.startswith("mcp__") and tool:
+        return f"{tool} (MCP {server})"
     return name
 
 
