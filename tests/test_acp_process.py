@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,9 @@ def agent_env() -> dict[str, str]:
     return {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_SHELL": "0"}
 
 
-async def session_over_process(
-    server: FakeOpenAIServer,
-    root: Path,
-    client: RecordingClient,
-    prompts: list[str],
-    capabilities: ClientCapabilities | None = None,
-) -> list[Any]:
-    """Start `tiller acp`, open a session on `root`, send `prompts`; their responses."""
-    args = [
+def agent_args(server: FakeOpenAIServer) -> list[str]:
+    """`tiller acp` on the local server through the lean client, with the edit_file tool."""
+    return [
         "acp",
         "--model",
         "openai/fake-model",
@@ -42,6 +37,17 @@ async def session_over_process(
         "--profile",
         "anthropic",
     ]
+
+
+async def session_over_process(
+    server: FakeOpenAIServer,
+    root: Path,
+    client: RecordingClient,
+    prompts: list[str],
+    capabilities: ClientCapabilities | None = None,
+) -> list[Any]:
+    """Start `tiller acp`, open a session on `root`, send `prompts`; their responses."""
+    args = agent_args(server)
     async with acp.spawn_agent_process(client, TILLER, *args, env=agent_env(), cwd=root) as (
         conn,
         process,
@@ -149,3 +155,31 @@ def test_stray_stdout_writes_never_reach_the_protocol(tmp_path: Path) -> None:
 
     stop, stderr = asyncio.run(asyncio.wait_for(main(), 60))
     assert (stop, b"stray text on stdout" in stderr) == ("end_turn", True)
+
+
+def test_hanging_up_mid_prompt_ends_the_process_cleanly(
+    tmp_path: Path, fake_server: FakeOpenAIServer
+) -> None:
+    """The editor closing stdin while the model answers cancels the run; the agent exits 0."""
+    gate = threading.Event()
+    fake_server.add(ServerReply(text="never seen", gate=gate))
+    client = RecordingClient()
+
+    async def main() -> int | None:
+        async with acp.spawn_agent_process(
+            client, TILLER, *agent_args(fake_server), env=agent_env(), cwd=tmp_path
+        ) as (conn, process):
+            await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+            session = await conn.new_session(cwd=str(tmp_path))
+            turn = asyncio.create_task(
+                conn.prompt(session_id=session.session_id, prompt=[acp.text_block("hi")])
+            )
+            await asyncio.to_thread(fake_server.wait_for_requests, 1)
+        turn.cancel()
+        return process.returncode
+
+    try:
+        code = asyncio.run(asyncio.wait_for(main(), 60))
+    finally:
+        gate.set()
+    assert code == 0
