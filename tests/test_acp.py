@@ -479,3 +479,21 @@ def test_client_mcp_servers_become_config_entries() -> None:
 def test_mcp_tool_calls_get_a_readable_title() -> None:
     """An MCP tool call is titled by its tool and server, not the mangled name."""
     assert tool_title("mcp__docs__search", {}) == "search (MCP docs)"
+
+
+class RefusingClient(RecordingClient):
+    """An editor that cannot write the file (read-only buffer, say)."""
+
+    async def write_text_file(self, session_id: str, path: str, content: str, **_: Any) -> Any:
+        raise acp.RequestError.internal_error({"details": "read-only"})
+
+
+def test_flush_the_editor_refuses_leaves_the_change_unflushed(tmp_path: Path) -> None:
+    """When the editor cannot write a file, /flush says so and the change stays in the overlay."""
+    replies = run_commands(tmp_path, RefusingClient(), ["/flush", "/diff"], FS)
+    stopped = "Stopped at a.txt" in replies[0]
+    assert (stopped, "+new" in replies[1], (tmp_path / "a.txt").read_text()) == (
+        True,
+        True,
+        "old\n",
+    )

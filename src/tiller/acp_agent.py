@@ -55,7 +55,7 @@ from acp.schema import (
 from tiller import __version__
 from tiller.acp_updates import PermissionAsk, UpdateBridge, terminal_text, tool_title
 from tiller.approvals import Approval, Decision
-from tiller.errors import AuthError, FlushConflict, SessionBusy, SessionClosed, TillerError
+from tiller.errors import AuthError, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
 from tiller.session import Session
@@ -303,24 +303,39 @@ class TillerAgent:
                 f"Nothing written: changed on disk since Tiller read them: {names}. "
                 "Send `/flush force` to overwrite them."
             )
-        edits = [path for path, kind in changes if kind != "deleted"]
         if not self.client_writes_files or workspace.root is None:
             try:
                 written = await asyncio.to_thread(workspace.flush, None, force)
-            except FlushConflict as exc:
+            except TillerError as exc:
                 return f"Nothing written: {exc}"
             return f"Wrote {len(written)} file(s) to disk: {', '.join(written)}."
-        for path in edits:
-            await self.conn.write_text_file(
-                session_id=session.id, path=str(workspace.root / path), content=workspace.read(path)
+        through: list[str] = []
+        failure = ""
+        for path, kind in changes:
+            if kind == "deleted":
+                continue  # ACP has no delete; these go to disk below
+            try:
+                await self.conn.write_text_file(
+                    session_id=session.id,
+                    path=str(workspace.root / path),
+                    content=workspace.read(path),
+                )
+            except (RequestError, TillerError, ConnectionError, ValueError) as exc:
+                failure = f" Stopped at {path}: the editor could not write it ({exc})."
+                break
+            through.append(path)
+        # The editor wrote these after the conflict check above, so flushing them with
+        # force only makes them the workspace's new base; deletes (which ACP cannot
+        # express) go to disk the same way, under the check already made.
+        try:
+            written = await asyncio.to_thread(
+                workspace.flush, None if not failure else through, True
             )
-        # The editor wrote these already (after the conflict check above); flushing them
-        # again with force makes them the workspace's new base, and deletes (which ACP
-        # cannot express) go to disk under the same conflict rules.
-        written = await asyncio.to_thread(workspace.flush, None, True)
-        deleted = len(written) - len(edits)
-        summary = f"{len(edits)} through the editor, {deleted} deleted on disk"
-        return f"Wrote {len(written)} file(s) ({summary}): {', '.join(written)}."
+        except TillerError as exc:
+            return f"Written through the editor: {', '.join(through) or 'none'}; then {exc}"
+        on_disk = len(written) - len(through)
+        summary = f"{len(through)} through the editor, {on_disk} on disk"
+        return f"Wrote {len(written)} file(s) ({summary}): {', '.join(written)}.{failure}"
 
     # -- helpers --------------------------------------------------------------
 
