@@ -23,7 +23,7 @@ from acp.schema import (
 from acp_harness import RecordingClient, connected
 from tiller import Session, SessionConfig
 from tiller.acp_agent import TillerAgent, mcp_entries
-from tiller.acp_updates import tool_title
+from tiller.acp_updates import coalesce, tool_title
 from tiller.journal import restore_session
 from tiller.testing.scripted import ScriptedModel, Step, call
 
@@ -497,3 +497,12 @@ def test_flush_the_editor_refuses_leaves_the_change_unflushed(tmp_path: Path) ->
         True,
         "old\n",
     )
+
+
+def test_output_updates_are_coalesced_within_a_batch() -> None:
+    """Of several output-only updates for one call in a batch, only the newest is sent."""
+    first = acp.update_tool_call("c1", content=[])
+    second = acp.update_tool_call("c1", content=[])
+    other = acp.update_tool_call("c2", content=[])
+    done = acp.update_tool_call("c1", status="completed")
+    assert coalesce([first, other, second, done]) == [other, second, done]

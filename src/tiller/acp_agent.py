@@ -53,12 +53,12 @@ from acp.schema import (
 )
 
 from tiller import __version__
-from tiller.acp_updates import PermissionAsk, UpdateBridge, terminal_text, tool_title
+from tiller.acp_updates import PermissionAsk, UpdateBridge, coalesce, terminal_text, tool_title
 from tiller.approvals import Approval, Decision
 from tiller.errors import AuthError, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
-from tiller.session import Session
+from tiller.session import Session, SessionState
 
 SessionFactory = Callable[[Path], Session]
 """Builds a new session over a root directory (the client's `cwd`)."""
@@ -237,15 +237,31 @@ class TillerAgent:
                 unsubscribe()
                 bridge.put(done)
 
+        if session.state is SessionState.PROCESSING:
+            # Refused before subscribing, so this prompt never echoes the running one.
+            await self.conn.session_update(
+                session.id,
+                update_agent_message_text(
+                    "Error: Tiller is still working on the previous prompt; cancel it first."
+                ),
+            )
+            return "end_turn"
         worker = asyncio.ensure_future(asyncio.to_thread(send))
-        while (item := await queue.get()) is not done:
-            if isinstance(item, PermissionAsk):
-                # A task of its own, so updates keep flowing while the client decides.
-                task = asyncio.create_task(self._ask(session.id, item))
-                asks.add(task)
-                task.add_done_callback(asks.discard)
-            else:
-                await self.conn.session_update(session.id, item)  # type: ignore[arg-type]
+        finished = False
+        while not finished:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            for item in coalesce(batch):
+                if item is done:
+                    finished = True
+                elif isinstance(item, PermissionAsk):
+                    # A task of its own, so updates keep flowing while the client decides.
+                    task = asyncio.create_task(self._ask(session.id, item))
+                    asks.add(task)
+                    task.add_done_callback(asks.discard)
+                else:
+                    await self.conn.session_update(session.id, item)  # type: ignore[arg-type]
         for task in list(asks):
             task.cancel()
         return STOP_REASONS.get(await worker, "end_turn")

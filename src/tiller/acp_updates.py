@@ -28,7 +28,7 @@ from acp import (
     update_agent_thought_text,
     update_tool_call,
 )
-from acp.schema import ToolCallLocation, ToolKind
+from acp.schema import ToolCallLocation, ToolCallProgress, ToolKind
 
 from tiller.events import Event, EventKind
 from tiller.workspace import Workspace
@@ -254,6 +254,27 @@ class UpdateBridge:
         self.put(
             PermissionAsk(str(details.get("call_id", details.get("request_id"))), details, future)
         )
+
+
+def coalesce(items: list[object]) -> list[object]:
+    """`items` without command-output updates that a later one in the batch supersedes.
+
+    Each output update carries the whole output so far, so when a command prints
+    faster than the client reads only the newest of a run needs sending.
+    """
+    last: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if _output_only(item):
+            last[item.tool_call_id] = index  # type: ignore[attr-defined]
+    return [
+        item
+        for index, item in enumerate(items)
+        if not _output_only(item) or last[item.tool_call_id] == index  # type: ignore[attr-defined]
+    ]
+
+
+def _output_only(item: object) -> bool:
+    return isinstance(item, ToolCallProgress) and item.status is None
 
 
 def workspace_path(root: Path, path: str) -> str:
