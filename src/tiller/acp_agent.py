@@ -118,6 +118,7 @@ class TillerAgent:
         self._conn: Client | None = None
         self._capabilities = ClientCapabilities()
         self.sessions: dict[str, AcpSession] = {}
+        self._background: set[asyncio.Future[None]] = set()
 
     def on_connect(self, conn: Client) -> None:
         """Keep the client connection (the SDK calls this once)."""
@@ -374,9 +375,12 @@ class TillerAgent:
         ]
         update = update_available_commands(commands)
         # Sent after the response that names the session (clients ignore unknown ids).
-        asyncio.get_running_loop().call_soon(
-            lambda: asyncio.ensure_future(self.conn.session_update(session_id, update))
-        )
+        def send() -> None:
+            task = asyncio.ensure_future(self.conn.session_update(session_id, update))
+            self._background.add(task)  # held until done: the loop keeps only weak refs
+            task.add_done_callback(self._background.discard)
+
+        asyncio.get_running_loop().call_soon(send)
 
     async def _replay(self, session: Session) -> None:
         """Send a restored conversation as updates, as `session/load` requires."""
