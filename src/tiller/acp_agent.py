@@ -374,6 +374,7 @@ class TillerAgent:
             for name, description in COMMANDS.items()
         ]
         update = update_available_commands(commands)
+
         # Sent after the response that names the session (clients ignore unknown ids).
         def send() -> None:
             task = asyncio.ensure_future(self.conn.session_update(session_id, update))
