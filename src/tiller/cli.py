@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from tiller import __version__
+from tiller.cli_batch import batch_app
 from tiller.cli_options import (
     FRONT_END_MAX_TURNS,
     ApiBase,
@@ -50,6 +51,7 @@ app = typer.Typer(
 app.add_typer(skills_app, name="skills")
 app.command()(doctor)
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(batch_app, name="batch")
 
 
 @app.callback(invoke_without_command=True)

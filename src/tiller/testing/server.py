@@ -86,6 +86,7 @@ class ServerReply:
         gate: when given, the response is held (before its first byte) until it is set.
         hold_until_file: like `gate` for the CLI: held until this path exists.
         usage: (prompt, completion, cached prompt) token counts.
+        cost: when set, reported as `usage.cost` in USD (as OpenRouter does).
         drop_after: when set, the connection is cut after this many streamed events
             (a mid-stream failure; 0 cuts it right after the headers).
         stall_after: when set, the stream goes silent for good after this many events
@@ -110,6 +111,7 @@ class ServerReply:
     gate: threading.Event | None = None
     hold_until_file: str | None = None
     usage: tuple[int, int, int] = (10, 5, 0)
+    cost: float | None = None
     drop_after: int | None = None
     stall_after: int | None = None
     raw_body: str | None = None
@@ -601,7 +603,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "finish_reason": "tool_calls" if calls else "stop",
                 }
             ],
-            "usage": _usage(reply.usage),
+            "usage": _usage(reply.usage, reply.cost),
         }
 
     def _stream(self, reply: ServerReply, body: dict[str, Any]) -> None:
@@ -654,9 +656,9 @@ class _Handler(BaseHTTPRequestHandler):
         last = chunk({}, "tool_calls" if reply.tool_calls else "stop")
         if include_usage:
             yield last
-            yield {**base, "choices": [], "usage": _usage(reply.usage)}
+            yield {**base, "choices": [], "usage": _usage(reply.usage, reply.cost)}
         else:
-            yield {**last, "usage": _usage(reply.usage)}
+            yield {**last, "usage": _usage(reply.usage, reply.cost)}
 
 
 def _released(reply: ServerReply) -> bool:
@@ -669,9 +671,11 @@ def _split(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def _usage(usage: tuple[int, int, int]) -> dict[str, Any]:
+def _usage(usage: tuple[int, int, int], cost: float | None = None) -> dict[str, Any]:
     prompt, completion, cached = usage
+    priced = {} if cost is None else {"cost": cost}
     return {
+        **priced,
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,

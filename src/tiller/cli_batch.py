@@ -1,0 +1,280 @@
+"""`tiller batch TASKS.jsonl --out RESULTS.jsonl` and `tiller batch report RESULTS.jsonl`.
+
+Exit codes of a batch: 0 every task completed, 1 some did not (or the cost limit
+left tasks unstarted), 2 usage error (a malformed tasks file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from tiller.cli_options import (
+    ApiBase,
+    EnvFile,
+    MaxTurns,
+    Model,
+    Profile,
+    Reasoning,
+    Shell,
+    ShellNetwork,
+    SkillsDir,
+    Transport,
+    Yes,
+    resolve_options,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _RunByDefault(TyperGroup):
+    """`tiller batch TASKS ...` means `tiller batch run TASKS ...`; `report` stays a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        if ctx.default_map:
+            # `tiller -m X batch ...`: the options given before `batch` reach `run`.
+            given = {k: v for k, v in ctx.default_map.items() if k not in self.commands}
+            ctx.default_map = {
+                **ctx.default_map,
+                "run": {**given, **ctx.default_map.get("run", {})},
+            }
+        return super().parse_args(ctx, args)
+
+
+batch_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Run many tasks (one JSON line each) and collect one patch per task: "
+    "`tiller batch TASKS.jsonl --out RESULTS.jsonl` (short for `batch run`).",
+    no_args_is_help=True,
+)
+
+
+def _progress_columns() -> list[Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return [
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "[green]{task.fields[done]} done[/] [red]{task.fields[failed]} failed[/] "
+            "[cyan]{task.fields[running]} running[/] ${task.fields[cost]:.4f}"
+        ),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+
+
+def _summary_table(results: list[Any], skipped: int) -> Any:
+    from rich.table import Table
+
+    from tiller.batch.report import summarize
+
+    report = summarize(results)
+    table = Table(title="tiller batch", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("tasks run", str(report.tasks))
+    if skipped:
+        table.add_row("skipped (already in --out)", str(skipped))
+    for status, count in report.by_status.items():
+        table.add_row(status, str(count))
+    table.add_row("pass rate", f"{report.pass_rate:.0%}")
+    cost = f"${report.cost_usd:.4f}"
+    if report.unknown_cost:
+        cost += f" (+{report.unknown_cost} unpriced)"
+    table.add_row("cost", cost)
+    table.add_row("duration p50 / p95", f"{report.p50_s:.1f} s / {report.p95_s:.1f} s")
+    table.add_row("files changed", str(report.files_changed))
+    for error, count in report.top_errors:
+        table.add_row(f"error x{count}", error)
+    return table
+
+
+@batch_app.command("run")
+def run_command(
+    tasks_file: Annotated[Path, typer.Argument(metavar="TASKS.jsonl", help="One task per line.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Results file (appended; resume skips its ids).")
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tasks at once (threads: default 8; Ray: the cluster's CPUs)."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run each task as a Ray task: 'auto' (this machine's cluster), an address "
+            "(ray://host:10001), or 'local' (start one here). Needs 'tiller[ray]'.",
+        ),
+    ] = None,
+    cpus_per_task: Annotated[
+        float, typer.Option(min=0.001, help="Ray CPUs per task (tasks mostly wait on the model).")
+    ] = 0.1,
+    max_cost: Annotated[
+        float | None, typer.Option(help="Stop scheduling new tasks once this many USD are spent.")
+    ] = None,
+    json_events: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per batch event, no progress bar.")
+    ] = False,
+    model: Model = None,
+    profile: Profile = None,
+    max_turns: MaxTurns = None,
+    skills_dir: SkillsDir = None,
+    api_base: ApiBase = None,
+    transport: Transport = None,
+    reasoning: Reasoning = None,
+    shell: Shell = None,
+    yes: Yes = False,
+    shell_network: ShellNetwork = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Run every task of TASKS.jsonl that --out has no result for; append one line each."""
+    from rich.console import Console
+
+    from tiller.batch import BatchRun, TaskDefaults, ThreadExecutor, load_tasks, run_batch
+    from tiller.batch.tasks import TaskFileError
+
+    err = Console(stderr=True)
+    try:
+        tasks = load_tasks(tasks_file)
+    except FileNotFoundError:
+        typer.echo(f"tiller: no tasks file {tasks_file}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except (TaskFileError, UnicodeDecodeError) as exc:
+        typer.echo(f"tiller: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    from tiller.batch.results import ResultWriter
+
+    try:
+        ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
+    except OSError as exc:
+        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    opts = resolve_options(
+        model=model,
+        profile=profile,
+        max_turns=max_turns,
+        skills_dir=skills_dir,
+        api_base=api_base,
+        transport=transport,
+        reasoning=reasoning,
+        shell=shell,
+        yes=yes,
+        shell_network=shell_network,
+        env_file=env_file,
+    )
+    settings = opts.settings
+    options = settings.llm_options()
+    options.pop("reasoning_effort", None)
+    if settings.profile:
+        options["profile"] = settings.profile
+    defaults = TaskDefaults(
+        model=settings.model,
+        max_turns=opts.max_turns,
+        reasoning=settings.reasoning,
+        config=settings.config,
+        llm_options=options,
+        skills_dirs=tuple(str(d) for d in settings.skills_dirs)
+        if settings.skills_dirs is not None
+        else None,
+    )
+    if ray_address is not None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            typer.echo("tiller: --ray needs Ray: pip install 'tiller[ray]'", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        from tiller.batch.ray_executor import RayExecutor
+
+        executor: Any = RayExecutor(ray_address, cpus_per_task=cpus_per_task, max_in_flight=workers)
+    else:
+        executor = ThreadExecutor(workers or 8)
+
+    progress: Any = None
+    bar: Any = None
+
+    def on_event(event: dict[str, Any]) -> None:
+        if json_events:
+            sys.stdout.write(json.dumps(event) + "\n")
+            sys.stdout.flush()
+            return
+        if progress is None:
+            return
+        if event["event"] == "batch_start":
+            progress.update(bar, total=event["total"])
+        elif event["event"] == "max_cost_reached":
+            progress.console.print(
+                f"[yellow]--max-cost reached (${event['cost']:.4f}): no new tasks start[/]"
+            )
+        tally = run.tally
+        progress.update(
+            bar,
+            completed=tally.done + tally.failed,
+            done=tally.done,
+            failed=tally.failed,
+            running=tally.running,
+            cost=tally.cost,
+        )
+
+    run = BatchRun(out, max_cost=max_cost, on_event=on_event)
+    interrupted = False
+    if not json_events:
+        from rich.progress import Progress
+
+        progress = Progress(*_progress_columns(), console=err, transient=False)
+        bar = progress.add_task("batch", total=None, done=0, failed=0, running=0, cost=0.0)
+        progress.start()
+    try:
+        tally = run_batch(tasks, defaults, executor, run)
+    except KeyboardInterrupt:
+        interrupted = True
+        tally = run.tally
+    finally:
+        if progress is not None:
+            progress.stop()
+    if not json_events:
+        Console().print(_summary_table(run.results, tally.skipped))
+    if interrupted:
+        typer.echo("tiller: interrupted; run the same command again to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    left = tally.total - tally.done - tally.failed
+    raise typer.Exit(EXIT_OK if tally.failed == 0 and left == 0 else EXIT_FAILED)
+
+
+@batch_app.command("report")
+def report_command(
+    results_file: Annotated[Path, typer.Argument(metavar="RESULTS.jsonl")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Pass rate, cost, p50/p95 duration and top errors of a results file."""
+    from rich.console import Console
+
+    from tiller.batch.report import summarize
+    from tiller.batch.tasks import latest_results
+
+    if not results_file.is_file():
+        typer.echo(f"tiller: no results file {results_file}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    results = latest_results(results_file)
+    if json_output:
+        typer.echo(json.dumps(summarize(results).to_dict()))
+        return
+    Console().print(_summary_table(results, 0))
