@@ -276,6 +276,49 @@ def chat(
     Repl(session, new_session=new_session, journaled=True, cwd=opts.root / opts.cwd).run()
 
 
+@app.command()
+def acp(
+    model: Model = None,
+    profile: Profile = None,
+    max_turns: MaxTurns = None,
+    skills_dir: SkillsDir = None,
+    api_base: ApiBase = None,
+    transport: Transport = None,
+    reasoning: Reasoning = None,
+    shell: Shell = None,
+    yes: Yes = False,
+    shell_network: ShellNetwork = False,
+    env_file: EnvFile = None,
+    version: Version = False,
+) -> None:
+    """Serve the Agent Client Protocol on stdio, for editors (Zed, toad, ...)."""
+    import asyncio
+
+    from tiller.acp_agent import TillerAgent, serve
+    from tiller.cli_acp import session_builders
+    from tiller.settings import load_env_file
+
+    if sys.stdout.isatty():
+        typer.echo("tiller: acp speaks JSON-RPC on stdout; an editor starts it", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if env_file is not None:
+        load_env_file(env_file)
+    flags = {
+        "model": model,
+        "profile": profile,
+        "max_turns": max_turns,
+        "skills_dirs": skills_dir or None,
+        "api_base": api_base,
+        "transport": transport,
+        "reasoning": reasoning,
+        "shell": shell,
+        "yes": yes,
+        "shell_network": shell_network,
+    }
+    new, load = session_builders(flags)
+    asyncio.run(serve(TillerAgent(new, load)))
+
+
 def main() -> None:
     """Console-script entry point."""
     # Answer --version before typer's import cost when it is the only argument.
