@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -22,7 +23,7 @@ from acp.schema import (
 
 from acp_harness import RecordingClient, connected
 from tiller import Session, SessionConfig
-from tiller.acp_agent import TillerAgent, mcp_entries
+from tiller.acp_agent import McpEntries, TillerAgent, mcp_entries
 from tiller.acp_updates import coalesce, tool_title
 from tiller.journal import restore_session
 from tiller.testing.scripted import ScriptedModel, Step, call
@@ -35,13 +36,13 @@ def agent_for(
 ) -> TillerAgent:
     """An agent whose sessions answer from `model`."""
 
-    def new(root: Path) -> Session:
+    def new(root: Path, mcp: McpEntries) -> Session:
         config = SessionConfig(shell=shell)
         return Session(
             model, root=root, skills_dirs=[], config=config, max_turns=5, profile=profile
         )
 
-    def load(session_id: str, root: Path) -> Session:
+    def load(session_id: str, root: Path, mcp: McpEntries) -> Session:
         return restore_session(session_id, model=model, skills_dirs=[])
 
     return TillerAgent(new, load)
@@ -472,7 +473,7 @@ def test_client_mcp_servers_become_config_entries() -> None:
     )
     assert mcp_entries([stdio, http]) == {
         "docs": {"command": "docs-mcp", "args": ["--stdio"], "env": {"K": "v"}},
-        "web": {"url": "http://127.0.0.1:9/mcp", "headers": {"X-A": "1"}},
+        "web": {"url": "http://127.0.0.1:9/mcp", "headers": {"X-A": "1"}, "type": "http"},
     }
 
 
@@ -506,3 +507,20 @@ def test_output_updates_are_coalesced_within_a_batch() -> None:
     other = acp.update_tool_call("c2", content=[])
     done = acp.update_tool_call("c1", status="completed")
     assert coalesce([first, other, second, done]) == [other, second, done]
+
+
+def test_client_mcp_servers_serve_the_session(tmp_path: Path) -> None:
+    """An MCP server the editor passes at session/new is started and its tools offered."""
+    from tiller.cli_acp import session_builders
+
+    fixture = str(Path(__file__).parent / "fixtures" / "mcp_server.py")
+    server = McpServerStdio(name="fx", command=sys.executable, args=[fixture], env=[])
+    new, _ = session_builders({"model": "openai/fake", "api_base": "http://127.0.0.1:9/v1"})
+    session = new(tmp_path, mcp_entries([server]))
+    try:
+        assert session.mcp is not None
+        session.mcp.wait_ready()
+        names = [tool.name for tool in session.mcp.tools()]
+    finally:
+        session.close()
+    assert "mcp__fx__echo" in names

@@ -131,7 +131,7 @@ from tiller import Session
 from tiller.acp_agent import TillerAgent, serve
 from tiller.testing.scripted import ScriptedModel
 
-def new(root):
+def new(root, mcp):
     print("stray text on stdout")  # a careless library call must not break the protocol
     return Session(ScriptedModel(["ok"]), root=root, skills_dirs=[])
 

@@ -60,9 +60,11 @@ from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
 from tiller.session import Session, SessionState
 
-SessionFactory = Callable[[Path], Session]
-"""Builds a new session over a root directory (the client's `cwd`)."""
-SessionLoader = Callable[[str, Path], Session]
+McpEntries = dict[str, dict[str, Any]]
+"""The client's MCP servers as `[mcp_servers.NAME]` entries (see `mcp_entries`)."""
+SessionFactory = Callable[[Path, McpEntries], Session]
+"""Builds a new session over a root directory (the client's `cwd`) with the client's MCP servers."""
+SessionLoader = Callable[[str, Path, McpEntries], Session]
 """Restores a journaled session by id (the client's `cwd` given for settings)."""
 
 COMMANDS: dict[str, str] = {
@@ -160,7 +162,8 @@ class TillerAgent:
         self, cwd: str, mcp_servers: list[Any] | None = None, **_: Any
     ) -> NewSessionResponse:
         """Start a session whose workspace overlays `cwd`."""
-        session = await asyncio.to_thread(self._new_session, Path(cwd))
+        entries = mcp_entries(list(mcp_servers or []))
+        session = await asyncio.to_thread(self._new_session, Path(cwd), entries)
         self.sessions[session.id] = AcpSession(session, list(mcp_servers or []))
         self._advertise_commands(session.id)
         return NewSessionResponse(session_id=session.id)
@@ -175,7 +178,8 @@ class TillerAgent:
         if open_already is not None:  # one journal writer per session
             await asyncio.to_thread(open_already.session.close)
         try:
-            session = await asyncio.to_thread(self._load_session, session_id, Path(cwd))
+            entries = mcp_entries(list(mcp_servers or []))
+            session = await asyncio.to_thread(self._load_session, session_id, Path(cwd), entries)
         except (TillerError, JournalError, OSError) as exc:
             raise RequestError.invalid_params(
                 {"sessionId": session_id, "error": str(exc)}
@@ -419,8 +423,7 @@ def mcp_entries(servers: list[Any]) -> dict[str, dict[str, Any]]:
                 "url": server.url,
                 "headers": {h.name: h.value for h in server.headers or []},
             }
-            if getattr(server, "type", "") == "sse":
-                entry["transport"] = "sse"
+            entry["type"] = "sse" if getattr(server, "type", "") == "sse" else "http"
         else:
             entry = {
                 "command": server.command,

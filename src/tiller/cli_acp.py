@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tiller.acp_agent import SessionFactory, SessionLoader
+from tiller.acp_agent import McpEntries, SessionFactory, SessionLoader
 from tiller.cli_options import FRONT_END_MAX_TURNS
 from tiller.journal import restore_session
+from tiller.mcp.config import server_config
 from tiller.session import Session
 from tiller.settings import load_settings
 
@@ -15,22 +17,30 @@ from tiller.settings import load_settings
 def session_builders(flags: dict[str, Any]) -> tuple[SessionFactory, SessionLoader]:
     """New and restored sessions with the settings of their root, flags winning."""
 
-    def options(root: Path) -> dict[str, Any]:
+    def options(root: Path, mcp: McpEntries) -> dict[str, Any]:
         settings = load_settings(root, flags=flags)
+        # The editor's own MCP servers are the user's configuration, not the project's.
+        client_servers = tuple(
+            server_config(name, entry, "the editor (ACP client)", trusted=True)
+            for name, entry in mcp.items()
+        )
+        config = replace(
+            settings.config, mcp_servers=settings.config.mcp_servers + client_servers
+        )
         return {
             "model": settings.model,
             "max_turns": settings.max_turns or FRONT_END_MAX_TURNS,
             "profile": settings.profile,
             "skills_dirs": settings.skills_dirs,
-            "config": settings.config,
+            "config": config,
             **settings.llm_options(),
         }
 
-    def new(root: Path) -> Session:
-        return Session(root=root.resolve(), **options(root))
+    def new(root: Path, mcp: McpEntries) -> Session:
+        return Session(root=root.resolve(), **options(root, mcp))
 
-    def load(session_id: str, root: Path) -> Session:
-        given = {k: v for k, v in options(root).items() if v is not None}
+    def load(session_id: str, root: Path, mcp: McpEntries) -> Session:
+        given = {k: v for k, v in options(root, mcp).items() if v is not None}
         if flags.get("model") is None:
             given.pop("model", None)  # keep the journal's model unless one was chosen
         return restore_session(session_id, **given)
