@@ -260,16 +260,17 @@ def chat(
         "config": opts.settings.config,
         **opts.settings.llm_options(),
     }
-    session = open_session(
-        resume_id(resume, continue_, opts.root), model=opts.chosen_model, root=opts.root, **options
-    )
 
-    def new_session(workspace: Any, model_id: str) -> Any:
-        return open_session(None, model=model_id, files=workspace, **options)
+    def make_session(workspace: Any, saved: str | None) -> Any:
+        where = {"files": workspace} if workspace is not None else {"root": opts.root}
+        return open_session(saved, model=opts.chosen_model, journal=False, **where, **options)
 
+    saved = resume_id(resume, continue_, opts.root)
+    session = open_session(saved, model=opts.chosen_model, root=opts.root, journal=False, **options)
     if session.shell_unavailable:
         typer.echo(f"tiller: {session.shell_unavailable}", err=True)
-    Repl(session, new_session=new_session, journaled=True, cwd=opts.root / opts.cwd).run()
+    repl = Repl(session, make_session=make_session, journaled=True, cwd=opts.root / opts.cwd)
+    repl.run()
 
 
 def main() -> None:

@@ -21,9 +21,8 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from tiller.chat import CONTINUE_TEXT, Chat, Notice, SessionFactory, missing_key_message
+from tiller.commands import COMMANDS, complete
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import (
@@ -62,40 +63,9 @@ if TYPE_CHECKING:
     from tiller.session import Reply, Session
     from tiller.workspace import Workspace
 
-CONTINUE_TEXT = "Continue from where you stopped."
 PREVIEW_LINES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A slash command: `/name [argument]` and one line of help (names as in the TUI)."""
-
-    name: str
-    help: str
-    argument: str = ""
-
-    @property
-    def usage(self) -> str:
-        return f"/{self.name} {self.argument}".rstrip()
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command("help", "Show every key and command"),
-    Command("new", "Start a new conversation (the workspace stays)"),
-    Command("model", "Show or switch the model", "[model-id]"),
-    Command("flush", "Write the changes to disk (after a confirm)"),
-    Command("export", "Save the changes as a .patch file", "[path]"),
-    Command("diff", "Show the diff of every change (or of one path)", "[path]"),
-    Command("undo", "Undo the last turn's edits"),
-    Command("redo", "Redo what undo took back"),
-    Command("skills", "List the skills the agent can load"),
-    Command("cost", "Tokens and cost so far"),
-    Command("compact", "Summarise the conversation to free context", "[focus]"),
-    Command("reasoning", "Reasoning effort: none, low, medium or high", "[effort]"),
-    Command("continue", "Go on after the agent hit its round limit"),
-    Command("quit", "Quit (asks when changes are unflushed)"),
-)
-BY_NAME = {command.name: command for command in COMMANDS}
 KEYS = (
     ("Enter", "send; while the agent runs: steer it"),
     ("Alt+Enter, or a trailing \\", "new line"),
@@ -107,8 +77,8 @@ KEYS = (
         "answer a shell approval: once, this session, deny (reason to the model)",
     ),
 )
-BUSY_OK = {"help", "diff", "export", "skills", "cost", "quit"}
 CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
+STYLES = {"info": "", "warning": "yellow", "error": "red"}
 ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
 
@@ -117,26 +87,6 @@ def history_path() -> Path:
     from tiller.journal import data_dir
 
     return data_dir() / "chat_history"
-
-
-def missing_key_message(session: Session) -> str | None:
-    """Why the session's model cannot be called (no API key in the environment), or None."""
-    from tiller.llm import LiteLLMClient, missing_key_env
-
-    if not isinstance(session.client, LiteLLMClient):
-        return None
-    variable = missing_key_env(session.model, session.llm_options)
-    if variable is None:
-        return None
-    local = (
-        " (a local server behind --api-base accepts any value)"
-        if session.llm_options.get("api_base")
-        else ""
-    )
-    return (
-        f"No API key for {session.model}: set {variable} (export {variable}=...){local}, "
-        "or choose another model with /model <id> or `tiller chat --model <id>`."
-    )
 
 
 def summarize_call(name: str, arguments: str) -> str:
@@ -171,15 +121,13 @@ class ReplCompleter(Completer):
     ) -> Iterable[Completion]:
         before = document.text_before_cursor
         if before.startswith("/") and not any(c.isspace() for c in before):
-            prefix = before[1:].lower()
-            for command in COMMANDS:
-                if command.name.startswith(prefix):
-                    yield Completion(
-                        f"/{command.name}",
-                        start_position=-len(before),
-                        display=command.usage,
-                        display_meta=command.help,
-                    )
+            for command in complete(before):
+                yield Completion(
+                    f"/{command.name}",
+                    start_position=-len(before),
+                    display=command.usage,
+                    display_meta=command.help,
+                )
             return
         word = before.split()[-1] if before and not before[-1].isspace() else ""
         if word.startswith("@"):
@@ -213,9 +161,10 @@ class Repl:
         output: prompt-toolkit output (None: the terminal; tests pass `DummyOutput()`).
         console: where rich prints (None: standard output).
         history: the input history (None: a file under Tiller's data directory).
-        new_session: builds the next session on a workspace for /new and after an
-            auth error (None: same model and options, not journaled).
-        journaled: sessions are journaled, so unflushed changes can be resumed.
+        make_session: builds sessions for /new, /resume and after an auth error
+            (None: same model and options, never restored).
+        journaled: sessions are journaled from their first prompt (and `session`
+            is journaled already when it has a history), so they can be resumed.
         cwd: the directory relative paths of /export are taken from (None: the root).
     """
 
@@ -227,15 +176,13 @@ class Repl:
         output: Output | None = None,
         console: Console | None = None,
         history: History | None = None,
-        new_session: Callable[[Workspace, str], Session] | None = None,
+        make_session: SessionFactory | None = None,
         journaled: bool = False,
         cwd: Path | None = None,
     ) -> None:
-        self.session = session
+        self.chat = Chat(make_session or self._same_options, journal=journaled, cwd=cwd)
+        self.chat.adopt(session, journaled=journaled and bool(session.history))
         self.console = console or Console(highlight=False)
-        self.journaled = journaled
-        self._new_session = new_session or self._same_options
-        self._cwd = cwd
         self._input = input
         self._output = output
         if history is None:
@@ -272,6 +219,11 @@ class Repl:
         self._unsubscribe = session.subscribe(self._on_event)
 
     # -- state a test (or a status line) can look at --------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The conversation shown now."""
+        return self.chat.session
 
     @property
     def running(self) -> bool:
@@ -347,27 +299,15 @@ class Repl:
                 return
             self._answer(stripped)
             return
-        if not stripped:
-            return
-        if stripped.startswith("/") and not stripped.startswith("//"):
-            name, _, argument = stripped[1:].partition(" ")
-            command = BY_NAME.get(name.lower())
-            if command is not None:
-                if self.running and command.name not in BUSY_OK:
-                    self._say(f"/{command.name} waits for the agent: Ctrl+C interrupts it.")
-                    return
-                await getattr(self, f"command_{command.name}")(argument.strip())
-                return
-            if " " not in stripped.split("\n")[0]:
-                self._say(f"Unknown command /{name}; /help lists them.", "yellow")
-                return
-        if stripped.startswith("//"):
-            text = text.replace("/", "", 1)
-        if self.running:
-            self.session.steer(text)
+        submitted = self.chat.submit(text, running=self.running)
+        if submitted.notice is not None:
+            self._tell(submitted.notice)
+        if submitted.action == "command" and submitted.command is not None:
+            await self._commands[submitted.command.name](submitted.argument)
+        elif submitted.action == "steer":
             self.console.print(f"[dim]↪ steering: {escape(_one_line(text, 100))}[/dim]")
-            return
-        self.start_run(text)
+        elif submitted.action == "start":
+            self.start_run(submitted.text)
 
     def _answer(self, text: str) -> None:
         approval = parse_answer(text)
@@ -382,69 +322,46 @@ class Repl:
 
     def start_run(self, text: str) -> None:
         """Send `text` to the agent on a background thread."""
-        problem = missing_key_message(self.session)
-        if problem is not None:
-            self._say(problem, "red")
+        ready = self.chat.begin(text)
+        if isinstance(ready, Notice):
+            self._tell(ready)
             return
         self._cancelling = False
         self._thread = threading.Thread(
-            target=self._work, args=(self.session, text), name="tiller-repl-run", daemon=True
+            target=self._work, args=(self.session, ready), name="tiller-repl-run", daemon=True
         )
         self._thread.start()
         self._invalidate()
 
     def _work(self, session: Session, text: str) -> None:
-        from tiller.errors import AuthError, TillerError
-
         reply: Reply | None = None
+        error: Exception | None = None
         try:
             reply = session.send(text)
-        except AuthError as exc:
-            self._auth_failed(session, exc)
-        except TillerError as exc:
-            self._say(f"{type(exc).__name__}: {exc}", "red")
-        except Exception as exc:
-            self._say(f"Unexpected error in the agent: {type(exc).__name__}: {exc}", "red")
+        except Exception as exc:  # said by the controller's verdict, never a traceback
+            error = exc
         finally:
             self._preview = ""
-        self._finished(session, reply)
+        self._finished(session, reply, error)
 
-    def _finished(self, session: Session, reply: Reply | None) -> None:
-        leftover = session.take_queued()
-        if reply is not None:
-            if reply.stop_reason == "error":
-                self._say(f"Provider error: {reply.error}", "red")
-            elif reply.stop_reason == "turn_limit":
-                self._say(
-                    f"Stopped at the round limit ({session.max_turns}, --max-turns); "
-                    "/continue goes on.",
-                    "yellow",
-                )
-            elif reply.stop_reason == "cancelled":
-                self._say("Interrupted.", "yellow")
+    def _finished(self, session: Session, reply: Reply | None, error: Exception | None) -> None:
+        finished = self.chat.finish(session, reply, error, closing=self._done)
+        for notice in finished.notices:
+            self._tell(notice)
         self.runs_finished += 1
-        completed = reply is not None and reply.stop_reason == "completed"
-        if leftover and completed and not self._done:
-            # Steering typed during the final answer becomes the next prompt.
+        if finished.replaced is not None:
+            self._adopt(finished.replaced)
+        if finished.next_prompt is not None:
             self._thread = None
-            self.start_run("\n\n".join(leftover))
-        elif leftover:
-            self._say("Not sent (back in the prompt): " + _one_line(" / ".join(leftover), 80))
-            self._restore("\n".join(leftover))
+            self.start_run(finished.next_prompt)
+        elif finished.restore:
+            self._say(
+                "Not sent (back in the prompt): " + _one_line(" / ".join(finished.restore), 80)
+            )
+            self._restore("\n".join(finished.restore))
         self._cancelling = False
         self._invalidate()
         self._notify()
-
-    def _auth_failed(self, session: Session, error: Exception) -> None:
-        from tiller.llm import provider_key_env
-
-        variable = provider_key_env(session.model)
-        hint = "" if variable is None or variable in str(error) else f" Check {variable}."
-        self._say(f"{error}{hint}\nThe conversation is kept; /model <id> switches models.", "red")
-        fresh = self._new_session(session.workspace, session.model)
-        fresh.history = list(session.history)
-        fresh.usage.add(session.usage)
-        self._adopt(fresh)
 
     def _stop_run(self) -> None:
         if self.running:
@@ -558,6 +475,9 @@ class Repl:
     def _say(self, text: str, style: str = "") -> None:
         self.console.print(Text(text, style=style))
 
+    def _tell(self, notice: Notice) -> None:
+        self._say(notice.text, STYLES[notice.level])
+
     def _welcome(self) -> None:
         session = self.session
         root = session.workspace.root
@@ -598,13 +518,9 @@ class Repl:
             self.console.print(Markdown(answers[-1].text))
 
     def _goodbye(self) -> None:
-        changes = self.session.workspace.changes()
-        if changes and self.journaled:
-            self._say(
-                f"{len(changes)} unflushed change(s) are kept in session {self.session.id}: "
-                f"`tiller chat --resume {self.session.id}` brings them back.",
-                "yellow",
-            )
+        warning = self.chat.quit_warning()
+        if warning is not None:
+            self._say(warning, "yellow")
 
     def _on_event(self, event: Event) -> None:
         kind, data = event.kind, event.data
@@ -728,8 +644,7 @@ class Repl:
         self.console.print(table)
 
     async def command_new(self, argument: str) -> None:
-        old = self.session
-        self._adopt(self._new_session(old.workspace, old.model))
+        self._adopt(self.chat.new())
         self._say(f"New conversation {self.session.id}; the workspace and its changes are kept.")
 
     async def command_model(self, argument: str) -> None:
@@ -745,14 +660,12 @@ class Repl:
     async def command_flush(self, argument: str) -> None:
         from tiller.errors import FlushConflict, WorkspaceError
 
+        refusal = self.chat.flush_refusal()
+        if refusal is not None:
+            self._say(refusal)
+            return
         workspace = self.session.workspace
         changes = workspace.changes()
-        if not changes:
-            self._say("Nothing to flush: the workspace matches the disk.")
-            return
-        if workspace.root is None:
-            self._say("This workspace has no directory to flush to; /export writes a patch.")
-            return
         conflicts = set(workspace.conflicts())
         lines = [f"{len(changes)} change(s) to write under {workspace.root}:"]
         for path, kind in changes:
@@ -765,35 +678,14 @@ class Repl:
             return
         try:
             written = workspace.flush(force=bool(conflicts))
-        except FlushConflict as exc:
-            self._say(str(exc), "red")
-            return
-        except WorkspaceError as exc:
+        except (FlushConflict, WorkspaceError) as exc:
             self._say(f"Flush failed: {exc}", "red")
             return
         self._say(f"Wrote {len(written)} file(s).", "green")
 
     async def command_export(self, argument: str) -> None:
-        workspace = self.session.workspace
-        patch = workspace.diff()
-        if not patch:
-            self._say("Nothing to export: the workspace matches the disk.")
-            return
-        here = self._cwd or workspace.root or Path.cwd()
-        if argument:
-            target = Path(argument).expanduser()
-            target = target if target.is_absolute() else Path(here) / target
-        else:
-            target = Path(here) / f"tiller-{time.strftime('%Y%m%d-%H%M%S')}.patch"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(patch, encoding="utf-8")
-        except OSError as exc:
-            self._say(f"Could not write the patch: {exc}", "red")
-            return
-        self._say(f"Exported {len(workspace.changes())} change(s) to {target} (git apply it).")
-        for note in workspace.diff_notes():
-            self._say(note, "yellow")
+        for notice in self.chat.export(argument):
+            self._tell(notice)
 
     async def command_diff(self, argument: str) -> None:
         from tiller.errors import WorkspaceError
@@ -809,40 +701,41 @@ class Repl:
         self.console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
 
     async def command_undo(self, argument: str) -> None:
-        self._checkpoint_move("undo")
+        self._tell(self.chat.undo().notice)
 
     async def command_redo(self, argument: str) -> None:
-        self._checkpoint_move("redo")
-
-    def _checkpoint_move(self, which: str) -> None:
-        workspace = self.session.workspace
-        before = dict(workspace.changes())
-        if not getattr(workspace, which)():
-            self._say(f"Nothing to {which}.")
-            return
-        after = dict(workspace.changes())
-        touched = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
-        listed = ", ".join(touched) if touched else "no files"
-        self._say(f"{which.capitalize()}: {listed}. {len(after)} unflushed change(s) now.")
+        self._tell(self.chat.redo().notice)
 
     async def command_skills(self, argument: str) -> None:
-        session = self.session
-        lines = [f"[b]{len(session.skills)} skill(s)[/b] the agent can load:"]
-        lines += [f"  [b]{escape(s.name)}[/b] — {escape(s.description)}" for s in session.skills]
-        for diagnostic in session.skill_diagnostics:
-            lines.append(f"  [yellow]skipped[/yellow] {escape(str(diagnostic))}")
+        listed = self.chat.skills()
+        lines = [f"[b]{len(self.session.skills)} skill(s)[/b] the agent can load:"]
+        for name, what in listed:
+            label = "[yellow]skipped[/yellow]" if name == "skipped" else f"[b]{escape(name)}[/b] —"
+            lines.append(f"  {label} {escape(what)}")
         self.console.print("\n".join(lines))
 
     async def command_cost(self, argument: str) -> None:
-        usage = self.session.usage
-        unknown = " (the provider's price is unknown)" if usage.cost_usd is None else ""
-        self._say(
-            f"This conversation: {human_tokens(usage.input_tokens)} input, "
-            f"{human_tokens(usage.output_tokens)} output, "
-            f"{human_tokens(usage.cache_read_tokens)} cache-read and "
-            f"{human_tokens(usage.cache_write_tokens)} cache-write tokens; "
-            f"cost {format_cost(usage.cost_usd)}{unknown}."
-        )
+        self._say(self.chat.cost())
+
+    async def command_sessions(self, argument: str) -> None:
+        saved = self.chat.saved()
+        self._say(f"{len(saved)} conversation(s) of this project (/resume <id> opens one):")
+        for entry in saved:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
+            mark = "*" if entry.id == self.session.id else " "
+            first = _one_line(entry.first_prompt, 60) or "(empty)"
+            self._say(f" {mark} {entry.id}  {when}  {entry.prompts} prompt(s)  {first}")
+
+    async def command_resume(self, argument: str) -> None:
+        if not argument:
+            await self.command_sessions("")
+            return
+        opened = self.chat.switch(argument)
+        if isinstance(opened, Notice):
+            self._tell(opened)
+            return
+        self._adopt(opened)
+        self._recap()
 
     async def command_compact(self, argument: str) -> None:
         """Summarise the history on the worker thread (Ctrl+C stops it, nothing changed)."""
@@ -857,18 +750,13 @@ class Repl:
         self._invalidate()
 
     def _compact_work(self, session: Session, focus: str) -> None:
-        from tiller.errors import AuthError, TillerError
-
         self._say("Compacting the conversation…", "dim")
+        error: Exception | None = None
         try:
             session.compact(focus or None)
-        except AuthError as exc:
-            self._auth_failed(session, exc)
-        except TillerError as exc:
-            self._say(str(exc), "yellow")
-        except Exception as exc:
-            self._say(f"Unexpected error while compacting: {type(exc).__name__}: {exc}", "red")
-        self._finished(session, None)
+        except Exception as exc:  # said by the controller's verdict
+            error = exc
+        self._finished(session, None, error)
 
     async def command_reasoning(self, argument: str) -> None:
         if argument:
@@ -887,16 +775,10 @@ class Repl:
         await self._quit()
 
     async def _quit(self) -> None:
-        changes = self.session.workspace.changes()
-        if changes:
-            question = (
-                f"{len(changes)} change(s) are only in memory (/flush writes them). "
-                "Quit anyway? [y/N] "
-            )
-            if not await self._confirm(question):
-                return
+        warning = self.chat.quit_warning()
+        if warning is not None and not await self._confirm(f"{warning} Quit anyway? [y/N] "):
+            return
         self._done = True
-        self._goodbye()
 
     async def _confirm(self, question: str) -> bool:
         if self._asker is None:
@@ -911,23 +793,49 @@ class Repl:
 
     def _adopt(self, session: Session) -> None:
         self._unsubscribe()
-        self.session = session
+        self.chat.adopt(session)
         self._unsubscribe = session.subscribe(self._on_event)
         self._invalidate()
 
-    def _same_options(self, workspace: Workspace, model: str) -> Session:
+    def _same_options(self, workspace: Workspace | None, resume: str | None) -> Session:
         from tiller.session import Session
 
         old = self.session
+        if resume is not None:
+            from tiller.journal import restore_session
+
+            return restore_session(resume, journal=self.chat.journal, client=old.client)
         return Session(
-            model,
+            old.model,
             client=old.client,
-            files=workspace,
+            files=workspace or old.workspace,
             max_turns=old.max_turns,
             cwd=old.cwd,
             config=old.config,
             **old.llm_options,
         )
+
+    @property
+    def _commands(self) -> dict[str, Callable[[str], Awaitable[None]]]:
+        """Each command of the shared table to what it does here."""
+        return {
+            "help": self.command_help,
+            "new": self.command_new,
+            "model": self.command_model,
+            "flush": self.command_flush,
+            "export": self.command_export,
+            "diff": self.command_diff,
+            "undo": self.command_undo,
+            "redo": self.command_redo,
+            "skills": self.command_skills,
+            "sessions": self.command_sessions,
+            "resume": self.command_resume,
+            "cost": self.command_cost,
+            "compact": self.command_compact,
+            "reasoning": self.command_reasoning,
+            "continue": self.command_continue,
+            "quit": self.command_quit,
+        }
 
 
 @contextlib.contextmanager
