@@ -330,8 +330,7 @@ class Chat:
         return Finished(tuple(notices), None, leftover if current else (), replaced)
 
     def _stop_notices(self, session: Session, reply: Reply) -> list[Notice]:
-        if reply.stop_reason == "error":
-            return [Notice(f"Provider error: {reply.error}", "error")]
+        # A provider error was an `ERROR` event already: front ends show that one.
         if reply.stop_reason == "turn_limit":
             return [
                 Notice(

@@ -565,6 +565,9 @@ class Repl:
                 self.console.print(f"[green]✓[/green] {escape(label)}")
         elif kind is EventKind.STEERING_INJECTED:
             self.console.print("[dim]↪ steering delivered[/dim]")
+        elif kind is EventKind.ERROR and not data.get("fatal"):
+            # Fatal ones (auth) are said by the controller once the run has ended.
+            self._say(f"Provider error: {data.get('message', '')}", "red")
         elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
             self._say(f"⚠ {data.get('message', '')}", "yellow")
         elif kind is EventKind.WORKSPACE_CHANGED:

@@ -19,6 +19,7 @@ from tui_helpers import (
     until,
 )
 
+from tiller.journal import data_dir
 from tiller.testing.scripted import Step, call
 from tiller.tui.conversation import UserMessage
 from tiller.tui.events_pane import EventsPane
@@ -36,7 +37,6 @@ WRITE_HELLO = call("write_file", file_path="hello.py", content="print('hello')\n
 
 def user_messages(app) -> list[tuple[str, str]]:
     return [(m.kind, m.text) for m in app.main.conversation.query(UserMessage)]
-
 
 
 def shown_actions(app) -> set[str]:
@@ -164,7 +164,7 @@ async def test_ctrl_s_shows_conflicts_and_can_overwrite(project: Path) -> None:
 
 
 async def test_ctrl_x_exports_a_patch(project: Path) -> None:
-    """Ctrl+X writes the workspace diff to <root>/tiller-<time>.patch and says where."""
+    """Ctrl+X writes the workspace diff into the data dir (never the project) and says where."""
     app = make_app(project, [WRITE_HELLO, "Wrote it."])
     async with app.run_test() as pilot:
         await started(pilot)
@@ -173,8 +173,9 @@ async def test_ctrl_x_exports_a_patch(project: Path) -> None:
         await pilot.press("ctrl+x")
         await pilot.pause()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(FROZEN_NOW))
-        patch = project / f"tiller-{stamp}.patch"
+        patch = data_dir() / "patches" / f"{app.main.session.id}-{stamp}.patch"
         assert patch.read_text() == app.main.session.workspace.diff()
+        assert not list(project.glob("*.patch"))
         assert any(str(patch) in text for text in notices(app))
 
 
@@ -191,7 +192,7 @@ async def test_ctrl_x_names_a_file_changed_on_disk(project: Path) -> None:
         await pilot.pause()
         workspace = app.main.session.workspace
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(FROZEN_NOW))
-        patch = (project / f"tiller-{stamp}.patch").read_text()
+        patch = (data_dir() / "patches" / f"{app.main.session.id}-{stamp}.patch").read_text()
         assert (patch, notices(app)[-1]) == (workspace.diff(), workspace.diff_notes()[0])
 
 
