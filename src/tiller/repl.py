@@ -21,43 +21,39 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.buffer import Buffer
-from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import StdoutProxy
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
 from tiller.chat import CONTINUE_TEXT, Chat, Notice, SessionFactory, missing_key_message
-from tiller.commands import COMMANDS, complete
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import (
     GUARD_SECONDS,
     QUESTION,
-    OutputTail,
     PendingApprovals,
     describe_request,
     parse_answer,
 )
+from tiller.repl_completion import ReplCompleter, file_history
+from tiller.repl_output import EventPrinter, help_table, one_line
 
 if TYPE_CHECKING:
-    from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.key_binding import KeyPressEvent
 
     from tiller.session import Reply, Session
@@ -66,90 +62,14 @@ if TYPE_CHECKING:
 PREVIEW_LINES = 8
 
 
-KEYS = (
-    ("Enter", "send; while the agent runs: steer it"),
-    ("Alt+Enter, or a trailing \\", "new line"),
-    ("Ctrl+C", "interrupt the run; twice quits (idle: clear the line)"),
-    ("Ctrl+D", "quit (on an empty line)"),
-    ("Tab", "complete /commands and @paths"),
-    (
-        "y / a / n [reason]",
-        "answer a shell approval: once, this session, deny (reason to the model)",
-    ),
-)
 CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
 STYLES = {"info": "", "warning": "yellow", "error": "red"}
-ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
-
-
-def history_path() -> Path:
-    """The REPL's input history file, under Tiller's data directory."""
-    from tiller.journal import data_dir
-
-    return data_dir() / "chat_history"
-
-
-def summarize_call(name: str, arguments: str) -> str:
-    """`write_file a.py`: the tool and its most telling argument."""
-    import json
-
-    try:
-        args = json.loads(arguments) if arguments else {}
-    except ValueError:
-        args = {}
-    if isinstance(args, dict):
-        for key in ARGUMENT_KEYS:
-            value = args.get(key)
-            if isinstance(value, str) and value:
-                return f"{name} {_one_line(value, 70)}"
-    return name
-
-
-def _one_line(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-class ReplCompleter(Completer):
-    """Slash commands at the start of the line, workspace paths after `@` (and for /diff)."""
-
-    def __init__(self, workspace: Callable[[], Workspace]) -> None:
-        self._workspace = workspace
-
-    def get_completions(
-        self, document: Document, complete_event: CompleteEvent
-    ) -> Iterable[Completion]:
-        before = document.text_before_cursor
-        if before.startswith("/") and not any(c.isspace() for c in before):
-            for command in complete(before):
-                yield Completion(
-                    f"/{command.name}",
-                    start_position=-len(before),
-                    display=command.usage,
-                    display_meta=command.help,
-                )
-            return
-        word = before.split()[-1] if before and not before[-1].isspace() else ""
-        if word.startswith("@"):
-            yield from self._paths(word[1:])
-        elif before.startswith("/diff ") and " " not in before[6:]:
-            yield from self._changed(before[6:])
-
-    def _paths(self, typed: str) -> Iterable[Completion]:
-        directory, _, prefix = typed.rpartition("/")
-        try:
-            entries = self._workspace().list_dir(directory)
-        except Exception:
-            return
-        for entry in entries:
-            if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith(".")):
-                full = f"{directory}/{entry}" if directory else entry
-                yield Completion(full, start_position=-len(typed), display=entry)
-
-    def _changed(self, typed: str) -> Iterable[Completion]:
-        for path, kind in self._workspace().changes():
-            if path.startswith(typed):
-                yield Completion(path, start_position=-len(typed), display_meta=kind)
+# Events after which the prompt (preview, toolbar) is redrawn.
+REDRAWN = (
+    EventKind.ASSISTANT_TEXT_DELTA,
+    EventKind.ASSISTANT_TEXT_END,
+    EventKind.WORKSPACE_CHANGED,
+)
 
 
 class Repl:
@@ -186,7 +106,7 @@ class Repl:
         self._input = input
         self._output = output
         if history is None:
-            history = _file_history()
+            history = file_history()
         self.prompt: PromptSession[str] = PromptSession(
             input=input,
             output=output,
@@ -203,8 +123,7 @@ class Repl:
         self._interrupts = 0
         self._done = False
         self._preview = ""
-        self._thinking = ""
-        self._calls: dict[str, str] = {}
+        self.printer = EventPrinter(self.console)
         self.approvals = PendingApprovals(self._invalidate)
         # Type-ahead around approval questions: when the line in the prompt was begun,
         # and lines set aside until the question is answered.
@@ -212,7 +131,6 @@ class Repl:
         self._line_began: float | None = None
         self._kept: list[str] = []
         self.prompt.default_buffer.on_text_changed += self._text_changed
-        self._tails = OutputTail()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = threading.Condition()
         self.runs_finished = 0
@@ -305,7 +223,7 @@ class Repl:
         if submitted.action == "command" and submitted.command is not None:
             await self._commands[submitted.command.name](submitted.argument)
         elif submitted.action == "steer":
-            self.console.print(f"[dim]↪ steering: {escape(_one_line(text, 100))}[/dim]")
+            self.console.print(f"[dim]↪ steering: {escape(one_line(text, 100))}[/dim]")
         elif submitted.action == "start":
             self.start_run(submitted.text)
 
@@ -356,7 +274,7 @@ class Repl:
             self.start_run(finished.next_prompt)
         elif finished.restore:
             self._say(
-                "Not sent (back in the prompt): " + _one_line(" / ".join(finished.restore), 80)
+                "Not sent (back in the prompt): " + one_line(" / ".join(finished.restore), 80)
             )
             self._restore("\n".join(finished.restore))
         self._cancelling = False
@@ -488,7 +406,7 @@ class Repl:
             "Alt+Enter or a trailing \\ adds a line, /help lists commands, Ctrl+D quits.[/dim]"
         )
         if session.history:
-            self._recap()
+            self.printer.recap(session)
         problem = missing_key_message(session)
         if problem is not None:
             self._say(problem, "red")
@@ -499,24 +417,6 @@ class Repl:
                 loading = preload_in_background()
                 threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
 
-    def _recap(self) -> None:
-        """A resumed conversation: its size, its last prompt and answer."""
-        from tiller.history import AssistantTurn, UserTurn
-
-        session = self.session
-        prompts = [t for t in session.history if isinstance(t, UserTurn) and t.kind != "summary"]
-        answers = [t for t in session.history if isinstance(t, AssistantTurn) and t.text]
-        changes = len(session.workspace.changes())
-        self._say(
-            f"Resumed session {session.id}: {len(prompts)} prompt(s), "
-            f"{changes} unflushed change(s).",
-            "bold",
-        )
-        if prompts:
-            self.console.print(f"[dim]› {escape(_one_line(prompts[-1].text, 90))}[/dim]")
-        if answers:
-            self.console.print(Markdown(answers[-1].text))
-
     def _goodbye(self) -> None:
         warning = self.chat.quit_warning()
         if warning is not None:
@@ -524,59 +424,20 @@ class Repl:
 
     def _on_event(self, event: Event) -> None:
         kind, data = event.kind, event.data
-        if kind is EventKind.ASSISTANT_REASONING_DELTA:
-            self._thinking += str(data.get("delta", ""))
-            return
-        if self._thinking:
-            # Shown whole once the round moves on: dimmed, apart from the answer.
-            self.console.print(Text(self._thinking.strip(), style="dim italic"))
-            self._thinking = ""
         if kind is EventKind.ASSISTANT_TEXT_DELTA:
+            self.printer.flush_thinking()
             self._preview += str(data.get("delta", ""))
-            self._invalidate()
         elif kind is EventKind.ASSISTANT_TEXT_END:
             self._preview = ""
-            text = str(data.get("text", "")).strip()
-            if text:
-                self.console.print(Markdown(text))
-            self._invalidate()
-        elif kind is EventKind.TOOL_CALL_START:
-            self._calls[str(data.get("call_id"))] = summarize_call(
-                str(data.get("name", "")), str(data.get("arguments") or "")
-            )
-        elif kind is EventKind.TOOL_CALL_OUTPUT_DELTA:
-            for line in self._tails.feed(str(data.get("call_id")), str(data.get("delta", ""))):
-                self.console.print(f"[dim]│ {escape(line)}[/dim]")
+            self.printer.show(event)
         elif kind is EventKind.APPROVAL_REQUESTED:
+            self.printer.flush_thinking()
             self._ask(data)
-        elif kind is EventKind.TOOL_CALL_END:
-            tail, hidden = self._tails.finish(str(data.get("call_id")))
-            for line in tail:
-                self.console.print(f"[dim]│ {escape(line)}[/dim]")
-            if hidden:
-                self.console.print(f"[dim]│ … {hidden} more line(s)[/dim]")
-            label = self._calls.pop(str(data.get("call_id")), str(data.get("name", "")))
-            if data.get("is_error"):
-                first = str(data.get("output", "")).strip().splitlines() or [""]
-                self.console.print(
-                    f"[red]✗[/red] {escape(label)} [dim]— {escape(_one_line(first[0], 90))}[/dim]"
-                )
-            else:
-                self.console.print(f"[green]✓[/green] {escape(label)}")
-        elif kind is EventKind.STEERING_INJECTED:
-            self.console.print("[dim]↪ steering delivered[/dim]")
-        elif kind is EventKind.ERROR and not data.get("fatal"):
-            # Fatal ones (auth) are said by the controller once the run has ended.
-            self._say(f"Provider error: {data.get('message', '')}", "red")
-        elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
-            self._say(f"⚠ {data.get('message', '')}", "yellow")
-        elif kind is EventKind.WORKSPACE_CHANGED:
+            return
+        else:
+            self.printer.show(event)
+        if kind in REDRAWN:
             self._invalidate()
-        elif kind is EventKind.CONTEXT_COMPACTED:
-            before = human_tokens(int(data.get("tokens_before", 0)))
-            after = human_tokens(int(data.get("tokens_after", 0)))
-            self.console.print(f"[dim]── context compacted: {before} → {after} tokens ──[/dim]")
-            self.console.print(Markdown(str(data.get("summary", ""))), style="dim")
 
     def _ask(self, data: dict[str, object]) -> None:
         future = data.get("future")
@@ -616,7 +477,7 @@ class Repl:
         self._kept.append(text)
         self._say(
             "Kept for after the question (typed as it appeared, not an answer): "
-            + _one_line(text, 60),
+            + one_line(text, 60),
             "dim",
         )
 
@@ -636,15 +497,7 @@ class Repl:
     # -- slash commands -------------------------------------------------------------
 
     async def command_help(self, argument: str) -> None:
-        table = Table.grid(padding=(0, 2))
-        table.add_row(Text("Commands", style="bold"))
-        for command in COMMANDS:
-            table.add_row(Text(command.usage), Text(command.help))
-        table.add_row(Text("Keys", style="bold"))
-        for key, what in KEYS:
-            table.add_row(Text(key), Text(what))
-        table.add_row(Text("@path", style="dim"), Text("mention a workspace file (Tab completes)"))
-        self.console.print(table)
+        self.console.print(help_table())
 
     async def command_new(self, argument: str) -> None:
         self._adopt(self.chat.new())
@@ -726,7 +579,7 @@ class Repl:
         for entry in saved:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
             mark = "*" if entry.id == self.session.id else " "
-            first = _one_line(entry.first_prompt, 60) or "(empty)"
+            first = one_line(entry.first_prompt, 60) or "(empty)"
             self._say(f" {mark} {entry.id}  {when}  {entry.prompts} prompt(s)  {first}")
 
     async def command_resume(self, argument: str) -> None:
@@ -738,7 +591,7 @@ class Repl:
             self._tell(opened)
             return
         self._adopt(opened)
-        self._recap()
+        self.printer.recap(opened)
 
     async def command_compact(self, argument: str) -> None:
         """Summarise the history on the worker thread (Ctrl+C stops it, nothing changed)."""
@@ -867,13 +720,3 @@ def _freeze_after(loading: threading.Thread) -> None:
 
 def _clip(line: str, width: int) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _file_history() -> History:
-    path = history_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.touch(mode=0o600, exist_ok=True)
-    except OSError:
-        return InMemoryHistory()
-    return FileHistory(str(path))
