@@ -118,6 +118,29 @@ def missing_key_message(session: Session) -> str | None:
     )
 
 
+def sibling_factory(template: Session) -> SessionFactory:
+    """Sessions like `template` (model, client, limits, options); saved ones restored on it."""
+
+    def make(workspace: Workspace | None, resume: str | None) -> Session:
+        from tiller.session import Session
+
+        if resume is not None:
+            from tiller.journal import restore_session
+
+            return restore_session(resume, client=template.client)
+        return Session(
+            template.model,
+            client=template.client,
+            files=workspace or template.workspace,
+            max_turns=template.max_turns,
+            cwd=template.cwd,
+            config=template.config,
+            **template.llm_options,
+        )
+
+    return make
+
+
 def auth_error_message(model: str, error: Exception) -> str:
     """An auth failure, said once, with what to check."""
     from tiller.llm import provider_key_env
@@ -227,6 +250,11 @@ class Chat:
             SavedSession(s.id, s.updated, s.first_prompt, s.prompts, s.model, s.id in self.sessions)
             for s in listed
         ]
+
+    def close(self) -> None:
+        """Close every conversation of the window (ends journals, removes sandbox copies)."""
+        for session in list(self.sessions.values()):
+            session.close()
 
     # -- what Enter means ---------------------------------------------------------
 
@@ -462,11 +490,11 @@ class Chat:
             f"cost {format_cost(usage.cost_usd)}{unknown}."
         )
 
-    def skills(self) -> list[tuple[str, str]]:
-        """(name, description) per loadable skill, then ("skipped", why) per broken one."""
+    def skills(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """(name, description) per loadable skill, and why each broken one was skipped."""
         session = self.session
         listed = [(skill.name, skill.description) for skill in session.skills]
-        return listed + [("skipped", str(d)) for d in session.skill_diagnostics]
+        return listed, [str(d) for d in session.skill_diagnostics]
 
     def unflushed(self) -> int:
         """Changes only in memory, over every conversation of the window (one workspace)."""

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import gc
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -40,7 +39,14 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
 
-from tiller.chat import CONTINUE_TEXT, Chat, Notice, SessionFactory, missing_key_message
+from tiller.chat import (
+    CONTINUE_TEXT,
+    Chat,
+    Notice,
+    SessionFactory,
+    missing_key_message,
+    sibling_factory,
+)
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import (
@@ -51,18 +57,23 @@ from tiller.repl_approvals import (
     parse_answer,
 )
 from tiller.repl_completion import ReplCompleter, file_history
-from tiller.repl_output import EventPrinter, help_table, one_line
+from tiller.repl_output import (
+    EventPrinter,
+    flush_listing,
+    help_table,
+    one_line,
+    sessions_listing,
+    skills_listing,
+)
 
 if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyPressEvent
 
     from tiller.session import Reply, Session
-    from tiller.workspace import Workspace
 
 PREVIEW_LINES = 8
 
 
-CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
 STYLES = {"info": "", "warning": "yellow", "error": "red"}
 # Events after which the prompt (preview, toolbar) is redrawn.
 REDRAWN = (
@@ -100,7 +111,7 @@ class Repl:
         journaled: bool = False,
         cwd: Path | None = None,
     ) -> None:
-        self.chat = Chat(make_session or self._same_options, journal=journaled, cwd=cwd)
+        self.chat = Chat(make_session or sibling_factory(session), journal=journaled, cwd=cwd)
         self.chat.adopt(session, journaled=journaled and bool(session.history))
         self.console = console or Console(highlight=False)
         self._input = input
@@ -184,8 +195,8 @@ class Repl:
             finally:
                 self._stop_run()
                 self._unsubscribe()
-                # Ends the journal and removes the shell's sandbox copy now, not at exit.
-                self.session.close()
+                # Ends the journals and removes the shell's sandbox copies now, not at exit.
+                self.chat.close()
                 self._notify()
 
     async def _read_one(self) -> None:
@@ -521,13 +532,8 @@ class Repl:
             self._say(refusal)
             return
         workspace = self.session.workspace
-        changes = workspace.changes()
         conflicts = set(workspace.conflicts())
-        lines = [f"{len(changes)} change(s) to write under {workspace.root}:"]
-        for path, kind in changes:
-            note = "  [red](changed on disk since read)[/red]" if path in conflicts else ""
-            lines.append(f"  {CHANGE_MARK.get(kind, '?')} {escape(path)}{note}")
-        self.console.print("\n".join(lines))
+        self.console.print(flush_listing(workspace, conflicts))
         question = "Overwrite the conflicting files too? [y/N] " if conflicts else "Flush? [y/N] "
         if not await self._confirm(question):
             self._say("Nothing written.")
@@ -563,24 +569,13 @@ class Repl:
         self._tell(self.chat.redo().notice)
 
     async def command_skills(self, argument: str) -> None:
-        listed = self.chat.skills()
-        lines = [f"[b]{len(self.session.skills)} skill(s)[/b] the agent can load:"]
-        for name, what in listed:
-            label = "[yellow]skipped[/yellow]" if name == "skipped" else f"[b]{escape(name)}[/b] —"
-            lines.append(f"  {label} {escape(what)}")
-        self.console.print("\n".join(lines))
+        self.console.print(skills_listing(self.chat.skills()))
 
     async def command_cost(self, argument: str) -> None:
         self._say(self.chat.cost())
 
     async def command_sessions(self, argument: str) -> None:
-        saved = self.chat.saved()
-        self._say(f"{len(saved)} conversation(s) of this project (/resume <id> opens one):")
-        for entry in saved:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
-            mark = "*" if entry.id == self.session.id else " "
-            first = one_line(entry.first_prompt, 60) or "(empty)"
-            self._say(f" {mark} {entry.id}  {when}  {entry.prompts} prompt(s)  {first}")
+        self.console.print(sessions_listing(self.chat.saved(), self.session.id))
 
     async def command_resume(self, argument: str) -> None:
         if not argument:
@@ -652,24 +647,6 @@ class Repl:
         self.chat.adopt(session)
         self._unsubscribe = session.subscribe(self._on_event)
         self._invalidate()
-
-    def _same_options(self, workspace: Workspace | None, resume: str | None) -> Session:
-        from tiller.session import Session
-
-        old = self.session
-        if resume is not None:
-            from tiller.journal import restore_session
-
-            return restore_session(resume, journal=self.chat.journal, client=old.client)
-        return Session(
-            old.model,
-            client=old.client,
-            files=workspace or old.workspace,
-            max_turns=old.max_turns,
-            cwd=old.cwd,
-            config=old.config,
-            **old.llm_options,
-        )
 
     @property
     def _commands(self) -> dict[str, Callable[[str], Awaitable[None]]]:

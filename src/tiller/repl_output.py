@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -16,7 +17,11 @@ from tiller.formatting import human_tokens
 from tiller.repl_approvals import OutputTail
 
 if TYPE_CHECKING:
+    from tiller.chat import SavedSession
     from tiller.session import Session
+    from tiller.workspace import Workspace
+
+CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
 
 ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
@@ -65,6 +70,36 @@ def help_table() -> Table:
         table.add_row(Text(key), Text(what))
     table.add_row(Text("@path", style="dim"), Text("mention a workspace file (Tab completes)"))
     return table
+
+
+def flush_listing(workspace: Workspace, conflicts: set[str]) -> str:
+    """What a flush would write (markup), conflicts marked."""
+    changes = workspace.changes()
+    lines = [f"{len(changes)} change(s) to write under {escape(str(workspace.root))}:"]
+    for path, kind in changes:
+        note = "  [red](changed on disk since read)[/red]" if path in conflicts else ""
+        lines.append(f"  {CHANGE_MARK.get(kind, '?')} {escape(path)}{note}")
+    return "\n".join(lines)
+
+
+def skills_listing(skills: tuple[list[tuple[str, str]], list[str]]) -> str:
+    """The controller's skills (and the skipped ones) as markup lines."""
+    loadable, skipped = skills
+    lines = [f"[b]{len(loadable)} skill(s)[/b] the agent can load:"]
+    lines += [f"  [b]{escape(name)}[/b] — {escape(what)}" for name, what in loadable]
+    lines += [f"  [yellow]skipped[/yellow] {escape(why)}" for why in skipped]
+    return "\n".join(lines)
+
+
+def sessions_listing(saved: list[SavedSession], current: str) -> Text:
+    """This window's and the project's saved conversations, newest first."""
+    lines = [f"{len(saved)} conversation(s) of this project (/resume <id> opens one):"]
+    for entry in saved:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
+        mark = "*" if entry.id == current else " "
+        first = one_line(entry.first_prompt, 60) or "(empty)"
+        lines.append(f" {mark} {entry.id}  {when}  {entry.prompts} prompt(s)  {first}")
+    return Text("\n".join(lines))
 
 
 class EventPrinter:

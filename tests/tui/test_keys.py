@@ -125,6 +125,30 @@ async def test_escape_interrupts_and_returns_queued_text(project: Path) -> None:
         assert app.main.session.queued == ([], [])
 
 
+async def test_ctrl_c_interrupts_a_run(project: Path) -> None:
+    """Ctrl+C stops a held run (as Esc does) and the app keeps running."""
+    held = Step(text="never", gate=threading.Event())
+    app = make_app(project, [held])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"work", "enter")
+        await reached(held)
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        assert (app.main.running, app.is_running) == (False, True)
+
+
+async def test_idle_ctrl_c_clears_the_prompt(project: Path) -> None:
+    """Idle, Ctrl+C clears what is typed instead of quitting."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"draft")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert (app.main.query_one(Prompt).text, app.is_running) == ("", True)
+
+
 async def test_ctrl_s_flushes_after_the_dialog(project: Path) -> None:
     """Ctrl+S lists the files in a dialog; confirming writes them to disk."""
     app = make_app(project, [WRITE_HELLO, "Wrote it."])

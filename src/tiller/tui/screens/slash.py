@@ -165,10 +165,10 @@ class SlashActions:
     def command_skills(self, argument: str) -> None:
         if self.chat is None or self.session is None:
             return
-        lines = [f"[b]{len(self.session.skills)} skill(s)[/b] the agent can load:"]
-        for name, what in self.chat.skills():
-            label = "[yellow]skipped[/yellow]" if name == "skipped" else f"[b]{escape(name)}[/b] —"
-            lines.append(f"  {label} {escape(what)}")
+        loadable, skipped = self.chat.skills()
+        lines = [f"[b]{len(loadable)} skill(s)[/b] the agent can load:"]
+        lines += [f"  [b]{escape(name)}[/b] — {escape(what)}" for name, what in loadable]
+        lines += [f"  [yellow]skipped[/yellow] {escape(why)}" for why in skipped]
         self.conversation.add_notice("\n".join(lines))
 
     def command_cost(self, argument: str) -> None:
