@@ -477,6 +477,26 @@ class Chat:
             return "This workspace has no directory to flush to; /export writes a patch."
         return None
 
+    # -- settings -------------------------------------------------------------------
+
+    def set_model(self, model: str) -> list[Notice]:
+        """Switch the current conversation's model; says so, and if its key is missing."""
+        self.session.set_model(model)
+        problem = missing_key_message(self.session)
+        notices = [Notice(f"Model is now {model}.")]
+        return notices + ([Notice(problem, "error")] if problem else [])
+
+    def set_reasoning(self, effort: str) -> Notice:
+        """Set the reasoning effort (empty: only say it); an unknown effort is refused."""
+        if effort:
+            try:
+                self.session.set_reasoning(effort.lower())
+            except ValueError as exc:
+                return Notice(str(exc), "error")
+        shown = self.session.reasoning_effort or "the provider's default"
+        how = "/reasoning none|low|medium|high"
+        return Notice(f"Reasoning effort: {shown} (from the next model call; {how}).")
+
     # -- texts ----------------------------------------------------------------------
 
     def cost(self) -> str:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import gc
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,6 @@ from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.output import Output
-from prompt_toolkit.patch_stdout import StdoutProxy
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
@@ -48,22 +47,26 @@ from tiller.chat import (
     sibling_factory,
 )
 from tiller.events import Event, EventKind
-from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import (
     GUARD_SECONDS,
     QUESTION,
     PendingApprovals,
     describe_request,
     parse_answer,
+    verdict,
 )
 from tiller.repl_completion import ReplCompleter, file_history
 from tiller.repl_output import (
     EventPrinter,
+    clip,
     flush_listing,
     help_table,
     one_line,
+    patched_stdout,
     sessions_listing,
     skills_listing,
+    toolbar_text,
+    welcome_text,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +190,7 @@ class Repl:
     async def run_async(self, *, patch: bool = True) -> None:
         """`run` inside an existing event loop."""
         self._loop = asyncio.get_running_loop()
-        with _patched_stdout() if patch else contextlib.nullcontext():
+        with patched_stdout() if patch else contextlib.nullcontext():
             self._welcome()
             try:
                 while not self._done:
@@ -244,10 +247,7 @@ class Repl:
             self._say(QUESTION, "magenta")
             return
         if self.approvals.answer(approval):
-            said = {"allow": "allowed once", "allow_session": "allowed for this session"}
-            verdict = said.get(approval.decision, "denied")
-            reason = f" — {approval.reason}" if approval.reason else ""
-            self.console.print(f"[dim]↪ {verdict}{escape(reason)}[/dim]")
+            self.console.print(Text(f"↪ {verdict(approval)}", style="dim"))
 
     def start_run(self, text: str) -> None:
         """Send `text` to the agent on a background thread."""
@@ -353,7 +353,7 @@ class Repl:
         if preview:
             width = self._width()
             lines = preview.splitlines()[-PREVIEW_LINES:]
-            shown = [_clip(line, width) for line in lines]
+            shown = [clip(line, width) for line in lines]
             parts.append(("fg:ansibrightblack", "\n".join(shown) + "\n"))
         if self.approvals:
             armed = self.approvals.armed()
@@ -365,17 +365,8 @@ class Repl:
         return FormattedText(parts)
 
     def _toolbar(self) -> FormattedText:
-        session = self.session
         state = "cancelling" if self._cancelling else ("working" if self.running else "idle")
-        usage = session.usage
-        changes = len(session.workspace.changes())
-        tokens = f"{human_tokens(usage.input_tokens)}↑ {human_tokens(usage.output_tokens)}↓"
-        hint = "Enter steers · Ctrl+C interrupts" if self.running else "/help · Ctrl+D quits"
-        text = (
-            f" {session.model} · {state} · {tokens} {format_cost(usage.cost_usd)}"
-            f" · {changes} unflushed · {hint} "
-        )
-        return FormattedText([("", text)])
+        return FormattedText([("", toolbar_text(self.session, state, self.running))])
 
     def _width(self) -> int:
         try:
@@ -409,24 +400,17 @@ class Repl:
 
     def _welcome(self) -> None:
         session = self.session
-        root = session.workspace.root
-        where = f" · workspace [b]{escape(str(root))}[/b]" if root is not None else ""
-        self.console.print(
-            f"[b]Tiller[/b] · {escape(session.model)}{where}\n"
-            "[dim]Edits stay in memory until /flush (or /export). Enter sends, "
-            "Alt+Enter or a trailing \\ adds a line, /help lists commands, Ctrl+D quits.[/dim]"
-        )
+        self.console.print(welcome_text(session))
         if session.history:
             self.printer.recap(session)
         problem = missing_key_message(session)
         if problem is not None:
             self._say(problem, "red")
-        else:
-            from tiller.llm import LiteLLMClient, preload_in_background
+        elif type(session.client).__name__ == "LiteLLMClient":
+            from tiller.llm import preload_in_background
 
-            if isinstance(session.client, LiteLLMClient):
-                loading = preload_in_background()
-                threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
+            loading = preload_in_background()
+            threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
 
     def _goodbye(self) -> None:
         warning = self.chat.quit_warning()
@@ -518,11 +502,8 @@ class Repl:
         if not argument:
             self._say(f"Model: {self.session.model} (/model <id> switches).")
             return
-        self.session.set_model(argument)
-        self._say(f"Model is now {argument}.")
-        problem = missing_key_message(self.session)
-        if problem is not None:
-            self._say(problem, "red")
+        for notice in self.chat.set_model(argument):
+            self._tell(notice)
 
     async def command_flush(self, argument: str) -> None:
         from tiller.errors import FlushConflict, WorkspaceError
@@ -610,14 +591,7 @@ class Repl:
         self._finished(session, None, error)
 
     async def command_reasoning(self, argument: str) -> None:
-        if argument:
-            try:
-                self.session.set_reasoning(argument.lower())
-            except ValueError as exc:
-                self._say(str(exc), "red")
-                return
-        effort = self.session.reasoning_effort or "the provider's default"
-        self._say(f"Reasoning effort: {effort} (from the next model call).")
+        self._tell(self.chat.set_reasoning(argument))
 
     async def command_continue(self, argument: str) -> None:
         self.start_run(CONTINUE_TEXT)
@@ -671,21 +645,6 @@ class Repl:
         }
 
 
-@contextlib.contextmanager
-def _patched_stdout() -> Iterator[None]:
-    """prompt-toolkit's `patch_stdout(raw=True)`, flushing every 20 ms instead of 200 ms.
-
-    Output then lands above the prompt in the order lines were typed, even when
-    a person types ahead.
-    """
-    with (
-        StdoutProxy(raw=True, sleep_between_writes=0.02) as proxy,
-        contextlib.redirect_stdout(proxy),
-        contextlib.redirect_stderr(proxy),
-    ):
-        yield
-
-
 def _freeze_after(loading: threading.Thread) -> None:
     """Once litellm is loaded, move its ~10^6 long-lived objects out of the collector's way.
 
@@ -693,7 +652,3 @@ def _freeze_after(loading: threading.Thread) -> None:
     """
     loading.join()
     gc.freeze()
-
-
-def _clip(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: width - 1] + "…"

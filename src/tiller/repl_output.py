@@ -1,10 +1,13 @@
-"""How `tiller chat` prints the engine's events, a resumed conversation and its help (rich)."""
+"""How `tiller chat` prints: the engine's events, a resumed conversation, help, the toolbar."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from prompt_toolkit.patch_stdout import StdoutProxy
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
@@ -13,7 +16,7 @@ from rich.text import Text
 
 from tiller.commands import COMMANDS
 from tiller.events import Event, EventKind
-from tiller.formatting import human_tokens
+from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import OutputTail
 
 if TYPE_CHECKING:
@@ -182,3 +185,45 @@ class EventPrinter:
             self.console.print(f"[dim]› {escape(one_line(prompts[-1].text, 90))}[/dim]")
         if answers:
             self.console.print(Markdown(answers[-1].text))
+
+
+def toolbar_text(session: Session, state: str, running: bool) -> str:
+    """The line under the prompt: model, state, tokens, cost, unflushed changes, a hint."""
+    usage = session.usage
+    changes = len(session.workspace.changes())
+    tokens = f"{human_tokens(usage.input_tokens)}↑ {human_tokens(usage.output_tokens)}↓"
+    hint = "Enter steers · Ctrl+C interrupts" if running else "/help · Ctrl+D quits"
+    return (
+        f" {session.model} · {state} · {tokens} {format_cost(usage.cost_usd)}"
+        f" · {changes} unflushed · {hint} "
+    )
+
+
+def welcome_text(session: Session) -> str:
+    """The first lines: model, workspace, and how edits and keys work (markup)."""
+    root = session.workspace.root
+    where = f" · workspace [b]{escape(str(root))}[/b]" if root is not None else ""
+    return (
+        f"[b]Tiller[/b] · {escape(session.model)}{where}\n"
+        "[dim]Edits stay in memory until /flush (or /export). Enter sends, "
+        "Alt+Enter or a trailing \\ adds a line, /help lists commands, Ctrl+D quits.[/dim]"
+    )
+
+
+def clip(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@contextlib.contextmanager
+def patched_stdout() -> Iterator[None]:
+    """prompt-toolkit's `patch_stdout(raw=True)`, flushing every 20 ms instead of 200 ms.
+
+    Output then lands above the prompt in the order lines were typed, even when
+    a person types ahead.
+    """
+    with (
+        StdoutProxy(raw=True, sleep_between_writes=0.02) as proxy,
+        contextlib.redirect_stdout(proxy),
+        contextlib.redirect_stderr(proxy),
+    ):
+        yield

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from tiller.chat import CONTINUE_TEXT, Notice, missing_key_message
+from tiller.chat import CONTINUE_TEXT, Notice
 from tiller.tui.commands import SlashCommand
 
 if TYPE_CHECKING:
@@ -131,36 +131,25 @@ class SlashActions:
     def _set_model(self, model: str) -> None:
         from tiller.tui.status_bar import StatusBar
 
-        if self.session is None:
+        if self.chat is None or self.session is None:
             return
-        self.session.set_model(model)
+        notices = self.chat.set_model(model)
         status = self.query_one("#status")
         assert isinstance(status, StatusBar)
         status.model = model
         status.context_percent = None
-        note = f"Model is now [b]{escape(model)}[/b]."
-        problem = missing_key_message(self.session)
-        self.conversation.add_notice(note + (f"\n{escape(problem)}" if problem else ""))
+        for notice in notices:
+            self.tell(notice)
 
     def command_reasoning(self, argument: str) -> None:
         from tiller.tui.status_bar import StatusBar
 
-        if self.session is None:
+        if self.chat is None or self.session is None:
             return
-        if argument:
-            try:
-                self.session.set_reasoning(argument.lower())
-            except ValueError as exc:
-                self.conversation.add_notice(escape(str(exc)), "error")
-                return
-            status = self.query_one("#status")
-            assert isinstance(status, StatusBar)
-            status.reasoning = self.session.reasoning_effort
-        effort = self.session.reasoning_effort or "the provider's default"
-        self.conversation.add_notice(
-            f"Reasoning effort: [b]{escape(effort)}[/b] (from the next model call; "
-            "/reasoning none|low|medium|high)."
-        )
+        self.tell(self.chat.set_reasoning(argument))
+        status = self.query_one("#status")
+        assert isinstance(status, StatusBar)
+        status.reasoning = self.session.reasoning_effort
 
     def command_skills(self, argument: str) -> None:
         if self.chat is None or self.session is None:
