@@ -255,18 +255,21 @@ class Repl:
         if isinstance(ready, Notice):
             self._tell(ready)
             return
+        session = self.session
+        self._spawn(session, lambda: session.send(ready))
+
+    def _spawn(self, session: Session, job: Callable[[], Reply | None]) -> None:
+        """Run `job` (a send or a compaction) on the worker thread; `_finished` follows."""
         self._cancelling = False
-        self._thread = threading.Thread(
-            target=self._work, args=(self.session, ready), name="tiller-repl-run", daemon=True
-        )
+        self._thread = threading.Thread(target=self._work, args=(session, job), daemon=True)
         self._thread.start()
         self._invalidate()
 
-    def _work(self, session: Session, text: str) -> None:
+    def _work(self, session: Session, job: Callable[[], Reply | None]) -> None:
         reply: Reply | None = None
         error: Exception | None = None
         try:
-            reply = session.send(text)
+            reply = job()
         except Exception as exc:  # said by the controller's verdict, never a traceback
             error = exc
         finally:
@@ -571,24 +574,13 @@ class Repl:
 
     async def command_compact(self, argument: str) -> None:
         """Summarise the history on the worker thread (Ctrl+C stops it, nothing changed)."""
-        self._cancelling = False
-        self._thread = threading.Thread(
-            target=self._compact_work,
-            args=(self.session, argument),
-            name="tiller-repl-compact",
-            daemon=True,
-        )
-        self._thread.start()
-        self._invalidate()
+        session = self.session
 
-    def _compact_work(self, session: Session, focus: str) -> None:
+        def compact() -> None:
+            session.compact(argument or None)
+
         self._say("Compacting the conversation…", "dim")
-        error: Exception | None = None
-        try:
-            session.compact(focus or None)
-        except Exception as exc:  # said by the controller's verdict
-            error = exc
-        self._finished(session, None, error)
+        self._spawn(session, compact)
 
     async def command_reasoning(self, argument: str) -> None:
         self._tell(self.chat.set_reasoning(argument))
