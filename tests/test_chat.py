@@ -375,3 +375,17 @@ def test_cost_names_tokens_and_price(chat: Chat, model: ScriptedModel) -> None:
     model.add("Hi.")
     run(chat, "hi")
     assert chat.cost().startswith("This conversation: 10 input, 5 output")
+
+
+def test_saved_sessions_count_their_unflushed_changes(model: ScriptedModel, project: Path) -> None:
+    """A saved conversation that left an edit in memory lists one unflushed change."""
+    earlier = make_chat(model, project, journal=True)
+    earlier.open()
+    model.add(WRITE, "Wrote it.")
+    run(earlier, "write")
+    earlier.session.close()
+    chat = make_chat(model, project, journal=True)
+    chat.open()
+    saved = {s.id: s for s in chat.saved()}
+    assert saved[earlier.session.id].unflushed == 1
+    chat.session.close()

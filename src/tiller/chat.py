@@ -92,6 +92,7 @@ class SavedSession:
     first_prompt: str
     prompts: int
     model: str
+    unflushed: int = 0
     open: bool = False
 
 
@@ -239,15 +240,27 @@ class Chat:
                     summary.first_prompt,
                     summary.user_turns,
                     summary.model,
+                    summary.unflushed,
                 )
         for sid, session in self.sessions.items():
             prompts = [t.text for t in _prompts(session)]
             if prompts or session is self.current:
                 first = prompts[0] if prompts else ""
-                found[sid] = SavedSession(sid, self.clock(), first, len(prompts), session.model)
+                unflushed = len(session.workspace.changes())
+                found[sid] = SavedSession(
+                    sid, self.clock(), first, len(prompts), session.model, unflushed
+                )
         listed = sorted(found.values(), key=lambda s: s.updated, reverse=True)
         return [
-            SavedSession(s.id, s.updated, s.first_prompt, s.prompts, s.model, s.id in self.sessions)
+            SavedSession(
+                s.id,
+                s.updated,
+                s.first_prompt,
+                s.prompts,
+                s.model,
+                s.unflushed,
+                s.id in self.sessions,
+            )
             for s in listed
         ]
 
@@ -528,7 +541,9 @@ class Chat:
                 f"They are kept in session {session.id}: `tiller --resume {session.id}` "
                 "brings them back (`tiller sessions export` writes a patch)."
             )
-        return "Nothing was sent in this window, so nothing is saved: they will be lost."
+        if self.journal:
+            return "Nothing was sent in this conversation, so it is not saved: they will be lost."
+        return "This window does not save conversations: they will be lost."
 
     def quit_warning(self) -> str | None:
         """What quitting now would leave behind, or None when nothing is unflushed."""

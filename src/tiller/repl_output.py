@@ -101,7 +101,8 @@ def sessions_listing(saved: list[SavedSession], current: str) -> Text:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
         mark = "*" if entry.id == current else " "
         first = one_line(entry.first_prompt, 60) or "(empty)"
-        lines.append(f" {mark} {entry.id}  {when}  {entry.prompts} prompt(s)  {first}")
+        counts = f"{entry.prompts} prompt(s), {entry.unflushed} unflushed"
+        lines.append(f" {mark} {entry.id}  {when}  {counts}  {first}")
     return Text("\n".join(lines))
 
 

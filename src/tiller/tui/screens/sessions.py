@@ -31,6 +31,7 @@ class SessionSummary:
     current: bool
     when: str = ""
     open: bool = True
+    unflushed: int = 0
 
 
 class SessionsScreen(ModalScreen[str | None]):
@@ -51,7 +52,8 @@ class SessionsScreen(ModalScreen[str | None]):
                 *(
                     Option(
                         f"{'● ' if s.current else '  '}[b]{s.id}[/b]  {escape(s.title)}  "
-                        f"[dim]{s.when} · {escape(s.model)} · {s.messages} prompt(s)"
+                        f"[dim]{s.when} · {escape(s.model)} · {s.messages} prompt(s) · "
+                        f"{s.unflushed} unflushed"
                         f"{'' if s.open else ' · saved'}[/dim]",
                         id=s.id,
                     )

@@ -209,6 +209,7 @@ class SlashActions:
                 s.id == self.chat.current.id,
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated)),
                 s.open,
+                s.unflushed,
             )
             for s in self.chat.saved()
         ]
