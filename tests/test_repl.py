@@ -359,23 +359,6 @@ def test_flush_names_conflicts_and_writes_nothing_on_no(
     assert (tmp_path / "app.py").read_text() == "print('someone else')\n"
 
 
-def test_export_names_a_file_changed_on_disk(
-    chat: Driver, model: ScriptedModel, tmp_path: Path
-) -> None:
-    """/export writes the pure patch and says which file changed on disk since it was read."""
-    model.add(
-        call("edit_file", file_path="app.py", old_string="old", new_string="new"),
-        "Edited.",
-    )
-    chat.line("Change the message")
-    chat.wait_runs(1)
-    (tmp_path / "app.py").write_text("print('someone else')\n")
-    [note] = chat.session.workspace.diff_notes()
-    chat.line("/export out.patch")
-    assert chat.repl.wait_until(lambda: note in " ".join(chat.text.split())), chat.text
-    assert (tmp_path / "out.patch").read_text() == chat.session.workspace.diff()
-
-
 # -- the shell: approvals in a line, live output -------------------------------------------
 
 

@@ -203,23 +203,6 @@ async def test_ctrl_x_exports_a_patch(project: Path) -> None:
         assert any(str(patch) in text for text in notices(app))
 
 
-async def test_ctrl_x_names_a_file_changed_on_disk(project: Path) -> None:
-    """Ctrl+X exports the pure patch and warns about a file that changed on disk since read."""
-    rewrite = call("write_file", file_path="README.md", content="# Mine\n")
-    app = make_app(project, [rewrite, "Rewrote it."])
-    async with app.run_test() as pilot:
-        await started(pilot)
-        await pilot.press(*"write", "enter")
-        await settle(pilot)
-        (project / "README.md").write_text("# Theirs\n")
-        await pilot.press("ctrl+x")
-        await pilot.pause()
-        workspace = app.main.session.workspace
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(FROZEN_NOW))
-        patch = (data_dir() / "patches" / f"{app.main.session.id}-{stamp}.patch").read_text()
-        assert (patch, notices(app)[-1]) == (workspace.diff(), workspace.diff_notes()[0])
-
-
 async def test_ctrl_z_and_ctrl_y_undo_and_redo(project: Path) -> None:
     """Ctrl+Z takes back the last turn's edits, Ctrl+Y puts them back; the tree follows."""
     app = make_app(project, [WRITE_HELLO, "Wrote it."])

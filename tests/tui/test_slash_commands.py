@@ -25,7 +25,6 @@ pytestmark = pytest.mark.anyio
 WRITE_HELLO = call("write_file", file_path="hello.py", content="print('hello')\n")
 
 
-
 async def slash(pilot, text: str) -> None:
     await pilot.press(*text, "enter")
     await pilot.pause()
@@ -102,15 +101,6 @@ async def test_export_command_with_a_path(project: Path) -> None:
         await settle(pilot)
         await slash(pilot, "/export out/change.patch")
         assert (project / "out/change.patch").read_text() == app.main.session.workspace.diff()
-
-
-async def test_export_with_nothing_to_export(project: Path) -> None:
-    """/export with no changes writes nothing."""
-    app = make_app(project)
-    async with app.run_test() as pilot:
-        await started(pilot)
-        await slash(pilot, "/export")
-        assert not list(project.glob("*.patch"))
 
 
 async def test_diff_command_shows_every_change(project: Path) -> None:
