@@ -191,7 +191,15 @@ class SlashActions:
             self.tell(opened)
             return
         self._adopt(opened)
-        if known is None and opened.history:
+        if known is None:
+            # A saved conversation comes with its own overlay: show its files and history.
+            from tiller.tui.diff_view import DiffView
+            from tiller.tui.workspace_tree import WorkspaceTree
+
+            tree, diff = self.query_one("#tree"), self.query_one("#diff")
+            assert isinstance(tree, WorkspaceTree) and isinstance(diff, DiffView)
+            tree.load(opened.workspace)
+            diff.show(opened.workspace, None)
             self.conversation.replay(opened.history)
         self.notify(f"Resumed {opened.id}.")
 
