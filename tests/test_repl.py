@@ -18,6 +18,7 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from tiller import Session, SessionConfig, Workspace
+from tiller.commands import COMMANDS
 from tiller.errors import ProviderError
 from tiller.repl import Repl, ReplCompleter
 from tiller.repl_approvals import GUARD_SECONDS
@@ -524,3 +525,8 @@ def test_thinking_is_printed_before_the_answer(chat: Driver, model: ScriptedMode
     chat.line("How many?")
     chat.wait_runs(1)
     assert chat.text.index("Let me count.") < chat.text.index("Forty-two.")
+
+
+def test_every_command_of_the_table_has_a_handler(chat: Driver) -> None:
+    """Each command in the shared table does something in the REPL (a new one needs a line)."""
+    assert set(chat.repl._commands) == {command.name for command in COMMANDS}

@@ -273,3 +273,11 @@ async def test_compact_command_marks_the_conversation(project: Path) -> None:
         assert [(m.summary, m.collapsed) for m in markers] == [("the summary", True)]
         assert str(model_of(app).requests[1].messages[-1]["content"]).endswith("the parser")
         assert (app.main.running, app.main.query_one(StatusBar).state) == (False, "idle")
+
+
+async def test_every_command_of_the_table_has_a_handler(project: Path) -> None:
+    """Each command in the shared table does something in the TUI (a new one needs a line)."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        assert set(app.main._commands()) == {command.name for command in SLASH_COMMANDS}
