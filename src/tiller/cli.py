@@ -174,6 +174,7 @@ def run(
     )
     from tiller.chat import Chat, Notice
 
+    # Headless runs one session: the controller never builds another, it only readies this one.
     controller = Chat(lambda _workspace, _saved: session, journal=True)
     controller.adopt(session, journaled=saved is not None)
     ready = controller.begin(text)
