@@ -39,6 +39,16 @@ def test_engine_imports_no_ui_library() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_controller_and_command_table_import_no_ui_library() -> None:
+    """chat.py and commands.py, shared by every front end, import no UI library."""
+    shared = [SRC / "chat.py", SRC / "commands.py"]
+    assert {p.name: sorted(imported_roots(p) & UI_LIBS) for p in shared} == {
+        "chat.py": [],
+        "commands.py": [],
+    }
+    assert set(shared) <= set(engine_files())
+
+
 def test_litellm_imported_in_one_module() -> None:
     """Only llm.py imports litellm."""
     users = sorted(

@@ -43,7 +43,7 @@ def test_run_prints_answer_and_writes_diff(fake_server, tmp_path: Path) -> None:
     result = run(fake_server, tmp_path, "--diff", str(patch), "make a.txt")
     assert (
         result.exit_code,
-        result.output,
+        result.stdout,
         "+A" in patch.read_text(),
         (tmp_path / "a.txt").exists(),
     ) == (
@@ -72,10 +72,11 @@ def test_run_diff_names_a_file_changed_on_disk(fake_server, tmp_path: Path) -> N
         gate.set()
         worker.join(timeout=60)
     [result] = results
-    assert (result.exit_code, result.stderr, patch.read_text().startswith("diff --git")) == (
+    note = result.stderr.splitlines()[0]
+    assert (result.exit_code, note, patch.read_text().startswith("diff --git")) == (
         0,
         "tiller: a.txt changed on disk after Tiller read it; the patch is against the version "
-        "Tiller read and may not apply to the file as it is now\n",
+        "Tiller read and may not apply to the file as it is now",
         True,
     )
 
@@ -105,12 +106,48 @@ def test_run_json_lines_parse(fake_server, tmp_path: Path) -> None:
     """--json prints one parseable event per line with stable fields."""
     fake_server.add(ServerReply(text="hi"))
     result = run(fake_server, tmp_path, "--json", "x")
-    events = [json.loads(line) for line in result.output.splitlines()]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
     assert (
         {tuple(sorted(e)) for e in events},
         events[0]["kind"],
-        events[-1]["kind"],
-    ) == ({("data", "kind", "session_id", "timestamp")}, "session_start", "session_end")
+        [e["kind"] for e in events[-2:]],
+    ) == ({("data", "kind", "session_id", "timestamp")}, "session_start", ["session_end", "result"])
+
+
+def test_run_json_ends_with_a_result_record(fake_server, tmp_path: Path) -> None:
+    """The last --json line says how the run ended, what it changed and where it is kept."""
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
+    result = run(fake_server, tmp_path, "--json", "make a.txt")
+    last = json.loads(result.stdout.splitlines()[-1])["data"]
+    assert (last["stop_reason"], last["rounds"], last["files_changed"]) == (
+        "completed",
+        2,
+        ["a.txt"],
+    )
+
+
+def test_run_says_where_unflushed_changes_are_kept(fake_server, tmp_path: Path) -> None:
+    """Unflushed edits end with one stderr line naming the session and how to resume it."""
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
+    result = run(fake_server, tmp_path, "make a.txt")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("tiller: 1 change(s) not flushed, kept in session ")
+    assert "tiller --resume " in last
+
+
+def test_run_after_flush_says_nothing_about_unflushed_changes(fake_server, tmp_path: Path) -> None:
+    """--flush leaves nothing in memory, so no resume hint."""
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    result = run(fake_server, tmp_path, "--flush", "make a.txt")
+    assert result.stderr == "tiller: wrote 1 file(s)\n"
+
+
+def test_run_without_a_key_stops_before_sending(fake_server, tmp_path: Path) -> None:
+    """No key for the provider: the TUI's message, exit 2, no request sent."""
+    base = ["run", "--model", "openai/fake-model", "--root", str(tmp_path), "x"]
+    result = CliRunner().invoke(app, base, env={"OPENAI_API_KEY": ""})
+    assert (result.exit_code, fake_server.requests) == (2, [])
+    assert result.stderr.startswith("tiller: No API key for openai/fake-model: set OPENAI_API_KEY")
 
 
 def test_run_writes_the_diff_even_when_the_run_ends_on_an_auth_error(

@@ -135,7 +135,7 @@ def test_run_resume_and_continue(fake_server: FakeOpenAIServer, tmp_path: Path) 
     second = run_cli(fake_server, tmp_path, "--resume", summary.id, "again")
     third = run_cli(fake_server, tmp_path, "--continue", "--diff", str(tmp_path / "p"), "more")
     assert [r.exit_code for r in (first, second, third)] == [0, 0, 0]
-    assert [r.output for r in (first, second, third)] == ["made\n", "resumed\n", "continued\n"]
+    assert [r.stdout for r in (first, second, third)] == ["made\n", "resumed\n", "continued\n"]
     assert len(list_journals()) == 1
     last = fake_server.requests[-1].body["messages"]
     assert [m["content"] for m in last if m["role"] == "user"] == ["make a.txt", "again", "more"]

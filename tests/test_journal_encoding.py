@@ -73,4 +73,9 @@ def test_run_json_lines_always_parse(fake_server: FakeOpenAIServer, tmp_path: Pa
     result = CliRunner().invoke(app, command, env={"OPENAI_API_KEY": "sk-test-json-lines"})
     events = [json.loads(line) for line in result.stdout.splitlines()]
     changed = [e["data"]["path"] for e in events if e["kind"] == "workspace_changed"]
-    assert (changed, events[-1]["kind"]) == ([NAME], "session_end")
+    ends = [e["kind"] for e in events[-2:]]
+    assert (changed, ends, events[-1]["data"]["files_changed"]) == (
+        [NAME],
+        ["session_end", "result"],
+        [NAME],
+    )

@@ -18,6 +18,7 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from tiller import Session, SessionConfig, Workspace
+from tiller.commands import COMMANDS
 from tiller.errors import ProviderError
 from tiller.repl import Repl, ReplCompleter
 from tiller.repl_approvals import GUARD_SECONDS
@@ -359,23 +360,6 @@ def test_flush_names_conflicts_and_writes_nothing_on_no(
     assert (tmp_path / "app.py").read_text() == "print('someone else')\n"
 
 
-def test_export_names_a_file_changed_on_disk(
-    chat: Driver, model: ScriptedModel, tmp_path: Path
-) -> None:
-    """/export writes the pure patch and says which file changed on disk since it was read."""
-    model.add(
-        call("edit_file", file_path="app.py", old_string="old", new_string="new"),
-        "Edited.",
-    )
-    chat.line("Change the message")
-    chat.wait_runs(1)
-    (tmp_path / "app.py").write_text("print('someone else')\n")
-    [note] = chat.session.workspace.diff_notes()
-    chat.line("/export out.patch")
-    assert chat.repl.wait_until(lambda: note in " ".join(chat.text.split())), chat.text
-    assert (tmp_path / "out.patch").read_text() == chat.session.workspace.diff()
-
-
 # -- the shell: approvals in a line, live output -------------------------------------------
 
 
@@ -547,3 +531,8 @@ def test_mcp_command_lists_servers(chat: Driver) -> None:
     """/mcp says when no MCP server is configured."""
     chat.line("/mcp")
     assert chat.repl.wait_until(lambda: "No MCP servers configured" in chat.text), chat.text
+
+
+def test_every_command_of_the_table_has_a_handler(chat: Driver) -> None:
+    """Each command in the shared table does something in the REPL (a new one needs a line)."""
+    assert set(chat.repl._commands) == {command.name for command in COMMANDS}

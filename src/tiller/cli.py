@@ -163,8 +163,9 @@ def run(
     if config.shell_approval == "ask":
         # Nobody can answer a question in a headless run: only the allow-list runs.
         config = replace(config, shell_approval="deny")
+    saved = resume_id(resume, continue_, opts.root)
     session = open_session(
-        resume_id(resume, continue_, opts.root),
+        saved,
         model=opts.chosen_model,
         root=opts.root,
         cwd=opts.cwd,
@@ -172,22 +173,40 @@ def run(
         profile=opts.settings.profile,
         skills_dirs=opts.settings.skills_dirs,
         config=config,
+        journal=False,
         **opts.settings.llm_options(),
     )
+    from tiller.chat import Chat, Notice
+
+    # Headless runs one session: the controller never builds another, it only readies this one.
+    controller = Chat(lambda _workspace, _saved: session, journal=True)
+    controller.adopt(session, journaled=saved is not None)
+    ready = controller.begin(text)
+    if isinstance(ready, Notice):
+        session.close()
+        typer.echo(f"tiller: {ready.text}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    outcome: dict[str, Any] = {"stop_reason": "error"}
     try:
         if json_events:
             from tiller.json_lines import line_printer
 
             session.subscribe(line_printer(sys.stdout))
+        elif sys.stderr.isatty():
+            from tiller.cli_progress import progress_line
+
+            session.subscribe(progress_line(sys.stderr))
         if session.shell_unavailable:
             typer.echo(f"tiller: {session.shell_unavailable}", err=True)
         try:
-            reply = session.send(text)
+            reply = session.send(ready)
         except AuthError as exc:
             typer.echo(f"tiller: {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             session.cancel()
+            outcome["stop_reason"] = "cancelled"
+            typer.echo("tiller: interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
             # However the run ended (an auth error and Ctrl-C included), the patch is left.
@@ -195,6 +214,7 @@ def run(
                 diff.write_text(session.workspace.diff(), encoding="utf-8")
                 for note in session.workspace.diff_notes():
                     typer.echo(f"tiller: {note}", err=True)
+        outcome.update(stop_reason=reply.stop_reason, rounds=reply.rounds)
         if not json_events:
             typer.echo(reply.text)
         if output_last_message is not None:
@@ -206,6 +226,9 @@ def run(
         elif reply.stop_reason == "turn_limit":
             typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
             code = EXIT_TURN_LIMIT
+        elif reply.stop_reason == "cancelled":
+            typer.echo("tiller: interrupted", err=True)
+            code = EXIT_INTERRUPTED
         if flush:
             try:
                 written = session.workspace.flush()
@@ -215,7 +238,25 @@ def run(
             typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
         raise typer.Exit(code)
     finally:
+        changed = [path for path, _ in session.workspace.changes()]
         session.close()
+        if changed:
+            typer.echo(f"tiller: {unflushed_summary(len(changed), session.id)}", err=True)
+        if json_events:
+            from tiller.cli_progress import result_record
+
+            record = result_record(session, outcome, changed)
+            sys.stdout.write(record + "\n")
+            sys.stdout.flush()
+
+
+def unflushed_summary(count: int, session_id: str) -> str:
+    """One line: what `tiller run` left in memory, where it is kept, how to get it back."""
+    return (
+        f"{count} change(s) not flushed, kept in session {session_id}: "
+        f"`tiller --resume {session_id}` opens them (Ctrl+S flushes, Ctrl+X exports); "
+        f"`tiller run --resume {session_id} --flush PROMPT` goes on and writes them."
+    )
 
 
 @app.command()
@@ -264,16 +305,17 @@ def chat(
         "config": opts.settings.config,
         **opts.settings.llm_options(),
     }
-    session = open_session(
-        resume_id(resume, continue_, opts.root), model=opts.chosen_model, root=opts.root, **options
-    )
 
-    def new_session(workspace: Any, model_id: str) -> Any:
-        return open_session(None, model=model_id, files=workspace, **options)
+    def make_session(workspace: Any, saved: str | None) -> Any:
+        where = {"files": workspace} if workspace is not None else {"root": opts.root}
+        return open_session(saved, model=opts.chosen_model, journal=False, **where, **options)
 
+    saved = resume_id(resume, continue_, opts.root)
+    session = open_session(saved, model=opts.chosen_model, root=opts.root, journal=False, **options)
     if session.shell_unavailable:
         typer.echo(f"tiller: {session.shell_unavailable}", err=True)
-    Repl(session, new_session=new_session, journaled=True, cwd=opts.root / opts.cwd).run()
+    repl = Repl(session, make_session=make_session, journaled=True, cwd=opts.root / opts.cwd)
+    repl.run()
 
 
 @app.command()

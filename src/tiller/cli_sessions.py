@@ -270,8 +270,11 @@ def _warn(message: str) -> None:
     typer.echo(f"tiller: warning: {message}", err=True)
 
 
-def open_session(resume: str | None, **options: Any) -> Session:
-    """A journaled session: restored from `resume` (options given win), else new.
+def open_session(resume: str | None, *, journal: bool = True, **options: Any) -> Session:
+    """A session restored from `resume` (options given win, journaled on), else new.
+
+    A new session is journaled at once unless `journal` is False (a front end's
+    controller then journals it at its first prompt).
 
     `root` and `cwd` are ignored when resuming: a session resumes over its own root.
     Options that are None are left to the journal. What the resume could not
@@ -284,7 +287,8 @@ def open_session(resume: str | None, **options: Any) -> Session:
 
     if resume is None:
         session = Session(**options)
-        Journal.attach(session)
+        if journal:
+            Journal.attach(session)
         return session
     overrides = {k: v for k, v in options.items() if v is not None and k not in ("root", "cwd")}
     try:

@@ -211,8 +211,8 @@ def _same_dir(root: str | None, wanted: str) -> bool:
 
 
 def latest_for(root: str | Path) -> JournalSummary | None:
-    """The most recently updated session over `root` (for `--continue`)."""
-    journals = list_journals(root)
+    """The most recently updated session over `root` with a prompt in it (for `--continue`)."""
+    journals = [summary for summary in list_journals(root) if summary.user_turns]
     return journals[0] if journals else None
 
 
@@ -273,6 +273,10 @@ class Journal:
             journal.write({"type": "resume", "model": session.model, **_usage(session)})
         else:
             journal.write(header_record(session), raw=_header_paths(session))
+            # A session that continues another's conversation (after an auth error)
+            # starts its journal with every turn it already holds.
+            for turn in session.history:
+                journal.write_turn(turn)
         journal.write_overlay(session)
         journal._model = session.model
 

@@ -282,6 +282,7 @@ class JournalSummary:
     first_prompt: str
     turns: int
     user_turns: int
+    unflushed: int = 0
 
 
 def summarize(path: Path) -> JournalSummary | None:
@@ -291,9 +292,15 @@ def summarize(path: Path) -> JournalSummary | None:
     turns = users = 0
     first = ""
     updated = 0.0
+    # Whether each path's last journaled state differs from the disk (unflushed).
+    pending: dict[str, bool] = {}
     for record in _read_records(path):
         if record is None:
             continue
+        if record.get("type") == "overlay":
+            pending = {str(p): True for p in [*record.get("files", {}), *record.get("deleted", [])]}
+        elif record.get("type") == "file" and "path" in record:
+            pending[str(record["path"])] = not record.get("base")
         if record.get("type") == "header":
             header = header or record
             continue
@@ -319,4 +326,5 @@ def summarize(path: Path) -> JournalSummary | None:
         first_prompt=first,
         turns=turns,
         user_turns=users,
+        unflushed=sum(pending.values()),
     )

@@ -24,6 +24,8 @@ from tiller.tools.registry import ToolResult
 if TYPE_CHECKING:
     from tiller.session import Reply, Session
 
+INTERRUPTED_MARK = "[interrupted by the user]"
+
 SKIPPED = "Skipped: the user sent a steering message"
 CANCELLED = "Cancelled: the user interrupted the run before this tool ran"
 
@@ -97,10 +99,12 @@ class Run:
             if response is None:
                 return "error" if self.error is not None else "cancelled"
             turns += 1
+            text = response.text
+            if response.finish_reason == "cancelled":
+                # The next request must not read a reply cut mid-word as a finished one.
+                text = f"{text}\n\n{INTERRUPTED_MARK}" if text else INTERRUPTED_MARK
             s.add_turn(
-                AssistantTurn(
-                    response.text, tuple(response.tool_calls), tuple(response.thinking_blocks)
-                )
+                AssistantTurn(text, tuple(response.tool_calls), tuple(response.thinking_blocks))
             )
             if response.finish_reason == "cancelled":
                 return "cancelled"

@@ -20,189 +20,70 @@ import asyncio
 import contextlib
 import gc
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.buffer import Buffer
-from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.output import Output
-from prompt_toolkit.patch_stdout import StdoutProxy
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
+from tiller.chat import (
+    CONTINUE_TEXT,
+    Chat,
+    Notice,
+    SessionFactory,
+    missing_key_message,
+    sibling_factory,
+)
 from tiller.events import Event, EventKind
-from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import (
     GUARD_SECONDS,
     QUESTION,
-    OutputTail,
     PendingApprovals,
     describe_request,
     parse_answer,
+    verdict,
+)
+from tiller.repl_completion import ReplCompleter, file_history
+from tiller.repl_output import (
+    EventPrinter,
+    clip,
+    flush_listing,
+    help_table,
+    one_line,
+    patched_stdout,
+    sessions_listing,
+    skills_listing,
+    toolbar_text,
+    welcome_text,
 )
 
 if TYPE_CHECKING:
-    from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.key_binding import KeyPressEvent
 
     from tiller.session import Reply, Session
-    from tiller.workspace import Workspace
 
-CONTINUE_TEXT = "Continue from where you stopped."
 PREVIEW_LINES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A slash command: `/name [argument]` and one line of help (names as in the TUI)."""
-
-    name: str
-    help: str
-    argument: str = ""
-
-    @property
-    def usage(self) -> str:
-        return f"/{self.name} {self.argument}".rstrip()
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command("help", "Show every key and command"),
-    Command("new", "Start a new conversation (the workspace stays)"),
-    Command("model", "Show or switch the model", "[model-id]"),
-    Command("flush", "Write the changes to disk (after a confirm)"),
-    Command("export", "Save the changes as a .patch file", "[path]"),
-    Command("diff", "Show the diff of every change (or of one path)", "[path]"),
-    Command("undo", "Undo the last turn's edits"),
-    Command("redo", "Redo what undo took back"),
-    Command("skills", "List the skills the agent can load"),
-    Command("mcp", "MCP servers: status and tools"),
-    Command("cost", "Tokens and cost so far"),
-    Command("compact", "Summarise the conversation to free context", "[focus]"),
-    Command("reasoning", "Reasoning effort: none, low, medium or high", "[effort]"),
-    Command("continue", "Go on after the agent hit its round limit"),
-    Command("quit", "Quit (asks when changes are unflushed)"),
+STYLES = {"info": "", "warning": "yellow", "error": "red"}
+# Events after which the prompt (preview, toolbar) is redrawn.
+REDRAWN = (
+    EventKind.ASSISTANT_TEXT_DELTA,
+    EventKind.ASSISTANT_TEXT_END,
+    EventKind.WORKSPACE_CHANGED,
 )
-BY_NAME = {command.name: command for command in COMMANDS}
-KEYS = (
-    ("Enter", "send; while the agent runs: steer it"),
-    ("Alt+Enter, or a trailing \\", "new line"),
-    ("Ctrl+C", "interrupt the run; twice quits (idle: clear the line)"),
-    ("Ctrl+D", "quit (on an empty line)"),
-    ("Tab", "complete /commands and @paths"),
-    (
-        "y / a / n [reason]",
-        "answer a shell approval: once, this session, deny (reason to the model)",
-    ),
-)
-BUSY_OK = {"help", "diff", "export", "skills", "mcp", "cost", "quit"}
-CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
-ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
-
-
-def history_path() -> Path:
-    """The REPL's input history file, under Tiller's data directory."""
-    from tiller.journal import data_dir
-
-    return data_dir() / "chat_history"
-
-
-def missing_key_message(session: Session) -> str | None:
-    """Why the session's model cannot be called (no API key in the environment), or None."""
-    from tiller.llm import LiteLLMClient, missing_key_env
-
-    if not isinstance(session.client, LiteLLMClient):
-        return None
-    variable = missing_key_env(session.model, session.llm_options)
-    if variable is None:
-        return None
-    local = (
-        " (a local server behind --api-base accepts any value)"
-        if session.llm_options.get("api_base")
-        else ""
-    )
-    return (
-        f"No API key for {session.model}: set {variable} (export {variable}=...){local}, "
-        "or choose another model with /model <id> or `tiller chat --model <id>`."
-    )
-
-
-def summarize_call(name: str, arguments: str) -> str:
-    """`write_file a.py`: the tool and its most telling argument."""
-    import json
-
-    try:
-        args = json.loads(arguments) if arguments else {}
-    except ValueError:
-        args = {}
-    if isinstance(args, dict):
-        for key in ARGUMENT_KEYS:
-            value = args.get(key)
-            if isinstance(value, str) and value:
-                return f"{name} {_one_line(value, 70)}"
-    return name
-
-
-def _one_line(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-class ReplCompleter(Completer):
-    """Slash commands at the start of the line, workspace paths after `@` (and for /diff)."""
-
-    def __init__(self, workspace: Callable[[], Workspace]) -> None:
-        self._workspace = workspace
-
-    def get_completions(
-        self, document: Document, complete_event: CompleteEvent
-    ) -> Iterable[Completion]:
-        before = document.text_before_cursor
-        if before.startswith("/") and not any(c.isspace() for c in before):
-            prefix = before[1:].lower()
-            for command in COMMANDS:
-                if command.name.startswith(prefix):
-                    yield Completion(
-                        f"/{command.name}",
-                        start_position=-len(before),
-                        display=command.usage,
-                        display_meta=command.help,
-                    )
-            return
-        word = before.split()[-1] if before and not before[-1].isspace() else ""
-        if word.startswith("@"):
-            yield from self._paths(word[1:])
-        elif before.startswith("/diff ") and " " not in before[6:]:
-            yield from self._changed(before[6:])
-
-    def _paths(self, typed: str) -> Iterable[Completion]:
-        directory, _, prefix = typed.rpartition("/")
-        try:
-            entries = self._workspace().list_dir(directory)
-        except Exception:
-            return
-        for entry in entries:
-            if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith(".")):
-                full = f"{directory}/{entry}" if directory else entry
-                yield Completion(full, start_position=-len(typed), display=entry)
-
-    def _changed(self, typed: str) -> Iterable[Completion]:
-        for path, kind in self._workspace().changes():
-            if path.startswith(typed):
-                yield Completion(path, start_position=-len(typed), display_meta=kind)
 
 
 class Repl:
@@ -214,9 +95,10 @@ class Repl:
         output: prompt-toolkit output (None: the terminal; tests pass `DummyOutput()`).
         console: where rich prints (None: standard output).
         history: the input history (None: a file under Tiller's data directory).
-        new_session: builds the next session on a workspace for /new and after an
-            auth error (None: same model and options, not journaled).
-        journaled: sessions are journaled, so unflushed changes can be resumed.
+        make_session: builds sessions for /new, /resume and after an auth error
+            (None: same model and options, never restored).
+        journaled: sessions are journaled from their first prompt (and `session`
+            is journaled already when it has a history), so they can be resumed.
         cwd: the directory relative paths of /export are taken from (None: the root).
     """
 
@@ -228,19 +110,17 @@ class Repl:
         output: Output | None = None,
         console: Console | None = None,
         history: History | None = None,
-        new_session: Callable[[Workspace, str], Session] | None = None,
+        make_session: SessionFactory | None = None,
         journaled: bool = False,
         cwd: Path | None = None,
     ) -> None:
-        self.session = session
+        self.chat = Chat(make_session or sibling_factory(session), journal=journaled, cwd=cwd)
+        self.chat.adopt(session, journaled=journaled and bool(session.history))
         self.console = console or Console(highlight=False)
-        self.journaled = journaled
-        self._new_session = new_session or self._same_options
-        self._cwd = cwd
         self._input = input
         self._output = output
         if history is None:
-            history = _file_history()
+            history = file_history()
         self.prompt: PromptSession[str] = PromptSession(
             input=input,
             output=output,
@@ -257,8 +137,7 @@ class Repl:
         self._interrupts = 0
         self._done = False
         self._preview = ""
-        self._thinking = ""
-        self._calls: dict[str, str] = {}
+        self.printer = EventPrinter(self.console)
         self.approvals = PendingApprovals(self._invalidate)
         # Type-ahead around approval questions: when the line in the prompt was begun,
         # and lines set aside until the question is answered.
@@ -266,13 +145,17 @@ class Repl:
         self._line_began: float | None = None
         self._kept: list[str] = []
         self.prompt.default_buffer.on_text_changed += self._text_changed
-        self._tails = OutputTail()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = threading.Condition()
         self.runs_finished = 0
         self._unsubscribe = session.subscribe(self._on_event)
 
     # -- state a test (or a status line) can look at --------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The conversation shown now."""
+        return self.chat.session
 
     @property
     def running(self) -> bool:
@@ -307,7 +190,7 @@ class Repl:
     async def run_async(self, *, patch: bool = True) -> None:
         """`run` inside an existing event loop."""
         self._loop = asyncio.get_running_loop()
-        with _patched_stdout() if patch else contextlib.nullcontext():
+        with patched_stdout() if patch else contextlib.nullcontext():
             self._welcome()
             try:
                 while not self._done:
@@ -315,8 +198,8 @@ class Repl:
             finally:
                 self._stop_run()
                 self._unsubscribe()
-                # Ends the journal and removes the shell's sandbox copy now, not at exit.
-                self.session.close()
+                # Ends the journals and removes the shell's sandbox copies now, not at exit.
+                self.chat.close()
                 self._notify()
 
     async def _read_one(self) -> None:
@@ -348,27 +231,15 @@ class Repl:
                 return
             self._answer(stripped)
             return
-        if not stripped:
-            return
-        if stripped.startswith("/") and not stripped.startswith("//"):
-            name, _, argument = stripped[1:].partition(" ")
-            command = BY_NAME.get(name.lower())
-            if command is not None:
-                if self.running and command.name not in BUSY_OK:
-                    self._say(f"/{command.name} waits for the agent: Ctrl+C interrupts it.")
-                    return
-                await getattr(self, f"command_{command.name}")(argument.strip())
-                return
-            if " " not in stripped.split("\n")[0]:
-                self._say(f"Unknown command /{name}; /help lists them.", "yellow")
-                return
-        if stripped.startswith("//"):
-            text = text.replace("/", "", 1)
-        if self.running:
-            self.session.steer(text)
-            self.console.print(f"[dim]↪ steering: {escape(_one_line(text, 100))}[/dim]")
-            return
-        self.start_run(text)
+        submitted = self.chat.submit(text, running=self.running)
+        if submitted.notice is not None:
+            self._tell(submitted.notice)
+        if submitted.action == "command" and submitted.command is not None:
+            await self._commands[submitted.command.name](submitted.argument)
+        elif submitted.action == "steer":
+            self.console.print(f"[dim]↪ steering: {escape(one_line(text, 100))}[/dim]")
+        elif submitted.action == "start":
+            self.start_run(submitted.text)
 
     def _answer(self, text: str) -> None:
         approval = parse_answer(text)
@@ -376,76 +247,53 @@ class Repl:
             self._say(QUESTION, "magenta")
             return
         if self.approvals.answer(approval):
-            said = {"allow": "allowed once", "allow_session": "allowed for this session"}
-            verdict = said.get(approval.decision, "denied")
-            reason = f" — {approval.reason}" if approval.reason else ""
-            self.console.print(f"[dim]↪ {verdict}{escape(reason)}[/dim]")
+            self.console.print(Text(f"↪ {verdict(approval)}", style="dim"))
 
     def start_run(self, text: str) -> None:
         """Send `text` to the agent on a background thread."""
-        problem = missing_key_message(self.session)
-        if problem is not None:
-            self._say(problem, "red")
+        ready = self.chat.begin(text)
+        if isinstance(ready, Notice):
+            self._tell(ready)
             return
+        session = self.session
+        self._spawn(session, lambda: session.send(ready))
+
+    def _spawn(self, session: Session, job: Callable[[], Reply | None]) -> None:
+        """Run `job` (a send or a compaction) on the worker thread; `_finished` follows."""
         self._cancelling = False
-        self._thread = threading.Thread(
-            target=self._work, args=(self.session, text), name="tiller-repl-run", daemon=True
-        )
+        self._thread = threading.Thread(target=self._work, args=(session, job), daemon=True)
         self._thread.start()
         self._invalidate()
 
-    def _work(self, session: Session, text: str) -> None:
-        from tiller.errors import AuthError, TillerError
-
+    def _work(self, session: Session, job: Callable[[], Reply | None]) -> None:
         reply: Reply | None = None
+        error: Exception | None = None
         try:
-            reply = session.send(text)
-        except AuthError as exc:
-            self._auth_failed(session, exc)
-        except TillerError as exc:
-            self._say(f"{type(exc).__name__}: {exc}", "red")
-        except Exception as exc:
-            self._say(f"Unexpected error in the agent: {type(exc).__name__}: {exc}", "red")
+            reply = job()
+        except Exception as exc:  # said by the controller's verdict, never a traceback
+            error = exc
         finally:
             self._preview = ""
-        self._finished(session, reply)
+        self._finished(session, reply, error)
 
-    def _finished(self, session: Session, reply: Reply | None) -> None:
-        leftover = session.take_queued()
-        if reply is not None:
-            if reply.stop_reason == "error":
-                self._say(f"Provider error: {reply.error}", "red")
-            elif reply.stop_reason == "turn_limit":
-                self._say(
-                    f"Stopped at the round limit ({session.max_turns}, --max-turns); "
-                    "/continue goes on.",
-                    "yellow",
-                )
-            elif reply.stop_reason == "cancelled":
-                self._say("Interrupted.", "yellow")
+    def _finished(self, session: Session, reply: Reply | None, error: Exception | None) -> None:
+        finished = self.chat.finish(session, reply, error, closing=self._done)
+        for notice in finished.notices:
+            self._tell(notice)
         self.runs_finished += 1
-        completed = reply is not None and reply.stop_reason == "completed"
-        if leftover and completed and not self._done:
-            # Steering typed during the final answer becomes the next prompt.
+        if finished.replaced is not None:
+            self._adopt(finished.replaced)
+        if finished.next_prompt is not None:
             self._thread = None
-            self.start_run("\n\n".join(leftover))
-        elif leftover:
-            self._say("Not sent (back in the prompt): " + _one_line(" / ".join(leftover), 80))
-            self._restore("\n".join(leftover))
+            self.start_run(finished.next_prompt)
+        elif finished.restore:
+            self._say(
+                "Not sent (back in the prompt): " + one_line(" / ".join(finished.restore), 80)
+            )
+            self._restore("\n".join(finished.restore))
         self._cancelling = False
         self._invalidate()
         self._notify()
-
-    def _auth_failed(self, session: Session, error: Exception) -> None:
-        from tiller.llm import provider_key_env
-
-        variable = provider_key_env(session.model)
-        hint = "" if variable is None or variable in str(error) else f" Check {variable}."
-        self._say(f"{error}{hint}\nThe conversation is kept; /model <id> switches models.", "red")
-        fresh = self._new_session(session.workspace, session.model)
-        fresh.history = list(session.history)
-        fresh.usage.add(session.usage)
-        self._adopt(fresh)
 
     def _stop_run(self) -> None:
         if self.running:
@@ -508,7 +356,7 @@ class Repl:
         if preview:
             width = self._width()
             lines = preview.splitlines()[-PREVIEW_LINES:]
-            shown = [_clip(line, width) for line in lines]
+            shown = [clip(line, width) for line in lines]
             parts.append(("fg:ansibrightblack", "\n".join(shown) + "\n"))
         if self.approvals:
             armed = self.approvals.armed()
@@ -520,17 +368,8 @@ class Repl:
         return FormattedText(parts)
 
     def _toolbar(self) -> FormattedText:
-        session = self.session
         state = "cancelling" if self._cancelling else ("working" if self.running else "idle")
-        usage = session.usage
-        changes = len(session.workspace.changes())
-        tokens = f"{human_tokens(usage.input_tokens)}↑ {human_tokens(usage.output_tokens)}↓"
-        hint = "Enter steers · Ctrl+C interrupts" if self.running else "/help · Ctrl+D quits"
-        text = (
-            f" {session.model} · {state} · {tokens} {format_cost(usage.cost_usd)}"
-            f" · {changes} unflushed · {hint} "
-        )
-        return FormattedText([("", text)])
+        return FormattedText([("", toolbar_text(self.session, state, self.running))])
 
     def _width(self) -> int:
         try:
@@ -559,106 +398,44 @@ class Repl:
     def _say(self, text: str, style: str = "") -> None:
         self.console.print(Text(text, style=style))
 
+    def _tell(self, notice: Notice) -> None:
+        self._say(notice.text, STYLES[notice.level])
+
     def _welcome(self) -> None:
         session = self.session
-        root = session.workspace.root
-        where = f" · workspace [b]{escape(str(root))}[/b]" if root is not None else ""
-        self.console.print(
-            f"[b]Tiller[/b] · {escape(session.model)}{where}\n"
-            "[dim]Edits stay in memory until /flush (or /export). Enter sends, "
-            "Alt+Enter or a trailing \\ adds a line, /help lists commands, Ctrl+D quits.[/dim]"
-        )
+        self.console.print(welcome_text(session))
         if session.history:
-            self._recap()
+            self.printer.recap(session)
         problem = missing_key_message(session)
         if problem is not None:
             self._say(problem, "red")
-        else:
-            from tiller.llm import LiteLLMClient, preload_in_background
+        elif type(session.client).__name__ == "LiteLLMClient":
+            from tiller.llm import preload_in_background
 
-            if isinstance(session.client, LiteLLMClient):
-                loading = preload_in_background()
-                threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
-
-    def _recap(self) -> None:
-        """A resumed conversation: its size, its last prompt and answer."""
-        from tiller.history import AssistantTurn, UserTurn
-
-        session = self.session
-        prompts = [t for t in session.history if isinstance(t, UserTurn) and t.kind != "summary"]
-        answers = [t for t in session.history if isinstance(t, AssistantTurn) and t.text]
-        changes = len(session.workspace.changes())
-        self._say(
-            f"Resumed session {session.id}: {len(prompts)} prompt(s), "
-            f"{changes} unflushed change(s).",
-            "bold",
-        )
-        if prompts:
-            self.console.print(f"[dim]› {escape(_one_line(prompts[-1].text, 90))}[/dim]")
-        if answers:
-            self.console.print(Markdown(answers[-1].text))
+            loading = preload_in_background()
+            threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
 
     def _goodbye(self) -> None:
-        changes = self.session.workspace.changes()
-        if changes and self.journaled:
-            self._say(
-                f"{len(changes)} unflushed change(s) are kept in session {self.session.id}: "
-                f"`tiller chat --resume {self.session.id}` brings them back.",
-                "yellow",
-            )
+        warning = self.chat.quit_warning()
+        if warning is not None:
+            self._say(warning, "yellow")
 
     def _on_event(self, event: Event) -> None:
         kind, data = event.kind, event.data
-        if kind is EventKind.ASSISTANT_REASONING_DELTA:
-            self._thinking += str(data.get("delta", ""))
-            return
-        if self._thinking:
-            # Shown whole once the round moves on: dimmed, apart from the answer.
-            self.console.print(Text(self._thinking.strip(), style="dim italic"))
-            self._thinking = ""
         if kind is EventKind.ASSISTANT_TEXT_DELTA:
+            self.printer.flush_thinking()
             self._preview += str(data.get("delta", ""))
-            self._invalidate()
         elif kind is EventKind.ASSISTANT_TEXT_END:
             self._preview = ""
-            text = str(data.get("text", "")).strip()
-            if text:
-                self.console.print(Markdown(text))
-            self._invalidate()
-        elif kind is EventKind.TOOL_CALL_START:
-            self._calls[str(data.get("call_id"))] = summarize_call(
-                str(data.get("name", "")), str(data.get("arguments") or "")
-            )
-        elif kind is EventKind.TOOL_CALL_OUTPUT_DELTA:
-            for line in self._tails.feed(str(data.get("call_id")), str(data.get("delta", ""))):
-                self.console.print(f"[dim]│ {escape(line)}[/dim]")
+            self.printer.show(event)
         elif kind is EventKind.APPROVAL_REQUESTED:
+            self.printer.flush_thinking()
             self._ask(data)
-        elif kind is EventKind.TOOL_CALL_END:
-            tail, hidden = self._tails.finish(str(data.get("call_id")))
-            for line in tail:
-                self.console.print(f"[dim]│ {escape(line)}[/dim]")
-            if hidden:
-                self.console.print(f"[dim]│ … {hidden} more line(s)[/dim]")
-            label = self._calls.pop(str(data.get("call_id")), str(data.get("name", "")))
-            if data.get("is_error"):
-                first = str(data.get("output", "")).strip().splitlines() or [""]
-                self.console.print(
-                    f"[red]✗[/red] {escape(label)} [dim]— {escape(_one_line(first[0], 90))}[/dim]"
-                )
-            else:
-                self.console.print(f"[green]✓[/green] {escape(label)}")
-        elif kind is EventKind.STEERING_INJECTED:
-            self.console.print("[dim]↪ steering delivered[/dim]")
-        elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
-            self._say(f"⚠ {data.get('message', '')}", "yellow")
-        elif kind is EventKind.WORKSPACE_CHANGED:
+            return
+        else:
+            self.printer.show(event)
+        if kind in REDRAWN:
             self._invalidate()
-        elif kind is EventKind.CONTEXT_COMPACTED:
-            before = human_tokens(int(data.get("tokens_before", 0)))
-            after = human_tokens(int(data.get("tokens_after", 0)))
-            self.console.print(f"[dim]── context compacted: {before} → {after} tokens ──[/dim]")
-            self.console.print(Markdown(str(data.get("summary", ""))), style="dim")
 
     def _ask(self, data: dict[str, object]) -> None:
         future = data.get("future")
@@ -698,7 +475,7 @@ class Repl:
         self._kept.append(text)
         self._say(
             "Kept for after the question (typed as it appeared, not an answer): "
-            + _one_line(text, 60),
+            + one_line(text, 60),
             "dim",
         )
 
@@ -718,83 +495,43 @@ class Repl:
     # -- slash commands -------------------------------------------------------------
 
     async def command_help(self, argument: str) -> None:
-        table = Table.grid(padding=(0, 2))
-        table.add_row(Text("Commands", style="bold"))
-        for command in COMMANDS:
-            table.add_row(Text(command.usage), Text(command.help))
-        table.add_row(Text("Keys", style="bold"))
-        for key, what in KEYS:
-            table.add_row(Text(key), Text(what))
-        table.add_row(Text("@path", style="dim"), Text("mention a workspace file (Tab completes)"))
-        self.console.print(table)
+        self.console.print(help_table())
 
     async def command_new(self, argument: str) -> None:
-        old = self.session
-        self._adopt(self._new_session(old.workspace, old.model))
+        self._adopt(self.chat.new())
         self._say(f"New conversation {self.session.id}; the workspace and its changes are kept.")
 
     async def command_model(self, argument: str) -> None:
         if not argument:
             self._say(f"Model: {self.session.model} (/model <id> switches).")
             return
-        self.session.set_model(argument)
-        self._say(f"Model is now {argument}.")
-        problem = missing_key_message(self.session)
-        if problem is not None:
-            self._say(problem, "red")
+        for notice in self.chat.set_model(argument):
+            self._tell(notice)
 
     async def command_flush(self, argument: str) -> None:
         from tiller.errors import FlushConflict, WorkspaceError
 
+        refusal = self.chat.flush_refusal()
+        if refusal is not None:
+            self._say(refusal)
+            return
         workspace = self.session.workspace
-        changes = workspace.changes()
-        if not changes:
-            self._say("Nothing to flush: the workspace matches the disk.")
-            return
-        if workspace.root is None:
-            self._say("This workspace has no directory to flush to; /export writes a patch.")
-            return
         conflicts = set(workspace.conflicts())
-        lines = [f"{len(changes)} change(s) to write under {workspace.root}:"]
-        for path, kind in changes:
-            note = "  [red](changed on disk since read)[/red]" if path in conflicts else ""
-            lines.append(f"  {CHANGE_MARK.get(kind, '?')} {escape(path)}{note}")
-        self.console.print("\n".join(lines))
+        self.console.print(flush_listing(workspace, conflicts))
         question = "Overwrite the conflicting files too? [y/N] " if conflicts else "Flush? [y/N] "
         if not await self._confirm(question):
             self._say("Nothing written.")
             return
         try:
             written = workspace.flush(force=bool(conflicts))
-        except FlushConflict as exc:
-            self._say(str(exc), "red")
-            return
-        except WorkspaceError as exc:
+        except (FlushConflict, WorkspaceError) as exc:
             self._say(f"Flush failed: {exc}", "red")
             return
         self._say(f"Wrote {len(written)} file(s).", "green")
 
     async def command_export(self, argument: str) -> None:
-        workspace = self.session.workspace
-        patch = workspace.diff()
-        if not patch:
-            self._say("Nothing to export: the workspace matches the disk.")
-            return
-        here = self._cwd or workspace.root or Path.cwd()
-        if argument:
-            target = Path(argument).expanduser()
-            target = target if target.is_absolute() else Path(here) / target
-        else:
-            target = Path(here) / f"tiller-{time.strftime('%Y%m%d-%H%M%S')}.patch"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(patch, encoding="utf-8")
-        except OSError as exc:
-            self._say(f"Could not write the patch: {exc}", "red")
-            return
-        self._say(f"Exported {len(workspace.changes())} change(s) to {target} (git apply it).")
-        for note in workspace.diff_notes():
-            self._say(note, "yellow")
+        for notice in self.chat.export(argument):
+            self._tell(notice)
 
     async def command_diff(self, argument: str) -> None:
         from tiller.errors import WorkspaceError
@@ -810,29 +547,13 @@ class Repl:
         self.console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
 
     async def command_undo(self, argument: str) -> None:
-        self._checkpoint_move("undo")
+        self._tell(self.chat.undo().notice)
 
     async def command_redo(self, argument: str) -> None:
-        self._checkpoint_move("redo")
-
-    def _checkpoint_move(self, which: str) -> None:
-        workspace = self.session.workspace
-        before = dict(workspace.changes())
-        if not getattr(workspace, which)():
-            self._say(f"Nothing to {which}.")
-            return
-        after = dict(workspace.changes())
-        touched = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
-        listed = ", ".join(touched) if touched else "no files"
-        self._say(f"{which.capitalize()}: {listed}. {len(after)} unflushed change(s) now.")
+        self._tell(self.chat.redo().notice)
 
     async def command_skills(self, argument: str) -> None:
-        session = self.session
-        lines = [f"[b]{len(session.skills)} skill(s)[/b] the agent can load:"]
-        lines += [f"  [b]{escape(s.name)}[/b] — {escape(s.description)}" for s in session.skills]
-        for diagnostic in session.skill_diagnostics:
-            lines.append(f"  [yellow]skipped[/yellow] {escape(str(diagnostic))}")
-        self.console.print("\n".join(lines))
+        self.console.print(skills_listing(self.chat.skills()))
 
     async def command_mcp(self, argument: str) -> None:
         from tiller.mcp import describe_servers
@@ -840,51 +561,34 @@ class Repl:
         self.console.print(escape("\n".join(describe_servers(self.session.mcp))))
 
     async def command_cost(self, argument: str) -> None:
-        usage = self.session.usage
-        unknown = " (the provider's price is unknown)" if usage.cost_usd is None else ""
-        self._say(
-            f"This conversation: {human_tokens(usage.input_tokens)} input, "
-            f"{human_tokens(usage.output_tokens)} output, "
-            f"{human_tokens(usage.cache_read_tokens)} cache-read and "
-            f"{human_tokens(usage.cache_write_tokens)} cache-write tokens; "
-            f"cost {format_cost(usage.cost_usd)}{unknown}."
-        )
+        self._say(self.chat.cost())
+
+    async def command_sessions(self, argument: str) -> None:
+        self.console.print(sessions_listing(self.chat.saved(), self.session.id))
+
+    async def command_resume(self, argument: str) -> None:
+        if not argument:
+            await self.command_sessions("")
+            return
+        opened = self.chat.switch(argument)
+        if isinstance(opened, Notice):
+            self._tell(opened)
+            return
+        self._adopt(opened)
+        self.printer.recap(opened)
 
     async def command_compact(self, argument: str) -> None:
         """Summarise the history on the worker thread (Ctrl+C stops it, nothing changed)."""
-        self._cancelling = False
-        self._thread = threading.Thread(
-            target=self._compact_work,
-            args=(self.session, argument),
-            name="tiller-repl-compact",
-            daemon=True,
-        )
-        self._thread.start()
-        self._invalidate()
+        session = self.session
 
-    def _compact_work(self, session: Session, focus: str) -> None:
-        from tiller.errors import AuthError, TillerError
+        def compact() -> None:
+            session.compact(argument or None)
 
         self._say("Compacting the conversation…", "dim")
-        try:
-            session.compact(focus or None)
-        except AuthError as exc:
-            self._auth_failed(session, exc)
-        except TillerError as exc:
-            self._say(str(exc), "yellow")
-        except Exception as exc:
-            self._say(f"Unexpected error while compacting: {type(exc).__name__}: {exc}", "red")
-        self._finished(session, None)
+        self._spawn(session, compact)
 
     async def command_reasoning(self, argument: str) -> None:
-        if argument:
-            try:
-                self.session.set_reasoning(argument.lower())
-            except ValueError as exc:
-                self._say(str(exc), "red")
-                return
-        effort = self.session.reasoning_effort or "the provider's default"
-        self._say(f"Reasoning effort: {effort} (from the next model call).")
+        self._tell(self.chat.set_reasoning(argument))
 
     async def command_continue(self, argument: str) -> None:
         self.start_run(CONTINUE_TEXT)
@@ -893,16 +597,10 @@ class Repl:
         await self._quit()
 
     async def _quit(self) -> None:
-        changes = self.session.workspace.changes()
-        if changes:
-            question = (
-                f"{len(changes)} change(s) are only in memory (/flush writes them). "
-                "Quit anyway? [y/N] "
-            )
-            if not await self._confirm(question):
-                return
+        warning = self.chat.quit_warning()
+        if warning is not None and not await self._confirm(f"{warning} Quit anyway? [y/N] "):
+            return
         self._done = True
-        self._goodbye()
 
     async def _confirm(self, question: str) -> bool:
         if self._asker is None:
@@ -917,38 +615,32 @@ class Repl:
 
     def _adopt(self, session: Session) -> None:
         self._unsubscribe()
-        self.session = session
+        self.chat.adopt(session)
         self._unsubscribe = session.subscribe(self._on_event)
         self._invalidate()
 
-    def _same_options(self, workspace: Workspace, model: str) -> Session:
-        from tiller.session import Session
-
-        old = self.session
-        return Session(
-            model,
-            client=old.client,
-            files=workspace,
-            max_turns=old.max_turns,
-            cwd=old.cwd,
-            config=old.config,
-            **old.llm_options,
-        )
-
-
-@contextlib.contextmanager
-def _patched_stdout() -> Iterator[None]:
-    """prompt-toolkit's `patch_stdout(raw=True)`, flushing every 20 ms instead of 200 ms.
-
-    Output then lands above the prompt in the order lines were typed, even when
-    a person types ahead.
-    """
-    with (
-        StdoutProxy(raw=True, sleep_between_writes=0.02) as proxy,
-        contextlib.redirect_stdout(proxy),
-        contextlib.redirect_stderr(proxy),
-    ):
-        yield
+    @property
+    def _commands(self) -> dict[str, Callable[[str], Awaitable[None]]]:
+        """Each command of the shared table to what it does here."""
+        return {
+            "help": self.command_help,
+            "new": self.command_new,
+            "model": self.command_model,
+            "flush": self.command_flush,
+            "export": self.command_export,
+            "diff": self.command_diff,
+            "undo": self.command_undo,
+            "redo": self.command_redo,
+            "skills": self.command_skills,
+            "mcp": self.command_mcp,
+            "sessions": self.command_sessions,
+            "resume": self.command_resume,
+            "cost": self.command_cost,
+            "compact": self.command_compact,
+            "reasoning": self.command_reasoning,
+            "continue": self.command_continue,
+            "quit": self.command_quit,
+        }
 
 
 def _freeze_after(loading: threading.Thread) -> None:
@@ -958,17 +650,3 @@ def _freeze_after(loading: threading.Thread) -> None:
     """
     loading.join()
     gc.freeze()
-
-
-def _clip(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _file_history() -> History:
-    path = history_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.touch(mode=0o600, exist_ok=True)
-    except OSError:
-        return InMemoryHistory()
-    return FileHistory(str(path))

@@ -160,3 +160,10 @@ class OutputTail:
         if len(lines) > room:
             self._hidden[call_id] = self._hidden.get(call_id, 0) + len(lines) - room
         return lines[:room]
+
+
+def verdict(approval: Approval) -> str:
+    """How an answer is echoed: `allowed once`, `denied — reason`, ..."""
+    said = {"allow": "allowed once", "allow_session": "allowed for this session"}
+    reason = f" — {approval.reason}" if approval.reason else ""
+    return said.get(approval.decision, "denied") + reason

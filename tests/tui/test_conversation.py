@@ -20,7 +20,6 @@ from tiller.tui.workspace_tree import WorkspaceTree
 pytestmark = pytest.mark.anyio
 
 
-
 async def send(pilot, text: str) -> None:
     await pilot.press(*text, "enter")
 

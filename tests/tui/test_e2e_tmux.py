@@ -84,6 +84,7 @@ def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path)
     base_url, release = server
     env = {"OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path), "TERM": "xterm-256color"}
     env["PATH"] = os.environ.get("PATH", "")
+    env["TILLER_DATA_DIR"] = str(tmp_path / "data")
     command = [str(TILLER), "--model", "openai/fake-model", "--api-base", base_url]
     tui = TmuxPane(command, repo, env, size=(140, 45))
     try:
@@ -104,7 +105,8 @@ def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path)
 
         tui.keys("C-x")
         tui.wait_for("Exported 2 change(s)")
-        (patch,) = repo.glob("tiller-*.patch")
+        (patch,) = (tmp_path / "data" / "patches").glob("*.patch")
+        assert not list(repo.glob("*.patch"))
         clone = tmp_path / "clone"
         git(tmp_path, "clone", "-q", str(repo), str(clone))
         git(clone, "apply", str(patch))

@@ -19,6 +19,7 @@ from tui_helpers import (
     until,
 )
 
+from tiller.journal import data_dir
 from tiller.testing.scripted import Step, call
 from tiller.tui.conversation import UserMessage
 from tiller.tui.events_pane import EventsPane
@@ -36,7 +37,6 @@ WRITE_HELLO = call("write_file", file_path="hello.py", content="print('hello')\n
 
 def user_messages(app) -> list[tuple[str, str]]:
     return [(m.kind, m.text) for m in app.main.conversation.query(UserMessage)]
-
 
 
 def shown_actions(app) -> set[str]:
@@ -125,6 +125,30 @@ async def test_escape_interrupts_and_returns_queued_text(project: Path) -> None:
         assert app.main.session.queued == ([], [])
 
 
+async def test_ctrl_c_interrupts_a_run(project: Path) -> None:
+    """Ctrl+C stops a held run (as Esc does) and the app keeps running."""
+    held = Step(text="never", gate=threading.Event())
+    app = make_app(project, [held])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"work", "enter")
+        await reached(held)
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        assert (app.main.running, app.is_running) == (False, True)
+
+
+async def test_idle_ctrl_c_clears_the_prompt(project: Path) -> None:
+    """Idle, Ctrl+C clears what is typed instead of quitting."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"draft")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert (app.main.query_one(Prompt).text, app.is_running) == ("", True)
+
+
 async def test_ctrl_s_flushes_after_the_dialog(project: Path) -> None:
     """Ctrl+S lists the files in a dialog; confirming writes them to disk."""
     app = make_app(project, [WRITE_HELLO, "Wrote it."])
@@ -164,7 +188,7 @@ async def test_ctrl_s_shows_conflicts_and_can_overwrite(project: Path) -> None:
 
 
 async def test_ctrl_x_exports_a_patch(project: Path) -> None:
-    """Ctrl+X writes the workspace diff to <root>/tiller-<time>.patch and says where."""
+    """Ctrl+X writes the workspace diff into the data dir (never the project) and says where."""
     app = make_app(project, [WRITE_HELLO, "Wrote it."])
     async with app.run_test() as pilot:
         await started(pilot)
@@ -173,26 +197,10 @@ async def test_ctrl_x_exports_a_patch(project: Path) -> None:
         await pilot.press("ctrl+x")
         await pilot.pause()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(FROZEN_NOW))
-        patch = project / f"tiller-{stamp}.patch"
+        patch = data_dir() / "patches" / f"{app.main.session.id}-{stamp}.patch"
         assert patch.read_text() == app.main.session.workspace.diff()
+        assert not list(project.glob("*.patch"))
         assert any(str(patch) in text for text in notices(app))
-
-
-async def test_ctrl_x_names_a_file_changed_on_disk(project: Path) -> None:
-    """Ctrl+X exports the pure patch and warns about a file that changed on disk since read."""
-    rewrite = call("write_file", file_path="README.md", content="# Mine\n")
-    app = make_app(project, [rewrite, "Rewrote it."])
-    async with app.run_test() as pilot:
-        await started(pilot)
-        await pilot.press(*"write", "enter")
-        await settle(pilot)
-        (project / "README.md").write_text("# Theirs\n")
-        await pilot.press("ctrl+x")
-        await pilot.pause()
-        workspace = app.main.session.workspace
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(FROZEN_NOW))
-        patch = (project / f"tiller-{stamp}.patch").read_text()
-        assert (patch, notices(app)[-1]) == (workspace.diff(), workspace.diff_notes()[0])
 
 
 async def test_ctrl_z_and_ctrl_y_undo_and_redo(project: Path) -> None:

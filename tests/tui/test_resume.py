@@ -74,3 +74,31 @@ async def test_resume_after_compaction_shows_the_marker(project: Path) -> None:
         assert [m.summary for m in conversation.query(CompactionMarker)] == ["the summary"]
         assert [u.text for u in conversation.query(UserMessage)] == ["two"]
         assert [a.source for a in conversation.query(AssistantMessage)] == ["second"]
+
+
+async def test_an_empty_window_saves_no_session(project: Path) -> None:
+    """Opening and closing the TUI without a prompt leaves no journal behind."""
+    app = make_app(project, journal=True)
+    async with app.run_test() as pilot:
+        await started(pilot)
+    assert list_journals(project) == []
+
+
+async def test_resume_command_opens_a_saved_session(project: Path) -> None:
+    """/resume ID opens a conversation saved by an earlier window, with its files."""
+    steps = [call("write_file", file_path="notes.md", content="hi\n"), "Wrote notes."]
+    first = make_app(project, steps, journal=True)
+    async with first.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"make notes", "enter")
+        await settle(pilot)
+    [summary] = list_journals(project)
+
+    second = make_app(project, [], journal=True)
+    async with second.run_test() as pilot:
+        app = await started(pilot)
+        await pilot.press(*f"/resume {summary.id}", "enter")
+        await pilot.pause()
+        assert app.main.session.id == summary.id
+        assert app.main.session.files() == {"notes.md": "hi\n"}
+        assert len(app.main.conversation.query(UserMessage)) == 1

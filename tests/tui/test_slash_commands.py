@@ -25,7 +25,6 @@ pytestmark = pytest.mark.anyio
 WRITE_HELLO = call("write_file", file_path="hello.py", content="print('hello')\n")
 
 
-
 async def slash(pilot, text: str) -> None:
     await pilot.press(*text, "enter")
     await pilot.pause()
@@ -102,15 +101,6 @@ async def test_export_command_with_a_path(project: Path) -> None:
         await settle(pilot)
         await slash(pilot, "/export out/change.patch")
         assert (project / "out/change.patch").read_text() == app.main.session.workspace.diff()
-
-
-async def test_export_with_nothing_to_export(project: Path) -> None:
-    """/export with no changes writes nothing."""
-    app = make_app(project)
-    async with app.run_test() as pilot:
-        await started(pilot)
-        await slash(pilot, "/export")
-        assert not list(project.glob("*.patch"))
 
 
 async def test_diff_command_shows_every_change(project: Path) -> None:
@@ -283,3 +273,11 @@ async def test_compact_command_marks_the_conversation(project: Path) -> None:
         assert [(m.summary, m.collapsed) for m in markers] == [("the summary", True)]
         assert str(model_of(app).requests[1].messages[-1]["content"]).endswith("the parser")
         assert (app.main.running, app.main.query_one(StatusBar).state) == (False, "idle")
+
+
+async def test_every_command_of_the_table_has_a_handler(project: Path) -> None:
+    """Each command in the shared table does something in the TUI (a new one needs a line)."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        assert set(app.main._commands()) == {command.name for command in SLASH_COMMANDS}

@@ -43,10 +43,11 @@ class TuiOptions:
         clock: the time source for timestamps and export names (tests freeze it).
         animate: spinner and cursor blink (tests turn them off).
         preload: import litellm in the background after the first frame.
-        journal: journal every session (see `tiller.journal`) so it can be resumed.
+        journal: journal every session from its first prompt so it can be resumed.
         resume: a saved session id; the first session is restored from its journal.
         config: engine limits for every session (None: `SessionConfig()` defaults).
         theme: a Textual theme name from the config (unknown names are ignored).
+        export_dir: where Ctrl+X writes patches (None: Tiller's data directory).
     """
 
     root: Path
@@ -64,6 +65,7 @@ class TuiOptions:
     resume: str | None = None
     config: SessionConfig | None = None
     theme: str | None = None
+    export_dir: Path | None = None
 
 
 def short_path(path: Path) -> str:
@@ -100,15 +102,20 @@ class TillerApp(App[None]):
         client_model = getattr(self.options.client, "model", None)
         return self.options.model or client_model or os.environ.get("TILLER_MODEL") or DEFAULT_MODEL
 
-    def make_session(self, workspace: Workspace | None = None) -> Session:
-        """A new session on the options' root, or sharing `workspace`."""
+    def make_session(
+        self, workspace: Workspace | None = None, resume: str | None = None
+    ) -> Session:
+        """A new session on the options' root (or sharing `workspace`), or a saved one.
+
+        New sessions are not journaled here: the controller journals one at its
+        first prompt. A restored session keeps journaling to its file.
+        """
         from tiller.session import Session
 
         o = self.options
-        if o.resume is not None and workspace is None:
+        if resume is not None:
             from tiller.journal import restore_session
 
-            resume, o.resume = o.resume, None
             overrides = {"model": o.model, "profile": o.profile, "skills_dirs": o.skills_dirs}
             overrides = {k: v for k, v in overrides.items() if v is not None}
             if o.client is not None:
@@ -125,7 +132,7 @@ class TillerApp(App[None]):
                 **o.llm_options,
             )
         where: dict[str, Any] = {"files": workspace} if workspace is not None else {"root": o.root}
-        session = Session(
+        return Session(
             o.model or o.client,
             client=o.client if o.model else None,
             max_turns=o.max_turns,
@@ -136,11 +143,6 @@ class TillerApp(App[None]):
             **where,
             **o.llm_options,
         )
-        if o.journal:
-            from tiller.journal import Journal
-
-            Journal.attach(session)
-        return session
 
     def after_start(self) -> None:
         """Once the session exists: load litellm in the background (real models only)."""
@@ -168,36 +170,6 @@ class TillerApp(App[None]):
             "F1 lists every key; / starts a command."
         )
 
-    def missing_key_message(self, model: str) -> str | None:
-        """Why `model` cannot be called (no API key in the environment), or None."""
-        if self.options.client is not None:
-            return None
-        from tiller.llm import missing_key_env
-
-        variable = missing_key_env(model, self.options.llm_options)
-        if variable is None:
-            return None
-        local = (
-            " (a local server behind --api-base accepts any value)"
-            if self.options.llm_options.get("api_base")
-            else ""
-        )
-        return (
-            f"No API key for {model}: set {variable} in your shell "
-            f"(export {variable}=...){local} and start Tiller again, "
-            "or pick another model with /model (or start with --model <id>)."
-        )
-
-    def auth_error_message(self, model: str, error: Exception) -> str:
-        from tiller.llm import provider_key_env
-
-        variable = provider_key_env(model)
-        check = f"Check {variable}" if variable else "Check your credentials"
-        return (
-            f"The provider rejected the credentials for {model}: {error}\n"
-            f"{check}, or switch models with /model. The conversation is kept."
-        )
-
     # -- quitting -------------------------------------------------------------------
 
     async def action_quit(self) -> None:
@@ -207,15 +179,12 @@ class TillerApp(App[None]):
     def request_quit(self) -> None:
         from tiller.tui.screens.confirm import ConfirmScreen
 
-        session = self.main.session
-        changes = session.workspace.changes() if session is not None else []
-        if not changes:
+        chat = self.main.chat
+        warning = chat.quit_warning() if chat is not None and chat.current is not None else None
+        if warning is None:
             self.shutdown()
             return
-        message = (
-            f"{len(changes)} change(s) are only in memory and will be lost.\n"
-            "Ctrl+S flushes them to disk; Ctrl+X exports a patch."
-        )
+        message = f"{warning}\nCtrl+S flushes them to disk now; Ctrl+X exports a patch."
         self.push_screen(
             ConfirmScreen("Quit with unflushed changes?", message, yes="Quit anyway"),
             callback=lambda yes: self.shutdown() if yes else None,

@@ -6,8 +6,6 @@ shows follows `check_action`.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -15,6 +13,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from textual.widget import Widget
 
+    from tiller.chat import Chat, Notice
     from tiller.session import Session
     from tiller.tui.app import TillerApp
     from tiller.tui.conversation import Conversation
@@ -24,6 +23,7 @@ class WorkspaceActions:
     """Actions bound on the main screen. Expects the attributes `MainScreen` defines."""
 
     session: Session | None
+    chat: Chat | None
     running: bool
     change_count: int
     tiller: TillerApp
@@ -35,6 +35,7 @@ class WorkspaceActions:
         def notify(self, message: str, **kwargs: object) -> None: ...
         def refresh_bindings(self) -> None: ...
         def _schedule_refresh(self) -> None: ...
+        def tell(self, notice: Notice) -> None: ...
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys that matter now (False hides, None greys out)."""
@@ -81,54 +82,24 @@ class WorkspaceActions:
         self.tiller.push_screen(FlushScreen(self.session.workspace), callback=done)
 
     def action_export(self, path: str = "") -> None:
-        """Ctrl+X: write the workspace diff to a `.patch` file, say where, and name stale files."""
-        if self.session is None:
+        """Ctrl+X: write the patch (into Tiller's data dir), say where, and name stale files."""
+        if self.chat is None or self.chat.current is None:
             return
-        workspace = self.session.workspace
-        patch = workspace.diff()
-        if not patch:
-            self.notify("Nothing to export: the workspace matches the disk.")
-            return
-        options = self.tiller.options
-        here = options.root / options.cwd
-        if path:
-            target = Path(path).expanduser()
-            target = target if target.is_absolute() else here / target
-        else:
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(options.clock()))
-            target = options.root / f"tiller-{stamp}.patch"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(patch, encoding="utf-8")
-        except OSError as exc:
-            self.conversation.add_notice(f"Could not write the patch: {exc}", "error", markup=False)
-            return
-        count = len(workspace.changes())
-        self.conversation.add_notice(
-            f"Exported {count} change(s) to [b]{escape(str(target))}[/b]. "
-            f"Apply it with: git apply {escape(str(target))}"
-        )
-        for note in workspace.diff_notes():
-            self.conversation.add_notice(note, "warning", markup=False)
+        for notice in self.chat.export(path):
+            self.tell(notice)
 
     def action_undo(self) -> None:
-        """Ctrl+Z: put the workspace back as it was before the last turn."""
-        if not self._idle_or_say("undo") or self.session is None:
+        """Ctrl+Z: put the workspace back as it was before the last turn; name the files."""
+        if not self._idle_or_say("undo") or self.chat is None:
             return
-        if self.session.workspace.undo():
-            self.conversation.add_notice("Undid the last turn's edits (Ctrl+Y redoes).")
-        else:
-            self.notify("Nothing to undo.")
+        self.tell(self.chat.undo().notice)
         self._schedule_refresh()
 
     def action_redo(self) -> None:
         """Ctrl+Y: re-apply what undo took back."""
-        if not self._idle_or_say("redo") or self.session is None:
+        if not self._idle_or_say("redo") or self.chat is None:
             return
-        if self.session.workspace.redo():
-            self.conversation.add_notice("Redid the edits.")
-        else:
-            self.notify("Nothing to redo.")
+        self.tell(self.chat.redo().notice)
         self._schedule_refresh()
 
     def action_toggle_sidebar(self) -> None:

@@ -1,12 +1,14 @@
 """How each engine event updates the main screen: one widget per event.
 
-A mixin of `MainScreen`; `_engine_event` there dispatches `EventKind.X` to `_on_x`.
+A mixin of `MainScreen`; `_engine_event` there dispatches through `handlers`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from tiller.events import EventKind
 from tiller.tui.pending import PendingMessages
 from tiller.tui.status_bar import StatusBar
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class EngineEventHandlers:
-    """`_on_<event kind>(data)` for the events shown; expects `MainScreen`'s attributes."""
+    """A handler per event kind shown; expects `MainScreen`'s attributes."""
 
     running: bool
     conversation: Conversation
@@ -31,6 +33,32 @@ class EngineEventHandlers:
 
         def query_one(self, selector: type[Widget]) -> Any: ...
         def _schedule_refresh(self) -> None: ...
+
+    def handlers(self) -> dict[EventKind, Callable[[dict[str, Any]], Awaitable[None]]]:
+        """Which method draws which event (kinds not listed only reach the events pane)."""
+        return {
+            EventKind.ASSISTANT_TEXT_START: self._on_assistant_text_start,
+            EventKind.ASSISTANT_TEXT_DELTA: self._on_assistant_text_delta,
+            EventKind.ASSISTANT_REASONING_DELTA: self._on_assistant_reasoning_delta,
+            EventKind.ASSISTANT_TEXT_END: self._on_assistant_text_end,
+            EventKind.TOOL_CALL_START: self._on_tool_call_start,
+            EventKind.TOOL_CALL_OUTPUT_DELTA: self._on_tool_call_output_delta,
+            EventKind.TOOL_CALL_END: self._on_tool_call_end,
+            EventKind.USER_INPUT: self._on_user_input,
+            EventKind.STEERING_INJECTED: self._on_steering_injected,
+            EventKind.TURN_LIMIT: self._on_turn_limit,
+            EventKind.LOOP_DETECTION: self._on_loop_detection,
+            EventKind.WARNING: self._on_warning,
+            EventKind.ERROR: self._on_error,
+            EventKind.USAGE: self._on_usage,
+            EventKind.CONTEXT_COMPACTED: self._on_context_compacted,
+            EventKind.WORKSPACE_CHANGED: self._on_workspace_changed,
+            EventKind.SKILL_LOADED: self._on_skill_loaded,
+            EventKind.SUBAGENT_STARTED: self._on_subagent_started,
+            EventKind.SUBAGENT_FINISHED: self._on_subagent_finished,
+            EventKind.APPROVAL_REQUESTED: self._on_approval_requested,
+            EventKind.SESSION_END: self._on_session_end,
+        }
 
     async def _on_assistant_text_start(self, data: dict[str, Any]) -> None:
         self.conversation.begin_assistant()
@@ -83,9 +111,10 @@ class EngineEventHandlers:
         self.conversation.add_notice(str(data.get("message", "")), "warning", markup=False)
 
     async def _on_error(self, data: dict[str, Any]) -> None:
+        if data.get("fatal"):
+            return  # an auth error: the controller says it (once) when the run has ended
         message = str(data.get("message", "unknown error"))
-        if not data.get("fatal"):
-            message += "\nSend a message to try again, or switch models with /model."
+        message += "\nSend a message to try again, or switch models with /model."
         self.conversation.add_notice(message, "error", markup=False)
 
     async def _on_usage(self, data: dict[str, Any]) -> None:

@@ -17,7 +17,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
-from tiller.tui.commands import parse_command
 from tiller.tui.conversation import Conversation, UserKind
 from tiller.tui.diff_view import DiffView
 from tiller.tui.events_pane import EventsPane
@@ -31,6 +30,7 @@ from tiller.tui.status_bar import AWAITING_APPROVAL, StatusBar, shell_badge
 from tiller.tui.workspace_tree import WorkspaceTree
 
 if TYPE_CHECKING:
+    from tiller.chat import Chat, Notice
     from tiller.events import Event
     from tiller.session import Reply, Session
     from tiller.tui.app import TillerApp
@@ -41,6 +41,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "interrupt", "Interrupt"),
+        Binding("ctrl+c", "interrupt_or_clear", "Interrupt", show=False, priority=True),
         Binding("ctrl+s", "flush", "Flush"),
         Binding("ctrl+x", "export", "Export"),
         Binding("ctrl+z", "undo", "Undo"),
@@ -68,8 +69,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
 
     def __init__(self) -> None:
         super().__init__(id="main")
-        self.session: Session | None = None
-        self.sessions: dict[str, Session] = {}
+        self.chat: Chat | None = None
         self.conversations: dict[str, Conversation] = {}
         self.running = False
         self.change_count = 0
@@ -83,6 +83,15 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
     @property
     def tiller(self) -> TillerApp:
         return cast("TillerApp", self.app)
+
+    @property
+    def session(self) -> Session | None:
+        """The conversation shown (None while the first one is being built)."""
+        return self.chat.current if self.chat is not None else None
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        return self.chat.sessions if self.chat is not None else {}
 
     # -- layout -----------------------------------------------------------------
 
@@ -119,12 +128,24 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             session.cancel()
 
     def _start(self) -> None:
+        from tiller.chat import Chat
+
+        options = self.tiller.options
+        chat = Chat(
+            self.tiller.make_session,
+            journal=options.journal,
+            cwd=options.root / options.cwd,
+            export_dir=options.export_dir,
+            clock=options.clock,
+        )
         try:
-            session = self.tiller.make_session()
+            session = chat.open(options.resume)
+            options.resume = None
         except Exception as exc:
             self.query_one(StatusBar).state = "no session"
             self.notify(f"Could not start a session: {exc}", severity="error", timeout=30)
             return
+        self.chat = chat
         self._adopt(session)
         self.query_one(WorkspaceTree).load(session.workspace)
         self.query_one(DiffView).show(session.workspace, None)
@@ -151,8 +172,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         """Make `session` current, with its own conversation widget."""
         if self._unsubscribe is not None:
             self._unsubscribe()
-        self.session = session
-        self.sessions[session.id] = session
+        assert self.chat is not None
+        self.chat.adopt(session)
         switcher = self.query_one(ContentSwitcher)
         if session.id not in self.conversations:
             conversation = Conversation(id=f"conversation-{len(self.conversations) + 1}")
@@ -188,15 +209,21 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             self.notify("The session is still starting; try again in a moment.")
             prompt.restore([text])
             return
-        problem = self.tiller.missing_key_message(self.session.model)
-        if problem:
-            self.conversation.add_notice(problem, "error", markup=False)
+        assert self.chat is not None
+        ready = self.chat.begin(text)
+        if not isinstance(ready, str):
+            self.tell(ready)
             prompt.restore([text])
             return
         self.conversation.add_user(text, kind)
         self._set_running(True)
         self._calls_done = 0
-        self._run_engine(self.session, text)
+        self._run_engine(self.session, ready)
+
+    def tell(self, notice: Notice, conversation: Conversation | None = None) -> None:
+        """Show a controller's notice in `conversation` (default: the current one)."""
+        target = conversation or self.conversation
+        target.add_notice(notice.text, notice.level, markup=False)
 
     def start_compaction(self, focus: str) -> None:
         """Compact the current session's history in the worker (`/compact [focus]`)."""
@@ -246,6 +273,13 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             call_id = str(message.request.details.get("call_id", ""))
             self.conversation.shell_waiting(call_id, False)
 
+    def action_interrupt_or_clear(self) -> None:
+        """Ctrl+C: interrupt a run; idle, clear the prompt (quitting is Ctrl+Q / Ctrl+D)."""
+        if self.running:
+            self.action_interrupt()
+        else:
+            self.query_one(Prompt).clear()
+
     def action_interrupt(self) -> None:
         """Esc: stop the run at the next safe point; queued text returns to the prompt."""
         if self.session is None or not self.running:
@@ -258,80 +292,45 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
 
     @on(Prompt.Submitted)
     def _submitted(self, message: Prompt.Submitted) -> None:
-        text, mode = message.text, message.mode
-        parsed = parse_command(text)
-        if parsed is not None:
-            self.run_slash(*parsed)
+        if self.chat is None or self.session is None:
+            self.notify("The session is still starting; try again in a moment.")
+            self.query_one(Prompt).restore([message.text])
             return
-        if text.startswith("/") and not text.startswith("//") and " " not in text.split("\n")[0]:
-            self.notify(
-                f"Unknown command {text.split()[0]} — /help lists them.", severity="warning"
-            )
-            self.query_one(Prompt).restore([text])
-            return
-        if not self.running or self.session is None:
-            self.start_run(text)
-        elif mode == "follow_up":
-            self.session.follow_up(text)
-            self.query_one(PendingMessages).add("follow_up", text)
-        else:
-            self.session.steer(text)
-            self.query_one(PendingMessages).add("steering", text)
+        submitted = self.chat.submit(message.text, running=self.running, mode=message.mode)
+        if submitted.action == "command" and submitted.command is not None:
+            self.run_slash(submitted.command, submitted.argument)
+        elif submitted.action in ("unknown", "refused"):
+            if submitted.notice is not None:
+                self.notify(submitted.notice.text, severity="warning")
+            self.query_one(Prompt).restore([message.text])
+        elif submitted.action in ("steer", "follow_up"):
+            kind = "steering" if submitted.action == "steer" else "follow_up"
+            self.query_one(PendingMessages).add(kind, submitted.text)
+        elif submitted.action == "start":
+            self.start_run(submitted.text)
 
     @on(RunFinished)
     def _run_finished(self, message: RunFinished) -> None:
         session = self.sessions.get(message.session_id)
-        if session is None:
+        if session is None or self.chat is None:
             return
         current = session is self.session
         if current:
             self._set_running(False)
+        finished = self.chat.finish(session, message.reply, message.error)
         conversation = self.conversations[session.id]
-        if message.error is not None:
-            self._report_failure(session, conversation, message.error)
-        elif message.reply is not None and message.reply.stop_reason == "cancelled":
-            conversation.add_notice("Interrupted. Your queued messages are back in the prompt.")
-        leftover = session.take_queued()
+        for notice in finished.notices:
+            self.tell(notice, conversation)
         self.query_one(PendingMessages).clear_all()
-        reply = message.reply
-        if current and leftover and reply is not None and reply.stop_reason == "completed":
-            # Steering typed during the final answer: the agent gets it as the next prompt.
-            self.start_run("\n\n".join(leftover), "steering")
+        if finished.replaced is not None:
+            self.conversations[finished.replaced.id] = self.conversations.pop(session.id)
+            if current:
+                self._adopt(finished.replaced)
+        if finished.next_prompt is not None:
+            self.start_run(finished.next_prompt, "steering")
         elif current:
-            self.query_one(Prompt).restore(leftover)
+            self.query_one(Prompt).restore(list(finished.restore))
         self._schedule_refresh()
-
-    def _report_failure(
-        self, session: Session, conversation: Conversation, error: Exception
-    ) -> None:
-        from tiller.errors import AuthError, CompactionError, SessionClosed
-
-        if isinstance(error, CompactionError):
-            conversation.add_notice(str(error), "warning", markup=False)
-        elif isinstance(error, AuthError):
-            message = self.tiller.auth_error_message(session.model, error)
-            conversation.add_notice(message, "error", markup=False)
-            self._replace_closed(session)
-        elif isinstance(error, SessionClosed):
-            conversation.add_notice("This session was closed; /new starts another.", "error")
-        else:
-            conversation.add_notice(
-                f"Unexpected error in the agent: {type(error).__name__}: {error}",
-                "error",
-                markup=False,
-            )
-
-    def _replace_closed(self, session: Session) -> None:
-        """An auth error closed `session`: continue in a fresh one with the same history."""
-        fresh = self.tiller.make_session(workspace=session.workspace)
-        fresh.history = list(session.history)
-        fresh.usage.add(session.usage)
-        del self.sessions[session.id]
-        self.conversations[fresh.id] = self.conversations.pop(session.id)
-        if session is self.session:
-            self._adopt(fresh)
-        else:
-            self.sessions[fresh.id] = fresh
 
     # -- engine events ------------------------------------------------------------
 
@@ -341,7 +340,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         if self.session is None or event.session_id != self.session.id:
             return
         self.events_pane.add(event)
-        handler = getattr(self, f"_on_{event.kind.value}", None)
+        handler = self.handlers().get(event.kind)
         if handler is not None:
             await handler(event.data)
 

@@ -1,4 +1,4 @@
-"""`/sessions` and `/resume`: the conversations of this window."""
+"""`/sessions` and `/resume`: this window's conversations and the project's saved ones."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-NOT_SAVED = (
-    "Only conversations started in this window are listed: "
-    "Tiller does not save sessions to disk yet."
+SAVED = (
+    "Conversations are saved from their first prompt, with their unflushed changes; "
+    "`tiller --resume ID` also opens one."
 )
 
 
@@ -29,6 +29,9 @@ class SessionSummary:
     model: str
     messages: int
     current: bool
+    when: str = ""
+    open: bool = True
+    unflushed: int = 0
 
 
 class SessionsScreen(ModalScreen[str | None]):
@@ -44,12 +47,14 @@ class SessionsScreen(ModalScreen[str | None]):
         with Vertical(id="dialog", classes="picker") as dialog:
             dialog.border_title = "Sessions"
             dialog.border_subtitle = "Enter resumes · Esc cancels"
-            yield Static(f"[dim]{NOT_SAVED}[/dim]")
+            yield Static(f"[dim]{SAVED}[/dim]")
             yield OptionList(
                 *(
                     Option(
                         f"{'● ' if s.current else '  '}[b]{s.id}[/b]  {escape(s.title)}  "
-                        f"[dim]{escape(s.model)} · {s.messages} message(s)[/dim]",
+                        f"[dim]{s.when} · {escape(s.model)} · {s.messages} prompt(s) · "
+                        f"{s.unflushed} unflushed"
+                        f"{'' if s.open else ' · saved'}[/dim]",
                         id=s.id,
                     )
                     for s in self.sessions

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from tiller.formatting import format_cost, human_tokens
+from tiller.chat import CONTINUE_TEXT, Notice
 from tiller.tui.commands import SlashCommand
 
 if TYPE_CHECKING:
     from textual.widget import Widget
 
+    from tiller.chat import Chat
     from tiller.session import Session
     from tiller.tui.app import TillerApp
     from tiller.tui.conversation import Conversation
     from tiller.tui.screens.sessions import SessionSummary
 
-CONTINUE_TEXT = "Continue from where you stopped."
-
 
 class SlashActions:
-    """`/name [argument]` -> `command_name(argument)`. Expects `MainScreen`'s attributes."""
+    """What each command of the shared table does here. Expects `MainScreen`'s attributes."""
 
     session: Session | None
-    sessions: dict[str, Session]
+    chat: Chat | None
     running: bool
     tiller: TillerApp
     conversation: Conversation
@@ -42,10 +43,34 @@ class SlashActions:
         def action_undo(self) -> None: ...
         def action_redo(self) -> None: ...
         def action_help(self) -> None: ...
+        def tell(self, notice: Notice) -> None: ...
 
     def run_slash(self, command: SlashCommand, argument: str) -> None:
         """Run a slash command (from the prompt or the command palette)."""
-        getattr(self, f"command_{command.name}")(argument)
+        if command.needs_idle and not self._idle_or_say(f"/{command.name}"):
+            return
+        self._commands()[command.name](argument)
+
+    def _commands(self) -> dict[str, Callable[[str], None]]:
+        return {
+            "help": self.command_help,
+            "new": self.command_new,
+            "model": self.command_model,
+            "flush": self.command_flush,
+            "export": self.command_export,
+            "diff": self.command_diff,
+            "undo": self.command_undo,
+            "redo": self.command_redo,
+            "skills": self.command_skills,
+            "mcp": self.command_mcp,
+            "sessions": self.command_sessions,
+            "resume": self.command_resume,
+            "cost": self.command_cost,
+            "compact": self.command_compact,
+            "reasoning": self.command_reasoning,
+            "continue": self.command_continue,
+            "quit": self.command_quit,
+        }
 
     def command_help(self, argument: str) -> None:
         self.action_help()
@@ -66,8 +91,7 @@ class SlashActions:
         self.tiller.request_quit()
 
     def command_continue(self, argument: str) -> None:
-        if self._idle_or_say("continue"):
-            self.start_run(CONTINUE_TEXT)
+        self.start_run(CONTINUE_TEXT)
 
     def command_diff(self, argument: str) -> None:
         from tiller.tui.diff_view import DiffView
@@ -83,9 +107,9 @@ class SlashActions:
 
     def command_new(self, argument: str) -> None:
         """A fresh conversation on the same workspace (unflushed edits stay)."""
-        if not self._idle_or_say("start a new conversation") or self.session is None:
+        if self.chat is None:
             return
-        session = self.tiller.make_session(workspace=self.session.workspace)
+        session = self.chat.new()
         self._adopt(session)
         self.conversation.add_notice(
             f"New conversation [b]{session.id}[/b]; the workspace and its changes are kept. "
@@ -95,7 +119,7 @@ class SlashActions:
     def command_model(self, argument: str) -> None:
         from tiller.tui.screens.model_picker import ModelPickerScreen
 
-        if not self._idle_or_say("switch models") or self.session is None:
+        if self.session is None:
             return
         if argument:
             self._set_model(argument)
@@ -108,47 +132,33 @@ class SlashActions:
     def _set_model(self, model: str) -> None:
         from tiller.tui.status_bar import StatusBar
 
-        if self.session is None:
+        if self.chat is None or self.session is None:
             return
-        self.session.set_model(model)
+        notices = self.chat.set_model(model)
         status = self.query_one("#status")
         assert isinstance(status, StatusBar)
         status.model = model
         status.context_percent = None
-        note = f"Model is now [b]{escape(model)}[/b]."
-        problem = self.tiller.missing_key_message(model)
-        self.conversation.add_notice(note + (f"\n{escape(problem)}" if problem else ""))
+        for notice in notices:
+            self.tell(notice)
 
     def command_reasoning(self, argument: str) -> None:
         from tiller.tui.status_bar import StatusBar
 
-        if self.session is None:
+        if self.chat is None or self.session is None:
             return
-        if argument:
-            try:
-                self.session.set_reasoning(argument.lower())
-            except ValueError as exc:
-                self.conversation.add_notice(escape(str(exc)), "error")
-                return
-            status = self.query_one("#status")
-            assert isinstance(status, StatusBar)
-            status.reasoning = self.session.reasoning_effort
-        effort = self.session.reasoning_effort or "the provider's default"
-        self.conversation.add_notice(
-            f"Reasoning effort: [b]{escape(effort)}[/b] (from the next model call; "
-            "/reasoning none|low|medium|high)."
-        )
+        self.tell(self.chat.set_reasoning(argument))
+        status = self.query_one("#status")
+        assert isinstance(status, StatusBar)
+        status.reasoning = self.session.reasoning_effort
 
     def command_skills(self, argument: str) -> None:
-        if self.session is None:
+        if self.chat is None or self.session is None:
             return
-        lines = [f"[b]{len(self.session.skills)} skill(s)[/b] the agent can load:"]
-        lines += [
-            f"  [b]{escape(skill.name)}[/b] — {escape(skill.description)}"
-            for skill in self.session.skills
-        ]
-        for diagnostic in self.session.skill_diagnostics:
-            lines.append(f"  [yellow]skipped[/yellow] {escape(str(diagnostic))}")
+        loadable, skipped = self.chat.skills()
+        lines = [f"[b]{len(loadable)} skill(s)[/b] the agent can load:"]
+        lines += [f"  [b]{escape(name)}[/b] — {escape(what)}" for name, what in loadable]
+        lines += [f"  [yellow]skipped[/yellow] {escape(why)}" for why in skipped]
         self.conversation.add_notice("\n".join(lines))
 
     def command_mcp(self, argument: str) -> None:
@@ -158,22 +168,12 @@ class SlashActions:
             self.conversation.add_notice(escape("\n".join(describe_servers(self.session.mcp))))
 
     def command_cost(self, argument: str) -> None:
-        if self.session is None:
-            return
-        usage = self.session.usage
-        cost = format_cost(usage.cost_usd)
-        unknown = " (the provider's price is unknown)" if usage.cost_usd is None else ""
-        self.conversation.add_notice(
-            f"This conversation: {human_tokens(usage.input_tokens)} input, "
-            f"{human_tokens(usage.output_tokens)} output, "
-            f"{human_tokens(usage.cache_read_tokens)} cache-read and "
-            f"{human_tokens(usage.cache_write_tokens)} cache-write tokens; cost {cost}{unknown}."
-        )
+        if self.chat is not None and self.session is not None:
+            self.conversation.add_notice(self.chat.cost(), markup=False)
 
     def command_compact(self, argument: str) -> None:
         """Summarise the history now (in the worker); the marker appears when it is done."""
-        if self._idle_or_say("compact the conversation"):
-            self.start_compaction(argument)
+        self.start_compaction(argument)
 
     def command_sessions(self, argument: str) -> None:
         from tiller.tui.screens.sessions import SessionsScreen
@@ -187,32 +187,44 @@ class SlashActions:
         if not argument:
             self.command_sessions("")
             return
-        if self.session is not None and argument == self.session.id:
+        if self.chat is None or (self.session is not None and argument == self.session.id):
             return
-        session = self.sessions.get(argument)
-        if session is None:
-            self.notify(f"No session {argument!r} in this window; /sessions lists them.")
+        if self.running:
+            self.notify("The agent is working; switch after it stops (Esc interrupts).")
             return
-        if not self._idle_or_say("switch conversations"):
+        known = self.chat.sessions.get(argument)
+        opened = self.chat.switch(argument)
+        if isinstance(opened, Notice):
+            self.tell(opened)
             return
-        self._adopt(session)
-        self.notify(f"Resumed {session.id}.")
+        self._adopt(opened)
+        if known is None:
+            # A saved conversation comes with its own overlay: show its files and history.
+            from tiller.tui.diff_view import DiffView
+            from tiller.tui.workspace_tree import WorkspaceTree
+
+            tree, diff = self.query_one("#tree"), self.query_one("#diff")
+            assert isinstance(tree, WorkspaceTree) and isinstance(diff, DiffView)
+            tree.load(opened.workspace)
+            diff.show(opened.workspace, None)
+            self.conversation.replay(opened.history)
+        self.notify(f"Resumed {opened.id}.")
 
     def session_summaries(self) -> list[SessionSummary]:
-        from tiller.history import UserTurn
         from tiller.tui.screens.sessions import SessionSummary
 
-        summaries = []
-        for session in self.sessions.values():
-            users = [
-                turn.text
-                for turn in session.history
-                if isinstance(turn, UserTurn) and turn.kind != "summary"
-            ]
-            title = users[0].splitlines()[0][:50] if users else "(empty)"
-            summaries.append(
-                SessionSummary(
-                    session.id, title, session.model, len(users), session is self.session
-                )
+        if self.chat is None or self.chat.current is None:
+            return []
+        return [
+            SessionSummary(
+                s.id,
+                (s.first_prompt.splitlines() or ["(empty)"])[0][:50],
+                s.model,
+                s.prompts,
+                s.id == self.chat.current.id,
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated)),
+                s.open,
+                s.unflushed,
             )
-        return summaries
+            for s in self.chat.saved()
+        ]
