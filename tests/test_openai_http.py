@@ -265,9 +265,13 @@ def test_timeouts_are_retried(fake_server: FakeOpenAIServer) -> None:
     assert [r.split(";")[0] for r in retries] == ["Timed out"]
 
 
-def test_context_window_is_unknown() -> None:
-    """The endpoint does not say; the engine falls back to its default."""
-    assert OpenAIHTTPClient().context_window("openai/gpt-5") is None
+def test_context_window_comes_from_litellms_bundled_map() -> None:
+    """A model litellm's JSON map lists has its window; an unknown one has none."""
+    client = OpenAIHTTPClient()
+    assert (client.context_window("openai/gpt-4o"), client.context_window("openai/m")) == (
+        128000,
+        None,
+    )
 
 
 def test_session_round_trip_with_a_tool_call(fake_server: FakeOpenAIServer) -> None:

@@ -227,6 +227,8 @@ class LiteLLMClient:
             which an attempt counts as stalled: hung up and retried like a timeout.
     """
 
+    transport = "litellm"  # the name `Session.transport` and the front ends show
+
     def __init__(
         self,
         *,
@@ -310,6 +312,9 @@ class LiteLLMClient:
         if not caches_with_breakpoints(request.model):
             # Signed thinking goes back to Claude only; other providers reject the key.
             messages = without_thinking_blocks(messages)
+        else:
+            # OpenRouter's reasoning details (kept by the lean transport) are no Claude blocks.
+            messages = [_claude_blocks_only(message) for message in messages]
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
@@ -392,6 +397,18 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+def _claude_blocks_only(message: dict[str, Any]) -> dict[str, Any]:
+    blocks = message.get("thinking_blocks")
+    if not blocks or all(b.get("type") in _CLAUDE_BLOCKS for b in blocks):
+        return message
+    kept = [b for b in blocks if b.get("type") in _CLAUDE_BLOCKS]
+    rest = {k: v for k, v in message.items() if k != "thinking_blocks"}
+    return {**rest, "thinking_blocks": kept} if kept else rest
+
+
+_CLAUDE_BLOCKS = ("thinking", "redacted_thinking")
 
 
 # Providers litellm serves through the openai SDK, which reads `litellm.client_session`

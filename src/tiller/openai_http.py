@@ -5,8 +5,8 @@ transforms each message, every call), which caps how many sessions one
 process can drive. Endpoints that already speak the chat-completions API
 (OpenAI, OpenRouter, llama.cpp's server, vLLM, LM Studio) need none of that:
 this client posts the engine's messages as they are and parses the SSE
-stream itself. Opt in with the `transport = "openai"` setting; litellm stays
-the default and covers every other provider.
+stream itself. `transport = "auto"` (the default) picks it for those endpoints
+(`transport.resolve_transport`); `"openai"` forces it; litellm covers the rest.
 
 Semantics match `llm.LiteLLMClient` (the shared parts live in `transport`):
 the same retries and backoff, errors and messages, and a cancel honoured even
@@ -29,12 +29,14 @@ from typing import Any, Protocol
 
 import httpx
 
+from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
 from tiller.history import without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
     HTML_REPLY,
+    OPENAI_COMPATIBLE,
     CallFailed,
     Failure,
     RetryPolicy,
@@ -45,6 +47,7 @@ from tiller.transport import (
     retry_after,
     scrub_surrogates,
     status_failure,
+    usage_from,
 )
 
 __all__ = ["OpenAIHTTPClient"]
@@ -52,7 +55,7 @@ __all__ = ["OpenAIHTTPClient"]
 OPENAI_BASE = "https://api.openai.com/v1"
 OPENROUTER_BASE = "https://openrouter.ai/api/v1"
 # Model-id prefixes that name an OpenAI-compatible provider; litellm strips them too.
-_PREFIXES = ("openai", "openrouter", "hosted_vllm", "lm_studio", "llamafile")
+_PREFIXES = OPENAI_COMPATIBLE
 # litellm-only options that mean nothing to an endpoint (`transport` chose this client).
 _NOT_FOR_THE_ENDPOINT = frozenset(
     {"transport", "num_retries", "max_retries", "custom_llm_provider", "drop_params", CACHE_OPTION}
@@ -105,6 +108,7 @@ class _Call:
     timeout: float | None
     key_env: str
     stall: float = DEFAULT_STALL_TIMEOUT
+    model: str = ""  # the id the session uses (`openai/gpt-4o`), for its price
 
     def limits(self) -> httpx.Timeout:
         """Connect within 10 s (or `timeout`); no read may wait longer than the stall limit."""
@@ -138,6 +142,8 @@ class OpenAIHTTPClient:
             after which an attempt counts as stalled: hung up and retried.
     """
 
+    transport = "openai"  # the name `Session.transport` and the front ends show
+
     def __init__(
         self,
         *,
@@ -153,6 +159,8 @@ class OpenAIHTTPClient:
         self._shard = next(_next_shard)
         self._json = _BodyEncoder()
         self._lean: _Lean | None = None
+        # Prices and windows come from litellm's JSON map: read it while the call is prepared.
+        model_map.load_in_background()
 
     def complete(
         self,
@@ -199,8 +207,9 @@ class OpenAIHTTPClient:
         )
 
     def context_window(self, model: str) -> int | None:
-        """Unknown: chat-completions endpoints do not say; the engine uses its default."""
-        return None
+        """The model's input window from litellm's bundled map (read without litellm); None
+        when the map does not list it (the engine then uses its default)."""
+        return model_map.context_window(model)
 
 
 def _prepare(
@@ -225,12 +234,19 @@ def _prepare(
         return None  # local servers (llama.cpp, vLLM) take no key; the public APIs do
     body: dict[str, Any] = {"model": model}
     body.update((k, v) for k, v in options.items() if k not in _NOT_FOR_THE_ENDPOINT)
+    _reasoning_options(body, request.model, openrouter)
     body.pop("messages", None)
     body.pop("tools", None)
     body["stream"] = True
     body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
     # Thinking blocks are litellm's (Anthropic) form; OpenAI-compatible endpoints reject them.
-    messages = without_thinking_blocks(request.messages)
+    # OpenRouter takes its own `reasoning_details` back (kept among them), which it needs to
+    # continue a reasoning model's tool use.
+    messages = (
+        _with_reasoning_details(request.messages)
+        if openrouter
+        else without_thinking_blocks(request.messages)
+    )
     if options.get(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
         messages = mark_breakpoints(messages)
     encoder = encoder or _BodyEncoder()
@@ -257,7 +273,42 @@ def _prepare(
         timeout=float(timeout) if timeout is not None else None,
         key_env=key_env,
         stall=stall,
+        model=request.model,
     )
+
+
+def _reasoning_options(body: dict[str, Any], model: str, openrouter: bool) -> None:
+    """Put the reasoning effort where the endpoint reads it (in `body`, in place).
+
+    OpenRouter takes `reasoning: {"effort": ...}`; other endpoints `reasoning_effort`,
+    which is dropped for a model litellm's map says cannot reason (the call would fail),
+    as the litellm transport does.
+    """
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return
+    if openrouter:
+        del body["reasoning_effort"]
+        body.setdefault("reasoning", {"effort": effort})
+    elif model_map.supports_reasoning(model) is False:
+        del body["reasoning_effort"]
+
+
+def _with_reasoning_details(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` with OpenRouter's reasoning details moved from `thinking_blocks` to
+    `reasoning_details`, and Anthropic's own blocks left out."""
+    out = []
+    for message in messages:
+        blocks = message.get("thinking_blocks")
+        if blocks is None:
+            out.append(message)
+            continue
+        message = {k: v for k, v in message.items() if k != "thinking_blocks"}
+        details = [b for b in blocks if str(b.get("type", "")).startswith("reasoning.")]
+        if details:
+            message["reasoning_details"] = details
+        out.append(message)
+    return out
 
 
 def _dumps(value: Any) -> str:
@@ -375,7 +426,7 @@ def _attempt(
             return stream.cancelled()
         try:
             if _read(response, stream, cancel):
-                return stream.finished(_cost(stream.raw_usage))
+                return stream.finished(_cost(call.model, stream.raw_usage))
             return stream.cancelled()
         except (httpx.HTTPError, _StatusError, _BadReply) as exc:
             if cancel.is_set():  # the hang-up we caused
@@ -438,10 +489,15 @@ def _event(data: bytes, stream: StreamState) -> bool:
     return False
 
 
-def _cost(raw_usage: Any) -> float | None:
-    """USD when the endpoint reports it (OpenRouter's `usage.cost`); None otherwise."""
-    cost = raw_usage.get("cost") if isinstance(raw_usage, dict) else None
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+def _cost(model: str, raw_usage: Any) -> float | None:
+    """USD: what the endpoint reports (OpenRouter's `usage.cost`), else litellm's map's
+    prices for the model (cache reads and writes at their own rates); None when unknown."""
+    if not isinstance(raw_usage, dict):
+        return None
+    cost = raw_usage.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        return float(cost)
+    return model_map.cost(model, usage_from(raw_usage))
 
 
 class _BadReply(Exception):

@@ -121,9 +121,10 @@ def history_path() -> Path:
 
 def missing_key_message(session: Session) -> str | None:
     """Why the session's model cannot be called (no API key in the environment), or None."""
-    from tiller.llm import LiteLLMClient, missing_key_env
+    from tiller.llm import missing_key_env
 
-    if not isinstance(session.client, LiteLLMClient):
+    local = session.transport == "openai" and session.llm_options.get("api_base")  # no key needed
+    if session.transport not in ("litellm", "openai") or local:
         return None
     variable = missing_key_env(session.model, session.llm_options)
     if variable is None:

@@ -137,6 +137,8 @@ class Session:
             self.workspace = Workspace(files=dict(files or {}), root=root)
         self.model, resolved = _resolve_model(model, root)
         self._client = client or resolved
+        # The transport the session's own client was made for (None: the caller's client).
+        self._client_transport: str | None = None
         self._profile_name = profile
         self.profile: Profile = pick_profile(self.model, profile)
         self.history: list[Turn] = []
@@ -239,20 +241,37 @@ class Session:
     def client(self) -> ModelClient:
         """The model client, created on first use so importing stays cheap.
 
-        The `transport` option picks it: `litellm` (default) or `openai`, the
-        lean client for OpenAI-compatible endpoints.
+        The `transport` option picks it (`transport.resolve_transport`): `auto`
+        (default) is the lean client for OpenAI-compatible endpoints and litellm
+        for every other provider; `litellm` and `openai` force one. Under `auto`
+        a model switch to another kind of endpoint gets a client of its kind.
 
         Raises:
             ValueError: `transport` names no transport.
         """
-        if self._client is None:
-            from tiller.transport import DEFAULT_TRANSPORT, client_for
+        if self._client is None or self._client_transport is not None:
+            name = self._resolved_transport()
+            if self._client is None or name != self._client_transport:
+                from tiller.transport import client_for
 
-            self._client = client_for(
-                self.llm_options.get("transport") or DEFAULT_TRANSPORT,
-                stall_timeout=self.config.stall_timeout,
-            )
+                self._client = client_for(name, stall_timeout=self.config.stall_timeout)
+                self._client_transport = name
         return self._client
+
+    @property
+    def transport(self) -> str:
+        """How the model is reached: `litellm`, `openai` (the lean client), or the name
+        a caller's own client gives itself (`custom` when it gives none)."""
+        if self._client is not None and self._client_transport is None:
+            return str(getattr(self._client, "transport", "custom"))
+        return self._resolved_transport()
+
+    def _resolved_transport(self) -> str:
+        from tiller.transport import resolve_transport
+
+        return resolve_transport(
+            self.llm_options.get("transport"), self.model, self.llm_options.get("api_base")
+        )
 
     def set_model(self, model: str, profile: str | None = None) -> None:
         """Switch models from the next call on; the profile follows unless pinned."""
@@ -406,7 +425,12 @@ class Session:
             first = not self._started
             self._started = True
         if first:
-            self.emit(EventKind.SESSION_START, model=self.model, profile=self.profile.name)
+            self.emit(
+                EventKind.SESSION_START,
+                model=self.model,
+                profile=self.profile.name,
+                transport=self.transport,
+            )
         return Run(self, on_chunk).execute(text)
 
     def compact(self, instructions: str | None = None) -> Compaction:
