@@ -25,7 +25,7 @@ from typing import Any
 
 from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
 from tiller.errors import ProviderError
-from tiller.history import without_thinking_blocks
+from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -312,8 +312,11 @@ class LiteLLMClient:
         if not caches_with_breakpoints(request.model):
             # Signed thinking goes back to Claude only; other providers reject the key.
             messages = without_thinking_blocks(messages)
+        elif request.model.startswith("openrouter/"):
+            # OpenRouter takes its own reasoning details back, as on the lean transport.
+            messages = with_reasoning_details(messages)
         else:
-            # OpenRouter's reasoning details (kept by the lean transport) are no Claude blocks.
+            # OpenRouter's reasoning details (from an earlier route) are no Claude blocks.
             messages = [_claude_blocks_only(message) for message in messages]
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:

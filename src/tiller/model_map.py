@@ -79,7 +79,7 @@ def _candidates(model: str) -> list[str]:
     """Names to try for `model`, most specific first (`openai/gpt-4o`, then `gpt-4o`)."""
     names = [model]
     provider, _, rest = model.partition("/")
-    if rest and provider in _STRIPPED:
+    if rest:  # the map lists most models by their bare name (`gpt-4o`, `claude-sonnet-4-5`)
         names.append(rest)
         if provider == "openrouter":
             # OpenRouter names a model `vendor/name`, with dots where the map has dashes.

@@ -31,7 +31,7 @@ import httpx
 
 from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
-from tiller.history import without_thinking_blocks
+from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -235,6 +235,8 @@ def _prepare(
     body: dict[str, Any] = {"model": model}
     body.update((k, v) for k, v in options.items() if k not in _NOT_FOR_THE_ENDPOINT)
     _reasoning_options(body, request.model, openrouter)
+    if openrouter:
+        body.setdefault("usage", {"include": True})  # OpenRouter then reports the cost
     body.pop("messages", None)
     body.pop("tools", None)
     body["stream"] = True
@@ -243,7 +245,7 @@ def _prepare(
     # OpenRouter takes its own `reasoning_details` back (kept among them), which it needs to
     # continue a reasoning model's tool use.
     messages = (
-        _with_reasoning_details(request.messages)
+        with_reasoning_details(request.messages)
         if openrouter
         else without_thinking_blocks(request.messages)
     )
@@ -292,23 +294,6 @@ def _reasoning_options(body: dict[str, Any], model: str, openrouter: bool) -> No
         body.setdefault("reasoning", {"effort": effort})
     elif model_map.supports_reasoning(model) is False:
         del body["reasoning_effort"]
-
-
-def _with_reasoning_details(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`messages` with OpenRouter's reasoning details moved from `thinking_blocks` to
-    `reasoning_details`, and Anthropic's own blocks left out."""
-    out = []
-    for message in messages:
-        blocks = message.get("thinking_blocks")
-        if blocks is None:
-            out.append(message)
-            continue
-        message = {k: v for k, v in message.items() if k != "thinking_blocks"}
-        details = [b for b in blocks if str(b.get("type", "")).startswith("reasoning.")]
-        if details:
-            message["reasoning_details"] = details
-        out.append(message)
-    return out
 
 
 def _dumps(value: Any) -> str:
