@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tiller import model_map
 from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
 from tiller.errors import ProviderError
 from tiller.history import with_reasoning_details, without_thinking_blocks
@@ -40,6 +41,7 @@ from tiller.transport import (
     one_line,
     retry_after,
     scrub_surrogates,
+    usage_from,
 )
 
 __all__ = ["LiteLLMClient", "preload", "preload_in_background", "provider_key_env"]
@@ -610,14 +612,15 @@ def _reasons(litellm: Any, model: str) -> bool:
 
 
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
-    """USD from litellm's bundled price map; None when the model or the usage is unknown."""
+    """USD at the prices of litellm's bundled map, read as JSON (`tiller.model_map`);
+    None when the model or the usage is unknown.
+
+    `litellm.cost_per_token` costs ~1 ms a call (more for a model it cannot price,
+    which it looks up every time); the map gives the same figure for known models.
+    """
     if raw_usage is None:
         return None
-    try:
-        prompt, completion = litellm.cost_per_token(model=model, usage_object=raw_usage)
-        return float(prompt) + float(completion)
-    except Exception:
-        return None
+    return model_map.cost(model, usage_from(raw_usage))
 
 
 # -- errors --------------------------------------------------------------------------------

@@ -23,15 +23,15 @@ import queue
 import socket
 import ssl
 import threading
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
 from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
 from tiller.history import with_reasoning_details, without_thinking_blocks
+from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -69,12 +69,12 @@ _SHARDS = 16
 _TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
 _http_lock = threading.Lock()
-_pools: dict[int, httpx.Client] = {}
+_pools: dict[tuple[int, bool], httpx.Client] = {}
 _tls: ssl.SSLContext | None = None
 _next_shard = itertools.count()
 
 
-def shared_http(shard: int = 0) -> httpx.Client:
+def shared_http(shard: int = 0, *, plain: bool = False) -> httpx.Client:
     """One of the process-wide connection pools `OpenAIHTTPClient`s use by default.
 
     Sharing keeps connections warm across calls and sessions (httpx clients are
@@ -82,16 +82,26 @@ def shared_http(shard: int = 0) -> httpx.Client:
     hundred sessions waiting on a slow model each hold one); idle ones are kept.
     `OpenAIHTTPClient` sends on these pools' transports directly (see `_Lean`),
     so they keep no cookies.
+
+    `plain`: a pool for `http://` endpoints only (a local server), which never
+    loads the CA bundle (~10 ms). Only when no proxy is configured: a proxy for
+    plain HTTP may itself be reached over TLS, which must be verified.
     """
     global _tls
     shard %= _SHARDS
+    plain = plain and not urllib.request.getproxies()
     with _http_lock:
-        pool = _pools.get(shard)
+        pool = _pools.get((shard, plain))
         if pool is None:
-            if _tls is None:  # one TLS context for all: loading the CA bundle costs ~10 ms
-                _tls = httpx.create_ssl_context()
-            pool = _pools[shard] = httpx.Client(
-                verify=_tls,
+            if plain:
+                # No TLS is ever spoken on this pool: no certificates to load.
+                verify: ssl.SSLContext | bool = False
+            else:
+                if _tls is None:  # one TLS context for all: loading the CA bundle costs ~10 ms
+                    _tls = httpx.create_ssl_context()
+                verify = _tls
+            pool = _pools[(shard, plain)] = httpx.Client(
+                verify=verify,
                 timeout=_TIMEOUT,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
@@ -192,8 +202,9 @@ class OpenAIHTTPClient:
         if self._http is not None:
             sender: _Sender = self._http
         else:
-            if self._lean is None:
-                self._lean = _Lean(shared_http(self._shard))
+            plain = call.url.startswith("http://")
+            if self._lean is None or self._lean.plain != plain:
+                self._lean = _Lean(shared_http(self._shard, plain=plain), plain)
             sender = self._lean
         return complete_with_retries(
             request,
@@ -354,8 +365,9 @@ class _Lean:
     transport is still picked per URL, so proxies from the environment apply.
     """
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, plain: bool = False) -> None:
         self._http = http
+        self.plain = plain  # a pool for `http://` URLs only (see `shared_http`)
         self.headers = {name.lower(): value for name, value in http.headers.items()}
 
     def merged(self, headers: dict[str, str]) -> dict[str, str]:

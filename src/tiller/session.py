@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.compaction import Compaction
@@ -27,8 +27,6 @@ from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import ProjectDocsCache
 from tiller.settings import resolve_model
-from tiller.shell.confinement import unavailable
-from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
 from tiller.subagents import SubagentPool, subagent_tools
 from tiller.system_prompt import Environment, build_system_prompt
@@ -38,6 +36,9 @@ from tiller.tools.registry import ToolRegistry
 from tiller.tools.shell import shell_tool
 from tiller.tools.skill import skill_tool
 from tiller.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tiller.shell.runner import ShellRunner
 
 
 class SessionState(StrEnum):
@@ -76,6 +77,12 @@ def _resolve_model(
     if model is None or isinstance(model, str):
         return resolve_model(model, root=Path(root) if root is not None else None), None
     return str(getattr(model, "model", "custom")), model
+
+
+def _shell_unavailable(sandbox_mode: str) -> str | None:
+    from tiller.shell.confinement import unavailable
+
+    return unavailable(sandbox_mode)
 
 
 class Session:
@@ -173,11 +180,12 @@ class Session:
             if parent is not None
             else ApprovalPolicy(self.config.shell_approval, tuple(self.config.shell_allow))
         )
+        # The shell machinery is imported only by sessions that offer the shell tool.
         self.shell: ShellRunner | None = None
         # Why the shell tool is not offered though asked for (no bwrap here): one line
         # a front end shows with the install command.
         self.shell_unavailable: str | None = (
-            unavailable(self.config.shell_sandbox) if self.config.shell else None
+            _shell_unavailable(self.config.shell_sandbox) if self.config.shell else None
         )
         self._project_docs = ProjectDocsCache(self.workspace)
         self._prompt_key: tuple[Any, ...] | None = None
@@ -202,6 +210,8 @@ class Session:
         return ToolRegistry(by_name.values(), limits=self.config.truncation)
 
     def _shell_runner(self) -> ShellRunner:
+        from tiller.shell.runner import ShellRunner, ShellSettings
+
         settings = ShellSettings(
             default_timeout_ms=self.config.shell_timeout_ms or self.profile.shell_timeout_ms,
             cwd=self.cwd,
