@@ -24,7 +24,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tiller import model_map
-from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
+from tiller.caching import (
+    CACHE_OPTION,
+    INJECTION_POINTS,
+    caches_with_breakpoints,
+    mark_breakpoints,
+)
 from tiller.errors import ProviderError
 from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
@@ -330,8 +335,17 @@ class LiteLLMClient:
             # A model litellm knows cannot reason: the setting would fail every call.
             kwargs.pop("reasoning_effort")
         if kwargs.pop(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
-            # litellm places Anthropic's breakpoints itself, in each route's own JSON.
-            kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
+            if (
+                request.model.startswith("anthropic/")
+                and "cache_control_injection_points" not in kwargs
+            ):
+                # Native Anthropic takes `cache_control` on content blocks as they are;
+                # litellm's injection hook would deep-copy and rescan the whole history
+                # every call (~30% of a round's CPU).
+                messages = _marked_like_the_hook(messages)
+            else:
+                # litellm places the breakpoints itself, in each route's own JSON.
+                kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
         kwargs["stream"] = True
         kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
         # One place retries (this class): max_retries=0 turns off the openai SDK's own
@@ -402,6 +416,21 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+def _marked_like_the_hook(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Breakpoints where litellm's injection hook puts them for `INJECTION_POINTS`:
+    the system message and the newest one, `cache_control` on the message itself
+    (litellm carries it to the block it becomes: the system text, a tool result)."""
+    marked = list(messages)
+    targets = {len(marked) - 1} | ({0} if marked and marked[0].get("role") == "system" else set())
+    for index in sorted(t for t in targets if t >= 0):
+        message = marked[index]
+        if isinstance(message.get("content"), list):
+            marked[index] = mark_breakpoints([message])[0]
+        else:
+            marked[index] = {**message, "cache_control": dict(INJECTION_POINTS[0]["control"])}
+    return marked
 
 
 def _claude_blocks_only(message: dict[str, Any]) -> dict[str, Any]:
