@@ -293,14 +293,13 @@ class LiteLLMClient:
         )
 
     def context_window(self, model: str) -> int | None:
-        """The model's input window in tokens from litellm's model map; None when unknown."""
+        """The model's input window in tokens from litellm's bundled map; None when unknown.
+
+        Read as JSON (`tiller.model_map`), the same figure `litellm.get_model_info`
+        gives, without waiting for litellm's import.
+        """
         if model not in self._windows:
-            try:
-                info = _litellm().get_model_info(model)
-                value = info.get("max_input_tokens") or info.get("max_tokens")
-                self._windows[model] = int(value) if value else None
-            except Exception:
-                self._windows[model] = None
+            self._windows[model] = model_map.context_window(model)
         return self._windows[model]
 
     # -- internals -----------------------------------------------------------------------
