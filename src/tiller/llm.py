@@ -128,26 +128,34 @@ def preload() -> None:
             import openai.resources  # noqa: F401
 
 
-def preload_in_background() -> threading.Thread:
+def preload_in_background(*, warm: bool = True) -> threading.Thread:
     """Run `preload()` on a daemon thread; idempotent, returns the (single) thread.
 
     Front ends call this after drawing their first frame. An import failure is
     left for the first real call to report.
+
+    Args:
+        warm: also warm the first-call path. A headless run, whose first real call
+            follows at once, only imports: a warm-up would run beside that call,
+            paying for the same lazy imports twice over on a contended GIL.
     """
     global _preload_thread
     with _preload_lock:
         if _preload_thread is None:
             _preload_thread = threading.Thread(
-                target=_quiet_preload, name="tiller-litellm-preload", daemon=True
+                target=_quiet_preload, args=(warm,), name="tiller-litellm-preload", daemon=True
             )
             _preload_thread.start()
         return _preload_thread
 
 
-def _quiet_preload() -> None:
+def _quiet_preload(warm: bool) -> None:
     # An import failure is reported by the first completion, with context.
     with contextlib.suppress(Exception):
-        preload()
+        if warm:
+            preload()
+        else:
+            _litellm()
 
 
 # -- API keys ------------------------------------------------------------------------------
