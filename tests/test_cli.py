@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,24 @@ def test_run_json_first_event_names_the_transport(
     result = run(fake_server, tmp_path, *flags, "--json", "x")
     first = json.loads(result.output.splitlines()[0])
     assert (first["kind"], first["data"]["transport"]) == ("session_start", expected)
+
+
+def test_headless_exit_leaves_nothing_unflushed(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """The real entry point exits at once after a run; every line and file is complete."""
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
+    patch = tmp_path / "out.patch"
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--json"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none")]
+    argv += ["--diff", str(patch), "make a.txt"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    kinds = [json.loads(line)["kind"] for line in done.stdout.splitlines()]
+    assert (done.returncode, kinds[0], kinds[-1], "+A" in patch.read_text()) == (
+        0,
+        "session_start",
+        "session_end",
+        True,
+    )
