@@ -31,8 +31,10 @@ cost allows however the threads are scheduled.
 by the model calls (None when the server runs in this process): the fake
 server's own cost, which a busy machine inflates along with ours.
 
-`--transport openai` drives the sessions through the lean OpenAI-compatible
-client instead of litellm (then litellm is neither imported nor warmed).
+The default (`--transport auto`, as a session with no transport chosen) drives
+an `openai/` model through the lean OpenAI-compatible client (litellm is neither
+imported nor warmed; target >= 0.8 of ideal); `--transport litellm` forces
+litellm on the same route, `openai` names the lean client explicitly.
 
 Prints one JSON line. Environment: BENCH_SESSIONS (100), BENCH_ROUNDS (5),
 BENCH_LATENCY (0.2), BENCH_TRACE_SESSIONS (10; 0 skips the tracemalloc pass),
@@ -183,7 +185,7 @@ def warm_up(base_url: str, transport: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transport", choices=("litellm", "openai"), default="litellm")
+    parser.add_argument("--transport", choices=("auto", "litellm", "openai"), default="auto")
     transport = parser.parse_args().transport
     if transport == "litellm":
         preload()
@@ -216,6 +218,7 @@ def main() -> None:
         "latency_s": LATENCY,
         "server": SERVER,
         "transport": transport,
+        "litellm_imported": "litellm" in sys.modules,
         "cpus": os.cpu_count(),
         "stop_reasons": timed["reasons"],
         "model_calls": calls,

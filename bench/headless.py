@@ -1,13 +1,21 @@
-"""`tiller run` as a subprocess against the local server: start-up and cost per round.
+"""`tiller run` as a subprocess against the local server: start-up, CPU per round, exit.
 
-Prints one JSON line: the wall time of a 1-round and a 100-round scripted task
-(in-memory tools only), the cost per extra round (target <= 20 ms), and the
-time of a bare `import litellm` for comparison (a one-round run cannot beat it).
+Prints one JSON line per path: the wall time of a 1-round and a 100-round
+scripted task (in-memory tools only), the wall time and the CPU time (user +
+system, of the `tiller` process) per extra round, the exit time (from the
+answer reaching stdout to the process being gone), and the targets (issue 15).
 
-    .venv/bin/python bench/headless.py [--transport litellm|openai]
+    .venv/bin/python bench/headless.py [--path default|litellm|openai|all]
 
-`--transport openai` runs `tiller` with `TILLER_TRANSPORT=openai`: the lean
-OpenAI-compatible client, which never imports litellm.
+- `default`: `openai/fake-model` with no transport chosen: `auto` picks the lean
+  client (targets: one round <= 0.8 s, <= 3 ms CPU per round);
+- `litellm`: `anthropic/claude-sonnet-4-5` on the server's Anthropic Messages
+  endpoint (`auto` picks litellm; targets: one round <= 3.0 s, <= 10 ms CPU per
+  round, exit <= 0.1 s);
+- `openai`: the default model with `TILLER_TRANSPORT=litellm`, litellm on an
+  OpenAI-compatible route, for comparison.
+
+Tiller only: no peer is installed or run here (peers' figures are in issue 15).
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,67 +43,115 @@ DONE = ServerReply(text="done", chunk_size=64)
 REPEATS = 3
 
 
+@dataclass(frozen=True)
+class RunPath:
+    """One way to run: the model, where its endpoint is, the transport setting, targets."""
+
+    name: str
+    model: str
+    anthropic: bool
+    transport: str | None
+    one_round_target_s: float | None
+    cpu_ms_target: float | None
+    exit_target_s: float | None
+
+
+PATHS = {
+    "default": RunPath("default", "openai/fake-model", False, None, 0.8, 3.0, 0.1),
+    "litellm": RunPath("litellm", "anthropic/claude-sonnet-4-5", True, None, 3.0, 10.0, 0.1),
+    "openai": RunPath(
+        "litellm-openai-route", "openai/fake-model", False, "litellm", None, None, None
+    ),
+}
+
+
 def responder_for(rounds: int) -> Any:
     """Tool calls until the request carries `rounds - 1` tool results, then an answer."""
 
     def respond(body: dict[str, Any]) -> ServerReply:
-        results = sum(1 for m in body["messages"] if m.get("role") == "tool")
+        messages = body["messages"]
+        results = sum(1 for m in messages if m.get("role") == "tool")
+        # Anthropic Messages: tool results are user content blocks.
+        results += sum(
+            1
+            for m in messages
+            if isinstance(m.get("content"), list)
+            for block in m["content"]
+            if isinstance(block, dict) and block.get("type") == "tool_result"
+        )
         return READ if results < rounds - 1 else DONE
 
     return respond
 
 
-def timed_run(rounds: int, root: Path, env: dict[str, str]) -> float:
+@dataclass(frozen=True)
+class Timing:
+    wall_s: float
+    cpu_s: float
+    exit_s: float
+
+
+def timed_run(path: RunPath, rounds: int, root: Path, env: dict[str, str]) -> Timing:
     with FakeOpenAIServer(responder=responder_for(rounds)) as server:
-        command = [TILLER, "run", "-m", "openai/fake-model", "--api-base", server.base_url]
+        base = server.root_url if path.anthropic else server.base_url
+        command = [TILLER, "run", "-m", path.model, "--api-base", base]
         command += ["--root", str(root), "--max-turns", str(rounds + 1), "go"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"tiller run failed: {done.stderr}")
-    return elapsed
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None
+        process.stdout.read(1)  # the answer is the only thing printed, just before exiting
+        answered = time.perf_counter()
+        _out, err = process.communicate()
+        ended = time.perf_counter()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode != 0:
+        raise SystemExit(f"tiller run failed: {err.decode()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timing(ended - started, cpu, ended - answered)
 
 
-def bare_import() -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", "import litellm"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-    )
-    return time.perf_counter() - started
+def measure(path: RunPath) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "README.md").write_text("# bench\n" + "line\n" * 50)
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-bench",
+            "ANTHROPIC_API_KEY": "sk-bench",
+            "TILLER_DATA_DIR": str(root / ".data"),
+        }
+        for name in ("TILLER_MODEL", "TILLER_TRANSPORT"):
+            env.pop(name, None)
+        if path.transport:
+            env["TILLER_TRANSPORT"] = path.transport
+        ones = [timed_run(path, 1, root, env) for _ in range(REPEATS)]
+        hundreds = [timed_run(path, 100, root, env) for _ in range(REPEATS)]
+    one = statistics.median(t.wall_s for t in ones)
+    hundred = statistics.median(t.wall_s for t in hundreds)
+    cpu_one = statistics.median(t.cpu_s for t in ones)
+    cpu_hundred = statistics.median(t.cpu_s for t in hundreds)
+    return {
+        "bench": "headless",
+        "path": path.name,
+        "model": path.model,
+        "one_round_s": round(one, 3),
+        "one_round_target_s": path.one_round_target_s,
+        "hundred_rounds_s": round(hundred, 3),
+        "ms_per_round": round((hundred - one) / 99 * 1000, 2),
+        "cpu_ms_per_round": round((cpu_hundred - cpu_one) / 99 * 1000, 2),
+        "cpu_ms_per_round_target": path.cpu_ms_target,
+        "exit_s": round(statistics.median(t.exit_s for t in ones + hundreds), 3),
+        "exit_target_s": path.exit_target_s,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transport", choices=("litellm", "openai"), default="litellm")
-    transport = parser.parse_args().transport
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "README.md").write_text("# bench\n" + "line\n" * 50)
-        env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "TILLER_DATA_DIR": str(root / ".data")}
-        env.pop("TILLER_MODEL", None)
-        env["TILLER_TRANSPORT"] = transport
-        one = statistics.median(timed_run(1, root, env) for _ in range(REPEATS))
-        hundred = statistics.median(timed_run(100, root, env) for _ in range(REPEATS))
-    per_round = (hundred - one) / 99
-    print(
-        json.dumps(
-            {
-                "bench": "headless",
-                "transport": transport,
-                "one_round_s": round(one, 3),
-                "hundred_rounds_s": round(hundred, 3),
-                "ms_per_round": round(per_round * 1000, 2),
-                "target_ms_per_round": 20.0,
-                "bare_litellm_import_s": round(
-                    statistics.median(bare_import() for _ in range(REPEATS)), 3
-                ),
-            }
-        )
-    )
+    parser.add_argument("--path", choices=(*PATHS, "all"), default="all")
+    chosen = parser.parse_args().path
+    for name in PATHS if chosen == "all" else (chosen,):
+        print(json.dumps(measure(PATHS[name])), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,12 @@ WRITE = ServerReply(
 )
 
 
+@pytest.fixture(params=["litellm", "openai"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """The transport a test runs on: each runs on both (DESIGN §11, same behaviour)."""
+    return str(request.param)
+
+
 def run(server: FakeOpenAIServer, root: Path, *args: str) -> Result:
     base = ["run", "--model", "openai/fake-model", "--api-base", server.base_url]
     base += ["--root", str(root), "--skills-dir", str(root / "no-skills")]
@@ -36,11 +44,13 @@ def test_version() -> None:
     assert result.output == f"tiller {__version__}\n"
 
 
-def test_run_prints_answer_and_writes_diff(fake_server, tmp_path: Path) -> None:
+def test_run_prints_answer_and_writes_diff(fake_server, tmp_path: Path, transport: str) -> None:
     """run prints the final answer and --diff writes the patch; the disk is untouched."""
     fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
     patch = tmp_path / "out.patch"
-    result = run(fake_server, tmp_path, "--diff", str(patch), "make a.txt")
+    result = run(
+        fake_server, tmp_path, "--transport", transport, "--diff", str(patch), "make a.txt"
+    )
     assert (
         result.exit_code,
         result.stdout,
@@ -88,24 +98,24 @@ def test_run_flush_writes_to_disk(fake_server, tmp_path: Path) -> None:
     assert (result.exit_code, (tmp_path / "a.txt").read_text()) == (0, "A\n")
 
 
-def test_run_turn_limit_exit_code(fake_server, tmp_path: Path) -> None:
+def test_run_turn_limit_exit_code(fake_server, tmp_path: Path, transport: str) -> None:
     """Hitting --max-turns exits with the turn-limit code."""
     fake_server.add(WRITE, WRITE)
-    result = run(fake_server, tmp_path, "--max-turns", "1", "loop")
+    result = run(fake_server, tmp_path, "--transport", transport, "--max-turns", "1", "loop")
     assert result.exit_code == EXIT_TURN_LIMIT
 
 
-def test_run_auth_error_exit_code(fake_server, tmp_path: Path) -> None:
+def test_run_auth_error_exit_code(fake_server, tmp_path: Path, transport: str) -> None:
     """A rejected key exits with the error code."""
     fake_server.add(ServerReply(status=401, error_message="bad key"))
-    result = run(fake_server, tmp_path, "x")
+    result = run(fake_server, tmp_path, "--transport", transport, "x")
     assert result.exit_code == EXIT_ERROR
 
 
-def test_run_json_lines_parse(fake_server, tmp_path: Path) -> None:
+def test_run_json_lines_parse(fake_server, tmp_path: Path, transport: str) -> None:
     """--json prints one parseable event per line with stable fields."""
     fake_server.add(ServerReply(text="hi"))
-    result = run(fake_server, tmp_path, "--json", "x")
+    result = run(fake_server, tmp_path, "--transport", transport, "--json", "x")
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert (
         {tuple(sorted(e)) for e in events},
@@ -151,12 +161,14 @@ def test_run_without_a_key_stops_before_sending(fake_server, tmp_path: Path) -> 
 
 
 def test_run_writes_the_diff_even_when_the_run_ends_on_an_auth_error(
-    fake_server: FakeOpenAIServer, tmp_path: Path
+    fake_server: FakeOpenAIServer, tmp_path: Path, transport: str
 ) -> None:
     """--diff is written on every exit: an edit before a rejected key is still in the patch."""
     fake_server.add(WRITE, ServerReply(status=401, error_message="bad key"))
     patch = tmp_path / "out.patch"
-    result = run(fake_server, tmp_path, "--diff", str(patch), "make a.txt")
+    result = run(
+        fake_server, tmp_path, "--transport", transport, "--diff", str(patch), "make a.txt"
+    )
     assert (result.exit_code, "+A" in patch.read_text()) == (EXIT_ERROR, True)
 
 
@@ -192,3 +204,42 @@ def test_run_diff_with_flush_still_holds_the_change(fake_server, tmp_path: Path)
     patch = tmp_path / "out.patch"
     result = run(fake_server, tmp_path, "--diff", str(patch), "--flush", "make a.txt")
     assert (result.exit_code, "+A" in patch.read_text()) == (0, True)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], "openai"),
+        (["--transport", "litellm"], "litellm"),
+        (["--transport", "openai"], "openai"),
+    ],
+)
+def test_run_json_first_event_names_the_transport(
+    fake_server: FakeOpenAIServer, tmp_path: Path, flags: list[str], expected: str
+) -> None:
+    """--json's session_start says which transport the run uses (auto: lean for openai/)."""
+    fake_server.add(ServerReply(text="hi"))
+    result = run(fake_server, tmp_path, *flags, "--json", "x")
+    first = json.loads(result.output.splitlines()[0])
+    assert (first["kind"], first["data"]["transport"]) == ("session_start", expected)
+
+
+def test_headless_exit_leaves_nothing_unflushed(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """The real entry point exits at once after a run; every line and file is complete."""
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
+    patch = tmp_path / "out.patch"
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--json"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none")]
+    argv += ["--diff", str(patch), "make a.txt"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    kinds = [json.loads(line)["kind"] for line in done.stdout.splitlines()]
+    assert (done.returncode, kinds[0], kinds[-1], "+A" in patch.read_text()) == (
+        0,
+        "session_start",
+        "session_end",
+        True,
+    )

@@ -186,3 +186,23 @@ def test_global_options_before_the_subcommand_apply_to_it(fake_server, tmp_path:
     args += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "run", "go"]
     result = CliRunner().invoke(app, args, env={"OPENAI_API_KEY": "sk-test"})
     assert result.exit_code == EXIT_TURN_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-m", "openrouter/anthropic/claude-sonnet-4.5"], "Transport openai  (lean"),
+        (
+            ["-m", "anthropic/claude-sonnet-4-5"],
+            "Transport litellm  (every provider; setting auto)",
+        ),
+        (["-m", "openai/gpt-4o", "--transport", "litellm"], "Transport litellm"),
+    ],
+)
+def test_doctor_says_which_transport_the_model_uses(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    """doctor names the transport auto (or the setting) picks for the model."""
+    result = invoke("doctor", "--no-check-model", "--root", str(tmp_path), *args)
+    line = next(x for x in result.output.splitlines() if x.startswith("Transport"))
+    assert line.startswith(expected)

@@ -265,9 +265,13 @@ def test_timeouts_are_retried(fake_server: FakeOpenAIServer) -> None:
     assert [r.split(";")[0] for r in retries] == ["Timed out"]
 
 
-def test_context_window_is_unknown() -> None:
-    """The endpoint does not say; the engine falls back to its default."""
-    assert OpenAIHTTPClient().context_window("openai/gpt-5") is None
+def test_context_window_comes_from_litellms_bundled_map() -> None:
+    """A model litellm's JSON map lists has its window; an unknown one has none."""
+    client = OpenAIHTTPClient()
+    assert (client.context_window("openai/gpt-4o"), client.context_window("openai/m")) == (
+        128000,
+        None,
+    )
 
 
 def test_session_round_trip_with_a_tool_call(fake_server: FakeOpenAIServer) -> None:
@@ -308,3 +312,25 @@ def test_session_with_the_openai_transport_never_imports_litellm() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_default_transport_prices_a_known_model_without_importing_litellm() -> None:
+    """auto on `openai/gpt-4o`: lean client, cost and window from the JSON map, no litellm."""
+    code = (
+        "import sys\n"
+        "from tiller import Session\n"
+        "from tiller.testing import FakeOpenAIServer, ServerReply\n"
+        "with FakeOpenAIServer([ServerReply(text='ok', usage=(100, 10, 0))]) as server:\n"
+        "    s = Session('openai/gpt-4o', api_base=server.base_url, api_key='k', skills_dirs=[])\n"
+        "    s.send('hi')\n"
+        "    print(s.transport, round(s.usage.cost_usd, 9), s.context_window)\n"
+        "    s.close()\n"
+        "print('litellm' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [
+        "openai",
+        str(round(100 * 2.5e-6 + 10 * 1e-5, 9)),
+        "128000",
+        "False",
+    ]

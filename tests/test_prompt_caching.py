@@ -56,9 +56,10 @@ def test_mark_breakpoints_leaves_the_callers_messages_alone() -> None:
     )
 
 
-def test_openai_route_sends_no_cache_control(fake_server: FakeOpenAIServer) -> None:
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_openai_route_sends_no_cache_control(fake_server: FakeOpenAIServer, transport: str) -> None:
     """OpenAI caches automatically; its requests carry no cache_control at all."""
-    bodies = rounds(fake_server, "openai/gpt-4o")
+    bodies = rounds(fake_server, "openai/gpt-4o", transport=transport)
     assert [json.dumps(body).count("cache_control") for body in bodies] == [0, 0, 0]
 
 
@@ -74,16 +75,6 @@ def test_automatic_caching_sees_a_growing_prefix(
     assert all(later[: len(earlier)] == earlier for earlier, later in itertools.pairwise(encoded))
 
 
-def test_lean_transport_marks_openrouter_claude(fake_server: FakeOpenAIServer) -> None:
-    """On the lean transport, OpenRouter's Claude gets cache_control on content blocks."""
-    bodies = rounds(fake_server, "openrouter/anthropic/claude-sonnet-4.5", transport="openai")
-    last = bodies[-1]["messages"]
-    assert (last[0]["content"][-1]["cache_control"], last[-1]["content"][-1]["cache_control"]) == (
-        {"type": "ephemeral"},
-        {"type": "ephemeral"},
-    )
-
-
 def test_lean_transport_keeps_at_most_two_breakpoints(fake_server: FakeOpenAIServer) -> None:
     """Older messages lose their mark when a newer one takes it: two per request."""
     bodies = rounds(fake_server, "openrouter/anthropic/claude-sonnet-4.5", transport="openai")
@@ -92,5 +83,25 @@ def test_lean_transport_keeps_at_most_two_breakpoints(fake_server: FakeOpenAISer
 
 def test_litellm_openrouter_claude_gets_breakpoints(fake_server: FakeOpenAIServer) -> None:
     """Through litellm, OpenRouter's Claude requests carry the injected breakpoints."""
-    bodies = rounds(fake_server, "openrouter/anthropic/claude-sonnet-4.5")
+    bodies = rounds(fake_server, "openrouter/anthropic/claude-sonnet-4.5", transport="litellm")
     assert [0 < json.dumps(body).count("cache_control") <= 4 for body in bodies] == [True] * 3
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_openrouter_claude_marks_the_system_prompt_and_the_newest_message(
+    fake_server: FakeOpenAIServer, transport: str
+) -> None:
+    """Both transports put a breakpoint on the system prompt's and the newest message's block."""
+    bodies = rounds(fake_server, "openrouter/anthropic/claude-sonnet-4.5", transport=transport)
+    last = bodies[-1]["messages"]
+    marks = (
+        last[0]["content"][-1].get("cache_control"),
+        last[-1]["content"][-1].get("cache_control"),
+    )
+    assert marks == ({"type": "ephemeral"}, {"type": "ephemeral"})
+
+
+def test_the_default_transport_marks_openrouter_claude(fake_server: FakeOpenAIServer) -> None:
+    """With no transport chosen (auto: the lean client), OpenRouter's Claude is still marked."""
+    bodies = rounds(fake_server, "openrouter/anthropic/claude-sonnet-4.5")
+    assert [json.dumps(body).count("cache_control") for body in bodies] == [2, 2, 2]

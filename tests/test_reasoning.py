@@ -157,7 +157,10 @@ def test_reasoning_content_streams_as_events(fake_server: FakeOpenAIServer, tran
     assert ("".join(deltas), reply.text) == ("step by step", "ok")
 
 
-def test_effort_is_dropped_for_a_model_that_cannot_reason(fake_server: FakeOpenAIServer) -> None:
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_effort_is_dropped_for_a_model_that_cannot_reason(
+    fake_server: FakeOpenAIServer, transport: str
+) -> None:
     """gpt-4o has no reasoning setting: the call goes out without it instead of failing."""
     fake_server.add(ServerReply(text="ok"))
     session = Session(
@@ -166,9 +169,100 @@ def test_effort_is_dropped_for_a_model_that_cannot_reason(fake_server: FakeOpenA
         api_key="k",
         skills_dirs=[],
         reasoning_effort="low",
+        transport=transport,
     )
     reply = session.send("go")
     assert (reply.stop_reason, "reasoning_effort" in fake_server.requests[0].body) == (
         "completed",
         False,
     )
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_effort_is_kept_for_a_model_that_reasons(
+    fake_server: FakeOpenAIServer, transport: str
+) -> None:
+    """gpt-5 takes a reasoning setting: it reaches the endpoint as `reasoning_effort`."""
+    fake_server.add(ServerReply(text="ok"))
+    session = Session(
+        "openai/gpt-5",
+        api_base=fake_server.base_url,
+        api_key="k",
+        skills_dirs=[],
+        reasoning_effort="low",
+        transport=transport,
+    )
+    session.send("go")
+    assert fake_server.requests[0].body.get("reasoning_effort") == "low"
+
+
+OPENROUTER_CLAUDE = "openrouter/anthropic/claude-sonnet-4.5"
+DETAIL = {
+    "type": "reasoning.text",
+    "text": "think",
+    "signature": "sig",
+    "format": "anthropic-claude-v1",
+    "index": 0,
+}
+
+
+def openrouter_session(server: FakeOpenAIServer, transport: str, **options: object) -> Session:
+    return Session(
+        OPENROUTER_CLAUDE,
+        api_base=server.base_url,
+        api_key="k",
+        skills_dirs=[],
+        transport=transport,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("transport", "expected"),
+    [
+        # The two transports say it in OpenRouter's two accepted forms.
+        ("litellm", {"reasoning_effort": "high"}),
+        ("openai", {"reasoning": {"effort": "high"}}),
+    ],
+)
+def test_openrouter_gets_the_reasoning_effort(
+    fake_server: FakeOpenAIServer, transport: str, expected: dict
+) -> None:
+    """The effort reaches OpenRouter (lean: its documented `reasoning` object)."""
+    fake_server.add(ServerReply(text="ok"))
+    openrouter_session(fake_server, transport, reasoning_effort="high").send("go")
+    body = fake_server.requests[0].body
+    assert {k: body[k] for k in ("reasoning_effort", "reasoning") if k in body} == expected
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_openrouter_reasoning_details_go_back_with_the_assistant_turn(
+    fake_server: FakeOpenAIServer, transport: str
+) -> None:
+    """OpenRouter's reasoning details come back on the assistant message that carried them."""
+    fake_server.add(
+        ServerReply(tool_calls=[("list_dir", "{}")], reasoning_details=[DETAIL]),
+        ServerReply(text="ok"),
+    )
+    openrouter_session(fake_server, transport).send("go")
+    assistant = fake_server.requests[1].body["messages"][2]
+    assert (assistant.get("reasoning_details"), "thinking_blocks" in assistant) == (
+        [DETAIL],
+        False,
+    )
+
+
+def test_streamed_reasoning_details_are_merged_by_index() -> None:
+    """Pieces of one detail (text in parts, the signature last) make one whole detail."""
+    from tiller.transport import StreamState
+
+    stream = StreamState(on_text=lambda _: None)
+    for piece in (
+        {"type": "reasoning.text", "text": "th", "index": 0},
+        {"type": "reasoning.text", "text": "ink", "index": 0},
+        {"type": "reasoning.text", "signature": "sig", "index": 0},
+    ):
+        stream.feed({"choices": [{"delta": {"reasoning_details": [piece]}}]})
+    assert stream.finished(None).thinking_blocks == [
+        {"type": "reasoning.text", "text": "think", "index": 0, "signature": "sig"}
+    ]

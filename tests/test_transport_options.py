@@ -12,6 +12,7 @@ from tiller.llm import LiteLLMClient
 from tiller.openai_http import OpenAIHTTPClient
 from tiller.session import Session
 from tiller.settings import ENV_VARS, ConfigError, load_settings
+from tiller.transport import resolve_transport
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_transport_is_unset_by_default(root: Path) -> None:
-    """Nothing chosen: no transport reaches the session, so litellm it is."""
+    """Nothing chosen: no transport reaches the session, so `auto` it is."""
     assert "transport" not in load_settings(root).llm_options()
 
 
@@ -53,9 +54,9 @@ def test_flag_wins_over_the_environment(root: Path) -> None:
 @pytest.mark.parametrize(
     ("where", "expected"),
     [
-        ("config", r"transport must be one of litellm, openai, got 'httpx'"),
-        ("env", r"^TILLER_TRANSPORT must be one of litellm, openai, got 'httpx'$"),
-        ("flag", r"^--transport must be one of litellm, openai, got 'httpx'$"),
+        ("config", r"transport must be one of auto, litellm, openai, got 'httpx'"),
+        ("env", r"^TILLER_TRANSPORT must be one of auto, litellm, openai, got 'httpx'$"),
+        ("flag", r"^--transport must be one of auto, litellm, openai, got 'httpx'$"),
     ],
 )
 def test_an_unknown_transport_is_a_config_error(root: Path, where: str, expected: str) -> None:
@@ -84,21 +85,76 @@ def test_resolve_options_reports_a_bad_transport_as_a_usage_error(root: Path) ->
 @pytest.mark.parametrize(
     ("options", "client"),
     [
-        ({}, LiteLLMClient),
+        ({}, OpenAIHTTPClient),
+        ({"transport": "auto"}, OpenAIHTTPClient),
         ({"transport": "litellm"}, LiteLLMClient),
         ({"transport": "openai"}, OpenAIHTTPClient),
     ],
 )
 def test_session_picks_its_client_from_the_transport(options: dict, client: type) -> None:
-    """No transport or `litellm` gives LiteLLMClient; `openai` the lean client."""
+    """An `openai/` model: auto (default) and `openai` give the lean client; `litellm` litellm."""
     session = Session("openai/m", skills_dirs=[], **options)
     assert type(session.client) is client
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "expected"),
+    [
+        ("openai/gpt-5", None, "openai"),
+        ("openrouter/anthropic/claude-sonnet-4.5", None, "openai"),
+        ("hosted_vllm/qwen", "http://127.0.0.1:8000/v1", "openai"),
+        ("lm_studio/qwen", None, "openai"),
+        ("gpt-4o", None, "openai"),
+        ("qwen2.5-coder", "http://127.0.0.1:11434/v1", "openai"),
+        ("anthropic/claude-sonnet-4-5", None, "litellm"),
+        ("anthropic/claude-sonnet-4-5", "http://127.0.0.1:9/", "litellm"),
+        ("claude-sonnet-4-5", "http://127.0.0.1:9/", "litellm"),
+        ("gemini/gemini-2.5-pro", None, "litellm"),
+        ("bedrock/anthropic.claude-3", None, "litellm"),
+        ("vertex_ai/gemini-2.5-pro", None, "litellm"),
+        ("azure/my-deployment", "https://x.openai.azure.com", "litellm"),
+        ("ollama/llama3", "http://127.0.0.1:11434", "litellm"),
+        ("mystery-model", None, "litellm"),
+    ],
+)
+def test_auto_picks_the_lean_client_only_where_the_endpoint_speaks_openai(
+    model: str, api_base: str | None, expected: str
+) -> None:
+    """`auto`: chat-completions endpoints get the lean client, every other provider litellm."""
+    assert resolve_transport("auto", model, api_base) == expected
+
+
+@pytest.mark.parametrize("transport", ["litellm", "openai"])
+def test_an_explicit_transport_wins_over_auto(transport: str) -> None:
+    """`litellm` and `openai` stay explicit choices whatever the model."""
+    assert resolve_transport(transport, "anthropic/claude-sonnet-4-5") == transport
+
+
+def test_session_says_which_transport_it_uses() -> None:
+    """`Session.transport` names the resolved transport, not `auto`."""
+    sessions = [Session(m, skills_dirs=[]) for m in ("openrouter/x/y", "anthropic/claude-x")]
+    assert [s.transport for s in sessions] == ["openai", "litellm"]
+
+
+def test_under_auto_a_model_switch_changes_the_client() -> None:
+    """Switching from an OpenRouter model to native Anthropic moves the session to litellm."""
+    session = Session("openrouter/x/y", skills_dirs=[])
+    before = type(session.client)
+    session.set_model("anthropic/claude-sonnet-4-5")
+    assert (before, type(session.client)) == (OpenAIHTTPClient, LiteLLMClient)
+
+
+def test_a_forced_transport_survives_a_model_switch() -> None:
+    """`transport="openai"` keeps the lean client even for a model auto would not give it."""
+    session = Session("openrouter/x/y", skills_dirs=[], transport="openai")
+    session.set_model("anthropic/claude-sonnet-4-5")
+    assert type(session.client) is OpenAIHTTPClient
 
 
 def test_session_refuses_an_unknown_transport() -> None:
     """An unknown transport fails loudly, naming the choices."""
     session = Session("openai/m", skills_dirs=[], transport="grpc")
-    with pytest.raises(ValueError, match="Unknown transport 'grpc': use 'litellm'"):
+    with pytest.raises(ValueError, match="Unknown transport 'grpc': use 'auto'"):
         session.client  # noqa: B018
 
 

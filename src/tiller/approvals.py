@@ -13,9 +13,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from tiller.command_safety import Verdict, review
+if TYPE_CHECKING:
+    from tiller.command_safety import Verdict
+
+# `tiller.command_safety` (a shell grammar on tree-sitter) is imported by the first
+# review: sessions without the shell tool never pay for it.
 
 ApprovalMode = Literal["ask", "allow", "deny"]
 """`ask` the person; `allow` everything (`--yes`); `deny` what the allow-list does not name."""
@@ -71,6 +75,8 @@ def allowed_by_list(command: str, patterns: tuple[str, ...] | list[str]) -> bool
     simple command must match an entry word for word, and nothing in it may
     redirect, substitute, or run code through options.
     """
+    from tiller.command_safety import review
+
     return review(command, tuple(patterns), builtin=False).allowed
 
 
@@ -94,6 +100,8 @@ class ApprovalPolicy:
 
     def review(self, command: str) -> Verdict:
         """Whether `command` may run without asking anyone, and if not, why."""
+        from tiller.command_safety import Verdict, review
+
         if self.mode == "allow":
             return Verdict(True)
         with self._lock:

@@ -6,7 +6,10 @@ Exit codes of `tiller run`: 0 success, 1 error (provider, auth, flush conflict),
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -159,6 +162,7 @@ def run(
         shell_network=shell_network,
         env_file=env_file,
     )
+    _preload_litellm_if(opts.settings.transport, opts.settings.model, opts.settings.api_base)
     config = opts.settings.config
     if config.shell_approval == "ask":
         # Nobody can answer a question in a headless run: only the allow-list runs.
@@ -176,6 +180,8 @@ def run(
         journal=False,
         **opts.settings.llm_options(),
     )
+    # A resumed session may keep its journal's model: load litellm now if that needs it.
+    _preload_litellm_if(session.transport, session.model, session.llm_options.get("api_base"))
     from tiller.chat import Chat, Notice
 
     # Headless runs one session: the controller never builds another, it only readies this one.
@@ -248,6 +254,7 @@ def run(
             record = result_record(session, outcome, changed)
             sys.stdout.write(record + "\n")
             sys.stdout.flush()
+        _exit_fast.set()
 
 
 def unflushed_summary(count: int, session_id: str) -> str:
@@ -257,6 +264,36 @@ def unflushed_summary(count: int, session_id: str) -> str:
         f"`tiller --resume {session_id}` opens them (Ctrl+S flushes, Ctrl+X exports); "
         f"`tiller run --resume {session_id} --flush PROMPT` goes on and writes them."
     )
+
+
+def _preload_litellm_if(transport: str | None, model: str, api_base: str | None) -> None:
+    """Start importing litellm on a thread now when the run will need it (~3 s saved)."""
+    from tiller.transport import resolve_transport
+
+    try:
+        needed = resolve_transport(transport, model, api_base) == "litellm"
+    except ValueError:
+        return  # said where the session is made
+    if needed:
+        from tiller.llm import preload_in_background
+
+        preload_in_background(warm=False)
+
+
+# Set once a headless run has closed its session: nothing is left to tear down but
+# memory, which a normal exit spends ~1 s collecting after litellm was loaded.
+_exit_fast = threading.Event()
+
+
+def _exit_now(code: object) -> None:
+    """Flush what was printed and leave without the interpreter's teardown."""
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 @app.command()
@@ -367,4 +404,9 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         print(f"tiller {__version__}")
         return
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if _exit_fast.is_set():
+            _exit_now(done.code)
+        raise

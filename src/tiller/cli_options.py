@@ -43,8 +43,9 @@ ApiBase = Annotated[
 Transport = Annotated[
     str | None,
     typer.Option(
-        help="How to reach the model: litellm (default, every provider) or openai "
-        "(lean client for OpenAI-compatible endpoints; env TILLER_TRANSPORT)."
+        help="How to reach the model: auto (default: the lean client for OpenAI-compatible "
+        "endpoints, litellm for the rest), litellm (every provider) or openai "
+        "(the lean client; env TILLER_TRANSPORT)."
     ),
 ]
 Reasoning = Annotated[

@@ -20,6 +20,7 @@ from tiller.cli_options import (
     Shell,
     ShellNetwork,
     SkillsDir,
+    Transport,
     Yes,
     resolve_options,
 )
@@ -150,6 +151,7 @@ def doctor(
     model: Model = None,
     root: Root = None,
     api_base: ApiBase = None,
+    transport: Transport = None,
     env_file: EnvFile = None,
     shell: Shell = None,
     yes: Yes = False,
@@ -163,11 +165,13 @@ def doctor(
     from tiller.journal import sessions_dir
     from tiller.llm import provider_key_env
     from tiller.settings import project_config_path, user_config_path
+    from tiller.transport import resolve_transport
 
     opts = resolve_options(
         model=model,
         root=root,
         api_base=api_base,
+        transport=transport,
         env_file=env_file,
         shell=shell,
         yes=yes,
@@ -189,6 +193,10 @@ def doctor(
         typer.echo(f"          needs {needed}: {state}")
     if settings.api_base:
         typer.echo(f"API base  {settings.api_base}")
+    chosen = settings.transport or "auto"
+    used = resolve_transport(chosen, settings.model, settings.api_base)
+    how = "lean OpenAI-compatible client" if used == "openai" else "every provider"
+    typer.echo(f"Transport {used}  ({how}; setting {chosen})")
     keys = sorted(n for n, v in os.environ.items() if _KEY_NAME.fullmatch(n) and v)
     typer.echo(f"Keys set  {', '.join(keys) if keys else 'none'}")
 

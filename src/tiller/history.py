@@ -121,3 +121,20 @@ class MessageCache:
             if self._system["content"] != system:
                 self._system = {"role": "system", "content": system}
             return [self._system, *self._messages]
+
+
+def with_reasoning_details(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` with OpenRouter's reasoning details moved from `thinking_blocks` to
+    `reasoning_details`, and Anthropic's own blocks left out."""
+    out = []
+    for message in messages:
+        blocks = message.get("thinking_blocks")
+        if blocks is None:
+            out.append(message)
+            continue
+        message = {k: v for k, v in message.items() if k != "thinking_blocks"}
+        details = [b for b in blocks if str(b.get("type", "")).startswith("reasoning.")]
+        if details:
+            message["reasoning_details"] = details
+        out.append(message)
+    return out

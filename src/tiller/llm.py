@@ -23,9 +23,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tiller.caching import CACHE_OPTION, INJECTION_POINTS, caches_with_breakpoints
+from tiller import model_map
+from tiller.caching import (
+    CACHE_OPTION,
+    INJECTION_POINTS,
+    caches_with_breakpoints,
+    mark_breakpoints,
+)
 from tiller.errors import ProviderError
-from tiller.history import without_thinking_blocks
+from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -40,6 +46,7 @@ from tiller.transport import (
     one_line,
     retry_after,
     scrub_surrogates,
+    usage_from,
 )
 
 __all__ = ["LiteLLMClient", "preload", "preload_in_background", "provider_key_env"]
@@ -121,26 +128,34 @@ def preload() -> None:
             import openai.resources  # noqa: F401
 
 
-def preload_in_background() -> threading.Thread:
+def preload_in_background(*, warm: bool = True) -> threading.Thread:
     """Run `preload()` on a daemon thread; idempotent, returns the (single) thread.
 
     Front ends call this after drawing their first frame. An import failure is
     left for the first real call to report.
+
+    Args:
+        warm: also warm the first-call path. A headless run, whose first real call
+            follows at once, only imports: a warm-up would run beside that call,
+            paying for the same lazy imports twice over on a contended GIL.
     """
     global _preload_thread
     with _preload_lock:
         if _preload_thread is None:
             _preload_thread = threading.Thread(
-                target=_quiet_preload, name="tiller-litellm-preload", daemon=True
+                target=_quiet_preload, args=(warm,), name="tiller-litellm-preload", daemon=True
             )
             _preload_thread.start()
         return _preload_thread
 
 
-def _quiet_preload() -> None:
+def _quiet_preload(warm: bool) -> None:
     # An import failure is reported by the first completion, with context.
     with contextlib.suppress(Exception):
-        preload()
+        if warm:
+            preload()
+        else:
+            _litellm()
 
 
 # -- API keys ------------------------------------------------------------------------------
@@ -227,6 +242,8 @@ class LiteLLMClient:
             which an attempt counts as stalled: hung up and retried like a timeout.
     """
 
+    transport = "litellm"  # the name `Session.transport` and the front ends show
+
     def __init__(
         self,
         *,
@@ -284,14 +301,13 @@ class LiteLLMClient:
         )
 
     def context_window(self, model: str) -> int | None:
-        """The model's input window in tokens from litellm's model map; None when unknown."""
+        """The model's input window in tokens from litellm's bundled map; None when unknown.
+
+        Read as JSON (`tiller.model_map`), the same figure `litellm.get_model_info`
+        gives, without waiting for litellm's import.
+        """
         if model not in self._windows:
-            try:
-                info = _litellm().get_model_info(model)
-                value = info.get("max_input_tokens") or info.get("max_tokens")
-                self._windows[model] = int(value) if value else None
-            except Exception:
-                self._windows[model] = None
+            self._windows[model] = model_map.context_window(model)
         return self._windows[model]
 
     # -- internals -----------------------------------------------------------------------
@@ -310,6 +326,12 @@ class LiteLLMClient:
         if not caches_with_breakpoints(request.model):
             # Signed thinking goes back to Claude only; other providers reject the key.
             messages = without_thinking_blocks(messages)
+        elif request.model.startswith("openrouter/"):
+            # OpenRouter takes its own reasoning details back, as on the lean transport.
+            messages = with_reasoning_details(messages)
+        else:
+            # OpenRouter's reasoning details (from an earlier route) are no Claude blocks.
+            messages = [_claude_blocks_only(message) for message in messages]
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
@@ -320,8 +342,17 @@ class LiteLLMClient:
             # A model litellm knows cannot reason: the setting would fail every call.
             kwargs.pop("reasoning_effort")
         if kwargs.pop(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
-            # litellm places Anthropic's breakpoints itself, in each route's own JSON.
-            kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
+            if (
+                request.model.startswith("anthropic/")
+                and "cache_control_injection_points" not in kwargs
+            ):
+                # Native Anthropic takes `cache_control` on content blocks as they are;
+                # litellm's injection hook would deep-copy and rescan the whole history
+                # every call (~30% of a round's CPU).
+                messages = _marked_like_the_hook(messages)
+            else:
+                # litellm places the breakpoints itself, in each route's own JSON.
+                kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
         kwargs["stream"] = True
         kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
         # One place retries (this class): max_retries=0 turns off the openai SDK's own
@@ -392,6 +423,33 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+def _marked_like_the_hook(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Breakpoints where litellm's injection hook puts them for `INJECTION_POINTS`:
+    the system message and the newest one, `cache_control` on the message itself
+    (litellm carries it to the block it becomes: the system text, a tool result)."""
+    marked = list(messages)
+    targets = {len(marked) - 1} | ({0} if marked and marked[0].get("role") == "system" else set())
+    for index in sorted(t for t in targets if t >= 0):
+        message = marked[index]
+        if isinstance(message.get("content"), list):
+            marked[index] = mark_breakpoints([message])[0]
+        else:
+            marked[index] = {**message, "cache_control": dict(INJECTION_POINTS[0]["control"])}
+    return marked
+
+
+def _claude_blocks_only(message: dict[str, Any]) -> dict[str, Any]:
+    blocks = message.get("thinking_blocks")
+    if not blocks or all(b.get("type") in _CLAUDE_BLOCKS for b in blocks):
+        return message
+    kept = [b for b in blocks if b.get("type") in _CLAUDE_BLOCKS]
+    rest = {k: v for k, v in message.items() if k != "thinking_blocks"}
+    return {**rest, "thinking_blocks": kept} if kept else rest
+
+
+_CLAUDE_BLOCKS = ("thinking", "redacted_thinking")
 
 
 # Providers litellm serves through the openai SDK, which reads `litellm.client_session`
@@ -590,14 +648,15 @@ def _reasons(litellm: Any, model: str) -> bool:
 
 
 def _cost(litellm: Any, model: str, raw_usage: Any) -> float | None:
-    """USD from litellm's bundled price map; None when the model or the usage is unknown."""
+    """USD at the prices of litellm's bundled map, read as JSON (`tiller.model_map`);
+    None when the model or the usage is unknown.
+
+    `litellm.cost_per_token` costs ~1 ms a call (more for a model it cannot price,
+    which it looks up every time); the map gives the same figure for known models.
+    """
     if raw_usage is None:
         return None
-    try:
-        prompt, completion = litellm.cost_per_token(model=model, usage_object=raw_usage)
-        return float(prompt) + float(completion)
-    except Exception:
-        return None
+    return model_map.cost(model, usage_from(raw_usage))
 
 
 # -- errors --------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ transforms each message, every call), which caps how many sessions one
 process can drive. Endpoints that already speak the chat-completions API
 (OpenAI, OpenRouter, llama.cpp's server, vLLM, LM Studio) need none of that:
 this client posts the engine's messages as they are and parses the SSE
-stream itself. Opt in with the `transport = "openai"` setting; litellm stays
-the default and covers every other provider.
+stream itself. `transport = "auto"` (the default) picks it for those endpoints
+(`transport.resolve_transport`); `"openai"` forces it; litellm covers the rest.
 
 Semantics match `llm.LiteLLMClient` (the shared parts live in `transport`):
 the same retries and backoff, errors and messages, and a cancel honoured even
@@ -23,18 +23,20 @@ import queue
 import socket
 import ssl
 import threading
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
+from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
-from tiller.history import without_thinking_blocks
+from tiller.history import with_reasoning_details, without_thinking_blocks
+from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
     HTML_REPLY,
+    OPENAI_COMPATIBLE,
     CallFailed,
     Failure,
     RetryPolicy,
@@ -45,6 +47,7 @@ from tiller.transport import (
     retry_after,
     scrub_surrogates,
     status_failure,
+    usage_from,
 )
 
 __all__ = ["OpenAIHTTPClient"]
@@ -52,7 +55,7 @@ __all__ = ["OpenAIHTTPClient"]
 OPENAI_BASE = "https://api.openai.com/v1"
 OPENROUTER_BASE = "https://openrouter.ai/api/v1"
 # Model-id prefixes that name an OpenAI-compatible provider; litellm strips them too.
-_PREFIXES = ("openai", "openrouter", "hosted_vllm", "lm_studio", "llamafile")
+_PREFIXES = OPENAI_COMPATIBLE
 # litellm-only options that mean nothing to an endpoint (`transport` chose this client).
 _NOT_FOR_THE_ENDPOINT = frozenset(
     {"transport", "num_retries", "max_retries", "custom_llm_provider", "drop_params", CACHE_OPTION}
@@ -66,12 +69,12 @@ _SHARDS = 16
 _TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
 _http_lock = threading.Lock()
-_pools: dict[int, httpx.Client] = {}
+_pools: dict[tuple[int, bool], httpx.Client] = {}
 _tls: ssl.SSLContext | None = None
 _next_shard = itertools.count()
 
 
-def shared_http(shard: int = 0) -> httpx.Client:
+def shared_http(shard: int = 0, *, plain: bool = False) -> httpx.Client:
     """One of the process-wide connection pools `OpenAIHTTPClient`s use by default.
 
     Sharing keeps connections warm across calls and sessions (httpx clients are
@@ -79,16 +82,26 @@ def shared_http(shard: int = 0) -> httpx.Client:
     hundred sessions waiting on a slow model each hold one); idle ones are kept.
     `OpenAIHTTPClient` sends on these pools' transports directly (see `_Lean`),
     so they keep no cookies.
+
+    `plain`: a pool for `http://` endpoints only (a local server), which never
+    loads the CA bundle (~10 ms). Only when no proxy is configured: a proxy for
+    plain HTTP may itself be reached over TLS, which must be verified.
     """
     global _tls
     shard %= _SHARDS
+    plain = plain and not urllib.request.getproxies()
     with _http_lock:
-        pool = _pools.get(shard)
+        pool = _pools.get((shard, plain))
         if pool is None:
-            if _tls is None:  # one TLS context for all: loading the CA bundle costs ~10 ms
-                _tls = httpx.create_ssl_context()
-            pool = _pools[shard] = httpx.Client(
-                verify=_tls,
+            if plain:
+                # No TLS is ever spoken on this pool: no certificates to load.
+                verify: ssl.SSLContext | bool = False
+            else:
+                if _tls is None:  # one TLS context for all: loading the CA bundle costs ~10 ms
+                    _tls = httpx.create_ssl_context()
+                verify = _tls
+            pool = _pools[(shard, plain)] = httpx.Client(
+                verify=verify,
                 timeout=_TIMEOUT,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
@@ -105,6 +118,7 @@ class _Call:
     timeout: float | None
     key_env: str
     stall: float = DEFAULT_STALL_TIMEOUT
+    model: str = ""  # the id the session uses (`openai/gpt-4o`), for its price
 
     def limits(self) -> httpx.Timeout:
         """Connect within 10 s (or `timeout`); no read may wait longer than the stall limit."""
@@ -138,6 +152,8 @@ class OpenAIHTTPClient:
             after which an attempt counts as stalled: hung up and retried.
     """
 
+    transport = "openai"  # the name `Session.transport` and the front ends show
+
     def __init__(
         self,
         *,
@@ -153,6 +169,8 @@ class OpenAIHTTPClient:
         self._shard = next(_next_shard)
         self._json = _BodyEncoder()
         self._lean: _Lean | None = None
+        # Prices and windows come from litellm's JSON map: read it while the call is prepared.
+        model_map.load_in_background()
 
     def complete(
         self,
@@ -184,8 +202,9 @@ class OpenAIHTTPClient:
         if self._http is not None:
             sender: _Sender = self._http
         else:
-            if self._lean is None:
-                self._lean = _Lean(shared_http(self._shard))
+            plain = call.url.startswith("http://")
+            if self._lean is None or self._lean.plain != plain:
+                self._lean = _Lean(shared_http(self._shard, plain=plain), plain)
             sender = self._lean
         return complete_with_retries(
             request,
@@ -199,8 +218,9 @@ class OpenAIHTTPClient:
         )
 
     def context_window(self, model: str) -> int | None:
-        """Unknown: chat-completions endpoints do not say; the engine uses its default."""
-        return None
+        """The model's input window from litellm's bundled map (read without litellm); None
+        when the map does not list it (the engine then uses its default)."""
+        return model_map.context_window(model)
 
 
 def _prepare(
@@ -225,12 +245,21 @@ def _prepare(
         return None  # local servers (llama.cpp, vLLM) take no key; the public APIs do
     body: dict[str, Any] = {"model": model}
     body.update((k, v) for k, v in options.items() if k not in _NOT_FOR_THE_ENDPOINT)
+    _reasoning_options(body, request.model, openrouter)
+    if openrouter:
+        body.setdefault("usage", {"include": True})  # OpenRouter then reports the cost
     body.pop("messages", None)
     body.pop("tools", None)
     body["stream"] = True
     body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
     # Thinking blocks are litellm's (Anthropic) form; OpenAI-compatible endpoints reject them.
-    messages = without_thinking_blocks(request.messages)
+    # OpenRouter takes its own `reasoning_details` back (kept among them), which it needs to
+    # continue a reasoning model's tool use.
+    messages = (
+        with_reasoning_details(request.messages)
+        if openrouter
+        else without_thinking_blocks(request.messages)
+    )
     if options.get(CACHE_OPTION, True) and caches_with_breakpoints(request.model):
         messages = mark_breakpoints(messages)
     encoder = encoder or _BodyEncoder()
@@ -257,7 +286,25 @@ def _prepare(
         timeout=float(timeout) if timeout is not None else None,
         key_env=key_env,
         stall=stall,
+        model=request.model,
     )
+
+
+def _reasoning_options(body: dict[str, Any], model: str, openrouter: bool) -> None:
+    """Put the reasoning effort where the endpoint reads it (in `body`, in place).
+
+    OpenRouter takes `reasoning: {"effort": ...}`; other endpoints `reasoning_effort`,
+    which is dropped for a model litellm's map says cannot reason (the call would fail),
+    as the litellm transport does.
+    """
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return
+    if openrouter:
+        del body["reasoning_effort"]
+        body.setdefault("reasoning", {"effort": effort})
+    elif model_map.supports_reasoning(model) is False:
+        del body["reasoning_effort"]
 
 
 def _dumps(value: Any) -> str:
@@ -318,8 +365,9 @@ class _Lean:
     transport is still picked per URL, so proxies from the environment apply.
     """
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, plain: bool = False) -> None:
         self._http = http
+        self.plain = plain  # a pool for `http://` URLs only (see `shared_http`)
         self.headers = {name.lower(): value for name, value in http.headers.items()}
 
     def merged(self, headers: dict[str, str]) -> dict[str, str]:
@@ -375,7 +423,7 @@ def _attempt(
             return stream.cancelled()
         try:
             if _read(response, stream, cancel):
-                return stream.finished(_cost(stream.raw_usage))
+                return stream.finished(_cost(call.model, stream.raw_usage))
             return stream.cancelled()
         except (httpx.HTTPError, _StatusError, _BadReply) as exc:
             if cancel.is_set():  # the hang-up we caused
@@ -438,10 +486,15 @@ def _event(data: bytes, stream: StreamState) -> bool:
     return False
 
 
-def _cost(raw_usage: Any) -> float | None:
-    """USD when the endpoint reports it (OpenRouter's `usage.cost`); None otherwise."""
-    cost = raw_usage.get("cost") if isinstance(raw_usage, dict) else None
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+def _cost(model: str, raw_usage: Any) -> float | None:
+    """USD: what the endpoint reports (OpenRouter's `usage.cost`), else litellm's map's
+    prices for the model (cache reads and writes at their own rates); None when unknown."""
+    if not isinstance(raw_usage, dict):
+        return None
+    cost = raw_usage.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        return float(cost)
+    return model_map.cost(model, usage_from(raw_usage))
 
 
 class _BadReply(Exception):

@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.compaction import Compaction
@@ -28,8 +28,6 @@ from tiller.model import ModelClient, ModelRequest, Usage
 from tiller.profiles import Profile, pick_profile
 from tiller.project_docs import ProjectDocsCache
 from tiller.settings import resolve_model
-from tiller.shell.confinement import unavailable
-from tiller.shell.runner import ShellRunner, ShellSettings
 from tiller.skills import Skill, SkillDiagnostic, default_skill_dirs, discover_skills, skill_catalog
 from tiller.subagents import SubagentPool, subagent_tools
 from tiller.system_prompt import Environment, build_system_prompt
@@ -39,6 +37,9 @@ from tiller.tools.registry import ToolRegistry
 from tiller.tools.shell import shell_tool
 from tiller.tools.skill import skill_tool
 from tiller.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tiller.shell.runner import ShellRunner
 
 
 class SessionState(StrEnum):
@@ -77,6 +78,12 @@ def _resolve_model(
     if model is None or isinstance(model, str):
         return resolve_model(model, root=Path(root) if root is not None else None), None
     return str(getattr(model, "model", "custom")), model
+
+
+def _shell_unavailable(sandbox_mode: str) -> str | None:
+    from tiller.shell.confinement import unavailable
+
+    return unavailable(sandbox_mode)
 
 
 class Session:
@@ -138,6 +145,8 @@ class Session:
             self.workspace = Workspace(files=dict(files or {}), root=root)
         self.model, resolved = _resolve_model(model, root)
         self._client = client or resolved
+        # The transport the session's own client was made for (None: the caller's client).
+        self._client_transport: str | None = None
         self._profile_name = profile
         self.profile: Profile = pick_profile(self.model, profile)
         self.history: list[Turn] = []
@@ -172,11 +181,12 @@ class Session:
             if parent is not None
             else ApprovalPolicy(self.config.shell_approval, tuple(self.config.shell_allow))
         )
+        # The shell machinery is imported only by sessions that offer the shell tool.
         self.shell: ShellRunner | None = None
         # Why the shell tool is not offered though asked for (no bwrap here): one line
         # a front end shows with the install command.
         self.shell_unavailable: str | None = (
-            unavailable(self.config.shell_sandbox) if self.config.shell else None
+            _shell_unavailable(self.config.shell_sandbox) if self.config.shell else None
         )
         self._project_docs = ProjectDocsCache(self.workspace)
         self._prompt_key: tuple[Any, ...] | None = None
@@ -205,6 +215,8 @@ class Session:
         return ToolRegistry(by_name.values(), limits=self.config.truncation)
 
     def _shell_runner(self) -> ShellRunner:
+        from tiller.shell.runner import ShellRunner, ShellSettings
+
         settings = ShellSettings(
             default_timeout_ms=self.config.shell_timeout_ms or self.profile.shell_timeout_ms,
             cwd=self.cwd,
@@ -274,20 +286,37 @@ class Session:
     def client(self) -> ModelClient:
         """The model client, created on first use so importing stays cheap.
 
-        The `transport` option picks it: `litellm` (default) or `openai`, the
-        lean client for OpenAI-compatible endpoints.
+        The `transport` option picks it (`transport.resolve_transport`): `auto`
+        (default) is the lean client for OpenAI-compatible endpoints and litellm
+        for every other provider; `litellm` and `openai` force one. Under `auto`
+        a model switch to another kind of endpoint gets a client of its kind.
 
         Raises:
             ValueError: `transport` names no transport.
         """
-        if self._client is None:
-            from tiller.transport import DEFAULT_TRANSPORT, client_for
+        if self._client is None or self._client_transport is not None:
+            name = self._resolved_transport()
+            if self._client is None or name != self._client_transport:
+                from tiller.transport import client_for
 
-            self._client = client_for(
-                self.llm_options.get("transport") or DEFAULT_TRANSPORT,
-                stall_timeout=self.config.stall_timeout,
-            )
+                self._client = client_for(name, stall_timeout=self.config.stall_timeout)
+                self._client_transport = name
         return self._client
+
+    @property
+    def transport(self) -> str:
+        """How the model is reached: `litellm`, `openai` (the lean client), or the name
+        a caller's own client gives itself (`custom` when it gives none)."""
+        if self._client is not None and self._client_transport is None:
+            return str(getattr(self._client, "transport", "custom"))
+        return self._resolved_transport()
+
+    def _resolved_transport(self) -> str:
+        from tiller.transport import resolve_transport
+
+        return resolve_transport(
+            self.llm_options.get("transport"), self.model, self.llm_options.get("api_base")
+        )
 
     def set_model(self, model: str, profile: str | None = None) -> None:
         """Switch models from the next call on; the profile follows unless pinned."""
@@ -441,7 +470,12 @@ class Session:
             first = not self._started
             self._started = True
         if first:
-            self.emit(EventKind.SESSION_START, model=self.model, profile=self.profile.name)
+            self.emit(
+                EventKind.SESSION_START,
+                model=self.model,
+                profile=self.profile.name,
+                transport=self.transport,
+            )
             self._first_send_mcp()
         return Run(self, on_chunk).execute(text)
 

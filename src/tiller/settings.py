@@ -306,8 +306,9 @@ class Settings:
         max_turns: model round-trips per prompt, or None when nothing set it.
         skills_dirs: where to look for skills, or None for the defaults.
         api_base: the provider endpoint, or None.
-        transport: how to reach the model: `litellm` (every provider) or `openai`
-            (a lean client for OpenAI-compatible endpoints); None means litellm.
+        transport: how to reach the model: `auto` (the lean client for OpenAI-compatible
+            endpoints, litellm for the rest), `litellm` (every provider) or `openai`
+            (the lean client); None means `auto`.
         theme: the TUI theme name, or None.
         reasoning: the reasoning effort (`none`, `low`, `medium`, `high`), or None for
             the provider's default.

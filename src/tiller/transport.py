@@ -1,8 +1,10 @@
 """What every model transport shares: picking one, retrying, failures as errors, assembly.
 
 A transport is a `ModelClient` that reaches providers one way: `litellm`
-(`llm.LiteLLMClient`, every provider, the default) or `openai`
-(`openai_http.OpenAIHTTPClient`, OpenAI-compatible endpoints over plain httpx).
+(`llm.LiteLLMClient`, every provider) or `openai` (`openai_http.OpenAIHTTPClient`,
+OpenAI-compatible endpoints over plain httpx). `auto` (the default) picks per
+model: the lean client wherever the endpoint speaks chat-completions, litellm
+for the rest (`resolve_transport`).
 They differ only in how they talk to the provider and recognise its failures;
 the retry loop, its backoff, the wording of errors and the assembly of a
 streamed reply live here, once. Importing this module imports neither.
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_STALL_TIMEOUT",
     "DEFAULT_TRANSPORT",
     "HTML_REPLY",
+    "OPENAI_COMPATIBLE",
     "TRANSPORTS",
     "CallFailed",
     "Failure",
@@ -35,17 +38,56 @@ __all__ = [
     "client_for",
     "complete_with_retries",
     "not_a_stream",
+    "resolve_transport",
     "scrub_surrogates",
+    "usage_from",
 ]
 
-TRANSPORTS = ("litellm", "openai")
-DEFAULT_TRANSPORT = "litellm"
+TRANSPORTS = ("auto", "litellm", "openai")
+DEFAULT_TRANSPORT = "auto"
+# Model-id prefixes that name an OpenAI-compatible chat-completions endpoint.
+OPENAI_COMPATIBLE = ("openai", "openrouter", "hosted_vllm", "lm_studio", "llamafile")
+# Bare model names litellm sends to a provider of its own (not chat-completions).
+_NATIVE_BARE = re.compile(r"^(claude|gemini|command|anthropic\.|amazon\.|meta\.)", re.IGNORECASE)
+_OPENAI_BARE = re.compile(r"^(gpt|o\d|chatgpt|codex)", re.IGNORECASE)
 # Seconds a provider may send nothing before an attempt is given up and retried.
 DEFAULT_STALL_TIMEOUT = 90.0
 
 
+def resolve_transport(transport: str | None, model: str, api_base: str | None = None) -> str:
+    """The concrete transport (`litellm` or `openai`) a model is reached by.
+
+    `auto` (and None) pick the lean `openai` client for endpoints that speak
+    OpenAI chat-completions: `openai/`, `openrouter/` and the other
+    OpenAI-compatible prefixes, OpenAI's bare names (`gpt-5`), and any other bare
+    name given an `api_base` (a llama.cpp, vLLM, LM Studio or Ollama `/v1` server).
+    Every other provider (`anthropic/`, `gemini/`, `bedrock/`, `vertex_ai/`,
+    `azure/`, `ollama/`, ...) goes through litellm. An explicit choice is kept.
+
+    Raises:
+        ValueError: `transport` is not one of `TRANSPORTS`.
+    """
+    if transport in ("litellm", "openai"):
+        return transport
+    if transport not in (None, "", "auto"):
+        raise ValueError(_unknown(transport))
+    provider, _, rest = model.partition("/")
+    if rest:
+        return "openai" if provider in OPENAI_COMPATIBLE else "litellm"
+    if _OPENAI_BARE.match(model) or (api_base and not _NATIVE_BARE.match(model)):
+        return "openai"
+    return "litellm"
+
+
+def _unknown(transport: str | None) -> str:
+    return (
+        f"Unknown transport {transport!r}: use 'auto' (the default), 'litellm' "
+        "(every provider) or 'openai' (OpenAI-compatible endpoints)."
+    )
+
+
 def client_for(transport: str, *, stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> ModelClient:
-    """A new model client for a transport name.
+    """A new model client for a concrete transport name (see `resolve_transport`).
 
     Args:
         transport: `litellm` or `openai`.
@@ -62,10 +104,7 @@ def client_for(transport: str, *, stall_timeout: float = DEFAULT_STALL_TIMEOUT) 
         from tiller.openai_http import OpenAIHTTPClient
 
         return OpenAIHTTPClient(stall_timeout=stall_timeout)
-    raise ValueError(
-        f"Unknown transport {transport!r}: use 'litellm' (every provider) "
-        "or 'openai' (OpenAI-compatible endpoints)."
-    )
+    raise ValueError(_unknown(transport))
 
 
 # -- retrying ------------------------------------------------------------------------------
@@ -340,6 +379,8 @@ class StreamState:
         self.on_reasoning = on_reasoning
         self.reasoning: list[str] = []
         self.thinking: list[dict[str, Any]] = []
+        # OpenRouter's `reasoning_details`, merged by index (they go back as they came).
+        self.details: dict[int, dict[str, Any]] = {}
         self.text: list[str] = []
         self.calls: dict[int, _PartialCall] = {}
         self.finish_reason: str | None = None
@@ -362,6 +403,8 @@ class StreamState:
             self._feed_tool_call(position, tc)
         for block in _get(delta, "thinking_blocks") or ():
             self._feed_thinking(block)
+        for position, detail in enumerate(_get(delta, "reasoning_details") or ()):
+            self._feed_detail(position, detail)
         reasoning = _get(delta, "reasoning_content") or _get(delta, "reasoning")
         if isinstance(reasoning, str) and reasoning:
             self.reasoning.append(reasoning)
@@ -414,6 +457,18 @@ class StreamState:
         if signature:
             last["signature"] = signature
 
+    def _feed_detail(self, position: int, detail: Any) -> None:
+        if not isinstance(detail, dict) or not str(detail.get("type", "")).startswith("reasoning."):
+            return
+        index = detail.get("index")
+        index = index if isinstance(index, int) else len(self.details) + position
+        merged = self.details.setdefault(index, {})
+        for key, value in detail.items():
+            if key in ("text", "summary", "data") and isinstance(value, str):
+                merged[key] = merged.get(key, "") + value
+            elif value is not None:
+                merged[key] = value
+
     def signed_thinking(self) -> list[dict[str, Any]]:
         """The complete thinking blocks: signed ones and redacted ones (others cannot go back)."""
         return [
@@ -441,7 +496,7 @@ class StreamState:
             usage=usage,
             finish_reason=finish,
             reasoning="".join(self.reasoning),
-            thinking_blocks=self.signed_thinking(),
+            thinking_blocks=self.signed_thinking() + [d for _, d in sorted(self.details.items())],
         )
 
     def cancelled(self) -> ModelResponse:

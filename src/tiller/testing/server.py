@@ -98,6 +98,8 @@ class ServerReply:
         thinking: reasoning text streamed before the answer (Anthropic: a signed
             `thinking` block; chat completions: `reasoning_content` deltas).
         redacted_thinking: the opaque data of a `redacted_thinking` block (Anthropic only).
+        reasoning_details: OpenRouter's reasoning detail objects, each streamed in a
+            delta of its own (with its text as `reasoning`), before the answer.
     """
 
     text: str = ""
@@ -119,6 +121,7 @@ class ServerReply:
     close_without_reply: bool = False
     thinking: str = ""
     redacted_thinking: str = ""
+    reasoning_details: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerReply:
@@ -641,6 +644,9 @@ class _Handler(BaseHTTPRequestHandler):
         yield chunk({"role": "assistant", "content": ""})
         for piece in _split(reply.thinking, size):
             yield chunk({"reasoning_content": piece})
+        for detail in reply.reasoning_details:
+            text = detail.get("text")
+            yield chunk({**({"reasoning": text} if text else {}), "reasoning_details": [detail]})
         for piece in _split(reply.text, size):
             yield chunk({"content": piece})
         for index, (name, arguments) in enumerate(reply.tool_calls):

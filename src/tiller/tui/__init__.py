@@ -36,7 +36,7 @@ def run_tui(
         max_turns: model round-trips per prompt.
         api_base: an OpenAI-compatible or provider endpoint (local servers too).
         api_key: a key to use instead of the provider's environment variable.
-        transport: `litellm` (None: the default) or `openai` (the lean client).
+        transport: `auto` (None: the default), `litellm` or `openai` (the lean client).
         reasoning: the reasoning effort (None: the provider's default).
         profile: `anthropic`, `openai` or `gemini` (None: from the model).
         skills_dirs: where to look for skills (None: the defaults).

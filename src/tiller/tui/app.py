@@ -146,7 +146,8 @@ class TillerApp(App[None]):
 
     def after_start(self) -> None:
         """Once the session exists: load litellm in the background (real models only)."""
-        if self.options.client is None and self.options.preload:
+        session = self.main.session
+        if session is not None and session.transport == "litellm" and self.options.preload:
             from tiller.llm import preload_in_background
 
             loading = preload_in_background()

@@ -35,6 +35,8 @@ class StatusBar(Static):
     """
 
     model = reactive("")
+    transport = reactive("")
+    """How the model is reached (`openai`, the lean client, or `litellm`); empty: not said."""
     state = reactive("starting")
     round = reactive(0)
     max_turns = reactive(50)
@@ -78,8 +80,11 @@ class StatusBar(Static):
         tokens = f"{human_tokens(self.input_tokens)} in"
         if self.cache_read_tokens:
             tokens += f" ({human_tokens(self.cache_read_tokens)} cached)"
+        # A test's scripted client (`custom`) is no transport a person chose.
+        via = [(f" via {self.transport}", "dim")] if self.transport not in ("", "custom") else []
         return Text.assemble(
             (self.model, "bold"),
+            *via,
             sep,
             *reasoning,
             (spinner + self.state, state_style),

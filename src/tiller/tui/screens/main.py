@@ -184,7 +184,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             lambda event: self.post_message(self.EngineEvent(event))
         )
         status = self.query_one(StatusBar)
-        status.model = session.model
+        status.model, status.transport = session.model, session.transport
         config = session.config
         status.shell = shell_badge(
             config.shell, config.shell_sandbox, config.shell_network, session.shell_unavailable
