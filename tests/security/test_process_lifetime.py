@@ -24,6 +24,12 @@ from tiller.workspace import Workspace
 # Unique to this process, so a second copy of the suite running at once is not counted.
 KILLED_SLEEP = f"sleep 1007.{os.getpid() % 100000:05d}"
 ESCAPED_SLEEP = f"sleep 1006.{os.getpid() % 100000:05d}"
+# "ready" only once the background child has become `sleep` (before its exec it is a
+# copy of bash, which the host's process list would not show as the sleeper).
+KILLED_COMMAND = (
+    f"{KILLED_SLEEP} & until tr '\\0' ' ' < /proc/$!/cmdline | grep -q '^sleep'; do :; done; "
+    "echo ready; wait"
+)
 
 RUNNER_SCRIPT = """
 import sys, threading
@@ -38,7 +44,7 @@ runner = ShellRunner(
     settings=ShellSettings(sandbox_parent=Path(sys.argv[2])),
 )
 runner.run(
-    sys.argv[3] + " & echo ready; wait", timeout_ms=60_000, description="",
+    sys.argv[3], timeout_ms=60_000, description="",
     cancel=threading.Event(), on_output=lambda text: print(text, end="", flush=True),
 )
 """
@@ -71,7 +77,7 @@ def test_killing_tiller_ends_its_commands(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     tiller = subprocess.Popen(
-        [sys.executable, "-c", RUNNER_SCRIPT, str(root), str(tmp_path), KILLED_SLEEP],
+        [sys.executable, "-c", RUNNER_SCRIPT, str(root), str(tmp_path), KILLED_COMMAND],
         stdout=subprocess.PIPE,
         text=True,
     )
