@@ -92,7 +92,7 @@ def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path)
 
         tui.type("create hello.py")
         tui.keys("Enter")
-        tui.wait_for("Created hello.py for you", "hello.py A", timeout=30)
+        tui.wait_for("Created hello.py for you", "hello.py A")
 
         tui.type("add notes")
         tui.keys("Enter")
@@ -159,7 +159,7 @@ def test_shell_commands_in_tmux(repo: Path, shell_server: tuple[str, Path], tmp_
         tui.keys("Enter")
         tui.wait_for("echo built > build.txt", "Build it", "y allow · a for the session")
         tui.keys("y")
-        tui.wait_for("Built: build.txt is in the workspace.", "build.txt A", timeout=30)
+        tui.wait_for("Built: build.txt is in the workspace.", "build.txt A")
         assert not (repo / "build.txt").exists()
 
         tui.type("clean up")
