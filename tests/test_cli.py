@@ -243,3 +243,24 @@ def test_headless_exit_leaves_nothing_unflushed(
         ["session_end", "result"],
         True,
     )
+
+
+def test_run_on_the_native_anthropic_route(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """`tiller run` with an `anthropic/` model speaks Messages: a tool round, then the answer."""
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt."))
+    args = ["run", "--model", "anthropic/claude-sonnet-4-5", "--api-base", fake_server.root_url]
+    args += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "--json", "go"]
+    result = CliRunner().invoke(app, args, env={"ANTHROPIC_API_KEY": "sk-ant-test"})
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    paths = [request.path for request in fake_server.requests]
+    assert (
+        result.exit_code,
+        events[0]["data"]["transport"],
+        paths,
+        events[-1]["data"]["files_changed"],
+    ) == (
+        0,
+        "litellm",
+        ["/v1/messages", "/v1/messages"],
+        ["a.txt"],
+    )
