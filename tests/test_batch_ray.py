@@ -24,6 +24,8 @@ from tiller.testing.server import FakeOpenAIServer, ServerReply
 
 pytestmark = [
     pytest.mark.xdist_group("ray"),
+    # A cluster's worker processes start slowly when two suites share two cores.
+    pytest.mark.timeout(300),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 

@@ -41,8 +41,11 @@ class ThreadExecutor:
             sink.finished(result)
 
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tiller-batch")
-        futures: list[Future[None]] = [pool.submit(one, task) for task in tasks]
+        futures: list[Future[None]] = []
         try:
+            # Submitting is inside the try: a Ctrl+C that lands while the first tasks
+            # already run must still cancel them, or the exit would wait for them.
+            futures.extend(pool.submit(one, task) for task in tasks)
             for future in futures:
                 future.result()
         except KeyboardInterrupt:
