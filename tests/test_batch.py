@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from batch_helpers import applies_cleanly, git, make_repo, read_lines, responder, write_tasks
 from tiller.cli import app
+from tiller.testing.processes import interruptible
 from tiller.testing.server import FakeOpenAIServer, ServerReply
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -328,7 +329,8 @@ def test_ctrl_c_on_threads_cancels_and_a_rerun_finishes(tmp_path: Path) -> None:
         argv = [str(Path(sys.executable).parent / "tiller"), "batch", str(tasks), "--out", str(out)]
         argv += ["--model", "openai/fake-model", "--api-base", srv.base_url, "--json"]
         argv += ["--transport", "openai", "--skills-dir", "/nonexistent-skills"]
-        proc = subprocess.Popen(argv, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
+        env = {**os.environ, **ENV}
+        proc = subprocess.Popen(interruptible(argv), env=env, stdout=subprocess.DEVNULL)
         try:
             held = srv.held(timeout=60)
             proc.send_signal(signal.SIGINT)

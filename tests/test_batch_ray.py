@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from batch_helpers import applies_cleanly, git, make_repo, read_lines, responder, write_tasks
 from tiller.cli import app
-from tiller.testing.processes import live_processes
+from tiller.testing.processes import interruptible, live_processes
 from tiller.testing.server import FakeOpenAIServer, ServerReply
 
 pytestmark = [
@@ -210,7 +210,7 @@ def test_ctrl_c_cancels_the_ray_tasks(cluster, tmp_path: Path) -> None:
         argv += ["--ray", cluster, "--model", "openai/fake-model", "--api-base", srv.base_url]
         argv += ["--transport", "openai", "--skills-dir", "/nonexistent-skills", "--json"]
         proc = subprocess.Popen(
-            argv,
+            interruptible(argv),
             env={**os.environ, **CLUSTER_ENV},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -24,3 +25,17 @@ def live_processes() -> list[tuple[int, str]]:
         if state not in ("Z", "X") and "bwrap" not in cmdline:
             found.append((int(entry), cmdline))
     return found
+
+
+def interruptible(argv: list[str]) -> list[str]:
+    """`argv` run so that SIGINT is a KeyboardInterrupt in it, whatever its parent ignores.
+
+    A suite started as a background job (`cmd &` in a script) runs with SIGINT
+    ignored, and children inherit that: a Ctrl+C test would then wait forever.
+    The wrapper restores the default before exec'ing the real program.
+    """
+    reset = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return [sys.executable, "-c", reset, *argv]
