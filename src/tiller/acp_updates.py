@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from acp import (
@@ -275,11 +274,3 @@ def coalesce(items: list[object]) -> list[object]:
 
 def _output_only(item: object) -> bool:
     return isinstance(item, ToolCallProgress) and item.status is None
-
-
-def workspace_path(root: Path, path: str) -> str:
-    """A client's absolute path as a workspace path (unchanged when outside the root)."""
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return path
