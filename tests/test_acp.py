@@ -142,8 +142,8 @@ def test_edit_is_shown_as_a_diff_and_not_written(tmp_path: Path) -> None:
     assert (tmp_path / "a.txt").read_text() == "one\ntwo\n"
 
 
-def test_new_file_diff_has_no_old_text(tmp_path: Path) -> None:
-    """A file the agent creates is a diff without old text."""
+def test_new_file_diff_has_empty_old_text(tmp_path: Path) -> None:
+    """A file the agent creates is a diff from "" (an absent oldText hides it in toad)."""
     client = RecordingClient()
     agent = agent_for(ScriptedModel([call("write_file", file_path="n.txt", content="x\n"), "ok"]))
 
@@ -153,11 +153,15 @@ def test_new_file_diff_has_no_old_text(tmp_path: Path) -> None:
 
     run(agent, client, body)
     diff = client.of("tool_call_update")[-1].content[0]
-    assert (diff.old_text, diff.new_text) == (None, "x\n")
+    assert (diff.old_text, diff.new_text) == ("", "x\n")
 
 
 def shell_step(command: str) -> Step:
     return call("shell", command=command)
+
+
+async def allow_all(_: Any) -> str:
+    return "allow"
 
 
 def test_shell_approval_asks_the_client_and_runs_when_allowed(tmp_path: Path) -> None:
@@ -183,6 +187,68 @@ def test_shell_approval_asks_the_client_and_runs_when_allowed(tmp_path: Path) ->
         "completed",
     )
     assert final.content[0].content.text == "```console\nhi\n```"
+
+
+def test_shell_raw_output_is_an_object(tmp_path: Path) -> None:
+    """A command's raw output is a JSON object (toad drops updates whose rawOutput is not)."""
+    client = RecordingClient(allow_all)
+    agent = agent_for(ScriptedModel([shell_step("echo hi"), "ok"]), shell=True)
+
+    async def body(conn: ClientSideConnection) -> Any:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("run"))
+
+    run(agent, client, body)
+    raw = client.of("tool_call_update")[-1].raw_output
+    assert (type(raw), "hi" in raw["output"]) == (dict, True)
+
+
+def test_allowed_command_is_marked_running_before_its_output(tmp_path: Path) -> None:
+    """Once allowed, the call the permission request marked pending is in progress again."""
+    client = RecordingClient(allow_all)
+    agent = agent_for(ScriptedModel([shell_step("echo hi > o.txt; cat o.txt"), "ok"]), shell=True)
+
+    async def body(conn: ClientSideConnection) -> Any:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("run"))
+
+    run(agent, client, body)
+    statuses = [(u.status, bool(u.content)) for u in client.of("tool_call_update")]
+    assert (statuses[0], statuses[-1][0]) == (("in_progress", False), "completed")
+
+
+def test_denied_command_is_never_marked_running(tmp_path: Path) -> None:
+    """A denied call goes from pending straight to failed."""
+    client = RecordingClient()  # answers deny
+    agent = agent_for(ScriptedModel([shell_step("touch made.txt"), "ok"]), shell=True)
+
+    async def body(conn: ClientSideConnection) -> Any:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("run"))
+
+    run(agent, client, body)
+    assert [u.status for u in client.of("tool_call_update")] == ["failed"]
+
+
+def test_mcp_server_warnings_reach_the_editor(tmp_path: Path) -> None:
+    """An MCP server that cannot start is said in the conversation, not only in a log."""
+    from tiller.mcp.config import server_config
+
+    broken = server_config(
+        "broken", {"command": str(tmp_path / "no-such-server")}, "test", trusted=True
+    )
+    client = RecordingClient()
+
+    def new(root: Path, mcp: McpEntries) -> Session:
+        config = SessionConfig(mcp_servers=(broken,))
+        return Session(ScriptedModel(["ok"]), root=root, skills_dirs=[], config=config)
+
+    async def body(conn: ClientSideConnection) -> Any:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("hi"))
+
+    run(TillerAgent(new), client, body)
+    assert ("Warning:" in client.text(), "broken" in client.text()) == (True, True)
 
 
 def test_denied_shell_command_fails_without_running(tmp_path: Path) -> None:

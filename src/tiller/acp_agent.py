@@ -96,6 +96,7 @@ class AcpSession:
     session: Session
     mcp_servers: list[Any] = field(default_factory=list)
     journaled: bool = False
+    told_shell: bool = False
 
 
 class TillerAgent:
@@ -216,6 +217,12 @@ class TillerAgent:
             reply = await self._command(entry, name[1:], argument.strip())
             await self.conn.session_update(session_id, update_agent_message_text(reply))
             return PromptResponse(stop_reason="end_turn")
+        if not entry.told_shell and entry.session.shell_unavailable:
+            # Said once, before the first answer: the editor would otherwise see the
+            # shell tool silently missing (the TUI shows the same line as a notice).
+            notice = f"{entry.session.shell_unavailable}\n\n"
+            await self.conn.session_update(session_id, update_agent_message_text(notice))
+        entry.told_shell = True
         if self._journal and not entry.journaled:
             from tiller.journal import Journal
 
@@ -294,6 +301,12 @@ class TillerAgent:
                 answer = Approval(Decision.DENY, "The user cancelled the request.")
         except (RequestError, ConnectionError) as exc:
             answer = Approval(Decision.DENY, f"The editor could not ask: {exc}")
+        if answer.decision is not Decision.DENY and not ask.future.done():
+            # The request marked the call pending; it runs now. Sent before the engine
+            # is released, so it precedes the call's output.
+            with contextlib.suppress(Exception):
+                running = update_tool_call(ask.call_id, status="in_progress")
+                await self.conn.session_update(session_id, running)
         with contextlib.suppress(Exception):  # the engine may have given up (cancel)
             ask.future.set_result(answer)
 

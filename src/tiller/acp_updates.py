@@ -142,6 +142,7 @@ class UpdateBridge:
             EventKind.WORKSPACE_CHANGED: self._on_workspace_changed,
             EventKind.APPROVAL_REQUESTED: self._on_approval,
             EventKind.ERROR: self._on_notice,
+            EventKind.WARNING: self._on_notice,
             EventKind.TURN_LIMIT: self._on_notice,
         }
 
@@ -174,6 +175,8 @@ class UpdateBridge:
     def _on_notice(self, event: Event) -> None:
         if event.kind is EventKind.TURN_LIMIT:
             text = f"Stopped after {event.data.get('max_turns')} rounds (the turn limit)."
+        elif event.kind is EventKind.WARNING:
+            text = f"Warning: {event.data.get('message', '')}"
         else:
             text = f"Error: {event.data.get('message', '')}"
         self.put(update_agent_message_text(f"\n\n{text}\n"))
@@ -225,8 +228,10 @@ class UpdateBridge:
         changed, self._changed = self._changed, []
         if call.name in EDIT_TOOLS and not failed:
             paths = list(dict.fromkeys([*call.before, *changed]))
+            # A new file's old text is "" rather than absent: the SDK drops None fields,
+            # and clients that match on `oldText` (toad) then show no diff at all.
             content = [
-                tool_diff_content(self.absolute(p), self._read(p) or "", call.before.get(p))
+                tool_diff_content(self.absolute(p), self._read(p) or "", call.before.get(p) or "")
                 for p in paths
             ]
         elif call.name == "shell":
@@ -241,7 +246,9 @@ class UpdateBridge:
                 call_id,
                 status="failed" if failed else "completed",
                 content=content,
-                raw_output=output if call.name == "shell" else None,
+                # An object, not the bare string: clients that type-check updates (toad
+                # declares `rawOutput: dict`) drop the whole update otherwise.
+                raw_output={"output": output} if call.name == "shell" else None,
             )
         )
 
