@@ -183,3 +183,30 @@ def test_hanging_up_mid_prompt_ends_the_process_cleanly(
     finally:
         gate.set()
     assert code == 0
+
+
+def test_a_missing_shell_is_said_before_the_first_answer(
+    tmp_path: Path, fake_server: FakeOpenAIServer
+) -> None:
+    """`tiller acp --shell` where bwrap cannot be found says why the shell is off."""
+    fake_server.add(ServerReply(text="Hi."))
+    client = RecordingClient()
+    no_tools = tmp_path / "bin"
+    no_tools.mkdir()
+
+    async def main() -> None:
+        env = {**agent_env(), "PATH": str(no_tools)}
+        args = [*agent_args(fake_server), "--shell"]
+        async with acp.spawn_agent_process(client, TILLER, *args, env=env, cwd=tmp_path) as (
+            conn,
+            _,
+        ):
+            await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+            session = await conn.new_session(cwd=str(tmp_path))
+            for text in ("one", "two"):
+                await conn.prompt(session_id=session.session_id, prompt=[acp.text_block(text)])
+
+    fake_server.add(ServerReply(text="Again."))
+    asyncio.run(asyncio.wait_for(main(), 60))
+    text = client.text()
+    assert (text.count("The shell tool is off"), text.endswith("Hi.Again.")) == (1, True)
