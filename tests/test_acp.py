@@ -251,6 +251,20 @@ def test_mcp_server_warnings_reach_the_editor(tmp_path: Path) -> None:
     assert ("Warning:" in client.text(), "broken" in client.text()) == (True, True)
 
 
+def test_denied_command_reason_is_plain_text(tmp_path: Path) -> None:
+    """A denial is said as text, not as if the command had printed it in a terminal."""
+    client = RecordingClient()  # answers deny
+    agent = agent_for(ScriptedModel([shell_step("touch made.txt"), "ok"]), shell=True)
+
+    async def body(conn: ClientSideConnection) -> Any:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("run"))
+
+    run(agent, client, body)
+    text = client.of("tool_call_update")[-1].content[0].content.text
+    assert (text.startswith("```"), "denied" in text) == (False, True)
+
+
 def test_denied_shell_command_fails_without_running(tmp_path: Path) -> None:
     """Denied in the editor, the command does not run and its tool call fails."""
     client = RecordingClient()  # answers deny
@@ -398,6 +412,27 @@ def test_load_replays_the_conversation(tmp_path: Path) -> None:
 
     run(agent_for(model), client, second)
     assert (client.text("user_message_chunk"), client.text()) == ("first question", "First answer.")
+
+
+def test_load_replays_tool_calls_with_their_titles(tmp_path: Path) -> None:
+    """A replayed tool call has the title and kind it had live, not the bare tool name."""
+    (tmp_path / "a.txt").write_text("one\n")
+    edit = call("edit_file", file_path="a.txt", old_string="one", new_string="two")
+    model = ScriptedModel([edit, "Done."])
+
+    async def first(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("edit"))
+        return session.session_id
+
+    session_id = run(agent_for(model), RecordingClient(), first)
+    client = RecordingClient()
+
+    async def second(conn: ClientSideConnection) -> None:
+        await conn.load_session(cwd=str(tmp_path), session_id=session_id)
+
+    run(agent_for(model), client, second)
+    assert [(c.title, c.kind) for c in client.of("tool_call")] == [("Edit a.txt", "edit")]
 
 
 def test_embedded_file_reaches_the_model(tmp_path: Path) -> None:

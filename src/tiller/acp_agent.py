@@ -53,7 +53,15 @@ from acp.schema import (
 )
 
 from tiller import __version__
-from tiller.acp_updates import PermissionAsk, UpdateBridge, coalesce, terminal_text, tool_title
+from tiller.acp_updates import (
+    TOOL_KINDS,
+    PermissionAsk,
+    UpdateBridge,
+    coalesce,
+    terminal_text,
+    tool_arguments,
+    tool_title,
+)
 from tiller.approvals import Approval, Decision
 from tiller.errors import AuthError, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
@@ -410,7 +418,14 @@ class TillerAgent:
                 if turn.text:
                     await self.conn.session_update(session.id, update_agent_message_text(turn.text))
                 for call in turn.tool_calls:
-                    start = start_tool_call(call.id, call.name, status="in_progress")
+                    args = tool_arguments(call.arguments)
+                    start = start_tool_call(
+                        call.id,
+                        tool_title(call.name, args),
+                        kind=TOOL_KINDS.get(call.name, "other"),
+                        status="in_progress",
+                        raw_input=args,
+                    )
                     await self.conn.session_update(session.id, start)
             elif isinstance(turn, ToolResultsTurn):
                 for result in turn.results:

@@ -66,7 +66,8 @@ class _Call:
     output: str = ""
 
 
-def _arguments(raw: object) -> dict[str, Any]:
+def tool_arguments(raw: object) -> dict[str, Any]:
+    """A tool call's arguments as a dict (the model's raw JSON text parsed; {} when not JSON)."""
     if isinstance(raw, dict):
         return raw
     try:
@@ -183,7 +184,7 @@ class UpdateBridge:
 
     def _on_tool_start(self, event: Event) -> None:
         name, call_id = event.data["name"], event.data["call_id"]
-        args = _arguments(event.data.get("arguments"))
+        args = tool_arguments(event.data.get("arguments"))
         call = _Call(name, args)
         for path in _named_paths(name, args):
             try:
@@ -234,7 +235,7 @@ class UpdateBridge:
                 tool_diff_content(self.absolute(p), self._read(p) or "", call.before.get(p) or "")
                 for p in paths
             ]
-        elif call.name == "shell":
+        elif call.name == "shell" and (call.output or not failed):
             # What the command printed, as a terminal shows it; the summary (exit code,
             # workspace changes) stays in the raw output.
             content = [tool_content(text_block(terminal_text(call.output or output)))]
