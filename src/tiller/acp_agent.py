@@ -228,8 +228,10 @@ class TillerAgent:
         if not entry.told_shell and entry.session.shell_unavailable:
             # Said once, before the first answer: the editor would otherwise see the
             # shell tool silently missing (the TUI shows the same line as a notice).
-            notice = f"{entry.session.shell_unavailable}\n\n"
-            await self.conn.session_update(session_id, update_agent_message_text(notice))
+            # The paragraph break is a chunk of its own: toad drops an opening chunk
+            # that ends in a blank line once more text is appended to it.
+            for chunk in (entry.session.shell_unavailable, "\n\n"):
+                await self.conn.session_update(session_id, update_agent_message_text(chunk))
         entry.told_shell = True
         if self._journal and not entry.journaled:
             from tiller.journal import Journal
