@@ -19,15 +19,19 @@ from tiller.history import AssistantTurn, ToolResultsTurn, UserKind, UserTurn
 from tiller.loop_detection import LOOP_WARNING, LoopDetector
 from tiller.model import ModelResponse, ToolCall, Usage
 from tiller.tools.base import ToolContext
+from tiller.tools.edit_diff import EDIT_TOOLS, EditCapture
 from tiller.tools.registry import ToolResult
 
 if TYPE_CHECKING:
+    from tiller.events import Event
     from tiller.session import Reply, Session
 
 INTERRUPTED_MARK = "[interrupted by the user]"
 
 SKIPPED = "Skipped: the user sent a steering message"
 CANCELLED = "Cancelled: the user interrupted the run before this tool ran"
+SKIP_REASONS = {SKIPPED: "steering", CANCELLED: "cancelled"}
+"""`TOOL_CALL_END`'s `skipped` value for a call that never ran, by its result text."""
 
 
 class Run:
@@ -44,12 +48,16 @@ class Run:
         self.warned_context = False
         self.auto_compact = True
         self.just_compacted = False
+        # perf_counter() when the person approved a call, by call id: a tool's duration
+        # starts there, not while the approval dialog waited.
+        self.approved_at: dict[str, float] = {}
 
     def execute(self, text: str) -> Reply:
         from tiller.session import Reply, SessionState
 
         s = self.s
         stop = "completed"
+        unsubscribe = self.watch_approvals()
         try:
             stop = self.run_input(text, "user")
             while stop == "completed" and (next_input := s.take_follow_up()) is not None:
@@ -60,6 +68,7 @@ class Run:
             s._finish_close()
             raise
         finally:
+            unsubscribe()
             if s.state is SessionState.PROCESSING:
                 s.state = SessionState.IDLE
         s.emit(EventKind.PROCESSING_END, stop_reason=stop, rounds=self.rounds)
@@ -265,8 +274,12 @@ class Run:
                 EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments
             )
             started = time.perf_counter()
+            capture = EditCapture(s.workspace, call.name, call.arguments)
             result = self.execute_tool(call)
-            self.finish_tool(result, time.perf_counter() - started)
+            ended = time.perf_counter()
+            started = max(started, self.approved_at.pop(call.id, started))
+            diff = capture.diff() if call.name in EDIT_TOOLS and not result.is_error else None
+            self.finish_tool(result, ended - started, diff=diff)
             results.append(result)
             if s.queued[0] and index + 1 < len(calls):
                 results.extend(self.skipped(c, SKIPPED) for c in calls[index + 1 :])
@@ -282,7 +295,19 @@ class Run:
         ctx = ToolContext(call_id=call.id, cancel=s.cancel_token, on_output=on_output)
         return s.registry.execute(call, ctx)
 
-    def finish_tool(self, result: ToolResult, seconds: float) -> None:
+    def finish_tool(
+        self, result: ToolResult, seconds: float, *, diff: str | None = None, skipped: str = ""
+    ) -> None:
+        """Emit `TOOL_CALL_END`: the full output, and for an edit the diff of that call.
+
+        `skipped` says why a call never ran (`steering`, `cancelled`); `duration_ms`
+        leaves out the time an approval dialog waited.
+        """
+        extra: dict[str, str] = {}
+        if diff is not None:
+            extra["diff"] = diff
+        if skipped:
+            extra["skipped"] = skipped
         self.s.emit(
             EventKind.TOOL_CALL_END,
             call_id=result.call_id,
@@ -290,7 +315,32 @@ class Run:
             output=result.output,
             is_error=result.is_error,
             duration_ms=round(seconds * 1000, 1),
+            **extra,
         )
+
+    def watch_approvals(self) -> Callable[[], None]:
+        """Note when each of this session's approval requests is answered.
+
+        Approvals are emitted by the root session (a subagent asks through its
+        parent, adding its own id as `agent_id`), so the root is watched.
+        """
+        s = self.s
+        root = s
+        while root.parent is not None:
+            root = root.parent
+        own = None if root is s else s.id
+
+        def on_event(event: Event) -> None:
+            data = event.data
+            if event.kind is not EventKind.APPROVAL_REQUESTED or data.get("agent_id") != own:
+                return
+            future, call_id = data.get("future"), str(data.get("call_id", ""))
+            if call_id and future is not None:
+                future.add_done_callback(
+                    lambda _: self.approved_at.__setitem__(call_id, time.perf_counter())
+                )
+
+        return root.subscribe(on_event)
 
     def skipped(self, call: ToolCall, reason: str) -> ToolResult:
         """A result for a call that never ran, announced like any other."""
@@ -299,7 +349,7 @@ class Run:
         result = ToolResult(
             call_id=call.id, name=call.name, output=reason, model_output=reason, is_error=True
         )
-        self.finish_tool(result, 0.0)
+        self.finish_tool(result, 0.0, skipped=SKIP_REASONS.get(reason, ""))
         return result
 
     def drain_steering(self) -> None:
