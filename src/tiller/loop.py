@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tiller.compaction import CompactReason, compact_history
 from tiller.errors import AuthError, CompactionError, ContextOverflowError, ProviderError
-from tiller.events import EventKind
+from tiller.events import SKIPPED_OUTPUTS, EventKind
 from tiller.history import AssistantTurn, ToolResultsTurn, UserKind, UserTurn
 from tiller.loop_detection import LOOP_WARNING, LoopDetector
 from tiller.model import ModelResponse, ToolCall, Usage
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 INTERRUPTED_MARK = "[interrupted by the user]"
 
-SKIPPED = "Skipped: the user sent a steering message"
-CANCELLED = "Cancelled: the user interrupted the run before this tool ran"
-SKIP_REASONS = {SKIPPED: "steering", CANCELLED: "cancelled"}
+SKIPPED = SKIPPED_OUTPUTS["steering"]
+CANCELLED = SKIPPED_OUTPUTS["cancelled"]
+SKIP_REASONS = {text: reason for reason, text in SKIPPED_OUTPUTS.items()}
 """`TOOL_CALL_END`'s `skipped` value for a call that never ran, by its result text."""
 
 

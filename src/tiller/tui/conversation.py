@@ -17,7 +17,9 @@ from textual.widgets import Button, Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tiller.formatting import human_tokens
+from tiller.tui.edit_call import EDIT_TOOLS, EditCallBlock
 from tiller.tui.shell_call import ShellCallBlock
+from tiller.tui.subagent_rows import SubagentBlock
 from tiller.tui.tool_call import ToolCallBlock
 
 UserKind = Literal["user", "steering", "follow_up"]
@@ -132,7 +134,8 @@ class Conversation(VerticalScroll):
         super().__init__(id=id)
         self._assistant: AssistantMessage | None = None
         self._stream: MarkdownStream | None = None
-        self._tools: dict[str, ToolCallBlock] = {}
+        self._tools: dict[str, ToolCallBlock] = {}  # by call id; a subagent's: "agent_1:call_3"
+        self._agents: dict[str, SubagentBlock] = {}
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
         self._thinking: Thinking | None = None
@@ -227,25 +230,67 @@ class Conversation(VerticalScroll):
 
     # -- tool calls -------------------------------------------------------------
 
-    def tool_started(self, call_id: str, name: str, arguments: str) -> None:
-        kind = ShellCallBlock if name == "shell" else ToolCallBlock
+    def tool_started(self, call_id: str, name: str, arguments: str, agent_id: str = "") -> None:
+        """A call began; a subagent's call (`agent_id`) goes inside that subagent's block."""
+        kind = (
+            ShellCallBlock
+            if name == "shell"
+            else EditCallBlock
+            if name in EDIT_TOOLS
+            else ToolCallBlock
+        )
         block = kind(call_id, name, arguments)
-        self._tools[call_id] = block
-        self.mount(block)
+        self._tools[_key(call_id, agent_id)] = block
+        if agent_id:
+            self._agent_block(agent_id).add_row(block)
+        else:
+            self.mount(block)
 
-    def tool_output(self, call_id: str, delta: str) -> None:
-        block = self._tools.get(call_id)
+    def tool_output(self, call_id: str, delta: str, agent_id: str = "") -> None:
+        block = self._tools.get(_key(call_id, agent_id))
         if block is not None:
             block.add_output(delta)
 
     def tool_finished(
-        self, call_id: str, name: str, output: str, is_error: bool, duration_ms: float | None
+        self,
+        call_id: str,
+        name: str,
+        output: str,
+        is_error: bool,
+        duration_ms: float | None,
+        *,
+        diff: str | None = None,
+        skipped: str = "",
+        agent_id: str = "",
     ) -> None:
-        block = self._tools.get(call_id)
+        """A call ended: its status, output, and for an edit the diff of that call."""
+        block = self._tools.get(_key(call_id, agent_id))
         if block is None:
-            self.tool_started(call_id, name, "")
-            block = self._tools[call_id]
-        block.finish(output, is_error, duration_ms)
+            self.tool_started(call_id, name, "", agent_id)
+            block = self._tools[_key(call_id, agent_id)]
+        block.finish(output, is_error, duration_ms, diff=diff, skipped=skipped)
+
+    def subagent_started(self, agent_id: str, task: str, call_id: str = "") -> None:
+        """A child session began: its block goes inside the `spawn_agent` call that made it."""
+        block = SubagentBlock(agent_id, task)
+        self._agents[agent_id] = block
+        spawn = self._tools.get(call_id) if call_id else None
+        if spawn is None:
+            self.mount(block)
+        else:
+            spawn.add_nested(block)
+
+    def subagent_finished(self, agent_id: str, success: bool, turns: int) -> None:
+        block = self._agents.get(agent_id)
+        if block is not None:
+            block.finish(success, turns)
+
+    def _agent_block(self, agent_id: str) -> SubagentBlock:
+        """The block of the subagent `agent_id` (a grandchild's calls go under its ancestor)."""
+        top = agent_id.split("/")[0]
+        if top not in self._agents:
+            self.subagent_started(top, "")
+        return self._agents[top]
 
     def shell_waiting(self, call_id: str, waiting: bool) -> None:
         """Mark shell call `call_id` as waiting for approval (or not).
@@ -256,8 +301,16 @@ class Conversation(VerticalScroll):
         if isinstance(block, ShellCallBlock) and not block.finished:
             block.set_waiting(waiting)
 
-    def tool_block(self, call_id: str) -> ToolCallBlock | None:
-        return self._tools.get(call_id)
+    def tool_block(self, call_id: str, agent_id: str = "") -> ToolCallBlock | None:
+        return self._tools.get(_key(call_id, agent_id))
+
+    def subagent_block(self, agent_id: str) -> SubagentBlock | None:
+        return self._agents.get(agent_id)
+
+
+def _key(call_id: str, agent_id: str) -> str:
+    # Two sessions may use the same call ids; a subagent's are kept apart.
+    return f"{agent_id}:{call_id}" if agent_id else call_id
 
 
 class Thinking(Static):
