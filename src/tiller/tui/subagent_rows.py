@@ -34,7 +34,7 @@ class SubagentBlock(Collapsible):
 
     def __init__(self, agent_id: str, task: str) -> None:
         self.agent_id = agent_id
-        self.task = task
+        self.agent_task = task
         self.status = "working…"
         self.width_seen = 0
         self._waiting: list[Widget] | None = []  # rows that came before the block was mounted
@@ -56,7 +56,7 @@ class SubagentBlock(Collapsible):
         """`agent_1 · task  status`, the task cut so the status always shows."""
         room = max(0, self.width_seen - 2) or 10_000
         prefix = f"{self.agent_id} · "
-        task = fit(" ".join(self.task.split()), room - len(prefix) - len(self.status) - 2)
+        task = fit(" ".join(self.agent_task.split()), room - len(prefix) - len(self.status) - 2)
         return f"[b]{escape(self.agent_id)}[/b] · {escape(task)}  {escape(self.status)}"
 
     def on_resize(self, event: events.Resize) -> None:
