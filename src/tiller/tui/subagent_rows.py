@@ -60,7 +60,7 @@ class SubagentBlock(Collapsible):
         return f"[b]{escape(self.agent_id)}[/b] · {escape(task)}  {escape(self.status)}"
 
     def on_resize(self, event: events.Resize) -> None:
-        self.width_seen = event.size.width
+        self.width_seen = self.size.width
         self.title = self.heading()
 
     def finish(self, success: bool, turns: int) -> None:

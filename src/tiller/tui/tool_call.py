@@ -194,6 +194,14 @@ class ToolCallBlock(Collapsible):
         self._args = Static(self.arguments_view(), classes="tool-args")
         self._result = FoldedOutput("[dim]running…[/dim]", classes="tool-output")
         super().__init__(self._args, self._result, title=self.heading("…"), collapsed=True)
+        parsed = parse_arguments(arguments)
+        # One argument, whole in the title (a task, an agent id): no need to repeat it below.
+        if (
+            parsed is not None
+            and len(parsed) == 1
+            and self.hint == str(next(iter(parsed.values())))
+        ):
+            self._args.display = False
 
     def arguments_view(self) -> RenderableType:
         """What the block shows of its arguments when opened."""
@@ -231,7 +239,7 @@ class ToolCallBlock(Collapsible):
 
     def on_resize(self, event: events.Resize) -> None:
         # The hint is cut to the width, so a new width means a new title.
-        self.width_seen = event.size.width
+        self.width_seen = self.size.width
         self.title = self.heading(self.status)
 
     def add_output(self, delta: str) -> None:
