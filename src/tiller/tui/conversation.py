@@ -6,6 +6,7 @@ the tool block with that call id); the transcript is never rebuilt.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from rich.markup import escape
@@ -23,7 +24,12 @@ from tiller.tui.subagent_rows import SubagentBlock
 from tiller.tui.tool_call import ToolCallBlock
 
 UserKind = Literal["user", "steering", "follow_up"]
-STREAM_INTERVAL = 0.1  # seconds between Markdown updates while text streams
+STREAM_INTERVAL = 0.2
+"""Seconds between Markdown updates while text streams (the first words go at once)."""
+TYPING_PAUSE = 0.25
+"""While the person types (a key within this many seconds), streamed text waits..."""
+MAX_HOLD = 1.0
+"""...but never longer than this since the last update."""
 Level = Literal["info", "warning", "error"]
 
 _USER_LABELS = {
@@ -127,6 +133,10 @@ class Conversation(VerticalScroll):
     Conversation { padding: 0 1; }
     """
 
+    stream_interval = STREAM_INTERVAL
+    typing_pause = TYPING_PAUSE
+    max_hold = MAX_HOLD
+
     class ContinueRequested(Message):
         """The person asked to go on after a turn limit."""
 
@@ -138,6 +148,9 @@ class Conversation(VerticalScroll):
         self._agents: dict[str, SubagentBlock] = {}
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
+        self._flushed_at: float | None = None  # None: nothing of this message drawn yet
+        self._last_key = 0.0
+        self._watching_prompt = False
         self._thinking: Thinking | None = None
 
     def on_mount(self) -> None:
@@ -200,29 +213,54 @@ class Conversation(VerticalScroll):
         self._assistant = AssistantMessage()
         self.mount(self._assistant)
         self._stream = Markdown.get_stream(self._assistant)
+        self._flushed_at = None
+        self._watch_typing()
+
+    def _watch_typing(self) -> None:
+        """Note each key that moves the prompt's cursor, so streaming gives way to typing."""
+        if self._watching_prompt:
+            return
+        prompt = next(iter(self.screen.query("Prompt")), None)
+        if prompt is not None:
+            self._watching_prompt = True
+            self.watch(prompt, "selection", self._typed, init=False)
+
+    def _typed(self) -> None:
+        self._last_key = time.monotonic()
 
     async def append_assistant(self, delta: str) -> None:
         """Add streamed text; it reaches the Markdown at most every `STREAM_INTERVAL` s.
 
-        Every Markdown update re-lays out the screen, so a thousand tokens a second
-        are drawn in batches; keys stay responsive and nothing is lost.
+        Every Markdown update re-lays out and repaints the conversation (10-40 ms
+        here), and a key typed meanwhile waits for it. So text is drawn in batches,
+        the first words at once, and while the person types (see `TYPING_PAUSE`) only
+        every `MAX_HOLD` seconds; nothing is lost.
         """
         if self._stream is None:
             self.begin_assistant()
         self._pending.append(delta)
         if self._flush_timer is None:
-            self._flush_timer = self.set_timer(STREAM_INTERVAL, self._flush_pending)
+            # A zero-delay timer never fires; 10 ms is "at once".
+            delay = self.stream_interval if self._flushed_at is not None else 0.01
+            self._flush_timer = self.set_timer(delay, self._flush_pending)
 
-    async def _flush_pending(self) -> None:
+    async def _flush_pending(self, *, force: bool = False) -> None:
         self._flush_timer = None
+        now = time.monotonic()
+        typing = now - self._last_key < self.typing_pause
+        held = self._flushed_at is not None and now - self._flushed_at < self.max_hold
+        if typing and held and not force:
+            self._flush_timer = self.set_timer(self.typing_pause, self._flush_pending)
+            return
         text, self._pending = "".join(self._pending), []
         if text and self._stream is not None:
+            self._flushed_at = now
             await self._stream.write(text)
 
     async def end_assistant(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
-        await self._flush_pending()
+        await self._flush_pending(force=True)
         self._thinking = None
         stream, self._stream, self._assistant = self._stream, None, None
         if stream is not None:
