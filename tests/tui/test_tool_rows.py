@@ -291,3 +291,13 @@ async def test_child_call_ids_do_not_replace_the_parents(project: Path) -> None:
             if b.parent
         ]
         assert rows == [("list_dir", False), ("read_file", True)]
+
+
+def test_events_pane_says_a_call_was_skipped() -> None:
+    """The events pane line of a steered call says `skipped (steering)`, not `error`."""
+    from tiller.tui.events_pane import describe
+
+    event = Event(
+        EventKind.TOOL_CALL_END, "s", {"name": "list_dir", "is_error": True, "skipped": "steering"}
+    )
+    assert describe(event) == "name=list_dir skipped (steering)"
