@@ -88,6 +88,20 @@ async def test_long_edit_shows_twelve_lines_until_clicked(project: Path) -> None
         )
 
 
+async def test_right_arrow_on_a_focused_row_shows_the_whole_diff(project: Path) -> None:
+    """With an edit row's title focused, Right shows every line and Left folds them again."""
+    content = "".join(f"line {n}\n" for n in range(30))
+    app = make_app(project, [call("write_file", file_path="long.txt", content=content), "ok"])
+    async with app.run_test(size=(100, 60)) as pilot:
+        await run(pilot)
+        block = app.main.conversation.query_one(EditCallBlock)
+        block.query_one("CollapsibleTitle").focus()
+        await pilot.press("right")
+        shown = block.query_one(EditDiff).hidden_rows
+        await pilot.press("left")
+        assert (shown, block.query_one(EditDiff).hidden_rows) == (0, 30 - COMPACT_LINES)
+
+
 def test_diff_from_arguments_draws_an_edit_without_the_engine() -> None:
     """A replayed edit (no diff in the event) is drawn from old_string and new_string."""
     raw = '{"file_path": "a.py", "old_string": "x = 1\\n", "new_string": "x = 2\\n"}'

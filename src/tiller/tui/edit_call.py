@@ -132,8 +132,15 @@ class EditDiff(Static):
     def on_click(self, event: events.Click) -> None:
         if len(self.rows) > COMPACT_LINES:
             event.stop()
-            self.expanded = not self.expanded
-            self.refresh(layout=True)
+            self.toggle()
+
+    def toggle(self) -> bool:
+        """Show every line, or fold back to `COMPACT_LINES`; False when all fit anyway."""
+        if len(self.rows) <= COMPACT_LINES:
+            return False
+        self.expanded = not self.expanded
+        self.refresh(layout=True)
+        return True
 
     def render(self) -> Text:
         width = max(self.content_size.width, 20)

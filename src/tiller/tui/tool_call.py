@@ -7,11 +7,13 @@ command) is cut to leave room for the status, which is always shown whole.
 from __future__ import annotations
 
 import json
+from typing import ClassVar, Protocol, runtime_checkable
 
 from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.markup import escape
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
@@ -106,6 +108,15 @@ def clip_tail(text: str, limit: int = MAX_SHOWN_LINES, *, before: int = 0) -> st
     return f"… {hidden} earlier lines\n{shown}" if hidden else shown
 
 
+@runtime_checkable
+class Foldable(Protocol):
+    """A part of a tool row that shows a few lines until asked for all of them."""
+
+    expanded: bool
+
+    def toggle(self) -> bool: ...
+
+
 class FoldedOutput(Static):
     """Text shown as its last few lines; a click on it shows the rest (and folds it again)."""
 
@@ -149,16 +160,30 @@ class FoldedOutput(Static):
     def on_click(self, event: events.Click) -> None:
         if self.hidden_lines:
             event.stop()
-            self.expanded = not self.expanded
-            self._draw()
+            self.toggle()
+
+    def toggle(self) -> bool:
+        """Show everything, or fold back to the last lines; False when nothing is folded."""
+        if not self.hidden_lines:
+            return False
+        self.expanded = not self.expanded
+        self._draw()
+        return True
 
 
 class ToolCallBlock(Collapsible):
     """A tool call keyed by its call id: collapsed by default, opened when it fails.
 
     Output a tool streams while it runs (a shell command) is drawn as its last
-    `TAIL_LINES` lines, at most every `OUTPUT_INTERVAL` seconds.
+    `TAIL_LINES` lines, at most every `OUTPUT_INTERVAL` seconds. With its title
+    focused, Enter opens or folds it and Right / Left show all of a folded output
+    or diff / fold it back (as a click on it does).
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right", "show_all(True)", "Show all", show=False),
+        Binding("left", "show_all(False)", "Fold", show=False),
+    ]
 
     DEFAULT_CSS = """
     ToolCallBlock {
@@ -218,6 +243,12 @@ class ToolCallBlock(Collapsible):
         hint = fit(self.hint, room) if room > 0 else ""
         hint = f" [dim]{escape(hint)}[/dim]" if hint else ""
         return f"[b]{escape(self.tool_name)}[/b]{hint}  {status}"
+
+    def action_show_all(self, expanded: bool) -> None:
+        """Show every line of a folded output or diff (or fold it back)."""
+        for part in self.query(".-foldable"):
+            if isinstance(part, Foldable) and part.expanded != expanded:
+                part.toggle()
 
     def on_mount(self) -> None:
         waiting, self._nested = self._nested or [], None
