@@ -273,18 +273,26 @@ class Run:
             s.emit(
                 EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments
             )
-            started = time.perf_counter()
-            capture = EditCapture(s.workspace, call.name, call.arguments)
-            result = self.execute_tool(call)
-            ended = time.perf_counter()
-            started = max(started, self.approved_at.pop(call.id, started))
-            diff = capture.diff() if call.name in EDIT_TOOLS and not result.is_error else None
-            self.finish_tool(result, ended - started, diff=diff)
-            results.append(result)
+            results.append(self.run_one(call))
             if s.queued[0] and index + 1 < len(calls):
                 results.extend(self.skipped(c, SKIPPED) for c in calls[index + 1 :])
                 break
         return results
+
+    def run_one(self, call: ToolCall) -> ToolResult:
+        """Run one call and announce its end.
+
+        An edit's event carries the diff it made; the duration counts from the
+        approval on, not while the approval dialog waited.
+        """
+        capture = EditCapture(self.s.workspace, call.name, call.arguments)
+        started = time.perf_counter()
+        result = self.execute_tool(call)
+        ended = time.perf_counter()
+        started = max(started, self.approved_at.pop(call.id, started))
+        diff = capture.diff() if call.name in EDIT_TOOLS and not result.is_error else None
+        self.finish_tool(result, ended - started, diff=diff)
+        return result
 
     def execute_tool(self, call: ToolCall) -> ToolResult:
         s = self.s
@@ -335,10 +343,12 @@ class Run:
             if event.kind is not EventKind.APPROVAL_REQUESTED or data.get("agent_id") != own:
                 return
             future, call_id = data.get("future"), str(data.get("call_id", ""))
+
+            def answered(_: object) -> None:
+                self.approved_at[call_id] = time.perf_counter()
+
             if call_id and future is not None:
-                future.add_done_callback(
-                    lambda _: self.approved_at.__setitem__(call_id, time.perf_counter())
-                )
+                future.add_done_callback(answered)
 
         return root.subscribe(on_event)
 
