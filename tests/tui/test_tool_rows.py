@@ -237,6 +237,19 @@ async def test_status_bar_keeps_unflushed_at_80_columns(project: Path) -> None:
         )
 
 
+async def test_status_bar_cuts_the_model_name_last(project: Path) -> None:
+    """At 60 columns the model's name is cut so `N unflushed` still ends the line."""
+    app = make_app(project)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await started(pilot)
+        status = app.main.query_one(StatusBar)
+        status.model = "openrouter/anthropic/claude-sonnet-4.5-with-a-long-suffix"
+        status.changes = 3
+        await pilot.pause()
+        line = screen_text(app).splitlines()[-2]
+        assert (line.endswith("3 unflushed"), "…" in line) == (True, True)
+
+
 async def test_status_bar_drops_nothing_when_wide(project: Path) -> None:
     """At 160 columns every field is shown."""
     app = make_app(project)

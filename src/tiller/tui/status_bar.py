@@ -71,13 +71,15 @@ class StatusBar(Static):
         for name in (None, *DROP_ORDER):
             if name is not None:
                 fields.pop(name, None)
-            line = Text()
-            for key, text in fields.items():
-                if line and key != "via":  # the transport belongs to the model's name
-                    line.append_text(sep)
-                line.append_text(text)
+            line = _joined(fields, sep)
             if not width or line.cell_len <= width:
                 break
+        else:
+            # Still too wide: the model's name gives way, never the state or the changes.
+            excess = line.cell_len - width
+            model = fields["model"]
+            model.truncate(max(1, model.cell_len - excess), overflow="ellipsis")
+            line = _joined(fields, sep)
         line.no_wrap = True
         line.overflow = "ellipsis"
         return line
@@ -113,6 +115,15 @@ class StatusBar(Static):
         if self.shell:
             fields["shell"] = Text(f"shell {self.shell}", _SHELL_STYLES.get(self.shell, "red"))
         return fields
+
+
+def _joined(fields: dict[str, Text], sep: Text) -> Text:
+    line = Text()
+    for key, text in fields.items():
+        if line and key != "via":  # the transport belongs to the model's name
+            line.append_text(sep)
+        line.append_text(text)
+    return line
 
 
 DROP_ORDER = ("via", "reasoning", "tokens", "context", "cost", "round")
