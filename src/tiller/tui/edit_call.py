@@ -152,7 +152,8 @@ class EditDiff(Static):
             lines.append(self._line(row, digits, width, style))
         hidden = self.hidden_rows
         if hidden:
-            lines.append(Text(f"▼ {hidden} more lines (click to show)", style("edit-diff--more")))
+            noun = "line" if hidden == 1 else "lines"
+            lines.append(Text(f"▼ {hidden} more {noun} (click to show)", style("edit-diff--more")))
         elif len(self.rows) > COMPACT_LINES:
             lines.append(Text("▲ click to fold", style("edit-diff--more")))
         if self.cut and (self.expanded or not hidden):
@@ -181,7 +182,7 @@ class EditCallBlock(ToolCallBlock):
     DEFAULT_CSS = """
     EditCallBlock .tool-args { display: none; }
     EditCallBlock .tool-output.-quiet { display: none; }
-    EditCallBlock.-error .tool-args { display: block; }
+    EditCallBlock .edit-tried { color: $text-muted; }
     """
 
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
@@ -208,7 +209,7 @@ class EditCallBlock(ToolCallBlock):
         self.view = EditDiff(diff, numbered=numbered)
         if is_error:
             # The change it tried, under the error.
-            self._args.update("[dim]The change it tried:[/dim]")
+            self.add_nested(Static("The change it tried:", classes="edit-tried"))
         else:
             added, removed = self.view.stats
             self.set_status(
