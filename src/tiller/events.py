@@ -74,3 +74,9 @@ def _without_future(data: dict[str, Any]) -> dict[str, Any]:
 
 
 Subscriber = Callable[[Event], None]
+
+SKIPPED_OUTPUTS = {
+    "steering": "Skipped: the user sent a steering message",
+    "cancelled": "Cancelled: the user interrupted the run before this tool ran",
+}
+"""The result of a call that never ran, by the `skipped` value its `TOOL_CALL_END` carries."""

@@ -14,20 +14,24 @@ from typing import TYPE_CHECKING
 
 from tiller.compaction import CompactReason, compact_history
 from tiller.errors import AuthError, CompactionError, ContextOverflowError, ProviderError
-from tiller.events import EventKind
+from tiller.events import SKIPPED_OUTPUTS, EventKind
 from tiller.history import AssistantTurn, ToolResultsTurn, UserKind, UserTurn
 from tiller.loop_detection import LOOP_WARNING, LoopDetector
 from tiller.model import ModelResponse, ToolCall, Usage
 from tiller.tools.base import ToolContext
+from tiller.tools.edit_diff import EDIT_TOOLS, EditCapture
 from tiller.tools.registry import ToolResult
 
 if TYPE_CHECKING:
+    from tiller.events import Event
     from tiller.session import Reply, Session
 
 INTERRUPTED_MARK = "[interrupted by the user]"
 
-SKIPPED = "Skipped: the user sent a steering message"
-CANCELLED = "Cancelled: the user interrupted the run before this tool ran"
+SKIPPED = SKIPPED_OUTPUTS["steering"]
+CANCELLED = SKIPPED_OUTPUTS["cancelled"]
+SKIP_REASONS = {text: reason for reason, text in SKIPPED_OUTPUTS.items()}
+"""`TOOL_CALL_END`'s `skipped` value for a call that never ran, by its result text."""
 
 
 class Run:
@@ -44,12 +48,16 @@ class Run:
         self.warned_context = False
         self.auto_compact = True
         self.just_compacted = False
+        # perf_counter() when the person approved a call, by call id: a tool's duration
+        # starts there, not while the approval dialog waited.
+        self.approved_at: dict[str, float] = {}
 
     def execute(self, text: str) -> Reply:
         from tiller.session import Reply, SessionState
 
         s = self.s
         stop = "completed"
+        unsubscribe = self.watch_approvals()
         try:
             stop = self.run_input(text, "user")
             while stop == "completed" and (next_input := s.take_follow_up()) is not None:
@@ -60,6 +68,7 @@ class Run:
             s._finish_close()
             raise
         finally:
+            unsubscribe()
             if s.state is SessionState.PROCESSING:
                 s.state = SessionState.IDLE
         s.emit(EventKind.PROCESSING_END, stop_reason=stop, rounds=self.rounds)
@@ -264,14 +273,26 @@ class Run:
             s.emit(
                 EventKind.TOOL_CALL_START, call_id=call.id, name=call.name, arguments=call.arguments
             )
-            started = time.perf_counter()
-            result = self.execute_tool(call)
-            self.finish_tool(result, time.perf_counter() - started)
-            results.append(result)
+            results.append(self.run_one(call))
             if s.queued[0] and index + 1 < len(calls):
                 results.extend(self.skipped(c, SKIPPED) for c in calls[index + 1 :])
                 break
         return results
+
+    def run_one(self, call: ToolCall) -> ToolResult:
+        """Run one call and announce its end.
+
+        An edit's event carries the diff it made; the duration counts from the
+        approval on, not while the approval dialog waited.
+        """
+        capture = EditCapture(self.s.workspace, call.name, call.arguments)
+        started = time.perf_counter()
+        result = self.execute_tool(call)
+        ended = time.perf_counter()
+        started = max(started, self.approved_at.pop(call.id, started))
+        diff = capture.diff() if call.name in EDIT_TOOLS and not result.is_error else None
+        self.finish_tool(result, ended - started, diff=diff)
+        return result
 
     def execute_tool(self, call: ToolCall) -> ToolResult:
         s = self.s
@@ -282,7 +303,19 @@ class Run:
         ctx = ToolContext(call_id=call.id, cancel=s.cancel_token, on_output=on_output)
         return s.registry.execute(call, ctx)
 
-    def finish_tool(self, result: ToolResult, seconds: float) -> None:
+    def finish_tool(
+        self, result: ToolResult, seconds: float, *, diff: str | None = None, skipped: str = ""
+    ) -> None:
+        """Emit `TOOL_CALL_END`: the full output, and for an edit the diff of that call.
+
+        `skipped` says why a call never ran (`steering`, `cancelled`); `duration_ms`
+        leaves out the time an approval dialog waited.
+        """
+        extra: dict[str, str] = {}
+        if diff is not None:
+            extra["diff"] = diff
+        if skipped:
+            extra["skipped"] = skipped
         self.s.emit(
             EventKind.TOOL_CALL_END,
             call_id=result.call_id,
@@ -290,7 +323,34 @@ class Run:
             output=result.output,
             is_error=result.is_error,
             duration_ms=round(seconds * 1000, 1),
+            **extra,
         )
+
+    def watch_approvals(self) -> Callable[[], None]:
+        """Note when each of this session's approval requests is answered.
+
+        Approvals are emitted by the root session (a subagent asks through its
+        parent, adding its own id as `agent_id`), so the root is watched.
+        """
+        s = self.s
+        root = s
+        while root.parent is not None:
+            root = root.parent
+        own = None if root is s else s.id
+
+        def on_event(event: Event) -> None:
+            data = event.data
+            if event.kind is not EventKind.APPROVAL_REQUESTED or data.get("agent_id") != own:
+                return
+            future, call_id = data.get("future"), str(data.get("call_id", ""))
+
+            def answered(_: object) -> None:
+                self.approved_at[call_id] = time.perf_counter()
+
+            if call_id and future is not None:
+                future.add_done_callback(answered)
+
+        return root.subscribe(on_event)
 
     def skipped(self, call: ToolCall, reason: str) -> ToolResult:
         """A result for a call that never ran, announced like any other."""
@@ -299,7 +359,7 @@ class Run:
         result = ToolResult(
             call_id=call.id, name=call.name, output=reason, model_output=reason, is_error=True
         )
-        self.finish_tool(result, 0.0)
+        self.finish_tool(result, 0.0, skipped=SKIP_REASONS.get(reason, ""))
         return result
 
     def drain_steering(self) -> None:

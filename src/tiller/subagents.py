@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tiller.errors import TillerError, ToolError
-from tiller.events import EventKind
+from tiller.events import Event, EventKind
 from tiller.tools.base import Tool
 from tiller.tools.close_agent import close_agent_tool
 from tiller.tools.send_input import send_input_tool
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
 
 # How long closing a session waits for its children to stop.
 _STOP_WAIT = 5.0
+
+RELAYED = frozenset(
+    {EventKind.TOOL_CALL_START, EventKind.TOOL_CALL_OUTPUT_DELTA, EventKind.TOOL_CALL_END}
+)
+"""A child's events its parent emits again, with the child's `agent_id`, so a front end
+can show the child's tool calls under the call that spawned it."""
 
 
 @dataclass
@@ -53,8 +60,14 @@ class SubagentPool:
         working_dir: str | None = None,
         model: str | None = None,
         max_turns: int | None = None,
+        call_id: str = "",
     ) -> Subagent:
-        """Start a child on the parent's workspace with its own history."""
+        """Start a child on the parent's workspace with its own history.
+
+        `call_id` (the `spawn_agent` call) goes into `SUBAGENT_STARTED`; the
+        child's tool calls are emitted by the parent too, with `agent_id` (see
+        `RELAYED`).
+        """
         from tiller.session import Session
 
         parent = self.parent
@@ -77,7 +90,11 @@ class SubagentPool:
         agent = Subagent(agent_id, task, child)
         with self._lock:
             self._agents[agent_id] = agent
-        parent.emit(EventKind.SUBAGENT_STARTED, agent_id=agent_id, task=task, depth=child.depth)
+        child.subscribe(self._relay(agent_id))
+        started = {"call_id": call_id} if call_id else {}
+        parent.emit(
+            EventKind.SUBAGENT_STARTED, agent_id=agent_id, task=task, depth=child.depth, **started
+        )
         self._run(agent, task)
         return agent
 
@@ -101,6 +118,18 @@ class SubagentPool:
                 agent.idle.set()
 
         threading.Thread(target=work, name=f"tiller-{agent.session.id}", daemon=True).start()
+
+    def _relay(self, agent_id: str) -> Callable[[Event], None]:
+        parent = self.parent
+
+        def relay(event: Event) -> None:
+            if event.kind in RELAYED:
+                # A grandchild's call keeps its path: agent_1/agent_1.
+                inner = event.data.get("agent_id")
+                path = f"{agent_id}/{inner}" if inner else agent_id
+                parent.emit(event.kind, **{**event.data, "agent_id": path})
+
+        return relay
 
     def _finished(self, agent: Subagent, *, success: bool, output: str) -> None:
         self.parent.emit(

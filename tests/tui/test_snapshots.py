@@ -17,6 +17,7 @@ from tiller.errors import ProviderError
 from tiller.testing.scripted import Step, call
 from tiller.tui.screens.approval import ApprovalScreen
 from tiller.tui.screens.flush import FlushScreen
+from tiller.tui.shell_call import ShellCallBlock
 from tiller.tui.workspace_tree import WorkspaceTree
 
 # Every snapshot uses the same fixed project path, so they share one xdist worker.
@@ -169,5 +170,71 @@ def test_missing_api_key(
         await started(pilot)
         await send(pilot, "hello")
         await pilot.pause()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_inline_edit_diff(snap_compare, frozen_project: Path) -> None:
+    """An edit row in the conversation: the coloured diff of that call, numbered, +1 −1."""
+    app = make_app(frozen_project, [EDIT_CALC, "Added type hints to `sub`."])
+
+    async def run_before(pilot) -> None:
+        await started(pilot)
+        await send(pilot, "type sub")
+        await settle(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_inline_edit_diff_light_theme(snap_compare, frozen_project: Path) -> None:
+    """The same edit in `textual-light`: added and removed lines stay readable."""
+    app = make_app(frozen_project, [EDIT_CALC, "Added type hints to `sub`."])
+
+    async def run_before(pilot) -> None:
+        await started(pilot)
+        app.theme = "textual-light"
+        await send(pilot, "type sub")
+        await settle(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_shell_row_at_80_columns(snap_compare, frozen_project: Path) -> None:
+    """At 80 columns: the command cut, `✓ exit 0` whole, the last 5 lines, `0 unflushed`."""
+    command = "for i in $(seq 1 9); do echo line $i of the test output; done # and a long tail"
+    shell = call("shell", command=command, description="Print nine lines")
+    config = SessionConfig(shell=True, shell_approval="allow")
+    app = make_app(frozen_project, [shell, "Done."], config=config)
+
+    async def run_before(pilot) -> None:
+        await started(pilot)
+        await send(pilot, "run it")
+        await settle(pilot)
+        block = app.main.conversation.query_one(ShellCallBlock)
+        block.set_status("✓ exit 0")  # the duration varies from run to run
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(80, 24))
+
+
+def test_nested_subagent(snap_compare, frozen_project: Path) -> None:
+    """A subagent's own tool rows inside its block, inside the spawn_agent call."""
+    spawn = Step(
+        tool_calls=[
+            ("spawn_agent", {"task": "Add a hello script and check the calc module"}),
+            ("wait", {"agent_id": "agent_1"}),
+        ]
+    )
+    child = Step(
+        tool_calls=[
+            ("read_file", {"file_path": "src/calc.py"}),
+            ("write_file", {"file_path": "src/hello.py", "content": "print('hello')\n"}),
+        ]
+    )
+    app = make_app(frozen_project, [spawn, child, "Child: done.", "The subagent added it."])
+
+    async def run_before(pilot) -> None:
+        await started(pilot)
+        await send(pilot, "delegate")
+        await settle(pilot)
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

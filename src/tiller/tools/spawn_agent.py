@@ -26,6 +26,7 @@ def spawn_agent_tool(pool: SubagentPool) -> FunctionTool:
             working_dir=args.get("working_dir"),
             model=args.get("model"),
             max_turns=args.get("max_turns"),
+            call_id=ctx.call_id,
         )
         return f"Started {agent.id}. Call wait with agent_id={agent.id!r} for its result."
 

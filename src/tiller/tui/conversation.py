@@ -6,6 +6,7 @@ the tool block with that call id); the transcript is never rebuilt.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from rich.markup import escape
@@ -17,11 +18,18 @@ from textual.widgets import Button, Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tiller.formatting import human_tokens
+from tiller.tui.edit_call import EDIT_TOOLS, EditCallBlock
 from tiller.tui.shell_call import ShellCallBlock
+from tiller.tui.subagent_rows import SubagentBlock
 from tiller.tui.tool_call import ToolCallBlock
 
 UserKind = Literal["user", "steering", "follow_up"]
-STREAM_INTERVAL = 0.1  # seconds between Markdown updates while text streams
+STREAM_INTERVAL = 0.2
+"""Seconds between Markdown updates while text streams (the first words go at once)."""
+TYPING_PAUSE = 0.25
+"""While the person types (a key within this many seconds), streamed text waits..."""
+MAX_HOLD = 1.0
+"""...but never longer than this since the last update."""
 Level = Literal["info", "warning", "error"]
 
 _USER_LABELS = {
@@ -125,6 +133,10 @@ class Conversation(VerticalScroll):
     Conversation { padding: 0 1; }
     """
 
+    stream_interval = STREAM_INTERVAL
+    typing_pause = TYPING_PAUSE
+    max_hold = MAX_HOLD
+
     class ContinueRequested(Message):
         """The person asked to go on after a turn limit."""
 
@@ -132,9 +144,13 @@ class Conversation(VerticalScroll):
         super().__init__(id=id)
         self._assistant: AssistantMessage | None = None
         self._stream: MarkdownStream | None = None
-        self._tools: dict[str, ToolCallBlock] = {}
+        self._tools: dict[str, ToolCallBlock] = {}  # by call id; a subagent's: "agent_1:call_3"
+        self._agents: dict[str, SubagentBlock] = {}
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
+        self._flushed_at: float | None = None  # None: nothing of this message drawn yet
+        self._last_key = 0.0
+        self._watching_prompt = False
         self._thinking: Thinking | None = None
 
     def on_mount(self) -> None:
@@ -197,29 +213,54 @@ class Conversation(VerticalScroll):
         self._assistant = AssistantMessage()
         self.mount(self._assistant)
         self._stream = Markdown.get_stream(self._assistant)
+        self._flushed_at = None
+        self._watch_typing()
+
+    def _watch_typing(self) -> None:
+        """Note each key that moves the prompt's cursor, so streaming gives way to typing."""
+        if self._watching_prompt:
+            return
+        prompt = next(iter(self.screen.query("Prompt")), None)
+        if prompt is not None:
+            self._watching_prompt = True
+            self.watch(prompt, "selection", self._typed, init=False)
+
+    def _typed(self) -> None:
+        self._last_key = time.monotonic()
 
     async def append_assistant(self, delta: str) -> None:
         """Add streamed text; it reaches the Markdown at most every `STREAM_INTERVAL` s.
 
-        Every Markdown update re-lays out the screen, so a thousand tokens a second
-        are drawn in batches; keys stay responsive and nothing is lost.
+        Every Markdown update re-lays out and repaints the conversation (10-40 ms
+        here), and a key typed meanwhile waits for it. So text is drawn in batches,
+        the first words at once, and while the person types (see `TYPING_PAUSE`) only
+        every `MAX_HOLD` seconds; nothing is lost.
         """
         if self._stream is None:
             self.begin_assistant()
         self._pending.append(delta)
         if self._flush_timer is None:
-            self._flush_timer = self.set_timer(STREAM_INTERVAL, self._flush_pending)
+            # A zero-delay timer never fires; 10 ms is "at once".
+            delay = self.stream_interval if self._flushed_at is not None else 0.01
+            self._flush_timer = self.set_timer(delay, self._flush_pending)
 
-    async def _flush_pending(self) -> None:
+    async def _flush_pending(self, *, force: bool = False) -> None:
         self._flush_timer = None
+        now = time.monotonic()
+        typing = now - self._last_key < self.typing_pause
+        held = self._flushed_at is not None and now - self._flushed_at < self.max_hold
+        if typing and held and not force:
+            self._flush_timer = self.set_timer(self.typing_pause, self._flush_pending)
+            return
         text, self._pending = "".join(self._pending), []
         if text and self._stream is not None:
+            self._flushed_at = now
             await self._stream.write(text)
 
     async def end_assistant(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
-        await self._flush_pending()
+        await self._flush_pending(force=True)
         self._thinking = None
         stream, self._stream, self._assistant = self._stream, None, None
         if stream is not None:
@@ -227,25 +268,67 @@ class Conversation(VerticalScroll):
 
     # -- tool calls -------------------------------------------------------------
 
-    def tool_started(self, call_id: str, name: str, arguments: str) -> None:
-        kind = ShellCallBlock if name == "shell" else ToolCallBlock
+    def tool_started(self, call_id: str, name: str, arguments: str, agent_id: str = "") -> None:
+        """A call began; a subagent's call (`agent_id`) goes inside that subagent's block."""
+        kind = (
+            ShellCallBlock
+            if name == "shell"
+            else EditCallBlock
+            if name in EDIT_TOOLS
+            else ToolCallBlock
+        )
         block = kind(call_id, name, arguments)
-        self._tools[call_id] = block
-        self.mount(block)
+        self._tools[_key(call_id, agent_id)] = block
+        if agent_id:
+            self._agent_block(agent_id).add_row(block)
+        else:
+            self.mount(block)
 
-    def tool_output(self, call_id: str, delta: str) -> None:
-        block = self._tools.get(call_id)
+    def tool_output(self, call_id: str, delta: str, agent_id: str = "") -> None:
+        block = self._tools.get(_key(call_id, agent_id))
         if block is not None:
             block.add_output(delta)
 
     def tool_finished(
-        self, call_id: str, name: str, output: str, is_error: bool, duration_ms: float | None
+        self,
+        call_id: str,
+        name: str,
+        output: str,
+        is_error: bool,
+        duration_ms: float | None,
+        *,
+        diff: str | None = None,
+        skipped: str = "",
+        agent_id: str = "",
     ) -> None:
-        block = self._tools.get(call_id)
+        """A call ended: its status, output, and for an edit the diff of that call."""
+        block = self._tools.get(_key(call_id, agent_id))
         if block is None:
-            self.tool_started(call_id, name, "")
-            block = self._tools[call_id]
-        block.finish(output, is_error, duration_ms)
+            self.tool_started(call_id, name, "", agent_id)
+            block = self._tools[_key(call_id, agent_id)]
+        block.finish(output, is_error, duration_ms, diff=diff, skipped=skipped)
+
+    def subagent_started(self, agent_id: str, task: str, call_id: str = "") -> None:
+        """A child session began: its block goes inside the `spawn_agent` call that made it."""
+        block = SubagentBlock(agent_id, task)
+        self._agents[agent_id] = block
+        spawn = self._tools.get(call_id) if call_id else None
+        if spawn is None:
+            self.mount(block)
+        else:
+            spawn.add_nested(block)
+
+    def subagent_finished(self, agent_id: str, success: bool, turns: int) -> None:
+        block = self._agents.get(agent_id)
+        if block is not None:
+            block.finish(success, turns)
+
+    def _agent_block(self, agent_id: str) -> SubagentBlock:
+        """The block of the subagent `agent_id` (a grandchild's calls go under its ancestor)."""
+        top = agent_id.split("/")[0]
+        if top not in self._agents:
+            self.subagent_started(top, "")
+        return self._agents[top]
 
     def shell_waiting(self, call_id: str, waiting: bool) -> None:
         """Mark shell call `call_id` as waiting for approval (or not).
@@ -256,8 +339,16 @@ class Conversation(VerticalScroll):
         if isinstance(block, ShellCallBlock) and not block.finished:
             block.set_waiting(waiting)
 
-    def tool_block(self, call_id: str) -> ToolCallBlock | None:
-        return self._tools.get(call_id)
+    def tool_block(self, call_id: str, agent_id: str = "") -> ToolCallBlock | None:
+        return self._tools.get(_key(call_id, agent_id))
+
+    def subagent_block(self, agent_id: str) -> SubagentBlock | None:
+        return self._agents.get(agent_id)
+
+
+def _key(call_id: str, agent_id: str) -> str:
+    # Two sessions may use the same call ids; a subagent's are kept apart.
+    return f"{agent_id}:{call_id}" if agent_id else call_id
 
 
 class Thinking(Static):

@@ -13,7 +13,17 @@ if TYPE_CHECKING:
     from tiller.events import Event
 
 _DELTAS = {"assistant_text_delta", "tool_call_output_delta"}
-_DETAIL_KEYS = ("name", "path", "action", "stop_reason", "message", "kind", "text", "model")
+_DETAIL_KEYS = (
+    "agent_id",
+    "name",
+    "path",
+    "action",
+    "stop_reason",
+    "message",
+    "kind",
+    "text",
+    "model",
+)
 
 
 def describe(event: Event) -> str:
@@ -29,7 +39,10 @@ def describe(event: Event) -> str:
     if event.kind == "context_compacted":
         parts.append(f"{data.get('tokens_before')} -> {data.get('tokens_after')} tokens")
     if event.kind == "tool_call_end":
-        parts.append("error" if data.get("is_error") else "ok")
+        skipped = data.get("skipped")
+        parts.append(
+            f"skipped ({skipped})" if skipped else "error" if data.get("is_error") else "ok"
+        )
     return " ".join(parts)
 
 

@@ -1,7 +1,8 @@
 """A shell call in the conversation: `$ command`, its live output, then its exit code.
 
-It stays open while the command runs (the tail of its output streams in) and
-when it fails; a command that exits 0 folds away.
+It stays open: the tail of its output streams in while it runs, and its last
+`SHOWN_LINES` lines stay when it ends (a click shows the rest). The title keeps
+the status and exit code whole at any width; the command is cut instead.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.markup import escape
 from rich.syntax import Syntax
 
-from tiller.tui.tool_call import MAX_SHOWN_LINES, ToolCallBlock, clip_tail, parse_arguments, took
+from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, status_cells, took
 
 TITLE_CHARS = 50
+"""A command longer than this (or of several lines) is also shown whole under the title."""
+SHOWN_LINES = 5
+"""Lines of a finished command's output shown until the person asks for the rest."""
 _EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)
 
 
@@ -86,27 +91,38 @@ class ShellCallBlock(ToolCallBlock):
 
     def heading(self, status: str) -> str:
         lines = self.command.strip().splitlines() or [""]
-        shown = lines[0][:TITLE_CHARS]
-        if len(lines) > 1 or len(lines[0]) > TITLE_CHARS:
-            shown += " …"
-        about = f" [dim]— {escape(self.description)}[/dim]" if self.description else ""
+        room = (self.title_cells() or 10_000) - status_cells(status) - 4
+        command = lines[0] + (" …" if len(lines) > 1 else "")
+        shown = fit(command, max(room, 8))
+        room -= cell_len(shown) + 3
         # The status comes before the description so a narrow pane cuts the words, not it.
+        about = fit(self.description, room) if self.description and room > 4 else ""
+        about = f" [dim]— {escape(about)}[/dim]" if about else ""
         return f"[b]$ {escape(shown)}[/b]  {status}{about}"
 
     def set_waiting(self, waiting: bool) -> None:
         """Say in the title that the command waits for the person's approval (or no longer)."""
         if self.finished:
             return
-        self.title = self.heading("… awaiting approval" if waiting else "…")
+        self.set_status("… awaiting approval" if waiting else "…")
         if not self.streamed:  # output may already be streaming in after the answer
             self._result.update(f"[dim]{'awaiting approval' if waiting else 'running'}…[/dim]")
 
-    def finish(self, output: str, is_error: bool, duration_ms: float | None) -> None:
-        self._stop_streaming(output)
+    def finish(
+        self,
+        output: str,
+        is_error: bool,
+        duration_ms: float | None,
+        *,
+        diff: str | None = None,
+        skipped: str = "",
+    ) -> None:
+        super().finish(output, is_error, duration_ms, skipped=skipped)
+        if self.skipped:
+            return
         outcome = ShellOutcome.parse(output)
         failed, status = shell_status(outcome, output, is_error)
-        self.title = self.heading(status + took(duration_ms))
-        body = clip_tail(outcome.body, MAX_SHOWN_LINES)
-        self._result.update(escape(body) or "[dim](no output)[/dim]")
+        self.set_status(status + took(duration_ms))
+        self._result.show_tail(outcome.body, SHOWN_LINES)
         self.set_class(failed, "-error")
-        self.collapsed = not failed
+        self.collapsed = False

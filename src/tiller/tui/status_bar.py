@@ -64,6 +64,28 @@ class StatusBar(Static):
             self.frame = (self.frame + 1) % len(SPINNER)
 
     def render(self) -> Text:
+        """The fields that fit the width; the least important go first (see `DROP_ORDER`)."""
+        fields = self.fields()
+        width = self.content_size.width
+        sep = Text(" │ ", "dim")
+        for name in (None, *DROP_ORDER):
+            if name is not None:
+                fields.pop(name, None)
+            line = _joined(fields, sep)
+            if not width or line.cell_len <= width:
+                break
+        else:
+            # Still too wide: the model's name gives way, never the state or the changes.
+            excess = line.cell_len - width
+            model = fields["model"]
+            model.truncate(max(1, model.cell_len - excess), overflow="ellipsis")
+            line = _joined(fields, sep)
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+        return line
+
+    def fields(self) -> dict[str, Text]:
+        """Every field to show, by name, in display order."""
         working = self.state == "working"
         state_style = {
             "working": "bold yellow",
@@ -74,35 +96,36 @@ class StatusBar(Static):
         spinner = f"{SPINNER[self.frame]} " if working and self.spinning else ""
         context = "?" if self.context_percent is None else f"{self.context_percent}%"
         changes_style = "bold yellow" if self.changes else "dim"
-        sep = (" │ ", "dim")
-        # Only when set or used: the line stays as it was for sessions without them.
-        reasoning = [(f"reasoning {self.reasoning}", "dim"), sep] if self.reasoning else []
         tokens = f"{human_tokens(self.input_tokens)} in"
         if self.cache_read_tokens:
             tokens += f" ({human_tokens(self.cache_read_tokens)} cached)"
+        fields = {"model": Text(self.model, "bold")}
         # A test's scripted client (`custom`) is no transport a person chose.
-        via = [(f" via {self.transport}", "dim")] if self.transport not in ("", "custom") else []
-        return Text.assemble(
-            (self.model, "bold"),
-            *via,
-            sep,
-            *reasoning,
-            (spinner + self.state, state_style),
-            sep,
-            f"round {self.round}/{self.max_turns}",
-            sep,
-            f"{tokens} / {human_tokens(self.output_tokens)} out",
-            sep,
-            format_cost(self.cost),
-            sep,
-            f"ctx {context}",
-            sep,
-            (f"{self.changes} unflushed", changes_style),
-            *(
-                (sep, (f"shell {self.shell}", _SHELL_STYLES.get(self.shell, "red")))
-                if self.shell
-                else ()
-            ),
-            no_wrap=True,
-            overflow="ellipsis",
-        )
+        if self.transport not in ("", "custom"):
+            fields["via"] = Text(f" via {self.transport}", "dim")
+        # Only when set or used: the line stays as it was for sessions without them.
+        if self.reasoning:
+            fields["reasoning"] = Text(f"reasoning {self.reasoning}", "dim")
+        fields["state"] = Text(spinner + self.state, state_style)
+        fields["round"] = Text(f"round {self.round}/{self.max_turns}")
+        fields["tokens"] = Text(f"{tokens} / {human_tokens(self.output_tokens)} out")
+        fields["cost"] = Text(format_cost(self.cost))
+        fields["context"] = Text(f"ctx {context}")
+        fields["changes"] = Text(f"{self.changes} unflushed", changes_style)
+        if self.shell:
+            fields["shell"] = Text(f"shell {self.shell}", _SHELL_STYLES.get(self.shell, "red"))
+        return fields
+
+
+def _joined(fields: dict[str, Text], sep: Text) -> Text:
+    line = Text()
+    for key, text in fields.items():
+        if line and key != "via":  # the transport belongs to the model's name
+            line.append_text(sep)
+        line.append_text(text)
+    return line
+
+
+DROP_ORDER = ("via", "reasoning", "tokens", "context", "cost", "round")
+"""Fields left out, in this order, until the line fits: state, unflushed changes and
+the shell's confinement always stay; the model name is cut last."""

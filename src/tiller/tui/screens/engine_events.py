@@ -73,11 +73,17 @@ class EngineEventHandlers:
         await self.conversation.end_assistant()
 
     async def _on_tool_call_start(self, data: dict[str, Any]) -> None:
-        await self.conversation.end_assistant()
-        self.conversation.tool_started(data["call_id"], data["name"], data.get("arguments", ""))
+        agent = str(data.get("agent_id") or "")
+        if not agent:  # a subagent's call does not end the parent's streamed text
+            await self.conversation.end_assistant()
+        self.conversation.tool_started(
+            data["call_id"], data["name"], data.get("arguments", ""), agent
+        )
 
     async def _on_tool_call_output_delta(self, data: dict[str, Any]) -> None:
-        self.conversation.tool_output(data["call_id"], data.get("delta", ""))
+        self.conversation.tool_output(
+            data["call_id"], data.get("delta", ""), str(data.get("agent_id") or "")
+        )
 
     async def _on_tool_call_end(self, data: dict[str, Any]) -> None:
         self.conversation.tool_finished(
@@ -86,6 +92,9 @@ class EngineEventHandlers:
             data.get("output", ""),
             bool(data.get("is_error")),
             data.get("duration_ms"),
+            diff=data.get("diff"),
+            skipped=str(data.get("skipped") or ""),
+            agent_id=str(data.get("agent_id") or ""),
         )
 
     async def _on_user_input(self, data: dict[str, Any]) -> None:
@@ -144,12 +153,16 @@ class EngineEventHandlers:
         self.conversation.add_notice(f"Loaded skill [b]{data.get('name', '')}[/b]")
 
     async def _on_subagent_started(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(
-            f"Subagent {data.get('agent_id', '')} started: {data.get('task', '')}", markup=False
+        self.conversation.subagent_started(
+            str(data.get("agent_id", "")), str(data.get("task", "")), str(data.get("call_id", ""))
         )
 
     async def _on_subagent_finished(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(f"Subagent {data.get('agent_id', '')} finished", markup=False)
+        self.conversation.subagent_finished(
+            str(data.get("agent_id", "")),
+            bool(data.get("success")),
+            int(data.get("turns_used") or 0),
+        )
 
     async def _on_approval_requested(self, data: dict[str, Any]) -> None:
         # A request the engine already gave up on (cancelled while the event

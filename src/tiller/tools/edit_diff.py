@@ -1,0 +1,77 @@
+"""The diff one edit call made: what `TOOL_CALL_END` carries for edit tools.
+
+Front ends show each edit as a small coloured diff of *that* call. By the time a
+front end draws the event the workspace may have moved on (the next edit, a
+subagent), so the engine reads the named files just before the call and just
+after it, on its own thread, and puts the difference in the event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+from tiller.workspace.diff import text_diff
+
+if TYPE_CHECKING:
+    from tiller.workspace import Workspace
+
+EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
+"""Tools whose calls change named files in the workspace."""
+MAX_DIFF_LINES = 2000
+"""A call's diff beyond this many lines is cut (the review pane has the whole file)."""
+_PATCH_PATHS = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$|^\*\*\* Move to: (.+)$", re.M)
+
+
+def named_paths(name: str, arguments: str) -> list[str]:
+    """The workspace paths an edit call says it will touch, in the order it names them."""
+    if name not in EDIT_TOOLS:
+        return []
+    try:
+        args = json.loads(arguments) if arguments else {}
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(args, dict):
+        return []
+    if name == "apply_patch":
+        patch = args.get("patch")
+        return [a or b for a, b in _PATCH_PATHS.findall(patch)] if isinstance(patch, str) else []
+    path = args.get("file_path")
+    return [path] if isinstance(path, str) else []
+
+
+class EditCapture:
+    """The named files' text before an edit call, and the diff to their text after it.
+
+    Args:
+        workspace: where the call edits.
+        name: the tool's name.
+        arguments: the call's raw JSON arguments.
+    """
+
+    def __init__(self, workspace: Workspace, name: str, arguments: str) -> None:
+        self.workspace = workspace
+        self.before: dict[str, str | None] = {}
+        for path in named_paths(name, arguments):
+            try:
+                key = workspace.resolve_path(path)
+            except Exception:  # an invalid path: the tool itself reports it
+                continue
+            self.before.setdefault(key, self._read(key))
+
+    def _read(self, path: str) -> str | None:
+        try:
+            return self.workspace.read(path) if self.workspace.exists(path) else None
+        except Exception:  # binary, a directory, unreadable: no text to compare
+            return None
+
+    def diff(self) -> str:
+        """A git-style diff of what changed in the named files since the capture ('' if nothing)."""
+        parts = [text_diff(path, old, self._read(path)) for path, old in self.before.items()]
+        text = "".join(parts)
+        lines = text.splitlines(keepends=True)
+        if len(lines) <= MAX_DIFF_LINES:
+            return text
+        hidden = len(lines) - MAX_DIFF_LINES
+        return "".join(lines[:MAX_DIFF_LINES]) + f"… {hidden} more diff lines\n"
