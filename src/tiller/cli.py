@@ -277,7 +277,7 @@ def _preload_litellm_if(transport: str | None, model: str, api_base: str | None)
     if needed:
         from tiller.llm import preload_in_background
 
-        preload_in_background(warm=False)
+        preload_in_background(warm=False, freeze=True)
 
 
 # Set once a headless run has closed its session: nothing is left to tear down but

@@ -315,14 +315,30 @@ def scrub_surrogates(value: Any) -> Any:
     Python's `surrogateescape`); no HTTP client can send those. Escaped bytes are
     shown as `\\xe9` (as `ls -b` would), any other lone surrogate as `\\ud800`.
     """
+    if isinstance(value, dict | list | tuple) and _json_encodable(value):
+        # Almost always the case: one pass in C over the whole history, instead of a
+        # Python walk over every message on every round.
+        return value
+    return _scrubbed(value)
+
+
+def _json_encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError):
+        return False  # or not plain JSON: the walk below decides
+    return True
+
+
+def _scrubbed(value: Any) -> Any:
     if isinstance(value, str):
         return value if value.isascii() or _encodable(value) else _scrub(value)
     if isinstance(value, dict):
-        items = {k: scrub_surrogates(v) for k, v in value.items()}
+        items = {k: _scrubbed(v) for k, v in value.items()}
         changed = any(items[k] is not v for k, v in value.items())
-        return {scrub_surrogates(k): v for k, v in items.items()} if changed else value
+        return {_scrubbed(k): v for k, v in items.items()} if changed else value
     if isinstance(value, list | tuple):
-        scrubbed = [scrub_surrogates(v) for v in value]
+        scrubbed = [_scrubbed(v) for v in value]
         if all(a is b for a, b in zip(scrubbed, value, strict=True)):
             return value
         return scrubbed if isinstance(value, list) else tuple(scrubbed)
