@@ -262,7 +262,8 @@ def test_a_builtin_schema_is_not_checked_at_registration() -> None:
 def test_building_a_session_leaves_jsonschema_unimported(tmp_path: Path) -> None:
     """A new Session has no validators yet: jsonschema waits for the first tool call."""
     code = (
-        "import sys; from tiller import Session; from tiller.testing.scripted import ScriptedModel; "
+        "import sys; from tiller import Session; "
+        "from tiller.testing.scripted import ScriptedModel; "
         "Session(ScriptedModel([]), files={'a.txt': 'x'}, skills_dirs=[]).close(); "
         "print('jsonschema' in sys.modules)"
     )

@@ -181,7 +181,10 @@ def preload_in_background(*, warm: bool = True, freeze: bool = False) -> threadi
     with _preload_lock:
         if _preload_thread is None:
             _preload_thread = threading.Thread(
-                target=_quiet_preload, args=(warm, freeze), name="tiller-litellm-preload", daemon=True
+                target=_quiet_preload,
+                args=(warm, freeze),
+                name="tiller-litellm-preload",
+                daemon=True,
             )
             _preload_thread.start()
         return _preload_thread
