@@ -52,8 +52,10 @@ from tiller.transport import (
 __all__ = [
     "LiteLLMClient",
     "freeze_after_import",
+    "loaded",
     "preload",
     "preload_in_background",
+    "preload_thread",
     "provider_key_env",
 ]
 
@@ -188,6 +190,16 @@ def preload_in_background(*, warm: bool = True, freeze: bool = False) -> threadi
             )
             _preload_thread.start()
         return _preload_thread
+
+
+def preload_thread() -> threading.Thread | None:
+    """The background preload's thread, once one was started (`preload_in_background`)."""
+    return _preload_thread
+
+
+def loaded() -> bool:
+    """Whether litellm is imported: a call would not wait for the import."""
+    return _litellm_module is not None
 
 
 def _quiet_preload(warm: bool, freeze: bool) -> None:
@@ -341,6 +353,11 @@ class LiteLLMClient:
             on_retry=on_retry,
             on_reasoning=on_reasoning,
         )
+
+    @property
+    def ready(self) -> bool:
+        """Whether a call can start without waiting for litellm's import (see `loaded`)."""
+        return loaded()
 
     def context_window(self, model: str) -> int | None:
         """The model's input window in tokens from litellm's bundled map; None when unknown.

@@ -38,6 +38,7 @@ __all__ = [
     "client_for",
     "complete_with_retries",
     "not_a_stream",
+    "prepare",
     "resolve_transport",
     "scrub_surrogates",
     "usage_from",
@@ -105,6 +106,19 @@ def client_for(transport: str, *, stall_timeout: float = DEFAULT_STALL_TIMEOUT) 
 
         return OpenAIHTTPClient(stall_timeout=stall_timeout)
     raise ValueError(_unknown(transport))
+
+
+def prepare(transport: str) -> None:
+    """Start loading what a transport needs, in the background, so its first call does not wait.
+
+    `litellm` starts litellm's import on a daemon thread (seconds; idempotent);
+    the lean client and callers' own clients need nothing. Front ends call this
+    as soon as they know the transport: a session opening, a `/model` switch.
+    """
+    if transport == "litellm":
+        from tiller.llm import preload_in_background
+
+        preload_in_background()
 
 
 # -- retrying ------------------------------------------------------------------------------
