@@ -51,7 +51,6 @@ from tiller.transport import (
 
 __all__ = [
     "LiteLLMClient",
-    "freeze_after_import",
     "loaded",
     "preload",
     "preload_in_background",
@@ -121,17 +120,6 @@ def _import_without_collecting() -> Any:
     return litellm
 
 
-def freeze_after_import() -> None:
-    """Once litellm is loaded, move every object alive to the GC's permanent generation.
-
-    For a process that will not unload litellm (the command line): later
-    collections, and the interpreter's exit, no longer walk litellm's objects.
-    A library embedding Tiller should decide this for itself.
-    """
-    _litellm()
-    gc.freeze()
-
-
 def preload() -> None:
     """Import litellm and warm its first-call path now (blocking; ~3 s here).
 
@@ -166,7 +154,7 @@ def preload() -> None:
             import openai.resources  # noqa: F401
 
 
-def preload_in_background(*, warm: bool = True, freeze: bool = False) -> threading.Thread:
+def preload_in_background(*, warm: bool = True) -> threading.Thread:
     """Run `preload()` on a daemon thread; idempotent, returns the (single) thread.
 
     Front ends call this after drawing their first frame. An import failure is
@@ -176,15 +164,13 @@ def preload_in_background(*, warm: bool = True, freeze: bool = False) -> threadi
         warm: also warm the first-call path. A headless run, whose first real call
             follows at once, only imports: a warm-up would run beside that call,
             paying for the same lazy imports twice over on a contended GIL.
-        freeze: then `freeze_after_import()` (the command line: a process that keeps
-            litellm to the end). Only the first call's choice counts.
     """
     global _preload_thread
     with _preload_lock:
         if _preload_thread is None:
             _preload_thread = threading.Thread(
                 target=_quiet_preload,
-                args=(warm, freeze),
+                args=(warm,),
                 name="tiller-litellm-preload",
                 daemon=True,
             )
@@ -202,14 +188,13 @@ def loaded() -> bool:
     return _litellm_module is not None
 
 
-def _quiet_preload(warm: bool, freeze: bool) -> None:
+def _quiet_preload(warm: bool) -> None:
     # An import failure is reported by the first completion, with context.
     with contextlib.suppress(Exception):
-        _litellm()
-        if freeze:
-            freeze_after_import()
         if warm:
             preload()
+        else:
+            _litellm()
 
 
 # -- API keys ------------------------------------------------------------------------------
