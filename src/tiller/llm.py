@@ -460,8 +460,9 @@ class LiteLLMClient:
                         raise CallFailed(_BadReply(not_a_stream(kind_seen)))
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
                 stream.feed(payload)
-                if stream.raw_usage is None and usage_on_finish:
-                    stream.raw_usage = _usage_of(payload)
+                if usage_on_finish:
+                    # The finish chunk's is the stream's total: the last one seen wins.
+                    stream.raw_usage = _usage_of(payload) or stream.raw_usage
         finally:
             if not ended:  # cancelled, stalled, or on_text raised
                 pump.abandon()
