@@ -470,3 +470,25 @@ def test_first_call_says_it_waits_for_litellm(tmp_path: Any) -> None:
         [sys.executable, "-c", LOADING], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.split() == ["1", "True", "0", "False"]
+
+
+DOTENV = """
+import os
+from tiller.llm import preload_in_background
+
+preload_in_background(warm=False).join()
+import litellm  # loaded by the preload: the check below is about what it left behind
+
+print(os.environ.get("TILLER_PROBE_FROM_DOTENV"))
+"""
+
+
+@pytest.mark.slow
+def test_loading_litellm_reads_no_dotenv_from_the_workspace(tmp_path: Any) -> None:
+    """A `.env` in the current directory stays out of the environment when litellm loads."""
+    (tmp_path / ".env").write_text("TILLER_PROBE_FROM_DOTENV=leaked\n")
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", DOTENV], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "None")

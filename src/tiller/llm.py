@@ -83,6 +83,10 @@ def _litellm() -> Any:
         if _litellm_module is None:
             # Without this, importing litellm fetches a price list from the internet.
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            # Else ("DEV") importing litellm loads a `.env` found from the current directory
+            # up into the environment: a repository's file could point a provider's base
+            # URL elsewhere. Tiller reads only the env file the user names (--env-file).
+            os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
             litellm = _import_without_collecting()
             litellm.suppress_debug_info = True
             # litellm prices every streamed call as it starts by counting the whole
