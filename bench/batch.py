@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from isolation import isolated_dirs
+
 from tiller.batch import BatchRun, Task, TaskDefaults, ThreadExecutor, run_batch
 from tiller.batch.tasks import TaskResult
 from tiller.testing.server import serve_script_process
@@ -172,4 +174,5 @@ def ray_pass(tasks: Any, defaults: TaskDefaults, work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with isolated_dirs("batch"):
+        sys.exit(main())

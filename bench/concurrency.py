@@ -57,6 +57,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from isolation import isolated_dirs
+
 from tiller import Session, SessionManager
 from tiller.llm import preload
 from tiller.testing.server import FakeOpenAIServer, ServerReply
@@ -243,4 +245,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("concurrency"):
+        main()

@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from isolation import isolated_dirs
+
 from tiller import Session
 from tiller.testing.server import FakeOpenAIServer, ServerReply
 
@@ -137,4 +139,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("cost"):
+        main()

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from isolation import isolated_dirs
 
 from tiller.llm import LiteLLMClient, preload
 from tiller.model import ModelRequest
@@ -258,4 +259,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("engine"):
+        main()

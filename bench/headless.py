@@ -15,6 +15,9 @@ answer reaching stdout to the process being gone), and the targets (issue 15).
 - `openai`: the default model with `TILLER_TRANSPORT=litellm`, litellm on an
   OpenAI-compatible route, for comparison.
 
+The litellm rows also give a bare `python -c "import litellm"` (wall and CPU,
+median), the floor under their one-round time on this machine.
+
 Tiller only: no peer is installed or run here (peers' figures are in issue 15).
 """
 
@@ -32,6 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from isolation import isolated_dirs
 
 from tiller.testing.server import FakeOpenAIServer, ServerReply
 
@@ -119,7 +124,6 @@ def measure(path: RunPath) -> dict[str, Any]:
             **os.environ,
             "OPENAI_API_KEY": "sk-bench",
             "ANTHROPIC_API_KEY": "sk-bench",
-            "TILLER_DATA_DIR": str(root / ".data"),
         }
         for name in ("TILLER_MODEL", "TILLER_TRANSPORT"):
             env.pop(name, None)
@@ -127,6 +131,30 @@ def measure(path: RunPath) -> dict[str, Any]:
             env["TILLER_TRANSPORT"] = path.transport
         ones = [timed_run(path, 1, root, env) for _ in range(REPEATS)]
         hundreds = [timed_run(path, 100, root, env) for _ in range(REPEATS)]
+    row = summary(path, ones, hundreds)
+    if path.model.startswith("anthropic/") or path.transport == "litellm":
+        row.update(bare_import())
+    return row
+
+
+def bare_import() -> dict[str, float]:
+    """`python -c "import litellm"` on its own (with the local price map, as Tiller sets)."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    walls, cpus = [], []
+    for _ in range(REPEATS):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import litellm"], env=env, check=True)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return {
+        "bare_import_litellm_s": round(statistics.median(walls), 3),
+        "bare_import_litellm_cpu_s": round(statistics.median(cpus), 3),
+    }
+
+
+def summary(path: RunPath, ones: list[Timing], hundreds: list[Timing]) -> dict[str, Any]:
     one = statistics.median(t.wall_s for t in ones)
     hundred = statistics.median(t.wall_s for t in hundreds)
     cpu_one = statistics.median(t.cpu_s for t in ones)
@@ -137,6 +165,7 @@ def measure(path: RunPath) -> dict[str, Any]:
         "model": path.model,
         "one_round_s": round(one, 3),
         "one_round_target_s": path.one_round_target_s,
+        "one_round_cpu_s": round(cpu_one, 3),
         "hundred_rounds_s": round(hundred, 3),
         "ms_per_round": round((hundred - one) / 99 * 1000, 2),
         "cpu_ms_per_round": round((cpu_hundred - cpu_one) / 99 * 1000, 2),
@@ -155,4 +184,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("headless"):
+        main()

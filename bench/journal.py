@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from isolation import isolated_dirs
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
@@ -74,4 +76,5 @@ def run(temp: Path, edits: int, size: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("journal"):
+        main()

@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from isolation import isolated_dirs
+
 from tiller.mcp import McpServerConfig, McpServers
 from tiller.tools.base import ToolContext
 
@@ -72,4 +74,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("mcp_tools"):
+        main()

@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from isolation import isolated_dirs
 from workspace import build_repo
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
@@ -151,4 +152,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("shell"):
+        main()

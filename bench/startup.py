@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+from isolation import isolated_dirs
+
 TILLER = str(Path(sys.executable).parent / "tiller")
 FIRST_FRAME_MARK = b"unflushed"  # the status bar, drawn in the first frame
 READY_MARK = b"idle"  # the status bar once the session is built and the tree loaded
@@ -241,4 +243,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("startup"):
+        main()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from isolation import isolated_dirs
+
 from tiller.workspace import Workspace
 
 WORDS = [
@@ -171,4 +173,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("workspace"):
+        main()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -389,3 +392,40 @@ def test_saved_sessions_count_their_unflushed_changes(model: ScriptedModel, proj
     saved = {s.id: s for s in chat.saved()}
     assert saved[earlier.session.id].unflushed == 1
     chat.session.close()
+
+
+# -- a /model switch to a litellm model loads litellm at once -----------------------------
+
+SWITCH = """
+import os, sys
+from tiller.chat import Chat
+from tiller.session import Session
+
+session = Session("openai/fake-model", files={}, skills_dirs=[], api_base="http://127.0.0.1:9/v1")
+chat = Chat(lambda workspace, resume: session)
+chat.adopt(session)
+before = "tiller.llm" in sys.modules and sys.modules["tiller.llm"].preload_thread() is not None
+chat.set_model(sys.argv[1])
+import tiller.llm
+print(before, session.transport, tiller.llm.preload_thread() is not None, flush=True)
+os._exit(0)  # the import need not finish
+"""
+
+
+def switched(model: str, tmp_path: Path) -> str:
+    """What a fresh process says after `Chat.set_model(model)`: preload before, transport, after."""
+    env = {**os.environ, "TILLER_CONFIG_DIR": str(tmp_path), "TILLER_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", SWITCH, model], capture_output=True, text=True, env=env, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_switching_to_a_litellm_model_starts_loading_litellm(tmp_path: Path) -> None:
+    """`/model anthropic/...` starts litellm's import in the background at once."""
+    assert switched("anthropic/claude-sonnet-4-5", tmp_path) == "False litellm True"
+
+
+def test_switching_to_an_openai_compatible_model_loads_nothing(tmp_path: Path) -> None:
+    """A switch that stays on the lean client starts no litellm import."""
+    assert switched("openai/gpt-5", tmp_path) == "False openai False"

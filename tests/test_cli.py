@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -264,3 +265,20 @@ def test_run_on_the_native_anthropic_route(fake_server: FakeOpenAIServer, tmp_pa
         ["/v1/messages", "/v1/messages"],
         ["a.txt"],
     )
+
+
+def test_collector_resumes_after_the_first_model_call() -> None:
+    """The first USAGE of a run freezes what start-up left and turns the collector back on."""
+    from tiller.cli import _collect_after_first_call
+    from tiller.events import Event, EventKind
+
+    on_event = _collect_after_first_call()
+    gc.disable()
+    try:
+        on_event(Event(EventKind.ASSISTANT_TEXT_START, "s1"))
+        before = gc.isenabled()
+        on_event(Event(EventKind.USAGE, "s1"))
+        assert (before, gc.isenabled(), gc.get_freeze_count() > 0) == (False, True, True)
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -435,3 +436,59 @@ def test_missing_key_env(monkeypatch, model, options, env, expected) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert missing_key_env(model, options) == expected
+
+
+LOADING = """
+import sys
+from tiller.events import EventKind
+from tiller.session import Session
+from tiller.testing import FakeOpenAIServer, ServerReply
+
+with FakeOpenAIServer() as server:
+    server.add(ServerReply(text="one"), ServerReply(text="two"))
+    session = Session(
+        "openai/fake-model", files={}, skills_dirs=[], transport="litellm",
+        api_base=server.base_url, api_key="sk-test",
+    )
+    kinds = []
+    session.subscribe(lambda event: kinds.append(event.kind))
+    for prompt in ("a", "b"):
+        session.send(prompt)
+        loading = [k for k in kinds if k is EventKind.MODEL_CLIENT_LOADING]
+        first = kinds.index(EventKind.ASSISTANT_TEXT_START)
+        print(len(loading), bool(loading) and kinds.index(loading[0]) < first, end=" ")
+        kinds.clear()
+    session.close()
+"""
+
+
+@pytest.mark.slow
+def test_first_call_says_it_waits_for_litellm(tmp_path: Any) -> None:
+    """Only a call that must wait for litellm's import emits MODEL_CLIENT_LOADING, before text."""
+    env = {**os.environ, "TILLER_CONFIG_DIR": str(tmp_path), "TILLER_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == ["1", "True", "0", "False"]
+
+
+DOTENV = """
+import os
+from tiller.llm import preload_in_background
+
+preload_in_background(warm=False).join()
+import litellm  # loaded by the preload: the check below is about what it left behind
+
+print(os.environ.get("TILLER_PROBE_FROM_DOTENV"))
+"""
+
+
+@pytest.mark.slow
+def test_loading_litellm_reads_no_dotenv_from_the_workspace(tmp_path: Any) -> None:
+    """A `.env` in the current directory stays out of the environment when litellm loads."""
+    (tmp_path / ".env").write_text("TILLER_PROBE_FROM_DOTENV=leaked\n")
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", DOTENV], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "None")

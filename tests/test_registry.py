@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from tiller import Session, SessionConfig
 from tiller.errors import ToolError, WorkspaceError
 from tiller.model import ToolCall
+from tiller.testing.scripted import ScriptedModel
+from tiller.tools import file_tools
 from tiller.tools.base import FunctionTool, ToolContext, schema_for
 from tiller.tools.registry import ToolRegistry, ToolResult
 from tiller.truncation import TruncationLimit
+from tiller.workspace import Workspace
 
 ECHO_SCHEMA = {
     "type": "object",
@@ -202,4 +211,74 @@ def test_error_output_is_truncated_too() -> None:
     assert (result.output, result.model_output) == (
         "Tool error (echo): " + "x" * 50,
         "[... 59 characters omitted; the full output is in the event stream ...]\nxxxxxxxxxx",
+    )
+
+
+# -- Tiller's own schemas, checked here instead of at every session start ---------------
+
+
+def every_builtin_tool(tmp_path: Path) -> list[Any]:
+    skill_dir = tmp_path / "skills" / "demo"
+    skill_dir.mkdir(parents=True)
+    (skill_dir / "SKILL.md").write_text("---\nname: demo\ndescription: A demo.\n---\nBody.\n")
+    session = Session(
+        ScriptedModel([]),
+        root=tmp_path / "work",
+        skills_dirs=[tmp_path / "skills"],
+        config=SessionConfig(shell=True),
+    )
+    try:
+        tools = [session.registry.get(name) for name in session.registry.names()]
+        tools += file_tools(session.workspace, edit_style="apply_patch")
+        return tools
+    finally:
+        session.close()
+
+
+def test_builtin_tool_schemas_are_valid_json_schema(tmp_path: Path) -> None:
+    """Every built-in tool's schema passes the check the registry leaves to this test."""
+    (tmp_path / "work").mkdir()
+    tools = every_builtin_tool(tmp_path)
+    broken = []
+    for builtin in tools:
+        try:
+            Draft202012Validator.check_schema(builtin.parameters)
+        except SchemaError as exc:
+            broken.append((builtin.name, exc.message))
+    assert (broken, len({t.name for t in tools}) >= 13) == ([], True)
+
+
+def test_a_builtin_schema_is_not_checked_at_registration() -> None:
+    """Registering a tool made in tiller.tools imports no jsonschema (its schema is fixed)."""
+    code = (
+        "import sys; from tiller.tools import file_tools, ToolRegistry; "
+        "from tiller.workspace import Workspace; "
+        "ToolRegistry(file_tools(Workspace())); print('jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (out.stdout.strip(), out.stderr) == ("False", "")
+
+
+def test_building_a_session_leaves_jsonschema_unimported(tmp_path: Path) -> None:
+    """A new Session has no validators yet: jsonschema waits for the first tool call."""
+    code = (
+        "import sys; from tiller import Session; "
+        "from tiller.testing.scripted import ScriptedModel; "
+        "Session(ScriptedModel([]), files={'a.txt': 'x'}, skills_dirs=[]).close(); "
+        "print('jsonschema' in sys.modules)"
+    )
+    env = {**os.environ, "TILLER_CONFIG_DIR": str(tmp_path), "TILLER_DATA_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert (out.stdout.strip(), out.stderr) == ("False", "")
+
+
+def test_builtin_tool_arguments_are_still_validated() -> None:
+    """The first call of a built-in tool builds its validator and refuses bad arguments."""
+    registry = ToolRegistry(file_tools(Workspace({"a.txt": "x\n"})))
+    result = run(registry, "read_file", '{"file_path": "a.txt", "offset": 0}')
+    assert (result.is_error, result.output) == (
+        True,
+        "Invalid arguments for tool: read_file: $.offset: 0 is less than the minimum of 1",
     )

@@ -2,7 +2,8 @@
 
 The TUI, the REPL and `tiller run` each read keys, draw and run their own
 worker; the decisions between those live here once. `Chat` starts no threads,
-renders nothing and subscribes to nothing: a front end calls `submit` with what
+renders nothing and subscribes to nothing (a switch to a litellm model only asks
+`transport.prepare` to start litellm's import): a front end calls `submit` with what
 was typed, runs the session itself when told to, and hands the outcome back to
 `finish`. Texts come back as `Notice`s in plain text for the front end to draw.
 """
@@ -493,8 +494,15 @@ class Chat:
     # -- settings -------------------------------------------------------------------
 
     def set_model(self, model: str) -> list[Notice]:
-        """Switch the current conversation's model; says so, and if its key is missing."""
+        """Switch the current conversation's model; says so, and if its key is missing.
+
+        A model reached through litellm starts litellm's import now, in the background,
+        so the first send after the switch does not wait seconds for it.
+        """
+        from tiller.transport import prepare
+
         self.session.set_model(model)
+        prepare(self.session.transport)
         problem = missing_key_message(self.session)
         notices = [Notice(f"Model is now {model}.")]
         return notices + ([Notice(problem, "error")] if problem else [])

@@ -30,6 +30,8 @@ def progress_line(stream: TextIO) -> Callable[[Event], None]:
             state["doing"] = str(event.data.get("name", "tool"))
         elif kind is EventKind.ASSISTANT_TEXT_DELTA:
             state["doing"] = "writing"
+        elif kind is EventKind.MODEL_CLIENT_LOADING:
+            state["doing"] = "loading model client…"
         elif kind is EventKind.SESSION_END or kind is EventKind.PROCESSING_END:
             stream.write("\r\x1b[2K")
             stream.flush()

@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     APPROVAL_REQUESTED = "approval_requested"
     USAGE = "usage"
     CONTEXT_COMPACTED = "context_compacted"
+    # A model call is waiting for its client library to load (litellm's import, seconds).
+    MODEL_CLIENT_LOADING = "model_client_loading"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ with one-line messages, and honours a cancel even before the first byte.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import queue
@@ -31,7 +32,6 @@ from tiller.caching import (
     mark_breakpoints,
 )
 from tiller.errors import ProviderError
-from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
@@ -49,7 +49,14 @@ from tiller.transport import (
     usage_from,
 )
 
-__all__ = ["LiteLLMClient", "preload", "preload_in_background", "provider_key_env"]
+__all__ = [
+    "LiteLLMClient",
+    "loaded",
+    "preload",
+    "preload_in_background",
+    "preload_thread",
+    "provider_key_env",
+]
 
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 _CANCEL_POLL = 0.02  # seconds between cancel checks while no chunk is arriving
@@ -76,9 +83,16 @@ def _litellm() -> Any:
         if _litellm_module is None:
             # Without this, importing litellm fetches a price list from the internet.
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-            import litellm
-
+            # Else ("DEV") importing litellm loads a `.env` found from the current directory
+            # up into the environment: a repository's file could point a provider's base
+            # URL elsewhere. Tiller reads only the env file the user names (--env-file).
+            os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+            litellm = _import_without_collecting()
             litellm.suppress_debug_info = True
+            # litellm prices every streamed call as it starts by counting the whole
+            # history with tiktoken (O(history) per round, and ~0.2 s loading the table
+            # on the first call); Tiller takes the counts from the provider's usage.
+            litellm.disable_token_counter = True
             # Otherwise litellm hands every streamed chunk to a thread pool that runs
             # its success-logging callbacks under a fresh asyncio loop: ~0.6 ms of CPU
             # per chunk, for callbacks Tiller never registers (bench/engine.py).
@@ -92,6 +106,22 @@ def _litellm() -> Any:
                     logging.getLogger(name).setLevel(logging.CRITICAL)
             _litellm_module = litellm
     return _litellm_module
+
+
+def _import_without_collecting() -> Any:
+    """`import litellm` with the cyclic garbage collector paused (~25% of the import).
+
+    The import allocates a few hundred thousand long-lived objects (pydantic models,
+    typing aliases); each collection would walk all of them again for nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import litellm
+    finally:
+        if was_enabled:
+            gc.enable()
+    return litellm
 
 
 def preload() -> None:
@@ -143,10 +173,23 @@ def preload_in_background(*, warm: bool = True) -> threading.Thread:
     with _preload_lock:
         if _preload_thread is None:
             _preload_thread = threading.Thread(
-                target=_quiet_preload, args=(warm,), name="tiller-litellm-preload", daemon=True
+                target=_quiet_preload,
+                args=(warm,),
+                name="tiller-litellm-preload",
+                daemon=True,
             )
             _preload_thread.start()
         return _preload_thread
+
+
+def preload_thread() -> threading.Thread | None:
+    """The background preload's thread, once one was started (`preload_in_background`)."""
+    return _preload_thread
+
+
+def loaded() -> bool:
+    """Whether litellm is imported: a call would not wait for the import."""
+    return _litellm_module is not None
 
 
 def _quiet_preload(warm: bool) -> None:
@@ -300,6 +343,11 @@ class LiteLLMClient:
             on_reasoning=on_reasoning,
         )
 
+    @property
+    def ready(self) -> bool:
+        """Whether a call can start without waiting for litellm's import (see `loaded`)."""
+        return loaded()
+
     def context_window(self, model: str) -> int | None:
         """The model's input window in tokens from litellm's bundled map; None when unknown.
 
@@ -322,6 +370,8 @@ class LiteLLMClient:
     ) -> ModelResponse:
         # The engine reuses its message dicts across calls (history.MessageCache); litellm
         # rewrites some messages' top-level keys in place, so it gets its own copies.
+        from tiller.history import with_reasoning_details, without_thinking_blocks
+
         messages = [dict(message) for message in request.messages]
         if not caches_with_breakpoints(request.model):
             # Signed thinking goes back to Claude only; other providers reject the key.
@@ -354,7 +404,14 @@ class LiteLLMClient:
                 # litellm places the breakpoints itself, in each route's own JSON.
                 kwargs.setdefault("cache_control_injection_points", INJECTION_POINTS)
         kwargs["stream"] = True
-        kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
+        # Native Anthropic reports usage on every stream and litellm hands it over on
+        # the finish chunk (`_usage_of`); asking for the separate usage chunk would make
+        # litellm build it from a rebuilt response (~1.5 ms a round). Every other
+        # provider sends usage only when asked.
+        usage_on_finish = request.model.startswith("anthropic/")
+        if not usage_on_finish or "stream_options" in kwargs:
+            options = kwargs.get("stream_options") or {}
+            kwargs["stream_options"] = {**options, "include_usage": True}
         # One place retries (this class): max_retries=0 turns off the openai SDK's own
         # two retries, num_retries=0 litellm's wrapper retries.
         kwargs["max_retries"] = 0
@@ -407,6 +464,9 @@ class LiteLLMClient:
                         raise CallFailed(_BadReply(not_a_stream(kind_seen)))
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
                 stream.feed(payload)
+                if usage_on_finish:
+                    # The finish chunk's is the stream's total: the last one seen wins.
+                    stream.raw_usage = _usage_of(payload) or stream.raw_usage
         finally:
             if not ended:  # cancelled, stalled, or on_text raised
                 pump.abandon()
@@ -423,6 +483,14 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+def _usage_of(chunk: Any) -> Any:
+    """The usage litellm keeps on a chunk's `_hidden_params` (its documented side channel
+    for response metadata) when the stream was not asked for a usage chunk; None if none."""
+    hidden = getattr(chunk, "_hidden_params", None)
+    usage = hidden.get("usage") if isinstance(hidden, dict) else None
+    return usage if getattr(usage, "prompt_tokens", None) is not None else None
 
 
 def _marked_like_the_hook(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

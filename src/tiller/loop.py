@@ -169,6 +169,13 @@ class Run:
         def on_retry(message: str) -> None:
             s.emit(EventKind.WARNING, message=message, retry=True)
 
+        if not getattr(s.client, "ready", True):
+            # The first call waits seconds for litellm's import: front ends say why.
+            s.emit(
+                EventKind.MODEL_CLIENT_LOADING,
+                message="loading model client…",
+                transport=s.transport,
+            )
         try:
             response = s.client.complete(
                 request,

@@ -145,6 +145,8 @@ class EventPrinter:
         elif kind is EventKind.ERROR and not data.get("fatal"):
             # Fatal ones (auth) are said by the controller once the run has ended.
             self.console.print(Text(f"Provider error: {data.get('message', '')}", style="red"))
+        elif kind is EventKind.MODEL_CLIENT_LOADING:
+            self.console.print(Text(str(data.get("message", "")), style="dim"))
         elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
             self.console.print(Text(f"⚠ {data.get('message', '')}", style="yellow"))
         elif kind is EventKind.CONTEXT_COMPACTED:

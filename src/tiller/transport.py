@@ -38,6 +38,7 @@ __all__ = [
     "client_for",
     "complete_with_retries",
     "not_a_stream",
+    "prepare",
     "resolve_transport",
     "scrub_surrogates",
     "usage_from",
@@ -105,6 +106,19 @@ def client_for(transport: str, *, stall_timeout: float = DEFAULT_STALL_TIMEOUT) 
 
         return OpenAIHTTPClient(stall_timeout=stall_timeout)
     raise ValueError(_unknown(transport))
+
+
+def prepare(transport: str) -> None:
+    """Start loading what a transport needs, in the background, so its first call does not wait.
+
+    `litellm` starts litellm's import on a daemon thread (seconds; idempotent);
+    the lean client and callers' own clients need nothing. Front ends call this
+    as soon as they know the transport: a session opening, a `/model` switch.
+    """
+    if transport == "litellm":
+        from tiller.llm import preload_in_background
+
+        preload_in_background()
 
 
 # -- retrying ------------------------------------------------------------------------------
@@ -315,14 +329,30 @@ def scrub_surrogates(value: Any) -> Any:
     Python's `surrogateescape`); no HTTP client can send those. Escaped bytes are
     shown as `\\xe9` (as `ls -b` would), any other lone surrogate as `\\ud800`.
     """
+    if isinstance(value, dict | list | tuple) and _json_encodable(value):
+        # Almost always the case: one pass in C over the whole history, instead of a
+        # Python walk over every message on every round.
+        return value
+    return _scrubbed(value)
+
+
+def _json_encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError):
+        return False  # or not plain JSON: the walk below decides
+    return True
+
+
+def _scrubbed(value: Any) -> Any:
     if isinstance(value, str):
         return value if value.isascii() or _encodable(value) else _scrub(value)
     if isinstance(value, dict):
-        items = {k: scrub_surrogates(v) for k, v in value.items()}
+        items = {k: _scrubbed(v) for k, v in value.items()}
         changed = any(items[k] is not v for k, v in value.items())
-        return {scrub_surrogates(k): v for k, v in items.items()} if changed else value
+        return {_scrubbed(k): v for k, v in items.items()} if changed else value
     if isinstance(value, list | tuple):
-        scrubbed = [scrub_surrogates(v) for v in value]
+        scrubbed = [_scrubbed(v) for v in value]
         if all(a is b for a, b in zip(scrubbed, value, strict=True)):
             return value
         return scrubbed if isinstance(value, list) else tuple(scrubbed)

@@ -10,9 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from tiller.approvals import Approval, Decision
 from tiller.errors import ToolError
 from tiller.mcp.client import CallFailed, McpConnection, RemoteTool
@@ -37,6 +34,10 @@ def tool_name(server: str, tool: str) -> str:
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """Why a server's input schema cannot be offered to the model, or None."""
+    # Imported when a server's schema arrives: a session without MCP never pays for it.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

@@ -49,6 +49,7 @@ class EngineEventHandlers:
             EventKind.TURN_LIMIT: self._on_turn_limit,
             EventKind.LOOP_DETECTION: self._on_loop_detection,
             EventKind.WARNING: self._on_warning,
+            EventKind.MODEL_CLIENT_LOADING: self._on_model_client_loading,
             EventKind.ERROR: self._on_error,
             EventKind.USAGE: self._on_usage,
             EventKind.CONTEXT_COMPACTED: self._on_context_compacted,
@@ -118,6 +119,9 @@ class EngineEventHandlers:
 
     async def _on_warning(self, data: dict[str, Any]) -> None:
         self.conversation.add_notice(str(data.get("message", "")), "warning", markup=False)
+
+    async def _on_model_client_loading(self, data: dict[str, Any]) -> None:
+        self.conversation.add_notice(str(data.get("message", "")), "info", markup=False)
 
     async def _on_error(self, data: dict[str, Any]) -> None:
         if data.get("fatal"):
