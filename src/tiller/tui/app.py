@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App
 from textual.screen import Screen
 
@@ -90,9 +91,39 @@ class TillerApp(App[None]):
         """What resuming a session had to leave out (shown once the session is up)."""
         if options.theme and options.theme in self.available_themes:
             self.theme = options.theme
+        self._early_keys: list[events.Key] | None = []
+        """Keys typed before the prompt was there to take them (None once it is)."""
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys in the order typed, and printable ones to the prompt (DESIGN §7).
+
+        Keys typed before the prompt exists wait for it; a printable key or a paste
+        typed while a pane has the focus moves the focus back to the prompt and goes
+        there, in order with the keys after it.
+        """
+        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
+            if self._early_keys is not None:
+                if isinstance(event, events.Key):
+                    self._early_keys.append(event)
+                return
+            if self.screen is self.main and self.main.belongs_in_prompt(event):
+                prompt = self.main.prompt
+                self.main.set_focus(prompt)
+                prompt._forward_event(event)
+                return
+        await super().on_event(event)
+
+    def prompt_ready(self) -> None:
+        """The prompt has the focus: keys typed before now reach it, in order."""
+        self.call_later(self._replay_early_keys)
+
+    async def _replay_early_keys(self) -> None:
+        early, self._early_keys = self._early_keys or [], None
+        for key in early:
+            await self.on_event(key)
 
     @property
     def model_name(self) -> str:
