@@ -47,8 +47,11 @@ class TuiOptions:
         journal: journal every session from its first prompt so it can be resumed.
         resume: a saved session id; the first session is restored from its journal.
         config: engine limits for every session (None: `SessionConfig()` defaults).
-        theme: a Textual theme name from the config (unknown names are ignored).
+        theme: a Textual theme name from the config (validated there).
         export_dir: where Ctrl+X writes patches (None: Tiller's data directory).
+        theme_file: the config file where a theme chosen in the app is remembered
+            (None: not remembered; `tiller` passes the user's config file).
+        prompt: sent as the first prompt once the session is up (`tiller "PROMPT"`).
     """
 
     root: Path
@@ -67,6 +70,8 @@ class TuiOptions:
     config: SessionConfig | None = None
     theme: str | None = None
     export_dir: Path | None = None
+    theme_file: Path | None = None
+    prompt: str | None = None
 
 
 def short_path(path: Path) -> str:
@@ -91,11 +96,26 @@ class TillerApp(App[None]):
         """What resuming a session had to leave out (shown once the session is up)."""
         if options.theme and options.theme in self.available_themes:
             self.theme = options.theme
+        self._theme_at_start = self.theme
         self._early_keys: list[events.Key] | None = []
         """Keys typed before the prompt was there to take them (None once it is)."""
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme picked in the app (palette: Theme) is the one the next start uses."""
+        file = self.options.theme_file
+        if file is None or theme == self._theme_at_start:
+            return
+        from tiller.settings import ConfigError, remember_theme
+
+        try:
+            remember_theme(theme, file)
+        except ConfigError as exc:
+            self.notify(f"Theme not remembered: {exc}", severity="warning")
+            return
+        self._theme_at_start = theme
 
     async def on_event(self, event: events.Event) -> None:
         """Keys in the order typed, and printable ones to the prompt (DESIGN §7).

@@ -175,9 +175,14 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             self.notify(warning, severity="warning", timeout=30)
         self.tiller.after_start()
         early, self._early = self._early, []
+        if options.prompt:
+            # `tiller "PROMPT"`: sent first, before anything typed while the UI appeared.
+            self.prompt.prompt_history.add(options.prompt)
+            early.insert(0, (options.prompt, "send"))
+            options.prompt = None
         for text, mode in early:
             self.query_one(PendingMessages).take("send", text)
-            self._submit(text, mode)
+            self._submit(text, "steer" if self.running else mode)
 
     # -- focus: printable keys reach the prompt ------------------------------------
 
