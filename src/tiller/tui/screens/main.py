@@ -377,10 +377,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
 
     def action_interrupt(self) -> None:
         """Esc: stop the run at the next safe point; queued text returns to the prompt."""
-        if self.session is None or not self.running:
+        if self.chat is None or self.session is None or not self.running:
             return
-        self.session.cancel()
-        queued = self.session.take_queued()
+        queued = list(self.chat.interrupt())
         self.query_one(PendingMessages).clear_all()
         self.query_one(Prompt).restore(queued)
         self.query_one(StatusBar).state = "stopping"

@@ -91,6 +91,9 @@ class SlashActions:
         self.tiller.request_quit()
 
     def command_continue(self, argument: str) -> None:
+        # The Continue buttons of earlier limits have done their job (button or /continue).
+        for button in self.conversation.query("TurnLimitNotice Button"):
+            button.remove()
         self.start_run(CONTINUE_TEXT)
 
     def command_diff(self, argument: str) -> None:
