@@ -389,3 +389,27 @@ def test_saved_sessions_count_their_unflushed_changes(model: ScriptedModel, proj
     saved = {s.id: s for s in chat.saved()}
     assert saved[earlier.session.id].unflushed == 1
     chat.session.close()
+
+
+def test_an_interrupt_with_nothing_queued_says_only_interrupted(
+    chat: Chat, model: ScriptedModel
+) -> None:
+    """No queued messages: the notice does not claim any came back."""
+    session = chat.session
+    model.add(interrupted_step(session))
+    reply = session.send("hi")
+    assert [n.text for n in chat.finish(session, reply, None).notices] == ["Interrupted."]
+
+
+def test_interrupt_hands_back_the_queue_and_finish_says_so(
+    chat: Chat, model: ScriptedModel
+) -> None:
+    """`interrupt` returns what was queued; the finished run's notice mentions it."""
+    session = chat.session
+    session.steer("later")
+    assert chat.interrupt() == ("later",)
+    model.add(interrupted_step(session))
+    reply = session.send("hi")
+    assert [n.text for n in chat.finish(session, reply, None).notices] == [
+        "Interrupted. Queued messages are back in the prompt."
+    ]
