@@ -351,3 +351,24 @@ async def test_a_theme_picked_in_the_app_is_remembered(project: Path, tmp_path: 
     assert config.read_text() == (
         'theme = "nord"\nmodel = "openai/x"\n\n[limits]\ncompact_ratio = 0.5\n'
     )
+
+
+async def test_enter_on_a_path_menu_takes_the_path(project: Path) -> None:
+    """`@src/ca` + Enter completes the path instead of sending half a name."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"@src/ca", "enter")
+        assert (prompt_of(app).text, model_of(app).requests) == ("@src/calc.py ", [])
+
+
+async def test_enter_after_a_complete_path_sends(project: Path) -> None:
+    """`/diff src/calc.py` + Enter runs the command even though the path menu is open."""
+    app = make_app(project, [WRITE_HELLO, "Wrote it."])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"write", "enter")
+        await settle(pilot)
+        await pilot.press(*"/diff hello.py", "enter")
+        assert prompt_of(app).text == ""
+        assert app.main.query_one(DiffView).path == "hello.py"

@@ -184,7 +184,10 @@ class Prompt(TextArea, inherit_bindings=False):
         if action == "complete":
             return menu
         if action == "pick":
-            return menu and not self.menu.commands
+            # Enter takes a path only when that changes the text; else it sends.
+            choice = self.menu.choice
+            typed = self._before_cursor()[self.menu.found.start :]
+            return menu and choice is not None and not choice.command and choice.text != typed
         if action == "stay":
             return bool(self.text.strip())
         if action in ("menu", "close_menu"):
