@@ -33,7 +33,7 @@ def prompt_of(app: TillerApp) -> Prompt:
 def burst(app: TillerApp, *keys: str) -> None:
     """Post `keys` to the app at once, as a fast typist or a paste of keystrokes does."""
     for key in keys:
-        character = " " if key == "space" else key if len(key) == 1 else None
+        character = {"space": " ", "at": "@"}.get(key, key if len(key) == 1 else None)
         app.post_message(events.Key(key, character))
 
 
@@ -372,3 +372,12 @@ async def test_enter_after_a_complete_path_sends(project: Path) -> None:
         await pilot.press(*"/diff hello.py", "enter")
         assert prompt_of(app).text == ""
         assert app.main.query_one(DiffView).path == "hello.py"
+
+
+async def test_tab_in_a_burst_completes_what_was_typed(project: Path) -> None:
+    """`@READ` and Tab in one burst complete `@README.md` (the menu keeps up with the text)."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        burst(app, "at", "R", "E", "A", "D", "tab")
+        await until(pilot, lambda: prompt_of(app).text == "@README.md ")

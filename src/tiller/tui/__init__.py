@@ -78,4 +78,11 @@ def run_tui(
         theme_file=user_config_path(),
         prompt=prompt,
     )
-    TillerApp(options).run()
+    from tiller.tui.typeahead import take_typeahead
+
+    typed, restore = take_typeahead(sys.stdin)
+    options.typed_ahead = typed
+    try:
+        TillerApp(options).run()
+    finally:
+        restore()

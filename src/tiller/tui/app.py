@@ -52,6 +52,7 @@ class TuiOptions:
         theme_file: the config file where a theme chosen in the app is remembered
             (None: not remembered; `tiller` passes the user's config file).
         prompt: sent as the first prompt once the session is up (`tiller "PROMPT"`).
+        typed_ahead: what was typed before the app took the terminal (see `typeahead`).
     """
 
     root: Path
@@ -72,6 +73,7 @@ class TuiOptions:
     export_dir: Path | None = None
     theme_file: Path | None = None
     prompt: str | None = None
+    typed_ahead: str = ""
 
 
 def short_path(path: Path) -> str:
@@ -98,6 +100,10 @@ class TillerApp(App[None]):
             self.theme = options.theme
         self._theme_at_start = self.theme
         self._early_keys: list[events.Key] | None = []
+        if options.typed_ahead:
+            from tiller.tui.typeahead import keys_of
+
+            self._early_keys = keys_of(options.typed_ahead)
         """Keys typed before the prompt was there to take them (None once it is)."""
 
     def get_default_screen(self) -> Screen[Any]:

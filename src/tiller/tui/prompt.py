@@ -34,6 +34,8 @@ Mode = Literal["send", "steer", "follow_up"]
 # scroll the conversation instead of paging through a prompt of a few lines.
 _SCREEN_KEYS = {"ctrl+x", "ctrl+s", "ctrl+q", "ctrl+j", "pageup", "pagedown"}
 
+_MENU_KEYS = {"tab", "enter", "up", "down", "escape"}
+
 IDLE_PLACEHOLDER = "Ask Tiller — Enter sends, Shift+Enter/Ctrl+J newline, / commands, @ files"
 RUNNING_PLACEHOLDER = "Enter steers the agent now · Tab queues a follow-up · Esc interrupts"
 
@@ -164,6 +166,10 @@ class Prompt(TextArea, inherit_bindings=False):
         self.refresh_bindings()
 
     async def _on_key(self, event: events.Key) -> None:
+        if event.key in _MENU_KEYS:
+            # The menu follows `Changed`, which is queued behind keys typed fast: bring it
+            # up to date with the text now, so Tab completes what is on screen.
+            self._refresh_menu()
         # Run our own bindings here, in arrival order (see the module docstring).
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             if await self.app.run_action(binding.action, self):
