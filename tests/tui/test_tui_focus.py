@@ -381,3 +381,17 @@ async def test_tab_in_a_burst_completes_what_was_typed(project: Path) -> None:
         await started(pilot)
         burst(app, "at", "R", "E", "A", "D", "tab")
         await until(pilot, lambda: prompt_of(app).text == "@README.md ")
+
+
+async def test_up_walks_past_a_recalled_command(project: Path) -> None:
+    """A recalled `/diff` opens no menu, so the next Up goes further back."""
+    history = PromptHistory(history_path())
+    history.add("older prompt")
+    history.add("/diff")
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press("up")
+        assert (prompt_of(app).text, prompt_of(app).menu.is_open) == ("/diff", False)
+        await pilot.press("up")
+        assert prompt_of(app).text == "older prompt"

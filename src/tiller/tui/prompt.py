@@ -258,6 +258,9 @@ class Prompt(TextArea, inherit_bindings=False):
         entry = self.prompt_history.previous(self.text) if delta < 0 else self.prompt_history.next()
         if entry is None:
             return
+        # No menu over a recalled prompt: Up and Down keep walking the history.
+        self.menu.show(Completions(0))
+        self._menu_closed_for = entry
         self.text = entry
         self.move_cursor(self.document.end)
 
