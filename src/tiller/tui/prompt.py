@@ -299,7 +299,10 @@ class Prompt(TextArea, inherit_bindings=False):
         if not texts:
             return
         current = self.text.strip()
-        self.text = "\n\n".join([*texts, current] if current else texts)
+        text = "\n\n".join([*texts, current] if current else texts)
+        self._menu_closed_for = text  # given back, not being typed: no menu over it
+        self.menu.show(Completions(0))
+        self.text = text
         self.move_cursor(self.document.end)
 
     def _before_cursor(self) -> str:
