@@ -395,3 +395,13 @@ async def test_up_walks_past_a_recalled_command(project: Path) -> None:
         assert (prompt_of(app).text, prompt_of(app).menu.is_open) == ("/diff", False)
         await pilot.press("up")
         assert prompt_of(app).text == "older prompt"
+
+
+async def test_hiding_the_focused_sidebar_returns_to_the_prompt(project: Path) -> None:
+    """F2 while the tree has the focus hides it and puts the focus in the prompt."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.click(WorkspaceTree)
+        await pilot.press("f2")
+        assert (app.main.query_one("#sidebar").display, app.focused) == (False, prompt_of(app))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import struct
 import termios
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from textual.keys import _character_to_key
 
 __all__ = ["keys_of", "take_typeahead"]
 
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
+"""Escape sequences (arrows, function keys, Alt+key): not text, dropped."""
 _NAMED = {"\r": "enter", "\n": "enter", "\t": "tab", "\x7f": "backspace", "\x08": "backspace"}
 
 
@@ -60,7 +63,7 @@ def keys_of(text: str) -> list[events.Key]:
     characters and escape sequences are dropped.
     """
     keys: list[events.Key] = []
-    for character in text:
+    for character in _ESCAPES.sub("", text):
         named = _NAMED.get(character)
         if named is not None:
             keys.append(events.Key(named, "\r" if named == "enter" else character))

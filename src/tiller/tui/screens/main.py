@@ -236,6 +236,22 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         if self.is_mounted:
             self.query_one(Prompt).focus()
 
+    def action_toggle_sidebar(self) -> None:
+        super().action_toggle_sidebar()
+        self._keep_focus_visible()
+
+    def action_toggle_events(self) -> None:
+        super().action_toggle_events()
+        self._keep_focus_visible()
+
+    def _keep_focus_visible(self) -> None:
+        # A pane hidden with the focus in it hands the focus to the prompt.
+        focused = self.focused
+        if focused is None or not focused.visible or not all(
+            node.display for node in focused.ancestors_with_self if node is not self
+        ):
+            self.prompt.focus()
+
     def action_focus_prompt(self) -> None:
         """Esc when idle: back to the prompt from any pane."""
         self.query_one(Prompt).focus()
