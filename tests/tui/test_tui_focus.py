@@ -405,3 +405,14 @@ async def test_hiding_the_focused_sidebar_returns_to_the_prompt(project: Path) -
         await pilot.click(WorkspaceTree)
         await pilot.press("f2")
         assert (app.main.query_one("#sidebar").display, app.focused) == (False, prompt_of(app))
+
+
+async def test_a_maximised_pane_keeps_its_keys(project: Path) -> None:
+    """With the diff maximised the prompt is hidden: `s` is the diff's, nothing is typed."""
+    app = make_app(project)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.click(DiffView)
+        app.main.maximized = app.main.query_one(DiffView)  # as review mode does
+        await pilot.press("s", "x")
+        assert (app.main.query_one(DiffView).split, prompt_of(app).text) == (True, "")

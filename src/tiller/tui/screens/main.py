@@ -216,6 +216,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         focused = self.focused
         if isinstance(focused, Prompt):
             return False
+        if self.maximized is not None and self.prompt not in self.maximized.walk_children():
+            return False  # a maximised pane (review) keeps its keys: the prompt is hidden
         if isinstance(event, events.Paste):
             return True
         if not (event.is_printable and event.character):
