@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.widgets import Button
-from tui_helpers import make_app, model_of, notices, reached, settle, started, until
+from tui_helpers import make_app, model_of, notices, reached, screen_text, settle, started, until
 
 from tiller.prompt_history import PromptHistory, history_path
 from tiller.testing.scripted import Step, call
@@ -416,3 +416,38 @@ async def test_a_maximised_pane_keeps_its_keys(project: Path) -> None:
         app.main.maximized = app.main.query_one(DiffView)  # as review mode does
         await pilot.press("s", "x")
         assert (app.main.query_one(DiffView).split, prompt_of(app).text) == (True, "")
+
+
+async def test_the_footer_keeps_help_at_80_columns_while_running(project: Path) -> None:
+    """At 80 columns during a run the footer still ends with F1 Help (Flush/Export step aside)."""
+    gate = threading.Event()
+    first = Step(tool_calls=[("write_file", {"file_path": "a.txt", "content": "a"})], gate=gate)
+    app = make_app(project, [WRITE_HELLO, "Wrote it.", first, "ok"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        await pilot.press(*"one", "enter")
+        await settle(pilot)
+        await pilot.press(*"two", "enter")
+        await reached(first)
+        await pilot.press("x")  # Queue shows once there is text to queue
+        footer = screen_text(app).splitlines()[-1]
+        assert ("Steer" in footer, "Queue" in footer, "Help" in footer) == (True, True, True)
+        gate.set()
+        await settle(pilot)
+
+
+async def test_ctrl_x_still_exports_while_running(project: Path) -> None:
+    """Export is out of the footer during a run, but Ctrl+X still writes the patch."""
+    gate = threading.Event()
+    first = Step(tool_calls=[("write_file", {"file_path": "a.txt", "content": "a"})], gate=gate)
+    app = make_app(project, [WRITE_HELLO, "Wrote it.", first, "ok"])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"one", "enter")
+        await settle(pilot)
+        await pilot.press(*"two", "enter")
+        await reached(first)
+        await pilot.press("ctrl+x")
+        await until(pilot, lambda: any("Exported" in text for text in notices(app)))
+        gate.set()
+        await settle(pilot)

@@ -116,7 +116,7 @@ class Prompt(TextArea, inherit_bindings=False):
         Binding("enter", "submit('send')", "Send", key_display="⏎"),
         Binding("enter", "submit('steer')", "Steer", key_display="⏎"),
         Binding("tab", "complete", "Complete"),
-        Binding("tab", "submit('follow_up')", "Queue follow-up"),
+        Binding("tab", "submit('follow_up')", "Queue"),
         Binding("tab", "stay", "Complete", show=False),
         Binding("shift+enter,ctrl+j", "newline", "Newline", show=False),
         Binding("escape", "close_menu", "Close", show=False),

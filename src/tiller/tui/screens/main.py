@@ -50,6 +50,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         Binding("ctrl+c", "interrupt_or_clear", "Interrupt", show=False, priority=True),
         Binding("ctrl+s", "flush", "Flush"),
         Binding("ctrl+x", "export", "Export"),
+        Binding("ctrl+x", "export('')", "Export", show=False),
         Binding("ctrl+z", "undo", "Undo"),
         Binding("ctrl+y", "redo", "Redo"),
         Binding("f2", "toggle_sidebar", "Sidebar"),
@@ -272,6 +273,11 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             return True
         if action in ("undo", "redo") and self.is_mounted and self.query_one(Prompt).text:
             return False  # the prompt's own text undo has the key
+        if action in ("flush", "export") and self.running and not parameters:
+            # Not in the footer while the agent works (Flush waits for it anyway; Ctrl+X
+            # still exports through its hidden twin): at 80 columns the footer keeps
+            # Steer, Queue, Interrupt, F2, F3 and F1.
+            return False
         return super().check_action(action, parameters)
 
     # -- sessions ---------------------------------------------------------------
