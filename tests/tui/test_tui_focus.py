@@ -451,3 +451,13 @@ async def test_ctrl_x_still_exports_while_running(project: Path) -> None:
         await until(pilot, lambda: any("Exported" in text for text in notices(app)))
         gate.set()
         await settle(pilot)
+
+
+async def test_the_configured_theme_is_not_written_back(project: Path, tmp_path: Path) -> None:
+    """Starting with a theme from the config leaves the config file alone."""
+    config = tmp_path / "config.toml"
+    app = make_app(project, theme="nord", theme_file=config)
+    async with app.run_test() as pilot:
+        await started(pilot)
+        assert app.theme == "nord"
+    assert not config.exists()

@@ -96,6 +96,8 @@ class TillerApp(App[None]):
         self.main = MainScreen()
         self.restore_warnings: list[str] = []
         """What resuming a session had to leave out (shown once the session is up)."""
+        self._theme_at_start = options.theme
+        """The theme the config gave (a change from it is remembered)."""
         if options.theme and options.theme in self.available_themes:
             self.theme = options.theme
         self._theme_at_start = self.theme
