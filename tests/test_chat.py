@@ -429,3 +429,27 @@ def test_switching_to_a_litellm_model_starts_loading_litellm(tmp_path: Path) -> 
 def test_switching_to_an_openai_compatible_model_loads_nothing(tmp_path: Path) -> None:
     """A switch that stays on the lean client starts no litellm import."""
     assert switched("openai/gpt-5", tmp_path) == "False openai False"
+
+
+def test_an_interrupt_with_nothing_queued_says_only_interrupted(
+    chat: Chat, model: ScriptedModel
+) -> None:
+    """No queued messages: the notice does not claim any came back."""
+    session = chat.session
+    model.add(interrupted_step(session))
+    reply = session.send("hi")
+    assert [n.text for n in chat.finish(session, reply, None).notices] == ["Interrupted."]
+
+
+def test_interrupt_hands_back_the_queue_and_finish_says_so(
+    chat: Chat, model: ScriptedModel
+) -> None:
+    """`interrupt` returns what was queued; the finished run's notice mentions it."""
+    session = chat.session
+    session.steer("later")
+    assert chat.interrupt() == ("later",)
+    model.add(interrupted_step(session))
+    reply = session.send("hi")
+    assert [n.text for n in chat.finish(session, reply, None).notices] == [
+        "Interrupted. Queued messages are back in the prompt."
+    ]

@@ -177,6 +177,8 @@ class Chat:
     current: Session | None = None
     _journaled: set[str] = field(default_factory=set)
     _reverted: dict[str, list[str]] = field(default_factory=dict)
+    _handed_back: set[str] = field(default_factory=set)
+    """Sessions whose queued messages `interrupt` returned to the prompt already."""
 
     # -- sessions -----------------------------------------------------------------
 
@@ -337,6 +339,18 @@ class Chat:
 
     # -- a run ended --------------------------------------------------------------
 
+    def interrupt(self) -> tuple[str, ...]:
+        """Stop the current run at its next safe point; the queued messages it never took.
+
+        The front end puts them back in the prompt at once; `finish` then says so.
+        """
+        session = self.session
+        session.cancel()
+        queued = tuple(session.take_queued())
+        if queued:
+            self._handed_back.add(session.id)
+        return queued
+
     def finish(
         self,
         session: Session,
@@ -361,9 +375,11 @@ class Chat:
             notices.append(
                 Notice(f"Unexpected error in the agent: {type(error).__name__}: {error}", "error")
             )
-        if reply is not None:
-            notices.extend(self._stop_notices(session, reply))
         leftover = tuple(session.take_queued())
+        handed_back = session.id in self._handed_back or bool(leftover)
+        self._handed_back.discard(session.id)
+        if reply is not None:
+            notices.extend(self._stop_notices(session, reply, handed_back))
         completed = reply is not None and reply.stop_reason == "completed"
         current = session is self.current or replaced is not None
         if leftover and completed and current and not closing:
@@ -371,7 +387,7 @@ class Chat:
             return Finished(tuple(notices), "\n\n".join(leftover), (), replaced)
         return Finished(tuple(notices), None, leftover if current else (), replaced)
 
-    def _stop_notices(self, session: Session, reply: Reply) -> list[Notice]:
+    def _stop_notices(self, session: Session, reply: Reply, handed_back: bool) -> list[Notice]:
         # A provider error was an `ERROR` event already: front ends show that one.
         if reply.stop_reason == "turn_limit":
             return [
@@ -382,7 +398,8 @@ class Chat:
                 )
             ]
         if reply.stop_reason == "cancelled":
-            return [Notice("Interrupted. Queued messages are back in the prompt.", "warning")]
+            back = " Queued messages are back in the prompt." if handed_back else ""
+            return [Notice(f"Interrupted.{back}", "warning")]
         return []
 
     def _continue_elsewhere(self, session: Session) -> Session:

@@ -13,10 +13,12 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from tiller import __version__
 from tiller.cli_batch import batch_app
@@ -50,8 +52,56 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 __all__ = ["FRONT_END_MAX_TURNS", "app", "find_root", "main", "workspace_location"]
 
+class _PromptOrCommand(TyperGroup):
+    """`tiller fix the bug` is a prompt for the TUI, `tiller run ...` a subcommand.
+
+    The first word that is not an option and not a subcommand starts the prompt (it
+    and every word after it); a lone word that looks like a mistyped subcommand
+    (`tiller sesions`) is still refused as one.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, self._options_first(ctx, args))
+        words = [*ctx._protected_args, *ctx.args]
+        if not words or words[0] in self.commands:
+            return rest
+        if len(words) == 1 and get_close_matches(words[0], list(self.commands), n=1, cutoff=0.8):
+            return rest  # click says "No such command" and names the near one
+        ctx.meta[PROMPT_KEY] = " ".join(words)
+        ctx._protected_args, ctx.args = [], []
+        return []
+
+    def _options_first(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        """`tiller "fix it" --model m` as `tiller --model m "fix it"` (a prompt, not a command)."""
+        takes_value = {
+            name: not getattr(param, "is_flag", False)
+            for param in self.get_params(ctx)
+            for name in getattr(param, "opts", [])
+        }
+        options: list[str] = []
+        words: list[str] = []
+        given = iter(args)
+        for arg in given:
+            if arg == "--":
+                words.extend(given)
+            elif arg.startswith("-") and len(arg) > 1:
+                options.append(arg)
+                value = next(given, None) if takes_value.get(arg) and "=" not in arg else None
+                if value is not None:
+                    options.append(value)
+            else:
+                words.append(arg)
+        if not words or words[0] in self.commands:
+            return args
+        return [*options, "--", *words]
+
+
+PROMPT_KEY = "tiller.prompt"
+
 app = typer.Typer(
+    cls=_PromptOrCommand,
     name="tiller",
+    subcommand_metavar="[PROMPT] | COMMAND [ARGS]...",
     help="A coding agent that edits an in-memory workspace you can see, steer, undo and flush.",
     no_args_is_help=False,
     pretty_exceptions_enable=False,
@@ -82,10 +132,46 @@ def main_callback(
     version: Version = False,
     resume: Resume = None,
     continue_: Continue = False,
+    print_: Annotated[
+        bool,
+        typer.Option(
+            "--print",
+            "-p",
+            help="Run the prompt headless and print the answer (as `tiller run`).",
+        ),
+    ] = False,
 ) -> None:
-    """Open the TUI on the current directory (or run a subcommand)."""
+    """Open the TUI on the current directory, sending PROMPT if one is given.
+
+    `tiller -p PROMPT`, and any `tiller` whose standard input is not a terminal
+    (`echo PROMPT | tiller`), runs headless instead, like `tiller run`: piped text
+    is the prompt, or is added under PROMPT when both are given.
+    """
     if ctx.invoked_subcommand is not None:
         pass_global_options(ctx)
+        return
+    prompt: str | None = ctx.meta.get(PROMPT_KEY)
+    if print_ or not sys.stdin.isatty():
+        piped = "" if sys.stdin.isatty() else sys.stdin.read()
+        text = "\n\n".join(part for part in (prompt, piped.strip("\n")) if part)
+        ctx.invoke(
+            run,
+            prompt=text,
+            model=model,
+            profile=profile,
+            max_turns=max_turns,
+            root=root,
+            skills_dir=skills_dir,
+            api_base=api_base,
+            transport=transport,
+            reasoning=reasoning,
+            shell=shell,
+            yes=yes,
+            shell_network=shell_network,
+            env_file=env_file,
+            resume=resume,
+            continue_=continue_,
+        )
         return
     from tiller.tui import run_tui
 
@@ -116,6 +202,7 @@ def main_callback(
         resume=resume_id(resume, continue_, opts.root),
         config=opts.settings.config,
         theme=opts.settings.theme,
+        prompt=prompt,
     )
 
 

@@ -10,7 +10,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from tiller.commands import complete
+from tiller.completion import complete_prompt
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 
 def history_path() -> Path:
-    """The REPL's input history file, under Tiller's data directory."""
-    from tiller.journal import data_dir
+    """The input history file, under Tiller's data directory (the TUI shares it)."""
+    from tiller.prompt_history import history_path as shared
 
-    return data_dir() / "chat_history"
+    return shared()
 
 
 def file_history() -> History:
@@ -36,7 +36,10 @@ def file_history() -> History:
 
 
 class ReplCompleter(Completer):
-    """Slash commands at the start of the line, workspace paths after `@` (and for /diff)."""
+    """Slash commands at the start of the line, workspace paths after `@` (and for /diff).
+
+    What to offer is `tiller.completion`'s (the TUI's prompt offers the same).
+    """
 
     def __init__(self, workspace: Callable[[], Workspace]) -> None:
         self._workspace = workspace
@@ -45,33 +48,12 @@ class ReplCompleter(Completer):
         self, document: Document, complete_event: CompleteEvent
     ) -> Iterable[Completion]:
         before = document.text_before_cursor
-        if before.startswith("/") and not any(c.isspace() for c in before):
-            for command in complete(before):
-                yield Completion(
-                    f"/{command.name}",
-                    start_position=-len(before),
-                    display=command.usage,
-                    display_meta=command.help,
-                )
-            return
-        word = before.split()[-1] if before and not before[-1].isspace() else ""
-        if word.startswith("@"):
-            yield from self._paths(word[1:])
-        elif before.startswith("/diff ") and " " not in before[6:]:
-            yield from self._changed(before[6:])
-
-    def _paths(self, typed: str) -> Iterable[Completion]:
-        directory, _, prefix = typed.rpartition("/")
-        try:
-            entries = self._workspace().list_dir(directory)
-        except Exception:
-            return
-        for entry in entries:
-            if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith(".")):
-                full = f"{directory}/{entry}" if directory else entry
-                yield Completion(full, start_position=-len(typed), display=entry)
-
-    def _changed(self, typed: str) -> Iterable[Completion]:
-        for path, kind in self._workspace().changes():
-            if path.startswith(typed):
-                yield Completion(path, start_position=-len(typed), display_meta=kind)
+        needs_workspace = not before.startswith("/") or before.startswith("/diff ")
+        found = complete_prompt(before, self._workspace() if needs_workspace else None)
+        for candidate in found.candidates:
+            yield Completion(
+                candidate.text,
+                start_position=found.start - len(before),
+                display=candidate.display,
+                display_meta=candidate.meta or None,
+            )

@@ -11,6 +11,7 @@ file the user names with `load_env_file`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -113,6 +114,37 @@ def _commands(value: Any) -> str | None:
     return None if ok else "a list of command patterns (strings)"
 
 
+THEMES = (
+    "textual-dark",
+    "textual-light",
+    "nord",
+    "gruvbox",
+    "catppuccin-mocha",
+    "dracula",
+    "tokyo-night",
+    "monokai",
+    "flexoki",
+    "catppuccin-latte",
+    "catppuccin-frappe",
+    "catppuccin-macchiato",
+    "solarized-light",
+    "solarized-dark",
+    "rose-pine",
+    "rose-pine-moon",
+    "rose-pine-dawn",
+    "atom-one-dark",
+    "atom-one-light",
+    "ansi-dark",
+    "ansi-light",
+)
+"""Textual's built-in themes (a test keeps the list equal to Textual's; settings never
+import Textual)."""
+
+
+def _theme(value: Any) -> str | None:
+    return None if value in THEMES else "one of " + ", ".join(THEMES)
+
+
 def _mode(value: Any) -> str | None:
     return None if value in TRUNCATION_MODES else f"one of {', '.join(TRUNCATION_MODES)}"
 
@@ -126,7 +158,7 @@ _TOP: dict[str, Check] = {
     "skills_dirs": _string_list,
     "api_base": _string,
     "transport": _transport,
-    "theme": _string,
+    "theme": _theme,
     "reasoning": _reasoning,
 }
 _LIMITS: dict[str, Check] = {
@@ -225,6 +257,42 @@ def load_config_file(path: Path, *, base: Path | None = None) -> dict[str, Any]:
         anchor = base if base is not None else path.parent
         data["skills_dirs"] = [anchor / Path(d).expanduser() for d in data["skills_dirs"]]
     return data
+
+
+_TOP_LEVEL_THEME = re.compile(r"^theme\s*=.*$", re.MULTILINE)
+
+
+def remember_theme(name: str, path: Path | None = None) -> None:
+    """Write `theme = "name"` into the user's config file (the TUI calls it on a change).
+
+    Everything else in the file stays as it was: an existing top-level `theme` line is
+    replaced, otherwise the line goes first (top-level keys precede every table).
+
+    Raises:
+        ConfigError: `name` is not a known theme, or the file cannot be written.
+    """
+    problem = _theme(name)
+    if problem:
+        raise ConfigError(f"theme must be {problem}, got {name!r}")
+    path = path if path is not None else user_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    line = f'theme = "{name}"'
+    first_table = re.search(r"^\s*\[", text, re.MULTILINE)
+    top = text[: first_table.start()] if first_table else text
+    if _TOP_LEVEL_THEME.search(top):
+        text = _TOP_LEVEL_THEME.sub(line, top, count=1) + text[len(top) :]
+    else:
+        text = f"{line}\n{text}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc}") from None
 
 
 # -- environment ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ async def test_completion_menu_and_tab(project: Path) -> None:
         await started(pilot)
         await pilot.press("slash", "r", "e")
         menu = app.main.query_one(SlashMenu)
-        assert [c.name for c in menu.matches] == ["redo", "resume", "reasoning"]
+        assert [c.text for c in menu.matches] == ["/redo", "/resume", "/reasoning"]
         assert menu.display
         await pilot.press("down", "tab")
         assert app.main.query_one(Prompt).text == "/resume "
@@ -108,7 +108,7 @@ async def test_diff_command_shows_every_change(project: Path) -> None:
     app = make_app(project, [WRITE_HELLO, "ok"])
     async with app.run_test() as pilot:
         await started(pilot)
-        await pilot.press("ctrl+b")
+        await pilot.press("f2")
         await slash(pilot, "write")
         await settle(pilot)
         await slash(pilot, "/diff")

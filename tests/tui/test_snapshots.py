@@ -91,9 +91,10 @@ def test_side_by_side_diff(snap_compare, frozen_project: Path) -> None:
         await started(pilot)
         await send(pilot, "type sub")
         await settle(pilot)
-        await pilot.press("ctrl+b")  # hide, then show the sidebar wider via /diff
+        await pilot.press("f2")  # hide, then show the sidebar wider via /diff
         await send(pilot, "/diff src/calc.py")
         await pilot.pause()
+        await pilot.click("#diff")  # keys go to the prompt unless a pane is chosen
         await pilot.press("s")
         await pilot.pause()
 

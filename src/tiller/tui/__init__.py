@@ -26,6 +26,7 @@ def run_tui(
     resume: str | None = None,
     config: SessionConfig | None = None,
     theme: str | None = None,
+    prompt: str | None = None,
 ) -> None:
     """Open the TUI on `root` and block until the person quits.
 
@@ -42,10 +43,13 @@ def run_tui(
         skills_dirs: where to look for skills (None: the defaults).
         resume: a saved session id to restore first (its history and unflushed overlay).
         config: engine limits (`[limits]` in config.toml); None for the defaults.
-        theme: a Textual theme name; unknown names are ignored.
+        theme: a Textual theme name (settings validated it); one picked in the app is
+            written to the user's config file.
+        prompt: sent as the first prompt once the session is up (`tiller "PROMPT"`).
     """
     import sys
 
+    from tiller.settings import user_config_path
     from tiller.tui.app import TillerApp, TuiOptions
 
     # The engine thread (litellm parses every streamed chunk) competes for the GIL;
@@ -71,5 +75,14 @@ def run_tui(
         resume=resume,
         config=config,
         theme=theme,
+        theme_file=user_config_path(),
+        prompt=prompt,
     )
-    TillerApp(options).run()
+    from tiller.tui.typeahead import take_typeahead
+
+    typed, restore = take_typeahead(sys.stdin)
+    options.typed_ahead = typed
+    try:
+        TillerApp(options).run()
+    finally:
+        restore()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App
 from textual.screen import Screen
 
@@ -46,8 +47,12 @@ class TuiOptions:
         journal: journal every session from its first prompt so it can be resumed.
         resume: a saved session id; the first session is restored from its journal.
         config: engine limits for every session (None: `SessionConfig()` defaults).
-        theme: a Textual theme name from the config (unknown names are ignored).
+        theme: a Textual theme name from the config (validated there).
         export_dir: where Ctrl+X writes patches (None: Tiller's data directory).
+        theme_file: the config file where a theme chosen in the app is remembered
+            (None: not remembered; `tiller` passes the user's config file).
+        prompt: sent as the first prompt once the session is up (`tiller "PROMPT"`).
+        typed_ahead: what was typed before the app took the terminal (see `typeahead`).
     """
 
     root: Path
@@ -66,6 +71,9 @@ class TuiOptions:
     config: SessionConfig | None = None
     theme: str | None = None
     export_dir: Path | None = None
+    theme_file: Path | None = None
+    prompt: str | None = None
+    typed_ahead: str = ""
 
 
 def short_path(path: Path) -> str:
@@ -88,11 +96,62 @@ class TillerApp(App[None]):
         self.main = MainScreen()
         self.restore_warnings: list[str] = []
         """What resuming a session had to leave out (shown once the session is up)."""
+        self._theme_at_start = options.theme
+        """The theme the config gave (a change from it is remembered)."""
         if options.theme and options.theme in self.available_themes:
             self.theme = options.theme
+        self._theme_at_start = self.theme
+        self._early_keys: list[events.Key] | None = []
+        if options.typed_ahead:
+            from tiller.tui.typeahead import keys_of
+
+            self._early_keys = keys_of(options.typed_ahead)
+        """Keys typed before the prompt was there to take them (None once it is)."""
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme picked in the app (palette: Theme) is the one the next start uses."""
+        file = self.options.theme_file
+        if file is None or theme == self._theme_at_start:
+            return
+        from tiller.settings import ConfigError, remember_theme
+
+        try:
+            remember_theme(theme, file)
+        except ConfigError as exc:
+            self.notify(f"Theme not remembered: {exc}", severity="warning")
+            return
+        self._theme_at_start = theme
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys in the order typed, and printable ones to the prompt (DESIGN §7).
+
+        Keys typed before the prompt exists wait for it; a printable key or a paste
+        typed while a pane has the focus moves the focus back to the prompt and goes
+        there, in order with the keys after it.
+        """
+        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
+            if self._early_keys is not None:
+                if isinstance(event, events.Key):
+                    self._early_keys.append(event)
+                return
+            if self.screen is self.main and self.main.belongs_in_prompt(event):
+                prompt = self.main.prompt
+                self.main.set_focus(prompt)
+                prompt._forward_event(event)
+                return
+        await super().on_event(event)
+
+    def prompt_ready(self) -> None:
+        """The prompt has the focus: keys typed before now reach it, in order."""
+        self.call_later(self._replay_early_keys)
+
+    async def _replay_early_keys(self) -> None:
+        early, self._early_keys = self._early_keys or [], None
+        for key in early:
+            await self.on_event(key)
 
     @property
     def model_name(self) -> str:

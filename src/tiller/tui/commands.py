@@ -29,10 +29,10 @@ __all__ = [
 
 
 class SlashCommandsProvider(Provider):
-    """The slash commands in the command palette (Ctrl+P)."""
+    """The slash commands in the command palette (Ctrl+P): one entry each.
 
-    def _commands(self) -> list[tuple[str, SlashCommand]]:
-        return [(f"/{command.name}  {command.help}", command) for command in SLASH_COMMANDS]
+    An entry is the command as typed (`/export [path]`) over its help line and key.
+    """
 
     def _runner(self, command: SlashCommand) -> Callable[[], None]:
         screen = cast("MainScreen", self.screen)
@@ -42,19 +42,26 @@ class SlashCommandsProvider(Provider):
 
         return run
 
+    @staticmethod
+    def _help(command: SlashCommand) -> str:
+        return f"{command.help} ({command.key})" if command.key else command.help
+
     async def discover(self) -> Hits:
         if not hasattr(self.screen, "run_slash"):
             return
-        for display, command in self._commands():
-            yield DiscoveryHit(display, self._runner(command), help=command.usage)
+        for command in SLASH_COMMANDS:
+            yield DiscoveryHit(command.usage, self._runner(command), help=self._help(command))
 
     async def search(self, query: str) -> Hits:
         if not hasattr(self.screen, "run_slash"):
             return
         matcher = self.matcher(query)
-        for display, command in self._commands():
-            score = matcher.match(display)
+        for command in SLASH_COMMANDS:
+            score = matcher.match(command.usage)
             if score > 0:
                 yield Hit(
-                    score, matcher.highlight(display), self._runner(command), help=command.usage
+                    score,
+                    matcher.highlight(command.usage),
+                    self._runner(command),
+                    help=self._help(command),
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.widgets import Static
 
-_LABELS = {"steering": "steer", "follow_up": "follow-up"}
+_LABELS = {"steering": "steer", "follow_up": "follow-up", "send": "sent once the session is up"}
 
 
 class PendingMessages(Static):

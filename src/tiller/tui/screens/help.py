@@ -16,20 +16,33 @@ from tiller.tui.commands import SLASH_COMMANDS
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "Send; while the agent runs: steer it (delivered after the current tool)"),
-    ("Tab", "While the agent runs: queue as a follow-up; on /…: complete the command"),
+    ("Tab", "Complete /commands and @paths; while the agent runs: queue as a follow-up"),
     ("Shift+Enter, Ctrl+J", "New line in the prompt"),
+    ("Up / Down", "Earlier prompts (from the first / last line of the prompt)"),
+    ("Ctrl+A/E/B/F/K/U/W", "Line start/end, back/forward, delete to end/start, delete word"),
     ("Esc, Ctrl+C", "Interrupt the run; queued messages return to the prompt"),
+    ("Esc (idle)", "Back to the prompt from any pane"),
     ("Ctrl+C (idle)", "Clear the prompt"),
     ("Ctrl+S", "Flush the workspace to disk (a dialog lists files and conflicts first)"),
     ("Ctrl+X", "Export the workspace diff as a .patch file"),
-    ("Ctrl+Z / Ctrl+Y", "Undo / redo the last turn's edits"),
-    ("Ctrl+B", "Show / hide the sidebar (workspace tree and diff)"),
-    ("Ctrl+E", "Show / hide the events pane"),
+    ("Ctrl+Z / Ctrl+Y", "Empty prompt: undo / redo the last turn's edits; else undo typing"),
+    ("F2", "Show / hide the sidebar (workspace tree and diff)"),
+    ("F3", "Show / hide the events pane"),
+    ("PgUp / PgDn", "Scroll the conversation (the mouse wheel scrolls any pane)"),
     ("s (in the diff)", "Switch the diff between unified and side by side"),
     ("Ctrl+P", "Command palette (every slash command is there too)"),
     ("y / a / n / Esc", "Approving a command: once / for the session / deny with a reason / deny"),
     ("F1", "This help"),
     ("Ctrl+Q", "Quit (asks first when changes are not flushed)"),
+)
+
+FOCUS = (
+    "[b]Focus.[/b] Typing always goes to the prompt. To read a pane with the keys, "
+    "press Tab on an empty prompt (Shift+Tab goes back) or click it: arrows and "
+    "PgUp/PgDn then move in it, and its own keys work (s in the diff, Space in the "
+    "tree). Any other letter you type goes back to the prompt, and so does Esc. "
+    "Dialogs (approvals, flush, this help) take the keys while they are open; keys "
+    "typed just before an approval appears never answer it."
 )
 
 
@@ -60,5 +73,7 @@ class HelpScreen(ModalScreen[None]):
             scroll.border_title = "Tiller help"
             scroll.border_subtitle = "Esc closes"
             yield Static(keys)
+            yield Static("")
+            yield Static(FOCUS)
             yield Static("")
             yield Static(commands)

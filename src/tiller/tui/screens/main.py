@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import on, work
+from textual import events, on, work
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -21,7 +22,7 @@ from tiller.tui.conversation import Conversation, UserKind
 from tiller.tui.diff_view import DiffView
 from tiller.tui.events_pane import EventsPane
 from tiller.tui.pending import PendingMessages
-from tiller.tui.prompt import Composer, Prompt
+from tiller.tui.prompt import Composer, Mode, Prompt
 from tiller.tui.screens.actions import WorkspaceActions
 from tiller.tui.screens.approval_queue import ApprovalQueue
 from tiller.tui.screens.engine_events import EngineEventHandlers
@@ -30,6 +31,8 @@ from tiller.tui.status_bar import AWAITING_APPROVAL, StatusBar, shell_badge
 from tiller.tui.workspace_tree import WorkspaceTree
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from tiller.chat import Chat, Notice
     from tiller.events import Event
     from tiller.session import Reply, Session
@@ -39,15 +42,21 @@ if TYPE_CHECKING:
 class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[None]):
     """Conversation and prompt, sidebar (tree + diff), events pane, status bar, footer."""
 
+    # Keys a text editor uses (Ctrl+A/B/E/F/K/U/W, Up/Down) belong to the prompt; the
+    # screen's keys are control keys no readline motion uses, and function keys.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "interrupt", "Interrupt"),
+        Binding("escape", "focus_prompt", "Prompt", show=False),
         Binding("ctrl+c", "interrupt_or_clear", "Interrupt", show=False, priority=True),
         Binding("ctrl+s", "flush", "Flush"),
         Binding("ctrl+x", "export", "Export"),
+        Binding("ctrl+x", "export('')", "Export", show=False),
         Binding("ctrl+z", "undo", "Undo"),
         Binding("ctrl+y", "redo", "Redo"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
-        Binding("ctrl+e", "toggle_events", "Events"),
+        Binding("f2", "toggle_sidebar", "Sidebar"),
+        Binding("f3", "toggle_events", "Events"),
+        Binding("pageup", "scroll_conversation(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_conversation(1)", "Scroll down", show=False),
         Binding("f1", "help", "Help"),
     ]
 
@@ -79,6 +88,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self.approvals = ApprovalQueue(
             self, self._approvals_waiting, lambda key: self.query_one(Prompt).type_key(key)
         )
+        self._early: list[tuple[str, Mode]] = []
+        """Sent before the session existed (Enter typed as the UI appeared): sent once it does."""
 
     @property
     def tiller(self) -> TillerApp:
@@ -118,7 +129,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         self.query_one("#diff").border_title = "diff"
         prompt = self.query_one(Prompt)
         prompt.cursor_blink = self.tiller.options.animate
+        prompt.workspace = lambda: self.session.workspace if self.session is not None else None
         prompt.focus()
+        self.tiller.prompt_ready()
         # The first frame goes out before the engine is imported and built.
         self.call_after_refresh(self._start)
 
@@ -144,6 +157,8 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         except Exception as exc:
             self.query_one(StatusBar).state = "no session"
             self.notify(f"Could not start a session: {exc}", severity="error", timeout=30)
+            self.query_one(Prompt).restore([text for text, _ in self._early])
+            self._early.clear()
             return
         self.chat = chat
         self._adopt(session)
@@ -160,6 +175,110 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             self.conversation.add_notice(f"Warning: {warning}", "warning", markup=False)
             self.notify(warning, severity="warning", timeout=30)
         self.tiller.after_start()
+        early, self._early = self._early, []
+        if options.prompt:
+            # `tiller "PROMPT"`: sent first, before anything typed while the UI appeared.
+            self.prompt.prompt_history.add(options.prompt)
+            early.insert(0, (options.prompt, "send"))
+            options.prompt = None
+        for text, mode in early:
+            self.query_one(PendingMessages).take("send", text)
+            self._submit(text, "steer" if self.running else mode)
+
+    # -- focus: printable keys reach the prompt ------------------------------------
+
+    @property
+    def prompt(self) -> Prompt:
+        return self.query_one(Prompt)
+
+    def panes(self) -> list[Widget]:
+        """What Tab and Shift+Tab visit: the prompt and the panes, never a tool row."""
+        return [
+            *self.query(Prompt),
+            *self.query(Conversation),
+            *self.query(WorkspaceTree),
+            *self.query(DiffView),
+            *self.query(EventsPane),
+        ]
+
+    @property
+    def focus_chain(self) -> list[Widget]:
+        panes = set(self.panes())
+        return [widget for widget in super().focus_chain if widget in panes]
+
+    def belongs_in_prompt(self, event: events.Key | events.Paste) -> bool:
+        """Whether `event` must go to the prompt rather than the focused widget.
+
+        Pasted text and printable keys do, unless the prompt has the focus already or
+        a pane the person moved to (Tab, a click) has a binding for the key (`s` in the
+        diff, space in the tree). Every other printable key brings the focus back to
+        the prompt and is typed there.
+        """
+        focused = self.focused
+        if isinstance(focused, Prompt):
+            return False
+        if self.maximized is not None and self.prompt not in self.maximized.walk_children():
+            return False  # a maximised pane (review) keeps its keys: the prompt is hidden
+        if isinstance(event, events.Paste):
+            return True
+        if not (event.is_printable and event.character):
+            return False
+        if focused is None or focused not in self.panes():
+            return True
+        for node in focused.ancestors_with_self:
+            if node is self:
+                break
+            for binding in node._bindings.key_to_bindings.get(event.key, ()):
+                _, action, parameters = parse_action(binding.action)
+                if node.check_action(action, parameters) is not False:
+                    return False
+        return True
+
+    def on_screen_resume(self) -> None:
+        # Back from a dialog (help, flush, approval, palette): typing goes to the prompt.
+        if self.is_mounted:
+            self.query_one(Prompt).focus()
+
+    def action_toggle_sidebar(self) -> None:
+        super().action_toggle_sidebar()
+        self._keep_focus_visible()
+
+    def action_toggle_events(self) -> None:
+        super().action_toggle_events()
+        self._keep_focus_visible()
+
+    def _keep_focus_visible(self) -> None:
+        # A pane hidden with the focus in it hands the focus to the prompt.
+        focused = self.focused
+        if focused is None or not focused.visible or not all(
+            node.display for node in focused.ancestors_with_self if node is not self
+        ):
+            self.prompt.focus()
+
+    def action_focus_prompt(self) -> None:
+        """Esc when idle: back to the prompt from any pane."""
+        self.query_one(Prompt).focus()
+
+    def action_scroll_conversation(self, pages: int) -> None:
+        """Page Up/Down from the prompt scroll the conversation."""
+        if self.session is None:
+            return
+        if pages < 0:
+            self.conversation.scroll_page_up()
+        else:
+            self.conversation.scroll_page_down()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("focus_prompt", "scroll_conversation"):
+            return True
+        if action in ("undo", "redo") and self.is_mounted and self.query_one(Prompt).text:
+            return False  # the prompt's own text undo has the key
+        if action in ("flush", "export") and self.running and not parameters:
+            # Not in the footer while the agent works (Flush waits for it anyway; Ctrl+X
+            # still exports through its hidden twin): at 80 columns the footer keeps
+            # Steer, Queue, Interrupt, F2, F3 and F1.
+            return False
+        return super().check_action(action, parameters)
 
     # -- sessions ---------------------------------------------------------------
 
@@ -282,10 +401,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
 
     def action_interrupt(self) -> None:
         """Esc: stop the run at the next safe point; queued text returns to the prompt."""
-        if self.session is None or not self.running:
+        if self.chat is None or self.session is None or not self.running:
             return
-        self.session.cancel()
-        queued = self.session.take_queued()
+        queued = list(self.chat.interrupt())
         self.query_one(PendingMessages).clear_all()
         self.query_one(Prompt).restore(queued)
         self.query_one(StatusBar).state = "stopping"
@@ -293,9 +411,15 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
     @on(Prompt.Submitted)
     def _submitted(self, message: Prompt.Submitted) -> None:
         if self.chat is None or self.session is None:
-            self.notify("The session is still starting; try again in a moment.")
-            self.query_one(Prompt).restore([message.text])
+            # Typed as the UI appeared: sent as soon as the session is built.
+            self.query_one(PendingMessages).add("send", message.text)
+            self._early.append((message.text, message.mode))
             return
+        self._submit(message.text, message.mode)
+
+    def _submit(self, text: str, mode: Mode) -> None:
+        assert self.chat is not None
+        message = Prompt.Submitted(text, mode)
         submitted = self.chat.submit(message.text, running=self.running, mode=message.mode)
         if submitted.action == "command" and submitted.command is not None:
             self.run_slash(submitted.command, submitted.argument)

@@ -91,6 +91,9 @@ class SlashActions:
         self.tiller.request_quit()
 
     def command_continue(self, argument: str) -> None:
+        # The Continue buttons of earlier limits have done their job (button or /continue).
+        for button in self.conversation.query("TurnLimitNotice Button"):
+            button.remove()
         self.start_run(CONTINUE_TEXT)
 
     def command_diff(self, argument: str) -> None:
@@ -103,14 +106,19 @@ class SlashActions:
         diff = self.query_one("#diff")
         assert isinstance(diff, DiffView)
         diff.show(self.session.workspace, argument or None)
-        diff.focus()
+        # The focus stays in the prompt: Tab (on an empty prompt) or a click moves to the diff.
 
     def command_new(self, argument: str) -> None:
         """A fresh conversation on the same workspace (unflushed edits stay)."""
         if self.chat is None:
             return
+        from tiller.tui.status_bar import StatusBar
+
         session = self.chat.new()
         self._adopt(session)
+        status = self.query_one("#status")
+        assert isinstance(status, StatusBar)
+        status.round = 0
         self.conversation.add_notice(
             f"New conversation [b]{session.id}[/b]; the workspace and its changes are kept. "
             "/sessions lists the others."
