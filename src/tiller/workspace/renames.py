@@ -1,0 +1,100 @@
+"""Rename detection: a deleted file and an added file with similar content are one move.
+
+Git's approach (`git diff -M`): identical content pairs first, then the most
+similar pairs above a threshold, each file in at most one pair. Similarity is
+git's measure too: the bytes of the new file copied from the old one (here,
+whole matching lines as `difflib` finds them) over the larger of the two sizes,
+as a whole percentage, and 100% only for identical content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from tiller.workspace.content import split_lines
+
+RENAME_THRESHOLD = 50
+"""The least similarity (percent) that makes a delete plus an add a rename; git's default."""
+
+MAX_SIMILARITY_BYTES = 1024 * 1024
+"""Files larger than this pair only when identical (comparing them line by line is too slow)."""
+
+MAX_CANDIDATE_PAIRS = 10_000
+"""With more deleted x added pairs than this, only identical content pairs (like git's
+`diff.renameLimit`, which bounds the same quadratic search)."""
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A file moved from `old` to `new`, keeping `similarity` percent of its content."""
+
+    old: str
+    new: str
+    similarity: int
+
+
+def similarity(old: str, new: str) -> int:
+    """How much of `new` is `old`'s content, in whole percent (100 only when equal)."""
+    if old == new:
+        return 100
+    largest = max(len(old), len(new))
+    if not largest:
+        return 100
+    a, b = split_lines(old), split_lines(new)
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    copied = sum(
+        sum(map(len, a[block.a : block.a + block.size])) for block in matcher.get_matching_blocks()
+    )
+    return min(99, copied * 100 // largest)
+
+
+def find_renames(deleted: Mapping[str, str], added: Mapping[str, str]) -> list[Rename]:
+    """Pair deleted files with added ones (`path -> text` each), best matches first.
+
+    Returns the renames sorted by new path; unpaired files stay a delete and an add.
+    """
+    if not deleted or not added:
+        return []
+    renames: list[Rename] = []
+    by_content: dict[str, list[str]] = {}
+    for path in sorted(deleted):
+        by_content.setdefault(deleted[path], []).append(path)
+    left_added: list[str] = []
+    for path in sorted(added):
+        olds = by_content.get(added[path])
+        if olds:
+            renames.append(Rename(olds.pop(0), path, 100))
+        else:
+            left_added.append(path)
+    left_deleted = [path for paths in by_content.values() for path in paths]
+    if len(left_deleted) * len(left_added) <= MAX_CANDIDATE_PAIRS:
+        renames += _similar_pairs(
+            {path: deleted[path] for path in left_deleted},
+            {path: added[path] for path in left_added},
+        )
+    return sorted(renames, key=lambda rename: rename.new)
+
+
+def _similar_pairs(deleted: Mapping[str, str], added: Mapping[str, str]) -> list[Rename]:
+    scored: list[tuple[int, str, str]] = []
+    for old, old_text in deleted.items():
+        if len(old_text) > MAX_SIMILARITY_BYTES:
+            continue
+        for new, new_text in added.items():
+            small, large = sorted((len(old_text), len(new_text)))
+            # The copied bytes cannot exceed the smaller file: skip hopeless pairs unread.
+            if large > MAX_SIMILARITY_BYTES or small * 100 < RENAME_THRESHOLD * large:
+                continue
+            score = similarity(old_text, new_text)
+            if score >= RENAME_THRESHOLD:
+                scored.append((score, old, new))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    used: set[str] = set()
+    pairs = []
+    for score, old, new in scored:
+        if old not in used and new not in used:
+            used.update((old, new))
+            pairs.append(Rename(old, new, score))
+    return pairs
