@@ -1,19 +1,104 @@
-"""Render a git-style unified diff with syntax highlighting, unified or side by side."""
+"""Render a git-style unified diff with syntax highlighting, unified or side by side.
+
+Colours come from a `Palette` built from the Textual theme (`palette_for`), so
+the tints stay readable on light themes as on dark ones.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from rich.color import Color as RichColor
+from rich.color import ColorParseError
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.syntax import Syntax
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
-ADDED_BG = "on #1f3a24"
-REMOVED_BG = "on #48222a"
+_SIMILARITY = re.compile(r"^similarity index (\d+)%$")
+ADDED_BG = "on #24452e"
+REMOVED_BG = "on #441e27"
 THEME = "monokai"
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The styles a diff is drawn with (Rich style strings).
+
+    Attributes:
+        added_bg: the background of added lines (`on COLOUR`, or "" for none).
+        removed_bg: the background of removed lines.
+        added: the colour of `+` markers, added counts and A markers.
+        removed: the colour of `-` markers, removed counts and D markers.
+        changed: the colour of M markers.
+        warning: the colour of the changed-on-disk marker.
+        hunk: the style of `@@` hunk headers.
+        syntax: the Pygments (or Rich ANSI) theme for code.
+    """
+
+    added_bg: str = ADDED_BG
+    removed_bg: str = REMOVED_BG
+    added: str = "#8ad4a1"
+    removed: str = "#d17e92"
+    changed: str = "#ffc473"
+    warning: str = "#ffc473"
+    hunk: str = "#57a5e2"
+    syntax: str = THEME
+
+
+DARK = Palette()
+
+
+def _colour(value: str | None) -> str | None:
+    """A theme value as a Rich colour, or None when Rich cannot draw it (e.g. `ansi_red 50%`)."""
+    if not value:
+        return None
+    value = value.removeprefix("ansi_")
+    try:
+        RichColor.parse(value)
+    except ColorParseError:
+        return None
+    return value
+
+
+def _palette(name: str, dark: bool, values: dict[str, str]) -> Palette:
+
+    def pick(key: str, fallback: str) -> str:
+        return _colour(values.get(key)) or fallback
+
+    ansi = name.startswith("ansi")
+    added_bg = _colour(values.get("success-muted"))
+    removed_bg = _colour(values.get("error-muted"))
+    return Palette(
+        added_bg=f"on {added_bg}" if added_bg else "",
+        removed_bg=f"on {removed_bg}" if removed_bg else "",
+        added=pick("text-success", "green"),
+        removed=pick("text-error", "red"),
+        changed=pick("text-warning", "yellow"),
+        warning=pick("text-warning", "yellow"),
+        hunk=pick("text-primary", "cyan"),
+        syntax=("ansi_dark" if dark else "ansi_light") if ansi else (THEME if dark else "default"),
+    )
+
+
+_PALETTES: dict[tuple[str, bool], Palette] = {}
+
+
+def palette_for(theme: Theme) -> Palette:
+    """The diff palette for a Textual theme: its muted success/error colours as tints."""
+    key = (theme.name, theme.dark)
+    palette = _PALETTES.get(key)
+    if palette is None:
+        variables = theme.to_color_system().generate()
+        palette = _PALETTES[key] = _palette(theme.name, theme.dark, variables)
+    return palette
 
 
 @dataclass
@@ -34,11 +119,21 @@ class Hunk:
 
 @dataclass
 class FileDiff:
-    """The parsed diff of one file."""
+    """The parsed diff of one file.
+
+    Attributes:
+        path: the file's (new) path.
+        old_path: where a renamed file came from, else None.
+        similarity: a rename's similarity in percent.
+        kind: `added`, `modified`, `deleted` or `renamed`.
+    """
 
     path: str
     hunks: list[Hunk] = field(default_factory=list)
     binary: bool = False
+    old_path: str | None = None
+    similarity: int | None = None
+    kind: str = "modified"
 
     @property
     def stats(self) -> tuple[int, int]:
@@ -57,10 +152,8 @@ def parse_diff(text: str) -> list[FileDiff]:
             path = raw.split(" b/", 1)[-1] if " b/" in raw else raw[11:]
             files.append(FileDiff(path))
             hunk = None
-        elif not files:
+        elif not files or (hunk is None and _file_header(files[-1], raw)):
             continue
-        elif raw.startswith("GIT binary patch") or raw.startswith("Binary files"):
-            files[-1].binary = True
         elif (match := _HUNK.match(raw)) is not None:
             old, new = int(match.group(1)), int(match.group(2))
             hunk = Hunk(raw)
@@ -75,12 +168,50 @@ def parse_diff(text: str) -> list[FileDiff]:
     return files
 
 
-def _highlighted(path: str, texts: list[str]) -> list[Text]:
+def _file_header(diff: FileDiff, raw: str) -> bool:
+    """Take one extended header line (before the first hunk); False if it is none."""
+    if raw.startswith("GIT binary patch") or raw.startswith("Binary files"):
+        diff.binary = True
+    elif raw.startswith("new file mode"):
+        diff.kind = "added"
+    elif raw.startswith("deleted file mode"):
+        diff.kind = "deleted"
+    elif raw.startswith("rename from "):
+        diff.kind, diff.old_path = "renamed", raw[len("rename from ") :]
+    elif raw.startswith("rename to "):
+        diff.path = raw[len("rename to ") :]
+    elif (match := _SIMILARITY.match(raw)) is not None:
+        diff.similarity = int(match.group(1))
+    else:
+        return False
+    return True
+
+
+def file_title(diff: FileDiff, palette: Palette = DARK) -> Text:
+    """`path  +added -removed`, a rename as `R old → new  92%`."""
+    added, removed = diff.stats
+    title = Text()
+    if diff.old_path is not None:
+        title.append("R ", style=f"bold {palette.changed}")
+        title.append(diff.old_path, style="bold")
+        title.append(" → ", style="dim")
+        title.append(diff.path, style="bold")
+        title.append(f"  {diff.similarity or 0}% similar", style="dim")
+    else:
+        title.append(diff.path, style="bold")
+    title.append("  ")
+    title.append(f"+{added}", style=palette.added)
+    title.append(" ")
+    title.append(f"-{removed}", style=palette.removed)
+    return title
+
+
+def _highlighted(path: str, texts: list[str], palette: Palette = DARK) -> list[Text]:
     """Each text highlighted for `path`'s language (one lexer pass over them all)."""
     if not texts:
         return []
     lexer = Syntax.guess_lexer(path, "\n".join(texts))
-    syntax = Syntax("", lexer, theme=THEME, background_color="default")
+    syntax = Syntax("", lexer, theme=palette.syntax, background_color="default")
     lines = syntax.highlight("\n".join(texts)).split("\n", allow_blank=True)
     lines = lines[: len(texts)]
     while len(lines) < len(texts):
@@ -88,38 +219,79 @@ def _highlighted(path: str, texts: list[str]) -> list[Text]:
     for line in lines:
         line.rstrip()
         line.no_wrap = True
+        # The theme's own background would hide the added/removed tints (and clash with
+        # the app's background): keep the token colours only.
+        line.style = ""
+        line.spans = [Span(span.start, span.end, _foreground(span.style)) for span in line.spans]
     return lines
+
+
+def _foreground(style: str | Style) -> Style:
+    if isinstance(style, str):
+        style = Style.parse(style)
+    return Style(color=style.color, bold=style.bold, italic=style.italic)
+
+
+def highlight(diff: FileDiff, palette: Palette = DARK) -> dict[int, Text]:
+    """Every line of `diff` highlighted, keyed by `id(line)` (one lexer pass per file)."""
+    lines = [line for hunk in diff.hunks for line in hunk.lines]
+    texts = _highlighted(diff.path, [line.text for line in lines], palette)
+    return dict(zip(map(id, lines), texts, strict=True))
 
 
 def _number(value: int | None, width: int) -> Text:
     return Text(f"{value:>{width}}" if value is not None else " " * width, style="dim")
 
 
-def render_unified(diff: FileDiff) -> RenderableType:
+def _number_width(diff: FileDiff) -> int:
+    last = max((line.old or line.new or 0 for h in diff.hunks for line in h.lines), default=0)
+    return len(str(last))
+
+
+def _code(text: Text, wrap: bool, background: str = "") -> Text:
+    """A code cell: cropped (or wrapped) and, when tinted, padded to the cell's width."""
+    body = text.copy()
+    body.no_wrap = not wrap
+    body.overflow = "fold" if wrap else "crop"
+    if background:
+        body.style = background
+        body.justify = "left"  # pads each line with the base style, so the tint spans the cell
+    return body
+
+
+def render_hunk_unified(
+    diff: FileDiff,
+    hunk: Hunk,
+    highlighted: dict[int, Text],
+    palette: Palette = DARK,
+    *,
+    wrap: bool = False,
+) -> RenderableType:
+    """One hunk: its header, then old and new line numbers, the marker and the code."""
+    width = _number_width(diff)
+    table = Table.grid(expand=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1, no_wrap=not wrap, overflow="fold" if wrap else "crop")
+    for line in hunk.lines:
+        marker = {"+": palette.added, "-": palette.removed}.get(line.kind, "")
+        background = {"+": palette.added_bg, "-": palette.removed_bg}.get(line.kind, "")
+        numbers = Text.assemble(_number(line.old, width), " ", _number(line.new, width))
+        table.add_row(
+            numbers,
+            Text(f" {line.kind} ", style=f"bold {marker}" if marker else ""),
+            _code(highlighted[id(line)], wrap),
+            style=background or None,
+        )
+    return Group(Text(hunk.header, style=palette.hunk), table)
+
+
+def render_unified(diff: FileDiff, palette: Palette = DARK, *, wrap: bool = False) -> Group:
     """Line numbers (old, new), the +/- marker and highlighted code on a tinted background."""
-    lines = [line for hunk in diff.hunks for line in hunk.lines]
-    code = iter(_highlighted(diff.path, [line.text for line in lines]))
-    width = len(str(max((line.old or line.new or 0 for line in lines), default=0)))
-    out: list[RenderableType] = []
-    for hunk in diff.hunks:
-        out.append(Text(hunk.header, style="cyan dim"))
-        for line in hunk.lines:
-            body = next(code)
-            background = {"+": ADDED_BG, "-": REMOVED_BG}.get(line.kind, "")
-            row = Text.assemble(
-                _number(line.old, width),
-                " ",
-                _number(line.new, width),
-                Text(f" {line.kind} ", style="bold green" if line.kind == "+" else "bold red"),
-                body,
-            )
-            if background:
-                row.pad_right(200)
-                row.stylize(background)
-            row.no_wrap = True
-            row.overflow = "crop"
-            out.append(row)
-    return Group(*out)
+    highlighted = highlight(diff, palette)
+    return Group(
+        *(render_hunk_unified(diff, h, highlighted, palette, wrap=wrap) for h in diff.hunks)
+    )
 
 
 def _pairs(lines: list[Line]) -> list[tuple[Line | None, Line | None]]:
@@ -153,31 +325,39 @@ def _pairs(lines: list[Line]) -> list[tuple[Line | None, Line | None]]:
     return rows
 
 
-def render_split(diff: FileDiff) -> RenderableType:
+def render_hunk_split(
+    diff: FileDiff,
+    hunk: Hunk,
+    highlighted: dict[int, Text],
+    palette: Palette = DARK,
+    *,
+    wrap: bool = False,
+) -> RenderableType:
+    """One hunk, old on the left and new on the right; long lines wrap when `wrap`."""
+    width = _number_width(diff)
+    table = Table.grid(expand=True, padding=(0, 1, 0, 0))
+    overflow = "fold" if wrap else "crop"
+    for ratio in (None, 1, None, 1):
+        if ratio is None:
+            table.add_column(justify="right", no_wrap=True, width=width)
+        else:
+            table.add_column(ratio=1, no_wrap=not wrap, overflow=overflow)
+    for left, right in _pairs(hunk.lines):
+        cells: list[RenderableType] = []
+        for line, number, background in (
+            (left, left.old if left else None, palette.removed_bg),
+            (right, right.new if right else None, palette.added_bg),
+        ):
+            if line is None:
+                cells += ["", ""]
+                continue
+            tint = background if line.kind != " " else ""
+            cells += [_number(number, width), _code(highlighted[id(line)], wrap, tint)]
+        table.add_row(*cells)
+    return Group(Text(hunk.header, style=palette.hunk), table)
+
+
+def render_split(diff: FileDiff, palette: Palette = DARK, *, wrap: bool = False) -> Group:
     """Old on the left, new on the right."""
-    lines = [line for hunk in diff.hunks for line in hunk.lines]
-    texts = _highlighted(diff.path, [line.text for line in lines])
-    highlighted = dict(zip(map(id, lines), texts, strict=True))
-    table = Table.grid(expand=True, padding=(0, 1))
-    table.add_column(justify="right", style="dim", no_wrap=True)
-    table.add_column(ratio=1, no_wrap=True, overflow="crop")
-    table.add_column(justify="right", style="dim", no_wrap=True)
-    table.add_column(ratio=1, no_wrap=True, overflow="crop")
-    for hunk in diff.hunks:
-        table.add_row("", Text(hunk.header, style="cyan dim"), "", "")
-        for left, right in _pairs(hunk.lines):
-            cells: list[RenderableType] = []
-            for line, number, background in (
-                (left, left.old if left else None, REMOVED_BG),
-                (right, right.new if right else None, ADDED_BG),
-            ):
-                if line is None:
-                    cells += ["", ""]
-                    continue
-                body = highlighted[id(line)].copy()
-                if line.kind != " ":
-                    body.pad_right(200)
-                    body.stylize(background)
-                cells += [str(number), body]
-            table.add_row(*cells)
-    return table
+    highlighted = highlight(diff, palette)
+    return Group(*(render_hunk_split(diff, h, highlighted, palette, wrap=wrap) for h in diff.hunks))

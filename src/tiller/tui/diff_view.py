@@ -12,7 +12,14 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tiller.tui.diff_render import THEME, parse_diff, render_split, render_unified
+from tiller.tui.diff_render import (
+    Palette,
+    file_title,
+    palette_for,
+    parse_diff,
+    render_split,
+    render_unified,
+)
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -48,6 +55,12 @@ class DiffView(VerticalScroll):
 
     def on_mount(self) -> None:
         self._body.update(Text("Select a file in the tree to see its diff.", style="dim"))
+        self.watch(self.app, "theme", lambda: self.refresh_diff(), init=False)
+
+    @property
+    def palette(self) -> Palette:
+        """The diff colours for the app's current theme."""
+        return palette_for(self.app.current_theme)
 
     def show(self, workspace: Workspace, path: str | None) -> None:
         """Show `path`'s diff (None: every change)."""
@@ -84,16 +97,16 @@ class DiffView(VerticalScroll):
                     style="dim",
                 )
             return self._preview()
+        palette = self.palette
         render = render_split if self.split else render_unified
+        on_disk = set(self.workspace.changed_on_disk(None if self.showing_all else self.path))
         parts: list[RenderableType] = []
         for diff in files:
-            added, removed = diff.stats
-            parts.append(
-                Text.assemble(
-                    (diff.path, "bold"), "  ", (f"+{added}", "green"), " ", (f"-{removed}", "red")
-                )
-            )
-            parts.append(Text("binary file", style="dim") if diff.binary else render(diff))
+            title = file_title(diff, palette)
+            if diff.path in on_disk or diff.old_path in on_disk:
+                title.append("  ! changed on disk", style=f"bold {palette.warning}")
+            parts.append(title)
+            parts.append(Text("binary file", style="dim") if diff.binary else render(diff, palette))
         return Group(*parts)
 
     def _preview(self) -> RenderableType:
@@ -109,6 +122,10 @@ class DiffView(VerticalScroll):
         if len(lines) > MAX_PREVIEW_LINES:
             note.append(f" (first {MAX_PREVIEW_LINES} of {len(lines)} lines)")
         syntax = Syntax(
-            clipped, Syntax.guess_lexer(self.path, clipped), theme=THEME, line_numbers=True
+            clipped,
+            Syntax.guess_lexer(self.path, clipped),
+            theme=self.palette.syntax,
+            line_numbers=True,
+            background_color="default",
         )
         return Group(note, syntax)

@@ -49,6 +49,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
         Binding("ctrl+e", "toggle_events", "Events"),
         Binding("f1", "help", "Help"),
+        *WorkspaceActions.PANE_BINDINGS,
     ]
 
     class EngineEvent(Message):
