@@ -25,6 +25,9 @@ MARKERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D"
 DISK_MARKER = "!"
 """Shown after a changed file whose disk copy changed since Tiller read it."""
 
+DISK_POLL_SECONDS = 3.0
+"""How often the tree looks for disk edits under changed files."""
+
 
 def marker(kind: str, palette: Palette = DARK) -> tuple[str, str]:
     """The letter and the colour for a change kind (`added`, `modified`, `deleted`, `renamed`)."""
@@ -75,6 +78,19 @@ class WorkspaceTree(Tree[str]):
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", lambda: self._populate(self.root), init=False)
+        options = getattr(self.app, "options", None)
+        if getattr(options, "animate", False):
+            # Nothing tells Tiller when someone edits a file on disk: look now and then
+            # (a stat per changed file). Off when animations are, so tests stay still.
+            self.set_interval(DISK_POLL_SECONDS, self._check_disk)
+
+    def _check_disk(self) -> None:
+        if self.workspace is None or not self.changes:
+            return
+        on_disk = set(self.workspace.changed_on_disk())
+        if on_disk != self.on_disk:
+            self.on_disk = on_disk
+            self._populate(self.root)
 
     def load(self, workspace: Workspace) -> None:
         """Show `workspace` (its root directory is read lazily)."""

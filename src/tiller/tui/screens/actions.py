@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 SIDEBAR_WIDTHS = (20, 25, 30, 38, 45, 50, 55, 60, 65, 70, 75)
-"""The sidebar widths (percent of the screen) F5 / F6 step through; 38 is the default."""
+"""The sidebar widths (percent of the screen) F8 / F9 step through; 38 is the default."""
 
 
 class WorkspaceActions:
@@ -31,10 +31,10 @@ class WorkspaceActions:
 
     PANE_BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f4", "review", "Review"),
-        Binding("f5", "sidebar_width(-1)", "Sidebar narrower", show=False),
-        Binding("f6", "sidebar_width(1)", "Sidebar wider", show=False),
+        Binding("f8", "sidebar_width(-1)", "Sidebar narrower", show=False),
+        Binding("f9", "sidebar_width(1)", "Sidebar wider", show=False),
     ]
-    """Function keys only: none is a text motion inside the prompt."""
+    """Function keys no text widget uses (TextArea takes F6 and F7, terminals F10 and F11)."""
 
     sidebar_width = 38
     """The sidebar's width in percent, kept for the whole session."""
@@ -141,7 +141,7 @@ class WorkspaceActions:
         self.tiller.push_screen(screen, callback=closed)
 
     def action_sidebar_width(self, step: int) -> None:
-        """F5 / F6: a narrower or wider sidebar (shown first if hidden)."""
+        """F8 / F9: a narrower or wider sidebar (shown first if hidden)."""
         sidebar = self.query_one("#sidebar")
         if sidebar.display:
             widths = SIDEBAR_WIDTHS
