@@ -270,7 +270,7 @@ async def test_tree_marks_a_rename_and_a_disk_change(project: Path) -> None:
         tree.refresh_changes()
         labels = {str(node.data): str(node.label) for node in tree._walk(tree.root)}
         assert (labels["moved.txt"], labels["long.txt"], labels["README.md"]) == (
-            "moved.txt R ← long.txt 100%",
+            "moved.txt R 100% ← long.txt",
             "long.txt R → moved.txt",
             "README.md M !",
         )

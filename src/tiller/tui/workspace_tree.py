@@ -136,10 +136,11 @@ class WorkspaceTree(Tree[str]):
             return Text(name)
         rename = self.renames.get(path)
         letter, colour = marker("renamed" if rename else kind, palette)
-        label = Text(name, style="strike dim" if kind == "deleted" else colour)
+        label = Text()
+        label.append(name, style="strike dim" if kind == "deleted" else colour)
         label.append(f" {letter}", style=f"bold {colour}")
         if rename is not None and rename.new == path:
-            label.append(f" ← {rename.old} {rename.similarity}%", style="dim")
+            label.append(f" {rename.similarity}% ← {rename.old}", style="dim")
         elif rename is not None:
             label.append(f" → {rename.new}", style="dim")
         if path in self.on_disk:

@@ -233,7 +233,10 @@ class ReviewScreen(Screen[None]):
                 "a flush would conflict)",
                 style=f"bold {palette.warning}",
             )
-        view.show(header, diff, palette, split=self._split_now(), empty="no textual change")
+        # A new or deleted file has one side only: side by side would leave half empty.
+        one_sided = diff is not None and diff.kind in ("added", "deleted")
+        split = self._split_now() and not one_sided
+        view.show(header, diff, palette, split=split, empty="no textual change")
 
     def _summary(self) -> None:
         entries = self.entries
