@@ -18,11 +18,7 @@ from tiller.tui.workspace_tree import WorkspaceTree
 pytestmark = pytest.mark.xdist_group("snapshots")
 
 LONG_LINE = "    return sum(value * weight for value, weight in zip(values, weights, strict=True))"
-WEIGHTED = (
-    "def weighted(values, weights):\n"
-    '    """The weighted sum of values."""\n'
-    f"{LONG_LINE}\n"
-)
+WEIGHTED = f'def weighted(values, weights):\n    """The weighted sum of values."""\n{LONG_LINE}\n'
 REWRITE_CALC = call(
     "write_file",
     file_path="src/calc.py",
