@@ -314,3 +314,22 @@ def test_disk_diff_is_empty_when_disk_matches(base: Path) -> None:
     ws = Workspace(root=base)
     ws.write("keep.txt", "mine\n")
     assert ws.disk_diff("keep.txt") == ""
+
+
+def test_similarity_ignores_line_order() -> None:
+    """Like git's, the measure counts content kept, wherever it moved in the file."""
+    assert similarity("a\nb\nc\nd\n", "d\nc\nb\na\n") == 99
+
+
+def test_renames_are_cached_until_the_next_change(base: Path) -> None:
+    """renames() is scored once per overlay state, and a change is seen at once."""
+    ws = Workspace(root=base)
+    ws.write("new.py", BODY)
+    ws.delete("old.py")
+    first = ws.renames()
+    ws.write("other.py", "x\n")
+    ws.delete("other.txt")
+    assert (first, ws.renames()) == (
+        [Rename("old.py", "new.py", 100)],
+        [Rename("old.py", "new.py", 100)],
+    )

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from tiller.workspace import Workspace
 
 MAX_PREVIEW_LINES = 2000
+MAX_ALL_LINES = 600
+"""The "all changes" view stops after the file that passes this many diff lines (F4 shows all)."""
 
 
 class DiffView(VerticalScroll):
@@ -101,7 +103,21 @@ class DiffView(VerticalScroll):
         render = render_split if self.split else render_unified
         on_disk = set(self.workspace.changed_on_disk(None if self.showing_all else self.path))
         parts: list[RenderableType] = []
-        for diff in files:
+        shown_lines = 0
+        for index, diff in enumerate(files):
+            if self.showing_all and shown_lines > MAX_ALL_LINES:
+                rest = files[index:]
+                added = sum(d.stats[0] for d in rest)
+                removed = sum(d.stats[1] for d in rest)
+                parts.append(
+                    Text(
+                        f"… and {len(rest)} more file(s), +{added} -{removed}: "
+                        "select one in the tree, or F4 to review them all.",
+                        style="dim",
+                    )
+                )
+                break
+            shown_lines += sum(len(hunk.lines) + 1 for hunk in diff.hunks)
             title = file_title(diff, palette)
             if diff.path in on_disk or diff.old_path in on_disk:
                 title.append("  ! changed on disk", style=f"bold {palette.warning}")

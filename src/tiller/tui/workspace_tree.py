@@ -72,6 +72,7 @@ class WorkspaceTree(Tree[str]):
         self.changes: dict[str, str] = {}
         self.renames: dict[str, Rename] = {}
         self.on_disk: set[str] = set()
+        self._palette = DARK
         self._open: set[str] = set()
         self.guide_depth = 2
         self.show_root = True
@@ -123,7 +124,7 @@ class WorkspaceTree(Tree[str]):
         )
 
     def _label(self, path: str, is_dir: bool) -> Text:
-        palette = palette_for(self.app.current_theme) if self.is_attached else DARK
+        palette = self._palette
         name = path.rstrip("/").rsplit("/", 1)[-1] + ("/" if is_dir else "")
         if is_dir:
             touched = any(changed.startswith(path) for changed in self.changes)
@@ -149,6 +150,9 @@ class WorkspaceTree(Tree[str]):
 
     def _populate(self, node: TreeNode[str]) -> None:
         """Sync `node`'s children with the workspace; open directories recurse."""
+        if node is self.root:
+            # Looking the theme up costs more than a label: once per pass.
+            self._palette = palette_for(self.app.current_theme) if self.is_attached else DARK
         entries = self._entries(node.data or "")
         if [(child.data, child.allow_expand) for child in node.children] != entries:
             node.remove_children()

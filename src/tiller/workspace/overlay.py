@@ -73,6 +73,8 @@ class Workspace:
         self._layers = Layers(tree, self._lock)
         self._checkpoints = Checkpoints()
         self._listeners: list[ChangeListener] = []
+        self._version = 0  # bumped by every change: keys the renames cache
+        self._renames: tuple[int, list[Rename]] = (-1, [])
         self.on_change: ChangeListener | None = None
         for path, content in (files or {}).items():
             self._layers.put(self._layers.normalize(path), content)
@@ -106,6 +108,7 @@ class Workspace:
 
     def _notify(self, paths: Iterable[str], action: str) -> None:
         with self._lock:
+            self._version += 1
             listeners = [*self._listeners, *([self.on_change] if self.on_change else [])]
         for path in sorted(paths):
             for listener in listeners:
@@ -488,13 +491,8 @@ class Workspace:
         `renames`), included when either side is under `paths`.
         """
         wanted = self._wanted(paths)
-        with self._lock:
-            layers = self._layers
-            items = {
-                path: (layers.seen.get(path, MISSING), layers.files.get(path))
-                for path, _ in layers.changes()
-            }
-        moves = {rename.new: rename for rename in _renames_of(items)}
+        items, renames = self._changed_items()
+        moves = {rename.new: rename for rename in renames}
         moved_away = {rename.old for rename in moves.values()}
         out = []
         for path, (seen, content) in items.items():
@@ -514,13 +512,28 @@ class Workspace:
         least `RENAME_THRESHOLD` percent of the content kept. `changes()` still
         lists both sides (as `deleted` and `added`); `diff()` writes them as one rename.
         """
+        return list(self._changed_items()[1])
+
+    def _changed_items(self) -> tuple[dict[str, tuple[Snapshot, str | None]], list[Rename]]:
+        """Each change as `path -> (base snapshot, overlay content)`, and the renames among them.
+
+        Renames are scored once per state of the overlay (front ends ask on every refresh).
+        """
         with self._lock:
             layers = self._layers
+            version = self._version
             items = {
                 path: (layers.seen.get(path, MISSING), layers.files.get(path))
                 for path, _ in layers.changes()
             }
-        return _renames_of(items)
+            cached_version, cached = self._renames
+        if cached_version == version:
+            return items, cached
+        renames = _renames_of(items)
+        with self._lock:
+            if self._version == version:
+                self._renames = (version, renames)
+        return items, renames
 
     def revert(self, paths: Iterable[str] | str) -> list[str]:
         """Drop the changes under `paths`: those files read from the base again.

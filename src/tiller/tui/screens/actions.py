@@ -137,8 +137,12 @@ class WorkspaceActions:
             self.query_one("#prompt").focus()
             self._schedule_refresh()
 
-        screen = ReviewScreen(cast("MainScreen", self), self.session.workspace, selected)
-        self.tiller.push_screen(screen, callback=closed)
+        if not self.tiller.is_screen_installed("review"):
+            screen = ReviewScreen(cast("MainScreen", self), self.session.workspace)
+            self.tiller.install_screen(screen, "review")
+        review = cast("ReviewScreen", self.tiller.get_screen("review"))
+        review.open_on(self.session.workspace, selected)
+        self.tiller.push_screen("review", callback=closed)
 
     def action_sidebar_width(self, step: int) -> None:
         """F8 / F9: a narrower or wider sidebar (shown first if hidden)."""

@@ -96,7 +96,7 @@ class ReviewScreen(Screen[None]):
     class Changed(Message):
         """The workspace changed (posted from whichever thread changed it)."""
 
-    def __init__(self, main: MainScreen, workspace: Workspace, selected: str | None = None) -> None:
+    def __init__(self, main: MainScreen, workspace: Workspace) -> None:
         super().__init__(id="review")
         self.main = main
         self.workspace = workspace
@@ -104,9 +104,11 @@ class ReviewScreen(Screen[None]):
         self.split: bool | None = None
         """Side by side (True), unified (False), or by width (None)."""
         self.disk = False
-        self._selected = selected
+        self._selected: str | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._change_pending = False
+        self._generation = 0  # bumped by each reload of the changes
+        self._drawn: tuple[object, ...] | None = None  # what the diff pane shows now
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-summary")
@@ -115,16 +117,31 @@ class ReviewScreen(Screen[None]):
             yield ReviewDiff(id="review-diff")
         yield Footer(compact=True)
 
+    def open_on(self, workspace: Workspace, selected: str | None) -> None:
+        """Review `workspace` next time the screen shows, starting at `selected` if changed.
+
+        The screen is kept between visits (installed on the app): reopening it
+        costs a reload of the changes, not a new screen.
+        """
+        self.workspace = workspace
+        self._selected = selected
+        if self.is_mounted:
+            self.query_one(OptionList).highlighted = None
+
     def on_mount(self) -> None:
+        self.watch(self.app, "theme", lambda: self._show(), init=False)
+
+    def on_screen_resume(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
         self._unsubscribe = self.workspace.subscribe(self._workspace_changed)
-        self.watch(self.app, "theme", lambda: self._show(), init=False)
+        self.disk = False
         self._reload()
         self.query_one(ReviewDiff).focus()
 
-    def on_unmount(self) -> None:
+    def on_screen_suspend(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe = None
 
     def _workspace_changed(self, path: str, action: str) -> None:
         # Any thread: only post (one message per burst of changes).
@@ -161,10 +178,12 @@ class ReviewScreen(Screen[None]):
         """Re-read the changes; keep the selected file (or the one at its place)."""
         keep = self.current.path if self.current is not None else self._selected
         old_index = self.query_one(OptionList).highlighted or 0
+        self._generation += 1
         self.entries = review_entries(self.workspace)
         files = self.query_one(OptionList)
         files.clear_options()
-        files.add_options([Option(self._entry_label(e), id=e.path) for e in self.entries])
+        palette = self.palette
+        files.add_options([Option(self._entry_label(e, palette), id=e.path) for e in self.entries])
         paths = [entry.path for entry in self.entries]
         olds = {entry.old_path: index for index, entry in enumerate(self.entries)}
         if keep in paths:
@@ -177,8 +196,7 @@ class ReviewScreen(Screen[None]):
             files.highlighted = index
         self._show()
 
-    def _entry_label(self, entry: Entry) -> Text:
-        palette = self.palette
+    def _entry_label(self, entry: Entry, palette: Palette) -> Text:
         letter, colour = marker(entry.kind, palette)
         label = Text.assemble((letter, f"bold {colour}"), " ")
         if entry.old_path is not None:
@@ -203,11 +221,18 @@ class ReviewScreen(Screen[None]):
         return diff_width >= SPLIT_MIN
 
     def _show(self) -> None:
-        """Draw the summary line and the current file's diff (or its disk change)."""
+        """Draw the summary line and the current file's diff (or its disk change).
+
+        Highlighting, resizing and reloading all ask; a file is drawn once per state.
+        """
         palette = self.palette
+        entry = self.current
+        state = (self._generation, entry, self.disk, self._split_now(), palette)
+        if state == self._drawn:
+            return
+        self._drawn = state
         self._summary()
         view = self.query_one(ReviewDiff)
-        entry = self.current
         if entry is None:
             view.show(
                 Text("Nothing to review: the workspace matches the disk.", style="dim"),
