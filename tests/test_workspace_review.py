@@ -327,9 +327,9 @@ def test_renames_are_cached_until_the_next_change(base: Path) -> None:
     ws.write("new.py", BODY)
     ws.delete("old.py")
     first = ws.renames()
-    ws.write("other.py", "x\n")
+    ws.write("moved.txt", "other\n")
     ws.delete("other.txt")
     assert (first, ws.renames()) == (
         [Rename("old.py", "new.py", 100)],
-        [Rename("old.py", "new.py", 100)],
+        [Rename("other.txt", "moved.txt", 100), Rename("old.py", "new.py", 100)],
     )
