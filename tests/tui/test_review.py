@@ -274,3 +274,26 @@ async def test_tree_marks_a_rename_and_a_disk_change(project: Path) -> None:
             "long.txt R → moved.txt",
             "README.md M !",
         )
+
+
+async def test_review_opens_on_the_first_file_after_all_changes(project: Path) -> None:
+    """With the sidebar on "all changes", review mode starts at the first file."""
+    app = _app(project, WRITE_README, call("write_file", file_path="zz.txt", content="z\n"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        app.main.query_one("#diff").show(app.main.session.workspace, None)
+        screen = await _review(pilot)
+        assert _current(screen) == "README.md"
+
+
+async def test_review_opens_on_the_file_the_sidebar_shows(project: Path) -> None:
+    """The file selected in the tree is the one review mode shows first."""
+    app = _app(project, WRITE_README, call("write_file", file_path="zz.txt", content="z\n"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        app.main.query_one(WorkspaceTree).select_path("zz.txt")
+        await pilot.pause()
+        screen = await _review(pilot)
+        assert _current(screen) == "zz.txt"

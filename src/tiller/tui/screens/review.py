@@ -185,7 +185,7 @@ class ReviewScreen(Screen[None]):
         palette = self.palette
         files.add_options([Option(self._entry_label(e, palette), id=e.path) for e in self.entries])
         paths = [entry.path for entry in self.entries]
-        olds = {entry.old_path: index for index, entry in enumerate(self.entries)}
+        olds = {e.old_path: index for index, e in enumerate(self.entries) if e.old_path}
         if keep in paths:
             index = paths.index(keep)
         elif keep in olds:
@@ -231,9 +231,9 @@ class ReviewScreen(Screen[None]):
         if state == self._drawn:
             return
         self._drawn = state
-        self._summary()
         view = self.query_one(ReviewDiff)
         if entry is None:
+            self._summary(False)
             view.show(
                 Text("Nothing to review: the workspace matches the disk.", style="dim"),
                 None,
@@ -261,9 +261,10 @@ class ReviewScreen(Screen[None]):
         # A new or deleted file has one side only: side by side would leave half empty.
         one_sided = diff is not None and diff.kind in ("added", "deleted")
         split = self._split_now() and not one_sided
+        self._summary(split)
         view.show(header, diff, palette, split=split, empty="no textual change")
 
-    def _summary(self) -> None:
+    def _summary(self, split: bool) -> None:
         entries = self.entries
         index = self.query_one(OptionList).highlighted
         position = f"file {index + 1} of {len(entries)}" if index is not None and entries else ""
@@ -274,7 +275,7 @@ class ReviewScreen(Screen[None]):
         if on_disk:
             summary.append("  ·  ")
             summary.append(f"{on_disk} changed on disk", style=f"bold {self.palette.warning}")
-        mode = "side by side" if self._split_now() else "unified"
+        mode = "side by side" if split else "unified"
         summary.append(f"  ·  {mode}", style="dim")
         self.query_one("#review-summary", Static).update(summary)
 
@@ -292,6 +293,10 @@ class ReviewScreen(Screen[None]):
         if not 0 <= index < len(self.entries):
             return False
         files.highlighted = index
+        # Draw now, not when the list's message arrives: keys typed right after
+        # (a `]`) must act on this file's hunks.
+        self.disk = False
+        self._show()
         return True
 
     def action_hunk(self, step: int) -> None:
