@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tiller.chat import Chat
+from tiller.journal import Journal, restore_session
 from tiller.session import Session
 from tiller.testing.scripted import ScriptedModel, call
 from tiller.workspace import Workspace
@@ -74,3 +75,16 @@ def test_undoing_a_revert_clears_the_note(chat: Chat, model: ScriptedModel) -> N
     chat.revert(["app.py"])
     moved = chat.undo()
     assert (moved.touched, chat.begin("next")) == (("app.py",), "next")
+
+
+def test_a_revert_survives_a_resume(
+    chat: Chat, model: ScriptedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal records the revert: a resumed session has the file back at its base."""
+    monkeypatch.setenv("TILLER_DATA_DIR", str(tmp_path / "data"))
+    Journal.attach(chat.session)
+    model.add(call("write_file", file_path="other.py", content="x = 1\n"))
+    _run(chat, model, WRITE, "Wrote them.")
+    chat.revert(["app.py"])
+    restored = restore_session(chat.session.id, client=ScriptedModel(), journal=False)
+    assert restored.workspace.changes() == [("other.py", "added")]
