@@ -6,6 +6,11 @@ otherwise, long lines wrapped. Keys move between files and hunks, revert a
 file (through the controller, so undo brings it back and the model is told),
 flush just that file (the flush dialog with its conflict rules), and show what
 changed on disk under a file since Tiller read it.
+
+Keys: n / p next and previous file, ] / [ next and previous hunk (on to the next
+file at the end of one), s side by side or unified, l hide the file list, d disk
+versus base, r revert the file, a flush the file, u / Ctrl+Z undo, Ctrl+Y redo,
+Esc / F4 / q back to the prompt.
 """
 
 from __future__ import annotations
@@ -85,11 +90,11 @@ class ReviewScreen(Screen[None]):
         Binding("right_square_bracket", "hunk(1)", "Next hunk", key_display="]"),
         Binding("left_square_bracket", "hunk(-1)", "Prev hunk", key_display="["),
         Binding("s", "toggle_split", "Split"),
-        Binding("l", "toggle_list", "Files", show=False),
+        Binding("l", "toggle_list", "Files"),
         Binding("d", "toggle_disk", "Disk vs base"),
         Binding("r", "revert", "Revert file"),
         Binding("a", "accept", "Flush file"),
-        Binding("ctrl+z,u", "undo", "Undo", show=False),
+        Binding("u,ctrl+z", "undo", "Undo"),
         Binding("ctrl+y", "redo", "Redo", show=False),
     ]
 
