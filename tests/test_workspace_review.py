@@ -239,6 +239,11 @@ def test_apply_patch_move_is_a_rename(base: Path, tmp_path: Path) -> None:
     assert (result.is_error, ws.renames()) == (False, [Rename("old.py", "moved/new.py", 94)])
 
 
+def test_empty_files_are_never_a_rename() -> None:
+    """Deleting one empty file and adding another is a delete and an add."""
+    assert find_renames({"a/__init__.py": ""}, {"b/__init__.py": ""}) == []
+
+
 def test_each_file_is_in_one_rename_at_most() -> None:
     """Two copies of one deleted file: one becomes the rename, the other stays added."""
     renames = find_renames({"a": BODY}, {"b": BODY, "c": BODY})

@@ -60,6 +60,9 @@ def find_renames(deleted: Mapping[str, str], added: Mapping[str, str]) -> list[R
 
     Returns the renames sorted by new path; unpaired files stay a delete and an add.
     """
+    # Empty files are alike but say nothing about a move (git skips them too).
+    deleted = {path: text for path, text in deleted.items() if text}
+    added = {path: text for path, text in added.items() if text}
     if not deleted or not added:
         return []
     renames: list[Rename] = []
