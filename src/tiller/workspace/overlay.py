@@ -670,7 +670,8 @@ class Workspace:
                 )
                 for path, kind in layers.changes(wanted)
             ]
-            return find_conflicts(tree, pending, quick)
+        # Advisory (flush checks again under the lock): the disk is read without holding it.
+        return find_conflicts(tree, pending, quick)
 
     # -- checkpoints ----------------------------------------------------------------
 
