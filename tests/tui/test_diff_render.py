@@ -7,7 +7,7 @@ from rich.color import Color
 from rich.style import Style
 from textual.app import App
 
-from tiller.tui.diff_render import palette_for, parse_diff
+from tiller.tui.diff_render import clip, palette_for, parse_diff
 
 
 def _brightness(style: str) -> float:
@@ -47,3 +47,13 @@ def test_parse_diff_reads_a_rename() -> None:
         "renamed",
         (1, 1),
     )
+
+
+def test_clip_keeps_the_first_lines_and_counts_the_rest() -> None:
+    """A diff over the limit is cut across hunks; the count of lines left out is exact."""
+    text = "diff --git a/a b/a\n" + "".join(
+        f"@@ -{n * 10 + 1},3 +{n * 10 + 1},3 @@\n x\n-y\n+z\n" for n in range(4)
+    )
+    (diff,) = parse_diff(text)
+    clipped, left_out = clip(diff, 7)
+    assert ([len(h.lines) for h in clipped.hunks], left_out) == ([3, 3, 1], 5)

@@ -187,6 +187,33 @@ def _file_header(diff: FileDiff, raw: str) -> bool:
     return True
 
 
+MAX_DRAWN_LINES = 1500
+"""Diff lines drawn for one file; more take seconds to lay out (the rest: export the patch)."""
+
+
+def clip(diff: FileDiff, limit: int = MAX_DRAWN_LINES) -> tuple[FileDiff, int]:
+    """`diff` cut to its first `limit` lines (across hunks), and how many lines were left out."""
+    total = sum(len(hunk.lines) for hunk in diff.hunks)
+    if total <= limit:
+        return diff, 0
+    kept: list[Hunk] = []
+    room = limit
+    for hunk in diff.hunks:
+        if room <= 0:
+            break
+        kept.append(Hunk(hunk.header, hunk.lines[:room]))
+        room -= len(hunk.lines)
+    clipped = FileDiff(diff.path, kept, diff.binary, diff.old_path, diff.similarity, diff.kind)
+    return clipped, total - limit
+
+
+def clipped_note(left_out: int) -> Text:
+    """What to say under a clipped diff."""
+    return Text(
+        f"… {left_out} more diff line(s) not drawn; Ctrl+X exports the whole patch.", style="dim"
+    )
+
+
 def file_title(diff: FileDiff, palette: Palette = DARK) -> Text:
     """`path  +added -removed`, a rename as `R old → new  92%`."""
     added, removed = diff.stats

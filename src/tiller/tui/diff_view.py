@@ -14,6 +14,8 @@ from textual.widgets import Static
 
 from tiller.tui.diff_render import (
     Palette,
+    clip,
+    clipped_note,
     file_title,
     palette_for,
     parse_diff,
@@ -122,7 +124,13 @@ class DiffView(VerticalScroll):
             if diff.path in on_disk or diff.old_path in on_disk:
                 title.append("  ! changed on disk", style=f"bold {palette.warning}")
             parts.append(title)
-            parts.append(Text("binary file", style="dim") if diff.binary else render(diff, palette))
+            if diff.binary:
+                parts.append(Text("binary file", style="dim"))
+                continue
+            drawn, left_out = clip(diff)
+            parts.append(render(drawn, palette))
+            if left_out:
+                parts.append(clipped_note(left_out))
         return Group(*parts)
 
     def _preview(self) -> RenderableType:

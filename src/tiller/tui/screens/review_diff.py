@@ -10,6 +10,8 @@ from textual.widgets import Static
 from tiller.tui.diff_render import (
     FileDiff,
     Palette,
+    clip,
+    clipped_note,
     highlight,
     render_hunk_split,
     render_hunk_unified,
@@ -45,6 +47,7 @@ class ReviewDiff(VerticalScroll, can_focus=True):
             note = "binary file" if diff is not None and diff.binary else empty
             widgets.append(Static(Text(note, style="dim"), classes="review-note"))
         else:
+            diff, left_out = clip(diff)
             highlighted = highlight(diff, palette)
             render = render_hunk_split if split else render_hunk_unified
             self.hunks = [
@@ -52,6 +55,8 @@ class ReviewDiff(VerticalScroll, can_focus=True):
                 for hunk in diff.hunks
             ]
             widgets += self.hunks
+            if left_out:
+                widgets.append(Static(clipped_note(left_out), classes="review-note"))
         self.hunk_index = -1
         self.mount_all(widgets)
         self.scroll_home(animate=False)
