@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from rich.color import Color as RichColor
 from rich.color import ColorParseError
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Span, Text
 
 if TYPE_CHECKING:
@@ -266,24 +266,112 @@ def highlight(diff: FileDiff, palette: Palette = DARK) -> dict[int, Text]:
     return dict(zip(map(id, lines), texts, strict=True))
 
 
-def _number(value: int | None, width: int) -> Text:
-    return Text(f"{value:>{width}}" if value is not None else " " * width, style="dim")
-
-
 def _number_width(diff: FileDiff) -> int:
     last = max((line.old or line.new or 0 for h in diff.hunks for line in h.lines), default=0)
     return len(str(last))
 
 
-def _code(text: Text, wrap: bool, background: str = "") -> Text:
-    """A code cell: cropped (or wrapped) and, when tinted, padded to the cell's width."""
-    body = text.copy()
-    body.no_wrap = not wrap
-    body.overflow = "fold" if wrap else "crop"
-    if background:
-        body.style = background
-        body.justify = "left"  # pads each line with the base style, so the tint spans the cell
-    return body
+def _number(value: int | None, width: int) -> str:
+    return f"{value:>{width}}" if value is not None else " " * width
+
+
+def _fit(console: Console, code: Text, width: int, tint: str, wrap: bool) -> list[Text]:
+    """`code` as lines exactly `width` cells wide (wrapped under itself, or cut), in `tint`."""
+    width = max(1, width)
+    if wrap and code.cell_len > width:
+        lines = list(code.wrap(console, width, overflow="fold", no_wrap=False)) or [Text("")]
+    else:
+        line = code.copy()
+        line.truncate(width, overflow="crop")
+        lines = [line]
+    for line in lines:
+        line.style = tint
+        line.pad_right(width - line.cell_len)
+    return lines
+
+
+@dataclass(frozen=True)
+class UnifiedRow:
+    """One unified line: `old new` numbers, the marker, the code and the row's tint."""
+
+    numbers: str
+    marker: str
+    code: Text
+    tint: str = ""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a split row: its line number and code, and the tint of the code."""
+
+    number: int | None
+    code: Text
+    tint: str = ""
+
+
+class UnifiedRows:
+    """A hunk's unified lines drawn straight to segments (a Rich `Table` costs far more).
+
+    The whole row is tinted; with `wrap`, long code continues under itself.
+    """
+
+    def __init__(self, rows: list[UnifiedRow], palette: Palette, *, wrap: bool) -> None:
+        self.rows = rows
+        self.palette = palette
+        self.wrap = wrap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        prefix = max((len(row.numbers) for row in self.rows), default=0) + 3
+        width = options.max_width - prefix
+        for row in self.rows:
+            tint = Style.parse(row.tint) if row.tint else Style()
+            colour = {"+": self.palette.added, "-": self.palette.removed}.get(row.marker)
+            marker = tint + Style(bold=True, color=colour) if colour else tint
+            for index, line in enumerate(_fit(console, row.code, width, row.tint, self.wrap)):
+                if index == 0:
+                    yield Segment(row.numbers, tint + Style(dim=True))
+                    yield Segment(f" {row.marker} ", marker)
+                else:
+                    yield Segment(" " * prefix, tint)
+                yield from line.render(console)
+                yield Segment.line()
+
+
+class SplitRows:
+    """A hunk side by side, old | new, drawn straight to segments; each code cell tinted."""
+
+    def __init__(
+        self, rows: list[tuple[Side | None, Side | None]], number_width: int, *, wrap: bool
+    ) -> None:
+        self.rows = rows
+        self.number_width = number_width
+        self.wrap = wrap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        numbers = self.number_width
+        room = options.max_width - 2 * (numbers + 1) - 1
+        widths = (max(1, room // 2), max(1, room - room // 2))
+        dim = Style(dim=True)
+        for row in self.rows:
+            cells = []
+            for side, width in zip(row, widths, strict=True):
+                if side is None:
+                    cells.append(("", [], "", width))
+                else:
+                    lines = _fit(console, side.code, width, side.tint, self.wrap)
+                    cells.append((_number(side.number, numbers), lines, side.tint, width))
+            height = max(1, *(len(lines) for _, lines, _, _ in cells))
+            for index in range(height):
+                for column, (number, lines, tint, width) in enumerate(cells):
+                    label = number if index == 0 and number else " " * numbers
+                    yield Segment(label + " ", dim)
+                    if index < len(lines):
+                        yield from lines[index].render(console)
+                    else:
+                        yield Segment(" " * width, Style.parse(tint) if tint else None)
+                    if column == 0:
+                        yield Segment(" ")
+                yield Segment.line()
 
 
 def render_hunk_unified(
@@ -296,21 +384,16 @@ def render_hunk_unified(
 ) -> RenderableType:
     """One hunk: its header, then old and new line numbers, the marker and the code."""
     width = _number_width(diff)
-    table = Table.grid(expand=True)
-    table.add_column(no_wrap=True)
-    table.add_column(no_wrap=True)
-    table.add_column(ratio=1, no_wrap=not wrap, overflow="fold" if wrap else "crop")
-    for line in hunk.lines:
-        marker = {"+": palette.added, "-": palette.removed}.get(line.kind, "")
-        background = {"+": palette.added_bg, "-": palette.removed_bg}.get(line.kind, "")
-        numbers = Text.assemble(_number(line.old, width), " ", _number(line.new, width))
-        table.add_row(
-            numbers,
-            Text(f" {line.kind} ", style=f"bold {marker}" if marker else ""),
-            _code(highlighted[id(line)], wrap),
-            style=background or None,
+    rows = [
+        UnifiedRow(
+            f"{_number(line.old, width)} {_number(line.new, width)}",
+            line.kind,
+            highlighted[id(line)],
+            {"+": palette.added_bg, "-": palette.removed_bg}.get(line.kind, ""),
         )
-    return Group(Text(hunk.header, style=palette.hunk), table)
+        for line in hunk.lines
+    ]
+    return Group(Text(hunk.header, style=palette.hunk), UnifiedRows(rows, palette, wrap=wrap))
 
 
 def render_unified(diff: FileDiff, palette: Palette = DARK, *, wrap: bool = False) -> Group:
@@ -361,27 +444,28 @@ def render_hunk_split(
     wrap: bool = False,
 ) -> RenderableType:
     """One hunk, old on the left and new on the right; long lines wrap when `wrap`."""
-    width = _number_width(diff)
-    table = Table.grid(expand=True, padding=(0, 1, 0, 0))
-    overflow = "fold" if wrap else "crop"
-    for ratio in (None, 1, None, 1):
-        if ratio is None:
-            table.add_column(justify="right", no_wrap=True, width=width)
-        else:
-            table.add_column(ratio=1, no_wrap=not wrap, overflow=overflow)
+    rows: list[tuple[Side | None, Side | None]] = []
     for left, right in _pairs(hunk.lines):
-        cells: list[RenderableType] = []
-        for line, number, background in (
-            (left, left.old if left else None, palette.removed_bg),
-            (right, right.new if right else None, palette.added_bg),
-        ):
-            if line is None:
-                cells += ["", ""]
-                continue
-            tint = background if line.kind != " " else ""
-            cells += [_number(number, width), _code(highlighted[id(line)], wrap, tint)]
-        table.add_row(*cells)
-    return Group(Text(hunk.header, style=palette.hunk), table)
+        rows.append(
+            (
+                None
+                if left is None
+                else Side(
+                    left.old,
+                    highlighted[id(left)],
+                    palette.removed_bg if left.kind != " " else "",
+                ),
+                None
+                if right is None
+                else Side(
+                    right.new,
+                    highlighted[id(right)],
+                    palette.added_bg if right.kind != " " else "",
+                ),
+            )
+        )
+    body = SplitRows(rows, _number_width(diff), wrap=wrap)
+    return Group(Text(hunk.header, style=palette.hunk), body)
 
 
 def render_split(diff: FileDiff, palette: Palette = DARK, *, wrap: bool = False) -> Group:
