@@ -114,6 +114,7 @@ class ReviewScreen(Screen[None]):
         self._change_pending = False
         self._generation = 0  # bumped by each reload of the changes
         self._drawn: tuple[object, ...] | None = None  # what the diff pane shows now
+        self._listed: tuple[list[Entry], Palette] | None = None  # what the file list shows
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-summary")
@@ -186,9 +187,14 @@ class ReviewScreen(Screen[None]):
         self._generation += 1
         self.entries = review_entries(self.workspace)
         files = self.query_one(OptionList)
-        files.clear_options()
         palette = self.palette
-        files.add_options([Option(self._entry_label(e, palette), id=e.path) for e in self.entries])
+        if (self.entries, palette) != self._listed:
+            # Rebuilding the list costs more than comparing it.
+            self._listed = (self.entries, palette)
+            files.clear_options()
+            files.add_options(
+                [Option(self._entry_label(e, palette), id=e.path) for e in self.entries]
+            )
         paths = [entry.path for entry in self.entries]
         olds = {e.old_path: index for index, e in enumerate(self.entries) if e.old_path}
         if keep in paths:
