@@ -6,9 +6,12 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tiller.model import ToolCall
 from tiller.tools import file_tools
@@ -338,3 +341,55 @@ def test_renames_are_cached_until_the_next_change(base: Path) -> None:
         [Rename("old.py", "new.py", 100)],
         [Rename("other.txt", "moved.txt", 100), Rename("old.py", "new.py", 100)],
     )
+
+
+# -- property: moves with edits, exported as renames, rebuild the workspace via git --
+
+MOVE_SOURCES = ["a.txt", "dir/b.txt", "sp ace.txt", "é.txt"]
+MOVE_TARGETS = ["moved.txt", "dir/sub/moved.txt", "new dir/é 2.txt", "a.txt"]
+MOVE_LINES = st.lists(st.sampled_from(["alpha", "beta", "gamma", "", "delta epsilon"]), max_size=10)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base_files=st.dictionaries(
+        st.sampled_from(MOVE_SOURCES), MOVE_LINES.map(lambda ls: "".join(f"{x}\n" for x in ls))
+    ),
+    moves=st.lists(
+        st.tuples(st.sampled_from(MOVE_SOURCES), st.sampled_from(MOVE_TARGETS), st.booleans()),
+        max_size=4,
+    ),
+)
+def test_moves_export_as_renames_git_applies(
+    base_files: dict[str, str], moves: list[tuple[str, str, bool]]
+) -> None:
+    """Random moves (some edited) give a diff that `git apply` turns into the workspace."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        base.mkdir()
+        for path, content in base_files.items():
+            (base / path).parent.mkdir(parents=True, exist_ok=True)
+            (base / path).write_text(content, encoding="utf-8")
+        ws = Workspace(root=base)
+        for source, target, edit in moves:
+            if source == target or not ws.exists(source) or ws.exists(target):
+                continue
+            content = ws.read(source)
+            ws.write(target, content + "edited\n" if edit else content)
+            ws.delete(source)
+        repo = Path(tmp) / "checkout"
+        shutil.copytree(base, repo)
+        patch = ws.diff()
+        if patch:
+            for args in (["git", "apply", "--check", "-"], ["git", "apply", "-"]):
+                done = subprocess.run(
+                    args, cwd=repo, input=patch.encode(), capture_output=True, check=False
+                )
+                assert done.returncode == 0, f"{done.stderr!r}\n{patch}"
+        expected = {path: ws.read(path) for path in ws.glob("**/*")}
+        found = {
+            p.relative_to(repo).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(repo.rglob("*"))
+            if p.is_file()
+        }
+        assert found == expected
