@@ -135,7 +135,7 @@ class ReviewScreen(Screen[None]):
             self.query_one(OptionList).highlighted = None
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", lambda: self._show(), init=False)
+        self.watch(self.app, "theme", lambda: self._reload(), init=False)
 
     def on_screen_resume(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
