@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import OptionList
 from tui_helpers import make_app, reached, settle, started, until
 
 from tiller.testing.scripted import Step, call
@@ -15,6 +14,7 @@ from tiller.tui.prompt import Prompt
 from tiller.tui.screens.flush import FlushScreen
 from tiller.tui.screens.review import ReviewScreen
 from tiller.tui.screens.review_diff import ReviewDiff
+from tiller.tui.screens.review_files import FileList
 from tiller.tui.workspace_tree import WorkspaceTree
 
 LONG = "".join(f"line {n}\n" for n in range(1, 61))
@@ -197,7 +197,7 @@ async def test_a_move_is_one_renamed_entry(project: Path) -> None:
         await _run(pilot)
         app.main.session.workspace.delete("long.txt")
         screen = await _review(pilot)
-        labels = [str(option.prompt) for option in screen.query_one(OptionList).options]
+        labels = [str(label) for label in screen.query_one(FileList).labels]
         assert (screen.entries[0].kind, labels) == ("renamed", ["R long.txt → docs/long.txt"])
 
 
@@ -213,7 +213,7 @@ async def test_layout_follows_the_width(
         await started(pilot)
         await _run(pilot)
         screen = await _review(pilot)
-        shown = screen.query_one(OptionList).display and not screen.has_class("-narrow")
+        shown = screen.query_one(FileList).display and not screen.has_class("-narrow")
         assert (screen._split_now(), shown) == (split, list_shown)
 
 
@@ -297,3 +297,15 @@ async def test_review_opens_on_the_file_the_sidebar_shows(project: Path) -> None
         await pilot.pause()
         screen = await _review(pilot)
         assert _current(screen) == "zz.txt"
+
+
+async def test_clicking_a_file_shows_it(project: Path) -> None:
+    """A click on a line of the file list shows that file."""
+    app = _app(project, EDIT_CALC, WRITE_LONG)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        screen = await _review(pilot)
+        await pilot.click(FileList, offset=(2, 1))
+        await pilot.pause()
+        assert _current(screen) == "src/calc.py"

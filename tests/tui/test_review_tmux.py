@@ -65,7 +65,7 @@ def test_review_revert_and_flush_in_tmux(project: Path, server: str, tmp_path: P
         tui.wait_for("Changed two files.", "hello.py A", "2 unflushed")
 
         tui.keys("F4")
-        tui.wait_for("Review  2 changed file(s)", "side by side", "Next hunk")
+        tui.wait_for("Review  2 changed file(s)", "side by side", "]/[ hunk")
         tui.keys("p", "n")  # the second file, whichever the sidebar showed
         tui.wait_for("file 2 of 2", "hello.py  +1 -0")
         tui.keys("r")

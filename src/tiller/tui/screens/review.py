@@ -28,11 +28,11 @@ from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Static
 
 from tiller.tui.diff_render import Palette, file_title, palette_for, parse_diff
 from tiller.tui.screens.review_diff import ReviewDiff
+from tiller.tui.screens.review_files import FileList
 from tiller.tui.workspace_tree import DISK_MARKER, marker
 
 if TYPE_CHECKING:
@@ -44,6 +44,26 @@ NARROW = 100
 
 SPLIT_MIN = 110
 """Side by side needs at least this many columns for the diff (50 or more a side)."""
+
+
+KEY_HINTS = Text.assemble(
+    *(
+        part
+        for key, what in (
+            ("Esc", "back"),
+            ("n/p", "file"),
+            ("]/[", "hunk"),
+            ("s", "split"),
+            ("l", "files"),
+            ("d", "disk"),
+            ("r", "revert"),
+            ("a", "flush"),
+            ("u", "undo"),
+        )
+        for part in ((key, "bold"), f" {what}  ")
+    )
+)
+"""The keys, in the bottom line (every one is also a binding with a description)."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +139,10 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="review-summary")
         with Horizontal(id="review-body"):
-            yield OptionList(id="review-files")
+            yield FileList(id="review-files")
             yield ReviewDiff(id="review-diff")
-        yield Footer(compact=True)
+        # A line of text, not a Footer: the Footer rebuilds a widget per key on every visit.
+        yield Static(KEY_HINTS, id="review-keys")
 
     def open_on(self, workspace: Workspace, selected: str | None) -> None:
         """Review `workspace` next time the screen shows, starting at `selected` if changed.
@@ -132,7 +153,7 @@ class ReviewScreen(Screen[None]):
         self.workspace = workspace
         self._selected = selected
         if self.is_mounted:
-            self.query_one(OptionList).highlighted = None
+            self.query_one(FileList).highlighted = None
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", lambda: self._reload(), init=False)
@@ -175,7 +196,7 @@ class ReviewScreen(Screen[None]):
     @property
     def current(self) -> Entry | None:
         """The entry shown, or None when nothing is changed."""
-        index = self.query_one(OptionList).highlighted
+        index = self.query_one(FileList).highlighted
         if index is None or not 0 <= index < len(self.entries):
             return None
         return self.entries[index]
@@ -183,18 +204,10 @@ class ReviewScreen(Screen[None]):
     def _reload(self) -> None:
         """Re-read the changes; keep the selected file (or the one at its place)."""
         keep = self.current.path if self.current is not None else self._selected
-        old_index = self.query_one(OptionList).highlighted or 0
+        files = self.query_one(FileList)
+        old_index = files.highlighted or 0
         self._generation += 1
         self.entries = review_entries(self.workspace)
-        files = self.query_one(OptionList)
-        palette = self.palette
-        if (self.entries, palette) != self._listed:
-            # Rebuilding the list costs more than comparing it.
-            self._listed = (self.entries, palette)
-            files.clear_options()
-            files.add_options(
-                [Option(self._entry_label(e, palette), id=e.path) for e in self.entries]
-            )
         paths = [entry.path for entry in self.entries]
         olds = {e.old_path: index for index, e in enumerate(self.entries) if e.old_path}
         if keep in paths:
@@ -203,8 +216,12 @@ class ReviewScreen(Screen[None]):
             index = olds[keep]
         else:
             index = min(old_index, len(self.entries) - 1)
-        if index >= 0:
-            files.highlighted = index
+        palette = self.palette
+        if (self.entries, palette) != self._listed:
+            self._listed = (self.entries, palette)
+            files.set_labels([self._entry_label(e, palette) for e in self.entries], index)
+        else:
+            files.highlight(index)
         self._show()
 
     def _entry_label(self, entry: Entry, palette: Palette) -> Text:
@@ -218,8 +235,9 @@ class ReviewScreen(Screen[None]):
             label.append(f" {DISK_MARKER}", style=f"bold {palette.warning}")
         return label
 
-    @on(OptionList.OptionHighlighted, "#review-files")
-    def _highlighted(self) -> None:
+    @on(FileList.Highlighted)
+    def _clicked(self, message: FileList.Highlighted) -> None:
+        self.query_one(FileList).highlight(message.index)
         self.disk = False
         self._show()
 
@@ -277,7 +295,7 @@ class ReviewScreen(Screen[None]):
 
     def _summary(self, split: bool) -> None:
         entries = self.entries
-        index = self.query_one(OptionList).highlighted
+        index = self.query_one(FileList).highlighted
         position = f"file {index + 1} of {len(entries)}" if index is not None and entries else ""
         on_disk = sum(entry.on_disk for entry in entries)
         summary = Text.assemble(("Review", "bold"), f"  {len(entries)} changed file(s)")
@@ -297,15 +315,13 @@ class ReviewScreen(Screen[None]):
 
     def action_file(self, step: int) -> bool:
         """Move to the next (1) or previous (-1) file; False at either end."""
-        files = self.query_one(OptionList)
+        files = self.query_one(FileList)
         if not self.entries:
             return False
         index = (files.highlighted or 0) + step
         if not 0 <= index < len(self.entries):
             return False
-        files.highlighted = index
-        # Draw now, not when the list's message arrives: keys typed right after
-        # (a `]`) must act on this file's hunks.
+        files.highlight(index)
         self.disk = False
         self._show()
         return True
