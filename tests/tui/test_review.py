@@ -309,3 +309,20 @@ async def test_clicking_a_file_shows_it(project: Path) -> None:
         await pilot.click(FileList, offset=(2, 1))
         await pilot.pause()
         assert _current(screen) == "src/calc.py"
+
+
+async def test_the_file_list_scrolls_to_the_current_file(project: Path) -> None:
+    """With more files than rows, the current file's line is kept on screen."""
+    app = _app(project)
+    async with app.run_test(size=(160, 12)) as pilot:
+        await started(pilot)
+        workspace = app.main.session.workspace
+        for n in range(16):
+            workspace.write(f"f{n:02}.txt", f"{n}\n")
+        screen = await _review(pilot)
+        await pilot.press("p")
+        await pilot.press(*["n"] * 15)
+        await pilot.pause()
+        files = screen.query_one(FileList)
+        top = files.scroll_offset.y
+        assert (_current(screen), top <= 15 < top + files.size.height) == ("f15.txt", True)
