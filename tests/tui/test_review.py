@@ -326,3 +326,20 @@ async def test_the_file_list_scrolls_to_the_current_file(project: Path) -> None:
         files = screen.query_one(FileList)
         top = files.scroll_offset.y
         assert (_current(screen), top <= 15 < top + files.size.height) == ("f15.txt", True)
+
+
+async def test_a_long_path_keeps_its_file_name(project: Path) -> None:
+    """A path wider than the list shows its marker and its end, with … in the middle."""
+    deep = "a/very/deeply/nested/directory/structure/that/goes/on/and/on/file_name.py"
+    app = _app(project, call("write_file", file_path=deep, content="x = 1\n"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        screen = await _review(pilot)
+        files = screen.query_one(FileList)
+        line = "".join(segment.text for segment in files.render_line(0)).rstrip()
+        assert (line[:3], line.endswith("file_name.py"), len(line) <= files.size.width) == (
+            "A …",
+            True,
+            True,
+        )

@@ -38,7 +38,7 @@ class FileList(ScrollView, can_focus=False):
     def set_labels(self, labels: list[Text], highlighted: int | None) -> None:
         """Show `labels`, the cursor on `highlighted`."""
         self.labels = labels
-        self.virtual_size = Size(max((label.cell_len for label in labels), default=0), len(labels))
+        self.virtual_size = Size(0, len(labels))
         self.highlight(highlighted)
 
     def highlight(self, index: int | None) -> None:
@@ -57,12 +57,15 @@ class FileList(ScrollView, can_focus=False):
         if not 0 <= index < len(self.labels):
             return Strip.blank(width, base)
         extra = CURSOR if index == self.highlighted else Style()
+        label = self.labels[index]
+        if len(label) > width > 4:
+            # Keep the marker and the end of the path (the file name), not its start.
+            label = label[:2] + Text("…") + label[len(label) - (width - 3) :]
         segments = [
             Segment(text, base + style + extra if style else base + extra)
-            for text, style, _ in self.labels[index].render(self.app.console)
+            for text, style, _ in label.render(self.app.console)
         ]
-        left = self.scroll_offset.x
-        return Strip(segments).crop_extend(left, left + width, base + extra)
+        return Strip(segments).crop_extend(0, width, base + extra)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
