@@ -242,6 +242,81 @@ def main() -> None:
     print(json.dumps(result))
 
 
+def bench_review(runs: int = 7, files: int = 200) -> dict[str, object]:
+    """F4 to review mode drawn, over `files` changed files (in-process, headless Textual).
+
+    The workspace holds modified, added and deleted files (added and deleted ones
+    of similar sizes, so rename detection has pairs to score); the time runs from
+    the key press to the first file's diff mounted and painted. Target <= 300 ms
+    (median wall time). A file is added between opens, so each one re-reads and
+    redraws everything; the first open also builds the screen (later ones reuse
+    it), so it is reported on its own. CPU time shows how much of the wall time
+    a loaded machine adds.
+    """
+    import asyncio
+
+    from tiller.testing.scripted import ScriptedModel
+    from tiller.tui.app import TillerApp, TuiOptions
+    from tiller.tui.screens.review import ReviewScreen
+    from tiller.tui.screens.review_diff import ReviewDiff
+
+    root = Path(tempfile.mkdtemp(prefix="tiller-bench-review-"))
+    body = "".join(f"    value_{n} = compute({n}, factor={n * 3})\n" for n in range(100))
+    modified, added, deleted = files * 3 // 4, files // 8, files - files * 3 // 4 - files // 8
+    for n in range(modified + deleted):
+        (root / f"pkg{n % 10}").mkdir(exist_ok=True)
+        (root / f"pkg{n % 10}" / f"module_{n}.py").write_text(f"def f_{n}():\n{body}")
+    times: list[float] = []
+    cpu: list[float] = []
+
+    async def run() -> None:
+        options = TuiOptions(root=root, client=ScriptedModel([]), animate=False)
+        app = TillerApp(options)
+        async with app.run_test(size=(160, 45)) as pilot:
+            while app.main.session is None:
+                await pilot.pause()
+            workspace = app.main.session.workspace
+            for n in range(modified):
+                path = f"pkg{n % 10}/module_{n}.py"
+                workspace.write(path, workspace.read(path).replace("factor=3", "factor=4"))
+            for n in range(modified, modified + deleted):
+                workspace.delete(f"pkg{n % 10}/module_{n}.py")
+            for n in range(added):
+                workspace.write(f"new/added_{n}.py", f"def g_{n}():\n{body[: len(body) // 2]}")
+            app.main.refresh_sidebar()
+            await pilot.pause()
+            for _ in range(runs):
+                started, started_cpu = time.perf_counter(), time.process_time()
+                await pilot.press("f4")
+                while (
+                    not isinstance(app.screen, ReviewScreen)
+                    or not app.screen.query_one(ReviewDiff).children
+                ):
+                    await pilot.pause()
+                await pilot.pause()  # the frame with the diff painted
+                times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
+                await pilot.press("escape")
+                while isinstance(app.screen, ReviewScreen):
+                    await pilot.pause()
+                # One more change before the next open: the list must be rebuilt, not reused.
+                workspace.write(f"new/later_{len(times)}.py", "x = 1\n")
+                await pilot.pause()
+
+    try:
+        asyncio.run(run())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "review_open_ms": round(statistics.median(times) * 1000, 1),
+        "review_open_cpu_ms": round(statistics.median(cpu) * 1000, 1),
+        "review_first_open_ms": round(times[0] * 1000, 1),
+        "review_files": files,
+        "targets": {"review_open_ms": 300},
+    }
+
+
 if __name__ == "__main__":
     with isolated_dirs("startup"):
         main()
+        print(json.dumps(bench_review()))

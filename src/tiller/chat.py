@@ -435,9 +435,38 @@ class Chat:
         """Re-apply what undo took back."""
         return self._move("redo")
 
+    def revert(self, paths: list[str]) -> Moved:
+        """Drop the unflushed changes to `paths` (review mode's per-file revert); undo restores.
+
+        The model is told, with its next prompt, that those files went back, as
+        after an undo.
+        """
+        workspace = self.session.workspace
+        reverted = tuple(workspace.revert(paths))
+        if not reverted:
+            return Moved((), Notice("Nothing to revert: those files have no unflushed change."))
+        self._note_reverted(reverted, True)
+        listed = ", ".join(reverted)
+        count = len(workspace.changes())
+        text = (
+            f"Reverted {listed} to the disk version ({count} unflushed change(s) now; "
+            "Ctrl+Z / /undo brings the change back)."
+        )
+        return Moved(reverted, Notice(text))
+
+    def _note_reverted(self, paths: tuple[str, ...], reverted: bool) -> None:
+        """Remember (or forget) files the model must hear went back to an earlier state."""
+        noted = self._reverted.setdefault(self.session.id, [])
+        if reverted:
+            noted.extend(p for p in paths if p not in noted)
+        else:
+            self._reverted[self.session.id] = [p for p in noted if p not in paths]
+
     def _move(self, which: Literal["undo", "redo"]) -> Moved:
         workspace = self.session.workspace
         before = dict(workspace.changes())
+        # Undoing a revert gives the model's edits back; redoing one takes them away again.
+        step = workspace.next_step(which)
         moved = workspace.undo() if which == "undo" else workspace.redo()
         if not moved:
             return Moved((), Notice(f"Nothing to {which}."))
@@ -455,13 +484,7 @@ class Chat:
                     "warning",
                 ),
             )
-        if which == "undo":
-            reverted = self._reverted.setdefault(self.session.id, [])
-            reverted.extend(p for p in touched if p not in reverted)
-        else:
-            self._reverted[self.session.id] = [
-                p for p in self._reverted.get(self.session.id, []) if p not in touched
-            ]
+        self._note_reverted(touched, (which == "undo") != (step == "revert"))
         key = "Ctrl+Y / /redo redoes" if which == "undo" else "Ctrl+Z / /undo undoes"
         listed = ", ".join(touched)
         text = f"{which.capitalize()}: {listed} ({len(after)} unflushed change(s) now; {key})."

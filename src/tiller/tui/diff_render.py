@@ -1,19 +1,104 @@
-"""Render a git-style unified diff with syntax highlighting, unified or side by side."""
+"""Render a git-style unified diff with syntax highlighting, unified or side by side.
+
+Colours come from a `Palette` built from the Textual theme (`palette_for`), so
+the tints stay readable on light themes as on dark ones.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
+from rich.color import Color as RichColor
+from rich.color import ColorParseError
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
+from rich.style import Style
 from rich.syntax import Syntax
-from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
-ADDED_BG = "on #1f3a24"
-REMOVED_BG = "on #48222a"
+_SIMILARITY = re.compile(r"^similarity index (\d+)%$")
+ADDED_BG = "on #24452e"
+REMOVED_BG = "on #441e27"
 THEME = "monokai"
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The styles a diff is drawn with (Rich style strings).
+
+    Attributes:
+        added_bg: the background of added lines (`on COLOUR`, or "" for none).
+        removed_bg: the background of removed lines.
+        added: the colour of `+` markers, added counts and A markers.
+        removed: the colour of `-` markers, removed counts and D markers.
+        changed: the colour of M markers.
+        warning: the colour of the changed-on-disk marker.
+        hunk: the style of `@@` hunk headers.
+        syntax: the Pygments (or Rich ANSI) theme for code.
+    """
+
+    added_bg: str = ADDED_BG
+    removed_bg: str = REMOVED_BG
+    added: str = "#8ad4a1"
+    removed: str = "#d17e92"
+    changed: str = "#ffc473"
+    warning: str = "#ffc473"
+    hunk: str = "#57a5e2"
+    syntax: str = THEME
+
+
+DARK = Palette()
+
+
+def _colour(value: str | None) -> str | None:
+    """A theme value as a Rich colour, or None when Rich cannot draw it (e.g. `ansi_red 50%`)."""
+    if not value:
+        return None
+    value = value.removeprefix("ansi_")
+    try:
+        RichColor.parse(value)
+    except ColorParseError:
+        return None
+    return value
+
+
+def _palette(name: str, dark: bool, values: dict[str, str]) -> Palette:
+
+    def pick(key: str, fallback: str) -> str:
+        return _colour(values.get(key)) or fallback
+
+    ansi = name.startswith("ansi")
+    added_bg = _colour(values.get("success-muted"))
+    removed_bg = _colour(values.get("error-muted"))
+    return Palette(
+        added_bg=f"on {added_bg}" if added_bg else "",
+        removed_bg=f"on {removed_bg}" if removed_bg else "",
+        added=pick("text-success", "green"),
+        removed=pick("text-error", "red"),
+        changed=pick("text-warning", "yellow"),
+        warning=pick("text-warning", "yellow"),
+        hunk=pick("text-primary", "cyan"),
+        syntax=("ansi_dark" if dark else "ansi_light") if ansi else (THEME if dark else "default"),
+    )
+
+
+_PALETTES: dict[tuple[str, bool], Palette] = {}
+
+
+def palette_for(theme: Theme) -> Palette:
+    """The diff palette for a Textual theme: its muted success/error colours as tints."""
+    key = (theme.name, theme.dark)
+    palette = _PALETTES.get(key)
+    if palette is None:
+        variables = theme.to_color_system().generate()
+        palette = _PALETTES[key] = _palette(theme.name, theme.dark, variables)
+    return palette
 
 
 @dataclass
@@ -34,11 +119,21 @@ class Hunk:
 
 @dataclass
 class FileDiff:
-    """The parsed diff of one file."""
+    """The parsed diff of one file.
+
+    Attributes:
+        path: the file's (new) path.
+        old_path: where a renamed file came from, else None.
+        similarity: a rename's similarity in percent.
+        kind: `added`, `modified`, `deleted` or `renamed`.
+    """
 
     path: str
     hunks: list[Hunk] = field(default_factory=list)
     binary: bool = False
+    old_path: str | None = None
+    similarity: int | None = None
+    kind: str = "modified"
 
     @property
     def stats(self) -> tuple[int, int]:
@@ -57,10 +152,8 @@ def parse_diff(text: str) -> list[FileDiff]:
             path = raw.split(" b/", 1)[-1] if " b/" in raw else raw[11:]
             files.append(FileDiff(path))
             hunk = None
-        elif not files:
+        elif not files or (hunk is None and _file_header(files[-1], raw)):
             continue
-        elif raw.startswith("GIT binary patch") or raw.startswith("Binary files"):
-            files[-1].binary = True
         elif (match := _HUNK.match(raw)) is not None:
             old, new = int(match.group(1)), int(match.group(2))
             hunk = Hunk(raw)
@@ -75,12 +168,77 @@ def parse_diff(text: str) -> list[FileDiff]:
     return files
 
 
-def _highlighted(path: str, texts: list[str]) -> list[Text]:
+def _file_header(diff: FileDiff, raw: str) -> bool:
+    """Take one extended header line (before the first hunk); False if it is none."""
+    if raw.startswith("GIT binary patch") or raw.startswith("Binary files"):
+        diff.binary = True
+    elif raw.startswith("new file mode"):
+        diff.kind = "added"
+    elif raw.startswith("deleted file mode"):
+        diff.kind = "deleted"
+    elif raw.startswith("rename from "):
+        diff.kind, diff.old_path = "renamed", raw[len("rename from ") :]
+    elif raw.startswith("rename to "):
+        diff.path = raw[len("rename to ") :]
+    elif (match := _SIMILARITY.match(raw)) is not None:
+        diff.similarity = int(match.group(1))
+    else:
+        return False
+    return True
+
+
+MAX_DRAWN_LINES = 1500
+"""Diff lines drawn for one file; more take seconds to lay out (the rest: export the patch)."""
+
+
+def clip(diff: FileDiff, limit: int = MAX_DRAWN_LINES) -> tuple[FileDiff, int]:
+    """`diff` cut to its first `limit` lines (across hunks), and how many lines were left out."""
+    total = sum(len(hunk.lines) for hunk in diff.hunks)
+    if total <= limit:
+        return diff, 0
+    kept: list[Hunk] = []
+    room = limit
+    for hunk in diff.hunks:
+        if room <= 0:
+            break
+        kept.append(Hunk(hunk.header, hunk.lines[:room]))
+        room -= len(hunk.lines)
+    clipped = FileDiff(diff.path, kept, diff.binary, diff.old_path, diff.similarity, diff.kind)
+    return clipped, total - limit
+
+
+def clipped_note(left_out: int) -> Text:
+    """What to say under a clipped diff."""
+    return Text(
+        f"… {left_out} more diff line(s) not drawn; Ctrl+X exports the whole patch.", style="dim"
+    )
+
+
+def file_title(diff: FileDiff, palette: Palette = DARK) -> Text:
+    """`path  +added -removed`, a rename as `R old → new  92%`."""
+    added, removed = diff.stats
+    title = Text()
+    if diff.old_path is not None:
+        title.append("R ", style=f"bold {palette.changed}")
+        title.append(diff.old_path, style="bold")
+        title.append(" → ", style="dim")
+        title.append(diff.path, style="bold")
+        title.append(f"  {diff.similarity or 0}% similar", style="dim")
+    else:
+        title.append(diff.path, style="bold")
+    title.append("  ")
+    title.append(f"+{added}", style=palette.added)
+    title.append(" ")
+    title.append(f"-{removed}", style=palette.removed)
+    return title
+
+
+def _highlighted(path: str, texts: list[str], palette: Palette = DARK) -> list[Text]:
     """Each text highlighted for `path`'s language (one lexer pass over them all)."""
     if not texts:
         return []
     lexer = Syntax.guess_lexer(path, "\n".join(texts))
-    syntax = Syntax("", lexer, theme=THEME, background_color="default")
+    syntax = Syntax("", lexer, theme=palette.syntax, background_color="default")
     lines = syntax.highlight("\n".join(texts)).split("\n", allow_blank=True)
     lines = lines[: len(texts)]
     while len(lines) < len(texts):
@@ -88,38 +246,162 @@ def _highlighted(path: str, texts: list[str]) -> list[Text]:
     for line in lines:
         line.rstrip()
         line.no_wrap = True
+        # The theme's own background would hide the added/removed tints (and clash with
+        # the app's background): keep the token colours only.
+        line.style = ""
+        line.spans = [Span(span.start, span.end, _foreground(span.style)) for span in line.spans]
     return lines
 
 
-def _number(value: int | None, width: int) -> Text:
-    return Text(f"{value:>{width}}" if value is not None else " " * width, style="dim")
+def _foreground(style: str | Style) -> Style:
+    if isinstance(style, str):
+        style = Style.parse(style)
+    return Style(color=style.color, bold=style.bold, italic=style.italic)
 
 
-def render_unified(diff: FileDiff) -> RenderableType:
-    """Line numbers (old, new), the +/- marker and highlighted code on a tinted background."""
+def highlight(diff: FileDiff, palette: Palette = DARK) -> dict[int, Text]:
+    """Every line of `diff` highlighted, keyed by `id(line)` (one lexer pass per file)."""
     lines = [line for hunk in diff.hunks for line in hunk.lines]
-    code = iter(_highlighted(diff.path, [line.text for line in lines]))
-    width = len(str(max((line.old or line.new or 0 for line in lines), default=0)))
-    out: list[RenderableType] = []
-    for hunk in diff.hunks:
-        out.append(Text(hunk.header, style="cyan dim"))
-        for line in hunk.lines:
-            body = next(code)
-            background = {"+": ADDED_BG, "-": REMOVED_BG}.get(line.kind, "")
-            row = Text.assemble(
-                _number(line.old, width),
-                " ",
-                _number(line.new, width),
-                Text(f" {line.kind} ", style="bold green" if line.kind == "+" else "bold red"),
-                body,
-            )
-            if background:
-                row.pad_right(200)
-                row.stylize(background)
-            row.no_wrap = True
-            row.overflow = "crop"
-            out.append(row)
-    return Group(*out)
+    texts = _highlighted(diff.path, [line.text for line in lines], palette)
+    return dict(zip(map(id, lines), texts, strict=True))
+
+
+def _number_width(diff: FileDiff) -> int:
+    last = max((line.old or line.new or 0 for h in diff.hunks for line in h.lines), default=0)
+    return len(str(last))
+
+
+def _number(value: int | None, width: int) -> str:
+    return f"{value:>{width}}" if value is not None else " " * width
+
+
+def _fit(console: Console, code: Text, width: int, tint: str, wrap: bool) -> list[Text]:
+    """`code` as lines exactly `width` cells wide (wrapped under itself, or cut), in `tint`."""
+    width = max(1, width)
+    if wrap and code.cell_len > width:
+        lines = list(code.wrap(console, width, overflow="fold", no_wrap=False)) or [Text("")]
+    else:
+        line = code.copy()
+        line.truncate(width, overflow="crop")
+        lines = [line]
+    for line in lines:
+        line.style = tint
+        line.pad_right(width - line.cell_len)
+    return lines
+
+
+@dataclass(frozen=True)
+class UnifiedRow:
+    """One unified line: `old new` numbers, the marker, the code and the row's tint."""
+
+    numbers: str
+    marker: str
+    code: Text
+    tint: str = ""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a split row: its line number and code, and the tint of the code."""
+
+    number: int | None
+    code: Text
+    tint: str = ""
+
+
+class UnifiedRows:
+    """A hunk's unified lines drawn straight to segments (a Rich `Table` costs far more).
+
+    The whole row is tinted; with `wrap`, long code continues under itself.
+    """
+
+    def __init__(self, rows: list[UnifiedRow], palette: Palette, *, wrap: bool) -> None:
+        self.rows = rows
+        self.palette = palette
+        self.wrap = wrap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        prefix = max((len(row.numbers) for row in self.rows), default=0) + 3
+        width = options.max_width - prefix
+        for row in self.rows:
+            tint = Style.parse(row.tint) if row.tint else Style()
+            colour = {"+": self.palette.added, "-": self.palette.removed}.get(row.marker)
+            marker = tint + Style(bold=True, color=colour) if colour else tint
+            for index, line in enumerate(_fit(console, row.code, width, row.tint, self.wrap)):
+                if index == 0:
+                    yield Segment(row.numbers, tint + Style(dim=True))
+                    yield Segment(f" {row.marker} ", marker)
+                else:
+                    yield Segment(" " * prefix, tint)
+                yield from line.render(console)
+                yield Segment.line()
+
+
+class SplitRows:
+    """A hunk side by side, old | new, drawn straight to segments; each code cell tinted."""
+
+    def __init__(
+        self, rows: list[tuple[Side | None, Side | None]], number_width: int, *, wrap: bool
+    ) -> None:
+        self.rows = rows
+        self.number_width = number_width
+        self.wrap = wrap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        numbers = self.number_width
+        room = options.max_width - 2 * (numbers + 1) - 1
+        widths = (max(1, room // 2), max(1, room - room // 2))
+        dim = Style(dim=True)
+        for row in self.rows:
+            cells = []
+            for side, width in zip(row, widths, strict=True):
+                if side is None:
+                    cells.append(("", [], "", width))
+                else:
+                    lines = _fit(console, side.code, width, side.tint, self.wrap)
+                    cells.append((_number(side.number, numbers), lines, side.tint, width))
+            height = max(1, *(len(lines) for _, lines, _, _ in cells))
+            for index in range(height):
+                for column, (number, lines, tint, width) in enumerate(cells):
+                    label = number if index == 0 and number else " " * numbers
+                    yield Segment(label + " ", dim)
+                    if index < len(lines):
+                        yield from lines[index].render(console)
+                    else:
+                        yield Segment(" " * width, Style.parse(tint) if tint else None)
+                    if column == 0:
+                        yield Segment(" ")
+                yield Segment.line()
+
+
+def render_hunk_unified(
+    diff: FileDiff,
+    hunk: Hunk,
+    highlighted: dict[int, Text],
+    palette: Palette = DARK,
+    *,
+    wrap: bool = False,
+) -> RenderableType:
+    """One hunk: its header, then old and new line numbers, the marker and the code."""
+    width = _number_width(diff)
+    rows = [
+        UnifiedRow(
+            f"{_number(line.old, width)} {_number(line.new, width)}",
+            line.kind,
+            highlighted[id(line)],
+            {"+": palette.added_bg, "-": palette.removed_bg}.get(line.kind, ""),
+        )
+        for line in hunk.lines
+    ]
+    return Group(Text(hunk.header, style=palette.hunk), UnifiedRows(rows, palette, wrap=wrap))
+
+
+def render_unified(diff: FileDiff, palette: Palette = DARK, *, wrap: bool = False) -> Group:
+    """Line numbers (old, new), the +/- marker and highlighted code on a tinted background."""
+    highlighted = highlight(diff, palette)
+    return Group(
+        *(render_hunk_unified(diff, h, highlighted, palette, wrap=wrap) for h in diff.hunks)
+    )
 
 
 def _pairs(lines: list[Line]) -> list[tuple[Line | None, Line | None]]:
@@ -153,31 +435,40 @@ def _pairs(lines: list[Line]) -> list[tuple[Line | None, Line | None]]:
     return rows
 
 
-def render_split(diff: FileDiff) -> RenderableType:
+def render_hunk_split(
+    diff: FileDiff,
+    hunk: Hunk,
+    highlighted: dict[int, Text],
+    palette: Palette = DARK,
+    *,
+    wrap: bool = False,
+) -> RenderableType:
+    """One hunk, old on the left and new on the right; long lines wrap when `wrap`."""
+    rows: list[tuple[Side | None, Side | None]] = []
+    for left, right in _pairs(hunk.lines):
+        rows.append(
+            (
+                None
+                if left is None
+                else Side(
+                    left.old,
+                    highlighted[id(left)],
+                    palette.removed_bg if left.kind != " " else "",
+                ),
+                None
+                if right is None
+                else Side(
+                    right.new,
+                    highlighted[id(right)],
+                    palette.added_bg if right.kind != " " else "",
+                ),
+            )
+        )
+    body = SplitRows(rows, _number_width(diff), wrap=wrap)
+    return Group(Text(hunk.header, style=palette.hunk), body)
+
+
+def render_split(diff: FileDiff, palette: Palette = DARK, *, wrap: bool = False) -> Group:
     """Old on the left, new on the right."""
-    lines = [line for hunk in diff.hunks for line in hunk.lines]
-    texts = _highlighted(diff.path, [line.text for line in lines])
-    highlighted = dict(zip(map(id, lines), texts, strict=True))
-    table = Table.grid(expand=True, padding=(0, 1))
-    table.add_column(justify="right", style="dim", no_wrap=True)
-    table.add_column(ratio=1, no_wrap=True, overflow="crop")
-    table.add_column(justify="right", style="dim", no_wrap=True)
-    table.add_column(ratio=1, no_wrap=True, overflow="crop")
-    for hunk in diff.hunks:
-        table.add_row("", Text(hunk.header, style="cyan dim"), "", "")
-        for left, right in _pairs(hunk.lines):
-            cells: list[RenderableType] = []
-            for line, number, background in (
-                (left, left.old if left else None, REMOVED_BG),
-                (right, right.new if right else None, ADDED_BG),
-            ):
-                if line is None:
-                    cells += ["", ""]
-                    continue
-                body = highlighted[id(line)].copy()
-                if line.kind != " ":
-                    body.pad_right(200)
-                    body.stylize(background)
-                cells += [str(number), body]
-            table.add_row(*cells)
-    return table
+    highlighted = highlight(diff, palette)
+    return Group(*(render_hunk_split(diff, h, highlighted, palette, wrap=wrap) for h in diff.hunks))

@@ -12,12 +12,23 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tiller.tui.diff_render import THEME, parse_diff, render_split, render_unified
+from tiller.tui.diff_render import (
+    Palette,
+    clip,
+    clipped_note,
+    file_title,
+    palette_for,
+    parse_diff,
+    render_split,
+    render_unified,
+)
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
 
 MAX_PREVIEW_LINES = 2000
+MAX_ALL_LINES = 600
+"""The "all changes" view stops after the file that passes this many diff lines (F4 shows all)."""
 
 
 class DiffView(VerticalScroll):
@@ -48,6 +59,12 @@ class DiffView(VerticalScroll):
 
     def on_mount(self) -> None:
         self._body.update(Text("Select a file in the tree to see its diff.", style="dim"))
+        self.watch(self.app, "theme", lambda: self.refresh_diff(), init=False)
+
+    @property
+    def palette(self) -> Palette:
+        """The diff colours for the app's current theme."""
+        return palette_for(self.app.current_theme)
 
     def show(self, workspace: Workspace, path: str | None) -> None:
         """Show `path`'s diff (None: every change)."""
@@ -84,16 +101,36 @@ class DiffView(VerticalScroll):
                     style="dim",
                 )
             return self._preview()
+        palette = self.palette
         render = render_split if self.split else render_unified
+        on_disk = set(self.workspace.changed_on_disk(None if self.showing_all else self.path))
         parts: list[RenderableType] = []
-        for diff in files:
-            added, removed = diff.stats
-            parts.append(
-                Text.assemble(
-                    (diff.path, "bold"), "  ", (f"+{added}", "green"), " ", (f"-{removed}", "red")
+        shown_lines = 0
+        for index, diff in enumerate(files):
+            if self.showing_all and shown_lines > MAX_ALL_LINES:
+                rest = files[index:]
+                added = sum(d.stats[0] for d in rest)
+                removed = sum(d.stats[1] for d in rest)
+                parts.append(
+                    Text(
+                        f"… and {len(rest)} more file(s), +{added} -{removed}: "
+                        "select one in the tree, or F4 to review them all.",
+                        style="dim",
+                    )
                 )
-            )
-            parts.append(Text("binary file", style="dim") if diff.binary else render(diff))
+                break
+            shown_lines += sum(len(hunk.lines) + 1 for hunk in diff.hunks)
+            title = file_title(diff, palette)
+            if diff.path in on_disk or diff.old_path in on_disk:
+                title.append("  ! changed on disk", style=f"bold {palette.warning}")
+            parts.append(title)
+            if diff.binary:
+                parts.append(Text("binary file", style="dim"))
+                continue
+            drawn, left_out = clip(diff)
+            parts.append(render(drawn, palette))
+            if left_out:
+                parts.append(clipped_note(left_out))
         return Group(*parts)
 
     def _preview(self) -> RenderableType:
@@ -109,6 +146,10 @@ class DiffView(VerticalScroll):
         if len(lines) > MAX_PREVIEW_LINES:
             note.append(f" (first {MAX_PREVIEW_LINES} of {len(lines)} lines)")
         syntax = Syntax(
-            clipped, Syntax.guess_lexer(self.path, clipped), theme=THEME, line_numbers=True
+            clipped,
+            Syntax.guess_lexer(self.path, clipped),
+            theme=self.palette.syntax,
+            line_numbers=True,
+            background_color="default",
         )
         return Group(note, syntax)

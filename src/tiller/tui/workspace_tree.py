@@ -1,4 +1,9 @@
-"""The workspace tree: base files browsable (directories load lazily), changes marked A/M/D."""
+"""The workspace tree: base files browsable (directories load lazily), changes marked A/M/D.
+
+A move shows as R on both sides (`new R ← old 92%`, `old R → new`), and a changed
+file whose disk copy changed since Tiller read it carries a `!` (a flush conflict
+to come).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,38 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from tiller.tui.diff_render import DARK, Palette, palette_for
+
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
+    from tiller.workspace.renames import Rename
 
 MARKERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
+DISK_MARKER = "!"
+"""Shown after a changed file whose disk copy changed since Tiller read it."""
+
+DISK_POLL_SECONDS = 3.0
+"""How often the tree looks for disk edits under changed files."""
+
+
+def marker(kind: str, palette: Palette = DARK) -> tuple[str, str]:
+    """The letter and the colour for a change kind (`added`, `modified`, `deleted`, `renamed`)."""
+    colours = {
+        "added": palette.added,
+        "modified": palette.changed,
+        "deleted": palette.removed,
+        "renamed": palette.changed,
+    }
+    return ("R" if kind == "renamed" else MARKERS[kind][0]), colours[kind]
+
+
+def scan_changes(workspace: Workspace) -> tuple[dict[str, str], dict[str, Rename], set[str]]:
+    """Changes by path, renames by both their paths, and the changed-on-disk paths."""
+    changes = dict(workspace.changes())
+    renames: dict[str, Rename] = {}
+    for rename in workspace.renames():
+        renames[rename.old] = renames[rename.new] = rename
+    return changes, renames, set(workspace.changed_on_disk())
 
 
 class WorkspaceTree(Tree[str]):
@@ -37,14 +70,33 @@ class WorkspaceTree(Tree[str]):
         super().__init__(label, data="", id=id)
         self.workspace: Workspace | None = None
         self.changes: dict[str, str] = {}
+        self.renames: dict[str, Rename] = {}
+        self.on_disk: set[str] = set()
+        self._palette = DARK
         self._open: set[str] = set()
         self.guide_depth = 2
         self.show_root = True
 
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", lambda: self._populate(self.root), init=False)
+        options = getattr(self.app, "options", None)
+        if getattr(options, "animate", False):
+            # Nothing tells Tiller when someone edits a file on disk: look now and then
+            # (a stat per changed file). Off when animations are, so tests stay still.
+            self.set_interval(DISK_POLL_SECONDS, self._check_disk)
+
+    def _check_disk(self) -> None:
+        if self.workspace is None or not self.changes:
+            return
+        on_disk = set(self.workspace.changed_on_disk())
+        if on_disk != self.on_disk:
+            self.on_disk = on_disk
+            self._populate(self.root)
+
     def load(self, workspace: Workspace) -> None:
         """Show `workspace` (its root directory is read lazily)."""
         self.workspace = workspace
-        self.changes = dict(workspace.changes())
+        self.changes, self.renames, self.on_disk = scan_changes(workspace)
         self._open.clear()
         self._populate(self.root)
         self.root.expand()
@@ -72,23 +124,35 @@ class WorkspaceTree(Tree[str]):
         )
 
     def _label(self, path: str, is_dir: bool) -> Text:
+        palette = self._palette
         name = path.rstrip("/").rsplit("/", 1)[-1] + ("/" if is_dir else "")
         if is_dir:
             touched = any(changed.startswith(path) for changed in self.changes)
             label = Text(name, style="bold")
             if touched:
-                label.append(" •", style="yellow")
+                label.append(" •", style=palette.changed)
             return label
         kind = self.changes.get(path)
         if kind is None:
             return Text(name)
-        marker, colour = MARKERS[kind]
-        label = Text(name, style="strike dim" if kind == "deleted" else colour)
-        label.append(f" {marker}", style=f"bold {colour}")
+        rename = self.renames.get(path)
+        letter, colour = marker("renamed" if rename else kind, palette)
+        label = Text()
+        label.append(name, style="strike dim" if kind == "deleted" else colour)
+        label.append(f" {letter}", style=f"bold {colour}")
+        if rename is not None and rename.new == path:
+            label.append(f" {rename.similarity}% ← {rename.old}", style="dim")
+        elif rename is not None:
+            label.append(f" → {rename.new}", style="dim")
+        if path in self.on_disk:
+            label.append(f" {DISK_MARKER}", style=f"bold {palette.warning}")
         return label
 
     def _populate(self, node: TreeNode[str]) -> None:
         """Sync `node`'s children with the workspace; open directories recurse."""
+        if node is self.root:
+            # Looking the theme up costs more than a label: once per pass.
+            self._palette = palette_for(self.app.current_theme) if self.is_attached else DARK
         entries = self._entries(node.data or "")
         if [(child.data, child.allow_expand) for child in node.children] != entries:
             node.remove_children()
@@ -110,7 +174,7 @@ class WorkspaceTree(Tree[str]):
         if self.workspace is None:
             return
         before = self.changes
-        self.changes = dict(self.workspace.changes())
+        self.changes, self.renames, self.on_disk = scan_changes(self.workspace)
         for path in self.changes.keys() - before.keys():
             parts = path.split("/")[:-1]
             self._open.update("/".join(parts[:depth]) + "/" for depth in range(1, len(parts) + 1))

@@ -20,11 +20,14 @@ class OverlayState:
         bases: path -> the disk file each changed path was based on; undo and
             redo bring it back with the change, so a disk edit made meanwhile
             stays a conflict instead of silently becoming the new base.
+        step: what happened after this state: `turn` (an agent turn) or
+            `revert` (the person dropped some files' changes).
     """
 
     files: dict[str, str]
     deleted: frozenset[str]
     bases: dict[str, Snapshot] = field(default_factory=dict)
+    step: str = "turn"
 
     def differing_paths(self, other: OverlayState) -> set[str]:
         """Paths whose overlay entry differs between the two states."""
@@ -58,12 +61,18 @@ class Checkpoints:
         del self._undo[:-MAX_CHECKPOINTS]
         self._redo.clear()
 
+    def next_step(self, which: str) -> str | None:
+        """What `undo` (or `redo`) would take back (or re-apply): `turn`, `revert` or None."""
+        stack = self._undo if which == "undo" else self._redo
+        return stack[-1].step if stack else None
+
     def undo(self, current: OverlayState) -> OverlayState | None:
         """The state to go back to (current moves to the redo stack), or None."""
         if not self._undo:
             return None
-        self._redo.append(current)
-        return self._undo.pop()
+        state = self._undo.pop()
+        self._redo.append(replace(current, step=state.step))
+        return state
 
     def rebase(self, flushed: dict[str, Snapshot]) -> None:
         """Make what a flush wrote the base of those paths in every remembered state.
@@ -83,5 +92,6 @@ class Checkpoints:
         """The state to go forward to (current moves to the undo stack), or None."""
         if not self._redo:
             return None
-        self._undo.append(current)
-        return self._redo.pop()
+        state = self._redo.pop()
+        self._undo.append(replace(current, step=state.step))
+        return state

@@ -226,3 +226,32 @@ def file_diff(path: str, seen: Snapshot, content: str | None) -> str:
         new = None if content is None else content.encode("utf-8")
         return binary_diff(path, seen.data, new, seen.mode)
     return text_diff(path, seen.text, content, seen.mode)
+
+
+def rename_diff(old_path: str, new_path: str, seen: Snapshot, content: str, score: int) -> str:
+    """A git rename: `old_path` (as `seen`) moved to `new_path` holding `content`.
+
+    Written as git writes it (`similarity index`, `rename from`/`rename to`, then
+    any hunks against the old content), so `git apply` moves the file. A flush
+    writes the new file with default permissions, so an executable old file
+    shows the mode change the flush makes.
+    """
+    old_text = seen.text or ""
+    old_bytes, new_bytes = old_text.encode("utf-8"), content.encode("utf-8")
+    out = [f"diff --git {quote_path('a/' + old_path)} {quote_path('b/' + new_path)}\n"]
+    old_mode, new_mode = file_mode(seen.mode), file_mode(None)
+    if old_mode != new_mode:
+        out.append(f"old mode {old_mode}\nnew mode {new_mode}\n")
+    out.append(f"similarity index {score}%\n")
+    out.append(f"rename from {quote_path(old_path)}\nrename to {quote_path(new_path)}\n")
+    if old_text == content:
+        return "".join(out)
+    mode = f" {new_mode}" if old_mode == new_mode else ""
+    out.append(f"index {blob_id(old_bytes)[:7]}..{blob_id(new_bytes)[:7]}{mode}\n")
+    tab_old = "\t" if " " in old_path else ""
+    tab_new = "\t" if " " in new_path else ""
+    out.append(
+        f"--- {quote_path('a/' + old_path)}{tab_old}\n+++ {quote_path('b/' + new_path)}{tab_new}\n"
+    )
+    out.append(hunks(old_text, content))
+    return "".join(out)

@@ -65,11 +65,13 @@ def _emptied_dir(tree: BaseTree, path: str, deleting: set[str]) -> bool:
     return True
 
 
-def find_conflicts(tree: BaseTree, changes: list[PendingChange]) -> list[str]:
+def find_conflicts(tree: BaseTree, changes: list[PendingChange], quick: bool = False) -> list[str]:
     """Every path whose disk state differs from what the workspace saw, sorted.
 
     A file to be written where the disk has a directory is fine only when the
-    flush deletes everything in it (ignored files included).
+    flush deletes everything in it (ignored files included). `quick` trusts an
+    unchanged stat signature instead of reading the file (for markers drawn on
+    every refresh; a flush always compares content).
     """
     deleting = {change.path for change in changes if change.data is None}
     conflicts = []
@@ -77,6 +79,8 @@ def find_conflicts(tree: BaseTree, changes: list[PendingChange]) -> list[str]:
         target = tree.resolve(change.path)
         if change.data is not None and not change.seen.exists and os.path.isdir(target):
             matches = _emptied_dir(tree, change.path, deleting)
+        elif quick and _unchanged_signature(change.seen, target):
+            matches = True
         else:
             matches = change.seen.matches_disk(target)
         if not matches or (
@@ -84,6 +88,16 @@ def find_conflicts(tree: BaseTree, changes: list[PendingChange]) -> list[str]:
         ):
             conflicts.append(change.path)
     return sorted(conflicts)
+
+
+def _unchanged_signature(seen: Snapshot, target: str) -> bool:
+    """Whether a stat alone proves the file still holds what `seen` read."""
+    if not seen.exists:
+        return False
+    try:
+        return seen.trusted_signature(os.stat(target))
+    except OSError:
+        return False
 
 
 def temp_name(target: str) -> str:

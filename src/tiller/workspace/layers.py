@@ -224,6 +224,15 @@ class Layers:
         if seen.exists:
             self.deleted.add(path)
 
+    def drop(self, path: str) -> None:
+        """Forget the overlay's entry for `path`, so it reads from the base again.
+
+        The base snapshot stays pinned: a checkpoint taken before keeps the
+        change and the base it was made on together.
+        """
+        self.files.pop(path, None)
+        self.deleted.discard(path)
+
     # -- changes ------------------------------------------------------------------
 
     def change_kind(self, path: str) -> str | None:

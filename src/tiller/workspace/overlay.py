@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from tiller.errors import BinaryFileError, FileTooLargeError, FlushConflict, WorkspaceError
-from tiller.workspace.base import MISSING, BaseTree, Snapshot, read_head
+from tiller.workspace.base import MISSING, BaseTree, Snapshot, read_head, take_snapshot
 from tiller.workspace.checkpoints import Checkpoints
-from tiller.workspace.content import encode_text, head_is_binary
-from tiller.workspace.diff import file_diff
+from tiller.workspace.content import SNIFF_BYTES, encode_text, head_is_binary
+from tiller.workspace.diff import file_diff, rename_diff
 from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
 from tiller.workspace.flush_lock import clean_if_idle, root_lock
@@ -20,6 +21,7 @@ from tiller.workspace.globs import compile_glob, literal_prefix
 from tiller.workspace.layers import Layers
 from tiller.workspace.paths import is_under, join, printable
 from tiller.workspace.ranges import MAX_SCAN_BYTES, LineRange, ScanLimitReached, stream_line_range
+from tiller.workspace.renames import Rename, find_renames
 from tiller.workspace.search import (
     GrepHit,
     GrepResult,
@@ -32,7 +34,8 @@ from tiller.workspace.search import (
 _T = TypeVar("_T")
 
 ChangeListener = Callable[[str, str], None]
-"""Called as `listener(path, action)`; action is write, edit, delete, undo, redo or flush."""
+"""Called as `listener(path, action)`; action is write, edit, delete, undo, redo, revert
+or flush."""
 
 
 class Workspace:
@@ -70,6 +73,8 @@ class Workspace:
         self._layers = Layers(tree, self._lock)
         self._checkpoints = Checkpoints()
         self._listeners: list[ChangeListener] = []
+        self._version = 0  # bumped by every change: keys the renames cache
+        self._renames: tuple[int, list[Rename]] = (-1, [])
         self.on_change: ChangeListener | None = None
         for path, content in (files or {}).items():
             self._layers.put(self._layers.normalize(path), content)
@@ -88,7 +93,7 @@ class Workspace:
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Call `listener(path, action)` after every change; returns an unsubscribe function.
 
-        Actions are `write`, `edit`, `delete`, `undo`, `redo` and `flush`.
+        Actions are `write`, `edit`, `delete`, `undo`, `redo`, `revert` and `flush`.
         Listeners run on the mutating thread, outside the lock; their errors are ignored.
         """
         with self._lock:
@@ -103,6 +108,7 @@ class Workspace:
 
     def _notify(self, paths: Iterable[str], action: str) -> None:
         with self._lock:
+            self._version += 1
             listeners = [*self._listeners, *([self.on_change] if self.on_change else [])]
         for path in sorted(paths):
             for listener in listeners:
@@ -480,16 +486,106 @@ class Workspace:
         """A git-style unified diff of the changes (optionally only under `paths`).
 
         The patch applies with `git apply` to a clean checkout of the base as
-        the workspace saw it. Binary content becomes a `GIT binary patch`.
+        the workspace saw it. Binary content becomes a `GIT binary patch`. A
+        deleted file and an added one with similar text are one rename (see
+        `renames`), included when either side is under `paths`.
+        """
+        wanted = self._wanted(paths)
+        items, renames = self._changed_items()
+        moves = {rename.new: rename for rename in renames}
+        moved_away = {rename.old for rename in moves.values()}
+        out = []
+        for path, (seen, content) in items.items():
+            rename = moves.get(path)
+            if rename is not None and content is not None:
+                if wanted is None or _under_any((rename.old, rename.new), wanted):
+                    old_seen = items[rename.old][0]
+                    out.append(rename_diff(rename.old, path, old_seen, content, rename.similarity))
+            elif path not in moved_away and (wanted is None or _under_any((path,), wanted)):
+                out.append(file_diff(path, seen, content))
+        return "".join(out)
+
+    def renames(self) -> list[Rename]:
+        """The changes that are moves: a deleted text file and an added one with similar content.
+
+        Git's rule: identical content first, then the most similar pairs with at
+        least `RENAME_THRESHOLD` percent of the content kept. `changes()` still
+        lists both sides (as `deleted` and `added`); `diff()` writes them as one rename.
+        """
+        return list(self._changed_items()[1])
+
+    def _changed_items(self) -> tuple[dict[str, tuple[Snapshot, str | None]], list[Rename]]:
+        """Each change as `path -> (base snapshot, overlay content)`, and the renames among them.
+
+        Renames are scored once per state of the overlay (front ends ask on every refresh).
+        """
+        with self._lock:
+            layers = self._layers
+            version = self._version
+            items = {
+                path: (layers.seen.get(path, MISSING), layers.files.get(path))
+                for path, _ in layers.changes()
+            }
+            cached_version, cached = self._renames
+        if cached_version == version:
+            return items, cached
+        renames = _renames_of(items)
+        with self._lock:
+            if self._version == version:
+                self._renames = (version, renames)
+        return items, renames
+
+    def revert(self, paths: Iterable[str] | str) -> list[str]:
+        """Drop the changes under `paths`: those files read from the base again.
+
+        A checkpoint is taken first, so `undo` brings the changes back (with the
+        bases they were made on, so a disk edit meanwhile stays a conflict).
+        Nothing on disk is touched.
+
+        Returns:
+            The reverted paths, sorted (empty when nothing under `paths` changed).
         """
         wanted = self._wanted(paths)
         with self._lock:
-            layers = self._layers
-            items = [
-                (path, layers.seen.get(path, MISSING), layers.files.get(path))
-                for path, _ in layers.changes(wanted)
-            ]
-        return "".join(file_diff(path, seen, content) for path, seen, content in items)
+            reverted = [path for path, _ in self._layers.changes(wanted)]
+            if not reverted:
+                return []
+            self._checkpoints.push(replace(self._layers.state(), step="revert"))
+            for path in reverted:
+                self._layers.drop(path)
+        self._notify(reverted, "revert")
+        return reverted
+
+    def changed_on_disk(self, paths: Iterable[str] | str | None = None) -> list[str]:
+        """Changed paths whose disk file differs from the base Tiller read: future conflicts.
+
+        The same check as `conflicts`, made cheap enough to run on every refresh:
+        a file whose stat signature is unchanged (and not racy) is not read.
+        """
+        return self._conflicts(paths, quick=True)
+
+    def disk_diff(self, path: str) -> str:
+        """What changed on disk under a changed file since Tiller read it (base -> disk).
+
+        Empty when the disk still holds the base, or when the disk file is too
+        large to read (`MAX_READ_BYTES`).
+        """
+        path = self._layers.normalize(path)
+        tree = self._layers.tree
+        if tree is None or not self.changed_on_disk(path):
+            return ""
+        with self._lock:
+            seen = self._layers.seen.get(path, MISSING)
+        try:
+            disk = take_snapshot(tree.resolve(path))
+        except (FileNotFoundError, NotADirectoryError):
+            disk = MISSING
+        except (OSError, FileTooLargeError):
+            return ""
+        content = disk.text if disk.exists else None
+        if disk.exists and (content is None or "\0" in content[:SNIFF_BYTES]):
+            return _binary_note(path)
+        return file_diff(path, seen, content)
 
     def diff_notes(self, paths: Iterable[str] | str | None = None) -> list[str]:
         """What a front end should say next to an exported `diff()`, one sentence per path.
@@ -559,6 +655,9 @@ class Workspace:
         Lets a front end show conflicts before asking to flush; nothing is written.
         Always empty for a workspace without a root.
         """
+        return self._conflicts(paths, quick=False)
+
+    def _conflicts(self, paths: Iterable[str] | str | None, quick: bool) -> list[str]:
         tree = self._layers.tree
         if tree is None:
             return []
@@ -571,7 +670,8 @@ class Workspace:
                 )
                 for path, kind in layers.changes(wanted)
             ]
-            return find_conflicts(tree, pending)
+        # Advisory (flush checks again under the lock): the disk is read without holding it.
+        return find_conflicts(tree, pending, quick)
 
     # -- checkpoints ----------------------------------------------------------------
 
@@ -586,6 +686,11 @@ class Workspace:
         """Whether `redo` has an undone state to go forward to."""
         with self._lock:
             return self._checkpoints.can_redo
+
+    def next_step(self, which: str = "undo") -> str | None:
+        """What `undo` (or, with `"redo"`, `redo`) would move over: `turn`, `revert` or None."""
+        with self._lock:
+            return self._checkpoints.next_step(which)
 
     def checkpoint(self) -> None:
         """Remember the overlay as it is now (the engine calls this as each turn starts).
@@ -617,6 +722,27 @@ class Workspace:
             changed = self._layers.restore(state)
         self._notify(changed, "redo")
         return True
+
+
+def _under_any(paths: Iterable[str], wanted: list[str]) -> bool:
+    return any(is_under(path, w) for path in paths for w in wanted)
+
+
+def _renames_of(items: Mapping[str, tuple[Snapshot, str | None]]) -> list[Rename]:
+    """Renames among changes given as `path -> (base snapshot, overlay content or None)`."""
+    deleted: dict[str, str] = {}
+    added: dict[str, str] = {}
+    for path, (seen, content) in items.items():
+        if content is None and seen.text is not None:
+            deleted[path] = seen.text
+        elif content is not None and not seen.exists and "\0" not in content[:SNIFF_BYTES]:
+            added[path] = content
+    return find_renames(deleted, added)
+
+
+def _binary_note(path: str) -> str:
+    """A diff stub saying a file differs in binary content (parsed as such by front ends)."""
+    return f"diff --git a/{path} b/{path}\nBinary files a/{path} and b/{path} differ\n"
 
 
 def _refuse_directory_syntax(path: str) -> None:

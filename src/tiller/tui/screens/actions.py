@@ -1,14 +1,16 @@
 """The main screen's key actions on the workspace and the panes (flush, export, undo, toggles).
 
 A mixin so `main.py` stays about sessions and events; which keys the footer
-shows follows `check_action`.
+shows follows `check_action`. Review mode and the sidebar's width have their
+keys here (`PANE_BINDINGS`, spliced into the main screen's bindings).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.markup import escape
+from textual.binding import Binding, BindingType
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -17,10 +19,25 @@ if TYPE_CHECKING:
     from tiller.session import Session
     from tiller.tui.app import TillerApp
     from tiller.tui.conversation import Conversation
+    from tiller.tui.screens.main import MainScreen
+
+
+SIDEBAR_WIDTHS = (20, 25, 30, 38, 45, 50, 55, 60, 65, 70, 75)
+"""The sidebar widths (percent of the screen) F8 / F9 step through; 38 is the default."""
 
 
 class WorkspaceActions:
     """Actions bound on the main screen. Expects the attributes `MainScreen` defines."""
+
+    PANE_BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f4", "review", "Review"),
+        Binding("f8", "sidebar_width(-1)", "Sidebar narrower", show=False),
+        Binding("f9", "sidebar_width(1)", "Sidebar wider", show=False),
+    ]
+    """Function keys no text widget uses (TextArea takes F6 and F7, terminals F10 and F11)."""
+
+    sidebar_width = 38
+    """The sidebar's width in percent, kept for the whole session."""
 
     session: Session | None
     chat: Chat | None
@@ -101,6 +118,43 @@ class WorkspaceActions:
             return
         self.tell(self.chat.redo().notice)
         self._schedule_refresh()
+
+    def refresh_sidebar(self) -> None:
+        """Re-read the workspace into the tree, the diff and the status bar (soon, coalesced)."""
+        self._schedule_refresh()
+
+    def action_review(self) -> None:
+        """F4: review mode, the diff full screen; back to the prompt when it closes."""
+        from tiller.tui.diff_view import DiffView
+        from tiller.tui.screens.review import ReviewScreen
+
+        if self.session is None:
+            self.notify("The session is still starting.")
+            return
+        selected = cast("DiffView", self.query_one("#diff")).path
+
+        def closed(_: None) -> None:
+            self.query_one("#prompt").focus()
+            self._schedule_refresh()
+
+        if not self.tiller.is_screen_installed("review"):
+            screen = ReviewScreen(cast("MainScreen", self), self.session.workspace)
+            self.tiller.install_screen(screen, "review")
+        review = cast("ReviewScreen", self.tiller.get_screen("review"))
+        review.open_on(self.session.workspace, selected)
+        self.tiller.push_screen("review", callback=closed)
+
+    def action_sidebar_width(self, step: int) -> None:
+        """F8 / F9: a narrower or wider sidebar (shown first if hidden)."""
+        sidebar = self.query_one("#sidebar")
+        if sidebar.display:
+            widths = SIDEBAR_WIDTHS
+            index = min(range(len(widths)), key=lambda i: abs(widths[i] - self.sidebar_width))
+            self.sidebar_width = widths[max(0, min(len(widths) - 1, index + step))]
+        else:
+            sidebar.display = True
+            self._schedule_refresh()
+        sidebar.styles.width = f"{self.sidebar_width}%"
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar")

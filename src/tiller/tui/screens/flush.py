@@ -1,4 +1,7 @@
-"""Ctrl+S / `/flush`: list the files (and any conflicts) before writing them to disk."""
+"""Ctrl+S / `/flush`: list the files (and any conflicts) before writing them to disk.
+
+Review mode's per-file accept opens the same dialog for just that file's paths.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tiller.errors import FlushConflict, WorkspaceError
-from tiller.tui.workspace_tree import MARKERS
+from tiller.tui.diff_render import palette_for
+from tiller.tui.workspace_tree import marker
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -24,10 +28,14 @@ class FlushScreen(ModalScreen[list[str] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, paths: list[str] | None = None) -> None:
         super().__init__()
         self.workspace = workspace
-        self.changes = workspace.changes()
+        self.paths = paths
+        wanted = None if paths is None else set(paths)
+        self.changes = [
+            (path, kind) for path, kind in workspace.changes() if wanted is None or path in wanted
+        ]
         self.conflicts: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -41,10 +49,11 @@ class FlushScreen(ModalScreen[list[str] | None]):
                 else "Nothing to flush: the workspace matches the disk.",
                 id="flush-summary",
             )
+            palette = palette_for(self.app.current_theme)
             with VerticalScroll(id="flush-files"):
                 for path, kind in self.changes:
-                    marker, colour = MARKERS[kind]
-                    yield Static(f"[b {colour}]{marker}[/] {escape(path)}", classes="flush-file")
+                    letter, colour = marker(kind, palette)
+                    yield Static(f"[b {colour}]{letter}[/] {escape(path)}", classes="flush-file")
             yield Static("", id="flush-conflicts")
             with Horizontal(classes="buttons"):
                 yield Button("Flush", variant="primary", id="flush")
@@ -54,7 +63,7 @@ class FlushScreen(ModalScreen[list[str] | None]):
 
     def on_mount(self) -> None:
         try:
-            self.conflicts = self.workspace.conflicts()
+            self.conflicts = self.workspace.conflicts(self.paths)
         except WorkspaceError as exc:
             self._say(f"[b]Cannot flush:[/b] {escape(str(exc))}")
         self._show_conflicts()
@@ -94,11 +103,11 @@ class FlushScreen(ModalScreen[list[str] | None]):
 
     @on(Button.Pressed, "#flush")
     def _flush_all(self) -> None:
-        self._write(None, force=False)
+        self._write(self.paths, force=False)
 
     @on(Button.Pressed, "#force")
     def _overwrite(self) -> None:
-        self._write(None, force=True)
+        self._write(self.paths, force=True)
 
     @on(Button.Pressed, "#others")
     def _flush_others(self) -> None:

@@ -58,6 +58,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         Binding("pageup", "scroll_conversation(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_conversation(1)", "Scroll down", show=False),
         Binding("f1", "help", "Help"),
+        *WorkspaceActions.PANE_BINDINGS,
     ]
 
     class EngineEvent(Message):
