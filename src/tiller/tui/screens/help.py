@@ -28,6 +28,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Z / Ctrl+Y", "Empty prompt: undo / redo the last turn's edits; else undo typing"),
     ("F2", "Show / hide the sidebar (workspace tree and diff)"),
     ("F3", "Show / hide the events pane"),
+    ("F4", "Review: the diff full screen (n/p file, ]/[ hunk, r revert, a flush file)"),
+    ("F8 / F9", "Sidebar narrower / wider"),
     ("PgUp / PgDn", "Scroll the conversation (the mouse wheel scrolls any pane)"),
     ("s (in the diff)", "Switch the diff between unified and side by side"),
     ("Ctrl+P", "Command palette (every slash command is there too)"),
