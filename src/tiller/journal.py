@@ -78,6 +78,7 @@ from tiller.redaction import (
     secret_values,
 )
 from tiller.text_delta import digest, make_delta
+from tiller.workspace.paths import printable
 
 if TYPE_CHECKING:
     from tiller.session import Session
@@ -366,6 +367,11 @@ class Journal:
                     record["deleted"] = True
                 else:
                     record["base"] = True
+            if "base" not in record:
+                # What the change was made on: a resume checks the disk still holds it.
+                base = workspace.base_digest(path)
+                if base is not None:
+                    raw["base_sha"] = base
             self.write(record, raw=raw, sync=action in ("undo", "redo", "flush"))
 
     def _content_fields(self, path: str, content: str) -> dict[str, Any]:
@@ -390,11 +396,17 @@ class Journal:
             withheld = [p for p, text in files.items() if secret(text) or secret(p)]
             withheld += [p for p in deleted if secret(p)]
             kept = {p: text for p, text in files.items() if p not in withheld}
+            gone = [p for p in deleted if not secret(p)]
+            digests = {p: session.workspace.base_digest(p) for p in [*kept, *gone]}
             self._known = dict(kept)
             self.write(
                 # Names that are secrets are redacted with the rest of the text.
                 {"type": "overlay", "withheld": withheld},
-                raw={"files": kept, "deleted": [p for p in deleted if not secret(p)]},
+                raw={
+                    "files": kept,
+                    "deleted": gone,
+                    "bases": {p: d for p, d in digests.items() if d is not None},
+                },
                 sync=True,
             )
 
@@ -506,12 +518,12 @@ def restore_session(
     kwargs.update(overrides)
     kwargs["session_id"] = data.id
     session = Session(**kwargs)
-    apply_overlay(session, data.files, data.deleted)
+    moved = apply_overlay(session, data.files, data.deleted, data.bases)
     session.history.extend(data.turns)
     session.usage = Usage(**data.usage.to_dict())
     if journal:
         _record_repairs(Journal.attach(session), data)
-    for message in restore_warnings(data, redacted):
+    for message in [*restore_warnings(data, redacted), *_moved_warnings(moved)]:
         session.emit(EventKind.WARNING, message=message, restore=True)
         if on_warning is not None:
             on_warning(message)
@@ -551,11 +563,38 @@ def restore_warnings(data: JournalData, redacted_options: Iterable[str] = ()) ->
     return warnings
 
 
-def apply_overlay(session: Session, files: dict[str, str], deleted: set[str]) -> None:
-    """Put a journaled overlay onto a fresh session's workspace."""
+def apply_overlay(
+    session: Session,
+    files: dict[str, str],
+    deleted: set[str],
+    bases: dict[str, str] | None = None,
+) -> list[str]:
+    """Put a journaled overlay onto a fresh session's workspace.
+
+    `bases` holds the digest of the base each change was made on; a path whose
+    disk file no longer has it keeps that digest pinned, so flushing over the
+    newer disk content is a conflict, not a silent overwrite.
+
+    Returns:
+        The paths whose disk file changed since their change was made, sorted.
+    """
     workspace = session.workspace
     for path in sorted(deleted):
         if workspace.exists(path) and not workspace.is_dir(path):
             workspace.delete(path)
     for path in sorted(files):
         workspace.write(path, files[path])
+    bases = bases or {}
+    return sorted(
+        path
+        for path in sorted({*files, *deleted} & bases.keys())
+        if workspace.pin_base(path, bases[path])
+    )
+
+
+def _moved_warnings(paths: list[str]) -> list[str]:
+    return [
+        f"{printable(path)} changed on disk since this session changed it; "
+        "flushing it asks first (a conflict)"
+        for path in paths
+    ]

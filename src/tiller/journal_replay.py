@@ -82,6 +82,8 @@ class JournalData:
         turns: the history, in order.
         files: the overlay's contents at the end.
         deleted: the overlay's tombstones at the end.
+        bases: for changed paths, the digest of the base each change was made on
+            (journals written before it was recorded have none).
         usage: the session's total usage at the end.
         events: the journaled lifecycle events, as dicts.
         damaged: lines that could not be read (a torn last line after a crash).
@@ -99,6 +101,7 @@ class JournalData:
     turns: list[Turn] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
+    bases: dict[str, str] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     events: list[dict[str, Any]] = field(default_factory=list)
     damaged: int = 0
@@ -179,6 +182,7 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
     elif kind == "overlay":
         data.files = {str(k): str(v) for k, v in record["files"].items()}
         data.deleted = set(record["deleted"])
+        data.bases = {str(k): str(v) for k, v in record.get("bases", {}).items()}
         data.withheld = {str(p): WITHHELD_CREDENTIAL for p in record.get("withheld", ())}
     elif kind == "event":
         data.events.append(record["event"])
@@ -202,6 +206,9 @@ def _apply_file(data: JournalData, record: dict[str, Any]) -> None:
     previous = data.files.pop(path, None)
     data.deleted.discard(path)
     data.withheld.pop(path, None)
+    data.bases.pop(path, None)
+    if "base_sha" in record:
+        data.bases[path] = str(record["base_sha"])
     if "content" in record:
         data.files[path] = str(record["content"])
     elif "delta" in record:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat as stat_module
 import sys
@@ -28,12 +29,17 @@ class Snapshot:
         signature: `(mtime_ns, size, inode)` when it existed.
         mode: the permission bits when it existed.
         taken_ns: wall-clock time of the look.
+        expected: set on a resumed session's base when the disk no longer held what
+            the journaled change was made on: that content's digest. The bytes
+            here are the disk's at the resume; the disk "matches" only while it
+            has the expected digest, so flushing over it is a conflict.
     """
 
     data: bytes | None
     signature: tuple[int, int, int] | None = None
     mode: int | None = None
     taken_ns: int = 0
+    expected: str | None = None
 
     @property
     def exists(self) -> bool:
@@ -45,8 +51,15 @@ class Snapshot:
         """The decoded text, or None when missing or binary."""
         return None if self.data is None else decode_text(self.data)
 
+    @property
+    def digest(self) -> str:
+        """The content digest the overlay's change was made on (`content_digest`)."""
+        return self.expected if self.expected is not None else content_digest(self.data)
+
     def trusted_signature(self, st: os.stat_result) -> bool:
         """Whether `st` proves the file is unchanged without reading it."""
+        if self.expected is not None:
+            return False  # the disk already differed at the resume: always read it
         if self.signature != signature(st):
             return False
         return st.st_mtime_ns < self.taken_ns - RACY_WINDOW_NS
@@ -56,9 +69,12 @@ class Snapshot:
         try:
             st = os.stat(file)
         except (FileNotFoundError, NotADirectoryError):
-            return self.data is None  # a parent that is now a file: no file here either
+            # A parent that is now a file: no file here either.
+            return self.digest == content_digest(None)
         except OSError:
             return False
+        if self.expected is not None:
+            return self._disk_has_expected(file, st)
         if self.data is None or not stat_module.S_ISREG(st.st_mode) or st.st_size != len(self.data):
             return False
         # Compare content even when the stat signature agrees: it costs one read per
@@ -68,6 +84,20 @@ class Snapshot:
                 return handle.read() == self.data
         except OSError:
             return False
+
+    def _disk_has_expected(self, file: str, st: os.stat_result) -> bool:
+        if not stat_module.S_ISREG(st.st_mode):
+            return False
+        try:
+            with open(file, "rb") as handle:
+                return content_digest(handle.read()) == self.expected
+        except OSError:
+            return False
+
+
+def content_digest(data: bytes | None) -> str:
+    """sha256 of a base file's bytes (hex), or "absent" when there was no file."""
+    return "absent" if data is None else hashlib.sha256(data).hexdigest()
 
 
 def is_git_path(path: str) -> bool:

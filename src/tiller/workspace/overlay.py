@@ -556,6 +556,38 @@ class Workspace:
         self._notify(reverted, "revert")
         return reverted
 
+    def base_digest(self, path: str) -> str | None:
+        """The digest of the base a change to `path` was made on (None: no root, or untouched).
+
+        The journal records it next to each change, so a resume can tell whether
+        the disk still holds what the change was made on (`pin_base`).
+        """
+        path = self._layers.normalize(path)
+        with self._lock:
+            seen = self._layers.seen.get(path)
+            if self._layers.tree is None or seen is None:
+                return None
+            return seen.digest
+
+    def pin_base(self, path: str, digest: str) -> bool:
+        """Say a change to `path` was made on a base with `digest` (a resumed session's).
+
+        When the base read now differs, the change keeps that digest as what the
+        disk must hold: `conflicts` and `changed_on_disk` list the path and a flush
+        refuses to overwrite it unless forced. Returns whether it differed.
+        """
+        path = self._layers.normalize(path)
+        with self._lock:
+            layers = self._layers
+            if layers.tree is None or (path not in layers.files and path not in layers.deleted):
+                return False
+            seen = layers.touch(path)
+            if seen.digest == digest:
+                return False
+            layers.seen[path] = replace(seen, expected=digest)
+        self._notify([path], "pin")
+        return True
+
     def changed_on_disk(self, paths: Iterable[str] | str | None = None) -> list[str]:
         """Changed paths whose disk file differs from the base Tiller read: future conflicts.
 
