@@ -75,6 +75,21 @@ def test_an_anthropic_call_ending_early_keeps_usage_and_cost(
     assert (usage.output_tokens, usage.cost_usd is not None and usage.cost_usd > 0) == (7, True)
 
 
+def test_an_anthropic_call_asking_for_a_usage_chunk_reads_it(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """With `stream_options` given, the usage chunk after the finish chunk is still read."""
+    fake_server.add(ServerReply(text="hello there", chunk_size=4, usage=(120, 7, 100)))
+    response = complete_with(
+        LiteLLMClient(max_retries=0),
+        fake_server,
+        model=CLAUDE,
+        api_base=fake_server.root_url,
+        stream_options={"include_usage": True},
+    )
+    assert (response.text, response.usage.output_tokens) == ("hello there", 7)
+
+
 def test_a_litellm_success_callback_still_sees_the_whole_call(
     fake_server: FakeOpenAIServer,
 ) -> None:
