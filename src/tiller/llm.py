@@ -436,7 +436,15 @@ class LiteLLMClient:
             )
         if handler:
             kwargs["client"] = _handler(litellm)
-        pump = _StreamPump(lambda: litellm.completion(**kwargs))
+        # On native Anthropic with no usage chunk asked for, the finish chunk is the last
+        # one litellm yields and it carries the usage; pulling once more only makes
+        # litellm rebuild, price, copy and log the whole response (~20% of a round's
+        # CPU). Stopping there reads the same bytes: litellm has already stopped reading
+        # at `message_stop` (before the body's end), so the connection is closed, not
+        # reused, either way.
+        ends_at_finish = usage_on_finish and "stream_options" not in kwargs
+        last = _is_finish_chunk if ends_at_finish and _unobserved(litellm) else None
+        pump = _StreamPump(lambda: litellm.completion(**kwargs), last=last)
         ended = False
         try:
             while True:
@@ -483,6 +491,18 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+def _is_finish_chunk(chunk: Any) -> bool:
+    """Whether a streamed chunk is litellm's closing one (it carries the finish reason)."""
+    choices = getattr(chunk, "choices", None)
+    return bool(choices) and getattr(choices[0], "finish_reason", None) is not None
+
+
+def _unobserved(litellm: Any) -> bool:
+    """Whether nothing litellm would run after the stream looks at it: no callbacks and
+    no response cache (litellm's public settings; Tiller sets none of them)."""
+    return not (litellm.callbacks or litellm.success_callback) and litellm.cache is None
 
 
 def _usage_of(chunk: Any) -> Any:
@@ -649,7 +669,8 @@ class _StreamPump:
     as it wakes: an abandoned, unclosed stream can hang the process inside httpcore.
     """
 
-    def __init__(self, call: Callable[[], Any]) -> None:
+    def __init__(self, call: Callable[[], Any], last: Callable[[Any], bool] | None = None) -> None:
+        self._last = last  # the stream ends after a chunk this says is the last one
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._abandoned = threading.Event()
         self.responses = _Responses()
@@ -660,6 +681,7 @@ class _StreamPump:
 
     def _run(self, call: Callable[[], Any]) -> None:
         _current.responses = self.responses
+        stream = None
         try:
             stream = call()
             if self._abandoned.is_set():
@@ -668,12 +690,18 @@ class _StreamPump:
                 if self._abandoned.is_set():
                     return
                 self._queue.put(("chunk", chunk))
+                if self._last is not None and self._last(chunk):
+                    break
             self._queue.put(("end", None))
         except BaseException as exc:
             if not self._abandoned.is_set():
                 self._queue.put(("error", exc))
         finally:
             _current.responses = None
+            close = getattr(stream, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
             self.responses.close()
 
     def get(self, cancel: threading.Event, stall: float | None) -> tuple[str, Any] | None:
