@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
-from tui_helpers import make_app, started, until
+from tui_helpers import make_app, reached, send, settle, started, until
 
-from tiller.tui.conversation import AssistantMessage, Conversation
+from tiller.testing.scripted import ScriptedModel, Step
+from tiller.tui.app import TillerApp
+from tiller.tui.conversation import AssistantMessage, Conversation, Notice
 
 pytestmark = pytest.mark.anyio
 
@@ -63,3 +66,36 @@ async def test_end_of_message_draws_what_typing_held(project: Path) -> None:
         await conversation.end_assistant()
         await pilot.pause()
         assert shown(conversation) == "Hello there"
+
+
+class LoadingModel(ScriptedModel):
+    """A scripted model that says its client library is still loading (as litellm's import)."""
+
+    ready = False
+
+
+def notices(app: TillerApp) -> list[str]:
+    return [str(n.render()) for n in app.main.conversation.query(Notice)]
+
+
+async def test_loading_notice_shows_while_the_first_call_waits(project: Path) -> None:
+    """ "loading model client…" is in the conversation while the model has not answered."""
+    held = Step(text="hi", gate=threading.Event())
+    app = make_app(project, client=LoadingModel([held]))
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await send(pilot, "hello")
+        await reached(held)
+        await until(pilot, lambda: "loading model client…" in notices(app))
+        held.gate.set()
+        await settle(pilot)
+
+
+async def test_loading_notice_goes_when_the_model_answers(project: Path) -> None:
+    """Once the answer streams, the loading notice is gone."""
+    app = make_app(project, client=LoadingModel(["Hello there."]))
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await send(pilot, "hello")
+        await settle(pilot)
+        assert "loading model client…" not in notices(app)

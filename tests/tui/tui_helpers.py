@@ -105,3 +105,8 @@ def notices(app: TillerApp) -> list[str]:
     from tiller.tui.conversation import Notice
 
     return [str(n.render()) for n in app.main.conversation.query(Notice)]
+
+
+async def send(pilot: Pilot, text: str) -> None:
+    """Type `text` into the prompt and press Enter."""
+    await pilot.press(*text, "enter")

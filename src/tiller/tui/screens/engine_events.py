@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.widget import Widget
 
-    from tiller.tui.conversation import Conversation
+    from tiller.tui.conversation import Conversation, Notice
     from tiller.tui.screens.approval_queue import ApprovalQueue
 
 
@@ -27,6 +27,7 @@ class EngineEventHandlers:
     conversation: Conversation
     approvals: ApprovalQueue
     _calls_done: int
+    loading_notice: Notice | None = None  # "loading model client…" while it shows
 
     if TYPE_CHECKING:
         app: App[None]
@@ -121,7 +122,17 @@ class EngineEventHandlers:
         self.conversation.add_notice(str(data.get("message", "")), "warning", markup=False)
 
     async def _on_model_client_loading(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(str(data.get("message", "")), "info", markup=False)
+        # Transient: it goes as soon as the model answers (or the run ends).
+        self.loading_notice = self.conversation.add_notice(
+            str(data.get("message", "")), "info", markup=False
+        )
+
+    async def drop_loading_notice(self, kind: EventKind) -> None:
+        """Remove "loading model client…" once anything but usage follows it."""
+        notice = self.loading_notice
+        if notice is not None and kind not in (EventKind.MODEL_CLIENT_LOADING, EventKind.USAGE):
+            self.loading_notice = None
+            await notice.remove()
 
     async def _on_error(self, data: dict[str, Any]) -> None:
         if data.get("fatal"):

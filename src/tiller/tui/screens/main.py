@@ -251,8 +251,10 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
     def _keep_focus_visible(self) -> None:
         # A pane hidden with the focus in it hands the focus to the prompt.
         focused = self.focused
-        if focused is None or not focused.visible or not all(
-            node.display for node in focused.ancestors_with_self if node is not self
+        if (
+            focused is None
+            or not focused.visible
+            or not all(node.display for node in focused.ancestors_with_self if node is not self)
         ):
             self.prompt.focus()
 
@@ -465,6 +467,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
         if self.session is None or event.session_id != self.session.id:
             return
         self.events_pane.add(event)
+        await self.drop_loading_notice(event.kind)
         handler = self.handlers().get(event.kind)
         if handler is not None:
             await handler(event.data)
