@@ -77,6 +77,7 @@ def run_tui(
         theme=theme,
         theme_file=user_config_path(),
         prompt=prompt,
+        hangup_closes=True,
     )
     from tiller.tui.typeahead import take_typeahead
 

@@ -6,8 +6,10 @@ engine; both load after the first frame is on screen.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +55,9 @@ class TuiOptions:
             (None: not remembered; `tiller` passes the user's config file).
         prompt: sent as the first prompt once the session is up (`tiller "PROMPT"`).
         typed_ahead: what was typed before the app took the terminal (see `typeahead`).
+        hangup_closes: a closed terminal (SIGHUP) or SIGTERM closes the sessions and
+            exits as Ctrl+Q would without asking (`tiller` sets it; tests do not):
+            the default action killed the process and left its shell sandbox behind.
     """
 
     root: Path
@@ -73,6 +78,7 @@ class TuiOptions:
     export_dir: Path | None = None
     theme_file: Path | None = None
     prompt: str | None = None
+    hangup_closes: bool = False
     typed_ahead: str = ""
 
 
@@ -107,6 +113,12 @@ class TillerApp(App[None]):
 
             self._early_keys = keys_of(options.typed_ahead)
         """Keys typed before the prompt was there to take them (None once it is)."""
+
+    def on_mount(self) -> None:
+        if self.options.hangup_closes:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.shutdown)
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
