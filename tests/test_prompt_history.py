@@ -84,3 +84,11 @@ def test_the_file_is_private(tmp_path: Path) -> None:
 def test_a_missing_file_is_an_empty_history(tmp_path: Path) -> None:
     """No file yet: Up has nothing to show."""
     assert PromptHistory(tmp_path / "none").previous("") is None
+
+
+def test_line_separators_other_than_newline_stay_in_the_entry(tmp_path: Path) -> None:
+    """A carriage return, form feed or U+2028 typed in a prompt is kept, not a line break."""
+    text = "first\rsecond\x0cthird\u2028fourth\x1cfifth"
+    PromptHistory(tmp_path / "h").add(text)
+    assert read_entries(tmp_path / "h") == [text]
+

@@ -36,7 +36,10 @@ def read_entries(path: Path) -> list[str]:
         return []
     entries: list[str] = []
     lines: list[str] = []
-    for line in raw.decode("utf-8", errors="replace").splitlines(keepends=True):
+    # Newlines only, as prompt-toolkit reads it: `str.splitlines` would also break an
+    # entry at a carriage return, form feed or U+2028 typed inside it and lose the rest.
+    for line in raw.decode("utf-8", errors="replace").split("\n"):
+        line += "\n"
         if line.startswith("+"):
             lines.append(line[1:])
         elif lines:
