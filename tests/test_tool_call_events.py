@@ -153,3 +153,16 @@ def test_subagent_calls_reach_the_parent_with_its_id() -> None:
         ("tool_call_end", "write_file", "call_3"),
         ("subagent_finished", "", None),
     ]
+
+
+def test_write_over_a_binary_file_is_not_shown_as_a_new_file(tmp_path) -> None:
+    """Overwriting a binary file says its binary content changed, not that a file was made."""
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\0\1\2")
+    write = call("write_file", file_path="logo.png", content="text now\n")
+    session = Session(ScriptedModel([write, "ok"]), skills_dirs=[], root=tmp_path)
+    events: list[Event] = []
+    session.subscribe(events.append)
+    session.send("go")
+    assert ends(events)[0]["diff"] == (
+        "diff --git a/logo.png b/logo.png\nBinary files a/logo.png and b/logo.png differ\n"
+    )

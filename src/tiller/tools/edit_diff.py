@@ -12,7 +12,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from tiller.workspace.diff import text_diff
+from tiller.workspace.diff import binary_note, text_diff
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -53,12 +53,24 @@ class EditCapture:
     def __init__(self, workspace: Workspace, name: str, arguments: str) -> None:
         self.workspace = workspace
         self.before: dict[str, str | None] = {}
+        # Files that existed without readable text (binary, too large): None in `before`
+        # would say the call created them.
+        self.opaque: set[str] = set()
         for path in named_paths(name, arguments):
             try:
                 key = workspace.resolve_path(path)
             except Exception:  # an invalid path: the tool itself reports it
                 continue
-            self.before.setdefault(key, self._read(key))
+            if key not in self.before:
+                self.before[key] = self._read(key)
+                if self.before[key] is None and self._exists(key):
+                    self.opaque.add(key)
+
+    def _exists(self, path: str) -> bool:
+        try:
+            return self.workspace.exists(path)
+        except Exception:  # an invalid path: the tool itself reports it
+            return False
 
     def _read(self, path: str) -> str | None:
         try:
@@ -66,9 +78,18 @@ class EditCapture:
         except Exception:  # binary, a directory, unreadable: no text to compare
             return None
 
+    def _file_diff(self, path: str, old: str | None) -> str:
+        new = self._read(path)
+        if path not in self.opaque:
+            return text_diff(path, old, new)
+        # Still there and still unreadable: nothing to say the call changed it.
+        if new is None and self._exists(path):
+            return ""
+        return binary_note(path)
+
     def diff(self) -> str:
         """A git-style diff of what changed in the named files since the capture ('' if nothing)."""
-        parts = [text_diff(path, old, self._read(path)) for path, old in self.before.items()]
+        parts = [self._file_diff(path, old) for path, old in self.before.items()]
         text = "".join(parts)
         lines = text.splitlines(keepends=True)
         if len(lines) <= MAX_DIFF_LINES:

@@ -215,6 +215,11 @@ def binary_diff(
     return "".join(out)
 
 
+def binary_note(path: str) -> str:
+    """A diff stub saying a file differs in binary content (parsed as such by front ends)."""
+    return f"diff --git a/{path} b/{path}\nBinary files a/{path} and b/{path} differ\n"
+
+
 def file_diff(path: str, seen: Snapshot, content: str | None) -> str:
     """The diff of one path from its base snapshot to its overlay content (None: deleted).
 

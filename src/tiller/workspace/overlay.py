@@ -13,7 +13,7 @@ from tiller.errors import BinaryFileError, FileTooLargeError, FlushConflict, Wor
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, read_head, take_snapshot
 from tiller.workspace.checkpoints import Checkpoints
 from tiller.workspace.content import SNIFF_BYTES, encode_text, head_is_binary
-from tiller.workspace.diff import file_diff, rename_diff
+from tiller.workspace.diff import binary_note, file_diff, rename_diff
 from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
 from tiller.workspace.flush_lock import clean_if_idle, root_lock
@@ -584,7 +584,7 @@ class Workspace:
             return ""
         content = disk.text if disk.exists else None
         if disk.exists and (content is None or "\0" in content[:SNIFF_BYTES]):
-            return _binary_note(path)
+            return binary_note(path)
         return file_diff(path, seen, content)
 
     def diff_notes(self, paths: Iterable[str] | str | None = None) -> list[str]:
@@ -738,11 +738,6 @@ def _renames_of(items: Mapping[str, tuple[Snapshot, str | None]]) -> list[Rename
         elif content is not None and not seen.exists and "\0" not in content[:SNIFF_BYTES]:
             added[path] = content
     return find_renames(deleted, added)
-
-
-def _binary_note(path: str) -> str:
-    """A diff stub saying a file differs in binary content (parsed as such by front ends)."""
-    return f"diff --git a/{path} b/{path}\nBinary files a/{path} and b/{path} differ\n"
 
 
 def _refuse_directory_syntax(path: str) -> None:
