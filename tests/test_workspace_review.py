@@ -141,6 +141,17 @@ def test_revert_of_a_directory_reverts_what_is_under_it(base: Path) -> None:
     )
 
 
+
+def test_revert_of_a_file_under_a_file_that_replaced_its_directory(base: Path) -> None:
+    """Bringing back `d/x` also drops the new file `d` that took its directory's place."""
+    (base / "d").mkdir()
+    (base / "d" / "x").write_text("x\n")
+    ws = Workspace(root=base)
+    ws.delete("d/x")
+    ws.write("d", "now a file\n")
+    assert (ws.revert("d/x"), ws.changes(), ws.is_dir("d")) == (["d", "d/x"], [], True)
+
+
 # -- renames --------------------------------------------------------------------
 
 

@@ -538,6 +538,9 @@ class Workspace:
     def revert(self, paths: Iterable[str] | str) -> list[str]:
         """Drop the changes under `paths`: those files read from the base again.
 
+        A new file written where a reverted file's directory was is dropped as
+        well, since the two cannot both exist.
+
         A checkpoint is taken first, so `undo` brings the changes back (with the
         bases they were made on, so a disk edit meanwhile stays a conflict).
         Nothing on disk is touched.
@@ -548,6 +551,15 @@ class Workspace:
         wanted = self._wanted(paths)
         with self._lock:
             reverted = [path for path, _ in self._layers.changes(wanted)]
+            # A base file coming back needs its directory: a new file written where that
+            # directory was (after all its files were deleted) goes too.
+            blocking = {
+                ancestor
+                for path in reverted
+                for ancestor in _ancestors(path)
+                if ancestor in self._layers.files
+            }
+            reverted = sorted({*reverted, *blocking})
             if not reverted:
                 return []
             self._checkpoints.push(replace(self._layers.state(), step="revert"))
@@ -722,6 +734,12 @@ class Workspace:
             changed = self._layers.restore(state)
         self._notify(changed, "redo")
         return True
+
+
+def _ancestors(path: str) -> list[str]:
+    """`a/b/c` -> `a`, `a/b`: the directories a path lies in."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: index + 1]) for index in range(len(parts))]
 
 
 def _under_any(paths: Iterable[str], wanted: list[str]) -> bool:
