@@ -343,3 +343,21 @@ async def test_a_long_path_keeps_its_file_name(project: Path) -> None:
             True,
             True,
         )
+
+
+async def test_flush_dialog_lists_every_file_the_flush_writes(project: Path) -> None:
+    """Flushing a deleted file with a new file under its name lists both, as it writes both."""
+    app = _app(project)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        workspace = app.main.session.workspace
+        workspace.delete("README.md")
+        workspace.write("README.md/notes.txt", "notes\n")
+        screen = await _review(pilot)
+        await until(pilot, lambda: _current(screen) == "README.md")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, FlushScreen))
+        listed = [path for path, _ in app.screen.changes]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert (listed, workspace.changes()) == (["README.md", "README.md/notes.txt"], [])
