@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from tiller.chat import Chat
 from tiller.journal import Journal, restore_session
 from tiller.session import Session
-from tiller.testing.scripted import ScriptedModel, call
+from tiller.testing.scripted import ScriptedModel, Step, call
 from tiller.workspace import Workspace
 
 WRITE = call("write_file", file_path="app.py", content="print('new')\n")
@@ -88,3 +89,20 @@ def test_a_revert_survives_a_resume(
     chat.revert(["app.py"])
     restored = restore_session(chat.session.id, client=ScriptedModel(), journal=False)
     assert restored.workspace.changes() == [("other.py", "added")]
+
+
+def test_undo_waits_for_a_subagent_still_editing(chat: Chat, model: ScriptedModel) -> None:
+    """A child left running after its parent's turn would have its edit undone: refused."""
+    _run(chat, model, WRITE, "Wrote it.")
+    gate = threading.Event()
+    held = Step(text="still thinking", gate=gate)
+    model.add(call("write_file", file_path="b.txt", content="child\n"), held)
+    child = chat.session.subagents.spawn("edit more")
+    held.reached.wait()
+    moved = chat.undo()
+    gate.set()
+    child.idle.wait()
+    assert (moved.touched, chat.session.workspace.changes()) == (
+        (),
+        [("app.py", "modified"), ("b.txt", "added")],
+    )

@@ -441,6 +441,9 @@ class Chat:
         The model is told, with its next prompt, that those files went back, as
         after an undo.
         """
+        busy = self._children_working("revert")
+        if busy is not None:
+            return Moved((), busy)
         workspace = self.session.workspace
         reverted = tuple(workspace.revert(paths))
         if not reverted:
@@ -462,7 +465,26 @@ class Chat:
         else:
             self._reverted[self.session.id] = [p for p in noted if p not in paths]
 
+    def _children_working(self, what: str) -> Notice | None:
+        """Why `what` must wait: a subagent outlived its parent's turn and still edits.
+
+        Undo, redo and revert move whole overlay states; a child's edit made meanwhile
+        would be dropped, and its next turn's checkpoint would clear the redo that
+        could bring it back.
+        """
+        working = self.session.subagents.working()
+        if not working:
+            return None
+        names = ", ".join(working)
+        return Notice(
+            f"Subagent {names} is still working on these files; {what} after it finishes.",
+            "warning",
+        )
+
     def _move(self, which: Literal["undo", "redo"]) -> Moved:
+        busy = self._children_working(which)
+        if busy is not None:
+            return Moved((), busy)
         workspace = self.session.workspace
         before = dict(workspace.changes())
         # Undoing a revert gives the model's edits back; redoing one takes them away again.
