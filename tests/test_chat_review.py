@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,4 +106,18 @@ def test_undo_waits_for_a_subagent_still_editing(chat: Chat, model: ScriptedMode
     assert (moved.touched, chat.session.workspace.changes()) == (
         (),
         [("app.py", "modified"), ("b.txt", "added")],
+    )
+
+
+def test_notices_name_a_non_utf8_file_printably(chat: Chat, model: ScriptedModel) -> None:
+    """A file name that is not UTF-8 is shown as `\\xNN` (a terminal cannot print it raw)."""
+    root = chat.session.workspace.root
+    assert root is not None
+    (root / os.fsdecode(b"caf\xe9.py")).write_text("old\n")
+    _run(chat, model, call("write_file", file_path="caf\\xe9.py", content="new\n"), "Done.")
+    reverted = chat.revert(["caf\\xe9.py"]).notice.text
+    undone = chat.undo().notice.text
+    assert (reverted.split(" to ")[0], undone.split(" (")[0]) == (
+        "Reverted caf\\xe9.py",
+        "Undo: caf\\xe9.py",
     )

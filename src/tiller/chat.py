@@ -449,7 +449,7 @@ class Chat:
         if not reverted:
             return Moved((), Notice("Nothing to revert: those files have no unflushed change."))
         self._note_reverted(reverted, True)
-        listed = ", ".join(reverted)
+        listed = _listed(reverted)
         count = len(workspace.changes())
         text = (
             f"Reverted {listed} to the disk version ({count} unflushed change(s) now; "
@@ -508,7 +508,7 @@ class Chat:
             )
         self._note_reverted(touched, (which == "undo") != (step == "revert"))
         key = "Ctrl+Y / /redo redoes" if which == "undo" else "Ctrl+Z / /undo undoes"
-        listed = ", ".join(touched)
+        listed = _listed(touched)
         text = f"{which.capitalize()}: {listed} ({len(after)} unflushed change(s) now; {key})."
         return Moved(touched, Notice(text))
 
@@ -621,6 +621,13 @@ class Chat:
         if not count:
             return None
         return f"{count} change(s) are not on disk. {self.kept_where()}"
+
+
+def _listed(paths: tuple[str, ...]) -> str:
+    """Paths for a notice: a name that is not UTF-8 as `\\xNN` (a terminal cannot print it)."""
+    from tiller.workspace.paths import printable
+
+    return ", ".join(printable(path) for path in paths)
 
 
 def _prompts(session: Session) -> list[UserTurn]:
