@@ -361,3 +361,23 @@ async def test_flush_dialog_lists_every_file_the_flush_writes(project: Path) -> 
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         assert (listed, workspace.changes()) == (["README.md", "README.md/notes.txt"], [])
+
+
+async def test_d_on_a_move_shows_the_disk_change_of_its_old_file(project: Path) -> None:
+    """A move whose old file was edited on disk: d shows that edit, not an empty diff."""
+    app = _app(project, call("write_file", file_path="docs/long.txt", content=LONG))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        app.main.session.workspace.delete("long.txt")
+        (project / "long.txt").write_text(LONG + "edited by hand\n")
+        screen = await _review(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        view = screen.query_one(ReviewDiff)
+        header = str(view.query_one(".review-header").render())
+        assert (screen.entries[0].kind, "docs/" in header, len(view.hunks)) == (
+            "renamed",
+            False,
+            1,
+        )
