@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from tui_helpers import make_app, reached, settle, started, until
 
 from tiller.testing.scripted import Step, call
 from tiller.tui.app import TillerApp
+from tiller.tui.diff_view import DiffView
 from tiller.tui.prompt import Prompt
 from tiller.tui.screens.flush import FlushScreen
 from tiller.tui.screens.review import ReviewScreen
@@ -381,3 +384,19 @@ async def test_d_on_a_move_shows_the_disk_change_of_its_old_file(project: Path) 
             False,
             1,
         )
+
+
+async def test_sidebar_marks_a_move_whose_old_file_changed_on_disk(project: Path) -> None:
+    """The sidebar diff of a move flags a disk edit under its old name, as review mode does."""
+    app = _app(project, call("write_file", file_path="docs/long.txt", content=LONG))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        workspace = app.main.session.workspace
+        workspace.delete("long.txt")
+        (project / "long.txt").write_text(LONG + "edited by hand\n")
+        view = app.main.query_one(DiffView)
+        view.show(workspace, "docs/long.txt")
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(view._renderable())
+        assert "changed on disk" in console.export_text()
