@@ -10,7 +10,7 @@ from tiller import EventKind, Session
 from tiller.events import Event
 from tiller.testing.scripted import ScriptedModel, Step, call
 from tiller.tools.base import FunctionTool, ToolContext
-from tiller.tools.edit_diff import MAX_DIFF_LINES
+from tiller.tools.edit_diff import MAX_DIFF_LINE_CHARS, MAX_DIFF_LINES
 
 CALC = "def add(a, b):\n    return a + b\n"
 
@@ -166,3 +166,15 @@ def test_write_over_a_binary_file_is_not_shown_as_a_new_file(tmp_path) -> None:
     assert ends(events)[0]["diff"] == (
         "diff --git a/logo.png b/logo.png\nBinary files a/logo.png and b/logo.png differ\n"
     )
+
+
+def test_a_long_line_in_an_edit_diff_is_cut() -> None:
+    """A 3-byte edit of a 2 MB one-line file does not put 4 MB of diff in the event."""
+    line = "var a=1;" * 250_000 + "END\n"
+    edit = call("edit_file", file_path="min.js", old_string="END", new_string="FIN")
+    diff = ends(run([edit, "ok"], {"min.js": line}))[0]["diff"]
+    changed = [row for row in diff.splitlines() if row[:1] in "+-" and row[:3] not in "+++---"]
+    assert [(row[:9], len(row), row.endswith("…")) for row in changed] == [
+        ("-var a=1;", MAX_DIFF_LINE_CHARS + 2, True),
+        ("+var a=1;", MAX_DIFF_LINE_CHARS + 2, True),
+    ]

@@ -21,6 +21,9 @@ EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
 """Tools whose calls change named files in the workspace."""
 MAX_DIFF_LINES = 2000
 """A call's diff beyond this many lines is cut (the review pane has the whole file)."""
+MAX_DIFF_LINE_CHARS = 1000
+"""A diff line longer than this is cut with `…`: front ends crop rows to the screen, and a
+minified file's one line would otherwise put twice its size in every edit's event."""
 _PATCH_PATHS = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$|^\*\*\* Move to: (.+)$", re.M)
 
 
@@ -90,9 +93,18 @@ class EditCapture:
     def diff(self) -> str:
         """A git-style diff of what changed in the named files since the capture ('' if nothing)."""
         parts = [self._file_diff(path, old) for path, old in self.before.items()]
-        text = "".join(parts)
-        lines = text.splitlines(keepends=True)
+        # Split on newlines only: a CR or form feed inside a line is the line's own text.
+        pieces = "".join(parts).split("\n")
+        ends = [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+        lines = [_cut(line) for line in ends]
         if len(lines) <= MAX_DIFF_LINES:
-            return text
+            return "".join(lines)
         hidden = len(lines) - MAX_DIFF_LINES
         return "".join(lines[:MAX_DIFF_LINES]) + f"… {hidden} more diff lines\n"
+
+
+def _cut(line: str) -> str:
+    """`line` (with its end) cut to `MAX_DIFF_LINE_CHARS` after the +/- sign."""
+    if len(line) <= MAX_DIFF_LINE_CHARS + 2:
+        return line
+    return line[: MAX_DIFF_LINE_CHARS + 1] + "…\n"
