@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from tiller.chat import Chat
 from tiller.journal import Journal, restore_session
 from tiller.session import Session
-from tiller.testing.scripted import ScriptedModel, call
+from tiller.testing.scripted import ScriptedModel, Step, call
 from tiller.workspace import Workspace
 
 WRITE = call("write_file", file_path="app.py", content="print('new')\n")
@@ -88,3 +90,34 @@ def test_a_revert_survives_a_resume(
     chat.revert(["app.py"])
     restored = restore_session(chat.session.id, client=ScriptedModel(), journal=False)
     assert restored.workspace.changes() == [("other.py", "added")]
+
+
+def test_undo_waits_for_a_subagent_still_editing(chat: Chat, model: ScriptedModel) -> None:
+    """A child left running after its parent's turn would have its edit undone: refused."""
+    _run(chat, model, WRITE, "Wrote it.")
+    gate = threading.Event()
+    held = Step(text="still thinking", gate=gate)
+    model.add(call("write_file", file_path="b.txt", content="child\n"), held)
+    child = chat.session.subagents.spawn("edit more")
+    held.reached.wait()
+    moved = chat.undo()
+    gate.set()
+    child.idle.wait()
+    assert (moved.touched, chat.session.workspace.changes()) == (
+        (),
+        [("app.py", "modified"), ("b.txt", "added")],
+    )
+
+
+def test_notices_name_a_non_utf8_file_printably(chat: Chat, model: ScriptedModel) -> None:
+    """A file name that is not UTF-8 is shown as `\\xNN` (a terminal cannot print it raw)."""
+    root = chat.session.workspace.root
+    assert root is not None
+    (root / os.fsdecode(b"caf\xe9.py")).write_text("old\n")
+    _run(chat, model, call("write_file", file_path="caf\\xe9.py", content="new\n"), "Done.")
+    reverted = chat.revert(["caf\\xe9.py"]).notice.text
+    undone = chat.undo().notice.text
+    assert (reverted.split(" to ")[0], undone.split(" (")[0]) == (
+        "Reverted caf\\xe9.py",
+        "Undo: caf\\xe9.py",
+    )

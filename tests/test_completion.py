@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tiller.completion import Candidate, Completions, complete_prompt
@@ -82,3 +83,16 @@ def test_diff_offers_changed_paths(tmp_path: Path) -> None:
 def test_plain_words_offer_nothing() -> None:
     """A word without `@` or `/` is left alone."""
     assert complete_prompt("fix the bug", Workspace({"fix.py": ""})).candidates == ()
+
+
+def test_a_name_that_is_not_utf8_completes_as_its_escape(tmp_path: Path) -> None:
+    """`caf\\xe9.py` is offered escaped (printable, kept by the history), and reads back."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src").joinpath(os.fsdecode(b"caf\xe9.py")).write_text("x = 1\n")
+    workspace = Workspace(root=tmp_path)
+    (found,) = complete_prompt("@src/caf", workspace).candidates
+    assert (found.text, found.display, workspace.read(found.text)) == (
+        "src/caf\\xe9.py",
+        "caf\\xe9.py",
+        "x = 1\n",
+    )

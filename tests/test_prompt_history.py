@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prompt_toolkit.history import FileHistory
 
-from tiller.prompt_history import PromptHistory, history_path, read_entries
+from tiller.prompt_history import MAX_READ_BYTES, PromptHistory, history_path, read_entries
 
 
 def test_the_file_lives_in_the_data_dir(tmp_path: Path, monkeypatch) -> None:
@@ -84,3 +84,20 @@ def test_the_file_is_private(tmp_path: Path) -> None:
 def test_a_missing_file_is_an_empty_history(tmp_path: Path) -> None:
     """No file yet: Up has nothing to show."""
     assert PromptHistory(tmp_path / "none").previous("") is None
+
+
+def test_line_separators_other_than_newline_stay_in_the_entry(tmp_path: Path) -> None:
+    """A carriage return, form feed or U+2028 typed in a prompt is kept, not a line break."""
+    text = "first\rsecond\x0cthird\u2028fourth\x1cfifth"
+    PromptHistory(tmp_path / "h").add(text)
+    assert read_entries(tmp_path / "h") == [text]
+
+
+
+def test_a_huge_file_gives_its_newest_whole_entries(tmp_path: Path) -> None:
+    """Only the tail is read, from the first whole entry in it: no half entry shows up."""
+    path = tmp_path / "h"
+    path.write_bytes(b"\n# old\n" + b"+" + b"x" * MAX_READ_BYTES + b"\n")
+    history = PromptHistory(path)
+    history.add("newest")
+    assert read_entries(path) == ["newest"]

@@ -10,7 +10,7 @@ from tiller import EventKind, Session
 from tiller.events import Event
 from tiller.testing.scripted import ScriptedModel, Step, call
 from tiller.tools.base import FunctionTool, ToolContext
-from tiller.tools.edit_diff import MAX_DIFF_LINES
+from tiller.tools.edit_diff import MAX_DIFF_LINE_CHARS, MAX_DIFF_LINES
 
 CALC = "def add(a, b):\n    return a + b\n"
 
@@ -152,4 +152,29 @@ def test_subagent_calls_reach_the_parent_with_its_id() -> None:
         ("tool_call_start", "write_file", "call_3"),
         ("tool_call_end", "write_file", "call_3"),
         ("subagent_finished", "", None),
+    ]
+
+
+def test_write_over_a_binary_file_is_not_shown_as_a_new_file(tmp_path) -> None:
+    """Overwriting a binary file says its binary content changed, not that a file was made."""
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\0\1\2")
+    write = call("write_file", file_path="logo.png", content="text now\n")
+    session = Session(ScriptedModel([write, "ok"]), skills_dirs=[], root=tmp_path)
+    events: list[Event] = []
+    session.subscribe(events.append)
+    session.send("go")
+    assert ends(events)[0]["diff"] == (
+        "diff --git a/logo.png b/logo.png\nBinary files a/logo.png and b/logo.png differ\n"
+    )
+
+
+def test_a_long_line_in_an_edit_diff_is_cut() -> None:
+    """A 3-byte edit of a 2 MB one-line file does not put 4 MB of diff in the event."""
+    line = "var a=1;" * 250_000 + "END\n"
+    edit = call("edit_file", file_path="min.js", old_string="END", new_string="FIN")
+    diff = ends(run([edit, "ok"], {"min.js": line}))[0]["diff"]
+    changed = [row for row in diff.splitlines() if row[:1] in "+-" and row[:3] not in "+++---"]
+    assert [(row[:9], len(row), row.endswith("…")) for row in changed] == [
+        ("-var a=1;", MAX_DIFF_LINE_CHARS + 2, True),
+        ("+var a=1;", MAX_DIFF_LINE_CHARS + 2, True),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,21 @@ def test_distant_changes_make_two_hunks() -> None:
         "@@ -1,5 +1,5 @@",
         "@@ -16,5 +16,5 @@",
     ]
+
+
+
+def test_distant_changes_in_a_long_file_with_repeated_lines_stay_fast() -> None:
+    """Changes at both ends of 60k lines, a third of them `}`, are two hunks in seconds.
+
+    Matching every repeated line against every other was quadratic: 7 s at 24k lines,
+    on the UI thread at every refresh.
+    """
+    body = "".join("  }\n" if n % 3 == 0 else f"  value {n}\n" for n in range(60_000))
+    old, new = f"head\n{body}tail\n", f"HEAD\n{body}TAIL\n"
+    started = time.perf_counter()
+    headers = [line for line in hunks(old, new).splitlines() if line.startswith("@@")]
+    elapsed = time.perf_counter() - started
+    assert (headers, elapsed < 10) == (["@@ -1,4 +1,4 @@", "@@ -59999,4 +59999,4 @@"], True)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,13 @@ from tiller.model import ToolCall
 from tiller.tools import file_tools
 from tiller.tools.registry import ToolRegistry
 from tiller.workspace import Workspace
-from tiller.workspace.renames import MAX_CANDIDATE_PAIRS, Rename, find_renames, similarity
+from tiller.workspace.renames import (
+    MAX_CANDIDATE_PAIRS,
+    MAX_SCORED_BYTES,
+    Rename,
+    find_renames,
+    similarity,
+)
 
 BODY = "".join(f"line {n}\n" for n in range(1, 21))
 OTHER = "".join(f"something else entirely {n}\n" for n in range(1, 21))
@@ -139,6 +145,17 @@ def test_revert_of_a_directory_reverts_what_is_under_it(base: Path) -> None:
         ["pkg/a.py", "pkg/b.py"],
         ["keep.txt"],
     )
+
+
+
+def test_revert_of_a_file_under_a_file_that_replaced_its_directory(base: Path) -> None:
+    """Bringing back `d/x` also drops the new file `d` that took its directory's place."""
+    (base / "d").mkdir()
+    (base / "d" / "x").write_text("x\n")
+    ws = Workspace(root=base)
+    ws.delete("d/x")
+    ws.write("d", "now a file\n")
+    assert (ws.revert("d/x"), ws.changes(), ws.is_dir("d")) == (["d", "d/x"], [], True)
 
 
 # -- renames --------------------------------------------------------------------
@@ -267,6 +284,17 @@ def test_too_many_candidates_pair_only_identical_content() -> None:
     added = {f"a{n}": BODY + f"changed {n}\n" for n in range(count)}
     added["same"] = deleted["d0"]
     assert find_renames(deleted, added) == [Rename("d0", "same", 100)]
+
+
+
+def test_too_much_text_to_compare_pairs_only_identical_content() -> None:
+    """Pairs whose text adds up past the byte budget are not scored (a UI refresh stays fast)."""
+    count = 50  # 2500 pairs, under MAX_CANDIDATE_PAIRS
+    size = MAX_SCORED_BYTES // (2 * count * count) + 1
+    deleted = {f"d{n}": "x" * size + f"\n{n}\n" for n in range(count)}
+    added = {f"a{n}": "x" * size + f"\nchanged {n}\n" for n in range(count)}
+    deleted["gone"] = added["same"] = BODY
+    assert find_renames(deleted, added) == [Rename("gone", "same", 100)]
 
 
 # -- changed on disk --------------------------------------------------------------

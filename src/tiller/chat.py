@@ -441,12 +441,15 @@ class Chat:
         The model is told, with its next prompt, that those files went back, as
         after an undo.
         """
+        busy = self._children_working("revert")
+        if busy is not None:
+            return Moved((), busy)
         workspace = self.session.workspace
         reverted = tuple(workspace.revert(paths))
         if not reverted:
             return Moved((), Notice("Nothing to revert: those files have no unflushed change."))
         self._note_reverted(reverted, True)
-        listed = ", ".join(reverted)
+        listed = _listed(reverted)
         count = len(workspace.changes())
         text = (
             f"Reverted {listed} to the disk version ({count} unflushed change(s) now; "
@@ -462,7 +465,26 @@ class Chat:
         else:
             self._reverted[self.session.id] = [p for p in noted if p not in paths]
 
+    def _children_working(self, what: str) -> Notice | None:
+        """Why `what` must wait: a subagent outlived its parent's turn and still edits.
+
+        Undo, redo and revert move whole overlay states; a child's edit made meanwhile
+        would be dropped, and its next turn's checkpoint would clear the redo that
+        could bring it back.
+        """
+        working = self.session.subagents.working()
+        if not working:
+            return None
+        names = ", ".join(working)
+        return Notice(
+            f"Subagent {names} is still working on these files; {what} after it finishes.",
+            "warning",
+        )
+
     def _move(self, which: Literal["undo", "redo"]) -> Moved:
+        busy = self._children_working(which)
+        if busy is not None:
+            return Moved((), busy)
         workspace = self.session.workspace
         before = dict(workspace.changes())
         # Undoing a revert gives the model's edits back; redoing one takes them away again.
@@ -486,7 +508,7 @@ class Chat:
             )
         self._note_reverted(touched, (which == "undo") != (step == "revert"))
         key = "Ctrl+Y / /redo redoes" if which == "undo" else "Ctrl+Z / /undo undoes"
-        listed = ", ".join(touched)
+        listed = _listed(touched)
         text = f"{which.capitalize()}: {listed} ({len(after)} unflushed change(s) now; {key})."
         return Moved(touched, Notice(text))
 
@@ -599,6 +621,13 @@ class Chat:
         if not count:
             return None
         return f"{count} change(s) are not on disk. {self.kept_where()}"
+
+
+def _listed(paths: tuple[str, ...]) -> str:
+    """Paths for a notice: a name that is not UTF-8 as `\\xNN` (a terminal cannot print it)."""
+    from tiller.workspace.paths import printable
+
+    return ", ".join(printable(path) for path in paths)
 
 
 def _prompts(session: Session) -> list[UserTurn]:

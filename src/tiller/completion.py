@@ -72,19 +72,25 @@ def complete_prompt(before: str, workspace: Workspace | None) -> Completions:
 
 def _paths(workspace: Workspace, typed: str) -> list[Candidate]:
     """Entries of the typed directory that start with the typed name (dot files on `.`)."""
+    from tiller.workspace.paths import printable  # loaded with the workspace already
+
     directory, _, prefix = typed.rpartition("/")
     try:
         entries = workspace.list_dir(directory)
     except Exception:
         return []  # not a directory (yet): nothing to offer
+    # A name that is not UTF-8 is offered as the tools show it (`caf\\xe9.py`, which the
+    # workspace reads back): a raw surrogate could not be shown, kept in the history, or sent.
+    shown = (printable(entry) for entry in entries)
     return [
         Candidate(f"{directory}/{entry}" if directory else entry, entry)
-        for entry in entries
+        for entry in shown
         if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith("."))
     ]
 
 
 def _changed(workspace: Workspace, typed: str) -> list[Candidate]:
-    return [
-        Candidate(path, path, kind) for path, kind in workspace.changes() if path.startswith(typed)
-    ]
+    from tiller.workspace.paths import printable
+
+    shown = ((printable(path), kind) for path, kind in workspace.changes())
+    return [Candidate(path, path, kind) for path, kind in shown if path.startswith(typed)]

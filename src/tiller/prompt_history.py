@@ -19,6 +19,8 @@ __all__ = ["PromptHistory", "history_path", "read_entries"]
 
 MAX_ENTRIES = 1000
 """How many of the newest entries a front end loads (the file itself keeps growing)."""
+MAX_READ_BYTES = 4 * 1024 * 1024
+"""How much of the end of the file is read (Up on a history of gigabytes stays instant)."""
 
 
 def history_path() -> Path:
@@ -29,14 +31,28 @@ def history_path() -> Path:
 
 
 def read_entries(path: Path) -> list[str]:
-    """Every entry in `path`, oldest first (none when the file is missing or unreadable)."""
+    """The entries in the last `MAX_READ_BYTES` of `path`, oldest first.
+
+    None when the file is missing or unreadable. The file only grows: of a larger
+    one, the tail is read from the first whole entry in it.
+    """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            size = file.seek(0, 2)
+            file.seek(max(0, size - MAX_READ_BYTES))
+            raw = file.read(MAX_READ_BYTES)
     except OSError:
         return []
+    if size > MAX_READ_BYTES:
+        # Cut in the middle of an entry: start at the next entry's `# date` line.
+        start = raw.find(b"\n#")
+        raw = raw[start + 1 :] if start >= 0 else b""
     entries: list[str] = []
     lines: list[str] = []
-    for line in raw.decode("utf-8", errors="replace").splitlines(keepends=True):
+    # Newlines only, as prompt-toolkit reads it: `str.splitlines` would also break an
+    # entry at a carriage return, form feed or U+2028 typed inside it and lose the rest.
+    for line in raw.decode("utf-8", errors="replace").split("\n"):
+        line += "\n"
         if line.startswith("+"):
             lines.append(line[1:])
         elif lines:

@@ -140,6 +140,14 @@ class SubagentPool:
             output=output,
         )
 
+    def working(self) -> list[str]:
+        """Ids of the children whose run has not finished (they may still edit the workspace).
+
+        A child outlives its parent's turn unless the parent waits for it or closes it.
+        """
+        with self._lock:
+            return [agent.id for agent in self._agents.values() if not agent.idle.is_set()]
+
     def get(self, agent_id: str) -> Subagent:
         with self._lock:
             agent = self._agents.get(agent_id)

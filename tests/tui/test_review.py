@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from tui_helpers import make_app, reached, settle, started, until
 
 from tiller.testing.scripted import Step, call
 from tiller.tui.app import TillerApp
+from tiller.tui.diff_view import DiffView
 from tiller.tui.prompt import Prompt
 from tiller.tui.screens.flush import FlushScreen
 from tiller.tui.screens.review import ReviewScreen
@@ -343,3 +346,57 @@ async def test_a_long_path_keeps_its_file_name(project: Path) -> None:
             True,
             True,
         )
+
+
+async def test_flush_dialog_lists_every_file_the_flush_writes(project: Path) -> None:
+    """Flushing a deleted file with a new file under its name lists both, as it writes both."""
+    app = _app(project)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        workspace = app.main.session.workspace
+        workspace.delete("README.md")
+        workspace.write("README.md/notes.txt", "notes\n")
+        screen = await _review(pilot)
+        await until(pilot, lambda: _current(screen) == "README.md")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, FlushScreen))
+        listed = [path for path, _ in app.screen.changes]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert (listed, workspace.changes()) == (["README.md", "README.md/notes.txt"], [])
+
+
+async def test_d_on_a_move_shows_the_disk_change_of_its_old_file(project: Path) -> None:
+    """A move whose old file was edited on disk: d shows that edit, not an empty diff."""
+    app = _app(project, call("write_file", file_path="docs/long.txt", content=LONG))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        app.main.session.workspace.delete("long.txt")
+        (project / "long.txt").write_text(LONG + "edited by hand\n")
+        screen = await _review(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        view = screen.query_one(ReviewDiff)
+        header = str(view.query_one(".review-header").render())
+        assert (screen.entries[0].kind, "docs/" in header, len(view.hunks)) == (
+            "renamed",
+            False,
+            1,
+        )
+
+
+async def test_sidebar_marks_a_move_whose_old_file_changed_on_disk(project: Path) -> None:
+    """The sidebar diff of a move flags a disk edit under its old name, as review mode does."""
+    app = _app(project, call("write_file", file_path="docs/long.txt", content=LONG))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await _run(pilot)
+        workspace = app.main.session.workspace
+        workspace.delete("long.txt")
+        (project / "long.txt").write_text(LONG + "edited by hand\n")
+        view = app.main.query_one(DiffView)
+        view.show(workspace, "docs/long.txt")
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(view._renderable())
+        assert "changed on disk" in console.export_text()

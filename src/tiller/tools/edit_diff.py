@@ -12,7 +12,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from tiller.workspace.diff import text_diff
+from tiller.workspace.diff import binary_note, text_diff
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -21,6 +21,9 @@ EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
 """Tools whose calls change named files in the workspace."""
 MAX_DIFF_LINES = 2000
 """A call's diff beyond this many lines is cut (the review pane has the whole file)."""
+MAX_DIFF_LINE_CHARS = 1000
+"""A diff line longer than this is cut with `…`: front ends crop rows to the screen, and a
+minified file's one line would otherwise put twice its size in every edit's event."""
 _PATCH_PATHS = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$|^\*\*\* Move to: (.+)$", re.M)
 
 
@@ -53,12 +56,24 @@ class EditCapture:
     def __init__(self, workspace: Workspace, name: str, arguments: str) -> None:
         self.workspace = workspace
         self.before: dict[str, str | None] = {}
+        # Files that existed without readable text (binary, too large): None in `before`
+        # would say the call created them.
+        self.opaque: set[str] = set()
         for path in named_paths(name, arguments):
             try:
                 key = workspace.resolve_path(path)
             except Exception:  # an invalid path: the tool itself reports it
                 continue
-            self.before.setdefault(key, self._read(key))
+            if key not in self.before:
+                self.before[key] = self._read(key)
+                if self.before[key] is None and self._exists(key):
+                    self.opaque.add(key)
+
+    def _exists(self, path: str) -> bool:
+        try:
+            return self.workspace.exists(path)
+        except Exception:  # an invalid path: the tool itself reports it
+            return False
 
     def _read(self, path: str) -> str | None:
         try:
@@ -66,12 +81,30 @@ class EditCapture:
         except Exception:  # binary, a directory, unreadable: no text to compare
             return None
 
+    def _file_diff(self, path: str, old: str | None) -> str:
+        new = self._read(path)
+        if path not in self.opaque:
+            return text_diff(path, old, new)
+        # Still there and still unreadable: nothing to say the call changed it.
+        if new is None and self._exists(path):
+            return ""
+        return binary_note(path)
+
     def diff(self) -> str:
         """A git-style diff of what changed in the named files since the capture ('' if nothing)."""
-        parts = [text_diff(path, old, self._read(path)) for path, old in self.before.items()]
-        text = "".join(parts)
-        lines = text.splitlines(keepends=True)
+        parts = [self._file_diff(path, old) for path, old in self.before.items()]
+        # Split on newlines only: a CR or form feed inside a line is the line's own text.
+        pieces = "".join(parts).split("\n")
+        ends = [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+        lines = [_cut(line) for line in ends]
         if len(lines) <= MAX_DIFF_LINES:
-            return text
+            return "".join(lines)
         hidden = len(lines) - MAX_DIFF_LINES
         return "".join(lines[:MAX_DIFF_LINES]) + f"… {hidden} more diff lines\n"
+
+
+def _cut(line: str) -> str:
+    """`line` (with its end) cut to `MAX_DIFF_LINE_CHARS` after the +/- sign."""
+    if len(line) <= MAX_DIFF_LINE_CHARS + 2:
+        return line
+    return line[: MAX_DIFF_LINE_CHARS + 1] + "…\n"

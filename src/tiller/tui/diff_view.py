@@ -103,7 +103,9 @@ class DiffView(VerticalScroll):
             return self._preview()
         palette = self.palette
         render = render_split if self.split else render_unified
-        on_disk = set(self.workspace.changed_on_disk(None if self.showing_all else self.path))
+        # Both names of a move: a disk edit under the old one is a conflict too.
+        shown = None if self.showing_all else [p for d in files for p in (d.path, d.old_path) if p]
+        on_disk = set(self.workspace.changed_on_disk(shown))
         parts: list[RenderableType] = []
         shown_lines = 0
         for index, diff in enumerate(files):

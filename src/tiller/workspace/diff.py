@@ -18,6 +18,8 @@ from tiller.workspace.content import SNIFF_BYTES, split_lines
 
 CONTEXT = 3
 NO_NEWLINE = "\\ No newline at end of file\n"
+EXACT_MATCH_CELLS = 1_000_000
+"""Above this many line pairs (old x new, common ends trimmed) the matching is heuristic."""
 NULL_ID = "0" * 40
 
 Opcode = tuple[str, int, int, int, int]
@@ -74,7 +76,11 @@ def _opcodes(a: Sequence[str], b: Sequence[str]) -> list[Opcode]:
     codes: list[Opcode] = []
     if lo:
         codes.append(("equal", 0, lo, 0, lo))
-    matcher = SequenceMatcher(None, a[lo:end_a], b[lo:end_b], autojunk=False)
+    # Exact matching is quadratic in repeated lines (`}`, blank lines); past this size
+    # difflib's heuristic leaves frequent lines out of the anchors (still a correct
+    # patch, perhaps a less tidy one) so a big file's diff takes milliseconds.
+    exact = (end_a - lo) * (end_b - lo) <= EXACT_MATCH_CELLS
+    matcher = SequenceMatcher(None, a[lo:end_a], b[lo:end_b], autojunk=not exact)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         codes.append((tag, i1 + lo, i2 + lo, j1 + lo, j2 + lo))
     if end_a < len(a):
@@ -213,6 +219,11 @@ def binary_diff(
     out.append(_encode_literal(new or b""))
     out.append(_encode_literal(old or b""))
     return "".join(out)
+
+
+def binary_note(path: str) -> str:
+    """A diff stub saying a file differs in binary content (parsed as such by front ends)."""
+    return f"diff --git a/{path} b/{path}\nBinary files a/{path} and b/{path} differ\n"
 
 
 def file_diff(path: str, seen: Snapshot, content: str | None) -> str:

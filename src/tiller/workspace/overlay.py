@@ -13,7 +13,7 @@ from tiller.errors import BinaryFileError, FileTooLargeError, FlushConflict, Wor
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, read_head, take_snapshot
 from tiller.workspace.checkpoints import Checkpoints
 from tiller.workspace.content import SNIFF_BYTES, encode_text, head_is_binary
-from tiller.workspace.diff import file_diff, rename_diff
+from tiller.workspace.diff import binary_note, file_diff, rename_diff
 from tiller.workspace.edits import replace_exact
 from tiller.workspace.flush import PendingChange, apply_changes, find_conflicts, resolve_targets
 from tiller.workspace.flush_lock import clean_if_idle, root_lock
@@ -538,6 +538,9 @@ class Workspace:
     def revert(self, paths: Iterable[str] | str) -> list[str]:
         """Drop the changes under `paths`: those files read from the base again.
 
+        A new file written where a reverted file's directory was is dropped as
+        well, since the two cannot both exist.
+
         A checkpoint is taken first, so `undo` brings the changes back (with the
         bases they were made on, so a disk edit meanwhile stays a conflict).
         Nothing on disk is touched.
@@ -548,6 +551,15 @@ class Workspace:
         wanted = self._wanted(paths)
         with self._lock:
             reverted = [path for path, _ in self._layers.changes(wanted)]
+            # A base file coming back needs its directory: a new file written where that
+            # directory was (after all its files were deleted) goes too.
+            blocking = {
+                ancestor
+                for path in reverted
+                for ancestor in _ancestors(path)
+                if ancestor in self._layers.files
+            }
+            reverted = sorted({*reverted, *blocking})
             if not reverted:
                 return []
             self._checkpoints.push(replace(self._layers.state(), step="revert"))
@@ -616,7 +628,7 @@ class Workspace:
             return ""
         content = disk.text if disk.exists else None
         if disk.exists and (content is None or "\0" in content[:SNIFF_BYTES]):
-            return _binary_note(path)
+            return binary_note(path)
         return file_diff(path, seen, content)
 
     def diff_notes(self, paths: Iterable[str] | str | None = None) -> list[str]:
@@ -756,6 +768,12 @@ class Workspace:
         return True
 
 
+def _ancestors(path: str) -> list[str]:
+    """`a/b/c` -> `a`, `a/b`: the directories a path lies in."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: index + 1]) for index in range(len(parts))]
+
+
 def _under_any(paths: Iterable[str], wanted: list[str]) -> bool:
     return any(is_under(path, w) for path in paths for w in wanted)
 
@@ -770,11 +788,6 @@ def _renames_of(items: Mapping[str, tuple[Snapshot, str | None]]) -> list[Rename
         elif content is not None and not seen.exists and "\0" not in content[:SNIFF_BYTES]:
             added[path] = content
     return find_renames(deleted, added)
-
-
-def _binary_note(path: str) -> str:
-    """A diff stub saying a file differs in binary content (parsed as such by front ends)."""
-    return f"diff --git a/{path} b/{path}\nBinary files a/{path} and b/{path} differ\n"
 
 
 def _refuse_directory_syntax(path: str) -> None:

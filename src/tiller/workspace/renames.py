@@ -27,6 +27,12 @@ MAX_CANDIDATE_PAIRS = 10_000
 """With more deleted x added pairs than this, only identical content pairs (like git's
 `diff.renameLimit`, which bounds the same quadratic search)."""
 
+MAX_SCORED_BYTES = 256 * 1024 * 1024
+"""With more text than this to compare over the candidate pairs (each pair counting both
+files), only identical content pairs: front ends ask on every refresh, on the UI
+thread, and 100 moved 100 KB files would otherwise cost seconds each time (this
+budget is a few tenths of a second)."""
+
 
 @dataclass(frozen=True)
 class Rename:
@@ -85,7 +91,22 @@ def find_renames(deleted: Mapping[str, str], added: Mapping[str, str]) -> list[R
     return sorted(renames, key=lambda rename: rename.new)
 
 
+def _worth_scoring(old_size: int, new_size: int) -> bool:
+    """Whether a pair of these sizes could reach the threshold (and is small enough to score)."""
+    small, large = sorted((old_size, new_size))
+    # The copied content cannot exceed the smaller file: skip hopeless pairs unread.
+    return large <= MAX_SIMILARITY_BYTES and small * 100 >= RENAME_THRESHOLD * large
+
+
 def _similar_pairs(deleted: Mapping[str, str], added: Mapping[str, str]) -> list[Rename]:
+    candidates = [
+        (old, new)
+        for old, old_text in deleted.items()
+        for new, new_text in added.items()
+        if _worth_scoring(len(old_text), len(new_text))
+    ]
+    if sum(len(deleted[old]) + len(added[new]) for old, new in candidates) > MAX_SCORED_BYTES:
+        return []
     scored: list[tuple[int, str, str]] = []
     lines: dict[str, Counter[str]] = {}
 
@@ -95,18 +116,12 @@ def _similar_pairs(deleted: Mapping[str, str], added: Mapping[str, str]) -> list
             found = lines[path] = Counter(split_lines(text))
         return found
 
-    for old, old_text in deleted.items():
-        if len(old_text) > MAX_SIMILARITY_BYTES:
-            continue
-        for new, new_text in added.items():
-            small, large = sorted((len(old_text), len(new_text)))
-            # The copied content cannot exceed the smaller file: skip hopeless pairs unread.
-            if large > MAX_SIMILARITY_BYTES or small * 100 < RENAME_THRESHOLD * large:
-                continue
-            old_lines, new_lines = counted(old, old_text), counted("\0" + new, new_text)
-            score = _score(old_lines, len(old_text), new_lines, len(new_text))
-            if score >= RENAME_THRESHOLD:
-                scored.append((score, old, new))
+    for old, new in candidates:
+        old_text, new_text = deleted[old], added[new]
+        old_lines, new_lines = counted(old, old_text), counted("\0" + new, new_text)
+        score = _score(old_lines, len(old_text), new_lines, len(new_text))
+        if score >= RENAME_THRESHOLD:
+            scored.append((score, old, new))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     used: set[str] = set()
     pairs = []

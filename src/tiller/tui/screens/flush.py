@@ -18,6 +18,7 @@ from textual.widgets import Button, Static
 from tiller.errors import FlushConflict, WorkspaceError
 from tiller.tui.diff_render import palette_for
 from tiller.tui.workspace_tree import marker
+from tiller.workspace.paths import is_under
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -32,9 +33,13 @@ class FlushScreen(ModalScreen[list[str] | None]):
         super().__init__()
         self.workspace = workspace
         self.paths = paths
-        wanted = None if paths is None else set(paths)
+        # The rule `flush` itself follows: a path names itself and everything under it
+        # (a deleted file's name may now be a directory of new files), so the list
+        # shows every file the flush writes.
         self.changes = [
-            (path, kind) for path, kind in workspace.changes() if wanted is None or path in wanted
+            (path, kind)
+            for path, kind in workspace.changes()
+            if paths is None or any(is_under(path, wanted) for wanted in paths)
         ]
         self.conflicts: list[str] = []
 

@@ -270,9 +270,7 @@ class ReviewScreen(Screen[None]):
                 split=False,
             )
             return
-        text = (
-            self.workspace.disk_diff(entry.path) if self.disk else self.workspace.diff(entry.paths)
-        )
+        text = self._disk_diff(entry) if self.disk else self.workspace.diff(entry.paths)
         files = parse_diff(text)
         diff = files[0] if files else None
         header = file_title(diff, palette) if diff is not None else Text(entry.path, style="bold")
@@ -292,6 +290,14 @@ class ReviewScreen(Screen[None]):
         split = self._split_now() and not one_sided
         self._summary(split)
         view.show(header, diff, palette, split=split, empty="no textual change")
+
+    def _disk_diff(self, entry: Entry) -> str:
+        """What changed on disk under the entry: for a move, mostly under its old name."""
+        for path in entry.paths:
+            text = self.workspace.disk_diff(path)
+            if text:
+                return text
+        return ""
 
     def _summary(self, split: bool) -> None:
         entries = self.entries
