@@ -75,9 +75,7 @@ def test_diff_offers_changed_paths(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x\n")
     workspace = Workspace(root=tmp_path)
     workspace.write("b.py", "new\n")
-    assert complete_prompt("/diff ", workspace).candidates == (
-        Candidate("b.py", "b.py", "added"),
-    )
+    assert complete_prompt("/diff ", workspace).candidates == (Candidate("b.py", "b.py", "added"),)
 
 
 def test_plain_words_offer_nothing() -> None:

@@ -93,7 +93,6 @@ def test_line_separators_other_than_newline_stay_in_the_entry(tmp_path: Path) ->
     assert read_entries(tmp_path / "h") == [text]
 
 
-
 def test_a_huge_file_gives_its_newest_whole_entries(tmp_path: Path) -> None:
     """Only the tail is read, from the first whole entry in it: no half entry shows up."""
     path = tmp_path / "h"

@@ -81,7 +81,6 @@ def test_distant_changes_make_two_hunks() -> None:
     ]
 
 
-
 def test_distant_changes_in_a_long_file_with_repeated_lines_stay_fast() -> None:
     """Changes at both ends of 60k lines, a third of them `}`, are two hunks in seconds.
 

@@ -147,7 +147,6 @@ def test_revert_of_a_directory_reverts_what_is_under_it(base: Path) -> None:
     )
 
 
-
 def test_revert_of_a_file_under_a_file_that_replaced_its_directory(base: Path) -> None:
     """Bringing back `d/x` also drops the new file `d` that took its directory's place."""
     (base / "d").mkdir()
@@ -284,7 +283,6 @@ def test_too_many_candidates_pair_only_identical_content() -> None:
     added = {f"a{n}": BODY + f"changed {n}\n" for n in range(count)}
     added["same"] = deleted["d0"]
     assert find_renames(deleted, added) == [Rename("d0", "same", 100)]
-
 
 
 def test_too_much_text_to_compare_pairs_only_identical_content() -> None:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 __all__ = ["FRONT_END_MAX_TURNS", "app", "find_root", "main", "workspace_location"]
 
+
 class _PromptOrCommand(TyperGroup):
     """`tiller fix the bug` is a prompt for the TUI, `tiller run ...` a subcommand.
 

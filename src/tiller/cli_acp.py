@@ -24,9 +24,7 @@ def session_builders(flags: dict[str, Any]) -> tuple[SessionFactory, SessionLoad
             server_config(name, entry, "the editor (ACP client)", trusted=True)
             for name, entry in mcp.items()
         )
-        config = replace(
-            settings.config, mcp_servers=settings.config.mcp_servers + client_servers
-        )
+        config = replace(settings.config, mcp_servers=settings.config.mcp_servers + client_servers)
         return {
             "model": settings.model,
             "max_turns": settings.max_turns or FRONT_END_MAX_TURNS,

@@ -372,7 +372,7 @@ class Journal:
                 base = workspace.base_digest(path)
                 if base is not None:
                     raw["base_sha"] = base
-            self.write(record, raw=raw, sync=action in ("undo", "redo", "flush"))
+            self.write(record, raw=raw, sync=action in ("undo", "redo", "flush", "revert"))
 
     def _content_fields(self, path: str, content: str) -> dict[str, Any]:
         """How to journal `path`'s new content: withheld, as a delta, or whole."""

@@ -70,9 +70,7 @@ def project_servers(servers: Iterable[McpServerConfig]) -> list[McpServerConfig]
     return [server for server in servers if not server.trusted]
 
 
-def gate(
-    root: str | Path, servers: tuple[McpServerConfig, ...]
-) -> tuple[McpServerConfig, ...]:
+def gate(root: str | Path, servers: tuple[McpServerConfig, ...]) -> tuple[McpServerConfig, ...]:
     """`servers` with the project's marked blocked unless the user trusted that exact set."""
     project = project_servers(servers)
     if not project or is_trusted(root, project):
