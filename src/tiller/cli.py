@@ -459,7 +459,7 @@ def chat(
     if session.shell_unavailable:
         typer.echo(f"tiller: {session.shell_unavailable}", err=True)
     repl = Repl(session, make_session=make_session, journaled=True, cwd=opts.root / opts.cwd)
-    repl.run()
+    repl.run(hangup_closes=True)
 
 
 @app.command()

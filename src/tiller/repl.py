@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import signal
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -179,13 +180,26 @@ class Repl:
 
     # -- the loop -------------------------------------------------------------------
 
-    def run(self, *, patch: bool = True) -> None:
+    def run(self, *, patch: bool = True, hangup_closes: bool = False) -> None:
         """Read and handle lines until the person quits.
 
         Args:
             patch: route `print` through prompt-toolkit so output never tears the prompt.
+            hangup_closes: a closed terminal (SIGHUP) or SIGTERM ends the chat as a quit
+                does, without asking: the journal ends and the shell sandbox goes (the
+                default action killed the process and left both).
         """
-        asyncio.run(self.run_async(patch=patch))
+
+        async def chat() -> None:
+            if hangup_closes:
+                task, loop = asyncio.current_task(), asyncio.get_running_loop()
+                assert task is not None
+                for signum in (signal.SIGHUP, signal.SIGTERM):
+                    loop.add_signal_handler(signum, task.cancel)
+            await self.run_async(patch=patch)
+
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(chat())
 
     async def run_async(self, *, patch: bool = True) -> None:
         """`run` inside an existing event loop."""

@@ -13,7 +13,6 @@ import os
 import shutil
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -60,8 +59,9 @@ def last_kind(data: Path) -> str:
     return str(record.get("event", {}).get("kind", ""))
 
 
+@pytest.mark.parametrize("front_end", ["tui", "chat"])
 def test_a_hangup_mid_command_ends_the_session_and_removes_the_sandbox(
-    tmp_path: Path, server: str
+    tmp_path: Path, server: str, front_end: str
 ) -> None:
     """SIGHUP while a shell command runs: the journal ends, no sandbox copy is left, it exits."""
     project, data, temp = tmp_path / "project", tmp_path / "data", tmp_path / "tmp"
@@ -70,16 +70,23 @@ def test_a_hangup_mid_command_ends_the_session_and_removes_the_sandbox(
     (project / "README.md").write_text("# demo\n")
     env = {"OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path), "TERM": "xterm-256color"}
     env.update(PATH=os.environ.get("PATH", ""), TILLER_DATA_DIR=str(data), TMPDIR=str(temp))
-    command = [str(TILLER), "--shell", "--yes", "-m", "openai/fake-model", "--api-base", server]
-    prompt = f"sleep for a while {uuid.uuid4().hex}"  # marks this test's process
-    tui = TmuxPane([*command, prompt], project, env, size=(120, 30))
+    options = ["--shell", "--yes", "-m", "openai/fake-model", "--api-base", server]
+    marker = server  # its port marks this test's process
+    prompt = "sleep for a while"
+    if front_end == "tui":
+        tui = TmuxPane([str(TILLER), *options, prompt], project, env, size=(120, 30))
+    else:
+        tui = TmuxPane([str(TILLER), "chat", *options], project, env, size=(120, 30))
+        tui.wait_for("Ctrl+D quits")
+        tui.line(prompt)
 
     def after() -> tuple[str, list[Path], list[int]]:
-        running = [pid for pid, line in live_processes() if prompt in line]
+        running = [pid for pid, line in live_processes() if marker in line]
         return last_kind(data), sorted(temp.glob("tiller-sandbox-*")), running
 
     try:
-        tui.wait_for("sleep 300", "working")
+        # The command is running: the TUI shows its row, the REPL its steering prompt.
+        tui.wait_for(*(("sleep 300", "working") if front_end == "tui" else ("steer›",)))
         assert eventually(lambda: any(temp.glob("tiller-sandbox-*")))
         tui.kill()  # the terminal goes away: SIGHUP to Tiller
         assert eventually(lambda: after() == ("session_end", [], [])), after()
