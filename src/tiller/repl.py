@@ -195,7 +195,7 @@ class Repl:
                 task, loop = asyncio.current_task(), asyncio.get_running_loop()
                 assert task is not None
                 for signum in (signal.SIGHUP, signal.SIGTERM):
-                    loop.add_signal_handler(signum, task.cancel)
+                    loop.add_signal_handler(signum, hang_up, task, signum)
             await self.run_async(patch=patch)
 
         with contextlib.suppress(asyncio.CancelledError):
@@ -655,6 +655,14 @@ class Repl:
             "continue": self.command_continue,
             "quit": self.command_quit,
         }
+
+
+def hang_up(task: asyncio.Task[None], signum: int) -> None:
+    """The terminal went away (or SIGTERM): end the chat (its `finally` closes it), for sure."""
+    from tiller.hangup import exit_after_grace
+
+    exit_after_grace(signum)
+    task.cancel()
 
 
 def _freeze_after(loading: threading.Thread) -> None:

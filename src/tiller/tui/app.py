@@ -118,7 +118,14 @@ class TillerApp(App[None]):
         if self.options.hangup_closes:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(signum, self.shutdown)
+                loop.add_signal_handler(signum, self.hang_up, signum)
+
+    def hang_up(self, signum: int) -> None:
+        """The terminal went away (or SIGTERM): close the sessions and exit, for sure."""
+        from tiller.hangup import exit_after_grace
+
+        exit_after_grace(signum)
+        self.shutdown()
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
