@@ -29,10 +29,9 @@ from acp import (
 )
 from acp.schema import ToolCallLocation, ToolCallProgress, ToolKind
 
-from tiller.events import Event, EventKind
+from tiller.events import EDIT_TOOLS, Event, EventKind
 from tiller.workspace import Workspace
 
-EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
 TOOL_KINDS: dict[str, ToolKind] = {
     "read_file": "read",
     "write_file": "edit",

@@ -82,3 +82,6 @@ SKIPPED_OUTPUTS = {
     "cancelled": "Cancelled: the user interrupted the run before this tool ran",
 }
 """The result of a call that never ran, by the `skipped` value its `TOOL_CALL_END` carries."""
+
+EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
+"""Tools whose calls change named files: their `TOOL_CALL_END` carries that call's `diff`."""

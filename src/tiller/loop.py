@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from tiller.compaction import CompactReason, compact_history
 from tiller.errors import AuthError, CompactionError, ContextOverflowError, ProviderError
-from tiller.events import SKIPPED_OUTPUTS, EventKind
+from tiller.events import EDIT_TOOLS, SKIPPED_OUTPUTS, EventKind
 from tiller.history import AssistantTurn, ToolResultsTurn, UserKind, UserTurn
 from tiller.loop_detection import LOOP_WARNING, LoopDetector
 from tiller.model import ModelResponse, ToolCall, Usage
 from tiller.tools.base import ToolContext
-from tiller.tools.edit_diff import EDIT_TOOLS, EditCapture
+from tiller.tools.edit_diff import EditCapture
 from tiller.tools.registry import ToolResult
 
 if TYPE_CHECKING:

@@ -12,13 +12,12 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+from tiller.events import EDIT_TOOLS
 from tiller.workspace.diff import binary_note, text_diff
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
 
-EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
-"""Tools whose calls change named files in the workspace."""
 MAX_DIFF_LINES = 2000
 """A call's diff beyond this many lines is cut (the review pane has the whole file)."""
 MAX_DIFF_LINE_CHARS = 1000

@@ -17,8 +17,9 @@ from textual.timer import Timer
 from textual.widgets import Button, Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from tiller.events import EDIT_TOOLS
 from tiller.formatting import human_tokens
-from tiller.tui.edit_call import EDIT_TOOLS, EditCallBlock
+from tiller.tui.edit_call import EditCallBlock
 from tiller.tui.shell_call import ShellCallBlock
 from tiller.tui.subagent_rows import SubagentBlock
 from tiller.tui.tool_call import ToolCallBlock

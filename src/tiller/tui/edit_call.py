@@ -22,7 +22,6 @@ from textual.widgets import Static
 from tiller.tui.diff_render import FileDiff, parse_diff
 from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, took
 
-EDIT_TOOLS = frozenset({"write_file", "edit_file", "apply_patch"})
 COMPACT_LINES = 12
 """Diff lines an edit shows until the person clicks for the rest."""
 
