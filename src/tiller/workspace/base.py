@@ -51,9 +51,12 @@ class Snapshot:
         """The decoded text, or None when missing or binary."""
         return None if self.data is None else decode_text(self.data)
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """The content digest the overlay's change was made on (`content_digest`)."""
+        """The content digest the overlay's change was made on (`content_digest`).
+
+        Cached: the journal records it with every change to the path.
+        """
         return self.expected if self.expected is not None else content_digest(self.data)
 
     def trusted_signature(self, st: os.stat_result) -> bool:
