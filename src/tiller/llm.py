@@ -38,6 +38,7 @@ from tiller.transport import (
     MISSING_KEY,
     OVERFLOW,
     CallFailed,
+    EncodableMemo,
     Failure,
     RetryPolicy,
     StreamState,
@@ -299,6 +300,7 @@ class LiteLLMClient:
         self.stall_timeout = stall_timeout
         self._windows: dict[str, int | None] = {}
         self._providers: dict[tuple[str, Any], str | None] = {}
+        self._encodable = EncodableMemo()
 
     def complete(
         self,
@@ -422,10 +424,14 @@ class LiteLLMClient:
             # No read may wait longer than the stall limit (headers, then every chunk).
             kwargs["timeout"] = httpx.Timeout(600.0, connect=10.0, read=self.stall_timeout)
         # A lone surrogate (a file name that is not UTF-8) cannot be encoded by any
-        # HTTP client; it goes out escaped (`\xe9`) instead of failing every call.
-        kwargs["messages"] = scrub_surrogates(messages)
-        if "tools" in kwargs:
-            kwargs["tools"] = scrub_surrogates(kwargs["tools"])
+        # HTTP client; it goes out escaped (`\xe9`) instead of failing every call. The
+        # copies above only drop keys or add ASCII ones: the engine's dicts decide.
+        if not self._encodable.all_encodable([*request.messages, *request.tools]):
+            kwargs["messages"] = scrub_surrogates(messages)
+            if "tools" in kwargs:
+                kwargs["tools"] = scrub_surrogates(kwargs["tools"])
+        else:
+            kwargs["messages"] = messages
         provider = self._provider(litellm, request)
         if handler is None:
             # An `ssl_verify` option is for litellm's own client; leave it to make one.
@@ -546,11 +552,18 @@ _CLAUDE_BLOCKS = ("thinking", "redacted_thinking")
 _SDK_SERVED = {"openai", "azure", "azure_text", "text-completion-openai", "custom_openai"}
 
 
-def _handler(litellm: Any) -> Any:
-    """litellm's HTTP handler over Tiller's httpx client, for providers litellm serves itself."""
-    from litellm.llms.custom_httpx.http_handler import HTTPHandler
+_handler_instance: Any = None
 
-    return HTTPHandler(client=_http())
+
+def _handler(litellm: Any) -> Any:
+    """litellm's HTTP handler over Tiller's httpx client, for providers litellm serves itself
+    (one for the process: it only wraps the client, which is thread-safe)."""
+    global _handler_instance
+    if _handler_instance is None:
+        from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+        _handler_instance = HTTPHandler(client=_http())
+    return _handler_instance
 
 
 def _no_stream(stream: StreamState, content_type: str) -> bool:
@@ -651,10 +664,14 @@ def _http() -> Any:
         if _http_client is None:
             import httpx
 
+            from tiller.connection_reuse import ReusingTransport
+
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
             _http_client = httpx.Client(
+                # litellm and the openai SDK close a stream a few bytes before its end.
+                transport=ReusingTransport(httpx.HTTPTransport(limits=limits)),
                 follow_redirects=True,
                 timeout=httpx.Timeout(600.0, connect=10.0),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
                 event_hooks={"request": [_on_request], "response": [_on_response]},
             )
         return _http_client
@@ -692,17 +709,23 @@ class _StreamPump:
                 self._queue.put(("chunk", chunk))
                 if self._last is not None and self._last(chunk):
                     break
+            # Closed before the end is told: the connection is back in the pool (its
+            # unread tail read, `ReusingTransport`) before the caller's next call asks.
+            self._close(stream)
             self._queue.put(("end", None))
         except BaseException as exc:
             if not self._abandoned.is_set():
                 self._queue.put(("error", exc))
         finally:
             _current.responses = None
-            close = getattr(stream, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    close()
-            self.responses.close()
+            self._close(stream)
+
+    def _close(self, stream: Any) -> None:
+        close = getattr(stream, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+        self.responses.close()
 
     def get(self, cancel: threading.Event, stall: float | None) -> tuple[str, Any] | None:
         """The next (kind, payload) item; None once `cancel` is set while waiting.

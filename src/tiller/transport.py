@@ -18,7 +18,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "OPENAI_COMPATIBLE",
     "TRANSPORTS",
     "CallFailed",
+    "EncodableMemo",
     "Failure",
     "RetryPolicy",
     "StreamState",
@@ -334,6 +335,31 @@ def scrub_surrogates(value: Any) -> Any:
         # Python walk over every message on every round.
         return value
     return _scrubbed(value)
+
+
+class EncodableMemo:
+    """Which of the engine's message dicts encode as UTF-8, so that a round checks only
+    the messages added since the last call instead of the whole history.
+
+    The engine hands the same read-only dicts to every call (`history.MessageCache`).
+    The memo keeps the items of the last check alive, so their ids stay theirs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[int, Any] = {}
+
+    def all_encodable(self, items: Sequence[Any]) -> bool:
+        """Whether every item of `items` (JSON-like) encodes as UTF-8 as it is."""
+        with self._lock:
+            known, kept, encodable = self._known, {}, True
+            for item in items:
+                if known.get(id(item)) is item or _json_encodable(item):
+                    kept[id(item)] = item
+                else:
+                    encodable = False
+            self._known = kept
+            return encodable
 
 
 def _json_encodable(value: Any) -> bool:

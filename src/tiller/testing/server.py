@@ -100,6 +100,8 @@ class ServerReply:
         redacted_thinking: the opaque data of a `redacted_thinking` block (Anthropic only).
         reasoning_details: OpenRouter's reasoning detail objects, each streamed in a
             delta of its own (with its text as `reasoning`), before the answer.
+        hold_end: after the stream's last event (`message_stop`, `data: [DONE]`) the
+            body is left open, its terminating chunk unsent, until the client hangs up.
     """
 
     text: str = ""
@@ -122,6 +124,7 @@ class ServerReply:
     thinking: str = ""
     redacted_thinking: str = ""
     reasoning_details: Sequence[Mapping[str, Any]] = ()
+    hold_end: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerReply:
@@ -207,6 +210,7 @@ class FakeOpenAIServer:
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
+        self._accepted = 0
         self._port = port
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -282,6 +286,12 @@ class FakeOpenAIServer:
         """A snapshot of every request received so far, in arrival order."""
         with self._cond:
             return list(self._requests)
+
+    @property
+    def connections_accepted(self) -> int:
+        """How many connections clients have opened so far (reused ones count once)."""
+        with self._cond:
+            return self._accepted
 
     @property
     def remaining(self) -> int:
@@ -363,6 +373,7 @@ class FakeOpenAIServer:
         with self._cond:
             if add:
                 self._connections.add(conn)
+                self._accepted += 1
             else:
                 self._connections.discard(conn)
 
@@ -488,7 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not self._before_event(reply, index):
                     return
                 self._write_chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-            self._write_chunk(b"")
+            self._end_body(reply)
         except (_ClientGone, ConnectionError):
             self.close_connection = True
             owner._hung_up()
@@ -618,6 +629,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
         self._write_chunk(b"data: [DONE]\n\n")
+        self._end_body(reply)
+
+    def _end_body(self, reply: ServerReply) -> None:
+        if reply.hold_end:
+            self.wfile.flush()
+            self._pause(24 * 3600.0)  # ends with `_ClientGone` when the client hangs up
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:

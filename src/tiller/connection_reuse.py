@@ -1,0 +1,101 @@
+"""An httpx transport that gives a connection back to the pool when its reader stops early.
+
+litellm stops reading a native Anthropic stream at its `message_stop` event, and the
+openai SDK at `data: [DONE]`; both then close the response a few bytes before the
+body's end (HTTP/1.1's terminating chunk). httpcore closes a connection whose body
+was not read to the end, so every call through litellm opened a fresh connection:
+a TCP (and, against a real provider, TLS) handshake per round, ~2 ms of CPU a
+round here and a round trip or two of latency against a real provider.
+
+`ReusingTransport` wraps the pool's own transport: when a response is closed (or its
+byte stream abandoned) before the body ended, it reads what is left, within a budget
+of bytes and time, so the connection can serve the next call. Anything over the
+budget, or any error, closes the connection as before. A response whose socket was
+shut down (a cancel, `tiller.llm._hang_up`) fails its first read at once.
+
+Only httpx's public transport interface is used (`BaseTransport`, `SyncByteStream`);
+the read-timeout change rides on the documented `timeout` request extension, which
+httpcore reads each time a body read starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import httpx
+
+__all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "ReusingTransport"]
+
+# An unread stream end is a few dozen bytes (`0\r\n\r\n`, an SSE `message_stop` or a
+# usage chunk); a body with more left in it is a reply the reader gave up on.
+DRAIN_BYTES = 64 * 1024
+# A provider has the rest of a finished stream on the wire already; one that holds
+# the body open past its last event loses its connection instead of keeping a thread.
+DRAIN_SECONDS = 0.5
+
+
+class ReusingTransport(httpx.BaseTransport):
+    """Delegates to `inner`; responses read their unread tail before closing.
+
+    Args:
+        inner: the transport that sends (normally an `httpx.HTTPTransport` and its pool).
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _FinishingStream(response.stream, request)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _FinishingStream(httpx.SyncByteStream):
+    """A response body that reads its own end before it closes, when nobody else did."""
+
+    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request) -> None:
+        self._inner = inner
+        self._request = request
+        self._ended = False  # the body was read to its end (or finishing was tried)
+
+    def __iter__(self) -> Iterator[bytes]:
+        # Closing this generator must not close the inner one before the body is
+        # finished: not `yield from` (it would pass the close down first), and the inner
+        # iterator held in a local (unwinding to the handler drops the loop's own).
+        parts = iter(self._inner)
+        try:
+            for part in parts:
+                yield part
+            self._ended = True
+        except GeneratorExit:
+            # The reader dropped its iterator mid-body. Once this frame is gone, the
+            # inner iterator is collected and httpcore closes the connection; finish
+            # the body first so that it is closed idle, ready for the next request.
+            self._finish()
+            raise
+
+    def close(self) -> None:
+        self._finish()
+        self._inner.close()
+
+    def _finish(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        timeouts = self._request.extensions.get("timeout") or {}
+        # A fresh read of the body starts with this timeout on every read it makes.
+        self._request.extensions["timeout"] = {**timeouts, "read": DRAIN_SECONDS}
+        deadline = time.monotonic() + DRAIN_SECONDS
+        left = DRAIN_BYTES
+        # Any failure (a hung-up socket, a timeout) leaves the connection to be closed.
+        with contextlib.suppress(Exception):
+            for part in self._inner:  # continues the body where the reader stopped
+                left -= len(part)
+                if left < 0 or time.monotonic() > deadline:
+                    return

@@ -1,0 +1,147 @@
+"""Calls reuse their connection on every transport (issue 15: a handshake per round was
+~2 ms of CPU on litellm's paths, and a round trip or two against a real provider)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from model_calls import complete_with, request
+from tiller.connection_reuse import DRAIN_BYTES, ReusingTransport
+from tiller.llm import LiteLLMClient
+from tiller.model import ModelClient
+from tiller.openai_http import OpenAIHTTPClient
+from tiller.testing import FakeOpenAIServer, ServerReply
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm"),
+    pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning"),
+]
+
+CLAUDE = "anthropic/claude-sonnet-4-5"
+HANG_GUARD = 30.0  # far below the 120 s stall limit a drain that ignored its own would wait
+
+
+def _litellm(**kwargs: Any) -> ModelClient:
+    return LiteLLMClient(max_retries=0, **kwargs)
+
+
+def _lean(**kwargs: Any) -> ModelClient:
+    return OpenAIHTTPClient(max_retries=0, **kwargs)
+
+
+# (make a client, model id): native Anthropic through litellm's handler (it stops reading
+# at `message_stop`), litellm through the openai SDK (it stops at `[DONE]`), the lean client.
+ROUTES = [
+    pytest.param(_litellm, CLAUDE, id="litellm-anthropic"),
+    pytest.param(_litellm, "openai/fake-model", id="litellm-sdk"),
+    pytest.param(_lean, "openai/fake-model", id="openai"),
+]
+
+
+def complete(server: FakeOpenAIServer, client: ModelClient, model: str) -> str:
+    base = server.root_url if model == CLAUDE else server.base_url
+    return complete_with(client, server, model=model, api_base=base).text
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_three_calls_share_one_connection(
+    fake_server: FakeOpenAIServer, make: Callable[..., ModelClient], model: str
+) -> None:
+    """Three calls in a row open one connection to the provider, not three."""
+    fake_server.add(*(ServerReply(text=f"answer {n}") for n in range(3)))
+    client = make()
+    for _ in range(3):
+        complete(fake_server, client, model)
+    assert fake_server.connections_accepted == 1
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES[:2])
+def test_a_body_left_open_after_its_last_event_costs_the_connection_not_the_call(
+    fake_server: FakeOpenAIServer, make: Callable[..., ModelClient], model: str
+) -> None:
+    """A provider that never ends a finished stream's body: the call returns its answer,
+    the connection is hung up, and the next call opens a new one."""
+    fake_server.add(ServerReply(text="first", hold_end=True), ServerReply(text="second"))
+    client = make(stall_timeout=120.0)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(complete, fake_server, client, model).result(HANG_GUARD)
+        second = pool.submit(complete, fake_server, client, model).result(HANG_GUARD)
+    hung_up = fake_server.wait_for_hangup(timeout=HANG_GUARD)
+    assert (first, second, hung_up, fake_server.connections_accepted) == (
+        "first",
+        "second",
+        True,
+        2,
+    )
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(transport=ReusingTransport(httpx.HTTPTransport())) as client:
+        yield client
+
+
+def _first_bytes_then_close(http: httpx.Client, server: FakeOpenAIServer) -> bytes:
+    body = {"model": "fake", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with http.stream("POST", server.base_url + "/chat/completions", json=body) as response:
+        return next(response.iter_raw())  # then closed with the rest unread
+
+
+def test_a_response_closed_with_its_end_unread_leaves_the_connection_idle(
+    fake_server: FakeOpenAIServer, http: httpx.Client
+) -> None:
+    """Closing a short stream early reads its tail: the next request reuses the connection."""
+    fake_server.add(ServerReply(text="short"), ServerReply(text="short"))
+    for _ in range(2):
+        _first_bytes_then_close(http, fake_server)
+    assert fake_server.connections_accepted == 1
+
+
+def test_a_response_with_more_than_the_budget_left_is_hung_up(
+    fake_server: FakeOpenAIServer, http: httpx.Client
+) -> None:
+    """A reply abandoned with more than `DRAIN_BYTES` unread is not read to its end."""
+    long = "x" * (4 * DRAIN_BYTES)
+    fake_server.add(ServerReply(text=long, chunk_size=1024), ServerReply(text="short"))
+    for _ in range(2):
+        _first_bytes_then_close(http, fake_server)
+    assert (fake_server.wait_for_hangup(timeout=HANG_GUARD), fake_server.connections_accepted) == (
+        True,
+        2,
+    )
+
+
+def test_a_hung_up_response_is_not_read_on(fake_server: FakeOpenAIServer) -> None:
+    """A cancel's hang-up still ends the call at once: finishing a dead socket fails fast."""
+    gate = threading.Event()
+    fake_server.add(ServerReply(text="slow " * 50, chunk_delay=0.05), ServerReply(text="next"))
+    cancel = threading.Event()
+    client = _litellm()
+    texts: list[str] = []
+
+    def on_text(text: str) -> None:
+        texts.append(text)
+        gate.set()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        call = pool.submit(
+            client.complete,
+            request(fake_server, model="openai/fake-model"),
+            on_text=on_text,
+            cancel=cancel,
+        )
+        gate.wait(HANG_GUARD)
+        cancel.set()
+        cancelled = call.result(HANG_GUARD).finish_reason
+    after = complete(fake_server, client, "openai/fake-model")
+    assert (cancelled, fake_server.wait_for_hangup(timeout=HANG_GUARD), after) == (
+        "cancelled",
+        True,
+        "next",
+    )
