@@ -70,7 +70,7 @@ class _FinishingStream(httpx.SyncByteStream):
         # iterator held in a local (unwinding to the handler drops the loop's own).
         parts = iter(self._inner)
         try:
-            for part in parts:
+            for part in parts:  # noqa: UP028 (see above: `yield from` closes `parts` first)
                 yield part
             self._ended = True
         except GeneratorExit:
