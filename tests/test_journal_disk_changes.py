@@ -122,3 +122,32 @@ def test_a_second_resume_still_knows_the_first_base(project: Path) -> None:
     first.close()
     again = restore_session(session.id, client=ScriptedModel(), journal=False)
     assert again.workspace.changed_on_disk() == ["guide.txt"]
+
+
+def test_a_file_turned_into_a_directory_does_not_stop_the_resume(project: Path) -> None:
+    """guide.txt became a directory on disk: the resume still brings back the other changes."""
+    session = journaled(project)
+    session.workspace.write("guide.txt", "one\nTWO\n")
+    session.workspace.delete("old.txt")
+    (project / "guide.txt").unlink()
+    (project / "guide.txt").mkdir()
+    (project / "guide.txt" / "mine.txt").write_text("mine\n")
+    assert resumed(session).workspace.changes() == [("old.txt", "deleted")]
+
+
+def test_a_change_that_cannot_be_put_back_is_named_in_a_warning(project: Path) -> None:
+    """A change whose file is now a link out of the root is dropped, with a warning."""
+    session = journaled(project)
+    session.workspace.write("guide.txt", "one\nTWO\n")
+    outside = project.parent / "outside.txt"
+    outside.write_text("not the project's\n")
+    (project / "guide.txt").unlink()
+    (project / "guide.txt").symlink_to(outside)
+    session.close()
+    said: list[str] = []
+    restore_session(session.id, client=ScriptedModel(), journal=False, on_warning=said.append)
+    assert [m for m in said if "guide.txt" in m] == [
+        "guide.txt: its change was not restored because the disk no longer allows it "
+        f"(Path 'guide.txt' resolves through a symlink to {outside}, outside the workspace "
+        "root); the file on disk is untouched"
+    ]

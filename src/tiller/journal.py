@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tiller.errors import WorkspaceError
 from tiller.events import Event, EventKind
 from tiller.history import ToolResultsTurn, Turn
 from tiller.journal_replay import (
@@ -518,12 +519,14 @@ def restore_session(
     kwargs.update(overrides)
     kwargs["session_id"] = data.id
     session = Session(**kwargs)
-    moved = apply_overlay(session, data.files, data.deleted, data.bases)
+    refused: dict[str, str] = {}
+    moved = apply_overlay(session, data.files, data.deleted, data.bases, refused)
     session.history.extend(data.turns)
     session.usage = Usage(**data.usage.to_dict())
     if journal:
         _record_repairs(Journal.attach(session), data)
-    for message in [*restore_warnings(data, redacted), *_moved_warnings(moved)]:
+    warnings = [*restore_warnings(data, redacted), *_moved_warnings(moved)]
+    for message in [*warnings, *_refused_warnings(refused)]:
         session.emit(EventKind.WARNING, message=message, restore=True)
         if on_warning is not None:
             on_warning(message)
@@ -568,6 +571,7 @@ def apply_overlay(
     files: dict[str, str],
     deleted: set[str],
     bases: dict[str, str] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> list[str]:
     """Put a journaled overlay onto a fresh session's workspace.
 
@@ -575,19 +579,31 @@ def apply_overlay(
     disk file no longer has it keeps that digest pinned, so flushing over the
     newer disk content is a conflict, not a silent overwrite.
 
+    A change the disk no longer allows (its file is now a directory, or a link
+    out of the root) is left out and put in `skipped` as `path -> reason`.
+
     Returns:
         The paths whose disk file changed since their change was made, sorted.
     """
     workspace = session.workspace
+    refused = skipped if skipped is not None else {}
     for path in sorted(deleted):
-        if workspace.exists(path) and not workspace.is_dir(path):
-            workspace.delete(path)
+        try:
+            if workspace.exists(path) and not workspace.is_dir(path):
+                workspace.delete(path)
+        except WorkspaceError as exc:
+            refused[path] = str(exc)
     for path in sorted(files):
-        workspace.write(path, files[path])
+        try:
+            workspace.write(path, files[path])
+        except WorkspaceError as exc:
+            # The disk changed under it (now a directory, a link out of the root,
+            # a FIFO, a parent turned file): one such path must not stop the resume.
+            refused[path] = str(exc)
     bases = bases or {}
     return sorted(
         path
-        for path in sorted({*files, *deleted} & bases.keys())
+        for path in sorted(({*files, *deleted} - refused.keys()) & bases.keys())
         if workspace.pin_base(path, bases[path])
     )
 
@@ -597,4 +613,12 @@ def _moved_warnings(paths: list[str]) -> list[str]:
         f"{printable(path)} changed on disk since this session changed it; "
         "flushing it asks first (a conflict)"
         for path in paths
+    ]
+
+
+def _refused_warnings(refused: dict[str, str]) -> list[str]:
+    return [
+        f"{printable(path)}: its change was not restored because the disk no longer allows it "
+        f"({reason}); the file on disk is untouched"
+        for path, reason in sorted(refused.items())
     ]
