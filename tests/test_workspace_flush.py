@@ -217,6 +217,19 @@ def test_os_error_mid_flush_reports_what_was_flushed(base: Path) -> None:
     assert (caught.value.flushed, ws.changes()) == (["a.txt"], [("later/x.txt", "added")])
 
 
+def test_a_flush_stopped_part_way_still_reports_what_it_wrote(base: Path) -> None:
+    """Listeners (the journal, the TUI) hear about the paths written before the OS error."""
+    ws = Workspace(root=base)
+    ws.write("a.txt", "A\n")
+    ws.write("later/x.txt", "x\n")
+    (base / "later").write_text("a file now\n")
+    heard: list[tuple[str, str]] = []
+    ws.subscribe(lambda path, action: heard.append((path, action)))
+    with pytest.raises(FlushError):
+        ws.flush(force=True)
+    assert heard == [("a.txt", "flush")]
+
+
 def test_symlinked_parent_pointing_outside_is_refused(base: Path, tmp_path: Path) -> None:
     """A parent that became a symlink out of the root stops the flush before any write."""
     outside = tmp_path / "outside"

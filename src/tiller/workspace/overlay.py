@@ -670,6 +670,17 @@ class Workspace:
             )
         wanted = self._wanted(paths)
         done: dict[str, Snapshot] = {}
+        try:
+            self._flush_locked(tree, wanted, force, done)
+        finally:
+            # Also after an error part way: the journal must record what reached the disk.
+            if done:
+                self._notify(done, "flush")
+        return sorted(done)
+
+    def _flush_locked(
+        self, tree: BaseTree, wanted: list[str] | None, force: bool, done: dict[str, Snapshot]
+    ) -> None:
         with self._lock, root_lock(tree.root_real) as intent:
             layers = self._layers
             pending = [
@@ -690,8 +701,6 @@ class Workspace:
             finally:
                 layers.mark_flushed(done)
                 self._checkpoints.rebase(done)
-        self._notify(done, "flush")
-        return sorted(done)
 
     def conflicts(self, paths: Iterable[str] | str | None = None) -> list[str]:
         """The changed paths `flush` would refuse now: their disk file changed since read.
