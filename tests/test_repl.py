@@ -360,6 +360,27 @@ def test_flush_names_conflicts_and_writes_nothing_on_no(
     assert (tmp_path / "app.py").read_text() == "print('someone else')\n"
 
 
+def test_overwriting_listed_conflicts_keeps_a_file_edited_while_asked(
+    chat: Driver, model: ScriptedModel, tmp_path: Path
+) -> None:
+    """Yes overwrites the conflicts listed; a file edited on disk while asking keeps the edit."""
+    (tmp_path / "other.py").write_text("x = 1\n")
+    model.add(
+        call("write_file", file_path="app.py", content="print('new')\n"),
+        call("write_file", file_path="other.py", content="x = 2\n"),
+        "Edited.",
+    )
+    chat.line("Change both")
+    chat.wait_runs(1)
+    (tmp_path / "app.py").write_text("print('someone else')\n")
+    chat.line("/flush")
+    assert chat.repl.wait_until(lambda: "(changed on disk since read)" in chat.text), chat.text
+    (tmp_path / "other.py").write_text("x = 'mine'\n")
+    chat.line("y")
+    assert chat.repl.wait_until(lambda: "Flush failed" in chat.text), chat.text
+    assert (tmp_path / "other.py").read_text() == "x = 'mine'\n"
+
+
 # -- the shell: approvals in a line, live output -------------------------------------------
 
 

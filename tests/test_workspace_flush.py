@@ -167,6 +167,18 @@ def test_force_overwrites_conflicts(base: Path) -> None:
     assert (base / "a.txt").read_text() == "agent\n"
 
 
+def test_force_with_paths_overwrites_only_those(base: Path) -> None:
+    """force=[a.txt] overwrites a.txt's disk edit but refuses b.txt's (nothing written)."""
+    ws = Workspace(root=base)
+    ws.write("a.txt", "agent a\n")
+    ws.write("b.txt", "agent b\n")
+    (base / "a.txt").write_text("person a\n")
+    (base / "b.txt").write_text("person b\n")
+    with pytest.raises(FlushConflict) as caught:
+        ws.flush(force=["a.txt"])
+    assert (caught.value.conflicts, _tree(base)["a.txt"]) == (["b.txt"], "person a\n")
+
+
 def test_touch_without_change_is_no_conflict(base: Path) -> None:
     """A newer mtime with the same content is not a conflict."""
     ws = Workspace(root=base)

@@ -537,7 +537,8 @@ class Repl:
             self._say("Nothing written.")
             return
         try:
-            written = workspace.flush(force=bool(conflicts))
+            # Only the conflicts listed: a file edited on disk while asking is refused.
+            written = workspace.flush(force=conflicts)
         except (FlushConflict, WorkspaceError) as exc:
             self._say(f"Flush failed: {exc}", "red")
             return

@@ -187,6 +187,25 @@ async def test_ctrl_s_shows_conflicts_and_can_overwrite(project: Path) -> None:
         assert (project / "README.md").read_text() == "# Agent\n"
 
 
+async def test_overwrite_all_keeps_a_file_edited_while_the_dialog_was_open(
+    project: Path,
+) -> None:
+    """Overwrite all covers the conflicts listed; a file edited on disk meanwhile keeps the edit."""
+    readme = call("write_file", file_path="README.md", content="# Agent\n")
+    app = make_app(project, [readme, WRITE_HELLO, "Edited."])
+    async with app.run_test() as pilot:
+        await started(pilot)
+        await pilot.press(*"edit", "enter")
+        await settle(pilot)
+        (project / "README.md").write_text("# Someone else\n")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, FlushScreen))
+        (project / "hello.py").write_text("print('mine')\n")
+        await pilot.click("#force")
+        await pilot.pause()
+        assert (project / "hello.py").read_text() == "print('mine')\n"
+
+
 async def test_ctrl_x_exports_a_patch(project: Path) -> None:
     """Ctrl+X writes the workspace diff into the data dir (never the project) and says where."""
     app = make_app(project, [WRITE_HELLO, "Wrote it."])

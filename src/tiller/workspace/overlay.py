@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -645,12 +645,17 @@ class Workspace:
             for path in self.conflicts(paths)
         ]
 
-    def flush(self, paths: Iterable[str] | str | None = None, force: bool = False) -> list[str]:
+    def flush(
+        self, paths: Iterable[str] | str | None = None, force: bool | Collection[str] = False
+    ) -> list[str]:
         """Write the changes (optionally only under `paths`) to the root directory.
 
         All or nothing up front: if any file changed on disk since the workspace
         read it (or appeared where there was none), `FlushConflict` lists every
-        such path and nothing is written, unless `force`. Each file is written
+        such path and nothing is written, unless `force`. `force` may also be
+        the conflicts the person agreed to overwrite (as `conflicts()` listed
+        them): a path that came into conflict after they were listed is still
+        refused, so a confirmation never covers a file it did not name. Each file is written
         atomically (temp file + rename) with its mode kept; deletes remove files
         and the directories they leave empty. Flushed paths become the new base.
 
@@ -669,9 +674,14 @@ class Workspace:
                 "This workspace has no root directory to flush to; export diff() instead"
             )
         wanted = self._wanted(paths)
+        # The conflicts that may be overwritten; None: all of them.
+        if isinstance(force, bool):
+            allowed: set[str] | None = None if force else set()
+        else:
+            allowed = set(self._wanted(force) or [])
         done: dict[str, Snapshot] = {}
         try:
-            self._flush_locked(tree, wanted, force, done)
+            self._flush_locked(tree, wanted, allowed, done)
         finally:
             # Also after an error part way: the journal must record what reached the disk.
             if done:
@@ -679,8 +689,13 @@ class Workspace:
         return sorted(done)
 
     def _flush_locked(
-        self, tree: BaseTree, wanted: list[str] | None, force: bool, done: dict[str, Snapshot]
+        self,
+        tree: BaseTree,
+        wanted: list[str] | None,
+        allowed: set[str] | None,
+        done: dict[str, Snapshot],
     ) -> None:
+        """Flush under the locks; `allowed` None writes over every conflict."""
         with self._lock, root_lock(tree.root_real) as intent:
             layers = self._layers
             pending = [
@@ -692,8 +707,8 @@ class Workspace:
                 for path, kind in layers.changes(wanted)
             ]
             resolve_targets(tree, pending)
-            if not force:
-                conflicts = find_conflicts(tree, pending)
+            if allowed is not None:
+                conflicts = [c for c in find_conflicts(tree, pending) if c not in allowed]
                 if conflicts:
                     raise FlushConflict(conflicts)
             try:

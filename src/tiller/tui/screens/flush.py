@@ -92,12 +92,13 @@ class FlushScreen(ModalScreen[list[str] | None]):
         note.update(text)
         note.add_class("-shown")
 
-    def _write(self, paths: list[str] | None, force: bool) -> None:
+    def _write(self, paths: list[str] | None, force: bool | list[str]) -> None:
         try:
             written = self.workspace.flush(paths, force=force)
         except FlushConflict as exc:
-            # The disk changed while the dialog was open.
-            self.conflicts = exc.conflicts
+            # The disk changed while the dialog was open (the error names only new conflicts
+            # when some were already shown: keep those listed too).
+            self.conflicts = sorted({*self.conflicts, *exc.conflicts})
             self._show_conflicts()
             self.query_one("#cancel", Button).focus()
             return
@@ -112,7 +113,8 @@ class FlushScreen(ModalScreen[list[str] | None]):
 
     @on(Button.Pressed, "#force")
     def _overwrite(self) -> None:
-        self._write(self.paths, force=True)
+        # Only the conflicts shown: a file edited on disk while the dialog was open is refused.
+        self._write(self.paths, force=list(self.conflicts))
 
     @on(Button.Pressed, "#others")
     def _flush_others(self) -> None:
