@@ -10,7 +10,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tiller.errors import FlushError
+from tiller.errors import FlushError, PathEscapeError
 from tiller.workspace.base import MISSING, BaseTree, Snapshot, signature
 from tiller.workspace.flush_lock import TEMP_SUFFIX, record_intent, remove_leftovers
 from tiller.workspace.paths import parent
@@ -107,46 +107,108 @@ def temp_name(target: str) -> str:
     return os.path.join(directory, f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
-def write_atomic(target: str, data: bytes, temp: str | None = None) -> None:
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_parent(root_real: str, target: str, create: bool = False) -> tuple[int, str]:
+    """A descriptor of `target`'s directory, walked down from the root without following links.
+
+    `target` is a resolved path inside the root (no symlinks in it when the
+    flush planned it). Walking it again one component at a time with
+    `O_NOFOLLOW` means a directory swapped for a symlink while the flush runs
+    (perhaps one leading out of the root) is refused, never written through.
+    With `create`, missing directories are made. Returns the descriptor (the
+    caller closes it) and the last component.
+
+    Raises:
+        OSError: a component is a link or a file (ELOOP, ENOTDIR), or missing.
+    """
+    relative = os.path.relpath(target, root_real)
+    if relative.startswith(".."):
+        raise PathEscapeError(f"{target} is outside the workspace root")
+    *parts, name = relative.split(os.sep)
+    fd = os.open(root_real, _DIR_FLAGS)
+    try:
+        for part in parts:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, name
+
+
+def write_atomic(root_real: str, target: str, data: bytes, temp: str | None = None) -> None:
     """Write `data` to `target` via a temp file in the same directory and `os.replace`.
 
-    An existing file keeps its permission bits; a new one gets the umask default.
-    No fsync: the rename makes the write atomic for readers, and durability is
-    left to the OS, as git does by default.
+    Every step goes through a descriptor of the target's directory reached by
+    `open_parent`, so no symlink is followed on the way. An existing file
+    keeps its permission bits; a new one gets the umask default. No fsync:
+    the rename makes the write atomic for readers, and durability is left to
+    the OS, as git does by default.
     """
-    directory = os.path.dirname(target)
-    os.makedirs(directory, exist_ok=True)
+    dir_fd, name = open_parent(root_real, target, create=True)
     try:
-        mode: int | None = stat_module.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
-    temp = temp or temp_name(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(temp, flags, 0o666 if mode is None else 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            mode: int | None = (
+                stat_module.S_IMODE(st.st_mode) if stat_module.S_ISREG(st.st_mode) else None
+            )
+        except FileNotFoundError:
+            mode = None
+        temp_base = os.path.basename(temp or temp_name(target))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(temp_base, flags, 0o666 if mode is None else 0o600, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if mode is not None:
+                    os.fchmod(handle.fileno(), mode)
+            os.replace(temp_base, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temp_base, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
 
 
 def remove_file(tree: BaseTree, path: str) -> None:
-    """Delete a file (a symlink itself, not its target) and prune emptied directories."""
+    """Delete a file (a symlink itself, not its target) and prune emptied directories.
+
+    Walks to the file's directory without following links (see `open_parent`).
+    """
     directory = tree.resolve(parent(path))
-    target = os.path.join(directory, path.rpartition("/")[2])
-    with suppress(FileNotFoundError):
-        os.unlink(target)
     root = tree.root_real
+    target = os.path.join(directory, path.rpartition("/")[2])
+    try:
+        dir_fd, name = open_parent(root, target)
+    except FileNotFoundError:
+        return
+    try:
+        with suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
     while directory != root and directory.startswith(root.rstrip("/") + "/"):
         try:
-            os.rmdir(directory)
+            up_fd, name = open_parent(root, directory)
         except OSError:
             break
+        try:
+            os.rmdir(name, dir_fd=up_fd)
+        except OSError:
+            break
+        finally:
+            os.close(up_fd)
         directory = os.path.dirname(directory)
 
 
@@ -178,7 +240,7 @@ def apply_changes(
                     done[change.path] = MISSING
                 else:
                     target = targets[change.path]
-                    write_atomic(target, change.data, temps[change.path])
+                    write_atomic(tree.root_real, target, change.data, temps[change.path])
                     done[change.path] = snapshot_of_written(target, change.data)
             except OSError as exc:
                 raise FlushError(
