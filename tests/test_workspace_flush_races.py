@@ -84,3 +84,15 @@ def test_a_directory_swapped_for_an_outside_link_mid_flush_is_not_deleted_throug
     """b/ becomes a link out of the root after a/x.txt is deleted: the outside file stays."""
     fired, _, outside = _midway(tmp_path, "delete", "swap")
     assert (fired, (outside / "y.txt").read_text()) == (True, "not the project's\n")
+
+
+def test_a_file_edited_on_disk_mid_flush_keeps_the_persons_edit(tmp_path: Path) -> None:
+    """b/y.txt is saved by the person after the flush checked it: it is not overwritten."""
+    fired, root, _ = _midway(tmp_path, "write", "edit")
+    assert (fired, (root / "b" / "y.txt").read_text()) == (True, "the person's edit\n")
+
+
+def test_a_file_edited_on_disk_mid_flush_is_not_deleted(tmp_path: Path) -> None:
+    """b/y.txt is saved by the person after the flush checked it: the flush does not delete it."""
+    fired, root, _ = _midway(tmp_path, "delete", "edit")
+    assert (fired, (root / "b" / "y.txt").read_text()) == (True, "the person's edit\n")

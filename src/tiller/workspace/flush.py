@@ -212,17 +212,31 @@ def remove_file(tree: BaseTree, path: str) -> None:
         directory = os.path.dirname(directory)
 
 
+def _still_as_checked(change: PendingChange, target: str) -> bool:
+    """Whether the disk still holds what the conflict check accepted for `change`."""
+    if change.data is not None and not change.seen.exists and os.path.isdir(target):
+        return True  # an emptied directory: the deletes before removed it, or the rename fails
+    return change.seen.matches_disk(target)
+
+
 def apply_changes(
-    tree: BaseTree, changes: list[PendingChange], done: dict[str, Snapshot], intent: Path
+    tree: BaseTree,
+    changes: list[PendingChange],
+    done: dict[str, Snapshot],
+    intent: Path,
+    overwrite: set[str] | None = None,
 ) -> None:
     """Apply deletes, then writes, recording each flushed path's new snapshot in `done`.
 
     The temp file names are recorded in `intent` before any is created, so a
     kill part way leaves a list of what to clean up; the list goes once the
-    flush ends.
+    flush ends. Unless `overwrite` is None (forced) or names it, each file is
+    checked again just before it is replaced or deleted: one saved while the
+    flush ran (an editor, a formatter) stops the flush there and is kept.
 
     Raises:
-        FlushError: an OS error stopped the flush part way; `done` holds what finished.
+        FlushError: an OS error, or a file changed meanwhile, stopped the flush
+            part way; `done` holds what finished.
     """
     ordered = sorted(changes, key=lambda change: (change.data is not None, change.path))
     targets = {c.path: tree.resolve(c.path) for c in ordered if c.data is not None}
@@ -234,6 +248,15 @@ def apply_changes(
             raise FlushError(f"Flush not started: {exc.strerror or exc}", []) from exc
     try:
         for change in ordered:
+            if overwrite is not None and change.path not in overwrite:
+                target = targets.get(change.path) or tree.resolve(change.path)
+                if not _still_as_checked(change, target):
+                    raise FlushError(
+                        f"Flush stopped at {change.path}: it changed on disk while the flush "
+                        f"ran and was kept as it is; already flushed: "
+                        f"{', '.join(sorted(done)) or 'nothing'}",
+                        sorted(done),
+                    )
             try:
                 if change.data is None:
                     remove_file(tree, change.path)

@@ -712,7 +712,7 @@ class Workspace:
                 if conflicts:
                     raise FlushConflict(conflicts)
             try:
-                apply_changes(tree, pending, done, intent)
+                apply_changes(tree, pending, done, intent, allowed)
             finally:
                 layers.mark_flushed(done)
                 self._checkpoints.rebase(done)
