@@ -151,3 +151,29 @@ def test_a_change_that_cannot_be_put_back_is_named_in_a_warning(project: Path) -
         f"(Path 'guide.txt' resolves through a symlink to {outside}, outside the workspace "
         "root); the file on disk is untouched"
     ]
+
+
+def test_the_patch_after_a_resume_is_against_what_the_change_was_made_on(project: Path) -> None:
+    """Exported after the resume, the patch still removes only Tiller's line, not the person's."""
+    session = journaled(project)
+    session.workspace.write("guide.txt", "one\nTWO\n")
+    before = session.workspace.diff()
+    (project / "guide.txt").write_text("one\ntwo\nmine\n")
+    assert resumed(session).workspace.diff() == before
+
+
+def test_a_deleted_file_edited_on_disk_is_deleted_as_read_in_the_patch(project: Path) -> None:
+    """After the resume the deletion in the patch is of the file as Tiller read it."""
+    session = journaled(project)
+    session.workspace.delete("old.txt")
+    before = session.workspace.diff()
+    (project / "old.txt").write_text("old, but edited\n")
+    assert resumed(session).workspace.diff() == before
+
+
+def test_a_file_both_created_stays_an_addition_after_the_resume(project: Path) -> None:
+    """Tiller added new.txt and the person created it too: after the resume it is still added."""
+    session = journaled(project)
+    session.workspace.write("new.txt", "from tiller\n")
+    (project / "new.txt").write_text("from the person\n")
+    assert resumed(session).workspace.changes() == [("new.txt", "added")]

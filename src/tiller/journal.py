@@ -83,6 +83,7 @@ from tiller.workspace.paths import printable
 
 if TYPE_CHECKING:
     from tiller.session import Session
+    from tiller.workspace import Workspace
 
 __all__ = [
     "INTERRUPTED",
@@ -257,6 +258,8 @@ class Journal:
         self._model = ""
         # The content last journaled per path: the base of the next delta.
         self._known: dict[str, str] = {}
+        # The base digest whose text was last journaled per path (sent once per base).
+        self._based: dict[str, str] = {}
 
     @classmethod
     def attach(cls, session: Session, *, fsync: bool = True) -> Journal:
@@ -373,7 +376,30 @@ class Journal:
                 base = workspace.base_digest(path)
                 if base is not None:
                     raw["base_sha"] = base
+                    raw.update(self._base_fields(workspace, path, base, raw.get("content")))
+            else:
+                self._based.pop(path, None)
             self.write(record, raw=raw, sync=action in ("undo", "redo", "flush", "revert"))
+
+    def _base_fields(
+        self, workspace: Workspace, path: str, base: str, content: str | None
+    ) -> dict[str, Any]:
+        """The base's text, once per base: a resumed diff is against it, not the disk's.
+
+        Written as a delta from the new content when that is much smaller;
+        left out when the base is binary or holds a credential.
+        """
+        if self._based.get(path) == base:
+            return {}
+        text = workspace.base_text(path)
+        if text is None or self._redactor.contains_secret(text):
+            return {}
+        self._based[path] = base
+        if content is not None and len(text) > _WHOLE_BELOW:
+            ops = make_delta(content, text)
+            if sum(len(op) if isinstance(op, str) else 8 for op in ops) < len(text) // 2:
+                return {"base_delta": ops}
+        return {"base_text": text}
 
     def _content_fields(self, path: str, content: str) -> dict[str, Any]:
         """How to journal `path`'s new content: withheld, as a delta, or whole."""
@@ -399,7 +425,15 @@ class Journal:
             kept = {p: text for p, text in files.items() if p not in withheld}
             gone = [p for p in deleted if not secret(p)]
             digests = {p: session.workspace.base_digest(p) for p in [*kept, *gone]}
+            texts = {
+                p: text
+                for p in digests
+                if digests[p] is not None
+                and (text := session.workspace.base_text(p)) is not None
+                and not secret(text)
+            }
             self._known = dict(kept)
+            self._based = {p: str(digests[p]) for p in texts}
             self.write(
                 # Names that are secrets are redacted with the rest of the text.
                 {"type": "overlay", "withheld": withheld},
@@ -407,6 +441,7 @@ class Journal:
                     "files": kept,
                     "deleted": gone,
                     "bases": {p: d for p, d in digests.items() if d is not None},
+                    "base_texts": texts,
                 },
                 sync=True,
             )
@@ -520,7 +555,7 @@ def restore_session(
     kwargs["session_id"] = data.id
     session = Session(**kwargs)
     refused: dict[str, str] = {}
-    moved = apply_overlay(session, data.files, data.deleted, data.bases, refused)
+    moved = apply_overlay(session, data.files, data.deleted, data.bases, refused, data.base_texts)
     session.history.extend(data.turns)
     session.usage = Usage(**data.usage.to_dict())
     if journal:
@@ -572,12 +607,16 @@ def apply_overlay(
     deleted: set[str],
     bases: dict[str, str] | None = None,
     skipped: dict[str, str] | None = None,
+    base_texts: dict[str, str] | None = None,
 ) -> list[str]:
     """Put a journaled overlay onto a fresh session's workspace.
 
     `bases` holds the digest of the base each change was made on; a path whose
     disk file no longer has it keeps that digest pinned, so flushing over the
-    newer disk content is a conflict, not a silent overwrite.
+    newer disk content is a conflict, not a silent overwrite. `base_texts`
+    (the journaled text of those bases) keeps diffs against what the change
+    was made on: a patch against the newer disk content would undo the
+    person's edits when applied.
 
     A change the disk no longer allows (its file is now a directory, or a link
     out of the root) is left out and put in `skipped` as `path -> reason`.
@@ -601,10 +640,11 @@ def apply_overlay(
             # a FIFO, a parent turned file): one such path must not stop the resume.
             refused[path] = str(exc)
     bases = bases or {}
+    texts = base_texts or {}
     return sorted(
         path
         for path in sorted(({*files, *deleted} - refused.keys()) & bases.keys())
-        if workspace.pin_base(path, bases[path])
+        if workspace.pin_base(path, bases[path], texts.get(path))
     )
 
 

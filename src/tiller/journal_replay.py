@@ -102,6 +102,7 @@ class JournalData:
     files: dict[str, str] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
     bases: dict[str, str] = field(default_factory=dict)
+    base_texts: dict[str, str] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     events: list[dict[str, Any]] = field(default_factory=list)
     damaged: int = 0
@@ -183,6 +184,7 @@ def _apply(data: JournalData, kind: Any, record: dict[str, Any]) -> None:
         data.files = {str(k): str(v) for k, v in record["files"].items()}
         data.deleted = set(record["deleted"])
         data.bases = {str(k): str(v) for k, v in record.get("bases", {}).items()}
+        data.base_texts = {str(k): str(v) for k, v in record.get("base_texts", {}).items()}
         data.withheld = {str(p): WITHHELD_CREDENTIAL for p in record.get("withheld", ())}
     elif kind == "event":
         data.events.append(record["event"])
@@ -209,6 +211,8 @@ def _apply_file(data: JournalData, record: dict[str, Any]) -> None:
     data.bases.pop(path, None)
     if "base_sha" in record:
         data.bases[path] = str(record["base_sha"])
+    else:
+        data.base_texts.pop(path, None)
     if "content" in record:
         data.files[path] = str(record["content"])
     elif "delta" in record:
@@ -221,6 +225,22 @@ def _apply_file(data: JournalData, record: dict[str, Any]) -> None:
         data.withheld[path] = str(record["withheld"])
     elif record.get("deleted"):
         data.deleted.add(path)
+    _apply_base_text(data, path, record)
+
+
+def _apply_base_text(data: JournalData, path: str, record: dict[str, Any]) -> None:
+    """Keep the base text a record carries (whole, or a delta from its content).
+
+    A text kept from an earlier record may belong to an older base; `pin_base`
+    checks it against the digest before using it.
+    """
+    if "base_text" in record:
+        data.base_texts[path] = str(record["base_text"])
+    elif "base_delta" in record and path in data.files:
+        try:
+            data.base_texts[path] = apply_delta(data.files[path], list(record["base_delta"]))
+        except (ValueError, TypeError):
+            data.base_texts.pop(path, None)
 
 
 def _replay_delta(previous: str | None, record: dict[str, Any]) -> str | None:

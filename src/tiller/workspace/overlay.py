@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from tiller.errors import BinaryFileError, FileTooLargeError, FlushConflict, WorkspaceError
-from tiller.workspace.base import MISSING, BaseTree, Snapshot, read_head, take_snapshot
+from tiller.workspace.base import (
+    MISSING,
+    BaseTree,
+    Snapshot,
+    content_digest,
+    read_head,
+    take_snapshot,
+)
 from tiller.workspace.checkpoints import Checkpoints
 from tiller.workspace.content import SNIFF_BYTES, encode_text, head_is_binary
 from tiller.workspace.diff import binary_note, file_diff, rename_diff
@@ -581,12 +588,31 @@ class Workspace:
                 return None
             return seen.digest
 
-    def pin_base(self, path: str, digest: str) -> bool:
+    def base_text(self, path: str) -> str | None:
+        """The text of the base a change to `path` was made on, when the workspace holds it.
+
+        None without a root, for an untouched path, a missing or binary base, or a
+        resumed change whose base was never journaled. The journal records it
+        beside the change, so a resumed session's diff is still against it.
+        """
+        path = self._layers.normalize(path)
+        with self._lock:
+            seen = self._layers.seen.get(path)
+            if self._layers.tree is None or seen is None or seen.data is None:
+                return None
+            if seen.expected is not None and content_digest(seen.data) != seen.expected:
+                return None  # the disk's bytes, not the base the change was made on
+            return seen.text
+
+    def pin_base(self, path: str, digest: str, text: str | None = None) -> bool:
         """Say a change to `path` was made on a base with `digest` (a resumed session's).
 
         When the base read now differs, the change keeps that digest as what the
         disk must hold: `conflicts` and `changed_on_disk` list the path and a flush
-        refuses to overwrite it unless forced. Returns whether it differed.
+        refuses to overwrite it unless forced. `text`, the base's content when
+        the journal kept it, becomes the old side of diffs again (without it the
+        diff is against the disk as it is now); a change made where no file was
+        stays an addition. Returns whether it differed.
         """
         path = self._layers.normalize(path)
         with self._lock:
@@ -596,7 +622,13 @@ class Workspace:
             seen = layers.touch(path)
             if seen.digest == digest:
                 return False
-            layers.seen[path] = replace(seen, expected=digest)
+            if digest == content_digest(None):
+                pinned = Snapshot(None, expected=digest)
+            elif text is not None and content_digest(text.encode("utf-8")) == digest:
+                pinned = Snapshot(text.encode("utf-8"), mode=seen.mode, expected=digest)
+            else:
+                pinned = replace(seen, expected=digest)
+            layers.seen[path] = pinned
         self._notify([path], "pin")
         return True
 
