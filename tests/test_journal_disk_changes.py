@@ -177,3 +177,11 @@ def test_a_file_both_created_stays_an_addition_after_the_resume(project: Path) -
     session.workspace.write("new.txt", "from tiller\n")
     (project / "new.txt").write_text("from the person\n")
     assert resumed(session).workspace.changes() == [("new.txt", "added")]
+
+
+def test_a_change_already_on_disk_is_no_change_after_the_resume(project: Path) -> None:
+    """The disk holds Tiller's content (a flush killed after writing it): nothing to flush."""
+    session = journaled(project)
+    session.workspace.write("guide.txt", "one\nTWO\n")
+    (project / "guide.txt").write_text("one\nTWO\n")
+    assert resumed(session).workspace.changes() == []

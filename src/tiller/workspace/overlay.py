@@ -622,7 +622,10 @@ class Workspace:
             seen = layers.touch(path)
             if seen.digest == digest:
                 return False
-            if digest == content_digest(None):
+            if seen.exists and seen.text == layers.files.get(path):
+                # The disk already holds the change (a flush killed after writing it).
+                pinned = replace(seen, expected=digest)
+            elif digest == content_digest(None):
                 pinned = Snapshot(None, expected=digest)
             elif text is not None and content_digest(text.encode("utf-8")) == digest:
                 pinned = Snapshot(text.encode("utf-8"), mode=seen.mode, expected=digest)
