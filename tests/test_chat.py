@@ -256,6 +256,27 @@ def test_export_to_a_relative_path_is_from_the_cwd(
     assert (project / "sub" / "out.patch").is_file()
 
 
+def test_export_never_replaces_a_file_that_is_not_a_patch(
+    chat: Chat, model: ScriptedModel, project: Path
+) -> None:
+    """`/export notes.md` over the person's notes refuses and leaves them as they were."""
+    model.add(WRITE, "Wrote it.")
+    run(chat, "write")
+    (project / "sub" / "notes.md").write_text("my notes\n")
+    chat.export("notes.md")
+    assert (project / "sub" / "notes.md").read_text() == "my notes\n"
+
+
+def test_export_replaces_an_earlier_patch(chat: Chat, model: ScriptedModel, project: Path) -> None:
+    """Exporting to the same patch file again refreshes it."""
+    model.add(WRITE, "Wrote it.")
+    run(chat, "write")
+    chat.export("out.patch")
+    chat.session.workspace.write("more.txt", "more\n")
+    chat.export("out.patch")
+    assert (project / "sub" / "out.patch").read_text() == chat.session.workspace.diff()
+
+
 def test_export_warns_when_a_file_changed_on_disk(
     chat: Chat, model: ScriptedModel, project: Path
 ) -> None:

@@ -525,6 +525,8 @@ class Chat:
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
             target = self._export_dir() / f"{self.session.id}-{stamp}.patch"
+        if path and not _replaceable(target):
+            return [Notice(f"{target} exists and is not a patch; export to another name", "error")]
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(patch, encoding="utf-8")
@@ -636,3 +638,18 @@ def _prompts(session: Session) -> list[UserTurn]:
     return [
         t for t in session.history if isinstance(t, UserTurn) and t.kind in ("user", "follow_up")
     ]
+
+
+def _replaceable(target: Path) -> bool:
+    """Whether an export may write `target`: nothing there, an empty file, or an earlier patch.
+
+    A typo (`/export notes.md`) must not replace the person's own file.
+    """
+    try:
+        with open(target, "rb") as handle:
+            head = handle.read(len(b"diff --git "))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # a directory or unreadable: the write fails and says so
+    return head in (b"", b"diff --git ")
