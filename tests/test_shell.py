@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from tiller import EventKind, Session, SessionConfig
 from tiller.approvals import Approval, ApprovalPolicy, Decision, allowed_by_list
-from tiller.errors import ToolError
+from tiller.errors import FlushConflict, ToolError
 from tiller.events import Event
 from tiller.shell.environment import sandbox_env
 from tiller.shell.process import run_command
@@ -99,6 +100,53 @@ def test_modified_file_comes_back_as_modified(tmp_path: Path) -> None:
     workspace = Workspace(root=tmp_path)
     out = run(runner_for(workspace), "echo 2 >> n.txt")
     assert (workspace.read("n.txt"), "M n.txt" in out) == ("1\n2\n", True)
+
+
+def _save_while_running(runner: ShellRunner, file: Path, text: str, command: str) -> str:
+    """Run `command` (it must echo `go` first); the person saves `file` when `go` is printed."""
+
+    def save(delta: str) -> None:
+        if "go" in delta:
+            file.write_text(text)
+
+    return runner.run(
+        command, timeout_ms=None, description="", cancel=threading.Event(), on_output=save
+    )
+
+
+def test_a_file_saved_on_disk_while_a_command_changed_it_keeps_the_save(tmp_path: Path) -> None:
+    """The person saves n.txt while a command appends to it: flushing never overwrites the save."""
+    (tmp_path / "n.txt").write_text("1\n")
+    workspace = Workspace(root=tmp_path)
+    _save_while_running(
+        runner_for(workspace), tmp_path / "n.txt", "1\nmine\n", "echo go; echo 2 >> n.txt"
+    )
+    with contextlib.suppress(FlushConflict):
+        workspace.flush()
+    assert (tmp_path / "n.txt").read_text() == "1\nmine\n"
+
+
+def test_a_file_saved_on_disk_while_a_command_deleted_it_keeps_the_save(tmp_path: Path) -> None:
+    """The person saves n.txt while a command deletes it: flushing never deletes the save."""
+    (tmp_path / "n.txt").write_text("1\n")
+    workspace = Workspace(root=tmp_path)
+    _save_while_running(runner_for(workspace), tmp_path / "n.txt", "1\nmine\n", "echo go; rm n.txt")
+    with contextlib.suppress(FlushConflict):
+        workspace.flush()
+    assert (tmp_path / "n.txt").read_text() == "1\nmine\n"
+
+
+def test_a_file_created_on_disk_while_a_command_created_it_keeps_the_person_s(
+    tmp_path: Path,
+) -> None:
+    """The person creates n.txt while a command creates it too: flushing never overwrites theirs."""
+    workspace = Workspace(root=tmp_path)
+    _save_while_running(
+        runner_for(workspace), tmp_path / "n.txt", "mine\n", "echo go; echo 2 > n.txt"
+    )
+    with contextlib.suppress(FlushConflict):
+        workspace.flush()
+    assert (tmp_path / "n.txt").read_text() == "mine\n"
 
 
 def test_command_runs_in_the_session_cwd(tmp_path: Path) -> None:

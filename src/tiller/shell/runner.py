@@ -259,6 +259,11 @@ def _report(
         marks = {"added": "A", "modified": "M", "deleted": "D"}
         listed = ", ".join(f"{marks[kind]} {path}" for path, kind in collected.changes)
         lines.append(f"Workspace changes from this command: {listed}")
+    if collected.moved:
+        lines.append(
+            "Changed on disk while the command ran, so the disk's version was kept and the "
+            "command's change to it was dropped (read it again): " + ", ".join(collected.moved)
+        )
     if collected.skipped:
         lines.append(
             "Binary files it wrote stay in the sandbox only (the workspace holds text): "

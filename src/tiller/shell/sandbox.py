@@ -110,12 +110,15 @@ class Collected:
         skipped: files the command wrote that the workspace cannot hold (binary).
         too_large: files over `MAX_COLLECT_BYTES`, not read.
         symlinks: `(path, target)` of links the command made; never followed.
+        moved: files the command changed that also changed on disk while it ran;
+            the disk's version wins (the command's stays in the sandbox until the next sync).
     """
 
     changes: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     too_large: list[str] = field(default_factory=list)
     symlinks: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)
 
 
 # -- the directory and its lock ------------------------------------------------------------
@@ -404,8 +407,35 @@ class Sandbox:
             target = "?"
         out.symlinks.append((path, target))
 
+    def _disk_moved(self, path: str) -> bool:
+        """Whether the disk file behind `path` changed while the command ran.
+
+        The command worked on the copy `sync` placed. Bringing its result back
+        after a person saved the file meanwhile would make their save the base
+        of the change, and a flush would overwrite it without a conflict.
+        """
+        root = self.workspace.root
+        if root is None:
+            return False
+        known = self._mirrored.get(path)
+        if known is not None and known.key[0] == "mem":
+            return False  # an overlay change: the workspace pinned its base already
+        try:
+            st = os.stat(root / path)
+        except OSError:
+            return known is not None  # a base file the person deleted meanwhile
+        if known is not None:
+            return known.key[1] != (st.st_mtime_ns, st.st_size, st.st_ino)
+        # Not mirrored, yet on disk: it appeared there during the command (unless the
+        # workspace deleted it, which pinned its base).
+        return path not in dict(self.workspace.changes())
+
     def _forget(self, path: str, out: Collected) -> None:
         """A mirrored file is gone (or is no longer a regular file): delete it in the workspace."""
+        if self._disk_moved(path):
+            out.moved.append(path)
+            self._mirrored.pop(path, None)
+            return
         self._mirrored.pop(path, None)
         if self.workspace.exists(path) and not self.workspace.is_dir(path):
             self.workspace.delete(path)
@@ -429,6 +459,10 @@ class Sandbox:
             self._left_out[path] = st
             if known is not None:
                 known.stat = st  # it stays in the sandbox until the workspace's version changes
+            return
+        if self._disk_moved(path):
+            out.moved.append(path)
+            self._mirrored.pop(path, None)  # the next sync copies the disk's version
             return
         existed = self.workspace.exists(path)
         try:
