@@ -601,6 +601,35 @@ def test_flush_the_editor_refuses_leaves_the_change_unflushed(tmp_path: Path) ->
     )
 
 
+class SavingClient(RecordingClient):
+    """An editor that writes a.txt while the person saves b.txt in another window."""
+
+    def __init__(self, other: Path) -> None:
+        super().__init__()
+        self.other = other
+
+    async def write_text_file(self, session_id: str, path: str, content: str, **_: Any) -> Any:
+        self.other.write_text("mine\n")
+        return await super().write_text_file(session_id, path, content)
+
+
+def test_flush_through_the_editor_keeps_a_file_saved_meanwhile(tmp_path: Path) -> None:
+    """A file to delete that the person saves while the editor writes the others is kept."""
+    (tmp_path / "a.txt").write_text("old\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    edit = call("edit_file", file_path="a.txt", old_string="old", new_string="new")
+    agent = agent_for(ScriptedModel([edit, "Done."]))
+
+    async def body(conn: ClientSideConnection) -> None:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("edit"))
+        agent.sessions[session.session_id].session.workspace.delete("b.txt")
+        await conn.prompt(session_id=session.session_id, prompt=ask("/flush"))
+
+    run(agent, SavingClient(tmp_path / "b.txt"), body, FS)
+    assert (tmp_path / "b.txt").read_text() == "mine\n"
+
+
 def test_output_updates_are_coalesced_within_a_batch() -> None:
     """Of several output-only updates for one call in a batch, only the newest is sent."""
     first = acp.update_tool_call("c1", content=[])

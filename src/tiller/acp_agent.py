@@ -369,12 +369,12 @@ class TillerAgent:
                 break
             through.append(path)
         # The editor wrote these after the conflict check above, so flushing them with
-        # force only makes them the workspace's new base; deletes (which ACP cannot
-        # express) go to disk the same way, under the check already made.
+        # force only makes them the workspace's new base. Deletes (which ACP cannot
+        # express) go to disk checked again: a file saved while the editor wrote is kept.
         try:
-            written = await asyncio.to_thread(
-                workspace.flush, None if not failure else through, True
-            )
+            written = await asyncio.to_thread(workspace.flush, through, True) if through else []
+            if not failure:
+                written += await asyncio.to_thread(workspace.flush, None, False)
         except TillerError as exc:
             return f"Written through the editor: {', '.join(through) or 'none'}; then {exc}"
         on_disk = len(written) - len(through)
