@@ -98,3 +98,12 @@ def test_link_out_of_the_root_is_still_refused(root: Path, tmp_path: Path) -> No
     os.symlink(tmp_path / "outside.txt", root / "out.txt")
     with pytest.raises(WorkspaceError, match="outside the workspace root"):
         Workspace(root=root).read("out.txt")
+
+
+def test_writing_over_a_symlink_loop_is_a_workspace_error(root: Path) -> None:
+    """`a -> b -> a`: writing `a` raises WorkspaceError (as documented), not a raw OSError."""
+    (root / "a").symlink_to("b")
+    (root / "b").symlink_to("a")
+    ws = Workspace(root=root)
+    with pytest.raises(WorkspaceError):
+        ws.write("a", "x\n")

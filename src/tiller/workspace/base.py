@@ -167,7 +167,8 @@ def take_snapshot(file: str) -> Snapshot:
     Raises:
         IsADirectoryError: the path is a directory.
         FileTooLargeError: the file is over `MAX_READ_BYTES` (checked before reading).
-        WorkspaceError: the path is a special file (a FIFO would block), or unreadable.
+        WorkspaceError: the path is a special file (a FIFO would block), a
+            symlink loop, or unreadable.
     """
     taken = time.time_ns()
     try:
@@ -181,8 +182,12 @@ def take_snapshot(file: str) -> Snapshot:
         data = read_bytes(file, MAX_READ_BYTES)
     except (FileNotFoundError, NotADirectoryError):
         return MISSING
+    except IsADirectoryError:
+        raise
     except PermissionError as exc:
         raise WorkspaceError(f"Permission denied reading {file}") from exc
+    except OSError as exc:  # a symlink loop (ELOOP), an I/O error
+        raise WorkspaceError(f"Cannot read {file}: {exc.strerror or exc}") from exc
     return Snapshot(data, signature(st), stat_module.S_IMODE(st.st_mode), taken)
 
 
