@@ -388,6 +388,16 @@ def test_undo_command_reverts_the_edit(tmp_path: Path) -> None:
     assert replies == ["Undid the last turn's edits.", "No unflushed changes."]
 
 
+def test_export_never_replaces_a_file_that_is_not_a_patch(tmp_path: Path) -> None:
+    """`/export notes.md` over the person's notes leaves them as they were."""
+
+    def write_notes() -> None:
+        (tmp_path / "notes.md").write_text("my notes\n")
+
+    run_commands(tmp_path, RecordingClient(), ["/export notes.md"], before=write_notes)
+    assert (tmp_path / "notes.md").read_text() == "my notes\n"
+
+
 def test_export_writes_a_patch_outside_the_tree(tmp_path: Path) -> None:
     """/export with no path writes the patch into Tiller's data dir, not the project."""
     replies = run_commands(tmp_path, RecordingClient(), ["/export"])

@@ -490,6 +490,7 @@ def _mention(uri: str, root: Path | None) -> str:
 
 def export_patch(session: Session, argument: str) -> str:
     """Write the workspace diff to `argument` (relative to the root) or the data dir."""
+    from tiller.chat import patch_may_replace
     from tiller.journal import data_dir
 
     patch = session.workspace.diff()
@@ -498,6 +499,8 @@ def export_patch(session: Session, argument: str) -> str:
     root = session.workspace.root or Path.cwd()
     if argument:
         target = root / argument
+        if not patch_may_replace(target):
+            return f"Nothing exported: {target} exists and is not a patch; give another name."
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = data_dir() / "exports" / f"tiller-{session.id}-{stamp}.patch"

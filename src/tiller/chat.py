@@ -525,7 +525,7 @@ class Chat:
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
             target = self._export_dir() / f"{self.session.id}-{stamp}.patch"
-        if path and not _replaceable(target):
+        if path and not patch_may_replace(target):
             return [Notice(f"{target} exists and is not a patch; export to another name", "error")]
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -640,8 +640,8 @@ def _prompts(session: Session) -> list[UserTurn]:
     ]
 
 
-def _replaceable(target: Path) -> bool:
-    """Whether an export may write `target`: nothing there, an empty file, or an earlier patch.
+def patch_may_replace(target: Path) -> bool:
+    """Whether an exported patch may be written to `target`: nothing there, empty, or a patch.
 
     A typo (`/export notes.md`) must not replace the person's own file.
     """
