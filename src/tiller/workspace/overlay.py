@@ -622,7 +622,7 @@ class Workspace:
             seen = layers.touch(path)
             if seen.digest == digest:
                 return False
-            if seen.exists and seen.text == layers.files.get(path):
+            if path in layers.files and seen.text == layers.files[path]:
                 # The disk already holds the change (a flush killed after writing it).
                 pinned = replace(seen, expected=digest)
             elif digest == content_digest(None):
