@@ -91,6 +91,13 @@ def test_flush_skips_identical_writes(base: Path) -> None:
     assert ws.flush() == []
 
 
+def test_a_name_starting_with_two_dots_flushes(base: Path) -> None:
+    """`..notes` is a file in the root, not a way out of it."""
+    ws = Workspace(root=base)
+    ws.write("..notes", "n\n")
+    assert (ws.flush(), (base / "..notes").read_text()) == (["..notes"], "n\n")
+
+
 def test_flush_without_root_is_an_error() -> None:
     """A root-less workspace cannot flush."""
     with pytest.raises(WorkspaceError, match="no root"):

@@ -124,7 +124,7 @@ def open_parent(root_real: str, target: str, create: bool = False) -> tuple[int,
         OSError: a component is a link or a file (ELOOP, ENOTDIR), or missing.
     """
     relative = os.path.relpath(target, root_real)
-    if relative.startswith(".."):
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         raise PathEscapeError(f"{target} is outside the workspace root")
     *parts, name = relative.split(os.sep)
     fd = os.open(root_real, _DIR_FLAGS)
