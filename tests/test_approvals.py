@@ -173,6 +173,10 @@ TABLE: list[tuple[str, str]] = [
     ("git log --outp=x", "`git log --output` writes a file"),
     ("sed --in-pl s/a/b/ f", "`sed -i`"),
     ("rg --pr=./evil foo", "`rg --pre`"),
+    ("printf -v 'a[$(touch PWNED)]' x", "`printf -v` assigns"),
+    ("printf -v PATH . ; ls", "`printf -v` assigns"),
+    ("printf -vPATH .", "`printf -v` assigns"),
+    ("printf -- -v x", ALLOWED),
     # -- read-only commands that stop being read-only ---------------------------------------
     ("git branch -D main", "ALLOWED-BY-OLD-EXAMPLE"),
     ("git push origin main", "ALLOWED-BY-OLD-EXAMPLE"),

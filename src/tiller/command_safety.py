@@ -232,7 +232,19 @@ def _sort_problem(argv: tuple[str, ...]) -> str:
     return ""
 
 
+def _printf_problem(argv: tuple[str, ...]) -> str:
+    # bash evaluates an array subscript in the variable's name, command substitution
+    # included (`printf -v 'a[$(cmd)]' x`), and `-v PATH` changes which `ls` runs next.
+    for arg in argv[1:]:
+        if arg == "--" or not arg.startswith("-"):
+            break
+        if "v" in _short_bundle(arg):
+            return "`printf -v` assigns a shell variable (its name can run code, or be PATH)"
+    return ""
+
+
 _OPTION_CHECKS: dict[str, Check] = {
+    "printf": _printf_problem,
     "git": _git_problem,
     "find": _find_problem,
     "rg": _rg_problem,
