@@ -351,8 +351,11 @@ def load_env_file(path: Path) -> list[str]:
     """
     from dotenv import dotenv_values
 
+    from tiller.shell.confinement import hide
+
     if not Path(path).is_file():
         raise ConfigError(f"{path}: no such .env file")
+    hide(path)  # it holds keys: a command must not `cat` it
     loaded = []
     for name, value in dotenv_values(path).items():
         if value is not None and name not in os.environ:

@@ -73,6 +73,20 @@ def test_credential_files_are_hidden(
     assert ("PRIVATE KEY" in out, "hunter2" in out) == (False, False)
 
 
+def test_env_file_the_user_named_is_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `--env-file` Tiller loaded its keys from reads as empty inside."""
+    from tiller.settings import load_env_file
+
+    env_file = outside / "keys.env"
+    env_file.write_text("TILLER_TEST_ENV_FILE_KEY=sk-from-the-env-file-0451\n")
+    monkeypatch.setenv("TILLER_TEST_ENV_FILE_KEY", "set")  # so loading leaves os.environ alone
+    load_env_file(env_file)
+    out = run(tmp_path, f"cat {env_file} 2>&1")
+    assert "sk-from-the-env-file-0451" not in out
+
+
 @pytest.mark.skipif(not os.access("/run", os.W_OK), reason="needs to create a socket in /run")
 def test_sockets_under_run_are_unreachable(tmp_path: Path) -> None:
     """A Unix socket in /run (docker.sock's home) cannot be connected to."""

@@ -205,12 +205,23 @@ def unavailable(sandbox_mode: str) -> str | None:
     return None if sandbox_mode == "none" else problem()
 
 
+_SECRET_FILES: list[Path] = []
+"""Files this process read secrets from (`--env-file`): hidden from every command."""
+
+
+def hide(path: str | Path) -> None:
+    """Hide `path` from every command this process confines from now on (a `.env` file)."""
+    resolved = Path(os.path.abspath(path))
+    if resolved not in _SECRET_FILES:
+        _SECRET_FILES.append(resolved)
+
+
 def hidden_paths(extra: Iterable[str | Path] = ()) -> tuple[Path, ...]:
-    """Tiller's own data and config directories, plus `extra`: what commands must not read."""
+    """What commands must not read: Tiller's data and config dirs, env files it loaded, `extra`."""
     from tiller.journal import data_dir
     from tiller.settings import user_config_path
 
-    return (data_dir(), user_config_path().parent, *(Path(p) for p in extra))
+    return (data_dir(), user_config_path().parent, *_SECRET_FILES, *(Path(p) for p in extra))
 
 
 def describe(sandbox_mode: str, network: bool) -> str:
