@@ -73,6 +73,31 @@ def test_credential_files_are_hidden(
     assert ("PRIVATE KEY" in out, "hunter2" in out) == (False, False)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".claude/.credentials.json",
+        ".codex/auth.json",
+        ".gemini/oauth_creds.json",
+        ".pgpass",
+        ".bash_history",
+        ".cache/huggingface/token",
+        ".cargo/credentials.toml",
+        ".config/git/credentials",
+        ".vault-token",
+    ],
+)
+def test_more_credential_files_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Other agents' logins, tokens and shell history under the home read as empty."""
+    (outside / name).parent.mkdir(parents=True, exist_ok=True)
+    (outside / name).write_text("sk-credential-in-home-7781\n")
+    monkeypatch.setenv("HOME", str(outside))
+    out = run(tmp_path, f"cat ~/{name} 2>&1")
+    assert "sk-credential-in-home-7781" not in out
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
