@@ -480,6 +480,13 @@ def load_settings(
                 f"{project}: shell.{trusted[0]} may only be set in your user config "
                 f"({user}) or with --yes: a repository must not approve its own commands"
             )
+        if "api_base" in project_data:
+            # The provider's key goes to whatever endpoint is set: a repository must not pick it.
+            raise ConfigError(
+                f"{project}: api_base may only be set in your user config ({user}), "
+                "TILLER_API_BASE or --api-base: a repository must not choose where your API "
+                "key is sent"
+            )
         layers.append((str(project), project_data))
         if project.is_file():
             files.append(project)
