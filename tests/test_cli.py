@@ -113,6 +113,19 @@ def test_run_auth_error_exit_code(fake_server, tmp_path: Path, transport: str) -
     assert result.exit_code == EXIT_ERROR
 
 
+def test_run_never_prints_a_key_the_provider_echoes(
+    fake_server, tmp_path: Path, transport: str
+) -> None:
+    """A provider error quoting the API key reaches neither `--json` events nor stderr."""
+    key = "sk-echoed-key-5f0c2e9a"
+    fake_server.add(ServerReply(status=401, error_message=f"Incorrect API key provided: {key}"))
+    base = ["run", "--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    base += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "no-skills")]
+    argv = [*base, "--transport", transport, "--json", "x"]
+    result = CliRunner().invoke(app, argv, env={"OPENAI_API_KEY": key})
+    assert (key in result.stdout, key in result.stderr) == (False, False)
+
+
 def test_run_json_lines_parse(fake_server, tmp_path: Path, transport: str) -> None:
     """--json prints one parseable event per line with stable fields."""
     fake_server.add(ServerReply(text="hi"))
