@@ -137,3 +137,13 @@ def test_one_command_cannot_make_tiller_read_more_than_the_budget(runner: ShellR
     )
     kept = sum(len(text) for text in runner.workspace.files().values())
     assert (kept <= 100 * 1024 * 1024, "past 100 MB" in out) == (True, True)
+
+
+@pytest.mark.parametrize(("gitignore", "expected"), [("", ["b\udcffd"]), ("b*\n", [])])
+def test_non_utf8_file_name_does_not_break_collect(
+    runner: ShellRunner, gitignore: str, expected: list[str]
+) -> None:
+    """A file whose name is not UTF-8 comes back (or is ignored) like any other."""
+    (runner.workspace.root / ".gitignore").write_text(gitignore)  # type: ignore[operator]
+    run(runner, "printf 'x\\n' > \"$(printf 'b\\xffd')\"")
+    assert [path for path, _ in runner.workspace.changes()] == expected

@@ -363,7 +363,7 @@ class Sandbox:
             except OSError:
                 continue
             if stat_module.S_ISDIR(st.st_mode):
-                if depth >= MAX_DEPTH or (chain and is_ignored(chain, path, True)):
+                if depth >= MAX_DEPTH or (chain and is_ignored(chain, _matchable(path), True)):
                     continue
                 try:
                     sub = enter(dir_fd, name)
@@ -374,7 +374,7 @@ class Sandbox:
                 finally:
                     os.close(sub)
                 continue
-            if chain and is_ignored(chain, path, False):
+            if chain and is_ignored(chain, _matchable(path), False):
                 continue
             seen.add(path)
             known = self._mirrored.get(path)
@@ -388,14 +388,14 @@ class Sandbox:
                     self._forget(path, out)
                 continue
             if known is None:
-                if _NOISE.match_file(path) or self._left_out.get(path) == _stat_key(st):
+                if _is_noise(path) or self._left_out.get(path) == _stat_key(st):
                     continue
                 self._bring_back(path, read_file(dir_fd, name, self._limit()), out)
             elif _stat_key(st) != known.stat:
                 self._bring_back(path, read_file(dir_fd, name, self._limit()), out)
 
     def _link(self, dir_fd: int, name: str, path: str, st: os.stat_result, out: Collected) -> None:
-        if self._left_out.get(path) == _stat_key(st) or _NOISE.match_file(path):
+        if self._left_out.get(path) == _stat_key(st) or _is_noise(path):
             return
         self._left_out[path] = _stat_key(st)
         try:
@@ -445,6 +445,15 @@ class Sandbox:
         key = known.key if same and known is not None else ("mem", _digest(text))
         self._mirrored[path] = _Mirrored(key, st)
         self._left_out.pop(path, None)
+
+
+def _matchable(path: str) -> str:
+    """`path` as text the ignore patterns can take (RE2 refuses a non-UTF-8 name's surrogates)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _is_noise(path: str) -> bool:
+    return _NOISE.match_file(_matchable(path))
 
 
 def _small_file(entry: os.DirEntry[str]) -> bool:
