@@ -363,7 +363,7 @@ class Sandbox:
             except OSError:
                 continue
             if stat_module.S_ISDIR(st.st_mode):
-                if depth >= MAX_DEPTH or (chain and is_ignored(chain, _matchable(path), True)):
+                if depth >= MAX_DEPTH or (chain and is_ignored(chain, path, True)):
                     continue
                 try:
                     sub = enter(dir_fd, name)
@@ -374,7 +374,7 @@ class Sandbox:
                 finally:
                     os.close(sub)
                 continue
-            if chain and is_ignored(chain, _matchable(path), False):
+            if chain and is_ignored(chain, path, False):
                 continue
             seen.add(path)
             known = self._mirrored.get(path)
