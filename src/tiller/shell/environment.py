@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from tiller.redaction import is_secret_name, redact_urls
+from tiller.redaction import Redactor, is_secret_name, redact_urls
 
 SECRET_PATTERNS: tuple[str, ...] = (
     "*_API_KEY",
@@ -53,9 +53,14 @@ def is_secret(name: str, patterns: Iterable[str] = SECRET_PATTERNS) -> bool:
     )
 
 
+_FORMATS = Redactor()
+"""Knows no values: finds the unmistakable token formats (`sk-ant-...`, `ghp_...`, `AKIA...`)."""
+
+
 def carries_credentials(value: str) -> bool:
-    """Whether a value holds a URL with credentials (`postgres://user:pass@host`, `?token=`)."""
-    return "://" in value and redact_urls(value) != value
+    """Whether a value holds a URL with credentials (`postgres://user:pass@host`, `?token=`)
+    or a token in a known format (a key under an innocent name: `LLM=sk-ant-...`)."""
+    return ("://" in value and redact_urls(value) != value) or _FORMATS.contains_secret(value)
 
 
 def is_secret_variable(name: str, value: str) -> bool:
