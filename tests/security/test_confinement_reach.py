@@ -98,6 +98,17 @@ def test_more_credential_files_are_hidden(
     assert "sk-credential-in-home-7781" not in out
 
 
+@pytest.mark.parametrize("name", ["GOOGLE_APPLICATION_CREDENTIALS", "KUBECONFIG"])
+def test_credential_file_a_variable_names_is_hidden(
+    tmp_path: Path, outside: Path, name: str
+) -> None:
+    """A key file named by the environment (outside the home) reads as empty inside."""
+    key_file = outside / "service-account.json"
+    key_file.write_text('{"private_key": "sk-named-by-a-variable-3141"}\n')
+    out = run(tmp_path, f"cat {key_file} 2>&1", environ={**os.environ, name: str(key_file)})
+    assert "sk-named-by-a-variable-3141" not in out
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

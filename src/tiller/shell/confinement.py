@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -252,12 +252,61 @@ def hide(path: str | Path) -> None:
         _SECRET_FILES.append(resolved)
 
 
-def hidden_paths(extra: Iterable[str | Path] = ()) -> tuple[Path, ...]:
-    """What commands must not read: Tiller's data and config dirs, env files it loaded, `extra`."""
+CREDENTIAL_VARIABLES: tuple[str, ...] = (
+    "KUBECONFIG",
+    "DOCKER_CONFIG",
+    "NETRC",
+    "PGPASSFILE",
+    "GNUPGHOME",
+    "PASSWORD_STORE_DIR",
+    "CLOUDSDK_CONFIG",
+    "AZURE_CONFIG_DIR",
+    "GH_CONFIG_DIR",
+    "BOTO_CONFIG",
+)
+"""Variables that name where credentials live; so does any variable named like a secret
+(`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_SHARED_CREDENTIALS_FILE`)."""
+
+
+def credential_files(environ: Mapping[str, str]) -> list[Path]:
+    """The existing absolute paths that credential variables in `environ` name."""
+    from tiller.shell.environment import is_secret
+
+    found: list[Path] = []
+    for name, value in environ.items():
+        named_dir = name in CREDENTIAL_VARIABLES
+        if not named_dir and not is_secret(name):
+            continue
+        for part in value.split(os.pathsep):  # KUBECONFIG is a list
+            if not os.path.isabs(part):
+                continue
+            # A secret-named variable hides only a file: one naming `/usr` must not empty it.
+            if os.path.isfile(part) or (named_dir and _narrow_dir(Path(part))):
+                found.append(Path(part))
+    return found
+
+
+def _narrow_dir(path: Path) -> bool:
+    """A directory deep enough to hide whole (`~/.kube`, not `/home` or the home itself)."""
+    return path.is_dir() and len(path.resolve().parts) > 3 and path.resolve() != Path.home()
+
+
+def hidden_paths(
+    extra: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None
+) -> tuple[Path, ...]:
+    """What commands must not read: Tiller's data and config dirs, env files it loaded,
+    files credential variables name (in `environ`, default `os.environ`), and `extra`."""
     from tiller.journal import data_dir
     from tiller.settings import user_config_path
 
-    return (data_dir(), user_config_path().parent, *_SECRET_FILES, *(Path(p) for p in extra))
+    named = credential_files(os.environ if environ is None else environ)
+    return (
+        data_dir(),
+        user_config_path().parent,
+        *_SECRET_FILES,
+        *named,
+        *(Path(p) for p in extra),
+    )
 
 
 def describe(sandbox_mode: str, network: bool) -> str:

@@ -106,7 +106,9 @@ class ShellRunner:
         if why is not None:
             raise ConfinementError(why)
         root = self.workspace.root if self.workspace.root is not None else self.sandbox.path
-        hidden = self.settings.hidden if self.settings.hidden is not None else hidden_paths()
+        hidden = self.settings.hidden
+        if hidden is None:
+            hidden = hidden_paths(environ=self.settings.environ)
         confinement = Confinement(
             root=root, sandbox=self.sandbox.path, network=self.settings.network, hidden=hidden
         )
