@@ -288,7 +288,7 @@ def credential_files(environ: Mapping[str, str]) -> list[Path]:
 
 def _narrow_dir(path: Path) -> bool:
     """A directory deep enough to hide whole (`~/.kube`, not `/home` or the home itself)."""
-    return path.is_dir() and len(path.resolve().parts) > 3 and path.resolve() != Path.home()
+    return path.is_dir() and len(path.resolve().parts) > 2 and path.resolve() != Path.home()
 
 
 def hidden_paths(
