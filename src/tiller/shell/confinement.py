@@ -121,8 +121,11 @@ class Confinement:
     hidden: tuple[Path, ...] = ()
     home: Path | None = field(default_factory=Path.home)
 
-    def argv(self, command: str, cwd: str = "") -> list[str]:
+    def argv(self, command: str, cwd: str = "", info_fd: int | None = None) -> list[str]:
         """The bwrap argv that runs `command` with bash in `cwd` (relative to the root).
+
+        With `info_fd`, bwrap writes the sandbox's PID 1 there (`--info-fd`), so the
+        caller can wait until the whole namespace is gone (see `process.run_command`).
 
         Raises:
             ConfinementError: the root is `/`: the sandbox would replace the whole host.
@@ -154,6 +157,8 @@ class Confinement:
         args += ["--bind", str(self.sandbox), str(root)]
         for path in _git_paths(root):
             args += ["--ro-bind", str(path), str(path)]
+        if info_fd is not None:
+            args += ["--info-fd", str(info_fd)]
         target = given / cwd if cwd else given
         args += ["--chdir", str(target), "--", "bash", "-c", command]
         return args
