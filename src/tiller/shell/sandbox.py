@@ -211,6 +211,7 @@ class Sandbox:
         self._mirrored: dict[str, _Mirrored] = {}
         self._left_out: dict[str, Stat] = {}
         self._budget = MAX_COLLECT_TOTAL_BYTES
+        self._root_fd = -1  # the copy's root while `collect` runs
 
     @property
     def path(self) -> Path:
@@ -318,6 +319,7 @@ class Sandbox:
         self._budget = MAX_COLLECT_TOTAL_BYTES
         seen: set[str] = set()
         root_fd = open_root(tree)
+        self._root_fd = root_fd
         try:
             ignore = IgnoreFiles(tree)
             self._walk(root_fd, "", ignore, (), 0, seen, out)
@@ -331,6 +333,7 @@ class Sandbox:
                 elif _stat_key(st) != known.stat:
                     self._bring_back(path, read_at(root_fd, path, self._limit()), out)
         finally:
+            self._root_fd = -1
             os.close(root_fd)
         return out
 
@@ -411,6 +414,29 @@ class Sandbox:
             self.workspace.delete(path)
             out.changes.append((path, "deleted"))
 
+    def _clear_way(self, path: str, out: Collected) -> None:
+        """Forget what the command replaced at or above `path`, so the file can come back now.
+
+        A directory it turned into a file still holds mirrored files in the workspace; a
+        file it turned into a directory is still a file there. Either would refuse the write.
+        """
+        if self.workspace.is_dir(path):
+            prefix = path + "/"
+            for known in [p for p in self._mirrored if p.startswith(prefix)]:
+                self._forget_if_gone(known, out)
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in self._mirrored:
+                self._forget_if_gone(parent, out)
+            parent = parent.rpartition("/")[0]
+
+    def _forget_if_gone(self, path: str, out: Collected) -> None:
+        if self._root_fd < 0:
+            return  # only `collect` knows what the copy holds now
+        st = lstat_at(self._root_fd, path)
+        if st is None or not stat_module.S_ISREG(st.st_mode):
+            self._forget(path, out)
+
     def _limit(self) -> int:
         return max(0, min(MAX_COLLECT_BYTES, self._budget))
 
@@ -436,6 +462,7 @@ class Sandbox:
         except WorkspaceError:
             same = False
         if not same:
+            self._clear_way(path, out)
             try:
                 self.workspace.write(path, text)
             except WorkspaceError:
