@@ -100,7 +100,7 @@ def line_printer(stream: TextIO, redactor: _Redactor | None = None) -> Callable[
             ):
                 key = (event.get("session_id"), event["kind"], data.get("call_id"))
                 text = held.pop(key, ("", event))[0] + data["delta"]
-                cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t")) + 1
+                cut = max(text.rfind(c) for c in " \n\t\r") + 1
                 if cut == 0 and len(text) >= _HOLD_LIMIT:
                     cut = len(text)
                 if cut < len(text):

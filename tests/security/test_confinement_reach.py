@@ -109,6 +109,17 @@ def test_credential_file_a_variable_names_is_hidden(
     assert "sk-named-by-a-variable-3141" not in out
 
 
+def test_credential_files_under_xdg_config_home_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gh`'s token under a moved XDG_CONFIG_HOME reads as empty, as under ~/.config."""
+    (outside / "gh").mkdir()
+    (outside / "gh" / "hosts.yml").write_text("oauth_token: gho_moved-config-home-1618\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(outside))
+    out = run(tmp_path, f"cat {outside}/gh/hosts.yml 2>&1")
+    assert "gho_moved-config-home-1618" not in out
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

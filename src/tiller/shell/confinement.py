@@ -168,6 +168,7 @@ class Confinement:
         candidates = list(self.hidden)
         if self.home is not None:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
+            candidates += _moved_xdg_paths(self.home)
         parent = Path(os.path.realpath(self.sandbox)).parent.parent
         if not _inside(parent, Path("/tmp")):
             candidates.append(parent)  # other sessions' sandboxes (a TMPDIR outside /tmp)
@@ -181,6 +182,25 @@ class Confinement:
             out.append(path)
         # An ancestor of the root is hidden before the root is bound, so it stays visible.
         return out
+
+
+_XDG_DIRS = (
+    ("XDG_CONFIG_HOME", ".config/"),
+    ("XDG_DATA_HOME", ".local/share/"),
+    ("XDG_CACHE_HOME", ".cache/"),
+)
+
+
+def _moved_xdg_paths(home: Path) -> list[Path]:
+    """`CREDENTIAL_PATHS` under `~/.config` (and the like) where XDG variables moved them."""
+    out: list[Path] = []
+    for variable, default in _XDG_DIRS:
+        moved = os.environ.get(variable, "")
+        if not os.path.isabs(moved) or Path(moved) == home / default.rstrip("/"):
+            continue
+        names = [n.removeprefix(default) for n in CREDENTIAL_PATHS if n.startswith(default)]
+        out += [Path(moved, name) for name in names]
+    return out
 
 
 def _inside(path: Path, parent: Path) -> bool:
