@@ -173,6 +173,10 @@ TABLE: list[tuple[str, str]] = [
     ("git log --outp=x", "`git log --output` writes a file"),
     ("sed --in-pl s/a/b/ f", "`sed -i`"),
     ("rg --pr=./evil foo", "`rg --pre`"),
+    ("printf -v 'a[$(touch PWNED)]' x", "`printf -v` assigns"),
+    ("printf -v PATH . ; ls", "`printf -v` assigns"),
+    ("printf -vPATH .", "`printf -v` assigns"),
+    ("printf -- -v x", ALLOWED),
     # -- read-only commands that stop being read-only ---------------------------------------
     ("git branch -D main", "ALLOWED-BY-OLD-EXAMPLE"),
     ("git push origin main", "ALLOWED-BY-OLD-EXAMPLE"),
@@ -412,3 +416,29 @@ def test_approval_request_carries_the_reason(tmp_path: Path) -> None:
     finally:
         session.close()
     assert reasons == ["`touch made.txt` is not on the allow-list"]
+
+
+@pytest.mark.parametrize(
+    ("command", "allow", "reason"),
+    [
+        ("tar -tf a.tar --use-compress-program='sh -c x'", "tar -tf", "`tar --use-compress"),
+        ("tar -tf a.tar -I 'sh -c x'", "tar -tf", "`tar --use-compress"),
+        ("tar tIf 'sh -c x' a.tar", "tar", "`tar --use-compress"),
+        ("tar -tf a.tar --checkpoint-action=exec='touch x'", "tar -tf", "`tar --checkpoint-action"),
+        ("tar -xf a.tar --to-command='touch x'", "tar", "`tar --to-command"),
+        ("tar -tf a.tar --info-script=./x", "tar -tf", "`tar --info-script"),
+        ("tar -tf a.tar -F ./x", "tar -tf", "`tar --info-script"),
+        ("tar --rsh-command=./x -tf h:a.tar", "tar", "`tar --rsh-command"),
+        ("awk 'BEGIN { system(\"touch x\") }'", "awk", "`awk` runs"),
+        ("gawk -f prog.awk data", "gawk", "`gawk` runs"),
+        ("man -P 'touch x' ls", "man", "`man -P`"),
+        ("man --pager='touch x' ls", "man", "`man -P`"),
+        ("man -H'touch x' ls", "man", "`man -H`"),
+    ],
+)
+def test_allow_list_entry_does_not_cover_options_that_run_code(
+    command: str, allow: str, reason: str
+) -> None:
+    """An allow-listed tar, awk or man still asks when it is told to run a program."""
+    verdict = review(command, (allow,))
+    assert (verdict.allowed, reason in verdict.reason) == (False, True), verdict.reason

@@ -113,6 +113,34 @@ def test_run_auth_error_exit_code(fake_server, tmp_path: Path, transport: str) -
     assert result.exit_code == EXIT_ERROR
 
 
+def test_run_never_prints_a_key_the_provider_echoes(
+    fake_server, tmp_path: Path, transport: str
+) -> None:
+    """A provider error quoting the API key reaches neither `--json` events nor stderr."""
+    key = "sk-echoed-key-5f0c2e9a"
+    fake_server.add(ServerReply(status=401, error_message=f"Incorrect API key provided: {key}"))
+    base = ["run", "--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    base += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "no-skills")]
+    argv = [*base, "--transport", transport, "--json", "x"]
+    result = CliRunner().invoke(app, argv, env={"OPENAI_API_KEY": key})
+    assert (key in result.stdout, key in result.stderr) == (False, False)
+
+
+def test_run_json_redacts_what_the_journal_would(fake_server, tmp_path: Path) -> None:
+    """A token read from a file and repeated by the model (split across deltas) never prints."""
+    token = "AKIA" + "ABCDEFGHIJKLMNOP"
+    (tmp_path / "conf.py").write_text(f"aws = '{token}'\n")
+    read = ServerReply(tool_calls=[("read_file", json.dumps({"file_path": "conf.py"}))])
+    fake_server.add(read, ServerReply(text=f"The key is {token} here.", chunk_size=3))
+    result = run(fake_server, tmp_path, "--transport", "openai", "--json", "x")
+    texts = [
+        json.loads(line)["data"].get("delta", "")
+        for line in result.stdout.splitlines()
+        if '"assistant_text_delta"' in line
+    ]
+    assert (token in result.stdout, "".join(texts)) == (False, "The key is [redacted] here.")
+
+
 def test_run_json_lines_parse(fake_server, tmp_path: Path, transport: str) -> None:
     """--json prints one parseable event per line with stable fields."""
     fake_server.add(ServerReply(text="hi"))

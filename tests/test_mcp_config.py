@@ -149,6 +149,13 @@ def test_server_env_filters_secrets() -> None:
     assert server_env(config, environ) == {"KEEP_TOKEN": "1", "HOME": "/h"}
 
 
+def test_server_env_filters_what_the_journal_counts_as_secret() -> None:
+    """Names the journal redacts (`SECRET_KEY`) and URL passwords do not reach a server."""
+    config = McpServerConfig(name="x", command="x")
+    environ = {"SECRET_KEY": "2", "DATABASE_URL": "postgres://u:hunter22@db/app", "HOME": "/h"}
+    assert server_env(config, environ) == {"HOME": "/h"}
+
+
 @pytest.mark.parametrize(
     ("server", "tool", "expected"),
     [

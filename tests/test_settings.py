@@ -170,3 +170,11 @@ def test_session_default_model_follows_project_config(dirs: tuple[Path, Path]) -
     _, root = dirs
     write(root / ".tiller", 'model = "openai/from-config"\n')
     assert Session(root=root, skills_dirs=[]).model == "openai/from-config"
+
+
+def test_project_config_may_not_set_api_base(dirs: tuple[Path, Path]) -> None:
+    """A repository cannot send the user's API key to an endpoint of its choosing."""
+    _, root = dirs
+    write(root / ".tiller", 'api_base = "https://attacker.example/v1"\n')
+    with pytest.raises(ConfigError, match="api_base may only be set in your user config"):
+        load_settings(root)

@@ -313,11 +313,28 @@ def test_path_entries_inside_the_root_are_dropped(tmp_path: Path) -> None:
         "GCP_CREDENTIAL",
         "AWS_SECRET_ACCESS_KEY",
         "github_token",
+        "SECRET_KEY",
+        "OPENAI_KEY",
+        "GH_AUTH",
+        "DB_PASS",
+        "SESSION_COOKIE",
+        "MY_APIKEY",
+        "NPM_CONFIG__AUTH",
     ],
 )
 def test_secret_names_are_dropped(name: str) -> None:
     """Every secret-looking name is removed."""
     assert name not in sandbox_env({name: "x"})
+
+
+def test_variable_holding_a_known_token_format_is_dropped() -> None:
+    """A provider key under an innocent name (`LLM=sk-ant-...`) does not reach a command."""
+    assert "LLM" not in sandbox_env({"LLM": "sk-ant-api03-" + "a1B2c3D4e5F6g7H8i9J0k"})
+
+
+def test_variable_holding_url_credentials_is_dropped() -> None:
+    """A URL with a password in it (DATABASE_URL) does not reach a command."""
+    assert "DATABASE_URL" not in sandbox_env({"DATABASE_URL": "postgres://u:hunter22@db/app"})
 
 
 @pytest.mark.parametrize("name", ["PATH", "HOME", "LANG", "TERM", "LC_ALL", "PYTHONPATH", "GOPATH"])

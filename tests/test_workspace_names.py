@@ -94,3 +94,9 @@ def test_diff_notes_show_the_name_with_escapes(root: Path) -> None:
     with open(os.fsencode(root) + b"/" + RAW, "wb") as handle:
         handle.write(b"theirs\n")
     assert [note.split(" ")[0] for note in ws.diff_notes()] == ["caf\\xe9.txt"]
+
+
+def test_gitignore_pattern_matching_the_name_ignores_it(root: Path) -> None:
+    """A `.gitignore` pattern that matches the non-UTF-8 name ignores it instead of crashing."""
+    (root / ".gitignore").write_text("caf*\n")
+    assert sorted(Workspace(root=root).base_files()) == [".gitignore", "plain.txt"]

@@ -290,8 +290,10 @@ def run(
     try:
         if json_events:
             from tiller.json_lines import line_printer
+            from tiller.redaction import Redactor, secret_values
 
-            session.subscribe(line_printer(sys.stdout))
+            redactor = Redactor(secret_values(session.llm_options))
+            session.subscribe(line_printer(sys.stdout, redactor))
         elif sys.stderr.isatty():
             from tiller.cli_progress import progress_line
 

@@ -232,7 +232,60 @@ def _sort_problem(argv: tuple[str, ...]) -> str:
     return ""
 
 
+def _printf_problem(argv: tuple[str, ...]) -> str:
+    # bash evaluates an array subscript in the variable's name, command substitution
+    # included (`printf -v 'a[$(cmd)]' x`), and `-v PATH` changes which `ls` runs next.
+    for arg in argv[1:]:
+        if arg == "--" or not arg.startswith("-"):
+            break
+        if "v" in _short_bundle(arg):
+            return "`printf -v` assigns a shell variable (its name can run code, or be PATH)"
+    return ""
+
+
+_TAR_RUNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("--use-compress-program",), "I", "--use-compress-program"),
+    (("--to-command",), "", "--to-command"),
+    (("--checkpoint-action",), "", "--checkpoint-action"),
+    (("--info-script", "--new-volume-script"), "F", "--info-script"),
+    (("--rsh-command", "--rmt-command"), "", "--rsh-command"),
+)
+"""tar options that run a program: long names, the short letter, and how a refusal names them."""
+
+
+def _tar_problem(argv: tuple[str, ...]) -> str:
+    for index, arg in enumerate(argv[1:]):
+        if arg == "--":
+            break
+        # `tar tIf prog a.tar`: the first word may be a bundle of letters without a dash.
+        letters = _short_bundle(arg) or (arg if index == 0 and arg.isalpha() else "")
+        for longs, short, shown in _TAR_RUNS:
+            if _long(arg, *longs) or (short and short in letters):
+                return f"`tar {shown}` runs a program"
+    return ""
+
+
+def _awk_problem(argv: tuple[str, ...]) -> str:
+    name = argv[0].rsplit("/", 1)[-1]
+    return f"`{name}` runs a program given inline or in a file (`system()`, pipes, writes)"
+
+
+def _man_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if _long(arg, "--pager") or "P" in _short_bundle(arg):
+            return "`man -P` runs the given pager"
+        if _long(arg, "--html") or "H" in _short_bundle(arg):
+            return "`man -H` runs the given browser"
+    return ""
+
+
 _OPTION_CHECKS: dict[str, Check] = {
+    "printf": _printf_problem,
+    "tar": _tar_problem,
+    "man": _man_problem,
+    **{name: _awk_problem for name in ("awk", "gawk", "mawk", "nawk", "busybox-awk")},
     "git": _git_problem,
     "find": _find_problem,
     "rg": _rg_problem,

@@ -54,19 +54,64 @@ class _Record(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-def line_printer(stream: TextIO) -> Callable[[_Record], None]:
+class _Redactor(Protocol):
+    def redact(self, text: str) -> str: ...
+
+    def redact_data(self, data: Any) -> Any: ...
+
+
+_HOLD_LIMIT = 1024
+"""A delta's last word is held back at most this long (a secret is shorter)."""
+
+
+def line_printer(stream: TextIO, redactor: _Redactor | None = None) -> Callable[[_Record], None]:
     """A subscriber that prints each event (anything with `to_dict`) as one JSON line.
 
     Lines from several threads (subagents) never interleave; a stream that cannot
     encode UTF-8 gets ASCII with escapes, so every line stays valid JSON.
+
+    With a `redactor` (`tiller.redaction.Redactor`) every string is redacted as the
+    journal redacts it. A secret streamed in pieces would pass piece by piece, so
+    each delta stream (`*_delta` events, by kind and call) is printed up to its last
+    blank; the unfinished word waits for the next delta, or for the next other event.
     """
     lock = threading.Lock()
     ascii_only = not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")
+    held: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+
+    def write(record: dict[str, Any]) -> None:
+        stream.write(dumps_line(record, compact=False, ascii_only=ascii_only) + "\n")
+
+    def delta_record(template: dict[str, Any], text: str) -> dict[str, Any]:
+        assert redactor is not None
+        data = redactor.redact_data({k: v for k, v in template["data"].items() if k != "delta"})
+        return {**template, "data": {**data, "delta": redactor.redact(text)}}
 
     def print_line(record: _Record) -> None:
-        line = dumps_line(record.to_dict(), compact=False, ascii_only=ascii_only)
+        event = record.to_dict()
+        data = event.get("data")
         with lock:
-            stream.write(line + "\n")
+            if redactor is None:
+                write(event)
+            elif (
+                str(event.get("kind", "")).endswith("_delta")
+                and isinstance(data, dict)
+                and isinstance(data.get("delta"), str)
+            ):
+                key = (event.get("session_id"), event["kind"], data.get("call_id"))
+                text = held.pop(key, ("", event))[0] + data["delta"]
+                cut = max(text.rfind(c) for c in " \n\t\r") + 1
+                if cut == 0 and len(text) >= _HOLD_LIMIT:
+                    cut = len(text)
+                if cut < len(text):
+                    held[key] = (text[cut:], event)
+                if cut:
+                    write(delta_record(event, text[:cut]))
+            else:
+                for text, template in held.values():
+                    write(delta_record(template, text))
+                held.clear()
+                write(redactor.redact_data(event))
             stream.flush()
 
     return print_line

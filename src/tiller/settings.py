@@ -351,8 +351,11 @@ def load_env_file(path: Path) -> list[str]:
     """
     from dotenv import dotenv_values
 
+    from tiller.shell.confinement import hide
+
     if not Path(path).is_file():
         raise ConfigError(f"{path}: no such .env file")
+    hide(path)  # it holds keys: a command must not `cat` it
     loaded = []
     for name, value in dotenv_values(path).items():
         if value is not None and name not in os.environ:
@@ -476,6 +479,13 @@ def load_settings(
             raise ConfigError(
                 f"{project}: shell.{trusted[0]} may only be set in your user config "
                 f"({user}) or with --yes: a repository must not approve its own commands"
+            )
+        if "api_base" in project_data:
+            # The provider's key goes to whatever endpoint is set: a repository must not pick it.
+            raise ConfigError(
+                f"{project}: api_base may only be set in your user config ({user}), "
+                "TILLER_API_BASE or --api-base: a repository must not choose where your API "
+                "key is sent"
             )
         layers.append((str(project), project_data))
         if project.is_file():

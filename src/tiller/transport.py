@@ -24,6 +24,7 @@ from typing import Any
 
 from tiller.errors import AuthError, ContextOverflowError, ProviderError
 from tiller.model import ModelClient, ModelRequest, ModelResponse, ToolCall, Usage
+from tiller.redaction import Redactor, secret_values
 
 __all__ = [
     "DEFAULT_STALL_TIMEOUT",
@@ -185,6 +186,9 @@ def complete_with_retries(
         except CallFailed as failed:
             failure = classify(failed.error)
             if failure.kind != "retry" or stream.emitted or number == attempts:
+                # A provider may quote the key it rejected (or a URL's password): the
+                # message goes to events, `--json`, stderr and the journal from here.
+                failure.message = _redactor(request.options).redact(failure.message)
                 error = failure.to_error(request.model, stream.emitted, number)
                 error.partial_text = "".join(stream.text)
                 raise error from failed.error
@@ -196,6 +200,11 @@ def complete_with_retries(
         if cancel.wait(delay):
             return ModelResponse(finish_reason="cancelled")
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _redactor(options: Mapping[str, Any]) -> Redactor:
+    """Redacts the request's secret options and every secret-named environment variable."""
+    return Redactor(secret_values(options))
 
 
 # -- failures ------------------------------------------------------------------------------

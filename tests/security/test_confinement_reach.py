@@ -73,6 +73,67 @@ def test_credential_files_are_hidden(
     assert ("PRIVATE KEY" in out, "hunter2" in out) == (False, False)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".claude/.credentials.json",
+        ".codex/auth.json",
+        ".gemini/oauth_creds.json",
+        ".pgpass",
+        ".bash_history",
+        ".cache/huggingface/token",
+        ".cargo/credentials.toml",
+        ".config/git/credentials",
+        ".vault-token",
+    ],
+)
+def test_more_credential_files_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Other agents' logins, tokens and shell history under the home read as empty."""
+    (outside / name).parent.mkdir(parents=True, exist_ok=True)
+    (outside / name).write_text("sk-credential-in-home-7781\n")
+    monkeypatch.setenv("HOME", str(outside))
+    out = run(tmp_path, f"cat ~/{name} 2>&1")
+    assert "sk-credential-in-home-7781" not in out
+
+
+@pytest.mark.parametrize("name", ["GOOGLE_APPLICATION_CREDENTIALS", "KUBECONFIG"])
+def test_credential_file_a_variable_names_is_hidden(
+    tmp_path: Path, outside: Path, name: str
+) -> None:
+    """A key file named by the environment (outside the home) reads as empty inside."""
+    key_file = outside / "service-account.json"
+    key_file.write_text('{"private_key": "sk-named-by-a-variable-3141"}\n')
+    out = run(tmp_path, f"cat {key_file} 2>&1", environ={**os.environ, name: str(key_file)})
+    assert "sk-named-by-a-variable-3141" not in out
+
+
+def test_credential_files_under_xdg_config_home_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gh`'s token under a moved XDG_CONFIG_HOME reads as empty, as under ~/.config."""
+    (outside / "gh").mkdir()
+    (outside / "gh" / "hosts.yml").write_text("oauth_token: gho_moved-config-home-1618\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(outside))
+    out = run(tmp_path, f"cat {outside}/gh/hosts.yml 2>&1")
+    assert "gho_moved-config-home-1618" not in out
+
+
+def test_env_file_the_user_named_is_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `--env-file` Tiller loaded its keys from reads as empty inside."""
+    from tiller.settings import load_env_file
+
+    env_file = outside / "keys.env"
+    env_file.write_text("TILLER_TEST_ENV_FILE_KEY=sk-from-the-env-file-0451\n")
+    monkeypatch.setenv("TILLER_TEST_ENV_FILE_KEY", "set")  # so loading leaves os.environ alone
+    load_env_file(env_file)
+    out = run(tmp_path, f"cat {env_file} 2>&1")
+    assert "sk-from-the-env-file-0451" not in out
+
+
 @pytest.mark.skipif(not os.access("/run", os.W_OK), reason="needs to create a socket in /run")
 def test_sockets_under_run_are_unreachable(tmp_path: Path) -> None:
     """A Unix socket in /run (docker.sock's home) cannot be connected to."""

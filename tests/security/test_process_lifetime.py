@@ -218,3 +218,35 @@ def test_abort_during_a_command_removes_the_sandbox(tmp_path: Path) -> None:
     reply = session.send("go")
     assert session.shell is not None
     assert (reply.stop_reason, session.shell.sandbox.directory) == ("cancelled", None)
+
+
+def test_nothing_writes_into_the_sandbox_after_collect(tmp_path: Path) -> None:
+    """A detached writer is gone before Tiller reads the sandbox back: it collects the last state.
+
+    Otherwise it could still change the copy while Tiller walks it.
+    """
+    root = tmp_path / "root"
+    root.mkdir()
+    runner = ShellRunner(
+        Workspace(root=root),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+        settings=ShellSettings(sandbox_parent=tmp_path),
+    )
+    command = (
+        "setsid bash -c 'trap \"\" TERM HUP; while :; do echo x >> tick.txt; done' "
+        ">/dev/null 2>&1 < /dev/null & "
+        # Many processes for the kernel to end and reap: the namespace takes longer to die.
+        "for i in $(seq 400); do setsid sleep 1000 >/dev/null 2>&1 & done; "
+        "until [ -s tick.txt ]; do :; done; echo started"
+    )
+    try:
+        runner.run(
+            command, timeout_ms=20_000, description="", cancel=threading.Event(),
+            on_output=lambda _: None,
+        )
+        in_sandbox = (runner.sandbox.path / "tick.txt").read_text()
+        collected = runner.workspace.read("tick.txt")
+    finally:
+        runner.close()
+    assert len(in_sandbox) == len(collected)

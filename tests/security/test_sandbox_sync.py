@@ -137,3 +137,42 @@ def test_one_command_cannot_make_tiller_read_more_than_the_budget(runner: ShellR
     )
     kept = sum(len(text) for text in runner.workspace.files().values())
     assert (kept <= 100 * 1024 * 1024, "past 100 MB" in out) == (True, True)
+
+
+@pytest.mark.parametrize(("gitignore", "expected"), [("", ["b\udcffd"]), ("b*\n", [])])
+def test_non_utf8_file_name_does_not_break_collect(
+    runner: ShellRunner, gitignore: str, expected: list[str]
+) -> None:
+    """A file whose name is not UTF-8 comes back (or is ignored) like any other."""
+    (runner.workspace.root / ".gitignore").write_text(gitignore)  # type: ignore[operator]
+    run(runner, "printf 'x\\n' > \"$(printf 'b\\xffd')\"")
+    assert [path for path, _ in runner.workspace.changes()] == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("rm -r sub && echo file > sub", [("sub", "added"), ("sub/a.txt", "deleted")]),
+        ("rm sub/a.txt && mkdir sub/a.txt && echo in > sub/a.txt/b.txt",
+         [("sub/a.txt", "deleted"), ("sub/a.txt/b.txt", "added")]),
+    ],
+)  # fmt: skip
+def test_directory_and_file_swapped_come_back_in_one_command(
+    tmp_path: Path, command: str, expected: list[tuple[str, str]]
+) -> None:
+    """A directory replaced by a file (or the reverse) is brought back whole, at once."""
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.txt").write_text("a\n")
+    runner = ShellRunner(
+        Workspace(root=root),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+        settings=ShellSettings(sandbox_parent=tmp_path),
+    )
+    try:
+        run(runner, command)
+        changes = sorted(runner.workspace.changes())
+    finally:
+        runner.close()
+    assert changes == expected

@@ -111,9 +111,10 @@ def server_env(config: McpServerConfig, environ: Mapping[str, str]) -> dict[str,
     Raises:
         McpConfigError: an `env` value uses a variable that is not set.
     """
-    from tiller.shell.environment import is_secret  # the shell package is heavy to import
+    # the shell package is heavy to import
+    from tiller.shell.environment import is_secret_variable
 
-    env = {name: value for name, value in environ.items() if not is_secret(name)}
+    env = {name: value for name, value in environ.items() if not is_secret_variable(name, value)}
     env.update({name: environ[name] for name in config.env_vars if name in environ})
     env.update({name: expand(value, environ) for name, value in config.env.items()})
     return env

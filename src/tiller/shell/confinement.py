@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -47,6 +47,42 @@ CREDENTIAL_PATHS: tuple[str, ...] = (
     ".config/gcloud",
     ".config/hub",
     ".local/share/keyrings",
+    ".config/git/credentials",
+    ".password-store",
+    ".pgpass",
+    ".my.cnf",
+    ".vault-token",
+    ".s3cfg",
+    ".boto",
+    ".oci",
+    ".gem/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".terraform.d/credentials.tfrc.json",
+    ".terraformrc",
+    ".huggingface",
+    ".cache/huggingface/token",
+    ".config/pip",
+    ".pip",
+    ".m2/settings.xml",
+    ".config/op",
+    ".config/rclone",
+    ".config/github-copilot",
+    # Other coding agents' logins.
+    ".claude",
+    ".claude.json",
+    ".codex",
+    ".gemini",
+    # Shell and REPL history: `export OPENAI_API_KEY=...` typed once stays there.
+    ".bash_history",
+    ".zsh_history",
+    ".histfile",
+    ".local/share/fish/fish_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".sqlite_history",
 )
 """Paths under the home directory hidden from commands: keys a command could print."""
 
@@ -85,8 +121,11 @@ class Confinement:
     hidden: tuple[Path, ...] = ()
     home: Path | None = field(default_factory=Path.home)
 
-    def argv(self, command: str, cwd: str = "") -> list[str]:
+    def argv(self, command: str, cwd: str = "", info_fd: int | None = None) -> list[str]:
         """The bwrap argv that runs `command` with bash in `cwd` (relative to the root).
+
+        With `info_fd`, bwrap writes the sandbox's PID 1 there (`--info-fd`), so the
+        caller can wait until the whole namespace is gone (see `process.run_command`).
 
         Raises:
             ConfinementError: the root is `/`: the sandbox would replace the whole host.
@@ -118,6 +157,8 @@ class Confinement:
         args += ["--bind", str(self.sandbox), str(root)]
         for path in _git_paths(root):
             args += ["--ro-bind", str(path), str(path)]
+        if info_fd is not None:
+            args += ["--info-fd", str(info_fd)]
         target = given / cwd if cwd else given
         args += ["--chdir", str(target), "--", "bash", "-c", command]
         return args
@@ -127,6 +168,7 @@ class Confinement:
         candidates = list(self.hidden)
         if self.home is not None:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
+            candidates += _moved_xdg_paths(self.home)
         parent = Path(os.path.realpath(self.sandbox)).parent.parent
         if not _inside(parent, Path("/tmp")):
             candidates.append(parent)  # other sessions' sandboxes (a TMPDIR outside /tmp)
@@ -140,6 +182,25 @@ class Confinement:
             out.append(path)
         # An ancestor of the root is hidden before the root is bound, so it stays visible.
         return out
+
+
+_XDG_DIRS = (
+    ("XDG_CONFIG_HOME", ".config/"),
+    ("XDG_DATA_HOME", ".local/share/"),
+    ("XDG_CACHE_HOME", ".cache/"),
+)
+
+
+def _moved_xdg_paths(home: Path) -> list[Path]:
+    """`CREDENTIAL_PATHS` under `~/.config` (and the like) where XDG variables moved them."""
+    out: list[Path] = []
+    for variable, default in _XDG_DIRS:
+        moved = os.environ.get(variable, "")
+        if not os.path.isabs(moved) or Path(moved) == home / default.rstrip("/"):
+            continue
+        names = [n.removeprefix(default) for n in CREDENTIAL_PATHS if n.startswith(default)]
+        out += [Path(moved, name) for name in names]
+    return out
 
 
 def _inside(path: Path, parent: Path) -> bool:
@@ -205,12 +266,72 @@ def unavailable(sandbox_mode: str) -> str | None:
     return None if sandbox_mode == "none" else problem()
 
 
-def hidden_paths(extra: Iterable[str | Path] = ()) -> tuple[Path, ...]:
-    """Tiller's own data and config directories, plus `extra`: what commands must not read."""
+_SECRET_FILES: list[Path] = []
+"""Files this process read secrets from (`--env-file`): hidden from every command."""
+
+
+def hide(path: str | Path) -> None:
+    """Hide `path` from every command this process confines from now on (a `.env` file)."""
+    resolved = Path(os.path.abspath(path))
+    if resolved not in _SECRET_FILES:
+        _SECRET_FILES.append(resolved)
+
+
+CREDENTIAL_VARIABLES: tuple[str, ...] = (
+    "KUBECONFIG",
+    "DOCKER_CONFIG",
+    "NETRC",
+    "PGPASSFILE",
+    "GNUPGHOME",
+    "PASSWORD_STORE_DIR",
+    "CLOUDSDK_CONFIG",
+    "AZURE_CONFIG_DIR",
+    "GH_CONFIG_DIR",
+    "BOTO_CONFIG",
+)
+"""Variables that name where credentials live; so does any variable named like a secret
+(`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_SHARED_CREDENTIALS_FILE`)."""
+
+
+def credential_files(environ: Mapping[str, str]) -> list[Path]:
+    """The existing absolute paths that credential variables in `environ` name."""
+    from tiller.shell.environment import is_secret
+
+    found: list[Path] = []
+    for name, value in environ.items():
+        named_dir = name in CREDENTIAL_VARIABLES
+        if not named_dir and not is_secret(name):
+            continue
+        for part in value.split(os.pathsep):  # KUBECONFIG is a list
+            if not os.path.isabs(part):
+                continue
+            # A secret-named variable hides only a file: one naming `/usr` must not empty it.
+            if os.path.isfile(part) or (named_dir and _narrow_dir(Path(part))):
+                found.append(Path(part))
+    return found
+
+
+def _narrow_dir(path: Path) -> bool:
+    """A directory deep enough to hide whole (`~/.kube`, not `/home` or the home itself)."""
+    return path.is_dir() and len(path.resolve().parts) > 2 and path.resolve() != Path.home()
+
+
+def hidden_paths(
+    extra: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None
+) -> tuple[Path, ...]:
+    """What commands must not read: Tiller's data and config dirs, env files it loaded,
+    files credential variables name (in `environ`, default `os.environ`), and `extra`."""
     from tiller.journal import data_dir
     from tiller.settings import user_config_path
 
-    return (data_dir(), user_config_path().parent, *(Path(p) for p in extra))
+    named = credential_files(os.environ if environ is None else environ)
+    return (
+        data_dir(),
+        user_config_path().parent,
+        *_SECRET_FILES,
+        *named,
+        *(Path(p) for p in extra),
+    )
 
 
 def describe(sandbox_mode: str, network: bool) -> str:

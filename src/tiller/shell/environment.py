@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Mapping
+
+from tiller.redaction import Redactor, is_secret_name, redact_urls
 
 SECRET_PATTERNS: tuple[str, ...] = (
     "*_API_KEY",
@@ -31,10 +34,38 @@ SECRET_PATTERNS: tuple[str, ...] = (
 """Variables whose names match any of these are removed."""
 
 
+_ALSO_SECRET_WORDS = frozenset({"pass", "pat"})
+"""Words that name a credential in a variable (`DB_PASS`, `GITHUB_PAT`) besides the journal's."""
+
+
 def is_secret(name: str, patterns: Iterable[str] = SECRET_PATTERNS) -> bool:
-    """Whether an environment variable called `name` looks like a credential."""
+    """Whether an environment variable called `name` looks like a credential.
+
+    Every name whose value the journal redacts (`tiller.redaction.is_secret_name`:
+    a word such as `key`, `auth` or `cookie`, so `SECRET_KEY` and `OPENAI_KEY`)
+    counts: a command must not print what the journal would not store.
+    """
     upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, pattern) for pattern in patterns)
+    if any(fnmatch.fnmatchcase(upper, pattern) for pattern in patterns):
+        return True
+    return is_secret_name(name) or bool(
+        _ALSO_SECRET_WORDS & set(re.split(r"[^a-z0-9]+", name.lower()))
+    )
+
+
+_FORMATS = Redactor()
+"""Knows no values: finds the unmistakable token formats (`sk-ant-...`, `ghp_...`, `AKIA...`)."""
+
+
+def carries_credentials(value: str) -> bool:
+    """Whether a value holds a URL with credentials (`postgres://user:pass@host`, `?token=`)
+    or a token in a known format (a key under an innocent name: `LLM=sk-ant-...`)."""
+    return ("://" in value and redact_urls(value) != value) or _FORMATS.contains_secret(value)
+
+
+def is_secret_variable(name: str, value: str) -> bool:
+    """Whether a variable must not reach a command: its name or its value is a credential."""
+    return is_secret(name) or carries_credentials(value)
 
 
 def _inside(entry: str, root: str) -> bool:
@@ -72,7 +103,7 @@ def sandbox_env(
     env = {
         name: value
         for name, value in environ.items()
-        if name.upper() not in drop and not is_secret(name)
+        if name.upper() not in drop and not is_secret_variable(name, value)
     }
     if pwd is not None:
         env["PWD"] = pwd

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import os
 import select
 import signal
@@ -112,6 +113,38 @@ def _read_all(fd: int, output: _Output, stop: threading.Event) -> None:
         os.close(fd)
 
 
+_NAMESPACE_END_SECONDS = 10.0
+"""How long to wait for a sandbox's PID 1 after bwrap exited (it has been sent SIGKILL)."""
+
+
+def _namespace_pidfd(fd: int, deadline: float) -> int | None:
+    """A pidfd for the sandbox's PID 1 that bwrap names on `fd` (`--info-fd`), which is closed.
+
+    bwrap writes the JSON and closes its end right after creating the namespace (or
+    exits first, which also ends the read): None when it said nothing usable.
+    """
+    data = b""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    try:
+        while time.monotonic() < deadline:
+            if not poller.poll(_POLL_SECONDS * 1000):
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        pid = int(json.loads(data)["child-pid"])
+        return os.pidfd_open(pid)
+    except (ValueError, KeyError, TypeError, OSError):
+        return None  # gone already (nothing to wait for), or bwrap failed to start
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -126,6 +159,7 @@ def run_command(
     cancel: threading.Event,
     on_output: Callable[[str], None],
     kill_grace: float = KILL_GRACE_SECONDS,
+    namespace_info: tuple[int, int] | None = None,
 ) -> CommandResult:
     """Run `command` in `cwd` and wait for it, its output streamed.
 
@@ -138,6 +172,9 @@ def run_command(
         on_output: called with each piece of decoded output as it arrives.
         kill_grace: seconds between SIGTERM and SIGKILL on timeout; also how long the
             output may still arrive after the command ended.
+        namespace_info: `(read, write)` of a pipe whose write end the argv gave bwrap as
+            `--info-fd`; both are taken over (closed here). The call then returns only
+            once the sandbox's PID 1, and so every process in its namespace, is gone.
 
     Raises:
         OSError: bash could not be started.
@@ -153,12 +190,18 @@ def run_command(
             stdout=write_fd,
             stderr=write_fd,
             start_new_session=True,
+            pass_fds=namespace_info[1:] if namespace_info else (),
         )
     except BaseException:
         os.close(read_fd)
+        if namespace_info:
+            os.close(namespace_info[0])
         raise
     finally:
         os.close(write_fd)
+        if namespace_info:
+            os.close(namespace_info[1])
+    namespace = _namespace_pidfd(namespace_info[0], started + timeout) if namespace_info else None
     output = _Output(on_output)
     stop_reading = threading.Event()
     reader = threading.Thread(target=_read_all, args=(read_fd, output, stop_reading), daemon=True)
@@ -198,6 +241,12 @@ def run_command(
     reader.join(timeout=0.2 if cancelled else 1.0)
     stop_reading.set()
     reader.join()
+    if namespace is not None:
+        # bwrap has exited, but its PID 1 may still be killing the rest of the namespace:
+        # nothing may write into the sandbox copy once this returns (SIGKILL: milliseconds).
+        with contextlib.suppress(OSError):
+            select.select([namespace], [], [], _NAMESPACE_END_SECONDS)
+        os.close(namespace)
     return CommandResult(
         output=output.text(),
         exit_code=None if (timed_out or cancelled) else proc.returncode,

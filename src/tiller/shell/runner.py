@@ -97,7 +97,7 @@ class ShellRunner:
             finally:
                 self._lock.release()
 
-    def _argv(self, command: str) -> tuple[list[str], str]:
+    def _argv(self, command: str, info_fd: int | None = None) -> tuple[list[str], str]:
         """The argv for `command` and the directory it starts in, as the command sees it."""
         cwd = self.settings.cwd
         if not self.confined:
@@ -106,11 +106,14 @@ class ShellRunner:
         if why is not None:
             raise ConfinementError(why)
         root = self.workspace.root if self.workspace.root is not None else self.sandbox.path
-        hidden = self.settings.hidden if self.settings.hidden is not None else hidden_paths()
+        hidden = self.settings.hidden
+        if hidden is None:
+            hidden = hidden_paths(environ=self.settings.environ)
         confinement = Confinement(
             root=root, sandbox=self.sandbox.path, network=self.settings.network, hidden=hidden
         )
-        return confinement.argv(command, cwd), str(root / cwd) if cwd else str(root)
+        argv = confinement.argv(command, cwd, info_fd)
+        return argv, str(root / cwd) if cwd else str(root)
 
     def run(
         self,
@@ -160,14 +163,23 @@ class ShellRunner:
         on_output: Callable[[str], None],
     ) -> str:
         """Sync, run and collect, with the runner's lock held."""
+        # bwrap names the sandbox's PID 1 on this pipe: the command is over only once the
+        # whole namespace is (bwrap itself exits while its PID 1 is still ending the rest).
+        info = os.pipe() if self.confined else None
         try:
-            argv, pwd = self._argv(command)
+            argv, pwd = self._argv(command, info[1] if info else None)
         except ConfinementError as exc:
+            if info:
+                os.close(info[0])
+                os.close(info[1])
             raise ToolError(str(exc)) from exc
         try:
             self.sandbox.sync()
             self.sandbox.ensure_dir(self.settings.cwd)
         except (OSError, ValueError) as exc:
+            if info:
+                os.close(info[0])
+                os.close(info[1])
             raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
         root = self.workspace.root
         env = sandbox_env(
@@ -185,6 +197,7 @@ class ShellRunner:
                 timeout=timeout / 1000,
                 cancel=cancel,
                 on_output=on_output,
+                namespace_info=info,
             )
         except OSError as exc:
             raise ToolError(f"Could not start the command: {exc}") from exc

@@ -214,6 +214,7 @@ class Sandbox:
         self._mirrored: dict[str, _Mirrored] = {}
         self._left_out: dict[str, Stat] = {}
         self._budget = MAX_COLLECT_TOTAL_BYTES
+        self._root_fd = -1  # the copy's root while `collect` runs
 
     @property
     def path(self) -> Path:
@@ -321,6 +322,7 @@ class Sandbox:
         self._budget = MAX_COLLECT_TOTAL_BYTES
         seen: set[str] = set()
         root_fd = open_root(tree)
+        self._root_fd = root_fd
         try:
             ignore = IgnoreFiles(tree)
             self._walk(root_fd, "", ignore, (), 0, seen, out)
@@ -334,6 +336,7 @@ class Sandbox:
                 elif _stat_key(st) != known.stat:
                     self._bring_back(path, read_at(root_fd, path, self._limit()), out)
         finally:
+            self._root_fd = -1
             os.close(root_fd)
         return out
 
@@ -391,14 +394,14 @@ class Sandbox:
                     self._forget(path, out)
                 continue
             if known is None:
-                if _NOISE.match_file(path) or self._left_out.get(path) == _stat_key(st):
+                if _is_noise(path) or self._left_out.get(path) == _stat_key(st):
                     continue
                 self._bring_back(path, read_file(dir_fd, name, self._limit()), out)
             elif _stat_key(st) != known.stat:
                 self._bring_back(path, read_file(dir_fd, name, self._limit()), out)
 
     def _link(self, dir_fd: int, name: str, path: str, st: os.stat_result, out: Collected) -> None:
-        if self._left_out.get(path) == _stat_key(st) or _NOISE.match_file(path):
+        if self._left_out.get(path) == _stat_key(st) or _is_noise(path):
             return
         self._left_out[path] = _stat_key(st)
         try:
@@ -441,6 +444,29 @@ class Sandbox:
             self.workspace.delete(path)
             out.changes.append((path, "deleted"))
 
+    def _clear_way(self, path: str, out: Collected) -> None:
+        """Forget what the command replaced at or above `path`, so the file can come back now.
+
+        A directory it turned into a file still holds mirrored files in the workspace; a
+        file it turned into a directory is still a file there. Either would refuse the write.
+        """
+        if self.workspace.is_dir(path):
+            prefix = path + "/"
+            for known in [p for p in self._mirrored if p.startswith(prefix)]:
+                self._forget_if_gone(known, out)
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in self._mirrored:
+                self._forget_if_gone(parent, out)
+            parent = parent.rpartition("/")[0]
+
+    def _forget_if_gone(self, path: str, out: Collected) -> None:
+        if self._root_fd < 0:
+            return  # only `collect` knows what the copy holds now
+        st = lstat_at(self._root_fd, path)
+        if st is None or not stat_module.S_ISREG(st.st_mode):
+            self._forget(path, out)
+
     def _limit(self) -> int:
         return max(0, min(MAX_COLLECT_BYTES, self._budget))
 
@@ -470,6 +496,7 @@ class Sandbox:
         except WorkspaceError:
             same = False
         if not same:
+            self._clear_way(path, out)
             try:
                 self.workspace.write(path, text)
             except WorkspaceError:
@@ -479,6 +506,15 @@ class Sandbox:
         key = known.key if same and known is not None else ("mem", _digest(text))
         self._mirrored[path] = _Mirrored(key, st)
         self._left_out.pop(path, None)
+
+
+def _matchable(path: str) -> str:
+    """`path` as text the ignore patterns can take (RE2 refuses a non-UTF-8 name's surrogates)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _is_noise(path: str) -> bool:
+    return _NOISE.match_file(_matchable(path))
 
 
 def _small_file(entry: os.DirEntry[str]) -> bool:

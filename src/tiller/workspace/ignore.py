@@ -69,7 +69,12 @@ def is_ignored(chain: Chain, path: str, is_dir: bool) -> bool:
         quick = rules.quick
         if quick is not None and quick.search(relative) is None:
             continue
-        include = rules.spec.check_file(relative).include
+        try:
+            include = rules.spec.check_file(relative).include
+        except UnicodeEncodeError:
+            # A name that is not UTF-8 holds surrogates, which pathspec's RE2 refuses.
+            readable = relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            include = rules.spec.check_file(readable).include
         if include is not None:
             return include
     return False
