@@ -45,6 +45,7 @@ from tiller.transport import (
     complete_with_retries,
     not_a_stream,
     one_line,
+    redirected,
     retry_after,
     scrub_surrogates,
     usage_from,
@@ -576,6 +577,13 @@ class _BadReply(Exception):
     """A 200 whose body is no chat-completions stream (a proxy's page, plain text)."""
 
 
+class _Redirected(Exception):
+    """The provider redirected a call to another host, which Tiller does not follow."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(redirected(url))
+
+
 class _Stalled(Exception):
     """The provider sent nothing for `stall_timeout` seconds."""
 
@@ -597,6 +605,7 @@ class _Responses:
         self._closed = False
         self.sent = False
         self.content_type: str | None = None  # of the last response; None when none was seen
+        self.origin: tuple[str, str, int | None] | None = None  # of the call's first request
 
     def opened(self, response: Any) -> None:
         self.content_type = str(response.headers.get("content-type", ""))
@@ -632,6 +641,15 @@ def _on_request(request: Any) -> None:
     responses = getattr(_current, "responses", None)
     if responses is not None:
         responses.sent = True
+        # httpx drops `Authorization` on a redirect to another host, but not Anthropic's
+        # `x-api-key` (nor any key in `extra_headers`), and a 307 re-sends the whole
+        # conversation: a call never leaves the host it was sent to.
+        url = request.url
+        origin = (url.scheme, url.host, url.port)
+        if responses.origin is None:
+            responses.origin = origin
+        elif origin != responses.origin:
+            raise _Redirected(str(url.copy_with(query=None)))
 
 
 def _on_response(response: Any) -> None:
@@ -796,6 +814,9 @@ def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None)
         return Failure("retry", str(_Stalled(stall)), None, "Stalled")
     if isinstance(exc, _BadReply):
         return Failure("fatal", str(exc))
+    refused = next((e for e in _causes(exc) if isinstance(e, _Redirected)), None)
+    if refused is not None:
+        return Failure("fatal", str(refused))
     lost = _lost_connection(exc)
     if lost is not None:
         # litellm reports a dropped stream as a 500; it is no answer from the server.

@@ -44,6 +44,7 @@ from tiller.transport import (
     complete_with_retries,
     not_a_stream,
     one_line,
+    redirected,
     retry_after,
     scrub_surrogates,
     status_failure,
@@ -440,6 +441,8 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     if response.status_code >= 400:
         response.read()
         raise _StatusError(response.status_code, _error_message(response), response.headers)
+    if response.status_code >= 300:  # not followed: the key would go along
+        raise _BadReply(redirected(response.headers.get("location", "")))
     kind = response.headers.get("content-type", "")
     if "html" in kind:
         raise _BadReply(HTML_REPLY)

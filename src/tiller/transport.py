@@ -40,6 +40,7 @@ __all__ = [
     "complete_with_retries",
     "not_a_stream",
     "prepare",
+    "redirected",
     "resolve_transport",
     "scrub_surrogates",
     "usage_from",
@@ -270,6 +271,14 @@ def status_failure(
 
 
 HTML_REPLY = "The provider answered with HTML, not JSON (a proxy error page?)"
+
+
+_REDIRECT_NOTE = "; Tiller does not follow a redirect (set api_base to it if it is right)"
+
+
+def redirected(location: str) -> str:
+    """What to say about a provider that redirected a call (the key would go along)."""
+    return f"The provider redirected the request to {location or 'another address'}{_REDIRECT_NOTE}"
 
 
 def not_a_stream(content_type: str) -> str:
