@@ -7,6 +7,7 @@ HTTP handler (`openrouter/`), and the lean `openai` transport.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from model_calls import request
 from tiller.errors import ProviderError
 from tiller.llm import LiteLLMClient
-from tiller.model import ModelClient, ModelResponse
+from tiller.model import ModelClient, ModelResponse, Usage
 from tiller.openai_http import OpenAIHTTPClient
 from tiller.testing import FakeOpenAIServer, ServerReply
 
@@ -69,3 +70,77 @@ def test_a_redirect_to_another_host_is_refused_and_takes_no_key_along(
         with pytest.raises(ProviderError) as caught:
             complete(fake_server, make(), model)
         assert (len(elsewhere.requests), "redirected" in str(caught.value)) == (0, True)
+
+
+def _sse(*events: object) -> ServerReply:
+    """A 200 whose event stream is `events` (JSON-encoded unless given as text), as sent."""
+    lines = [e if isinstance(e, str) else json.dumps(e) for e in events]
+    body = "".join(f"data: {line}\n\n" for line in lines)
+    return ServerReply(raw_body=body, content_type="text/event-stream")
+
+
+def _chunk(delta: Any, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [choice], **extra}  # fmt: skip
+
+
+def _call(
+    index: Any = 0, call_id: Any = "call_a", name: Any = "read", arguments: Any = "{}"
+) -> dict[str, Any]:
+    function = {"name": name, "arguments": arguments}
+    return _chunk({"tool_calls": [{"index": index, "id": call_id, "function": function}]})
+
+
+MALFORMED = {
+    "choices-object": {"choices": {"0": {}}},
+    "chunk-array": [1, 2],
+    "delta-array": {"choices": [{"index": 0, "delta": [1]}]},
+    "content-number": _chunk({"content": 5}),
+    "tool-calls-number": _chunk({"tool_calls": 5}),
+    "index-text": _call(index="z"),
+    "name-number": _call(name=7),
+    "arguments-number": _call(arguments=5),
+}
+
+
+@pytest.mark.parametrize("event", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_stream_chunk_is_a_provider_error(
+    fake_server: FakeOpenAIServer, event: Any
+) -> None:
+    """A chunk with a field of the wrong type is a provider error, not a crash (the lean
+    client reads the JSON itself; litellm's routes validate, or drop, such chunks)."""
+    fake_server.add(_sse(event, _chunk({}, "stop"), "[DONE]"))
+    with pytest.raises(ProviderError):
+        complete(fake_server, _lean(), "openai/fake-model")
+
+
+def test_tool_arguments_sent_as_an_object_are_taken_as_its_json(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """Arguments streamed as a JSON object rather than a string are kept (as litellm does)."""
+    fake_server.add(_sse(_call(arguments={"path": "a.py"}), _chunk({}, "tool_calls"), "[DONE]"))
+    response = complete(fake_server, _lean(), "openai/fake-model")
+    assert [call.arguments for call in response.tool_calls] == ['{"path": "a.py"}']
+
+
+def test_an_error_event_that_is_only_text_is_a_provider_error_saying_it(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """`{"error": "overloaded"}` in the stream is a provider error with that text, not a crash."""
+    fake_server.add(_sse({"error": "overloaded"}))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, _lean(), "openai/fake-model")
+    assert str(caught.value) == "openai/fake-model failed: overloaded"
+
+
+def test_usage_that_is_no_count_reads_as_zero_and_the_reply_arrives(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """Token counts that are text, negative or infinite read as 0; the answer still arrives."""
+    usage = '{"prompt_tokens": "many", "completion_tokens": -5, "prompt_tokens_details": ' \
+        '{"cached_tokens": 1e400}, "cost": NaN}'  # fmt: skip
+    finish = json.dumps(_chunk({}, "stop"))[:-1] + f', "usage": {usage}}}'
+    fake_server.add(_sse(_chunk({"content": "ok"}), finish, "[DONE]"))
+    response = complete(fake_server, _lean(), "openai/fake-model")
+    assert (response.text, response.usage) == ("ok", Usage(cost_usd=None))

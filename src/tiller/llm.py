@@ -40,6 +40,7 @@ from tiller.transport import (
     CallFailed,
     EncodableMemo,
     Failure,
+    MalformedChunk,
     RetryPolicy,
     StreamState,
     complete_with_retries,
@@ -478,7 +479,10 @@ class LiteLLMClient:
                     if kind_seen is not None and _no_stream(stream, kind_seen):
                         raise CallFailed(_BadReply(not_a_stream(kind_seen)))
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
-                stream.feed(payload)
+                try:
+                    stream.feed(payload)
+                except MalformedChunk as exc:
+                    raise CallFailed(exc) from None
                 if usage_on_finish:
                     # The finish chunk's is the stream's total: the last one seen wins.
                     stream.raw_usage = _usage_of(payload) or stream.raw_usage

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import queue
 import socket
@@ -39,6 +40,7 @@ from tiller.transport import (
     OPENAI_COMPATIBLE,
     CallFailed,
     Failure,
+    MalformedChunk,
     RetryPolicy,
     StreamState,
     complete_with_retries,
@@ -484,8 +486,13 @@ def _event(data: bytes, stream: StreamState) -> bool:
         raise _StatusError(None, f"unreadable stream event: {text}") from None
     error = chunk.get("error") if isinstance(chunk, dict) else None
     if error:  # OpenRouter and vLLM report a failure mid-stream as an event
+        if not isinstance(error, dict):
+            raise _StatusError(None, one_line(str(error), "error"))
         raise _StatusError(_int(error.get("code")), _error_text(error))
-    stream.feed(chunk)
+    try:
+        stream.feed(chunk)
+    except MalformedChunk as exc:
+        raise _StatusError(None, str(exc)) from None
     return False
 
 
@@ -495,7 +502,7 @@ def _cost(model: str, raw_usage: Any) -> float | None:
     if not isinstance(raw_usage, dict):
         return None
     cost = raw_usage.get("cost")
-    if isinstance(cost, int | float) and not isinstance(cost, bool):
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < math.inf:
         return float(cost)
     return model_map.cost(model, usage_from(raw_usage))
 
