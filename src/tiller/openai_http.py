@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
+from tiller.connection_reuse import ReusingTransport
 from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
@@ -379,7 +380,9 @@ class _Lean:
         return {**{k: v for k, v in self.headers.items() if k not in own}, **headers}
 
     def send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        transport = self._http._transport_for_url(request.url)
+        # The body ends at `data: [DONE]`; its unread end is read (within a budget) when
+        # the response closes, so the connection is reused (`ReusingTransport`).
+        transport = ReusingTransport(self._http._transport_for_url(request.url))
         response = transport.handle_request(request)
         response.request = request
         return response
@@ -464,9 +467,11 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
         pending = lines.pop()
         for line in lines:
             if done or not line.startswith(b"data:"):
-                continue  # read on past [DONE] so the connection goes back to the pool
+                continue
             events += 1
             done = _event(line[5:].strip(), stream)
+        if done:  # what follows is read when the response closes, within a budget
+            break
     if pending.startswith(b"data:") and not done and not cancel.is_set():
         events += 1
         _event(pending[5:].strip(), stream)
