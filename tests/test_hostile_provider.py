@@ -144,3 +144,17 @@ def test_usage_that_is_no_count_reads_as_zero_and_the_reply_arrives(
     fake_server.add(_sse(_chunk({"content": "ok"}), finish, "[DONE]"))
     response = complete(fake_server, _lean(), "openai/fake-model")
     assert (response.text, response.usage) == ("ok", Usage(cost_usd=None))
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_tool_calls_streamed_with_one_id_get_distinct_ids(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """Two calls under one id would answer with two results of that id, which a provider
+    refuses on every later request; the second call gets an id of its own."""
+    fake_server.add(
+        _sse(_call(0, "call_a"), _call(1, "call_a"), _call(2, ""), _chunk({}, "tool_calls"))
+    )
+    response = complete(fake_server, make(), model)
+    ids = [call.id for call in response.tool_calls]
+    assert (len(ids), len(set(ids))) == (3, 3)

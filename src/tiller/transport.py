@@ -588,12 +588,8 @@ class StreamState:
     def finished(self, cost: float | None) -> ModelResponse:
         """The whole reply, with `cost` in USD (None when unknown)."""
         calls = [
-            ToolCall(
-                id=call.id or f"call_{index}",
-                name=call.name,
-                arguments="".join(call.arguments) or "{}",
-            )
-            for index, call in sorted(self.calls.items())
+            ToolCall(id=call_id, name=call.name, arguments="".join(call.arguments) or "{}")
+            for call_id, call in self._identified()
         ]
         finish = self.finish_reason or ("tool_calls" if calls else "stop")
         usage = usage_from(self.raw_usage)
@@ -607,15 +603,29 @@ class StreamState:
             thinking_blocks=self.signed_thinking() + [d for _, d in sorted(self.details.items())],
         )
 
+    def _identified(self) -> list[tuple[str, _PartialCall]]:
+        """The calls in order, each with an id no other has: two results under one id
+        would make the provider refuse every later request of the conversation."""
+        taken = {call.id for call in self.calls.values()}
+        named: list[tuple[str, _PartialCall]] = []
+        seen: set[str] = set()
+        for index, call in sorted(self.calls.items()):
+            call_id = call.id or f"call_{index}"
+            suffix = 1
+            while call_id in seen or (not call.id and call_id in taken):
+                suffix += 1
+                call_id = f"{call.id or f'call_{index}'}_{suffix}"
+            seen.add(call_id)
+            named.append((call_id, call))
+        return named
+
     def cancelled(self) -> ModelResponse:
         """What arrived before the cancel; tool calls whose arguments are unfinished are dropped."""
         calls = []
-        for index, call in sorted(self.calls.items()):
+        for call_id, call in self._identified():
             arguments = "".join(call.arguments) or "{}"
             if call.name and _is_json_object(arguments):
-                calls.append(
-                    ToolCall(id=call.id or f"call_{index}", name=call.name, arguments=arguments)
-                )
+                calls.append(ToolCall(id=call_id, name=call.name, arguments=arguments))
         # The provider reports usage only at the end; a cut-short call has none to give.
         return ModelResponse(
             text="".join(self.text), tool_calls=calls, usage=Usage(), finish_reason="cancelled"
