@@ -23,9 +23,9 @@ def test_a_json_bomb_in_a_tool_call_is_an_error_result_not_a_crash() -> None:
     session = Session(model, skills_dirs=[])
     ends: list[bool] = []
     session.subscribe(
-        lambda event: ends.append(event.data["is_error"])
-        if event.kind is EventKind.TOOL_CALL_END
-        else None
+        lambda event: (
+            ends.append(event.data["is_error"]) if event.kind is EventKind.TOOL_CALL_END else None
+        )
     )
     reply = session.send("go")
     session.close()
