@@ -7,6 +7,7 @@ HTTP handler (`openrouter/`), and the lean `openai` transport.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -158,3 +159,27 @@ def test_tool_calls_streamed_with_one_id_get_distinct_ids(
     response = complete(fake_server, make(), model)
     ids = [call.id for call in response.tool_calls]
     assert (len(ids), len(set(ids))) == (3, 3)
+
+
+@pytest.mark.parametrize("arguments", ["{not json", "[1, 2]", "[" * 5000 + "]" * 5000])
+def test_a_past_call_with_unreadable_arguments_does_not_end_the_conversation(
+    fake_server: FakeOpenAIServer, arguments: str
+) -> None:
+    """A call whose arguments were no JSON object (it failed, as its result says) goes back to
+    native Anthropic as an object holding that text: litellm could not convert it, and every
+    later request of the conversation failed."""
+    fake_server.add(ServerReply(text="next"))
+    failed = {"id": "call_1", "type": "function",
+              "function": {"name": "read_file", "arguments": arguments}}  # fmt: skip
+    call = request(fake_server, model=CLAUDE, api_base=fake_server.root_url)
+    call = dataclasses.replace(
+        call,
+        messages=[
+            *call.messages,
+            {"role": "assistant", "content": "", "tool_calls": [failed]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "Invalid arguments"},
+            {"role": "user", "content": "go on"},
+        ],
+    )
+    response = _litellm().complete(call, on_text=lambda text: None, cancel=threading.Event())
+    assert response.text == "next"

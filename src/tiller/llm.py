@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import queue
@@ -36,6 +37,7 @@ from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
     MISSING_KEY,
+    OPENAI_COMPATIBLE,
     OVERFLOW,
     CallFailed,
     EncodableMemo,
@@ -303,6 +305,7 @@ class LiteLLMClient:
         self._windows: dict[str, int | None] = {}
         self._providers: dict[tuple[str, Any], str | None] = {}
         self._encodable = EncodableMemo()
+        self._arguments = _ArgumentsMemo()
 
     def complete(
         self,
@@ -386,6 +389,10 @@ class LiteLLMClient:
         else:
             # OpenRouter's reasoning details (from an earlier route) are no Claude blocks.
             messages = [_claude_blocks_only(message) for message in messages]
+        if not request.model.startswith(OPENAI_COMPATIBLE):
+            # litellm parses each past call's arguments into its provider's own shape; one
+            # that is no JSON object (the call failed for it) would fail every later call.
+            messages = self._arguments.objects_only(request.messages, messages)
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
@@ -502,6 +509,58 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+class _ArgumentsMemo:
+    """Which of the engine's messages carry only tool calls whose arguments are JSON
+    objects, so that a round parses only the messages added since the last call (the
+    engine hands the same read-only dicts to every call, `history.MessageCache`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[int, Any] = {}
+
+    def objects_only(
+        self, originals: list[dict[str, Any]], copies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """`copies` (of `originals`, index for index), a past call's arguments that are no
+        JSON object wrapped into one: `{"invalid_arguments": "<the text>"}`."""
+        with self._lock:
+            known, kept = self._known, {}
+            fixed = list(copies)
+            for index, message in enumerate(originals):
+                if known.get(id(message)) is message:
+                    kept[id(message)] = message
+                    continue
+                calls = message.get("tool_calls") or ()
+                if all(_object_arguments(call) for call in calls):
+                    kept[id(message)] = message
+                else:
+                    fixed[index] = {**copies[index], "tool_calls": [_wrapped(c) for c in calls]}
+            self._known = kept
+            return fixed
+
+
+def _arguments_of(call: Any) -> Any:
+    function = call.get("function") if isinstance(call, dict) else None
+    return function.get("arguments") if isinstance(function, dict) else None
+
+
+def _object_arguments(call: Any) -> bool:
+    arguments = _arguments_of(call)
+    if not isinstance(arguments, str) or not arguments.strip():
+        return True  # nothing litellm would parse
+    try:
+        return isinstance(json.loads(arguments), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _wrapped(call: Any) -> Any:
+    if _object_arguments(call):
+        return call
+    text = json.dumps({"invalid_arguments": _arguments_of(call)})
+    return {**call, "function": {**call["function"], "arguments": text}}
 
 
 def _is_finish_chunk(chunk: Any) -> bool:
