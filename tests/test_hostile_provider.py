@@ -31,11 +31,11 @@ CLAUDE = "anthropic/claude-sonnet-4-5"
 
 
 def _litellm(**kwargs: Any) -> ModelClient:
-    return LiteLLMClient(max_retries=0, **kwargs)
+    return LiteLLMClient(**{"max_retries": 0, **kwargs})
 
 
 def _lean(**kwargs: Any) -> ModelClient:
-    return OpenAIHTTPClient(max_retries=0, **kwargs)
+    return OpenAIHTTPClient(**{"max_retries": 0, **kwargs})
 
 
 ROUTES = [
@@ -183,3 +183,21 @@ def test_a_past_call_with_unreadable_arguments_does_not_end_the_conversation(
     )
     response = _litellm().complete(call, on_text=lambda text: None, cancel=threading.Event())
     assert response.text == "next"
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_a_retry_after_that_is_no_number_is_ignored(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """`Retry-After: nan` is no wait: the usual backoff applies, and the notice says its wait."""
+    fake_server.add(ServerReply(status=429, headers={"Retry-After": "nan"}), ServerReply(text="ok"))
+    retries: list[str] = []
+    base = fake_server.root_url if model == CLAUDE else fake_server.base_url
+    client = make(max_retries=1, backoff_base=0.001)
+    client.complete(
+        request(fake_server, model=model, api_base=base),
+        on_text=lambda text: None,
+        cancel=threading.Event(),
+        on_retry=retries.append,
+    )
+    assert retries == ["Rate limited (429); retrying in 0.0 s (attempt 2/2)"]

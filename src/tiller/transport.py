@@ -315,12 +315,14 @@ def retry_after(headers: Any) -> float | None:
     values = {str(k).lower(): str(v) for k, v in headers.items()}
     try:
         if "retry-after-ms" in values:
-            return float(values["retry-after-ms"]) / 1000.0
-        if "retry-after" in values:
-            return _parse_retry_after(values["retry-after"])
-    except (ValueError, TypeError):
+            wait = float(values["retry-after-ms"]) / 1000.0
+        elif "retry-after" in values:
+            wait = _parse_retry_after(values["retry-after"])
+        else:
+            return None
+    except (ValueError, TypeError, OverflowError):
         return None
-    return None
+    return None if math.isnan(wait) else wait  # `nan` parses, and no wait compares with it
 
 
 def _parse_retry_after(value: str) -> float:
