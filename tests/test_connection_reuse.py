@@ -36,10 +36,12 @@ def _lean(**kwargs: Any) -> ModelClient:
 
 
 # (make a client, model id): native Anthropic through litellm's handler (it stops reading
-# at `message_stop`), litellm through the openai SDK (it stops at `[DONE]`), the lean client.
+# at `message_stop`), litellm through the openai SDK (it stops at `[DONE]`), litellm's own
+# handler for an OpenAI-compatible provider (it reads on to the body's end), the lean client.
 ROUTES = [
     pytest.param(_litellm, CLAUDE, id="litellm-anthropic"),
     pytest.param(_litellm, "openai/fake-model", id="litellm-sdk"),
+    pytest.param(_litellm, "openrouter/fake/model", id="litellm-handler"),
     pytest.param(_lean, "openai/fake-model", id="openai"),
 ]
 
@@ -61,7 +63,7 @@ def test_three_calls_share_one_connection(
     assert fake_server.connections_accepted == 1
 
 
-@pytest.mark.parametrize(("make", "model"), ROUTES[:2])
+@pytest.mark.parametrize(("make", "model"), ROUTES)
 def test_a_body_left_open_after_its_last_event_costs_the_connection_not_the_call(
     fake_server: FakeOpenAIServer, make: Callable[..., ModelClient], model: str
 ) -> None:
@@ -79,6 +81,21 @@ def test_a_body_left_open_after_its_last_event_costs_the_connection_not_the_call
         True,
         2,
     )
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_a_body_trickling_on_after_its_last_event_costs_the_connection_not_the_call(
+    fake_server: FakeOpenAIServer, make: Callable[..., ModelClient], model: str
+) -> None:
+    """A provider that keeps sending comment bytes after a finished stream's last event
+    (so no read ever times out): the call returns its answer and the connection is hung up."""
+    fake_server.add(ServerReply(text="first", trickle_end=0.05), ServerReply(text="second"))
+    client = make(stall_timeout=120.0)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(complete, fake_server, client, model).result(HANG_GUARD)
+        second = pool.submit(complete, fake_server, client, model).result(HANG_GUARD)
+    hung_up = fake_server.wait_for_hangup(timeout=HANG_GUARD)
+    assert (first, second, hung_up) == ("first", "second", True)
 
 
 @pytest.fixture

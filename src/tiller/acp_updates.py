@@ -71,7 +71,7 @@ def tool_arguments(raw: object) -> dict[str, Any]:
         return raw
     try:
         value = json.loads(str(raw or "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         return {}
     return value if isinstance(value, dict) else {}
 

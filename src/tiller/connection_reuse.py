@@ -13,6 +13,11 @@ of bytes and time, so the connection can serve the next call. Anything over the
 budget, or any error, closes the connection as before. A response whose socket was
 shut down (a cancel, `tiller.llm._hang_up`) fails its first read at once.
 
+An event stream ends at its `data: [DONE]` event even when the body goes on (a
+provider holding it open, or trickling keep-alive comments after it): litellm's own
+handler reads a body to its end, and would otherwise wait out the stall limit and lose
+the finished answer. What follows the event is read within the same budget.
+
 Only httpx's public transport interface is used (`BaseTransport`, `SyncByteStream`);
 the read-timeout change rides on the documented `timeout` request extension, which
 httpcore reads each time a body read starts.
@@ -21,10 +26,11 @@ httpcore reads each time a body read starts.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 
-import httpx
+from tiller.httpx_import import httpx
 
 __all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "ReusingTransport"]
 
@@ -34,6 +40,10 @@ DRAIN_BYTES = 64 * 1024
 # A provider has the rest of a finished stream on the wire already; one that holds
 # the body open past its last event loses its connection instead of keeping a thread.
 DRAIN_SECONDS = 0.5
+# The chat-completions stream's last event, at a line start (JSON text has no raw line
+# breaks, so a line that reads so is the event), dispatched by its blank line.
+_DONE = re.compile(rb"\ndata: ?\[DONE\][ \t]*\r?\n\r?\n")
+_DONE_SPAN = 32  # bytes kept from one part to find the event split across parts
 
 
 class ReusingTransport(httpx.BaseTransport):
@@ -49,7 +59,11 @@ class ReusingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)
         if isinstance(response.stream, httpx.SyncByteStream):
-            response.stream = _FinishingStream(response.stream, request)
+            # Compressed bytes cannot be searched for the closing event.
+            sse = "text/event-stream" in response.headers.get("content-type", "") and (
+                "content-encoding" not in response.headers
+            )
+            response.stream = _FinishingStream(response.stream, request, sse)
         return response
 
     def close(self) -> None:
@@ -59,9 +73,10 @@ class ReusingTransport(httpx.BaseTransport):
 class _FinishingStream(httpx.SyncByteStream):
     """A response body that reads its own end before it closes, when nobody else did."""
 
-    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request, sse: bool) -> None:
         self._inner = inner
         self._request = request
+        self._sse = sse  # an uncompressed event stream: it ends at `data: [DONE]`
         self._ended = False  # the body was read to its end (or finishing was tried)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -69,8 +84,18 @@ class _FinishingStream(httpx.SyncByteStream):
         # finished: not `yield from` (it would pass the close down first), and the inner
         # iterator held in a local (unwinding to the handler drops the loop's own).
         parts = iter(self._inner)
+        tail = b"\n"  # the body starts at a line start
         try:
-            for part in parts:  # noqa: UP028 (see above: `yield from` closes `parts` first)
+            for part in parts:
+                if self._sse:
+                    seen = tail + part
+                    done = _DONE.search(seen) if b"[DONE]" in seen else None
+                    if done is not None:
+                        # The stream is over: end the body here for the reader.
+                        yield part[: done.end() - len(tail)]
+                        self._finish()
+                        return
+                    tail = seen[-_DONE_SPAN:]
                 yield part
             self._ended = True
         except GeneratorExit:

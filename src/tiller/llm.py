@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import queue
@@ -36,15 +37,18 @@ from tiller.model import ModelRequest, ModelResponse
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
     MISSING_KEY,
+    OPENAI_COMPATIBLE,
     OVERFLOW,
     CallFailed,
     EncodableMemo,
     Failure,
+    MalformedChunk,
     RetryPolicy,
     StreamState,
     complete_with_retries,
     not_a_stream,
     one_line,
+    redirected,
     retry_after,
     scrub_surrogates,
     usage_from,
@@ -301,6 +305,7 @@ class LiteLLMClient:
         self._windows: dict[str, int | None] = {}
         self._providers: dict[tuple[str, Any], str | None] = {}
         self._encodable = EncodableMemo()
+        self._arguments = _ArgumentsMemo()
 
     def complete(
         self,
@@ -384,6 +389,10 @@ class LiteLLMClient:
         else:
             # OpenRouter's reasoning details (from an earlier route) are no Claude blocks.
             messages = [_claude_blocks_only(message) for message in messages]
+        if not request.model.startswith(OPENAI_COMPATIBLE):
+            # litellm parses each past call's arguments into its provider's own shape; one
+            # that is no JSON object (the call failed for it) would fail every later call.
+            messages = self._arguments.objects_only(request.messages, messages)
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
@@ -477,7 +486,10 @@ class LiteLLMClient:
                     if kind_seen is not None and _no_stream(stream, kind_seen):
                         raise CallFailed(_BadReply(not_a_stream(kind_seen)))
                     return stream.finished(_cost(litellm, request.model, stream.raw_usage))
-                stream.feed(payload)
+                try:
+                    stream.feed(payload)
+                except MalformedChunk as exc:
+                    raise CallFailed(exc) from None
                 if usage_on_finish:
                     # The finish chunk's is the stream's total: the last one seen wins.
                     stream.raw_usage = _usage_of(payload) or stream.raw_usage
@@ -497,6 +509,58 @@ class LiteLLMClient:
             except Exception:
                 self._providers[key] = None
         return self._providers[key]
+
+
+class _ArgumentsMemo:
+    """Which of the engine's messages carry only tool calls whose arguments are JSON
+    objects, so that a round parses only the messages added since the last call (the
+    engine hands the same read-only dicts to every call, `history.MessageCache`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[int, Any] = {}
+
+    def objects_only(
+        self, originals: list[dict[str, Any]], copies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """`copies` (of `originals`, index for index), a past call's arguments that are no
+        JSON object wrapped into one: `{"invalid_arguments": "<the text>"}`."""
+        with self._lock:
+            known, kept = self._known, {}
+            fixed = list(copies)
+            for index, message in enumerate(originals):
+                if known.get(id(message)) is message:
+                    kept[id(message)] = message
+                    continue
+                calls = message.get("tool_calls") or ()
+                if all(_object_arguments(call) for call in calls):
+                    kept[id(message)] = message
+                else:
+                    fixed[index] = {**copies[index], "tool_calls": [_wrapped(c) for c in calls]}
+            self._known = kept
+            return fixed
+
+
+def _arguments_of(call: Any) -> Any:
+    function = call.get("function") if isinstance(call, dict) else None
+    return function.get("arguments") if isinstance(function, dict) else None
+
+
+def _object_arguments(call: Any) -> bool:
+    arguments = _arguments_of(call)
+    if not isinstance(arguments, str) or not arguments.strip():
+        return True  # nothing litellm would parse
+    try:
+        return isinstance(json.loads(arguments), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _wrapped(call: Any) -> Any:
+    if _object_arguments(call):
+        return call
+    text = json.dumps({"invalid_arguments": _arguments_of(call)})
+    return {**call, "function": {**call["function"], "arguments": text}}
 
 
 def _is_finish_chunk(chunk: Any) -> bool:
@@ -576,6 +640,13 @@ class _BadReply(Exception):
     """A 200 whose body is no chat-completions stream (a proxy's page, plain text)."""
 
 
+class _Redirected(Exception):
+    """The provider redirected a call to another host, which Tiller does not follow."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(redirected(url))
+
+
 class _Stalled(Exception):
     """The provider sent nothing for `stall_timeout` seconds."""
 
@@ -597,6 +668,7 @@ class _Responses:
         self._closed = False
         self.sent = False
         self.content_type: str | None = None  # of the last response; None when none was seen
+        self.origin: tuple[str, str, int | None] | None = None  # of the call's first request
 
     def opened(self, response: Any) -> None:
         self.content_type = str(response.headers.get("content-type", ""))
@@ -632,6 +704,15 @@ def _on_request(request: Any) -> None:
     responses = getattr(_current, "responses", None)
     if responses is not None:
         responses.sent = True
+        # httpx drops `Authorization` on a redirect to another host, but not Anthropic's
+        # `x-api-key` (nor any key in `extra_headers`), and a 307 re-sends the whole
+        # conversation: a call never leaves the host it was sent to.
+        url = request.url
+        origin = (url.scheme, url.host, url.port)
+        if responses.origin is None:
+            responses.origin = origin
+        elif origin != responses.origin:
+            raise _Redirected(str(url.copy_with(query=None)))
 
 
 def _on_response(response: Any) -> None:
@@ -796,6 +877,9 @@ def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None)
         return Failure("retry", str(_Stalled(stall)), None, "Stalled")
     if isinstance(exc, _BadReply):
         return Failure("fatal", str(exc))
+    refused = next((e for e in _causes(exc) if isinstance(e, _Redirected)), None)
+    if refused is not None:
+        return Failure("fatal", str(refused))
     lost = _lost_connection(exc)
     if lost is not None:
         # litellm reports a dropped stream as a 500; it is no answer from the server.

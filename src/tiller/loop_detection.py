@@ -18,7 +18,7 @@ def signature(call: ToolCall) -> str:
     """Name plus canonical arguments, so key order and spacing don't hide a repeat."""
     try:
         args = json.dumps(json.loads(call.arguments or "{}"), sort_keys=True)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         args = call.arguments
     return f"{call.name}:{args}"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import queue
 import socket
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
+from tiller.connection_reuse import ReusingTransport
 from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
@@ -39,11 +41,13 @@ from tiller.transport import (
     OPENAI_COMPATIBLE,
     CallFailed,
     Failure,
+    MalformedChunk,
     RetryPolicy,
     StreamState,
     complete_with_retries,
     not_a_stream,
     one_line,
+    redirected,
     retry_after,
     scrub_surrogates,
     status_failure,
@@ -376,7 +380,9 @@ class _Lean:
         return {**{k: v for k, v in self.headers.items() if k not in own}, **headers}
 
     def send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        transport = self._http._transport_for_url(request.url)
+        # The body ends at `data: [DONE]`; its unread end is read (within a budget) when
+        # the response closes, so the connection is reused (`ReusingTransport`).
+        transport = ReusingTransport(self._http._transport_for_url(request.url))
         response = transport.handle_request(request)
         response.request = request
         return response
@@ -440,6 +446,8 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     if response.status_code >= 400:
         response.read()
         raise _StatusError(response.status_code, _error_message(response), response.headers)
+    if response.status_code >= 300:  # not followed: the key would go along
+        raise _BadReply(redirected(response.headers.get("location", "")))
     kind = response.headers.get("content-type", "")
     if "html" in kind:
         raise _BadReply(HTML_REPLY)
@@ -459,9 +467,11 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
         pending = lines.pop()
         for line in lines:
             if done or not line.startswith(b"data:"):
-                continue  # read on past [DONE] so the connection goes back to the pool
+                continue
             events += 1
             done = _event(line[5:].strip(), stream)
+        if done:  # what follows is read when the response closes, within a budget
+            break
     if pending.startswith(b"data:") and not done and not cancel.is_set():
         events += 1
         _event(pending[5:].strip(), stream)
@@ -481,8 +491,13 @@ def _event(data: bytes, stream: StreamState) -> bool:
         raise _StatusError(None, f"unreadable stream event: {text}") from None
     error = chunk.get("error") if isinstance(chunk, dict) else None
     if error:  # OpenRouter and vLLM report a failure mid-stream as an event
+        if not isinstance(error, dict):
+            raise _StatusError(None, one_line(str(error), "error"))
         raise _StatusError(_int(error.get("code")), _error_text(error))
-    stream.feed(chunk)
+    try:
+        stream.feed(chunk)
+    except MalformedChunk as exc:
+        raise _StatusError(None, str(exc)) from None
     return False
 
 
@@ -492,7 +507,7 @@ def _cost(model: str, raw_usage: Any) -> float | None:
     if not isinstance(raw_usage, dict):
         return None
     cost = raw_usage.get("cost")
-    if isinstance(cost, int | float) and not isinstance(cost, bool):
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < math.inf:
         return float(cost)
     return model_map.cost(model, usage_from(raw_usage))
 

@@ -47,7 +47,7 @@ def summarize_call(name: str, arguments: str) -> str:
 
     try:
         args = json.loads(arguments) if arguments else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         args = {}
     if isinstance(args, dict):
         for key in ARGUMENT_KEYS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import re
 import threading
@@ -35,12 +36,14 @@ __all__ = [
     "CallFailed",
     "EncodableMemo",
     "Failure",
+    "MalformedChunk",
     "RetryPolicy",
     "StreamState",
     "client_for",
     "complete_with_retries",
     "not_a_stream",
     "prepare",
+    "redirected",
     "resolve_transport",
     "scrub_surrogates",
     "usage_from",
@@ -281,6 +284,14 @@ def status_failure(
 HTML_REPLY = "The provider answered with HTML, not JSON (a proxy error page?)"
 
 
+_REDIRECT_NOTE = "; Tiller does not follow a redirect (set api_base to it if it is right)"
+
+
+def redirected(location: str) -> str:
+    """What to say about a provider that redirected a call (the key would go along)."""
+    return f"The provider redirected the request to {location or 'another address'}{_REDIRECT_NOTE}"
+
+
 def not_a_stream(content_type: str) -> str:
     """What to say about a 200 that carried no chat-completions stream."""
     if "html" in content_type:
@@ -313,12 +324,14 @@ def retry_after(headers: Any) -> float | None:
     values = {str(k).lower(): str(v) for k, v in headers.items()}
     try:
         if "retry-after-ms" in values:
-            return float(values["retry-after-ms"]) / 1000.0
-        if "retry-after" in values:
-            return _parse_retry_after(values["retry-after"])
-    except (ValueError, TypeError):
+            wait = float(values["retry-after-ms"]) / 1000.0
+        elif "retry-after" in values:
+            wait = _parse_retry_after(values["retry-after"])
+        else:
+            return None
+    except (ValueError, TypeError, OverflowError):
         return None
-    return None
+    return None if math.isnan(wait) else wait  # `nan` parses, and no wait compares with it
 
 
 def _parse_retry_after(value: str) -> float:
@@ -422,6 +435,36 @@ def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
+class MalformedChunk(ValueError):
+    """A streamed chunk with a field of the wrong type (a broken or hostile endpoint)."""
+
+
+def _expect(value: Any, kind: Any, name: str) -> Any:
+    """`value` when it is a `kind`; else `MalformedChunk`."""
+    if isinstance(value, kind):
+        return value
+    shown = _JSON_TYPES.get(type(value), type(value).__name__)
+    raise MalformedChunk(f"The provider sent a malformed stream chunk ({name} is {shown})")
+
+
+def _object(value: Any, name: str) -> Any:
+    """`value` unless it is a JSON array or scalar where an object belongs (`MalformedChunk`)."""
+    if isinstance(value, list | tuple | str | int | float):
+        _expect(value, dict, name)
+    return value
+
+
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
 @dataclass
 class _PartialCall:
     id: str = ""
@@ -453,41 +496,49 @@ class StreamState:
         self.emitted = False
 
     def feed(self, chunk: Any) -> None:
-        """Take one chunk: usage, tool-call pieces, the finish reason, a text delta."""
-        usage = _get(chunk, "usage")
+        """Take one chunk: usage, tool-call pieces, the finish reason, a text delta.
+
+        Raises:
+            MalformedChunk: a field has the wrong type (a broken or hostile endpoint; the
+                lean transport hands over the endpoint's JSON as it came).
+        """
+        usage = _get(_object(chunk, "the chunk"), "usage")
         if usage is not None:
             self.raw_usage = usage
         choices = _get(chunk, "choices")
         if not choices:
             return
-        choice = choices[0]
-        delta = _get(choice, "delta")
+        choice = _object(_expect(choices, list | tuple, "choices")[0], "choices[0]")
+        delta = _object(_get(choice, "delta"), "delta")
         if delta is None:
             return
-        for position, tc in enumerate(_get(delta, "tool_calls") or ()):
+        for position, tc in enumerate(
+            _expect(_get(delta, "tool_calls") or (), list | tuple, "tool_calls")
+        ):
             self._feed_tool_call(position, tc)
-        for block in _get(delta, "thinking_blocks") or ():
+        for block in _expect(_get(delta, "thinking_blocks") or (), list | tuple, "thinking_blocks"):
             self._feed_thinking(block)
-        for position, detail in enumerate(_get(delta, "reasoning_details") or ()):
+        details = _expect(_get(delta, "reasoning_details") or (), list | tuple, "reasoning_details")
+        for position, detail in enumerate(details):
             self._feed_detail(position, detail)
         reasoning = _get(delta, "reasoning_content") or _get(delta, "reasoning")
         if isinstance(reasoning, str) and reasoning:
             self.reasoning.append(reasoning)
             if self.on_reasoning is not None:
                 self.on_reasoning(reasoning)
-        reason = _get(choice, "finish_reason")
+        reason = _expect(_get(choice, "finish_reason"), str | None, "finish_reason")
         if reason:
             self.finish_reason = reason
-        text = _get(delta, "content")
+        text = _expect(_get(delta, "content"), str | None, "content")
         if text:
             self.text.append(text)
             self.emitted = True
             self.on_text(text)
 
     def _feed_tool_call(self, position: int, tc: Any) -> None:
-        index = _get(tc, "index")
+        index = _expect(_get(tc, "index"), int | None, "tool_calls[].index")
         index = index if index is not None else position
-        call_id = _get(tc, "id")
+        call_id = _expect(_get(tc, "id"), str | None, "tool_calls[].id")
         call = self.calls.get(index)
         if call is not None and call_id and call.id and call_id != call.id:
             # Some providers reuse index 0 for every call; a new id is a new call.
@@ -499,10 +550,13 @@ class StreamState:
             call.id = call_id
         function = _get(tc, "function")
         if function is not None:
-            name = _get(function, "name")
+            name = _expect(_get(function, "name"), str | None, "function.name")
             if name:
                 call.name = name
             arguments = _get(function, "arguments")
+            if isinstance(arguments, dict):  # some endpoints send the object itself
+                arguments = json.dumps(arguments)
+            arguments = _expect(arguments, str | None, "function.arguments")
             if arguments:
                 call.arguments.append(arguments)
 
@@ -517,8 +571,8 @@ class StreamState:
         if last is None or last["type"] != "thinking" or last.get("signature"):
             last = {"type": "thinking", "thinking": ""}
             self.thinking.append(last)
-        last["thinking"] += _get(block, "thinking") or ""
-        signature = _get(block, "signature")
+        last["thinking"] += _expect(_get(block, "thinking"), str | None, "thinking") or ""
+        signature = _expect(_get(block, "signature"), str | None, "signature")
         if signature:
             last["signature"] = signature
 
@@ -545,12 +599,8 @@ class StreamState:
     def finished(self, cost: float | None) -> ModelResponse:
         """The whole reply, with `cost` in USD (None when unknown)."""
         calls = [
-            ToolCall(
-                id=call.id or f"call_{index}",
-                name=call.name,
-                arguments="".join(call.arguments) or "{}",
-            )
-            for index, call in sorted(self.calls.items())
+            ToolCall(id=call_id, name=call.name, arguments="".join(call.arguments) or "{}")
+            for call_id, call in self._identified()
         ]
         finish = self.finish_reason or ("tool_calls" if calls else "stop")
         usage = usage_from(self.raw_usage)
@@ -564,15 +614,29 @@ class StreamState:
             thinking_blocks=self.signed_thinking() + [d for _, d in sorted(self.details.items())],
         )
 
+    def _identified(self) -> list[tuple[str, _PartialCall]]:
+        """The calls in order, each with an id no other has: two results under one id
+        would make the provider refuse every later request of the conversation."""
+        taken = {call.id for call in self.calls.values()}
+        named: list[tuple[str, _PartialCall]] = []
+        seen: set[str] = set()
+        for index, call in sorted(self.calls.items()):
+            call_id = call.id or f"call_{index}"
+            suffix = 1
+            while call_id in seen or (not call.id and call_id in taken):
+                suffix += 1
+                call_id = f"{call.id or f'call_{index}'}_{suffix}"
+            seen.add(call_id)
+            named.append((call_id, call))
+        return named
+
     def cancelled(self) -> ModelResponse:
         """What arrived before the cancel; tool calls whose arguments are unfinished are dropped."""
         calls = []
-        for index, call in sorted(self.calls.items()):
+        for call_id, call in self._identified():
             arguments = "".join(call.arguments) or "{}"
             if call.name and _is_json_object(arguments):
-                calls.append(
-                    ToolCall(id=call.id or f"call_{index}", name=call.name, arguments=arguments)
-                )
+                calls.append(ToolCall(id=call_id, name=call.name, arguments=arguments))
         # The provider reports usage only at the end; a cut-short call has none to give.
         return ModelResponse(
             text="".join(self.text), tool_calls=calls, usage=Usage(), finish_reason="cancelled"
@@ -601,8 +665,16 @@ def usage_from(raw: Any) -> Usage:
         or 0
     )
     return Usage(
-        input_tokens=int(_get(raw, "prompt_tokens") or 0),
-        output_tokens=int(_get(raw, "completion_tokens") or 0),
-        cache_read_tokens=int(cache_read or 0),
-        cache_write_tokens=int(cache_write),
+        input_tokens=_count(_get(raw, "prompt_tokens")),
+        output_tokens=_count(_get(raw, "completion_tokens")),
+        cache_read_tokens=_count(cache_read),
+        cache_write_tokens=_count(cache_write),
     )
+
+
+def _count(value: Any) -> int:
+    """A token count as the endpoint reported it; 0 for anything that is no count
+    (text, a negative or infinite number): the reply matters more than its tally."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if math.isfinite(value) and value > 0 else 0

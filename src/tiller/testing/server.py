@@ -102,6 +102,8 @@ class ServerReply:
             delta of its own (with its text as `reasoning`), before the answer.
         hold_end: after the stream's last event (`message_stop`, `data: [DONE]`) the
             body is left open, its terminating chunk unsent, until the client hangs up.
+        trickle_end: when set, after the stream's last event an SSE comment line is sent
+            every this many seconds, the body never ending, until the client hangs up.
     """
 
     text: str = ""
@@ -125,6 +127,7 @@ class ServerReply:
     redacted_thinking: str = ""
     reasoning_details: Sequence[Mapping[str, Any]] = ()
     hold_end: bool = False
+    trickle_end: float | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerReply:
@@ -635,6 +638,10 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.hold_end:
             self.wfile.flush()
             self._pause(24 * 3600.0)  # ends with `_ClientGone` when the client hangs up
+        while reply.trickle_end is not None:  # ends like `hold_end`, or on a broken pipe
+            self.wfile.flush()
+            self._pause(reply.trickle_end)
+            self._write_chunk(b": still here\n")
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:

@@ -87,7 +87,7 @@ def parse_arguments(raw: str) -> dict[str, object] | None:
     """The call's JSON arguments as a dict, or None when they are not one."""
     try:
         arguments = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         return None
     return arguments if isinstance(arguments, dict) else None
 
