@@ -92,6 +92,43 @@ def test_run_diff_names_a_file_changed_on_disk(fake_server, tmp_path: Path) -> N
     )
 
 
+def test_run_flush_refusing_a_path_now_out_of_the_root_is_an_error_not_a_traceback(
+    fake_server, tmp_path: Path
+) -> None:
+    """--flush into a directory swapped for a link out of the root says so and exits 1."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
+    outside.mkdir()
+    write = json.dumps({"file_path": "d/a.txt", "content": "A\n"})
+    gate = threading.Event()
+    fake_server.add(
+        ServerReply(tool_calls=[("write_file", write)]), ServerReply(text="ok", gate=gate)
+    )
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(run(fake_server, root, "--flush", "x"))
+    )
+    worker.start()
+    try:
+        assert fake_server.held(timeout=30)
+        (root / "d").rmdir()
+        (root / "d").symlink_to(outside)
+    finally:
+        gate.set()
+        worker.join(timeout=60)
+    [result] = results
+    first = result.stderr.splitlines()[0]
+    assert (
+        result.exit_code,
+        first.startswith("tiller: Path 'd/a.txt'"),
+        list(outside.iterdir()),
+    ) == (
+        EXIT_ERROR,
+        True,
+        [],
+    )
+
+
 def test_run_flush_writes_to_disk(fake_server, tmp_path: Path) -> None:
     """--flush applies the workspace to disk at the end."""
     fake_server.add(WRITE, ServerReply(text="ok"))

@@ -235,7 +235,7 @@ def run(
     continue_: Continue = False,
 ) -> None:
     """Run one prompt headless and print the final answer."""
-    from tiller.errors import AuthError, FlushConflict
+    from tiller.errors import AuthError, WorkspaceError
 
     text = sys.stdin.read() if prompt == "-" else prompt
     if not text.strip():
@@ -334,7 +334,7 @@ def run(
         if flush:
             try:
                 written = session.workspace.flush()
-            except FlushConflict as exc:
+            except WorkspaceError as exc:  # a conflict, a path now out of the root, an OS error
                 typer.echo(f"tiller: {exc}", err=True)
                 raise typer.Exit(EXIT_ERROR) from None
             typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
