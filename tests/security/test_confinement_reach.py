@@ -120,6 +120,18 @@ def test_credential_files_under_xdg_config_home_are_hidden(
     assert "gho_moved-config-home-1618" not in out
 
 
+def test_credential_files_are_hidden_when_the_root_is_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in the home directory, the sandbox copy still holds no ~/.ssh key."""
+    home = tmp_path / "root"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY home-as-root-2236\n")
+    monkeypatch.setenv("HOME", str(home))
+    out = run(tmp_path, "cat ~/.ssh/id_ed25519 2>&1")
+    assert "home-as-root-2236" not in out
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

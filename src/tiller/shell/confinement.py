@@ -163,20 +163,35 @@ class Confinement:
         args += ["--chdir", str(target), "--", "bash", "-c", command]
         return args
 
-    def _hidden(self, root: Path) -> list[Path]:
-        """Paths to hide: Tiller's own, credential files, and where other sandboxes live."""
+    def _candidates(self) -> list[Path]:
         candidates = list(self.hidden)
         if self.home is not None:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
             candidates += _moved_xdg_paths(self.home)
+        return candidates
+
+    def left_out_of_the_copy(self) -> list[str]:
+        """What to hide that lies inside the root, as paths relative to it (`.ssh` when the
+        root is the home directory): the sandbox copy must not hold them."""
+        root = Path(os.path.realpath(os.path.abspath(self.root)))
+        out: list[str] = []
+        for given in self._candidates():
+            path = Path(os.path.realpath(given))
+            if path != root and _inside(path, root):
+                out.append(path.relative_to(root).as_posix())
+        return out
+
+    def _hidden(self, root: Path) -> list[Path]:
+        """Paths to hide: Tiller's own, credential files, and where other sandboxes live."""
+        candidates = self._candidates()
         parent = Path(os.path.realpath(self.sandbox)).parent.parent
         if not _inside(parent, Path("/tmp")):
             candidates.append(parent)  # other sessions' sandboxes (a TMPDIR outside /tmp)
         out: list[Path] = []
         for given in candidates:
             path = Path(os.path.realpath(given))  # bwrap mounts only at link-free paths
-            # Inside the root, the command sees the sandbox copy (what the workspace holds,
-            # which the model can read anyway); a mount point there would come back as a file.
+            # Inside the root, the command sees the sandbox copy, which leaves these out
+            # (`left_out_of_the_copy`); a mount point there would come back as a file.
             if _inside(path, root) or _inside(path, Path("/tmp")) or path in out:
                 continue
             out.append(path)

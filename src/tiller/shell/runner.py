@@ -112,6 +112,7 @@ class ShellRunner:
         confinement = Confinement(
             root=root, sandbox=self.sandbox.path, network=self.settings.network, hidden=hidden
         )
+        self.sandbox.never_copied = tuple(confinement.left_out_of_the_copy())
         argv = confinement.argv(command, cwd, info_fd)
         return argv, str(root / cwd) if cwd else str(root)
 
