@@ -132,6 +132,20 @@ def test_credential_files_are_hidden_when_the_root_is_the_home(
     assert "home-as-root-2236" not in out
 
 
+def test_credentials_in_the_git_config_are_hidden(tmp_path: Path) -> None:
+    """A token in `.git/config` (a remote URL, actions/checkout's extraheader) is not readable;
+    git still works."""
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    with (root / ".git" / "config").open("a") as config:
+        config.write('[remote "origin"]\n\turl = https://x:tok-in-url-4417@example.com/r.git\n')
+        config.write('[http "https://example.com/"]\n')
+        config.write("\textraheader = AUTHORIZATION: basic hdr-5521\n")
+    out = run(tmp_path, "cat .git/config; git remote -v; git status --short && echo git-ok")
+    assert ("tok-in-url-4417" in out, "hdr-5521" in out, "git-ok" in out) == (False, False, True)
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,9 @@ own config may opt out with `[shell] sandbox = "none"`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -155,8 +157,12 @@ class Confinement:
             elif path.exists():
                 args += ["--ro-bind", "/dev/null", str(path)]
         args += ["--bind", str(self.sandbox), str(root)]
-        for path in _git_paths(root):
+        git_paths = _git_paths(root)
+        for path in git_paths:
             args += ["--ro-bind", str(path), str(path)]
+        scratch = Path(os.path.realpath(self.sandbox)).parent
+        for config, clean in _clean_git_configs(git_paths, scratch):
+            args += ["--ro-bind", str(clean), str(config)]
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
         target = given / cwd if cwd else given
@@ -240,6 +246,47 @@ def _git_paths(root: Path) -> list[Path]:
             if _inside(gitdir, root) or _inside(gitdir, Path("/tmp")):
                 paths.append(gitdir)
     return paths
+
+
+_GIT_SECRET_LINE = re.compile(r"^\s*(?:\S*extraheader|\S*password|\S*token)\s*=", re.IGNORECASE)
+"""Config lines whose value is a credential (`http.extraheader = AUTHORIZATION: basic ...`)."""
+
+
+def _clean_git_configs(git_paths: list[Path], scratch: Path) -> list[tuple[Path, Path]]:
+    """`(config, copy)` for each git config that holds a credential: the copy, written in
+    `scratch` (outside what commands see), has it replaced by `[redacted]`.
+
+    A remote URL with a token, or the `extraheader` actions/checkout leaves, would
+    otherwise be one `cat .git/config` away.
+    """
+    from tiller.redaction import REDACTED, redact_urls
+
+    configs: list[Path] = []
+    for path in git_paths:
+        if not path.is_dir():
+            continue
+        configs.append(path / "config")
+        with contextlib.suppress(OSError):  # a worktree's settings live in the common dir
+            common = (path / "commondir").read_text(encoding="utf-8").strip()
+            configs.append((path / common / "config").resolve())
+    out: list[tuple[Path, Path]] = []
+    for number, config in enumerate(dict.fromkeys(configs)):
+        try:
+            text = config.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            continue
+        lines = [
+            line.split("=", 1)[0] + f"= {REDACTED}" if _GIT_SECRET_LINE.match(line) else line
+            for line in redact_urls(text).splitlines()
+        ]
+        clean = "\n".join(lines) + "\n"
+        if clean.rstrip("\n") == text.rstrip("\n"):
+            continue
+        copy = scratch / f"git-config-{number}"
+        with contextlib.suppress(OSError):
+            copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
+            out.append((config, copy))
+    return out
 
 
 def unconfined_argv(command: str) -> list[str]:
