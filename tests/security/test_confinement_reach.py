@@ -146,6 +146,19 @@ def test_credentials_in_the_git_config_are_hidden(tmp_path: Path) -> None:
     assert ("tok-in-url-4417" in out, "hdr-5521" in out, "git-ok" in out) == (False, False, True)
 
 
+def test_credentials_in_the_global_git_config_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token in ~/.gitconfig (an `insteadOf` URL, as CI sets up for private modules) is
+    not readable."""
+    (outside / ".gitconfig").write_text(
+        '[url "https://x:tok-global-8080@github.com/"]\n\tinsteadOf = https://github.com/\n'
+    )
+    monkeypatch.setenv("HOME", str(outside))
+    out = run(tmp_path, "cat ~/.gitconfig; git config --global --list 2>&1")
+    assert ("tok-global-8080" in out, "insteadof=https://github.com/" in out) == (False, True)
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -161,7 +161,9 @@ class Confinement:
         for path in git_paths:
             args += ["--ro-bind", str(path), str(path)]
         scratch = Path(os.path.realpath(self.sandbox)).parent
-        for config, clean in _clean_git_configs(git_paths, scratch):
+        # One inside the root is the copy's own file (a mount point there would come back).
+        more = [p for p in self._global_git_configs() if not _inside(p.resolve(), root)]
+        for config, clean in _clean_git_configs(git_paths, scratch, more):
             args += ["--ro-bind", str(clean), str(config)]
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
@@ -175,6 +177,14 @@ class Confinement:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
             candidates += _moved_xdg_paths(self.home)
         return candidates
+
+    def _global_git_configs(self) -> list[Path]:
+        """The user's and the system's git config files (where CI keeps `insteadOf` tokens)."""
+        found = [Path("/etc/gitconfig")]
+        if self.home is not None:
+            config_home = os.environ.get("XDG_CONFIG_HOME") or str(self.home / ".config")
+            found += [self.home / ".gitconfig", Path(config_home, "git", "config")]
+        return [path for path in found if path.is_file()]
 
     def left_out_of_the_copy(self) -> list[str]:
         """What to hide that lies inside the root, as paths relative to it (`.ssh` when the
@@ -252,9 +262,12 @@ _GIT_SECRET_LINE = re.compile(r"^\s*(?:\S*extraheader|\S*password|\S*token)\s*="
 """Config lines whose value is a credential (`http.extraheader = AUTHORIZATION: basic ...`)."""
 
 
-def _clean_git_configs(git_paths: list[Path], scratch: Path) -> list[tuple[Path, Path]]:
-    """`(config, copy)` for each git config that holds a credential: the copy, written in
-    `scratch` (outside what commands see), has it replaced by `[redacted]`.
+def _clean_git_configs(
+    git_paths: list[Path], scratch: Path, more: list[Path]
+) -> list[tuple[Path, Path]]:
+    """`(config, copy)` for each git config (the repository's and `more`) that holds a
+    credential: the copy, written in `scratch` (outside what commands see), has it
+    replaced by `[redacted]`.
 
     A remote URL with a token, or the `extraheader` actions/checkout leaves, would
     otherwise be one `cat .git/config` away.
@@ -269,6 +282,7 @@ def _clean_git_configs(git_paths: list[Path], scratch: Path) -> list[tuple[Path,
         with contextlib.suppress(OSError):  # a worktree's settings live in the common dir
             common = (path / "commondir").read_text(encoding="utf-8").strip()
             configs.append((path / common / "config").resolve())
+    configs += more
     out: list[tuple[Path, Path]] = []
     for number, config in enumerate(dict.fromkeys(configs)):
         try:
