@@ -275,7 +275,12 @@ def _clean_git_configs(
     from tiller.redaction import REDACTED, redact_urls
 
     configs: list[Path] = []
-    for path in git_paths:
+    for given in git_paths:
+        path = given
+        if given.is_file():  # a worktree's pointer: its git directory may lie anywhere
+            with contextlib.suppress(OSError):
+                line = given.read_text(encoding="utf-8").splitlines()[0]
+                path = (given.parent / line.removeprefix("gitdir:").strip()).resolve()
         if not path.is_dir():
             continue
         configs.append(path / "config")
