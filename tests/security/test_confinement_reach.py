@@ -146,6 +146,19 @@ def test_credentials_in_the_git_config_are_hidden(tmp_path: Path) -> None:
     assert ("tok-in-url-4417" in out, "hdr-5521" in out, "git-ok" in out) == (False, False, True)
 
 
+def test_credentials_in_a_worktrees_git_config_are_hidden(tmp_path: Path, outside: Path) -> None:
+    """A worktree's remote token (in the main repository's config, elsewhere) is not readable."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(outside / "main")], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "i"], cwd=outside / "main")
+    with (outside / "main" / ".git" / "config").open("a") as config:
+        config.write('[remote "origin"]\n\turl = https://x:tok-worktree-6060@example.com/r\n')
+    root = tmp_path / "root"
+    subprocess.run([*git, "worktree", "add", "-q", str(root)], cwd=outside / "main", check=True)
+    out = run(tmp_path, "git remote -v")
+    assert ("tok-worktree-6060" in out, "origin" in out) == (False, True)
+
+
 def test_credentials_in_the_global_git_config_are_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
