@@ -303,6 +303,13 @@ def test_path_entries_inside_the_root_are_dropped(tmp_path: Path) -> None:
     assert ("PLANTED" in out, f"{tmp_path}/.venv/bin" in out) == (False, False)
 
 
+@pytest.mark.parametrize("name", ["BASH_ENV", "RIPGREP_CONFIG_PATH", "LD_PRELOAD", "GIT_EXEC_PATH"])
+def test_code_loading_variables_naming_the_root_are_dropped(name: str) -> None:
+    """A variable that makes `ls`, `rg` or `git` load a file the model can write is removed."""
+    env = sandbox_env({name: "/work/proj/.tools/x", "PATH": "/usr/bin"}, untrusted="/work/proj")
+    assert name not in env
+
+
 @pytest.mark.parametrize(
     "name",
     [

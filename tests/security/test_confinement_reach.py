@@ -120,6 +120,58 @@ def test_credential_files_under_xdg_config_home_are_hidden(
     assert "gho_moved-config-home-1618" not in out
 
 
+def test_credential_files_are_hidden_when_the_root_is_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in the home directory, the sandbox copy still holds no ~/.ssh key."""
+    home = tmp_path / "root"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY home-as-root-2236\n")
+    monkeypatch.setenv("HOME", str(home))
+    out = run(tmp_path, "cat ~/.ssh/id_ed25519 2>&1")
+    assert "home-as-root-2236" not in out
+
+
+def test_credentials_in_the_git_config_are_hidden(tmp_path: Path) -> None:
+    """A token in `.git/config` (a remote URL, actions/checkout's extraheader) is not readable;
+    git still works."""
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    with (root / ".git" / "config").open("a") as config:
+        config.write('[remote "origin"]\n\turl = https://x:tok-in-url-4417@example.com/r.git\n')
+        config.write('[http "https://example.com/"]\n')
+        config.write("\textraheader = AUTHORIZATION: basic hdr-5521\n")
+    out = run(tmp_path, "cat .git/config; git remote -v; git status --short && echo git-ok")
+    assert ("tok-in-url-4417" in out, "hdr-5521" in out, "git-ok" in out) == (False, False, True)
+
+
+def test_credentials_in_a_worktrees_git_config_are_hidden(tmp_path: Path, outside: Path) -> None:
+    """A worktree's remote token (in the main repository's config, elsewhere) is not readable."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(outside / "main")], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "i"], cwd=outside / "main")
+    with (outside / "main" / ".git" / "config").open("a") as config:
+        config.write('[remote "origin"]\n\turl = https://x:tok-worktree-6060@example.com/r\n')
+    root = tmp_path / "root"
+    subprocess.run([*git, "worktree", "add", "-q", str(root)], cwd=outside / "main", check=True)
+    out = run(tmp_path, "git remote -v")
+    assert ("tok-worktree-6060" in out, "origin" in out) == (False, True)
+
+
+def test_credentials_in_the_global_git_config_are_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token in ~/.gitconfig (an `insteadOf` URL, as CI sets up for private modules) is
+    not readable."""
+    (outside / ".gitconfig").write_text(
+        '[url "https://x:tok-global-8080@github.com/"]\n\tinsteadOf = https://github.com/\n'
+    )
+    monkeypatch.setenv("HOME", str(outside))
+    out = run(tmp_path, "cat ~/.gitconfig; git config --global --list 2>&1")
+    assert ("tok-global-8080" in out, "insteadof=https://github.com/" in out) == (False, True)
+
+
 def test_env_file_the_user_named_is_hidden(
     tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,9 @@ own config may opt out with `[shell] sandbox = "none"`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -155,28 +157,57 @@ class Confinement:
             elif path.exists():
                 args += ["--ro-bind", "/dev/null", str(path)]
         args += ["--bind", str(self.sandbox), str(root)]
-        for path in _git_paths(root):
+        git_paths = _git_paths(root)
+        for path in git_paths:
             args += ["--ro-bind", str(path), str(path)]
+        scratch = Path(os.path.realpath(self.sandbox)).parent
+        # One inside the root is the copy's own file (a mount point there would come back).
+        more = [p for p in self._global_git_configs() if not _inside(p.resolve(), root)]
+        for config, clean in _clean_git_configs(git_paths, scratch, more):
+            args += ["--ro-bind", str(clean), str(config)]
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
         target = given / cwd if cwd else given
         args += ["--chdir", str(target), "--", "bash", "-c", command]
         return args
 
-    def _hidden(self, root: Path) -> list[Path]:
-        """Paths to hide: Tiller's own, credential files, and where other sandboxes live."""
+    def _candidates(self) -> list[Path]:
         candidates = list(self.hidden)
         if self.home is not None:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
             candidates += _moved_xdg_paths(self.home)
+        return candidates
+
+    def _global_git_configs(self) -> list[Path]:
+        """The user's and the system's git config files (where CI keeps `insteadOf` tokens)."""
+        found = [Path("/etc/gitconfig")]
+        if self.home is not None:
+            config_home = os.environ.get("XDG_CONFIG_HOME") or str(self.home / ".config")
+            found += [self.home / ".gitconfig", Path(config_home, "git", "config")]
+        return [path for path in found if path.is_file()]
+
+    def left_out_of_the_copy(self) -> list[str]:
+        """What to hide that lies inside the root, as paths relative to it (`.ssh` when the
+        root is the home directory): the sandbox copy must not hold them."""
+        root = Path(os.path.realpath(os.path.abspath(self.root)))
+        out: list[str] = []
+        for given in self._candidates():
+            path = Path(os.path.realpath(given))
+            if path != root and _inside(path, root):
+                out.append(path.relative_to(root).as_posix())
+        return out
+
+    def _hidden(self, root: Path) -> list[Path]:
+        """Paths to hide: Tiller's own, credential files, and where other sandboxes live."""
+        candidates = self._candidates()
         parent = Path(os.path.realpath(self.sandbox)).parent.parent
         if not _inside(parent, Path("/tmp")):
             candidates.append(parent)  # other sessions' sandboxes (a TMPDIR outside /tmp)
         out: list[Path] = []
         for given in candidates:
             path = Path(os.path.realpath(given))  # bwrap mounts only at link-free paths
-            # Inside the root, the command sees the sandbox copy (what the workspace holds,
-            # which the model can read anyway); a mount point there would come back as a file.
+            # Inside the root, the command sees the sandbox copy, which leaves these out
+            # (`left_out_of_the_copy`); a mount point there would come back as a file.
             if _inside(path, root) or _inside(path, Path("/tmp")) or path in out:
                 continue
             out.append(path)
@@ -225,6 +256,56 @@ def _git_paths(root: Path) -> list[Path]:
             if _inside(gitdir, root) or _inside(gitdir, Path("/tmp")):
                 paths.append(gitdir)
     return paths
+
+
+_GIT_SECRET_LINE = re.compile(r"^\s*(?:\S*extraheader|\S*password|\S*token)\s*=", re.IGNORECASE)
+"""Config lines whose value is a credential (`http.extraheader = AUTHORIZATION: basic ...`)."""
+
+
+def _clean_git_configs(
+    git_paths: list[Path], scratch: Path, more: list[Path]
+) -> list[tuple[Path, Path]]:
+    """`(config, copy)` for each git config (the repository's and `more`) that holds a
+    credential: the copy, written in `scratch` (outside what commands see), has it
+    replaced by `[redacted]`.
+
+    A remote URL with a token, or the `extraheader` actions/checkout leaves, would
+    otherwise be one `cat .git/config` away.
+    """
+    from tiller.redaction import REDACTED, redact_urls
+
+    configs: list[Path] = []
+    for given in git_paths:
+        path = given
+        if given.is_file():  # a worktree's pointer: its git directory may lie anywhere
+            with contextlib.suppress(OSError):
+                line = given.read_text(encoding="utf-8").splitlines()[0]
+                path = (given.parent / line.removeprefix("gitdir:").strip()).resolve()
+        if not path.is_dir():
+            continue
+        configs.append(path / "config")
+        with contextlib.suppress(OSError):  # a worktree's settings live in the common dir
+            common = (path / "commondir").read_text(encoding="utf-8").strip()
+            configs.append((path / common / "config").resolve())
+    configs += more
+    out: list[tuple[Path, Path]] = []
+    for number, config in enumerate(dict.fromkeys(configs)):
+        try:
+            text = config.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            continue
+        lines = [
+            line.split("=", 1)[0] + f"= {REDACTED}" if _GIT_SECRET_LINE.match(line) else line
+            for line in redact_urls(text).splitlines()
+        ]
+        clean = "\n".join(lines) + "\n"
+        if clean.rstrip("\n") == text.rstrip("\n"):
+            continue
+        copy = scratch / f"git-config-{number}"
+        with contextlib.suppress(OSError):
+            copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
+            out.append((config, copy))
+    return out
 
 
 def unconfined_argv(command: str) -> list[str]:

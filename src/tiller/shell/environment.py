@@ -38,6 +38,22 @@ _ALSO_SECRET_WORDS = frozenset({"pass", "pat"})
 """Words that name a credential in a variable (`DB_PASS`, `GITHUB_PAT`) besides the journal's."""
 
 
+CODE_LOADING_VARIABLES: tuple[str, ...] = (
+    "BASH_ENV",
+    "ENV",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "GIT_EXEC_PATH",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG",
+    "GIT_TEMPLATE_DIR",
+    "RIPGREP_CONFIG_PATH",
+)
+"""Variables naming files that commands run unasked (`ls`, `rg`, `git`) load or source."""
+
+
 def is_secret(name: str, patterns: Iterable[str] = SECRET_PATTERNS) -> bool:
     """Whether an environment variable called `name` looks like a credential.
 
@@ -107,6 +123,16 @@ def sandbox_env(
     }
     if pwd is not None:
         env["PWD"] = pwd
+    if untrusted is not None:
+        # A file these name inside the root is the model's: `ls` would source or load it.
+        for name in CODE_LOADING_VARIABLES:
+            value = env.get(name)
+            if value is not None and any(
+                _inside(entry, untrusted)
+                for entry in value.replace(" ", os.pathsep).split(os.pathsep)
+                if entry
+            ):
+                del env[name]
     if untrusted is not None and "PATH" in env:
         # Inside the sandbox the root's path holds the model's copy: a `.venv/bin` of the
         # project on PATH would let it plant `grep` and have a read-only command run it.

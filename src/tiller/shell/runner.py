@@ -112,6 +112,7 @@ class ShellRunner:
         confinement = Confinement(
             root=root, sandbox=self.sandbox.path, network=self.settings.network, hidden=hidden
         )
+        self.sandbox.never_copied = tuple(confinement.left_out_of_the_copy())
         argv = confinement.argv(command, cwd, info_fd)
         return argv, str(root / cwd) if cwd else str(root)
 
@@ -167,28 +168,12 @@ class ShellRunner:
         # whole namespace is (bwrap itself exits while its PID 1 is still ending the rest).
         info = os.pipe() if self.confined else None
         try:
-            argv, pwd = self._argv(command, info[1] if info else None)
-        except ConfinementError as exc:
-            if info:
+            argv, env = self._prepare(command, info[1] if info else None)
+        except BaseException:
+            if info:  # run_command takes the pipe over; it never got it
                 os.close(info[0])
                 os.close(info[1])
-            raise ToolError(str(exc)) from exc
-        try:
-            self.sandbox.sync()
-            self.sandbox.ensure_dir(self.settings.cwd)
-        except (OSError, ValueError) as exc:
-            if info:
-                os.close(info[0])
-                os.close(info[1])
-            raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
-        root = self.workspace.root
-        env = sandbox_env(
-            self.settings.environ if self.settings.environ is not None else os.environ,
-            pwd=pwd,
-            untrusted=os.path.realpath(root) if root is not None else None,
-        )
-        if self.confined:
-            env["TMPDIR"] = "/tmp"  # the command's private /tmp; any other is hidden
+            raise
         try:
             result = run_command(
                 argv,
@@ -206,6 +191,27 @@ class ShellRunner:
         if result.cancelled:
             raise ToolError(f"Cancelled by the user; the command was stopped.\n{text}")
         return text
+
+    def _prepare(self, command: str, info_fd: int | None) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment for `command`, with the sandbox copy brought up to date."""
+        try:
+            argv, pwd = self._argv(command, info_fd)
+        except ConfinementError as exc:
+            raise ToolError(str(exc)) from exc
+        try:
+            self.sandbox.sync()
+            self.sandbox.ensure_dir(self.settings.cwd)
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"Could not prepare the sandbox copy: {exc}") from exc
+        root = self.workspace.root
+        env = sandbox_env(
+            self.settings.environ if self.settings.environ is not None else os.environ,
+            pwd=pwd,
+            untrusted=os.path.realpath(root) if root is not None else None,
+        )
+        if self.confined:
+            env["TMPDIR"] = "/tmp"  # the command's private /tmp; any other is hidden
+        return argv, env
 
     def _approve(self, command: str, description: str, timeout_ms: int, call_id: str) -> None:
         verdict = self.policy.review(command)

@@ -215,6 +215,8 @@ class Sandbox:
         self._left_out: dict[str, Stat] = {}
         self._budget = MAX_COLLECT_TOTAL_BYTES
         self._root_fd = -1  # the copy's root while `collect` runs
+        self.never_copied: tuple[str, ...] = ()
+        """Paths (and what is below them) never copied in: credentials when the root is ~."""
 
     @property
     def path(self) -> Path:
@@ -273,6 +275,10 @@ class Sandbox:
             except OSError:
                 continue
             wanted[path] = (("disk", (st.st_mtime_ns, st.st_size, st.st_ino)), None, disk)
+        if self.never_copied:
+            prefixes = tuple(p + "/" for p in self.never_copied)
+            for path in [p for p in wanted if p in self.never_copied or p.startswith(prefixes)]:
+                del wanted[path]
 
         with Tree(tree) as sandbox:
             for path in [p for p in self._mirrored if p not in wanted]:
