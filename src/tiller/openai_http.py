@@ -54,7 +54,7 @@ from tiller.transport import (
     usage_from,
 )
 
-__all__ = ["OpenAIHTTPClient"]
+__all__ = ["EVENT_TOO_BIG", "MAX_EVENT_BYTES", "OpenAIHTTPClient"]
 
 OPENAI_BASE = "https://api.openai.com/v1"
 OPENROUTER_BASE = "https://openrouter.ai/api/v1"
@@ -71,6 +71,10 @@ _CANCEL_POLL = 0.02  # seconds between looks at the cancel tokens of calls in fl
 _SHARDS = 16
 
 _TIMEOUT = httpx.Timeout(600.0, connect=10.0)
+# One SSE line longer than this is no provider's event: the call fails rather than
+# hold an endless line in memory (a whole large file's tool call is a few MB).
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+EVENT_TOO_BIG = f"The provider sent a stream event over {MAX_EVENT_BYTES >> 20} MiB"
 
 _http_lock = threading.Lock()
 _pools: dict[tuple[int, bool], httpx.Client] = {}
@@ -455,7 +459,8 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     done = False
     # SSE is UTF-8 text in lines; splitting the bytes here skips httpx's text and
     # line decoders (and its charset sniffing), a third of the client's CPU.
-    pending = b""
+    pending: list[bytes] = []  # the pieces of an unfinished line (joined once it ends)
+    pending_size = 0
     # An unencoded body is read straight off the transport's stream: httpx's
     # decoding and chunking layers would only pass each block through.
     raw = "content-encoding" not in response.headers
@@ -463,8 +468,17 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     for block in blocks if blocks is not None else response.iter_bytes():
         if cancel.is_set():
             return False
-        lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
-        pending = lines.pop()
+        if b"\n" not in block:
+            pending.append(block)
+            pending_size += len(block)
+            if pending_size > MAX_EVENT_BYTES:
+                raise _BadReply(EVENT_TOO_BIG)
+            continue
+        lines = block.split(b"\n")
+        if pending:
+            lines[0] = b"".join([*pending, lines[0]])
+        last = lines.pop()
+        pending, pending_size = ([last], len(last)) if last else ([], 0)
         for line in lines:
             if done or not line.startswith(b"data:"):
                 continue
@@ -472,9 +486,10 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
             done = _event(line[5:].strip(), stream)
         if done:  # what follows is read when the response closes, within a budget
             break
-    if pending.startswith(b"data:") and not done and not cancel.is_set():
+    rest = b"".join(pending)
+    if rest.startswith(b"data:") and not done and not cancel.is_set():
         events += 1
-        _event(pending[5:].strip(), stream)
+        _event(rest[5:].strip(), stream)
     if not events and not cancel.is_set():
         raise _BadReply(not_a_stream(kind))
     return not cancel.is_set()
