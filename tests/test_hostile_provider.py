@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from model_calls import request
+from tiller.connection_reuse import EVENT_TOO_BIG
 from tiller.errors import ProviderError
 from tiller.llm import LiteLLMClient
 from tiller.model import ModelClient, ModelResponse, Usage
@@ -201,3 +202,15 @@ def test_a_retry_after_that_is_no_number_is_ignored(
         on_retry=retries.append,
     )
     assert retries == ["Rate limited (429); retrying in 0.0 s (attempt 2/2)"]
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_a_stream_event_that_never_ends_fails_the_call_past_its_size_limit(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """An event line that goes on without end fails the call once past `MAX_EVENT_BYTES`,
+    rather than filling memory until someone cancels."""
+    fake_server.add(ServerReply(endless_line=1 << 20))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, make(), model)
+    assert str(caught.value) == f"{model} failed: {EVENT_TOO_BIG}"

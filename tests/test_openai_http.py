@@ -13,9 +13,10 @@ import pytest
 
 from model_calls import complete_with, request
 from tiller import Session
+from tiller.connection_reuse import EVENT_TOO_BIG
 from tiller.errors import AuthError, ContextOverflowError, ProviderError
 from tiller.model import ModelRequest, ModelResponse, ToolCall, Usage
-from tiller.openai_http import EVENT_TOO_BIG, OpenAIHTTPClient
+from tiller.openai_http import OpenAIHTTPClient
 from tiller.testing import FakeOpenAIServer, ServerReply
 
 TOOLS = [

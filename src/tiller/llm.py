@@ -877,7 +877,9 @@ def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None)
         return Failure("retry", str(_Stalled(stall)), None, "Stalled")
     if isinstance(exc, _BadReply):
         return Failure("fatal", str(exc))
-    refused = next((e for e in _causes(exc) if isinstance(e, _Redirected)), None)
+    from tiller.connection_reuse import EventTooBig
+
+    refused = next((e for e in _causes(exc) if isinstance(e, _Redirected | EventTooBig)), None)
     if refused is not None:
         return Failure("fatal", str(refused))
     lost = _lost_connection(exc)

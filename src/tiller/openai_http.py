@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
-from tiller.connection_reuse import ReusingTransport
+from tiller.connection_reuse import EVENT_TOO_BIG, MAX_EVENT_BYTES, EventTooBig, ReusingTransport
 from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
@@ -54,7 +54,7 @@ from tiller.transport import (
     usage_from,
 )
 
-__all__ = ["EVENT_TOO_BIG", "MAX_EVENT_BYTES", "OpenAIHTTPClient"]
+__all__ = ["OpenAIHTTPClient"]
 
 OPENAI_BASE = "https://api.openai.com/v1"
 OPENROUTER_BASE = "https://openrouter.ai/api/v1"
@@ -71,10 +71,6 @@ _CANCEL_POLL = 0.02  # seconds between looks at the cancel tokens of calls in fl
 _SHARDS = 16
 
 _TIMEOUT = httpx.Timeout(600.0, connect=10.0)
-# One SSE line longer than this is no provider's event: the call fails rather than
-# hold an endless line in memory (a whole large file's tool call is a few MB).
-MAX_EVENT_BYTES = 64 * 1024 * 1024
-EVENT_TOO_BIG = f"The provider sent a stream event over {MAX_EVENT_BYTES >> 20} MiB"
 
 _http_lock = threading.Lock()
 _pools: dict[tuple[int, bool], httpx.Client] = {}
@@ -435,7 +431,7 @@ def _attempt(
             if _read(response, stream, cancel):
                 return stream.finished(_cost(call.model, stream.raw_usage))
             return stream.cancelled()
-        except (httpx.HTTPError, _StatusError, _BadReply) as exc:
+        except (httpx.HTTPError, _StatusError, _BadReply, EventTooBig) as exc:
             if cancel.is_set():  # the hang-up we caused
                 return stream.cancelled()
             raise CallFailed(exc) from exc
@@ -705,7 +701,7 @@ def _classify(exc: BaseException, call: _Call) -> Failure:
     """Sort an httpx exception or an error response into what to do about it."""
     if not isinstance(exc, Exception):
         raise exc  # KeyboardInterrupt and friends are not provider failures
-    if isinstance(exc, _BadReply):
+    if isinstance(exc, _BadReply | EventTooBig):
         return Failure("fatal", str(exc))
     if isinstance(exc, _StatusError):
         if exc.status is None:
