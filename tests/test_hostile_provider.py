@@ -214,3 +214,13 @@ def test_a_stream_event_that_never_ends_fails_the_call_past_its_size_limit(
     with pytest.raises(ProviderError) as caught:
         complete(fake_server, make(), model)
     assert str(caught.value) == f"{model} failed: {EVENT_TOO_BIG}"
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_an_event_stream_opening_with_a_byte_order_mark_loses_no_event(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """A UTF-8 byte order mark before the first event (SSE allows one) hides no text."""
+    reply = _sse(_chunk({"role": "assistant", "content": "marked"}), _chunk({}, "stop"), "[DONE]")
+    fake_server.add(dataclasses.replace(reply, raw_body="\ufeff" + (reply.raw_body or "")))
+    assert complete(fake_server, make(), model).text == "marked"

@@ -51,6 +51,7 @@ DRAIN_SECONDS = 0.5
 # breaks, so a line that reads so is the event), dispatched by its blank line.
 _DONE = re.compile(rb"\ndata: ?\[DONE\][ \t]*\r?\n\r?\n")
 _DONE_SPAN = 32  # bytes kept from one part to find the event split across parts
+_BOM = b"\xef\xbb\xbf"
 # One SSE line longer than this is no provider's event: the call fails rather than
 # hold an endless line in memory (a whole large file's tool call is a few MB).
 MAX_EVENT_BYTES = 64 * 1024 * 1024
@@ -104,8 +105,17 @@ class _FinishingStream(httpx.SyncByteStream):
         parts = iter(self._inner)
         tail = b"\n"  # the body starts at a line start
         line = 0  # bytes of the line being read
+        head = b"" if self._sse else _BOM  # the body's first bytes while they may be a BOM
         try:
             for part in parts:
+                if len(head) < len(_BOM):
+                    # SSE allows a byte order mark first; the readers would take it as part
+                    # of the first line's field name and drop that event.
+                    head += part
+                    if _BOM.startswith(head) and len(head) < len(_BOM):
+                        continue
+                    part = head.removeprefix(_BOM)
+                    head = _BOM
                 if self._sse:
                     newline = part.rfind(b"\n")
                     line = line + len(part) if newline < 0 else len(part) - newline - 1
