@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -224,3 +225,15 @@ def test_an_event_stream_opening_with_a_byte_order_mark_loses_no_event(
     reply = _sse(_chunk({"role": "assistant", "content": "marked"}), _chunk({}, "stop"), "[DONE]")
     fake_server.add(dataclasses.replace(reply, raw_body="\ufeff" + (reply.raw_body or "")))
     assert complete(fake_server, make(), model).text == "marked"
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_a_provider_error_message_reaches_the_terminal_without_control_characters(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """Escape sequences in a provider's error text (clear the screen, retitle the terminal,
+    a carriage return over the message) are dropped from the error Tiller shows."""
+    fake_server.add(ServerReply(status=400, error_message="\x1b[2J\x1b]0;owned\x07bad\rfake\x9b"))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, make(), model)
+    assert [c for c in str(caught.value) if unicodedata.category(c) == "Cc"] == []

@@ -498,7 +498,7 @@ def _event(data: bytes, stream: StreamState) -> bool:
     try:
         chunk = json.loads(data)
     except ValueError:
-        text = data[:80].decode("utf-8", errors="replace")
+        text = one_line(data[:80].decode("utf-8", errors="replace"), "")
         raise _StatusError(None, f"unreadable stream event: {text}") from None
     error = chunk.get("error") if isinstance(chunk, dict) else None
     if error:  # OpenRouter and vLLM report a failure mid-stream as an event

@@ -304,8 +304,12 @@ def one_line(text: str, fallback: str) -> str:
             text = str(error.get("message", text) if isinstance(error, dict) else error)
         except (ValueError, AttributeError):
             pass
-    text = text.strip() or fallback
+    # A provider's text goes to a terminal: no escape sequence, bell or carriage return.
+    text = _CONTROL.sub("", text.replace("\t", " ")).strip() or fallback
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def retry_after(headers: Any) -> float | None:
