@@ -22,6 +22,7 @@ from tiller.errors import ProviderError
 from tiller.llm import LiteLLMClient
 from tiller.model import ModelClient, ModelResponse, Usage
 from tiller.openai_http import OpenAIHTTPClient
+from tiller.session import Session
 from tiller.testing import FakeOpenAIServer, ServerReply
 
 pytestmark = [
@@ -237,3 +238,23 @@ def test_a_provider_error_message_reaches_the_terminal_without_control_character
     with pytest.raises(ProviderError) as caught:
         complete(fake_server, make(), model)
     assert [c for c in str(caught.value) if unicodedata.category(c) == "Cc"] == []
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_a_token_count_past_any_float_reads_as_zero_and_the_session_goes_on(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """Usage of 10**400 tokens (valid JSON) is no count: cost and context share are figured
+    without an OverflowError out of the engine, and the answer arrives."""
+    absurd = "1" + "0" * 400
+    usage = f'"usage": {{"prompt_tokens": {absurd}, "completion_tokens": {absurd}}}'
+    finish = json.dumps(_chunk({}, "stop"))[:-1] + f", {usage}}}"
+    fake_server.add(_sse(_chunk({"role": "assistant", "content": "ok"}), finish, "[DONE]"))
+    session = Session(
+        model, client=make(), skills_dirs=[], api_base=fake_server.base_url, api_key="sk-test"
+    )
+    try:
+        reply = session.send("hi")
+    finally:
+        session.close()
+    assert (reply.stop_reason, reply.text, reply.usage.input_tokens) == ("completed", "ok", 0)

@@ -669,7 +669,11 @@ def usage_from(raw: Any) -> Usage:
 
 def _count(value: Any) -> int:
     """A token count as the endpoint reported it; 0 for anything that is no count
-    (text, a negative or infinite number): the reply matters more than its tally."""
+    (text, a negative, infinite or absurd number: past `_MOST_TOKENS`, the cost and the
+    context share would overflow a float): the reply matters more than its tally."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return int(value) if math.isfinite(value) and value > 0 else 0
+    return int(value) if 0 < value <= _MOST_TOKENS else 0
+
+
+_MOST_TOKENS = 10**12
