@@ -10,16 +10,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from model_calls import request
+from tiller.connection_reuse import EVENT_TOO_BIG
 from tiller.errors import ProviderError
 from tiller.llm import LiteLLMClient
 from tiller.model import ModelClient, ModelResponse, Usage
 from tiller.openai_http import OpenAIHTTPClient
+from tiller.session import Session
 from tiller.testing import FakeOpenAIServer, ServerReply
 
 pytestmark = [
@@ -201,3 +204,57 @@ def test_a_retry_after_that_is_no_number_is_ignored(
         on_retry=retries.append,
     )
     assert retries == ["Rate limited (429); retrying in 0.0 s (attempt 2/2)"]
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_a_stream_event_that_never_ends_fails_the_call_past_its_size_limit(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """An event line that goes on without end fails the call once past `MAX_EVENT_BYTES`,
+    rather than filling memory until someone cancels."""
+    fake_server.add(ServerReply(endless_line=1 << 20))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, make(), model)
+    assert str(caught.value) == f"{model} failed: {EVENT_TOO_BIG}"
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_an_event_stream_opening_with_a_byte_order_mark_loses_no_event(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """A UTF-8 byte order mark before the first event (SSE allows one) hides no text."""
+    reply = _sse(_chunk({"role": "assistant", "content": "marked"}), _chunk({}, "stop"), "[DONE]")
+    fake_server.add(dataclasses.replace(reply, raw_body="\ufeff" + (reply.raw_body or "")))
+    assert complete(fake_server, make(), model).text == "marked"
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_a_provider_error_message_reaches_the_terminal_without_control_characters(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """Escape sequences in a provider's error text (clear the screen, retitle the terminal,
+    a carriage return over the message) are dropped from the error Tiller shows."""
+    fake_server.add(ServerReply(status=400, error_message="\x1b[2J\x1b]0;owned\x07bad\rfake\x9b"))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, make(), model)
+    assert [c for c in str(caught.value) if unicodedata.category(c) == "Cc"] == []
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_a_token_count_past_any_float_reads_as_zero_and_the_session_goes_on(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """Usage of 10**400 tokens (valid JSON) is no count: cost and context share are figured
+    without an OverflowError out of the engine, and the answer arrives."""
+    absurd = "1" + "0" * 400
+    usage = f'"usage": {{"prompt_tokens": {absurd}, "completion_tokens": {absurd}}}'
+    finish = json.dumps(_chunk({}, "stop"))[:-1] + f", {usage}}}"
+    fake_server.add(_sse(_chunk({"role": "assistant", "content": "ok"}), finish, "[DONE]"))
+    session = Session(
+        model, client=make(), skills_dirs=[], api_base=fake_server.base_url, api_key="sk-test"
+    )
+    try:
+        reply = session.send("hi")
+    finally:
+        session.close()
+    assert (reply.stop_reason, reply.text, reply.usage.input_tokens) == ("completed", "ok", 0)

@@ -492,3 +492,28 @@ def test_loading_litellm_reads_no_dotenv_from_the_workspace(tmp_path: Any) -> No
         [sys.executable, "-c", DOTENV], capture_output=True, text=True, env=env, cwd=tmp_path
     )
     assert (done.returncode, done.stdout.strip()) == (0, "None")
+
+
+CANCEL_WHILE_LOADING = """
+import os, sys, threading
+from tiller.llm import LiteLLMClient, loaded
+from tiller.model import ModelRequest
+
+cancel = threading.Event()
+# The import event fires in the importing thread as litellm's import begins.
+sys.addaudithook(lambda event, args: event == "import" and args[0] == "litellm" and cancel.set())
+request = ModelRequest("openai/fake", [{"role": "user", "content": "hi"}])
+reply = LiteLLMClient().complete(request, on_text=print, cancel=cancel)
+print(reply.finish_reason, loaded(), flush=True)
+os._exit(0)  # the import goes on in a daemon thread
+"""
+
+
+@pytest.mark.slow
+def test_a_cancel_while_litellm_loads_returns_before_the_import_ends(tmp_path: Any) -> None:
+    """The first call waits out litellm's import (seconds) cancellably: a cancel returns at once."""
+    env = {**os.environ, "TILLER_CONFIG_DIR": str(tmp_path), "TILLER_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", CANCEL_WHILE_LOADING], capture_output=True, text=True, env=env
+    )
+    assert (done.returncode, done.stdout.split()) == (0, ["cancelled", "False"])

@@ -13,6 +13,7 @@ import pytest
 
 from model_calls import complete_with, request
 from tiller import Session
+from tiller.connection_reuse import EVENT_TOO_BIG
 from tiller.errors import AuthError, ContextOverflowError, ProviderError
 from tiller.model import ModelRequest, ModelResponse, ToolCall, Usage
 from tiller.openai_http import OpenAIHTTPClient
@@ -334,3 +335,14 @@ def test_the_default_transport_prices_a_known_model_without_importing_litellm() 
         "128000",
         "False",
     ]
+
+
+def test_a_stream_event_that_never_ends_is_refused_past_its_size_limit(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """An event line that goes on and on fails the call once it passes `MAX_EVENT_BYTES`
+    (memory stays bounded), read in linear time (no re-joining of all that came so far)."""
+    fake_server.add(ServerReply(endless_line=1 << 20))
+    with pytest.raises(ProviderError) as caught:
+        complete_with(OpenAIHTTPClient(max_retries=0), fake_server)
+    assert str(caught.value) == f"openai/fake-model failed: {EVENT_TOO_BIG}"

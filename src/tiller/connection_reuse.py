@@ -32,7 +32,14 @@ from collections.abc import Iterator
 
 from tiller.httpx_import import httpx
 
-__all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "ReusingTransport"]
+__all__ = [
+    "DRAIN_BYTES",
+    "DRAIN_SECONDS",
+    "EVENT_TOO_BIG",
+    "MAX_EVENT_BYTES",
+    "EventTooBig",
+    "ReusingTransport",
+]
 
 # An unread stream end is a few dozen bytes (`0\r\n\r\n`, an SSE `message_stop` or a
 # usage chunk); a body with more left in it is a reply the reader gave up on.
@@ -44,6 +51,18 @@ DRAIN_SECONDS = 0.5
 # breaks, so a line that reads so is the event), dispatched by its blank line.
 _DONE = re.compile(rb"\ndata: ?\[DONE\][ \t]*\r?\n\r?\n")
 _DONE_SPAN = 32  # bytes kept from one part to find the event split across parts
+_BOM = b"\xef\xbb\xbf"
+# One SSE line longer than this is no provider's event: the call fails rather than
+# hold an endless line in memory (a whole large file's tool call is a few MB).
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+EVENT_TOO_BIG = f"The provider sent a stream event over {MAX_EVENT_BYTES >> 20} MiB"
+
+
+class EventTooBig(Exception):
+    """An event stream's line went past `MAX_EVENT_BYTES`."""
+
+    def __init__(self) -> None:
+        super().__init__(EVENT_TOO_BIG)
 
 
 class ReusingTransport(httpx.BaseTransport):
@@ -85,9 +104,23 @@ class _FinishingStream(httpx.SyncByteStream):
         # iterator held in a local (unwinding to the handler drops the loop's own).
         parts = iter(self._inner)
         tail = b"\n"  # the body starts at a line start
+        line = 0  # bytes of the line being read
+        head = b"" if self._sse else _BOM  # the body's first bytes while they may be a BOM
         try:
             for part in parts:
+                if len(head) < len(_BOM):
+                    # SSE allows a byte order mark first; the readers would take it as part
+                    # of the first line's field name and drop that event.
+                    head += part
+                    if _BOM.startswith(head) and len(head) < len(_BOM):
+                        continue
+                    part = head.removeprefix(_BOM)
+                    head = _BOM
                 if self._sse:
+                    newline = part.rfind(b"\n")
+                    line = line + len(part) if newline < 0 else len(part) - newline - 1
+                    if line > MAX_EVENT_BYTES:
+                        raise EventTooBig
                     seen = tail + part
                     done = _DONE.search(seen) if b"[DONE]" in seen else None
                     if done is not None:

@@ -330,6 +330,13 @@ class LiteLLMClient:
             ContextOverflowError: the request does not fit the model's context window.
             ProviderError: any other failure, after retries where they make sense.
         """
+        if not loaded():
+            # The import takes seconds; it runs on the preload thread while this one
+            # honours a cancel (an import cannot be interrupted in the thread running it).
+            loading = preload_in_background(warm=False)
+            while not loaded() and loading.is_alive():
+                if cancel.wait(_CANCEL_POLL):
+                    return ModelResponse(finish_reason="cancelled")
         try:
             litellm = _litellm()
         except ImportError as exc:
@@ -877,7 +884,9 @@ def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None)
         return Failure("retry", str(_Stalled(stall)), None, "Stalled")
     if isinstance(exc, _BadReply):
         return Failure("fatal", str(exc))
-    refused = next((e for e in _causes(exc) if isinstance(e, _Redirected)), None)
+    from tiller.connection_reuse import EventTooBig
+
+    refused = next((e for e in _causes(exc) if isinstance(e, _Redirected | EventTooBig)), None)
     if refused is not None:
         return Failure("fatal", str(refused))
     lost = _lost_connection(exc)

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from tiller import model_map
 from tiller.caching import CACHE_OPTION, caches_with_breakpoints, mark_breakpoints
-from tiller.connection_reuse import ReusingTransport
+from tiller.connection_reuse import EVENT_TOO_BIG, MAX_EVENT_BYTES, EventTooBig, ReusingTransport
 from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
@@ -431,7 +431,7 @@ def _attempt(
             if _read(response, stream, cancel):
                 return stream.finished(_cost(call.model, stream.raw_usage))
             return stream.cancelled()
-        except (httpx.HTTPError, _StatusError, _BadReply) as exc:
+        except (httpx.HTTPError, _StatusError, _BadReply, EventTooBig) as exc:
             if cancel.is_set():  # the hang-up we caused
                 return stream.cancelled()
             raise CallFailed(exc) from exc
@@ -455,7 +455,8 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     done = False
     # SSE is UTF-8 text in lines; splitting the bytes here skips httpx's text and
     # line decoders (and its charset sniffing), a third of the client's CPU.
-    pending = b""
+    pending: list[bytes] = []  # the pieces of an unfinished line (joined once it ends)
+    pending_size = 0
     # An unencoded body is read straight off the transport's stream: httpx's
     # decoding and chunking layers would only pass each block through.
     raw = "content-encoding" not in response.headers
@@ -463,8 +464,17 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     for block in blocks if blocks is not None else response.iter_bytes():
         if cancel.is_set():
             return False
-        lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
-        pending = lines.pop()
+        if b"\n" not in block:
+            pending.append(block)
+            pending_size += len(block)
+            if pending_size > MAX_EVENT_BYTES:
+                raise _BadReply(EVENT_TOO_BIG)
+            continue
+        lines = block.split(b"\n")
+        if pending:
+            lines[0] = b"".join([*pending, lines[0]])
+        last = lines.pop()
+        pending, pending_size = ([last], len(last)) if last else ([], 0)
         for line in lines:
             if done or not line.startswith(b"data:"):
                 continue
@@ -472,9 +482,10 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
             done = _event(line[5:].strip(), stream)
         if done:  # what follows is read when the response closes, within a budget
             break
-    if pending.startswith(b"data:") and not done and not cancel.is_set():
+    rest = b"".join(pending)
+    if rest.startswith(b"data:") and not done and not cancel.is_set():
         events += 1
-        _event(pending[5:].strip(), stream)
+        _event(rest[5:].strip(), stream)
     if not events and not cancel.is_set():
         raise _BadReply(not_a_stream(kind))
     return not cancel.is_set()
@@ -487,7 +498,7 @@ def _event(data: bytes, stream: StreamState) -> bool:
     try:
         chunk = json.loads(data)
     except ValueError:
-        text = data[:80].decode("utf-8", errors="replace")
+        text = one_line(data[:80].decode("utf-8", errors="replace"), "")
         raise _StatusError(None, f"unreadable stream event: {text}") from None
     error = chunk.get("error") if isinstance(chunk, dict) else None
     if error:  # OpenRouter and vLLM report a failure mid-stream as an event
@@ -690,7 +701,7 @@ def _classify(exc: BaseException, call: _Call) -> Failure:
     """Sort an httpx exception or an error response into what to do about it."""
     if not isinstance(exc, Exception):
         raise exc  # KeyboardInterrupt and friends are not provider failures
-    if isinstance(exc, _BadReply):
+    if isinstance(exc, _BadReply | EventTooBig):
         return Failure("fatal", str(exc))
     if isinstance(exc, _StatusError):
         if exc.status is None:

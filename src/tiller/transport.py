@@ -313,8 +313,12 @@ def one_line(text: str, fallback: str) -> str:
             text = str(error.get("message", text) if isinstance(error, dict) else error)
         except (ValueError, AttributeError):
             pass
-    text = text.strip() or fallback
+    # A provider's text goes to a terminal: no escape sequence, bell or carriage return.
+    text = _CONTROL.sub("", text.replace("\t", " ")).strip() or fallback
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def retry_after(headers: Any) -> float | None:
@@ -674,7 +678,11 @@ def usage_from(raw: Any) -> Usage:
 
 def _count(value: Any) -> int:
     """A token count as the endpoint reported it; 0 for anything that is no count
-    (text, a negative or infinite number): the reply matters more than its tally."""
+    (text, a negative, infinite or absurd number: past `_MOST_TOKENS`, the cost and the
+    context share would overflow a float): the reply matters more than its tally."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return int(value) if math.isfinite(value) and value > 0 else 0
+    return int(value) if 0 < value <= _MOST_TOKENS else 0
+
+
+_MOST_TOKENS = 10**12

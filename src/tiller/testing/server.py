@@ -104,6 +104,8 @@ class ServerReply:
             body is left open, its terminating chunk unsent, until the client hangs up.
         trickle_end: when set, after the stream's last event an SSE comment line is sent
             every this many seconds, the body never ending, until the client hangs up.
+        endless_line: the stream's first event never ends: after its `data: ` come
+            blocks of this many bytes (no line break), until the client hangs up.
     """
 
     text: str = ""
@@ -128,6 +130,7 @@ class ServerReply:
     reasoning_details: Sequence[Mapping[str, Any]] = ()
     hold_end: bool = False
     trickle_end: float | None = None
+    endless_line: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerReply:
@@ -625,6 +628,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, reply: ServerReply, body: dict[str, Any]) -> None:
         self._open_stream(reply)
+        if reply.endless_line is not None:  # ends with a broken pipe when the client goes
+            self._write_chunk(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+            block = b"x" * max(1, reply.endless_line)
+            while not self.server.owner._stopping.is_set():
+                self._write_chunk(block)
+            return
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = list(self._chunks(reply, body, include_usage))
         for index, event in enumerate(events):
