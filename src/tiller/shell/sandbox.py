@@ -435,6 +435,9 @@ class Sandbox:
             return known is not None  # a base file the person deleted meanwhile
         if known is not None:
             return known.key[1] != (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stat_module.S_ISDIR(st.st_mode):
+            # The directory the command replaced by this file (its files were mirrored).
+            return False
         # Not mirrored, yet on disk: it appeared there during the command (unless the
         # workspace deleted it, which pinned its base).
         return path not in dict(self.workspace.changes())
