@@ -105,9 +105,7 @@ def test_run_flush_refusing_a_path_now_out_of_the_root_is_an_error_not_a_traceba
         ServerReply(tool_calls=[("write_file", write)]), ServerReply(text="ok", gate=gate)
     )
     results: list[Any] = []
-    worker = threading.Thread(
-        target=lambda: results.append(run(fake_server, root, "--flush", "x"))
-    )
+    worker = threading.Thread(target=lambda: results.append(run(fake_server, root, "--flush", "x")))
     worker.start()
     try:
         assert fake_server.held(timeout=30)

@@ -242,7 +242,10 @@ def test_nothing_writes_into_the_sandbox_after_collect(tmp_path: Path) -> None:
     )
     try:
         runner.run(
-            command, timeout_ms=20_000, description="", cancel=threading.Event(),
+            command,
+            timeout_ms=20_000,
+            description="",
+            cancel=threading.Event(),
             on_output=lambda _: None,
         )
         in_sandbox = (runner.sandbox.path / "tick.txt").read_text()
