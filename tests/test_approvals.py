@@ -162,7 +162,7 @@ TABLE: list[tuple[str, str]] = [
     ("sed -i s/a/b/ x", "`sed -i` edits files in place"),
     ("sed -n -i 1p x", "`sed -i`"),
     ("sed -ni 1p x", "`sed -i`"),
-    ("sed -n 's/x/y/e' f", "is not on the allow-list"),
+    ("sed -n 's/x/y/e' f", "`s///e`"),
     ("sort -o out.txt in.txt", "`sort -o` writes a file"),
     ("sort --output=out.txt in.txt", "`sort -o` writes a file"),
     ("sort --compress-program=./evil x", "`sort --compress-program`"),
@@ -442,3 +442,26 @@ def test_allow_list_entry_does_not_cover_options_that_run_code(
     """An allow-listed tar, awk or man still asks when it is told to run a program."""
     verdict = review(command, (allow,))
     assert (verdict.allowed, reason in verdict.reason) == (False, True), verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("command", "allowed"),
+    [
+        ("sed 's/a/b/' f", True),
+        ("sed -n '/x/p;5q' f", True),
+        ("sed -E -e 's/(a)/\\1b/g' -e '$d' f", True),
+        ("sed 'y/abc/xyz/' f", True),
+        ("sed 's/a/b/e' f", False),
+        ("sed '1e touch x' f", False),
+        ("sed 's/a/b/w out' f", False),
+        ("sed -n '/x/w out' f", False),
+        ("sed -e 's/a/b/' -e 'W out' f", False),
+        ("sed --expression='1e touch x' f", False),
+        ("sed -f script.sed f", False),
+        ("sed 's|a|b|;e touch x' f", False),
+        ("sed '/a/{\ne touch x\n}' f", False),
+    ],
+)
+def test_allow_listed_sed_asks_for_scripts_that_run_or_write(command: str, allowed: bool) -> None:
+    """With `sed` on the allow-list, a script with `e`, `w`/`W` or the `s///e`/`w` flags asks."""
+    assert review(command, ("sed",)).allowed is allowed

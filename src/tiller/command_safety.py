@@ -218,6 +218,120 @@ def _sed_problem(argv: tuple[str, ...]) -> str:
             break
         if _long(arg, "--in-place") or "i" in _short_bundle(arg):
             return "`sed -i` edits files in place"
+    scripts, from_file = _sed_scripts(argv)
+    if from_file:
+        return "`sed -f` runs a script from a file, which Tiller cannot check"
+    for script in scripts:
+        problem = _sed_script_problem(script)
+        if problem:
+            return problem
+    return ""
+
+
+def _sed_scripts(argv: tuple[str, ...]) -> tuple[list[str], bool]:
+    """The scripts a sed command runs (`-e`, `--expression`, or the first operand), and
+    whether one comes from a file (`-f`)."""
+    scripts: list[str] = []
+    from_file = False
+    operands: list[str] = []
+    args = list(argv[1:])
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            operands += args[index + 1 :]
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            takes_value = _long(name, "--expression", "--file", "--line-length")
+            if takes_value and not eq:
+                index += 1
+                value = args[index] if index < len(args) else ""
+            if _long(name, "--expression"):
+                scripts.append(value)
+            elif _long(name, "--file"):
+                from_file = True
+        elif arg.startswith("-") and len(arg) > 1:
+            for position, letter in enumerate(arg[1:], start=2):
+                if letter in "efl":  # these take the rest of the word, or the next word
+                    value = arg[position:]
+                    if not value:
+                        index += 1
+                        value = args[index] if index < len(args) else ""
+                    if letter == "e":
+                        scripts.append(value)
+                    from_file = from_file or letter == "f"
+                    break
+        else:
+            operands.append(arg)
+        index += 1
+    if not scripts and not from_file and operands:
+        scripts.append(operands[0])
+    return scripts, from_file
+
+
+_SED_SIMPLE = frozenset("=dDgGhHlLnNpPqQxzF")
+"""sed commands that take nothing but an optional number."""
+
+
+def _sed_script_problem(script: str) -> str:
+    """Why a sed script may run a command or write a file (`e`, `w`, `W`, `s///e`, `s///w`),
+    or cannot be read; empty when it only edits the stream."""
+    unreadable = "the sed script is not one Tiller can read (it could run commands)"
+    length = len(script)
+
+    def past(start: int, delimiter: str) -> int:
+        at = start
+        while at < length:
+            if script[at] == "\\":
+                at += 2
+            elif script[at] == delimiter:
+                return at + 1
+            else:
+                at += 1
+        return -1
+
+    def line_end(start: int, stops: str = "\n") -> int:
+        at = start
+        while at < length and script[at] not in stops:
+            at += 2 if script[at] == "\\" else 1
+        return at
+
+    at = 0
+    while at < length:
+        char = script[at]
+        if char in " \t\n;{}!" or char.isdigit() or char in "$,~+IM":
+            at += 1  # separators, grouping, negation, line addresses and regex flags
+        elif char == "#":
+            at = line_end(at)
+        elif char in "/\\":  # an address: /regex/ or \cregexc
+            at = past(at + 1, "/") if char == "/" else past(at + 2, script[at + 1 : at + 2])
+            if at < 0:
+                return unreadable
+        elif char in "ewW":
+            does = "runs a command" if char == "e" else "writes a file"
+            return f"the sed command `{char}` {does}"
+        elif char in "sy":
+            delimiter = script[at + 1 : at + 2]
+            if delimiter in ("", "\n", "\\"):
+                return unreadable
+            middle = past(at + 2, delimiter)
+            end = past(middle, delimiter) if middle >= 0 else -1
+            if end < 0:
+                return unreadable
+            at = end
+            if char == "s":
+                at = line_end(end, ";\n}")
+                if any(flag in script[end:at] for flag in "ewW"):
+                    return "a sed `s///e` or `s///w` flag runs a command or writes a file"
+        elif char in "aic":
+            at = line_end(at)
+        elif char in "rRbtT:v":
+            at = line_end(at, "\n" if char in "rR" else ";\n")
+        elif char in _SED_SIMPLE:
+            at += 1
+        else:
+            return unreadable
     return ""
 
 
