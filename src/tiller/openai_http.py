@@ -485,9 +485,12 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     rest = b"".join(pending)
     if rest.startswith(b"data:") and not done and not cancel.is_set():
         events += 1
-        _event(rest[5:].strip(), stream)
+        done = _event(rest[5:].strip(), stream)
     if not events and not cancel.is_set():
         raise _BadReply(not_a_stream(kind))
+    if not done and stream.finish_reason is None and not cancel.is_set():
+        # Neither `[DONE]` nor a finish reason: the body was cut (a proxy), not finished.
+        raise _StatusError(None, "the stream ended before the reply finished")
     return not cancel.is_set()
 
 
