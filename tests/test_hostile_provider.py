@@ -270,3 +270,14 @@ def test_a_stream_cut_before_its_finish_is_an_error_keeping_the_text(
     with pytest.raises(ProviderError) as caught:
         complete(fake_server, make(), model)
     assert caught.value.partial_text == "half an ans"
+
+
+def test_a_200_carrying_a_json_error_says_the_providers_message(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """A 200 whose JSON body is an error (as some proxies send) shows the provider's reason."""
+    error = {"error": {"message": "Insufficient credits", "code": 402}}
+    fake_server.add(ServerReply(raw_body=json.dumps(error), content_type="application/json"))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, _lean(), "openai/fake-model")
+    assert str(caught.value) == "openai/fake-model failed (HTTP 402): Insufficient credits"
