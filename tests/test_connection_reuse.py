@@ -179,3 +179,29 @@ def test_a_hung_up_response_is_not_read_on(fake_server: FakeOpenAIServer) -> Non
         True,
         "next",
     )
+
+
+class BytewiseBody(httpx.SyncByteStream):
+    """A response body handed over one byte at a time (a provider flushing every byte)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for index in range(len(self.data)):
+            yield self.data[index : index + 1]
+
+
+def test_an_event_stream_sent_a_byte_at_a_time_ends_at_done_without_its_byte_order_mark() -> None:
+    """Split anywhere, the mark opening an event stream is dropped and the body ends for its
+    reader right after the `data: [DONE]` event (what follows is no reply)."""
+    events = b'data: {"n": "[DONE]"}\n\ndata: [DONE]\n\n'
+    body = BytewiseBody(b"\xef\xbb\xbf" + events + b": keep-alive\n" * 4)
+    headers = {"content-type": "text/event-stream"}
+    inner = httpx.MockTransport(lambda request: httpx.Response(200, headers=headers, stream=body))
+    with (
+        httpx.Client(transport=ReusingTransport(inner)) as http,
+        http.stream("GET", "http://provider.invalid/") as response,
+    ):
+        read = b"".join(response.iter_raw())
+    assert read == events

@@ -258,3 +258,26 @@ def test_a_token_count_past_any_float_reads_as_zero_and_the_session_goes_on(
     finally:
         session.close()
     assert (reply.stop_reason, reply.text, reply.usage.input_tokens) == ("completed", "ok", 0)
+
+
+@pytest.mark.parametrize(("make", "model"), CHAT_ROUTES)
+def test_a_stream_cut_before_its_finish_is_an_error_keeping_the_text(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """A body that ends cleanly with neither a finish reason nor `[DONE]` (a proxy cut it) is
+    no complete reply: the error keeps what streamed instead of passing it off as the answer."""
+    fake_server.add(_sse(_chunk({"role": "assistant", "content": "half an ans"})))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, make(), model)
+    assert caught.value.partial_text == "half an ans"
+
+
+def test_a_200_carrying_a_json_error_says_the_providers_message(
+    fake_server: FakeOpenAIServer,
+) -> None:
+    """A 200 whose JSON body is an error (as some proxies send) shows the provider's reason."""
+    error = {"error": {"message": "Insufficient credits", "code": 402}}
+    fake_server.add(ServerReply(raw_body=json.dumps(error), content_type="application/json"))
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_server, _lean(), "openai/fake-model")
+    assert str(caught.value) == "openai/fake-model failed (HTTP 402): Insufficient credits"

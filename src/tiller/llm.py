@@ -675,7 +675,6 @@ class _Responses:
         self._closed = False
         self.sent = False
         self.content_type: str | None = None  # of the last response; None when none was seen
-        self.origin: tuple[str, str, int | None] | None = None  # of the call's first request
 
     def opened(self, response: Any) -> None:
         self.content_type = str(response.headers.get("content-type", ""))
@@ -711,18 +710,17 @@ def _on_request(request: Any) -> None:
     responses = getattr(_current, "responses", None)
     if responses is not None:
         responses.sent = True
-        # httpx drops `Authorization` on a redirect to another host, but not Anthropic's
-        # `x-api-key` (nor any key in `extra_headers`), and a 307 re-sends the whole
-        # conversation: a call never leaves the host it was sent to.
-        url = request.url
-        origin = (url.scheme, url.host, url.port)
-        if responses.origin is None:
-            responses.origin = origin
-        elif origin != responses.origin:
-            raise _Redirected(str(url.copy_with(query=None)))
 
 
 def _on_response(response: Any) -> None:
+    if response.has_redirect_location:
+        # httpx drops `Authorization` on a redirect to another host, but not Anthropic's
+        # `x-api-key` (nor any key in `extra_headers`), and a 307 re-sends the whole
+        # conversation: a call never leaves the host it was sent to.
+        sent = response.request.url
+        target = sent.join(response.headers["location"])
+        if (target.scheme, target.host, target.port) != (sent.scheme, sent.host, sent.port):
+            raise _Redirected(str(target.copy_with(query=None)))
     responses = getattr(_current, "responses", None)
     if responses is not None:
         responses.opened(response)

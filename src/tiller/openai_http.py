@@ -451,6 +451,13 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     kind = response.headers.get("content-type", "")
     if "html" in kind:
         raise _BadReply(HTML_REPLY)
+    if "json" in kind and "event-stream" not in kind:
+        # A JSON answer to a streamed request is an error some proxies send with a 200.
+        error = _json_error(response)
+        status = _int(error.get("code"))
+        if status is not None and status >= 400:
+            raise _StatusError(status, _error_text(error))
+        raise _BadReply(_error_text(error) if error else not_a_stream(kind))
     events = 0
     done = False
     # SSE is UTF-8 text in lines; splitting the bytes here skips httpx's text and
@@ -485,9 +492,12 @@ def _read(response: httpx.Response, stream: StreamState, cancel: threading.Event
     rest = b"".join(pending)
     if rest.startswith(b"data:") and not done and not cancel.is_set():
         events += 1
-        _event(rest[5:].strip(), stream)
+        done = _event(rest[5:].strip(), stream)
     if not events and not cancel.is_set():
         raise _BadReply(not_a_stream(kind))
+    if not done and stream.finish_reason is None and not cancel.is_set():
+        # Neither `[DONE]` nor a finish reason: the body was cut (a proxy), not finished.
+        raise _StatusError(None, "the stream ended before the reply finished")
     return not cancel.is_set()
 
 
@@ -717,6 +727,23 @@ def _classify(exc: BaseException, call: _Call) -> Failure:
     if isinstance(exc, httpx.TransportError):
         return Failure("retry", f"connection lost ({message})", None, "Connection lost")
     return Failure("fatal", message)
+
+
+def _json_error(response: httpx.Response) -> dict[str, Any]:
+    """The `error` object of a (small) JSON body; {} when it has none or is too big."""
+    body = b""
+    for block in response.iter_bytes():
+        body += block
+        if len(body) > _MOST_ERROR_BYTES:
+            return {}
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError, RecursionError):
+        return {}
+    return error if isinstance(error, dict) else {"message": error} if error else {}
+
+
+_MOST_ERROR_BYTES = 64 * 1024
 
 
 def _error_message(response: httpx.Response) -> str:

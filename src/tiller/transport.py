@@ -60,7 +60,7 @@ _OPENAI_BARE = re.compile(r"^(gpt|o\d|chatgpt|codex)", re.IGNORECASE)
 DEFAULT_STALL_TIMEOUT = 90.0
 
 
-def resolve_transport(transport: str | None, model: str, api_base: str | None = None) -> str:
+def resolve_transport(transport: _TEXT, model: str, api_base: str | None = None) -> str:
     """The concrete transport (`litellm` or `openai`) a model is reached by.
 
     `auto` (and None) pick the lean `openai` client for endpoints that speak
@@ -453,9 +453,16 @@ def _expect(value: Any, kind: Any, name: str) -> Any:
 
 def _object(value: Any, name: str) -> Any:
     """`value` unless it is a JSON array or scalar where an object belongs (`MalformedChunk`)."""
-    if isinstance(value, list | tuple | str | int | float):
+    if isinstance(value, _NOT_OBJECT):
         _expect(value, dict, name)
     return value
+
+
+# Tuples: `isinstance` takes them faster than unions (this runs for every chunk).
+_ARRAY = (list, tuple)
+_TEXT = (str, type(None))
+_INDEX = (int, type(None))
+_NOT_OBJECT = (list, tuple, str, int, float)
 
 
 _JSON_TYPES = {
@@ -506,43 +513,59 @@ class StreamState:
             MalformedChunk: a field has the wrong type (a broken or hostile endpoint; the
                 lean transport hands over the endpoint's JSON as it came).
         """
-        usage = _get(_object(chunk, "the chunk"), "usage")
+        # The checks cost a few `isinstance` calls per chunk; a helper runs only to fail.
+        if isinstance(chunk, _NOT_OBJECT):
+            _object(chunk, "the chunk")
+        usage = _get(chunk, "usage")
         if usage is not None:
             self.raw_usage = usage
         choices = _get(chunk, "choices")
         if not choices:
             return
-        choice = _object(_expect(choices, list | tuple, "choices")[0], "choices[0]")
-        delta = _object(_get(choice, "delta"), "delta")
+        if not isinstance(choices, _ARRAY):
+            _expect(choices, _ARRAY, "choices")
+        choice = choices[0]
+        delta = _get(choice, "delta")
+        if isinstance(choice, _NOT_OBJECT) or isinstance(delta, _NOT_OBJECT):
+            _object(choice, "choices[0]")
+            _object(delta, "delta")
         if delta is None:
             return
-        for position, tc in enumerate(
-            _expect(_get(delta, "tool_calls") or (), list | tuple, "tool_calls")
-        ):
-            self._feed_tool_call(position, tc)
-        for block in _expect(_get(delta, "thinking_blocks") or (), list | tuple, "thinking_blocks"):
-            self._feed_thinking(block)
-        details = _expect(_get(delta, "reasoning_details") or (), list | tuple, "reasoning_details")
-        for position, detail in enumerate(details):
-            self._feed_detail(position, detail)
+        tool_calls = _get(delta, "tool_calls")
+        if tool_calls:
+            for position, tc in enumerate(_expect(tool_calls, _ARRAY, "tool_calls")):
+                self._feed_tool_call(position, tc)
+        blocks = _get(delta, "thinking_blocks")
+        if blocks:
+            for block in _expect(blocks, _ARRAY, "thinking_blocks"):
+                self._feed_thinking(block)
+        details = _get(delta, "reasoning_details")
+        if details:
+            for position, detail in enumerate(_expect(details, _ARRAY, "reasoning_details")):
+                self._feed_detail(position, detail)
         reasoning = _get(delta, "reasoning_content") or _get(delta, "reasoning")
         if isinstance(reasoning, str) and reasoning:
             self.reasoning.append(reasoning)
             if self.on_reasoning is not None:
                 self.on_reasoning(reasoning)
-        reason = _expect(_get(choice, "finish_reason"), str | None, "finish_reason")
+        reason = _get(choice, "finish_reason")
         if reason:
-            self.finish_reason = reason
-        text = _expect(_get(delta, "content"), str | None, "content")
+            self.finish_reason = _expect(reason, str, "finish_reason")
+        text = _get(delta, "content")
         if text:
+            if not isinstance(text, str):
+                _expect(text, str, "content")
             self.text.append(text)
             self.emitted = True
             self.on_text(text)
 
     def _feed_tool_call(self, position: int, tc: Any) -> None:
-        index = _expect(_get(tc, "index"), int | None, "tool_calls[].index")
+        index = _get(tc, "index")
+        call_id = _get(tc, "id")
+        if not (isinstance(index, _INDEX) and isinstance(call_id, _TEXT)):
+            _expect(index, _INDEX, "tool_calls[].index")
+            _expect(call_id, _TEXT, "tool_calls[].id")
         index = index if index is not None else position
-        call_id = _expect(_get(tc, "id"), str | None, "tool_calls[].id")
         call = self.calls.get(index)
         if call is not None and call_id and call.id and call_id != call.id:
             # Some providers reuse index 0 for every call; a new id is a new call.
@@ -554,13 +577,15 @@ class StreamState:
             call.id = call_id
         function = _get(tc, "function")
         if function is not None:
-            name = _expect(_get(function, "name"), str | None, "function.name")
-            if name:
-                call.name = name
+            name = _get(function, "name")
             arguments = _get(function, "arguments")
             if isinstance(arguments, dict):  # some endpoints send the object itself
                 arguments = json.dumps(arguments)
-            arguments = _expect(arguments, str | None, "function.arguments")
+            if not (isinstance(name, _TEXT) and isinstance(arguments, _TEXT)):
+                _expect(name, _TEXT, "function.name")
+                _expect(arguments, _TEXT, "function.arguments")
+            if name:
+                call.name = name
             if arguments:
                 call.arguments.append(arguments)
 
@@ -575,8 +600,8 @@ class StreamState:
         if last is None or last["type"] != "thinking" or last.get("signature"):
             last = {"type": "thinking", "thinking": ""}
             self.thinking.append(last)
-        last["thinking"] += _expect(_get(block, "thinking"), str | None, "thinking") or ""
-        signature = _expect(_get(block, "signature"), str | None, "signature")
+        last["thinking"] += _expect(_get(block, "thinking"), _TEXT, "thinking") or ""
+        signature = _expect(_get(block, "signature"), _TEXT, "signature")
         if signature:
             last["signature"] = signature
 
