@@ -281,3 +281,41 @@ def test_a_200_carrying_a_json_error_says_the_providers_message(
     with pytest.raises(ProviderError) as caught:
         complete(fake_server, _lean(), "openai/fake-model")
     assert str(caught.value) == "openai/fake-model failed (HTTP 402): Insufficient credits"
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_a_call_id_another_provider_would_refuse_does_not_end_the_conversation(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """A provider's own id format (`functions.read_file:0`, over 40 characters) goes back in
+    a form every provider takes: OpenAI and Anthropic refused every later request."""
+    odd = "functions.read_file:0" + "x" * 40
+    read = json.dumps({"file_path": "a.txt"})
+    fake_server.add(
+        ServerReply(tool_calls=[("read_file", read)], tool_call_ids=[odd]), ServerReply(text="ok")
+    )
+    base = fake_server.root_url if model == CLAUDE else fake_server.base_url
+    session = Session(model, client=make(), skills_dirs=[], api_base=base, api_key="sk-test")
+    try:
+        reply = session.send("read a.txt")
+    finally:
+        session.close()
+    assert (reply.stop_reason, reply.text) == ("completed", "ok")
+
+
+@pytest.mark.parametrize(("make", "model"), ROUTES)
+def test_a_made_up_tool_name_does_not_end_the_conversation(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """A call to a tool no one has, under a name no provider takes back
+    (`multi_tool_use.parallel`), is an unknown tool and the conversation goes on."""
+    fake_server.add(
+        ServerReply(tool_calls=[("multi_tool_use.parallel", "{}")]), ServerReply(text="ok")
+    )
+    base = fake_server.root_url if model == CLAUDE else fake_server.base_url
+    session = Session(model, client=make(), skills_dirs=[], api_base=base, api_key="sk-test")
+    try:
+        reply = session.send("go")
+    finally:
+        session.close()
+    assert (reply.stop_reason, reply.text) == ("completed", "ok")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -60,9 +62,9 @@ def turn_messages(turn: Turn) -> list[dict[str, Any]]:
         if turn.tool_calls:
             message["tool_calls"] = [
                 {
-                    "id": call.id,
+                    "id": wire_id(call.id),
                     "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                    "function": {"name": wire_name(call.name), "arguments": call.arguments or "{}"},
                 }
                 for call in turn.tool_calls
             ]
@@ -71,9 +73,35 @@ def turn_messages(turn: Turn) -> list[dict[str, Any]]:
             message["thinking_blocks"] = [dict(block) for block in turn.thinking_blocks]
         return [message]
     return [
-        {"role": "tool", "tool_call_id": result.call_id, "content": result.model_output}
+        {"role": "tool", "tool_call_id": wire_id(result.call_id), "content": result.model_output}
         for result in turn.results
     ]
+
+
+# What every provider takes back in a conversation: OpenAI refuses a past call whose id
+# is over 40 characters or whose name is not `[A-Za-z0-9_-]`; Anthropic a `tool_use` id
+# outside `[A-Za-z0-9_-]`. Ids from another provider (`functions.read_file:0`, a long
+# generated one) or a name the model made up (`multi_tool_use.parallel`) would fail every
+# later request of the conversation, after a `/model` switch too.
+_WIRE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_WIRE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def wire_id(call_id: str) -> str:
+    """`call_id` as every provider takes it back: itself when it already is, else a
+    digest of it (the same for the call and its result, distinct for distinct ids)."""
+    if _WIRE_ID.fullmatch(call_id):
+        return call_id
+    digest = hashlib.sha256(call_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"call_{digest[:32]}"
+
+
+def wire_name(name: str) -> str:
+    """A tool name as every provider takes it back (only a name no tool has can differ)."""
+    if _WIRE_NAME.fullmatch(name):
+        return name
+    return _NOT_NAME.sub("_", name)[:64] or "unknown_tool"
 
 
 def without_thinking_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -139,6 +140,9 @@ class PromptCache:
 # -- validation ------------------------------------------------------------------------------
 
 
+_TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
+
+
 def validate_request(body: Mapping[str, Any]) -> str | None:
     """What the real API would reject this request for (a 400's message), or None."""
     count = sum(marked for _, marked in _blocks(body))
@@ -151,7 +155,14 @@ def validate_request(body: Mapping[str, Any]) -> str | None:
     messages = body.get("messages") or []
     for index, message in enumerate(messages):
         content = message.get("content")
-        if message.get("role") != "assistant" or not isinstance(content, list):
+        if not isinstance(content, list):
+            continue
+        for position, block in enumerate(content):
+            key = {"tool_use": "id", "tool_result": "tool_use_id"}.get(block.get("type"))
+            if key is not None and not _TOOL_ID.fullmatch(str(block.get(key, ""))):
+                where = f"messages.{index}.content.{position}.{block['type']}.{key}"
+                return f"{where}: String should match pattern '^[a-zA-Z0-9_-]+$'"
+        if message.get("role") != "assistant":
             continue
         for position, block in enumerate(content):
             if block.get("type") == "thinking" and block.get("signature") != signature_for(

@@ -28,6 +28,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -77,6 +78,8 @@ class ServerReply:
     Attributes:
         text: assistant text; streamed in pieces of `chunk_size` characters.
         tool_calls: (name, raw JSON arguments) pairs; ids are `call_<n>`, unique per server.
+        tool_call_ids: ids for those calls, in order, instead (a provider's own format,
+            such as `functions.read_file:0`).
         status: HTTP status; anything but 200 sends an OpenAI-style error body.
         error_message: the message of that error body.
         headers: extra response headers (e.g. `{"Retry-After": "0"}`).
@@ -110,6 +113,7 @@ class ServerReply:
 
     text: str = ""
     tool_calls: Sequence[tuple[str, str]] = ()
+    tool_call_ids: Sequence[str] = ()
     status: int = 200
     error_message: str = "scripted error"
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -352,12 +356,11 @@ class FakeOpenAIServer:
                 return self._replies.popleft()
         return self.default if self.default is not None else _NO_REPLY
 
-    def _next_call_id(self) -> str:
-        return f"call_{next(self._ids)}"
-
-    def _tool_use_ids(self) -> Iterator[str]:
+    def _call_ids(self, reply: ServerReply, prefix: str = "call_") -> Iterator[str]:
+        """The reply's own ids for its tool calls, then `<prefix><n>` ones, unique per server."""
+        yield from reply.tool_call_ids
         while True:
-            yield f"toolu_{next(self._ids)}"
+            yield f"{prefix}{next(self._ids)}"
 
     def _account(self, body: dict[str, Any]) -> CacheAccount:
         account = self.cache.account(body, self.min_cache_tokens)
@@ -453,6 +456,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.split("?")[0].rstrip("/").endswith("/chat/completions"):
             self._send_json(404, _error_body(404, f"no route for POST {self.path}"))
             return
+        problem = _invalid_history(body)
+        if problem is not None:
+            self._send_json(400, _error_body(400, problem))
+            return
         reply = self.server.owner._next_reply(body)
         try:
             self._wait_before_reply(reply)
@@ -496,7 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(reply.status, error, reply.headers)
                 return
             account = owner._account(body)
-            ids = owner._tool_use_ids()
+            ids = owner._call_ids(reply, "toolu_")
             if not body.get("stream"):
                 self._send_json(200, message_body(reply, body, account, ids), reply.headers)
                 return
@@ -598,9 +605,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _completion(self, reply: ServerReply, body: dict[str, Any]) -> dict[str, Any]:
+        ids = self.server.owner._call_ids(reply)
         calls = [
             {
-                "id": self.server.owner._next_call_id(),
+                "id": next(ids),
                 "type": "function",
                 "function": {"name": name, "arguments": arguments},
             }
@@ -682,10 +690,11 @@ class _Handler(BaseHTTPRequestHandler):
             yield chunk({**({"reasoning": text} if text else {}), "reasoning_details": [detail]})
         for piece in _split(reply.text, size):
             yield chunk({"content": piece})
+        ids = self.server.owner._call_ids(reply)
         for index, (name, arguments) in enumerate(reply.tool_calls):
             first = {
                 "index": index,
-                "id": self.server.owner._next_call_id(),
+                "id": next(ids),
                 "type": "function",
                 "function": {"name": name, "arguments": ""},
             }
@@ -721,6 +730,33 @@ def _usage(usage: tuple[int, int, int], cost: float | None = None) -> dict[str, 
         "prompt_tokens_details": {"cached_tokens": cached},
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
+
+
+_CALL_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+
+
+def _invalid_history(body: Mapping[str, Any]) -> str | None:
+    """What OpenAI refuses in a request's past tool calls (a 400's message), or None:
+    an id over 40 characters, a name outside `[a-zA-Z0-9_-]`."""
+    messages = body.get("messages")
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        for position, call in enumerate(calls if isinstance(calls, list) else []):
+            where = f"messages[{index}].tool_calls[{position}]"
+            call_id = call.get("id") if isinstance(call, dict) else None
+            if isinstance(call_id, str) and len(call_id) > 40:
+                return (
+                    f"Invalid '{where}.id': string too long. Expected a string with maximum "
+                    f"length 40, but got a string with length {len(call_id)} instead."
+                )
+            function = call.get("function") if isinstance(call, dict) else None
+            name = function.get("name") if isinstance(function, dict) else None
+            if isinstance(name, str) and not _CALL_NAME.fullmatch(name):
+                return (
+                    f"Invalid '{where}.function.name': string does not match pattern. "
+                    "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."
+                )
+    return None
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
