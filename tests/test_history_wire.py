@@ -36,3 +36,13 @@ def test_a_safe_id_goes_back_as_it_came() -> None:
     """An id every provider takes is sent back unchanged (prompt caches keep matching)."""
     assistant, _result = _wire(["toolu_01A-b_c"])
     assert assistant["tool_calls"][0]["id"] == "toolu_01A-b_c"
+
+
+def test_reasoning_that_names_a_call_names_it_as_the_call_goes_back() -> None:
+    """OpenRouter's encrypted reasoning for a call carries the call's id: when the id goes
+    back as a digest, the reasoning names the same digest (the signature stays attached)."""
+    long_id = "tool_0_read_file_" + "x" * 40
+    detail = {"type": "reasoning.encrypted", "id": long_id, "data": "sig", "format": "f"}
+    turn = AssistantTurn("", (ToolCall(long_id, "read_file", "{}"),), (detail,))
+    [message] = to_messages("", [turn])
+    assert message["thinking_blocks"][0]["id"] == message["tool_calls"][0]["id"]

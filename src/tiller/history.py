@@ -70,7 +70,8 @@ def turn_messages(turn: Turn) -> list[dict[str, Any]]:
             ]
         if turn.thinking_blocks:
             # litellm turns these back into Anthropic's thinking content blocks.
-            message["thinking_blocks"] = [dict(block) for block in turn.thinking_blocks]
+            calls = {call.id for call in turn.tool_calls}
+            message["thinking_blocks"] = [_paired(block, calls) for block in turn.thinking_blocks]
         return [message]
     return [
         {"role": "tool", "tool_call_id": wire_id(result.call_id), "content": result.model_output}
@@ -95,6 +96,15 @@ def wire_id(call_id: str) -> str:
         return call_id
     digest = hashlib.sha256(call_id.encode("utf-8", "surrogatepass")).hexdigest()
     return f"call_{digest[:32]}"
+
+
+def _paired(block: dict[str, Any], call_ids: set[str]) -> dict[str, Any]:
+    """A thinking block that names one of the turn's calls (OpenRouter's encrypted reasoning
+    for a Gemini call carries its id) names it as the call goes back (`wire_id`)."""
+    block_id = block.get("id")
+    if isinstance(block_id, str) and block_id in call_ids:
+        return {**block, "id": wire_id(block_id)}
+    return dict(block)
 
 
 def wire_name(name: str) -> str:
