@@ -40,12 +40,13 @@ from tiller.transport import (
     OPENAI_COMPATIBLE,
     OVERFLOW,
     CallFailed,
-    EncodableMemo,
+    CheckedMessages,
     Failure,
     MalformedChunk,
     RetryPolicy,
     StreamState,
     complete_with_retries,
+    json_encodable,
     not_a_stream,
     one_line,
     redirected,
@@ -304,8 +305,8 @@ class LiteLLMClient:
         self.stall_timeout = stall_timeout
         self._windows: dict[str, int | None] = {}
         self._providers: dict[tuple[str, Any], str | None] = {}
-        self._encodable = EncodableMemo()
-        self._arguments = _ArgumentsMemo()
+        self._encodable = CheckedMessages(json_encodable)
+        self._arguments = CheckedMessages(_object_arguments_only)
 
     def complete(
         self,
@@ -399,7 +400,9 @@ class LiteLLMClient:
         if not request.model.startswith(OPENAI_COMPATIBLE):
             # litellm parses each past call's arguments into its provider's own shape; one
             # that is no JSON object (the call failed for it) would fail every later call.
-            messages = self._arguments.objects_only(request.messages, messages)
+            for index in self._arguments.failing(request.messages):
+                calls = request.messages[index].get("tool_calls") or ()
+                messages[index] = {**messages[index], "tool_calls": [_wrapped(c) for c in calls]}
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             kwargs["tools"] = request.tools
@@ -442,7 +445,7 @@ class LiteLLMClient:
         # A lone surrogate (a file name that is not UTF-8) cannot be encoded by any
         # HTTP client; it goes out escaped (`\xe9`) instead of failing every call. The
         # copies above only drop keys or add ASCII ones: the engine's dicts decide.
-        if not self._encodable.all_encodable([*request.messages, *request.tools]):
+        if self._encodable.failing([*request.messages, *request.tools]):
             kwargs["messages"] = scrub_surrogates(messages)
             if "tools" in kwargs:
                 kwargs["tools"] = scrub_surrogates(kwargs["tools"])
@@ -518,34 +521,10 @@ class LiteLLMClient:
         return self._providers[key]
 
 
-class _ArgumentsMemo:
-    """Which of the engine's messages carry only tool calls whose arguments are JSON
-    objects, so that a round parses only the messages added since the last call (the
-    engine hands the same read-only dicts to every call, `history.MessageCache`)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._known: dict[int, Any] = {}
-
-    def objects_only(
-        self, originals: list[dict[str, Any]], copies: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """`copies` (of `originals`, index for index), a past call's arguments that are no
-        JSON object wrapped into one: `{"invalid_arguments": "<the text>"}`."""
-        with self._lock:
-            known, kept = self._known, {}
-            fixed = list(copies)
-            for index, message in enumerate(originals):
-                if known.get(id(message)) is message:
-                    kept[id(message)] = message
-                    continue
-                calls = message.get("tool_calls") or ()
-                if all(_object_arguments(call) for call in calls):
-                    kept[id(message)] = message
-                else:
-                    fixed[index] = {**copies[index], "tool_calls": [_wrapped(c) for c in calls]}
-            self._known = kept
-            return fixed
+def _object_arguments_only(message: dict[str, Any]) -> bool:
+    """Whether every past call of `message` has arguments litellm can parse into an object
+    (one that has not is sent wrapped, `{"invalid_arguments": "<the text>"}`)."""
+    return all(_object_arguments(call) for call in message.get("tool_calls") or ())
 
 
 def _arguments_of(call: Any) -> Any:

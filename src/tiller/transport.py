@@ -34,13 +34,14 @@ __all__ = [
     "OPENAI_COMPATIBLE",
     "TRANSPORTS",
     "CallFailed",
-    "EncodableMemo",
+    "CheckedMessages",
     "Failure",
     "MalformedChunk",
     "RetryPolicy",
     "StreamState",
     "client_for",
     "complete_with_retries",
+    "json_encodable",
     "not_a_stream",
     "prepare",
     "redirected",
@@ -356,39 +357,41 @@ def scrub_surrogates(value: Any) -> Any:
     Python's `surrogateescape`); no HTTP client can send those. Escaped bytes are
     shown as `\\xe9` (as `ls -b` would), any other lone surrogate as `\\ud800`.
     """
-    if isinstance(value, dict | list | tuple) and _json_encodable(value):
+    if isinstance(value, dict | list | tuple) and json_encodable(value):
         # Almost always the case: one pass in C over the whole history, instead of a
         # Python walk over every message on every round.
         return value
     return _scrubbed(value)
 
 
-class EncodableMemo:
-    """Which of the engine's message dicts encode as UTF-8, so that a round checks only
-    the messages added since the last call instead of the whole history.
+class CheckedMessages:
+    """Which of the engine's message dicts passed `check`, so that a round checks only the
+    messages added since the last call instead of the whole history.
 
     The engine hands the same read-only dicts to every call (`history.MessageCache`).
     The memo keeps the items of the last check alive, so their ids stay theirs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[Any], bool]) -> None:
+        self._check = check
         self._lock = threading.Lock()
         self._known: dict[int, Any] = {}
 
-    def all_encodable(self, items: Sequence[Any]) -> bool:
-        """Whether every item of `items` (JSON-like) encodes as UTF-8 as it is."""
+    def failing(self, items: Sequence[Any]) -> list[int]:
+        """The indexes of the items that fail `check` (those that pass are remembered)."""
         with self._lock:
-            known, kept, encodable = self._known, {}, True
-            for item in items:
-                if known.get(id(item)) is item or _json_encodable(item):
+            known, kept, failed = self._known, {}, []
+            for index, item in enumerate(items):
+                if known.get(id(item)) is item or self._check(item):
                     kept[id(item)] = item
                 else:
-                    encodable = False
+                    failed.append(index)
             self._known = kept
-            return encodable
+            return failed
 
 
-def _json_encodable(value: Any) -> bool:
+def json_encodable(value: Any) -> bool:
+    """Whether `value` is plain JSON whose text encodes as UTF-8."""
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, TypeError, ValueError):
