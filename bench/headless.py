@@ -87,7 +87,7 @@ class RoundClock:
         self.last: tuple[float, float] | None = None
 
     def mark(self, request: int, rounds: int) -> None:
-        if self.pid is None:
+        if self.pid is None or request not in (1, rounds - 1):
             return
         reading = (process_cpu_s(self.pid), time.perf_counter())
         if request == 1:

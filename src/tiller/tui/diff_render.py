@@ -6,6 +6,7 @@ the tints stay readable on light themes as on dark ones.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -411,13 +412,7 @@ def _pairs(lines: list[Line]) -> list[tuple[Line | None, Line | None]]:
     added: list[Line] = []
 
     def flush() -> None:
-        for index in range(max(len(removed), len(added))):
-            rows.append(
-                (
-                    removed[index] if index < len(removed) else None,
-                    added[index] if index < len(added) else None,
-                )
-            )
+        rows.extend(itertools.zip_longest(removed, added))
         removed.clear()
         added.clear()
 
