@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tiller.events import EventKind
 from tiller.journal import Journal, journal_path, load_journal, restore_session
+from tiller.redaction import _TOKEN_FORMAT_LIST as TOKEN_FORMATS
 from tiller.redaction import REDACTED, Redactor
 from tiller.session import Session
 from tiller.testing.scripted import ScriptedModel, Step, call
@@ -191,3 +192,12 @@ def test_file_named_by_a_secret_is_journaled_without_the_name(project: Path) -> 
     data = load_journal(session.id)
     assert (data.files, data.withheld) == ({}, {f"keys/{REDACTED}.txt": "holds a credential"})
     assert KEY not in journal_path(session.id).read_text()
+
+
+@pytest.mark.parametrize("pattern", [pattern for _, pattern in TOKEN_FORMATS])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_every_token_the_formats_match_is_redacted(pattern: str, data: st.DataObject) -> None:
+    """Any text a known token format matches is redacted (the literal pre-check skips none)."""
+    token = data.draw(st.from_regex(pattern.replace(r"\b", ""), fullmatch=True))
+    assert Redactor().redact(f"say {token} now") == f"say {REDACTED} now"

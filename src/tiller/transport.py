@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import operator
 import random
 import re
 import threading
@@ -368,26 +369,35 @@ class CheckedMessages:
     """Which of the engine's message dicts passed `check`, so that a round checks only the
     messages added since the last call instead of the whole history.
 
-    The engine hands the same read-only dicts to every call (`history.MessageCache`).
-    The memo keeps the items of the last check alive, so their ids stay theirs.
+    The engine hands the same read-only dicts to every call (`history.MessageCache`),
+    so the items a call shares with the last one, from the start, are known as they
+    are (found in C, one identity test each); the rest are looked up by identity, then
+    checked. The memo keeps the items of the last check alive, so their ids stay theirs.
     """
 
     def __init__(self, check: Callable[[Any], bool]) -> None:
         self._check = check
         self._lock = threading.Lock()
+        self._items: list[Any] = []
+        self._failed: list[int] = []
         self._known: dict[int, Any] = {}
 
     def failing(self, items: Sequence[Any]) -> list[int]:
         """The indexes of the items that fail `check` (those that pass are remembered)."""
         with self._lock:
-            known, kept, failed = self._known, {}, []
-            for index, item in enumerate(items):
+            items = list(items)
+            same = list(map(operator.is_, items, self._items))
+            shared = same.index(False) if False in same else len(same)
+            known, kept = self._known, {}
+            failed = [index for index in self._failed if index < shared]
+            for index in range(shared, len(items)):
+                item = items[index]
                 if known.get(id(item)) is item or self._check(item):
                     kept[id(item)] = item
                 else:
                     failed.append(index)
-            self._known = kept
-            return failed
+            self._items, self._failed, self._known = items, failed, kept
+            return list(failed)
 
 
 def json_encodable(value: Any) -> bool:
