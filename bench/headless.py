@@ -22,7 +22,9 @@ left them to the ~0.1 s spread of importing litellm, ~1 ms a round.)
   OpenAI-compatible route, for comparison.
 
 The litellm rows also give a bare `python -c "import litellm"` (wall and CPU,
-median), the floor under their one-round time on this machine.
+median), the floor under their one-round time on this machine. The `litellm` row
+also gives litellm's own CPU per call for the same conversation with no Tiller
+around it (`bench/litellm_call.py`, median), the floor under its CPU per round.
 
 Tiller only: no peer is installed or run here (peers' figures are in issue 15).
 """
@@ -182,10 +184,34 @@ def measure(path: RunPath) -> dict[str, Any]:
             env["TILLER_TRANSPORT"] = path.transport
         ones = [timed_run(path, 1, root, env) for _ in range(REPEATS)]
         hundreds = [timed_run(path, 100, root, env) for _ in range(REPEATS)]
+        alone = litellm_alone(path, root, env) if path.anthropic else None
     row = summary(path, ones, hundreds)
     if path.model.startswith("anthropic/") or path.transport == "litellm":
         row.update(bare_import())
+    if alone is not None:
+        row["litellm_call_alone_cpu_ms"] = alone
     return row
+
+
+def litellm_alone(path: RunPath, root: Path, env: dict[str, str]) -> float:
+    """litellm's CPU per call (median of runs) for the chat-completions bodies of a
+    100-round run, replayed with no Tiller around it (`bench/litellm_call.py`)."""
+    script = Path(__file__).with_name("litellm_call.py")
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = Path(tmp) / "bodies.jsonl"
+        # The same conversation as the path's own runs, sent by the lean client, whose
+        # bodies are chat-completions JSON as `litellm.completion` takes it.
+        with FakeOpenAIServer(responder=responder_for(100), record_to=bodies) as server:
+            command = [TILLER, "run", "-m", "openai/fake-model", "--api-base", server.base_url]
+            command += ["--root", str(root), "--max-turns", "101", "go"]
+            subprocess.run(command, env=env, check=True, capture_output=True)
+        for _ in range(REPEATS):
+            with FakeOpenAIServer(responder=responder_for(100)) as server:
+                replay = [sys.executable, str(script), str(bodies), server.root_url, path.model]
+                done = subprocess.run(replay, env=env, check=True, capture_output=True)
+            figures.append(json.loads(done.stdout)["cpu_ms_per_call"])
+    return round(statistics.median(figures), 2)
 
 
 def bare_import() -> dict[str, float]:

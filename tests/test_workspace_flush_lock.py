@@ -18,6 +18,7 @@ import pytest
 
 from tiller.errors import FlushConflict
 from tiller.workspace import Workspace
+from tiller.workspace.flush_lock import root_lock
 
 FILES = 20
 
@@ -65,6 +66,39 @@ def test_two_workspaces_flushing_in_threads_one_wins(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
         outcomes.append((len(won), _disk(root) == {f"{won[0]}\n"} if won else False))
+    assert outcomes == [(1, True)] * 15
+
+
+def test_workspaces_on_nested_roots_flushing_in_threads_one_wins(tmp_path: Path) -> None:
+    """A workspace on a directory and one on its parent flush the same files: one wins."""
+
+    def flush(tag: str, ws: Workspace, gate: threading.Barrier, won: list[str]) -> None:
+        gate.wait()
+        try:
+            ws.flush()
+        except FlushConflict:
+            return
+        won.append(tag)
+
+    outcomes = []
+    for round_ in range(15):
+        inner = tmp_path / f"r{round_}" / "sub"
+        inner.mkdir(parents=True)
+        _seed(inner)
+        outer = Workspace(root=inner.parent)
+        for index in range(FILES):
+            outer.edit(f"sub/f{index:02d}.txt", "base", "A")
+        gate = threading.Barrier(2)
+        won: list[str] = []
+        threads = [
+            threading.Thread(target=flush, args=(tag, ws, gate, won))
+            for tag, ws in (("A", outer), ("B", _prepared(inner, "B")))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes.append((len(won), _disk(inner) == {f"{won[0]}\n"} if won else False))
     assert outcomes == [(1, True)] * 15
 
 
@@ -210,3 +244,11 @@ def test_kill_nine_during_flush_leaves_no_torn_or_temp_file(tmp_path: Path) -> N
     )
     report = json.loads(done.stdout)
     assert (report["kills"] >= 20, report["torn"], report["leftovers"]) == (True, 0, 0)
+
+
+def test_flushes_on_sibling_roots_do_not_wait_for_each_other(tmp_path: Path) -> None:
+    """Holding the flush lock of one directory does not block its sibling's."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with root_lock(str(tmp_path / "a")), root_lock(str(tmp_path / "b")) as intent:
+        assert intent.name.endswith(".intent")

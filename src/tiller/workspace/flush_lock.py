@@ -3,10 +3,16 @@
 A flush holds an exclusive `fcntl.flock` on a lock file in the user data
 directory, named by a hash of the root's real path, from its conflict check to
 its last rename; a second workspace on the same root waits, then finds the
-first one's writes as conflicts. Before creating temp files a flush records
-their names in an intent file next to the lock; a flush that finishes removes
-it, so one left behind means a flush was killed, and the next workspace on the
-root (or the next flush) deletes the temp files it lists.
+first one's writes as conflicts. Roots can nest (one Tiller in a project, one
+in its `src/`), so a flush also holds a shared lock on each ancestor directory's
+lock file, taken from the top down (one order for everyone: no deadlock): a
+flush on a root waits for flushes on any directory inside it, and the other way
+round, while flushes on sibling directories still run side by side.
+
+Before creating temp files a flush records their names in an intent file next
+to the lock; a flush that finishes removes it, so one left behind means a flush
+was killed, and the next workspace on the root (or the next flush) deletes the
+temp files it lists.
 """
 
 from __future__ import annotations
@@ -63,22 +69,34 @@ def is_temp_name(name: str) -> bool:
 def root_lock(root_real: str) -> Iterator[Path]:
     """Hold the root's flush lock (blocking); yields the intent file path.
 
+    Shared locks on every ancestor directory's lock file come first (see above).
     Leftovers of a killed flush are removed first, under the lock.
 
     Raises:
         FlushError: no lock file could be created.
     """
     lock, intent = lock_paths(root_real)
+    ancestors = [lock_paths(str(parent))[0] for parent in reversed(Path(root_real).parents)]
+    with contextlib.ExitStack() as held:
+        for path in ancestors:
+            held.enter_context(_flock(path, fcntl.LOCK_SH))
+        held.enter_context(_flock(lock, fcntl.LOCK_EX))
+        remove_leftovers(intent)
+        yield intent
+
+
+@contextlib.contextmanager
+def _flock(lock: Path, mode: int) -> Iterator[None]:
+    """Hold `flock(mode)` on a lock file, created if missing; closing releases it."""
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     except OSError as exc:
         raise FlushError(f"Cannot open the flush lock {lock}: {exc.strerror or exc}", []) from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        remove_leftovers(intent)
-        yield intent
+        fcntl.flock(fd, mode)
+        yield
     finally:
-        os.close(fd)  # closing releases the lock
+        os.close(fd)
 
 
 def clean_if_idle(root_real: str) -> None:
