@@ -18,6 +18,8 @@ import resource
 import sys
 from typing import Any
 
+from isolation import isolated_dirs
+
 
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -58,4 +60,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with isolated_dirs("litellm-call"):
+        main()
