@@ -76,6 +76,21 @@ def test_a_redirect_to_another_host_is_refused_and_takes_no_key_along(
         assert (len(elsewhere.requests), "redirected" in str(caught.value)) == (0, True)
 
 
+@pytest.mark.parametrize(("make", "model"), ROUTES[:3])
+def test_a_redirect_is_refused_with_an_ssl_verify_option_too(
+    fake_server: FakeOpenAIServer, make: Make, model: str
+) -> None:
+    """`ssl_verify` (litellm's own option) keeps the redirect guard: the key stays home."""
+    with FakeOpenAIServer([ServerReply(text="stolen")]) as elsewhere:
+        location = f"http://localhost:{elsewhere.port}{_path(model)}"
+        fake_server.add(ServerReply(status=307, headers={"Location": location}))
+        base = fake_server.root_url if model == CLAUDE else fake_server.base_url
+        call = request(fake_server, model=model, api_base=base, ssl_verify=False)
+        with pytest.raises(ProviderError):
+            make().complete(call, on_text=lambda text: None, cancel=threading.Event())
+        assert len(elsewhere.requests) == 0
+
+
 def _sse(*events: object) -> ServerReply:
     """A 200 whose event stream is `events` (JSON-encoded unless given as text), as sent."""
     lines = [e if isinstance(e, str) else json.dumps(e) for e in events]

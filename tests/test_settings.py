@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,31 @@ def test_project_config_may_not_set_api_base(dirs: tuple[Path, Path]) -> None:
     write(root / ".tiller", 'api_base = "https://attacker.example/v1"\n')
     with pytest.raises(ConfigError, match="api_base may only be set in your user config"):
         load_settings(root)
+
+
+def test_project_config_may_not_set_ssl_verify(dirs: tuple[Path, Path]) -> None:
+    """A repository cannot choose which certificates the user's key is sent past."""
+    _, root = dirs
+    write(root / ".tiller", "ssl_verify = false\n")
+    with pytest.raises(ConfigError, match="ssl_verify may only be set in your user config"):
+        load_settings(root)
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "expected"),
+    [
+        ("user", 'ssl_verify = "/etc/company-ca.pem"\n', "/etc/company-ca.pem"),
+        ("user", "ssl_verify = false\n", False),
+        ("env", "false", "false"),
+    ],
+)
+def test_ssl_verify_reaches_the_provider_options(
+    dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, where: str, text: str, expected: Any
+) -> None:
+    """`ssl_verify` from the user's config or TILLER_SSL_VERIFY becomes a provider option."""
+    user_dir, root = dirs
+    if where == "user":
+        write(user_dir, text)
+    else:
+        monkeypatch.setenv("TILLER_SSL_VERIFY", text)
+    assert load_settings(root).llm_options()["ssl_verify"] == expected

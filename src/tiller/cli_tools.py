@@ -25,6 +25,7 @@ from tiller.cli_options import (
     resolve_options,
 )
 from tiller.skills import SKILL_FILE, Skill, SkillDiagnostic, default_skill_dirs, discover_skills
+from tiller.tls import verify_setting
 
 if TYPE_CHECKING:
     from tiller.config import SessionConfig
@@ -193,6 +194,10 @@ def doctor(
         typer.echo(f"          needs {needed}: {state}")
     if settings.api_base:
         typer.echo(f"API base  {settings.api_base}")
+    if settings.ssl_verify is not None:
+        verify = verify_setting(settings.ssl_verify)
+        shown = {True: "system CAs", False: "OFF (any certificate)"}.get(verify, f"CA {verify}")
+        typer.echo(f"TLS       {shown}  (ssl_verify, from {settings.sources['ssl_verify']})")
     chosen = settings.transport or "auto"
     used = resolve_transport(chosen, settings.model, settings.api_base)
     how = "lean OpenAI-compatible client" if used == "openai" else "every provider"

@@ -34,6 +34,8 @@ from tiller.caching import (
 )
 from tiller.errors import ProviderError
 from tiller.model import ModelRequest, ModelResponse
+from tiller.tls import OPTION as TLS_OPTION
+from tiller.tls import VerifySetting, ssl_context, untrusted_certificate, verify_setting
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
     MISSING_KEY,
@@ -453,14 +455,11 @@ class LiteLLMClient:
             kwargs["messages"] = messages
         provider = self._provider(litellm, request)
         if handler is None:
-            # An `ssl_verify` option is for litellm's own client; leave it to make one.
-            handler = (
-                provider is not None
-                and provider not in _SDK_SERVED
-                and "ssl_verify" not in request.options
-            )
+            handler = provider is not None and provider not in _SDK_SERVED
         if handler:
-            kwargs["client"] = _handler(litellm)
+            # `ssl_verify` is for the client: Tiller's, which keeps the redirect guard.
+            verify = verify_setting(kwargs.pop(TLS_OPTION, True))
+            kwargs["client"] = _handler(litellm, verify)
         # On native Anthropic with no usage chunk asked for, the finish chunk is the last
         # one litellm yields and it carries the usage; pulling once more only makes
         # litellm rebuild, price, copy and log the whole response (~20% of a round's
@@ -602,18 +601,18 @@ _CLAUDE_BLOCKS = ("thinking", "redacted_thinking")
 _SDK_SERVED = {"openai", "azure", "azure_text", "text-completion-openai", "custom_openai"}
 
 
-_handler_instance: Any = None
+_handlers: dict[VerifySetting, Any] = {}
 
 
-def _handler(litellm: Any) -> Any:
+def _handler(litellm: Any, verify: VerifySetting = True) -> Any:
     """litellm's HTTP handler over Tiller's httpx client, for providers litellm serves itself
-    (one for the process: it only wraps the client, which is thread-safe)."""
-    global _handler_instance
-    if _handler_instance is None:
+    (one per `ssl_verify` setting for the process: it only wraps the client, which is
+    thread-safe)."""
+    if verify not in _handlers:
         from litellm.llms.custom_httpx.http_handler import HTTPHandler
 
-        _handler_instance = HTTPHandler(client=_http())
-    return _handler_instance
+        _handlers[verify] = HTTPHandler(client=_http(verify))
+    return _handlers[verify]
 
 
 def _no_stream(stream: StreamState, content_type: str) -> bool:
@@ -719,27 +718,32 @@ def _hang_up(response: Any) -> None:
 
 
 _http_lock = threading.Lock()
-_http_client: Any = None
+_http_clients: dict[VerifySetting, Any] = {}
 
 
-def _http() -> Any:
-    """Tiller's httpx client for litellm: its hooks record each call's responses."""
-    global _http_client
+def _http(verify: VerifySetting = True) -> Any:
+    """Tiller's httpx client for litellm: its hooks record each call's responses.
+
+    One per `ssl_verify` setting (`tiller.tls`), so that an option for litellm's own
+    client does not cost the redirect guard and connection reuse.
+    """
     with _http_lock:
-        if _http_client is None:
+        client = _http_clients.get(verify)
+        if client is None:
             import httpx
 
             from tiller.connection_reuse import ReusingTransport
 
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-            _http_client = httpx.Client(
+            transport = httpx.HTTPTransport(limits=limits, verify=ssl_context(verify))
+            client = _http_clients[verify] = httpx.Client(
                 # litellm and the openai SDK close a stream a few bytes before its end.
-                transport=ReusingTransport(httpx.HTTPTransport(limits=limits)),
+                transport=ReusingTransport(transport),
                 follow_redirects=True,
                 timeout=httpx.Timeout(600.0, connect=10.0),
                 event_hooks={"request": [_on_request], "response": [_on_response]},
             )
-        return _http_client
+        return client
 
 
 class _StreamPump:
@@ -861,6 +865,9 @@ def _classify(litellm: Any, exc: BaseException, model: str, stall: float | None)
         return Failure("retry", str(_Stalled(stall)), None, "Stalled")
     if isinstance(exc, _BadReply):
         return Failure("fatal", str(exc))
+    untrusted = untrusted_certificate(exc)
+    if untrusted is not None:
+        return Failure("fatal", untrusted)
     from tiller.connection_reuse import EventTooBig
 
     refused = next((e for e in _causes(exc) if isinstance(e, _Redirected | EventTooBig)), None)

@@ -22,7 +22,6 @@ import math
 import os
 import queue
 import socket
-import ssl
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -35,6 +34,8 @@ from tiller.connection_reuse import EVENT_TOO_BIG, MAX_EVENT_BYTES, EventTooBig,
 from tiller.history import with_reasoning_details, without_thinking_blocks
 from tiller.httpx_import import httpx
 from tiller.model import ModelRequest, ModelResponse
+from tiller.tls import OPTION as TLS_OPTION
+from tiller.tls import VerifySetting, ssl_context, untrusted_certificate, verify_setting
 from tiller.transport import (
     DEFAULT_STALL_TIMEOUT,
     HTML_REPLY,
@@ -73,12 +74,13 @@ _SHARDS = 16
 _TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
 _http_lock = threading.Lock()
-_pools: dict[tuple[int, bool], httpx.Client] = {}
-_tls: ssl.SSLContext | None = None
+_pools: dict[tuple[int, bool, VerifySetting], httpx.Client] = {}
 _next_shard = itertools.count()
 
 
-def shared_http(shard: int = 0, *, plain: bool = False) -> httpx.Client:
+def shared_http(
+    shard: int = 0, *, plain: bool = False, verify: VerifySetting = True
+) -> httpx.Client:
     """One of the process-wide connection pools `OpenAIHTTPClient`s use by default.
 
     Sharing keeps connections warm across calls and sessions (httpx clients are
@@ -90,22 +92,23 @@ def shared_http(shard: int = 0, *, plain: bool = False) -> httpx.Client:
     `plain`: a pool for `http://` endpoints only (a local server), which never
     loads the CA bundle (~10 ms). Only when no proxy is configured: a proxy for
     plain HTTP may itself be reached over TLS, which must be verified.
+
+    `verify`: the `ssl_verify` setting (`tiller.tls`); each setting has its own pools.
+
+    Raises:
+        ProviderError: `verify` names a CA path that holds no certificates.
     """
-    global _tls
     shard %= _SHARDS
     plain = plain and not urllib.request.getproxies()
+    key = (shard, plain, True if plain else verify)
     with _http_lock:
-        pool = _pools.get((shard, plain))
+        pool = _pools.get(key)
         if pool is None:
-            if plain:
-                # No TLS is ever spoken on this pool: no certificates to load.
-                verify: ssl.SSLContext | bool = False
-            else:
-                if _tls is None:  # one TLS context for all: loading the CA bundle costs ~10 ms
-                    _tls = httpx.create_ssl_context()
-                verify = _tls
-            pool = _pools[(shard, plain)] = httpx.Client(
-                verify=verify,
+            # No TLS is ever spoken on a plain pool: no certificates to load. One TLS
+            # context per setting for all pools: loading the CA bundle costs ~10 ms.
+            context = False if plain else ssl_context(verify)
+            pool = _pools[key] = httpx.Client(
+                verify=context,
                 timeout=_TIMEOUT,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
@@ -123,6 +126,7 @@ class _Call:
     key_env: str
     stall: float = DEFAULT_STALL_TIMEOUT
     model: str = ""  # the id the session uses (`openai/gpt-4o`), for its price
+    verify: VerifySetting = True  # the `ssl_verify` setting (`tiller.tls`)
 
     def limits(self) -> httpx.Timeout:
         """Connect within 10 s (or `timeout`); no read may wait longer than the stall limit."""
@@ -207,8 +211,9 @@ class OpenAIHTTPClient:
             sender: _Sender = self._http
         else:
             plain = call.url.startswith("http://")
-            if self._lean is None or self._lean.plain != plain:
-                self._lean = _Lean(shared_http(self._shard, plain=plain), plain)
+            if self._lean is None or (self._lean.plain, self._lean.verify) != (plain, call.verify):
+                http = shared_http(self._shard, plain=plain, verify=call.verify)
+                self._lean = _Lean(http, plain, call.verify)
             sender = self._lean
         return complete_with_retries(
             request,
@@ -241,6 +246,8 @@ def _prepare(
     api_base = options.pop("api_base", None) or (OPENROUTER_BASE if openrouter else OPENAI_BASE)
     api_key = options.pop("api_key", None) or os.environ.get(key_env)
     timeout = options.pop("timeout", None)
+    # How to check the endpoint's certificate: a setting of the client, not a request field.
+    verify = verify_setting(options.pop(TLS_OPTION, True))
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     headers.update(options.pop("extra_headers", None) or {})
     if api_key:
@@ -291,6 +298,7 @@ def _prepare(
         key_env=key_env,
         stall=stall,
         model=request.model,
+        verify=verify,
     )
 
 
@@ -369,9 +377,12 @@ class _Lean:
     transport is still picked per URL, so proxies from the environment apply.
     """
 
-    def __init__(self, http: httpx.Client, plain: bool = False) -> None:
+    def __init__(
+        self, http: httpx.Client, plain: bool = False, verify: VerifySetting = True
+    ) -> None:
         self._http = http
         self.plain = plain  # a pool for `http://` URLs only (see `shared_http`)
+        self.verify = verify  # the pool's `ssl_verify` setting
         self.headers = {name.lower(): value for name, value in http.headers.items()}
 
     def merged(self, headers: dict[str, str]) -> dict[str, str]:
@@ -713,6 +724,9 @@ def _classify(exc: BaseException, call: _Call) -> Failure:
         raise exc  # KeyboardInterrupt and friends are not provider failures
     if isinstance(exc, _BadReply | EventTooBig):
         return Failure("fatal", str(exc))
+    untrusted = untrusted_certificate(exc)
+    if untrusted is not None:
+        return Failure("fatal", untrusted)
     if isinstance(exc, _StatusError):
         if exc.status is None:
             return Failure("retry", exc.message, None, "Stream failed")

@@ -100,6 +100,11 @@ def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
 
+def _verify(value: Any) -> str | None:
+    ok = isinstance(value, bool) or (isinstance(value, str) and value.strip() != "")
+    return None if ok else "true, false or the path of a CA certificate file or directory"
+
+
 def _string_list(value: Any) -> str | None:
     ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
     return None if ok else "a list of paths (strings)"
@@ -157,6 +162,7 @@ _TOP: dict[str, Check] = {
     "max_turns": _positive_int,
     "skills_dirs": _string_list,
     "api_base": _string,
+    "ssl_verify": _verify,
     "transport": _transport,
     "theme": _theme,
     "reasoning": _reasoning,
@@ -302,6 +308,7 @@ ENV_VARS = {
     "TILLER_PROFILE": "profile",
     "TILLER_MAX_TURNS": "max_turns",
     "TILLER_API_BASE": "api_base",
+    "TILLER_SSL_VERIFY": "ssl_verify",
     "TILLER_TRANSPORT": "transport",
     "TILLER_SKILLS_DIRS": "skills_dirs",
     "TILLER_THEME": "theme",
@@ -377,6 +384,8 @@ class Settings:
         max_turns: model round-trips per prompt, or None when nothing set it.
         skills_dirs: where to look for skills, or None for the defaults.
         api_base: the provider endpoint, or None.
+        ssl_verify: how to check an HTTPS endpoint's certificate: false, or a CA file or
+            directory (`tiller.tls`); None verifies against the system's CAs.
         transport: how to reach the model: `auto` (the lean client for OpenAI-compatible
             endpoints, litellm for the rest), `litellm` (every provider) or `openai`
             (the lean client); None means `auto`.
@@ -394,6 +403,7 @@ class Settings:
     max_turns: int | None = None
     skills_dirs: list[Path] | None = None
     api_base: str | None = None
+    ssl_verify: bool | str | None = None
     transport: str | None = None
     theme: str | None = None
     reasoning: str | None = None
@@ -405,6 +415,8 @@ class Settings:
     def llm_options(self) -> dict[str, Any]:
         """Provider options for `Session(**llm_options)` (`transport` picks the client)."""
         options: dict[str, Any] = {"api_base": self.api_base} if self.api_base else {}
+        if self.ssl_verify is not None:
+            options["ssl_verify"] = self.ssl_verify
         if self.transport:
             options["transport"] = self.transport
         if self.reasoning:
@@ -486,6 +498,13 @@ def load_settings(
                 f"{project}: api_base may only be set in your user config ({user}), "
                 "TILLER_API_BASE or --api-base: a repository must not choose where your API "
                 "key is sent"
+            )
+        if "ssl_verify" in project_data:
+            # Which certificates to trust decides who can read the key on the way.
+            raise ConfigError(
+                f"{project}: ssl_verify may only be set in your user config ({user}) or "
+                "TILLER_SSL_VERIFY: a repository must not choose which certificates your API "
+                "key is sent past"
             )
         layers.append((str(project), project_data))
         if project.is_file():

@@ -32,6 +32,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -192,6 +193,7 @@ class FakeOpenAIServer:
         port: the port to bind; 0 picks a free one.
         record_to: also append each recorded request to this file as a JSON line.
         min_cache_tokens: Anthropic route: prefixes shorter than this are never cached.
+        tls: when given, serve HTTPS with this server-side context (URLs say `https`).
 
     Use it as a context manager, or call `start()` and `stop()`.
     """
@@ -205,8 +207,10 @@ class FakeOpenAIServer:
         record_to: str | Path | None = None,
         responder: Callable[[dict[str, Any]], ServerReply] | None = None,
         min_cache_tokens: int = 1024,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.default = default
+        self._tls = tls
         self.min_cache_tokens = min_cache_tokens
         self.cache = PromptCache()
         self._accounts: list[CacheAccount] = []
@@ -233,6 +237,8 @@ class FakeOpenAIServer:
             return self
         self._stopping.clear()
         self._httpd = _Server(("127.0.0.1", self._port), _Handler, self)
+        if self._tls is not None:
+            self._httpd.socket = self._tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -278,12 +284,13 @@ class FakeOpenAIServer:
     @property
     def base_url(self) -> str:
         """The OpenAI-style base URL, e.g. `http://127.0.0.1:PORT/v1`."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.root_url}/v1"
 
     @property
     def root_url(self) -> str:
         """The base URL without `/v1` (what litellm's Anthropic route takes as `api_base`)."""
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def cache_accounts(self) -> list[CacheAccount]:
