@@ -159,3 +159,13 @@ def test_ssl_verify_is_not_sent_to_the_endpoint(
     """The lean client keeps `ssl_verify` for itself: the request body does not carry it."""
     complete(https_server, OpenAIHTTPClient, "openai/fake-model", ssl_verify=str(tls_files[0]))
     assert "ssl_verify" not in https_server.requests[0].body
+
+
+def test_ssl_verify_on_litellms_sdk_route_is_a_clear_error(
+    https_server: FakeOpenAIServer, tls_files: tuple[Path, Path, Path]
+) -> None:
+    """litellm's OpenAI SDK route cannot take a per-call CA: it says so, and sends nothing."""
+    with pytest.raises(ProviderError) as caught:
+        complete(https_server, LiteLLMClient, "openai/fake-model", ssl_verify=str(tls_files[0]))
+    said = str(caught.value)
+    assert ("transport auto or openai" in said, len(https_server.requests)) == (True, 0)

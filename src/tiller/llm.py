@@ -456,10 +456,17 @@ class LiteLLMClient:
         provider = self._provider(litellm, request)
         if handler is None:
             handler = provider is not None and provider not in _SDK_SERVED
+        # `ssl_verify` is for the client: Tiller's, which keeps the redirect guard.
+        verify = verify_setting(kwargs.pop(TLS_OPTION, True))
         if handler:
-            # `ssl_verify` is for the client: Tiller's, which keeps the redirect guard.
-            verify = verify_setting(kwargs.pop(TLS_OPTION, True))
             kwargs["client"] = _handler(litellm, verify)
+        elif verify is not True:
+            # The openai SDK route sends through `litellm.client_session`, one client for
+            # the process, and litellm reads no per-call setting there.
+            raise ProviderError(
+                f"ssl_verify is not supported for {request.model} on litellm's OpenAI SDK "
+                "route; use transport auto or openai (the lean client) for this endpoint"
+            )
         # On native Anthropic with no usage chunk asked for, the finish chunk is the last
         # one litellm yields and it carries the usage; pulling once more only makes
         # litellm rebuild, price, copy and log the whole response (~20% of a round's
