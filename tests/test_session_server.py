@@ -288,3 +288,34 @@ def test_an_unknown_model_has_no_price_and_no_window(fake_server, transport: str
         None,
         session.config.default_context_window,
     )
+
+
+def test_warm_up_sends_nothing_and_the_first_prompt_runs(fake_server, transport: str) -> None:
+    """`warm_up` readies the client without a request; the prompt after it is answered."""
+    fake_server.add(ServerReply(text="hello"))
+    session, _ = session_on(fake_server, transport=transport)
+    session.warm_up().join()
+    sent_before = len(fake_server.requests)
+    assert (sent_before, session.send("hi").text) == (0, "hello")
+
+
+def test_warm_up_leaves_a_problem_to_the_first_call(
+    fake_server, transport: str, tmp_path: Path
+) -> None:
+    """A setting the warm-up cannot use (a CA path with no certificate) fails the call,
+    not the warm-up."""
+    (tmp_path / "none.pem").write_text("not a certificate\n")
+    session = Session(
+        "openai/fake-model",
+        api_base=fake_server.base_url.replace("http://", "https://"),
+        api_key="sk-test",
+        skills_dirs=[],
+        transport=transport,
+        ssl_verify=str(tmp_path / "none.pem"),
+    )
+    events: list[Event] = []
+    session.subscribe(events.append)
+    session.warm_up().join()
+    session.send("hi")
+    errors = [e.data["message"] for e in events if e.kind is EventKind.ERROR]
+    assert ["ssl_verify" in message for message in errors] == [True]

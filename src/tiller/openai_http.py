@@ -24,7 +24,7 @@ import queue
 import socket
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -179,6 +179,13 @@ class OpenAIHTTPClient:
         self._lean: _Lean | None = None
         # Prices and windows come from litellm's JSON map: read it while the call is prepared.
         model_map.load_in_background()
+
+    def warm_up(self, options: Mapping[str, Any]) -> None:
+        """Make the connection pool the first call to `options`' endpoint will use (its
+        imports and TLS context: ~0.1 s a prompt would otherwise wait for)."""
+        api_base = str(options.get("api_base") or OPENAI_BASE)
+        verify = verify_setting(options.get(TLS_OPTION, True))
+        shared_http(self._shard, plain=api_base.startswith("http://"), verify=verify)
 
     def complete(
         self,

@@ -428,6 +428,8 @@ class Repl:
 
             loading = preload_in_background()
             threading.Thread(target=_freeze_after, args=(loading,), daemon=True).start()
+        else:
+            session.warm_up()  # the lean client's pool, before the first prompt
 
     def _goodbye(self) -> None:
         warning = self.chat.quit_warning()

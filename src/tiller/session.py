@@ -147,6 +147,7 @@ class Session:
         self._client = client or resolved
         # The transport the session's own client was made for (None: the caller's client).
         self._client_transport: str | None = None
+        self._client_lock = threading.Lock()  # `warm_up` may make it on another thread
         self._profile_name = profile
         self.profile: Profile = pick_profile(self.model, profile)
         self.history: list[Turn] = []
@@ -296,12 +297,34 @@ class Session:
         """
         if self._client is None or self._client_transport is not None:
             name = self._resolved_transport()
-            if self._client is None or name != self._client_transport:
-                from tiller.transport import client_for
+            with self._client_lock:
+                if self._client is None or name != self._client_transport:
+                    from tiller.transport import client_for
 
-                self._client = client_for(name, stall_timeout=self.config.stall_timeout)
-                self._client_transport = name
+                    self._client = client_for(name, stall_timeout=self.config.stall_timeout)
+                    self._client_transport = name
         return self._client
+
+    def warm_up(self) -> threading.Thread:
+        """Load what the first model call needs (the engine's loop, the client's modules
+        and connection pool) on a daemon thread, so that a prompt sent later starts at once.
+
+        Front ends call it once their first frame is drawn; it is never required, and a
+        problem it meets is left for the first call to report.
+        """
+        thread = threading.Thread(target=self._warm, name="tiller-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self) -> None:
+        import tiller.loop  # noqa: F401  (what `send` imports first)
+
+        try:
+            warm = getattr(self.client, "warm_up", None)
+            if callable(warm):
+                warm(self.llm_options)
+        except Exception:
+            return  # the first call reports it, where the person sees it
 
     @property
     def transport(self) -> str:

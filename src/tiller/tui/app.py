@@ -45,7 +45,8 @@ class TuiOptions:
         client: a model client to use instead of litellm (tests: `ScriptedModel`).
         clock: the time source for timestamps and export names (tests freeze it).
         animate: spinner and cursor blink (tests turn them off).
-        preload: import litellm in the background after the first frame.
+        preload: after the first frame, load the model client's modules (litellm, or
+            the lean client and its pool) in the background.
         journal: journal every session from its first prompt so it can be resumed.
         resume: a saved session id; the first session is restored from its journal.
         config: engine limits for every session (None: `SessionConfig()` defaults).
@@ -223,8 +224,11 @@ class TillerApp(App[None]):
         )
 
     def after_start(self) -> None:
-        """Once the session exists: load litellm in the background (real models only)."""
+        """Once the session exists: load what its first model call needs in the background
+        (litellm, or the lean client's modules and pool), while the person reads."""
         session = self.main.session
+        if session is not None and session.transport != "litellm" and self.options.preload:
+            session.warm_up()
         if session is not None and session.transport == "litellm" and self.options.preload:
             from tiller.llm import preload_in_background
 
