@@ -10,6 +10,7 @@ import pytest
 from tiller import Session, SessionConfig
 from tiller.command_safety import review
 from tiller.events import Event, EventKind
+from tiller.shell.environment import sandbox_env
 from tiller.testing.scripted import ScriptedModel, call
 
 
@@ -82,3 +83,80 @@ def test_headless_run_does_not_run_git_config_planted_through_home(tmp_path: Pat
         session.close()
     outputs = [str(e.data["output"]) for e in events if e.kind is EventKind.TOOL_CALL_END]
     assert (planted, "needs approval" in outputs[-1]) == (False, True)
+
+
+def planted_bare_repository(directory: str) -> list[object]:
+    """Tool calls that write a bare repository's files (all text) whose config runs code."""
+    files = {
+        "HEAD": "ref: refs/heads/main\n",
+        "objects/info/packs": "\n",
+        "refs/heads/.keep": "\n",
+        "config": "[diff]\n\texternal = sh -c 'id > PWNED'\n",
+    }
+    return [
+        call("write_file", file_path=f"{directory}{name}", content=content)
+        for name, content in files.items()
+    ]
+
+
+@pytest.mark.parametrize("cwd", ["", "sub"])
+def test_git_does_not_use_a_planted_bare_repository(tmp_path: Path, cwd: str) -> None:
+    """Files the model writes that make the command's directory a bare repository are not
+    used by an unasked `git diff --no-index` (a root without `.git`, or a subdirectory)."""
+    if cwd:
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=30)
+    (tmp_path / cwd).mkdir(exist_ok=True)
+    (tmp_path / cwd / "a.txt").write_text("a\n")
+    (tmp_path / cwd / "b.txt").write_text("b\n")
+    prefix = f"{cwd}/" if cwd else ""
+    steps = [
+        *planted_bare_repository(prefix),
+        call("shell", command="git diff --no-index a.txt b.txt"),
+        "done",
+    ]
+    session = Session(
+        ScriptedModel(steps),  # type: ignore[arg-type]
+        root=tmp_path,
+        cwd=cwd,
+        skills_dirs=[],
+        config=SessionConfig(shell=True, shell_approval="deny"),
+    )
+    try:
+        session.send("diff")
+        planted = sorted(path for path in session.workspace.files() if "PWNED" in path)
+    finally:
+        session.close()
+    assert planted == []
+
+
+def test_sandbox_env_adds_git_protection_after_the_users_own() -> None:
+    """The user's command-line git configuration stays; the protection comes after it."""
+    env = sandbox_env(
+        {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "user.name", "GIT_CONFIG_VALUE_0": "Ann"}
+    )
+    git = {name: value for name, value in env.items() if name.startswith("GIT_CONFIG")}
+    assert git == {
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": "user.name",
+        "GIT_CONFIG_VALUE_0": "Ann",
+        "GIT_CONFIG_KEY_1": "safe.bareRepository",
+        "GIT_CONFIG_VALUE_1": "explicit",
+    }
+
+
+def test_sandbox_env_leaves_out_a_git_config_pair_whose_value_is_a_credential() -> None:
+    """A withheld value takes its key with it: git refuses a half pair."""
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    env = sandbox_env(
+        {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: token {token}",
+        }
+    )
+    git = {name: value for name, value in env.items() if name.startswith("GIT_CONFIG")}
+    assert git == {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "safe.bareRepository",
+        "GIT_CONFIG_VALUE_0": "explicit",
+    }
