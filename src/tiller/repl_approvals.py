@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from tiller.approvals import Approval, Decision
+from tiller.approvals import VISIBLE_NOTE, Approval, Decision, visible
 
 SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
@@ -119,16 +119,24 @@ class PendingApprovals:
 
 
 def describe_request(details: dict[str, Any]) -> list[str]:
-    """The lines that show a request: who asks, the command, what it is for."""
-    who = f"subagent {details['agent_id']}" if details.get("agent_id") else "the agent"
-    lines = [f"{who} wants to run, in the sandbox ({details.get('cwd') or '.'}):"]
+    """The lines that show a request: who asks, the command, what it is for.
+
+    Every part is `visible`: an escape sequence in the command (or in the model's
+    description) could otherwise rewrite what the person reads before answering.
+    """
+    shown = {key: visible(str(value)) for key, value in details.items() if key != "future"}
+    who = f"subagent {shown['agent_id']}" if details.get("agent_id") else "the agent"
+    lines = [f"{who} wants to run, in the sandbox ({shown.get('cwd') or '.'}):"]
     if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
-        lines = [f"{who} wants to call a tool of the MCP server {details['server']}:"]
-    lines.append(f"  $ {details.get('command', '')}")
+        lines = [f"{who} wants to call a tool of the MCP server {shown['server']}:"]
+    command = str(details.get("command", ""))
+    lines.append(f"  $ {shown.get('command', '')}")
+    if visible(command) != command:
+        lines.append(f"  note: {VISIBLE_NOTE}")
     if details.get("description"):
-        lines.append(f"  {details['description']}")
+        lines.append(f"  {shown['description']}")
     if details.get("reason"):
-        lines.append(f"  why it asks: {details['reason']}")
+        lines.append(f"  why it asks: {shown['reason']}")
     return lines
 
 
