@@ -116,3 +116,16 @@ def test_the_description_cannot_rewrite_the_command_line() -> None:
 def test_a_right_to_left_override_is_shown() -> None:
     """Bidi controls, which reorder what a terminal shows, become escapes."""
     assert describe_request({"command": "rm -rf \u202egnp.x"})[1] == "  $ rm -rf \\u202egnp.x"
+
+
+def test_output_lines_cannot_send_escape_sequences_to_the_terminal() -> None:
+    """Command output (a file the model wrote, printed by an unasked `cat`) is shown escaped:
+    an OSC 52 sequence would set the person's clipboard."""
+    tail = OutputTail()
+    assert tail.feed("c", "\x1b]52;c;cm0gLXJmIH4=\x1b\\\n") == ["\\x1b]52;c;cm0gLXJmIH4=\\x1b\\"]
+
+
+def test_output_lines_keep_what_a_carriage_return_leaves() -> None:
+    """A progress bar shows its last state, and a CRLF line ending is no escape."""
+    tail = OutputTail()
+    assert tail.feed("c", "10%\r50%\r100%\r\ndone\r\n") == ["100%", "done"]

@@ -167,7 +167,19 @@ class OutputTail:
         self._shown[call_id] = shown + min(room, len(lines))
         if len(lines) > room:
             self._hidden[call_id] = self._hidden.get(call_id, 0) + len(lines) - room
-        return lines[:room]
+        return [_printable_line(line) for line in lines[:room]]
+
+
+def _printable_line(line: str) -> str:
+    """A line of output as it may reach the person's terminal.
+
+    An unasked `cat` prints whatever the model put in a file: an escape sequence
+    there could set the clipboard (OSC 52), retitle the window or redraw the
+    screen. A carriage return keeps what a terminal would show (the text after the
+    last one: progress bars), a line ending's `\\r` goes; the rest is `visible`.
+    """
+    line = line.removesuffix("\r")
+    return visible(line.rsplit("\r", 1)[-1])
 
 
 def verdict(approval: Approval) -> str:
