@@ -160,3 +160,29 @@ def test_sandbox_env_leaves_out_a_git_config_pair_whose_value_is_a_credential() 
         "GIT_CONFIG_KEY_0": "safe.bareRepository",
         "GIT_CONFIG_VALUE_0": "explicit",
     }
+
+
+def test_a_carriage_return_does_not_start_a_comment() -> None:
+    """The grammar reads `\\r` as a blank, so `\\r#` opened a comment hiding `; touch ...`;
+    to bash `\\r` is a letter, `#` mid-word is no comment, and the rest runs."""
+    verdict = review("ls \r#; touch PWNED")
+    assert (verdict.allowed, "control character" in verdict.reason) == (False, True)
+
+
+def test_bash_runs_what_follows_a_carriage_return_and_a_hash(tmp_path: Path) -> None:
+    """The attack is real: bash runs the command the grammar took for a comment."""
+    subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", "true \r#; touch PWNED"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    assert (tmp_path / "PWNED").exists() is True
+
+
+@pytest.mark.parametrize("char", ["\r", "\x0b", "\x0c", "\x1b", "\x7f", "\x01"])
+def test_control_characters_ask(char: str) -> None:
+    """Any control character but tab and newline asks: nobody needs one in a command."""
+    assert review(f"echo a{char}b").allowed is False

@@ -64,6 +64,10 @@ _GLUED_CONTINUATION = re.compile(r"[^\s\\](?:\\\\)*\\\n\S")
 """A backslash-newline with no blank on either side: bash glues the text around it
 into one word (`-exe` backslash-newline `c` is `-exec`), where the grammar may read two, or a
 comment. (Inside single quotes this asks needlessly, never wrongly allows.)"""
+_CONTROL = re.compile("[\x01-\x08\x0b-\x1f\x7f]")
+"""Control characters besides tab and newline. The grammar reads `\\r` as a blank (so
+`ls \\r#; rm x` looked like `ls` and a comment) where bash reads a letter; no real
+command needs any of them, and they can hide text on a screen."""
 _PARSE_LOCK = threading.Lock()
 """One parser is shared; sessions (and parallel subagents) ask from their own threads."""
 
@@ -116,6 +120,12 @@ def parse_command(command: str) -> ParsedCommand:
     """
     if "\x00" in command:
         return ParsedCommand(problem="contains a NUL character")
+    control = _CONTROL.search(command)
+    if control:
+        return ParsedCommand(
+            problem=f"contains a control character ({ascii(control[0])[1:-1]}), which bash "
+            "and Tiller's shell grammar read differently"
+        )
     if _GLUED_CONTINUATION.search(command):
         return ParsedCommand(
             problem="joins words without a blank between them (across a `\\` line "
