@@ -186,3 +186,52 @@ def test_bash_runs_what_follows_a_carriage_return_and_a_hash(tmp_path: Path) -> 
 def test_control_characters_ask(char: str) -> None:
     """Any control character but tab and newline asks: nobody needs one in a command."""
     assert review(f"echo a{char}b").allowed is False
+
+
+@pytest.mark.parametrize(
+    ("command", "entry", "reason"),
+    [
+        ("fd -e py -x rm", "fd", "`fd --exec` runs"),
+        ("fd --exec-batch=rm py", "fd", "`fd --exec` runs"),
+        ("fd -HX rm", "fd", "`fd --exec` runs"),
+        ("rsync -e 'sh -c x' a b:c", "rsync", "`rsync -e` runs"),
+        ("rsync --rsync-path='touch x' a b:c", "rsync", "`rsync -e` runs"),
+        ("rsync -ave'sh -c x' a b:c", "rsync", "`rsync -e` runs"),
+        ("split --filter='sh -c x' f", "split", "`split --filter` runs"),
+        ("sdiff --diff-program=./x a b", "sdiff", "`sdiff --diff-program` runs"),
+        ("diff3 --diff-program=./x a b c", "diff3", "`diff3 --diff-program` runs"),
+        ("zip -T -TT 'sh -c x' a.zip f", "zip", "`zip --unzip-command` runs"),
+        ("ssh -o ProxyCommand='touch x' h", "ssh", "`ssh -o` can run"),
+        ("scp -S ./x a h:b", "scp", "`scp -S` runs"),
+        ("scp -oProxyCommand=x a h:b", "scp", "`scp -o` can run"),
+        ("git send-email --to-cmd='touch x' p", "git *", "`git send-email"),
+        ("git daemon --access-hook=./x", "git *", "`git daemon --access-hook`"),
+        ("enable -f ./x.so x", "enable", "`enable` runs"),
+        ("hash -p ./evil ls", "hash", "`hash` runs"),
+        ("valgrind sh -c x", "valgrind", "`valgrind` runs"),
+        ("taskset -c 0 sh -c x", "taskset", "`taskset` runs"),
+        ("sg staff -c x", "sg", "`sg` runs"),
+    ],
+)
+def test_allow_list_entry_does_not_cover_options_that_run_programs(
+    command: str, entry: str, reason: str
+) -> None:
+    """An allow-listed fd, rsync, split, ssh, ... still asks when told to run a program."""
+    verdict = review(command, (entry,))
+    assert (verdict.allowed, reason in verdict.reason) == (False, True), verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("command", "entry"),
+    [
+        ("fd -e py src", "fd"),
+        ("rsync -av src/ dst/", "rsync"),
+        ("split -l 10 f", "split"),
+        ("zip -r a.zip src", "zip"),
+        ("ssh -p 22 host ls", "ssh"),
+        ("git send-email --to=a@b p", "git *"),
+    ],
+)
+def test_allow_listed_programs_still_run_without_those_options(command: str, entry: str) -> None:
+    """The same programs run unasked under their entry when nothing in them runs a program."""
+    assert review(command, (entry,)).allowed is True
