@@ -235,3 +235,23 @@ def test_allow_list_entry_does_not_cover_options_that_run_programs(
 def test_allow_listed_programs_still_run_without_those_options(command: str, entry: str) -> None:
     """The same programs run unasked under their entry when nothing in them runs a program."""
     assert review(command, (entry,)).allowed is True
+
+
+@pytest.mark.parametrize(
+    ("command", "allowed"),
+    [
+        ("git --no-pager log -3", True),
+        ("git --no-pager diff HEAD", True),
+        ("git -P status", True),
+        ("git --no-optional-locks status --short", True),
+        ("git --no-pager push", False),
+        ("git --no-pager branch -D main", False),
+        ("git --no-pager -c core.pager=x log", False),
+        ("git --help log", False),
+    ],
+)
+def test_git_read_only_commands_run_unasked_after_harmless_global_options(
+    command: str, allowed: bool
+) -> None:
+    """`git --no-pager log` is as read-only as `git log`; what follows still decides."""
+    assert review(command).allowed is allowed

@@ -540,7 +540,17 @@ _BUILTIN_CONDITIONS: dict[tuple[str, ...], Callable[[tuple[str, ...]], bool]] = 
 }
 
 
+_GIT_QUIET_GLOBAL = _GIT_SAFE_GLOBAL - {"--version", "--help", "-h"}
+"""Global git options that change nothing about what a subcommand does (no pager, no
+optional locks, pathspec style): `git --no-pager log` is `git log` for the built-in list."""
+
+
 def _builtin_allows(argv: tuple[str, ...]) -> bool:
+    if argv[0] == "git":
+        skipped = 1
+        while skipped < len(argv) and argv[skipped] in _GIT_QUIET_GLOBAL:
+            skipped += 1
+        argv = ("git", *argv[skipped:])
     for entry in BUILTIN_ALLOW:
         words = tuple(entry.split())
         if argv[: len(words)] == words:
