@@ -129,3 +129,23 @@ def test_output_lines_keep_what_a_carriage_return_leaves() -> None:
     """A progress bar shows its last state, and a CRLF line ending is no escape."""
     tail = OutputTail()
     assert tail.feed("c", "10%\r50%\r100%\r\ndone\r\n") == ["100%", "done"]
+
+
+def test_a_second_request_waits_unshown_and_its_guard_starts_when_shown() -> None:
+    """Behind an open question a new one is not answerable; once shown, its own guard runs."""
+    pending, clock = asked_at_zero()
+    shown_now = pending.add({"command": "touch b"}, Future())
+    clock.advance(5.0)
+    pending.answer(parse_answer("y"))  # type: ignore[arg-type]
+    before = pending.may_answer(clock())
+    shown = pending.next_to_show()
+    clock.advance(GUARD_SECONDS - 0.01)
+    early = pending.may_answer(clock())
+    clock.advance(0.01)
+    assert (shown_now, before, shown, early, pending.may_answer(clock())) == (
+        False,
+        False,
+        {"command": "touch b"},
+        False,
+        True,
+    )
