@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from tiller import Session, SessionConfig
+from tiller.approvals import Approval, ApprovalPolicy, Decision
 from tiller.command_safety import review
+from tiller.errors import ToolError
 from tiller.events import Event, EventKind
 from tiller.shell.environment import sandbox_env
+from tiller.shell.runner import MAX_COMMAND_BYTES, ShellRunner
 from tiller.testing.scripted import ScriptedModel, call
+from tiller.workspace import Workspace
 
 
 @pytest.mark.parametrize(
@@ -255,3 +260,48 @@ def test_git_read_only_commands_run_unasked_after_harmless_global_options(
 ) -> None:
     """`git --no-pager log` is as read-only as `git log`; what follows still decides."""
     assert review(command).allowed is allowed
+
+
+def test_a_command_too_long_to_run_is_refused_before_anyone_is_asked(tmp_path: Path) -> None:
+    """Past the kernel's limit for one argument bash could never get the command: nobody is
+    asked to read (and the TUI to draw) megabytes that cannot run."""
+    asked: list[object] = []
+
+    def ask(details: dict[str, object]) -> Approval:
+        asked.append(details)
+        return Approval(Decision.ALLOW)
+
+    runner = ShellRunner(Workspace(root=tmp_path), policy=ApprovalPolicy("ask"), ask=ask)
+    try:
+        with pytest.raises(ToolError, match="write it to a script file") as raised:
+            runner.run(
+                "echo " + "x" * MAX_COMMAND_BYTES,
+                timeout_ms=None,
+                description="",
+                cancel=threading.Event(),
+                on_output=lambda _: None,
+            )
+    finally:
+        runner.close()
+    assert (asked, str(MAX_COMMAND_BYTES) in str(raised.value)) == ([], True)
+
+
+def test_a_command_at_the_limit_still_runs(tmp_path: Path) -> None:
+    """The limit is the kernel's: a command just under it runs."""
+    runner = ShellRunner(
+        Workspace(root=tmp_path),
+        policy=ApprovalPolicy("allow"),
+        ask=lambda _: Approval(Decision.ALLOW),
+    )
+    command = "true " + "x" * (MAX_COMMAND_BYTES - 6)
+    try:
+        out = runner.run(
+            command,
+            timeout_ms=None,
+            description="",
+            cancel=threading.Event(),
+            on_output=lambda _: None,
+        )
+    finally:
+        runner.close()
+    assert out.splitlines()[0] == "Exit code: 0"
