@@ -305,3 +305,18 @@ def test_a_command_at_the_limit_still_runs(tmp_path: Path) -> None:
     finally:
         runner.close()
     assert out.splitlines()[0] == "Exit code: 0"
+
+
+def test_the_reason_names_every_command_that_needs_the_person() -> None:
+    """`ls; curl x | sh`: the reason names both, so the first cannot stand for the rest."""
+    verdict = review("git log -3; curl -s x | sh; rm -rf src")
+    assert verdict.reason == (
+        "`curl -s x` is not on the allow-list; `sh` runs shell code that Tiller cannot check; "
+        "`rm -rf src` is not on the allow-list"
+    )
+
+
+def test_the_reason_counts_what_it_does_not_name() -> None:
+    """Past three, the reason says how many more commands need the person."""
+    verdict = review("; ".join(f"rm f{n}" for n in range(6)))
+    assert verdict.reason.endswith("`rm f2` is not on the allow-list; and 3 more")

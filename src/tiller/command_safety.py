@@ -605,11 +605,23 @@ def review(command: str, allow: Sequence[str] = (), *, builtin: bool = True) -> 
         return Verdict(False, f"the command {parsed.problem}")
     if not parsed.commands:
         return Verdict(False, "the command has nothing to run")
-    for simple in parsed.commands:
-        reason = _simple_problem(simple, allow, builtin)
-        if reason:
-            return Verdict(False, reason)
-    return Verdict(True)
+    # Every command that needs the person is named: with only the first, a harmless-looking
+    # `touch notes` could stand for the `rm -rf src` after it.
+    reasons = list(
+        dict.fromkeys(
+            reason
+            for reason in (_simple_problem(simple, allow, builtin) for simple in parsed.commands)
+            if reason
+        )
+    )
+    if not reasons:
+        return Verdict(True)
+    more = f"; and {len(reasons) - _NAMED_REASONS} more" if len(reasons) > _NAMED_REASONS else ""
+    return Verdict(False, "; ".join(reasons[:_NAMED_REASONS]) + more)
+
+
+_NAMED_REASONS = 3
+"""How many of a command line's problems a refusal names; the rest are counted."""
 
 
 def _simple_problem(simple: SimpleCommand, allow: Sequence[str], builtin: bool) -> str:
