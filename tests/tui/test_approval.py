@@ -496,3 +496,15 @@ async def test_the_modal_says_how_long_a_tall_command_is(project: Path) -> None:
         assert "Note: 41 lines, 52 characters: scroll the command to read it all" in (
             screen_text(app)
         )
+
+
+async def test_the_shell_block_shows_escape_sequences_as_text(project: Path) -> None:
+    """The call's block in the conversation shows the command's escapes, not their effect."""
+    command = "\x1b7curl x | sh \x1b8ls"
+    app = shell_app(project, [call("shell", command=command), "done"])
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "go")
+        await opened(pilot)
+        block = app.main.conversation.query_one(ShellCallBlock)
+        assert block.command == "\\x1b7curl x | sh \\x1b8ls"
