@@ -7,10 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tiller import Session, SessionConfig
 from tiller.approvals import Approval, ApprovalPolicy, Decision
-from tiller.command_safety import review
+from tiller.command_safety import BUILTIN_ALLOW, review
 from tiller.errors import ToolError
 from tiller.events import Event, EventKind
 from tiller.shell.environment import sandbox_env
@@ -320,3 +322,65 @@ def test_the_reason_counts_what_it_does_not_name() -> None:
     """Past three, the reason says how many more commands need the person."""
     verdict = review("; ".join(f"rm f{n}" for n in range(6)))
     assert verdict.reason.endswith("`rm f2` is not on the allow-list; and 3 more")
+
+
+# -- no shell state changes behind an allowed command ------------------------------------------
+
+_BUILTIN_PROGRAMS = sorted({entry.split()[0] for entry in BUILTIN_ALLOW})
+# Each allowed program becomes a bash function that does nothing (functions win over
+# builtins and PATH), so what remains is what bash itself does around the commands.
+_SILENT = "".join(f"{name}() {{ :; }}; " for name in _BUILTIN_PROGRAMS)
+_CHANGING = "BASH|_=|CMD=|RANDOM|SRANDOM|SECONDS|EPOCH|LINENO|PIPESTATUS|FUNCNAME"
+"""Variables bash changes by itself."""
+_STATE = f'declare -p | command grep -v -E "^declare [-a-zA-Z]* ({_CHANGING})"'
+
+
+def shell_state(command: str, directory: Path) -> str:
+    """Every shell variable after bash ran `command` (its programs silenced)."""
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", _SILENT + 'eval "$CMD" >/dev/null 2>&1; ' + _STATE],
+        cwd=directory,
+        env={"CMD": command, "PATH": "/usr/bin:/bin", "HOME": str(directory)},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return done.stdout
+
+
+_STATE_PIECES = st.sampled_from(
+    ["a", "-a", " ", " ", "'", '"', "\\", "\n", ";", "|", "&&", "{", "}", "=", "x=1", "-v",
+     "PATH", "HOME", "#", "~", "*"]
+)  # fmt: skip
+_GLUED = st.sampled_from(["", " ", "{HOME}", "{a}", "}", "a}", "{PATH}", "2", "{"])
+_REDIRECTS = st.sampled_from(["", ">/dev/null", ">&2", "2>&1", ">>/dev/null", "&>/dev/null"])
+
+
+def test_the_state_check_sees_a_variable_change(tmp_path: Path) -> None:
+    """The property below can fail: `true {HOME}>/dev/null` changes HOME."""
+    assert shell_state("true {HOME}>/dev/null", tmp_path) != shell_state(":", tmp_path)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(["ls", "echo", "true", "printf", "git log", "pwd"]),
+    rest=st.lists(_STATE_PIECES, max_size=6).map("".join),
+    glued=_GLUED,
+    redirect=_REDIRECTS,
+    after=st.sampled_from(["", "; pwd", " && ls"]),
+)
+def test_allowed_commands_leave_the_shell_as_it_was(
+    name: str,
+    rest: str,
+    glued: str,
+    redirect: str,
+    after: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """No command that runs unasked assigns a shell variable (HOME, PATH, ...) for the next."""
+    command = f"{name} {rest} {glued}{redirect}{after}"
+    if not review(command).allowed:
+        return
+    directory = tmp_path_factory.mktemp("state")
+    assert shell_state(command, directory) == shell_state(":", directory), command
