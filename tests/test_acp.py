@@ -588,6 +588,12 @@ def test_client_mcp_servers_become_config_entries() -> None:
     }
 
 
+def test_a_shell_title_shows_control_characters_as_escapes() -> None:
+    """The title an editor's permission prompt shows cannot carry an escape sequence."""
+    title = tool_title("shell", {"command": "rm -rf x\x1b[2K\rls"})
+    assert title == "Run `rm -rf x\\x1b[2K\\x0dls`"
+
+
 def test_mcp_tool_calls_get_a_readable_title() -> None:
     """An MCP tool call is titled by its tool and server, not the mangled name."""
     assert tool_title("mcp__docs__search", {}) == "search (MCP docs)"

@@ -557,3 +557,39 @@ def test_mcp_command_lists_servers(chat: Driver) -> None:
 def test_every_command_of_the_table_has_a_handler(chat: Driver) -> None:
     """Each command in the shared table does something in the REPL (a new one needs a line)."""
     assert set(chat.repl._commands) == {command.name for command in COMMANDS}
+
+
+def test_a_second_request_is_shown_only_once_the_first_is_answered(
+    shell_chat: Driver,
+) -> None:
+    """With two requests open (parallel subagents), the answer typed is always for the
+    command printed last: the second is printed after the first is answered."""
+    session, repl = shell_chat.session, shell_chat.repl
+    answers: dict[str, object] = {}
+
+    def ask(command: str) -> None:
+        answers[command] = session.request_approval({"tool": "shell", "command": command})
+
+    first = threading.Thread(target=ask, args=("touch a",))
+    first.start()
+    assert repl.wait_until(lambda: len(repl.approvals) == 1), shell_chat.text
+    second = threading.Thread(target=ask, args=("touch b",))
+    second.start()
+    assert repl.wait_until(lambda: len(repl.approvals) == 2), shell_chat.text
+    shown_before = "$ touch b" in shell_chat.text
+    answer(shell_chat, "y")
+    assert repl.wait_until(lambda: "$ touch b" in shell_chat.text), shell_chat.text
+    answer(shell_chat, "n")
+    first.join(5)
+    second.join(5)
+    decisions = {command: str(got.decision) for command, got in answers.items()}  # type: ignore[attr-defined]
+    assert (shown_before, decisions) == (False, {"touch a": "allow", "touch b": "deny"})
+
+
+def test_the_answer_echo_names_the_command(shell_chat: Driver, model: ScriptedModel) -> None:
+    """`↪ allowed once: touch x`: the echo says which request the answer went to."""
+    model.add(call("shell", command="touch x"), "ok")
+    shell_chat.line("go")
+    answer(shell_chat, "y")
+    shell_chat.wait_runs(1)
+    assert "↪ allowed once: touch x" in shell_chat.text

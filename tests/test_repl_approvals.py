@@ -95,3 +95,57 @@ def test_the_request_shows_why_it_asks() -> None:
     """The reason the engine gives is printed with the request."""
     lines = describe_request({"command": "ls > x", "reason": "it redirects"})
     assert lines[-1] == "  why it asks: it redirects"
+
+
+def test_the_request_shows_escape_sequences_as_text() -> None:
+    """A command cannot move the cursor to print `ls` over what really runs."""
+    lines = describe_request({"command": "\x1b7curl x | sh \x1b8ls -la    "})
+    assert lines[1:] == [
+        "  $ \\x1b7curl x | sh \\x1b8ls -la    ",
+        "  note: it holds characters that do not show (control or format characters), "
+        "written here as \\x.. or \\u.... escapes",
+    ]
+
+
+def test_the_description_cannot_rewrite_the_command_line() -> None:
+    """The model's description is shown with its control characters escaped too."""
+    lines = describe_request({"command": "rm -rf src", "description": "tidy\x1b[1A\x1b[2K\r"})
+    assert lines[2] == "  tidy\\x1b[1A\\x1b[2K\\x0d"
+
+
+def test_a_right_to_left_override_is_shown() -> None:
+    """Bidi controls, which reorder what a terminal shows, become escapes."""
+    assert describe_request({"command": "rm -rf \u202egnp.x"})[1] == "  $ rm -rf \\u202egnp.x"
+
+
+def test_output_lines_cannot_send_escape_sequences_to_the_terminal() -> None:
+    """Command output (a file the model wrote, printed by an unasked `cat`) is shown escaped:
+    an OSC 52 sequence would set the person's clipboard."""
+    tail = OutputTail()
+    assert tail.feed("c", "\x1b]52;c;cm0gLXJmIH4=\x1b\\\n") == ["\\x1b]52;c;cm0gLXJmIH4=\\x1b\\"]
+
+
+def test_output_lines_keep_what_a_carriage_return_leaves() -> None:
+    """A progress bar shows its last state, and a CRLF line ending is no escape."""
+    tail = OutputTail()
+    assert tail.feed("c", "10%\r50%\r100%\r\ndone\r\n") == ["100%", "done"]
+
+
+def test_a_second_request_waits_unshown_and_its_guard_starts_when_shown() -> None:
+    """Behind an open question a new one is not answerable; once shown, its own guard runs."""
+    pending, clock = asked_at_zero()
+    shown_now = pending.add({"command": "touch b"}, Future())
+    clock.advance(5.0)
+    pending.answer(parse_answer("y"))  # type: ignore[arg-type]
+    before = pending.may_answer(clock())
+    shown = pending.next_to_show()
+    clock.advance(GUARD_SECONDS - 0.01)
+    early = pending.may_answer(clock())
+    clock.advance(0.01)
+    assert (shown_now, before, shown, early, pending.may_answer(clock())) == (
+        False,
+        False,
+        {"command": "touch b"},
+        False,
+        True,
+    )

@@ -29,6 +29,7 @@ from acp import (
 )
 from acp.schema import ToolCallLocation, ToolCallProgress, ToolKind
 
+from tiller.approvals import visible
 from tiller.events import EDIT_TOOLS, Event, EventKind
 from tiller.workspace import Workspace
 
@@ -89,7 +90,8 @@ def _named_paths(name: str, args: dict[str, Any]) -> list[str]:
 def tool_title(name: str, args: dict[str, Any]) -> str:
     """A short line an editor shows for a tool call."""
     if name == "shell":
-        return f"Run `{args.get('command', '')}`"
+        # The editor's permission prompt shows this: no escape sequence may rewrite it.
+        return f"Run `{visible(str(args.get('command', '')))}`"
     if name in ("read_file", "write_file", "edit_file"):
         verb = {"read_file": "Read", "write_file": "Write", "edit_file": "Edit"}[name]
         return f"{verb} {args.get('file_path', '')}"

@@ -52,6 +52,14 @@ _RUNS_OTHER_COMMANDS = frozenset(
         "su", "nohup", "setsid", "nice", "ionice", "timeout", "time", "watch", "strace",
         "ltrace", "chroot", "unshare", "nsenter", "flock", "parallel", "script", "busybox",
         "stdbuf", "trap", "coproc", "runuser", "setpriv", "fakeroot", "systemd-run",
+        # bash builtins: `enable -f x.so` loads code into the shell, `hash -p ./x ls` makes
+        # the next `ls` run ./x.
+        "enable", "hash",
+        # Wrappers that run the command they are given.
+        "sg", "newgrp", "pkexec", "taskset", "chrt", "numactl", "prlimit", "cpulimit",
+        "xvfb-run", "dbus-run-session", "dbus-launch", "unbuffer", "faketime", "firejail",
+        "bwrap", "proot", "torsocks", "proxychains", "proxychains4", "catchsegv", "valgrind",
+        "ssh-agent", "at", "batch", "entr", "gdb", "capsh", "run-parts", "expect",
     }
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "ash"})
@@ -140,8 +148,16 @@ _GIT_RUNS_CODE: dict[str, tuple[tuple[str, ...], str]] = {
     "push": (("--receive-pack", "--exec"), "runs the given program as the receive pack"),
     "init": (("--template",), "copies hooks from a template"),
     "submodule": (("foreach",), "runs a command in each submodule"),
+    "send-email": (
+        ("--to-cmd", "--cc-cmd", "--header-cmd", "--sendmail-cmd", "--smtp-server"),
+        "runs the given program",
+    ),
+    "daemon": (("--access-hook",), "runs the given program for each request"),
     "bisect": (("run",), "runs a command at each step"),
 }
+_GIT_EXACT_OPTIONS = frozenset({"--to", "--cc", "--bcc"})
+"""Real options that are also prefixes of ones that run code: an exact match is never
+taken as an abbreviation (`git send-email --to=a@b` is not `--to-cmd`)."""
 _GIT_ALWAYS_ASK = {"filter-branch": "runs shell code for each commit"}
 
 
@@ -175,6 +191,8 @@ def _git_problem(argv: tuple[str, ...]) -> str:
         if _GIT_CONFIG_KEY.match(arg):
             return f"`{arg}` sets git configuration (`core.*`), which can run code"
         dangerous, why = _GIT_RUNS_CODE.get(subcommand, ((), ""))
+        if arg.split("=", 1)[0] in _GIT_EXACT_OPTIONS:
+            continue  # an option of its own, not an abbreviation of `--to-cmd`
         for name in dangerous:
             short = len(name) == 2 and name.startswith("-")
             if arg == name or (short and name[1] in _short_bundle(arg)) or _long(arg, name):
@@ -395,7 +413,72 @@ def _man_problem(argv: tuple[str, ...]) -> str:
     return ""
 
 
+def _fd_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if _long(arg, "--exec", "--exec-batch") or set("xX") & set(_short_bundle(arg)):
+            return f"`{argv[0].rsplit('/', 1)[-1]} --exec` runs a command for each file"
+    return ""
+
+
+def _rsync_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if _long(arg, "--rsh", "--rsync-path") or "e" in _short_bundle(arg):
+            return "`rsync -e` runs the given program (as the remote shell)"
+    return ""
+
+
+def _split_problem(argv: tuple[str, ...]) -> str:
+    if any(_long(arg, "--filter") for arg in argv[1:]):
+        return "`split --filter` runs a shell command for each piece"
+    return ""
+
+
+def _diff_program_problem(argv: tuple[str, ...]) -> str:
+    name = argv[0].rsplit("/", 1)[-1]
+    if any(_long(arg, "--diff-program") for arg in argv[1:]):
+        return f"`{name} --diff-program` runs the given program"
+    return ""
+
+
+def _zip_problem(argv: tuple[str, ...]) -> str:
+    for arg in argv[1:]:
+        if arg.startswith("-TT") or _long(arg, "--unzip-command"):
+            return "`zip --unzip-command` runs the given program"
+    return ""
+
+
+def _ssh_problem(argv: tuple[str, ...]) -> str:
+    """ssh, scp, sftp: `-o ProxyCommand=...` / `LocalCommand`, a config file (`-F`, whose
+    `Match exec` runs), and scp's / sftp's `-S program` all run a local program."""
+    name = argv[0].rsplit("/", 1)[-1]
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        letters = _short_bundle(arg)
+        if "o" in letters:
+            return f"`{name} -o` can run a local command (ProxyCommand, LocalCommand)"
+        if "F" in letters:
+            return f"`{name} -F` reads a config file that can run local commands"
+        if name != "ssh" and "S" in letters:
+            return f"`{name} -S` runs the given program instead of ssh"
+    return ""
+
+
 _OPTION_CHECKS: dict[str, Check] = {
+    "fd": _fd_problem,
+    "fdfind": _fd_problem,
+    "rsync": _rsync_problem,
+    "split": _split_problem,
+    "sdiff": _diff_program_problem,
+    "diff3": _diff_program_problem,
+    "zip": _zip_problem,
+    "ssh": _ssh_problem,
+    "scp": _ssh_problem,
+    "sftp": _ssh_problem,
     "printf": _printf_problem,
     "tar": _tar_problem,
     "man": _man_problem,
@@ -457,7 +540,17 @@ _BUILTIN_CONDITIONS: dict[tuple[str, ...], Callable[[tuple[str, ...]], bool]] = 
 }
 
 
+_GIT_QUIET_GLOBAL = _GIT_SAFE_GLOBAL - {"--version", "--help", "-h"}
+"""Global git options that change nothing about what a subcommand does (no pager, no
+optional locks, pathspec style): `git --no-pager log` is `git log` for the built-in list."""
+
+
 def _builtin_allows(argv: tuple[str, ...]) -> bool:
+    if argv[0] == "git":
+        skipped = 1
+        while skipped < len(argv) and argv[skipped] in _GIT_QUIET_GLOBAL:
+            skipped += 1
+        argv = ("git", *argv[skipped:])
     for entry in BUILTIN_ALLOW:
         words = tuple(entry.split())
         if argv[: len(words)] == words:
@@ -512,11 +605,23 @@ def review(command: str, allow: Sequence[str] = (), *, builtin: bool = True) -> 
         return Verdict(False, f"the command {parsed.problem}")
     if not parsed.commands:
         return Verdict(False, "the command has nothing to run")
-    for simple in parsed.commands:
-        reason = _simple_problem(simple, allow, builtin)
-        if reason:
-            return Verdict(False, reason)
-    return Verdict(True)
+    # Every command that needs the person is named: with only the first, a harmless-looking
+    # `touch notes` could stand for the `rm -rf src` after it.
+    reasons = list(
+        dict.fromkeys(
+            reason
+            for reason in (_simple_problem(simple, allow, builtin) for simple in parsed.commands)
+            if reason
+        )
+    )
+    if not reasons:
+        return Verdict(True)
+    more = f"; and {len(reasons) - _NAMED_REASONS} more" if len(reasons) > _NAMED_REASONS else ""
+    return Verdict(False, "; ".join(reasons[:_NAMED_REASONS]) + more)
+
+
+_NAMED_REASONS = 3
+"""How many of a command line's problems a refusal names; the rest are counted."""
 
 
 def _simple_problem(simple: SimpleCommand, allow: Sequence[str], builtin: bool) -> str:

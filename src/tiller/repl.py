@@ -39,6 +39,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
 
+from tiller.approvals import visible
 from tiller.chat import (
     CONTINUE_TEXT,
     Chat,
@@ -139,7 +140,7 @@ class Repl:
         self._done = False
         self._preview = ""
         self.printer = EventPrinter(self.console)
-        self.approvals = PendingApprovals(self._invalidate)
+        self.approvals = PendingApprovals(self._approvals_changed)
         # Type-ahead around approval questions: when the line in the prompt was begun,
         # and lines set aside until the question is answered.
         self._line_started: float | None = None
@@ -260,8 +261,11 @@ class Repl:
         if approval is None:
             self._say(QUESTION, "magenta")
             return
-        if self.approvals.answer(approval):
-            self.console.print(Text(f"↪ {verdict(approval)}", style="dim"))
+        answered = self.approvals.answer(approval)
+        if answered is not None:
+            command = one_line(visible(str(answered.get("command", ""))), 60)
+            self.console.print(Text(f"↪ {verdict(approval)}: {command}", style="dim"))
+            self._show_next_question()
 
     def start_run(self, text: str) -> None:
         """Send `text` to the agent on a background thread."""
@@ -472,15 +476,37 @@ class Repl:
         if buffer.text:
             buffer.reset()
         self._line_started = None
+        if self.approvals.add(data, future):
+            self._print_question(data)
+        else:
+            # Shown once the open one is answered: an answer must be for the question
+            # printed last, never for one scrolled above a newer one.
+            waiting = len(self.approvals) - 1
+            self._say(f"Another approval request waits ({waiting}); it is asked next.", "dim")
+        self._notify()
+
+    def _print_question(self, data: dict[str, Any]) -> None:
         lines = describe_request(data)
         self.console.print(f"[magenta bold]? {escape(lines[0])}[/magenta bold]")
         for line in lines[1:]:
             self.console.print(f"[bold]{escape(line)}[/bold]")
         self._say(QUESTION, "magenta")
-        self.approvals.add(data, future)
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_later(GUARD_SECONDS, self._invalidate)
-        self._notify()
+
+    def _show_next_question(self) -> None:
+        """Print the request that is next in line, if it has not been shown yet."""
+        details = self.approvals.next_to_show()
+        if details is not None:
+            self._print_question(details)
+            self._notify()
+
+    def _approvals_changed(self) -> None:
+        """A request came or went (any thread): the next in line may need showing."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._show_next_question)
+        self._invalidate()
 
     def _keep(self, text: str) -> None:
         """Set typed text aside until the open questions are answered.

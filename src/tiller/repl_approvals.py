@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from tiller.approvals import Approval, Decision
+from tiller.approvals import VISIBLE_NOTE, Approval, Decision, visible
 
 SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
@@ -50,6 +50,11 @@ def parse_answer(text: str) -> Approval | None:
 class PendingApprovals:
     """Approval requests waiting for the person's answer, oldest first.
 
+    Only the oldest is on screen: an answer is always for the request the person
+    read last. Another that arrives meanwhile waits unshown; `next_to_show` hands
+    it over once the one before is answered (or withdrawn), and its guard time
+    counts from then.
+
     Args:
         on_change: called (from any thread) when a request arrives or goes away.
 
@@ -59,7 +64,8 @@ class PendingApprovals:
     """
 
     def __init__(self, on_change: Callable[[], None]) -> None:
-        self._queue: deque[tuple[dict[str, Any], Future[object], float]] = deque()
+        # (details, future, when it was shown or None while it waits unshown)
+        self._queue: deque[tuple[dict[str, Any], Future[object], float | None]] = deque()
         self._lock = threading.Lock()
         self._on_change = on_change
         self.clock: Callable[[], float] = time.monotonic
@@ -69,12 +75,24 @@ class PendingApprovals:
             self._drop_done()
             return bool(self._queue)
 
-    def add(self, details: dict[str, Any], future: Future[object]) -> None:
-        """Queue a request; a cancelled one (the run was interrupted) leaves by itself."""
+    def __len__(self) -> int:
         with self._lock:
-            self._queue.append((details, future, self.clock()))
+            self._drop_done()
+            return len(self._queue)
+
+    def add(self, details: dict[str, Any], future: Future[object]) -> bool:
+        """Queue a request; a cancelled one (the run was interrupted) leaves by itself.
+
+        Returns True when it is the one to show now (no other is open), False when it
+        waits behind another.
+        """
+        with self._lock:
+            self._drop_done()
+            first = not self._queue
+            self._queue.append((details, future, self.clock() if first else None))
         future.add_done_callback(lambda _: self._on_change())
         self._on_change()
+        return first
 
     def current(self) -> dict[str, Any] | None:
         """The details of the request the next answer is for."""
@@ -82,36 +100,49 @@ class PendingApprovals:
             self._drop_done()
             return self._queue[0][0] if self._queue else None
 
+    def next_to_show(self) -> dict[str, Any] | None:
+        """The oldest request if it has not been shown yet, marked shown now; else None."""
+        with self._lock:
+            self._drop_done()
+            if not self._queue or self._queue[0][2] is not None:
+                return None
+            details, future, _ = self._queue[0]
+            self._queue[0] = (details, future, self.clock())
+            return details
+
     def armed(self) -> bool:
         """Whether the guard time after the oldest open question has passed."""
         with self._lock:
             self._drop_done()
-            return bool(self._queue) and self.clock() >= self._queue[0][2] + GUARD_SECONDS
+            shown = self._queue[0][2] if self._queue else None
+            return shown is not None and self.clock() >= shown + GUARD_SECONDS
 
     def may_answer(self, began: float | None) -> bool:
         """Whether a line whose first key came at `began` (clock time) may answer.
 
         A line begun before the oldest open question was printed, or within
-        `GUARD_SECONDS` of it, may not; nor may one whose start is unknown.
+        `GUARD_SECONDS` of it, may not; nor may one whose start is unknown, nor any
+        while that question is not on screen yet.
         """
         with self._lock:
             self._drop_done()
-            if not self._queue or began is None:
+            shown = self._queue[0][2] if self._queue else None
+            if shown is None or began is None:
                 return False
-            return began >= self._queue[0][2] + GUARD_SECONDS
+            return began >= shown + GUARD_SECONDS
 
-    def answer(self, approval: Approval) -> bool:
-        """Resolve the oldest open request; False when there was none."""
+    def answer(self, approval: Approval) -> dict[str, Any] | None:
+        """Resolve the oldest open request; returns its details, or None when there was none."""
         with self._lock:
             self._drop_done()
-            if not self._queue:
-                return False
-            future = self._queue.popleft()[1]
+            if not self._queue or self._queue[0][2] is None:
+                return None
+            details, future, _ = self._queue.popleft()
         try:
             future.set_result(approval)
         except Exception:  # cancelled by the engine in the meantime
-            return False
-        return True
+            return None
+        return details
 
     def _drop_done(self) -> None:
         while self._queue and self._queue[0][1].done():
@@ -119,16 +150,24 @@ class PendingApprovals:
 
 
 def describe_request(details: dict[str, Any]) -> list[str]:
-    """The lines that show a request: who asks, the command, what it is for."""
-    who = f"subagent {details['agent_id']}" if details.get("agent_id") else "the agent"
-    lines = [f"{who} wants to run, in the sandbox ({details.get('cwd') or '.'}):"]
+    """The lines that show a request: who asks, the command, what it is for.
+
+    Every part is `visible`: an escape sequence in the command (or in the model's
+    description) could otherwise rewrite what the person reads before answering.
+    """
+    shown = {key: visible(str(value)) for key, value in details.items() if key != "future"}
+    who = f"subagent {shown['agent_id']}" if details.get("agent_id") else "the agent"
+    lines = [f"{who} wants to run, in the sandbox ({shown.get('cwd') or '.'}):"]
     if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
-        lines = [f"{who} wants to call a tool of the MCP server {details['server']}:"]
-    lines.append(f"  $ {details.get('command', '')}")
+        lines = [f"{who} wants to call a tool of the MCP server {shown['server']}:"]
+    command = str(details.get("command", ""))
+    lines.append(f"  $ {shown.get('command', '')}")
+    if visible(command) != command:
+        lines.append(f"  note: {VISIBLE_NOTE}")
     if details.get("description"):
-        lines.append(f"  {details['description']}")
+        lines.append(f"  {shown['description']}")
     if details.get("reason"):
-        lines.append(f"  why it asks: {details['reason']}")
+        lines.append(f"  why it asks: {shown['reason']}")
     return lines
 
 
@@ -159,7 +198,19 @@ class OutputTail:
         self._shown[call_id] = shown + min(room, len(lines))
         if len(lines) > room:
             self._hidden[call_id] = self._hidden.get(call_id, 0) + len(lines) - room
-        return lines[:room]
+        return [_printable_line(line) for line in lines[:room]]
+
+
+def _printable_line(line: str) -> str:
+    """A line of output as it may reach the person's terminal.
+
+    An unasked `cat` prints whatever the model put in a file: an escape sequence
+    there could set the clipboard (OSC 52), retitle the window or redraw the
+    screen. A carriage return keeps what a terminal would show (the text after the
+    last one: progress bars), a line ending's `\\r` goes; the rest is `visible`.
+    """
+    line = line.removesuffix("\r")
+    return visible(line.rsplit("\r", 1)[-1])
 
 
 def verdict(approval: Approval) -> str:

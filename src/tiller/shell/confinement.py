@@ -18,7 +18,9 @@ own config may opt out with `[shell] sandbox = "none"`.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -115,6 +117,9 @@ class Confinement:
         hidden: directories and files whose content commands must not see
             (Tiller's data and config directories); hidden when they exist.
         home: the home directory whose `CREDENTIAL_PATHS` are hidden.
+        other_homes: other users' home directories whose `CREDENTIAL_PATHS` are hidden
+            too (by default every home in the user database when Tiller runs as root,
+            who can read them all; none otherwise).
     """
 
     root: Path
@@ -122,6 +127,7 @@ class Confinement:
     network: bool = False
     hidden: tuple[Path, ...] = ()
     home: Path | None = field(default_factory=Path.home)
+    other_homes: tuple[Path, ...] = field(default_factory=lambda: _homes_root_can_read())
 
     def argv(self, command: str, cwd: str = "", info_fd: int | None = None) -> list[str]:
         """The bwrap argv that runs `command` with bash in `cwd` (relative to the root).
@@ -176,6 +182,10 @@ class Confinement:
         if self.home is not None:
             candidates += [self.home / name for name in CREDENTIAL_PATHS]
             candidates += _moved_xdg_paths(self.home)
+        for home in self.other_homes:
+            if home != self.home:
+                candidates += _present_credential_paths(home)
+        candidates += system_secret_files()
         return candidates
 
     def _global_git_configs(self) -> list[Path]:
@@ -213,6 +223,52 @@ class Confinement:
             out.append(path)
         # An ancestor of the root is hidden before the root is bound, so it stays visible.
         return out
+
+
+SYSTEM_SECRET_PATTERNS: tuple[str, ...] = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+    "/etc/ssh/ssh_host_*_key",
+)
+"""Host files holding password hashes and host keys: readable by root, whose commands
+(an unasked `cat /etc/shadow`) would hand them to the model."""
+
+
+def system_secret_files() -> list[Path]:
+    """The `SYSTEM_SECRET_PATTERNS` files this process can read (so must hide)."""
+    found = [Path(path) for pattern in SYSTEM_SECRET_PATTERNS for path in glob.glob(pattern)]
+    return [path for path in found if os.access(path, os.R_OK)]
+
+
+def _present_credential_paths(home: Path) -> list[Path]:
+    """`CREDENTIAL_PATHS` under `home` whose first part is there: one directory listing
+    per home instead of a look-up per path (root sees many homes, on every command)."""
+    try:
+        names = set(os.listdir(home))
+    except OSError:
+        return []
+    return [home / name for name in CREDENTIAL_PATHS if name.split("/", 1)[0] in names]
+
+
+def _homes_root_can_read() -> tuple[Path, ...]:
+    """Every user's home directory when this process is root; none otherwise."""
+    if os.geteuid() != 0:
+        return ()
+    try:
+        homes = {Path(entry.pw_dir) for entry in pwd.getpwall() if entry.pw_dir.startswith("/")}
+    except OSError:
+        return ()
+    system = ("/bin", "/sbin", "/dev", "/usr", "/proc", "/sys", "/lib", "/etc", "/nonexistent")
+    return tuple(
+        sorted(
+            home
+            for home in homes
+            if home != Path("/") and not str(home).startswith(system) and home.is_dir()
+        )
+    )
 
 
 _XDG_DIRS = (

@@ -54,6 +54,20 @@ CODE_LOADING_VARIABLES: tuple[str, ...] = (
 """Variables naming files that commands run unasked (`ls`, `rg`, `git`) load or source."""
 
 
+GIT_PROTECTED_CONFIG: tuple[tuple[str, str], ...] = (("safe.bareRepository", "explicit"),)
+"""Git settings every command gets as command-line configuration (`GIT_CONFIG_COUNT`).
+
+The model writes ordinary files: `HEAD`, `config`, `objects/...` and `refs/...` make the
+command's directory a bare repository that git discovers before the real `.git` (a
+subdirectory of the repository, or a root without one), and its `config` runs code from
+an unasked `git diff --no-index` (`diff.external`). Git honours `safe.bareRepository`
+only from protected configuration, which command-line configuration is.
+"""
+
+
+_GIT_CONFIG_NAME = re.compile(r"^GIT_CONFIG_(?:COUNT|KEY_\d+|VALUE_\d+)$")
+
+
 def is_secret(name: str, patterns: Iterable[str] = SECRET_PATTERNS) -> bool:
     """Whether an environment variable called `name` looks like a credential.
 
@@ -139,8 +153,36 @@ def sandbox_env(
         env["PATH"] = os.pathsep.join(
             entry for entry in env["PATH"].split(os.pathsep) if not _inside(entry, untrusted)
         )
+    _add_git_config(env, environ, GIT_PROTECTED_CONFIG)
     # Bytecode caches would come back as noise in the sandbox; a pager would hang the command.
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     env["PAGER"] = "cat"
     env["GIT_PAGER"] = "cat"
     return env
+
+
+def _add_git_config(
+    env: dict[str, str], environ: Mapping[str, str], settings: Iterable[tuple[str, str]]
+) -> None:
+    """Renumber the user's command-line git configuration in `env` and append `settings`.
+
+    A `GIT_CONFIG_KEY_<n>` names a setting, never holds a secret, so it comes from
+    `environ` even though the name filter took it out (`KEY`); a pair whose value was
+    withheld as a credential is left out whole, since git refuses a half pair.
+    """
+    try:
+        count = min(max(0, int(environ.get("GIT_CONFIG_COUNT", "0"))), 1000)
+    except ValueError:
+        count = 0  # git refuses a malformed count outright: drop the user's pairs
+    pairs = [
+        (environ[f"GIT_CONFIG_KEY_{n}"], env[f"GIT_CONFIG_VALUE_{n}"])
+        for n in range(count)
+        if f"GIT_CONFIG_KEY_{n}" in environ and f"GIT_CONFIG_VALUE_{n}" in env
+    ]
+    for name in [name for name in env if _GIT_CONFIG_NAME.match(name)]:
+        del env[name]
+    pairs += settings
+    for n, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{n}"] = key
+        env[f"GIT_CONFIG_VALUE_{n}"] = value
+    env["GIT_CONFIG_COUNT"] = str(len(pairs))

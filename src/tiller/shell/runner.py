@@ -27,6 +27,10 @@ from tiller.workspace import Workspace
 MAX_TIMEOUT_MS = 600_000
 """No single command may run longer than ten minutes."""
 
+MAX_COMMAND_BYTES = 128 * 1024 - 1
+"""The longest command bash can be given: it is one argument (`bash -c COMMAND`), and
+the kernel refuses an argument over 128 KiB with its NUL (MAX_ARG_STRLEN)."""
+
 Ask = Callable[[dict[str, Any]], Approval]
 """Asks the person about a request (its details) and returns the answer."""
 
@@ -136,6 +140,14 @@ class ShellRunner:
         """
         if not command.strip():
             raise ToolError("The command is empty.")
+        size = len(command.encode("utf-8", "surrogatepass"))
+        if size > MAX_COMMAND_BYTES:
+            # Refused before anyone is asked: it could never start, and a person would be
+            # shown megabytes to approve.
+            raise ToolError(
+                f"The command is {size} bytes; bash can be given at most {MAX_COMMAND_BYTES}. "
+                "For long input, write it to a script file (write_file) and run that."
+            )
         notes: list[str] = []
         timeout = timeout_ms or self.settings.default_timeout_ms
         if timeout > MAX_TIMEOUT_MS:

@@ -15,6 +15,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.syntax import Syntax
 
+from tiller.approvals import visible
 from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, status_cells, took
 
 TITLE_CHARS = 50
@@ -78,8 +79,9 @@ class ShellCallBlock(ToolCallBlock):
 
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
         parsed = parse_arguments(arguments) or {}
-        self.command = str(parsed.get("command", ""))
-        self.description = str(parsed.get("description") or "")
+        # As shown (behind the approval modal too): no escape sequence reaches the terminal.
+        self.command = visible(str(parsed.get("command", "")))
+        self.description = visible(str(parsed.get("description") or ""))
         super().__init__(call_id, name, arguments)
         first = self.command.splitlines()[0] if self.command.strip() else ""
         # The title holds a short one-line command; a longer one is shown in full below it.

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Input, Static
 
-from tiller.approvals import Approval, Decision
+from tiller.approvals import VISIBLE_NOTE, Approval, Decision, visible
 
 
 def describe_timeout(timeout_ms: object) -> str:
@@ -39,6 +39,11 @@ Clock = Callable[[], float]
 
 KeyForward = Callable[[events.Key], None]
 """Types a key into the prompt under the modal."""
+
+
+LONG_COMMAND_LINES = 8
+LONG_COMMAND_CHARS = 600
+"""Past either, the modal says how long the command is: its box shows about 12 rows."""
 
 
 class ApprovalScreen(ModalScreen[Approval | None]):
@@ -161,14 +166,24 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         tool = str(details.get("tool") or "shell")
         with Vertical(id="dialog") as dialog:
             dialog.border_title = f"Allow {self.asker} to run this {escape(tool)} command?"
+            # `visible` throughout: an escape sequence in the command or the model's
+            # description must not change what the person reads before answering.
             if details.get("description"):
                 yield Static(
-                    str(details["description"]), classes="approval-description", markup=False
+                    visible(str(details["description"])),
+                    classes="approval-description",
+                    markup=False,
                 )
             yield Static(self._command_syntax(), classes="approval-command")
+            if self._length_note():
+                yield Static(self._length_note(), classes="approval-why", markup=False)
+            if visible(self.command) != self.command:
+                yield Static(f"Note: {VISIBLE_NOTE}", classes="approval-why", markup=False)
             if details.get("reason"):
                 yield Static(
-                    f"Why it asks: {details['reason']}", classes="approval-why", markup=False
+                    f"Why it asks: {visible(str(details['reason']))}",
+                    classes="approval-why",
+                    markup=False,
                 )
             yield Static(self._facts(), classes="approval-facts")
             yield Input(
@@ -190,7 +205,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
 
     def _command_syntax(self) -> Syntax:
         # ansi_dark keeps the terminal's own background under the $boost panel.
-        return Syntax(self.command or "(empty)", "bash", theme="ansi_dark", word_wrap=True)
+        shown = visible(self.command) or "(empty)"
+        return Syntax(shown, "bash", theme="ansi_dark", word_wrap=True)
 
     def _facts(self) -> str:
         details = self.details
@@ -203,6 +219,14 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         if timeout:
             facts.append(f"stops after [b]{timeout}[/b]")
         return " · ".join(facts)
+
+    def _length_note(self) -> str:
+        """What to say about a command taller than its box (whose tail would go unread)."""
+        lines = self.command.count("\n") + 1
+        if lines <= LONG_COMMAND_LINES and len(self.command) <= LONG_COMMAND_CHARS:
+            return ""
+        size = f"{lines} lines, {len(self.command)} characters"
+        return f"Note: {size}: scroll the command to read it all"
 
     # -- answers ------------------------------------------------------------------------
 
