@@ -1,0 +1,97 @@
+"""Text from outside made safe to show on a terminal: one place for every front end.
+
+File names, file contents, command output, the model's text and tool arguments
+all come from places an attacker can write to (a cloned repository, a web page
+the model read). Shown raw, an escape sequence in them can set the window title,
+write the clipboard (OSC 52), move the cursor and overwrite what the person
+reads, or hide a link (OSC 8); a carriage return or backspace can paint over a
+line; a bidi override (U+202E) or a zero-width character can make a name or a
+command read as something it is not.
+
+- `visible` is for what must read exactly as it is (file names, commands to
+  approve): every control, bidi and invisible formatting character shows as an
+  escape (`\\x1b`, `\\u202e`), and a non-UTF-8 byte as `\\xNN`.
+- `readable` is for prose and output (the model's text, command output, file
+  contents): escape sequences are dropped whole (colours included), a carriage
+  return becomes a line break, and what other controls and bidi overrides
+  remain show as escapes; tabs, line breaks and the joiners that emoji and
+  scripts need are kept.
+- `without_controls` drops the zero-width controls and nothing else, so the
+  cell width of the text is unchanged: the last line of defence under a UI
+  that has already laid its text out.
+
+No UI imports here: the engine-side front-end code may use it too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# ECMA-48: CSI (ESC [ or the C1 byte 0x9b) parameters, intermediates, a final byte;
+# OSC / DCS / SOS / PM / APC strings up to BEL or ST (ESC \ or 0x9c), or to the next
+# escape when unterminated; any other ESC + intermediates + final byte.
+_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+
+# Bidi embeddings, overrides and isolates reorder what follows them on screen.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+
+# What `readable` shows as an escape: C0 controls but tab and line feed, DEL, C1,
+# bidi reordering, the line and paragraph separators, lone surrogates.
+_PROSE_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\u2028\u2029\ud800-\udfff]")
+
+# What `without_controls` drops: zero-width characters a terminal acts on.
+_ZERO_WIDTH_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+
+_NAME_SAFE = re.compile(r"[ -~]*")
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (`surrogateescape`)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
+
+
+def _unsafe_in_name(char: str) -> bool:
+    # Cc controls, Cf formatting (bidi, zero-width, soft hyphen), Cs surrogates,
+    # Zl/Zp separators, Co private use and Cn unassigned code points.
+    return unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp")
+
+
+def visible(text: str) -> str:
+    """`text` with every control and invisible character shown as an escape.
+
+    For names and commands: what is shown is exactly what is there, on one line
+    (a line break shows as `\\x0a`).
+    """
+    if _NAME_SAFE.fullmatch(text):
+        return text
+    return "".join(_escape_char(c) if _unsafe_in_name(c) else c for c in text)
+
+
+def readable(text: str) -> str:
+    """`text` for reading: escape sequences dropped, `\\r` as a line break, other controls escaped."""
+    if text.isascii() and text.isprintable():
+        return text
+    if "\x1b" in text or not text.isascii():
+        text = _SEQUENCE.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _PROSE_UNSAFE.sub(lambda m: _escape_char(m[0]), text)
+
+
+def without_controls(text: str) -> str:
+    """`text` without the zero-width controls a terminal would act on (widths unchanged)."""
+    return _ZERO_WIDTH_CONTROL.sub("", text)
+
+
+def has_controls(text: str) -> bool:
+    """Whether `without_controls` would change `text`."""
+    return _ZERO_WIDTH_CONTROL.search(text) is not None
