@@ -47,7 +47,13 @@ _PROSE_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\u2028\u2029\ud8
 # What `without_controls` drops: zero-width characters a terminal acts on.
 _ZERO_WIDTH_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 
-_NAME_SAFE = re.compile(r"[ -~]*")
+# Characters that need a closer look in `visible`: all but printable ASCII and a few
+# large blocks with no control or invisible character in them (Latin-1 without the
+# soft hyphen, Latin extended, IPA, Cyrillic, kana, CJK ideographs, Hangul).
+_NOT_PLAIN = re.compile(
+    "[^\x20-\x7e\u00a0-\u00ac\u00ae-\u02ff\u0400-\u04ff"
+    "\u3041-\u3096\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7a3]"
+)
 
 
 def _escape_char(char: str) -> str:
@@ -61,19 +67,28 @@ def _escape_char(char: str) -> str:
 
 def _unsafe_in_name(char: str) -> bool:
     # Cc controls, Cf formatting (bidi, zero-width, soft hyphen), Cs surrogates,
-    # Zl/Zp separators, Co private use and Cn unassigned code points.
-    return unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp")
+    # Co private use, Cn unassigned; Zl/Zp line and paragraph separators.
+    category = unicodedata.category(char)
+    return category[0] == "C" or category in ("Zl", "Zp")
 
 
-def visible(text: str) -> str:
+def visible(text: str, keep: str = "") -> str:
     """`text` with every control and invisible character shown as an escape.
 
     For names and commands: what is shown is exactly what is there, on one line
-    (a line break shows as `\\x0a`).
+    (a line break shows as `\\x0a`) unless `keep` names it (`keep="\\t"` for code).
     """
-    if _NAME_SAFE.fullmatch(text):
-        return text
-    return "".join(_escape_char(c) if _unsafe_in_name(c) else c for c in text)
+
+    def shown(match: re.Match[str]) -> str:
+        char = match[0]
+        return _escape_char(char) if char not in keep and _unsafe_in_name(char) else char
+
+    return _NOT_PLAIN.sub(shown, text)
+
+
+def code_line(line: str) -> str:
+    """One line of a file for review: tabs kept, a CRLF's `\\r` dropped, the rest as `visible`."""
+    return visible(line.removesuffix("\r"), keep="\t")
 
 
 def readable(text: str) -> str:

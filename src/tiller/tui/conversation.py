@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -19,7 +18,9 @@ from textual.widgets.markdown import MarkdownStream
 
 from tiller.events import EDIT_TOOLS
 from tiller.formatting import human_tokens
+from tiller.terminal_text import readable
 from tiller.tui.edit_call import EditCallBlock
+from tiller.tui.markup import escape
 from tiller.tui.shell_call import ShellCallBlock
 from tiller.tui.subagent_rows import SubagentBlock
 from tiller.tui.tool_call import ToolCallBlock
@@ -55,7 +56,7 @@ class UserMessage(Static):
     """
 
     def __init__(self, text: str, kind: UserKind) -> None:
-        super().__init__(f"{_USER_LABELS[kind]}\n{escape(text)}", classes=f"-{kind}")
+        super().__init__(f"{_USER_LABELS[kind]}\n{escape(readable(text))}", classes=f"-{kind}")
         self.text = text
         self.kind = kind
 
@@ -78,7 +79,8 @@ class Notice(Static):
     """
 
     def __init__(self, text: str, level: Level = "info", *, markup: bool = True) -> None:
-        super().__init__(text, classes=f"-{level}", markup=markup)
+        # Plain text is the outside's (errors, warnings): shown readable, never acted on.
+        super().__init__(text if markup else readable(text), classes=f"-{level}", markup=markup)
 
 
 class CompactionMarker(Collapsible):
@@ -100,7 +102,7 @@ class CompactionMarker(Collapsible):
         self.summary = summary
         shrink = f": {human_tokens(tokens[0])} → {human_tokens(tokens[1])} tokens" if tokens else ""
         super().__init__(
-            Markdown(summary),
+            Markdown(readable(summary)),
             title=f"context compacted{shrink}",
             collapsed=True,
         )
@@ -183,7 +185,7 @@ class Conversation(VerticalScroll):
                 self.add_user(turn.text, turn.kind)
             elif isinstance(turn, AssistantTurn):
                 if turn.text:
-                    self.mount(AssistantMessage(turn.text))
+                    self.mount(AssistantMessage(readable(turn.text)))
                 for call in turn.tool_calls:
                     self.tool_started(call.id, call.name, call.arguments)
             else:
@@ -256,7 +258,7 @@ class Conversation(VerticalScroll):
         text, self._pending = "".join(self._pending), []
         if text and self._stream is not None:
             self._flushed_at = now
-            await self._stream.write(text)
+            await self._stream.write(readable(text))
 
     async def end_assistant(self) -> None:
         if self._flush_timer is not None:
@@ -364,5 +366,5 @@ class Thinking(Static):
         self._text = ""
 
     def add(self, delta: str) -> None:
-        self._text += delta
+        self._text += readable(delta)
         self.update(self._text)

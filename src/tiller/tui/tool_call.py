@@ -11,7 +11,6 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from rich.cells import cell_len
 from rich.console import RenderableType
-from rich.markup import escape
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -20,6 +19,8 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from tiller.events import SKIPPED_OUTPUTS
+from tiller.terminal_text import readable, visible
+from tiller.tui.markup import escape
 
 MAX_SHOWN_LINES = 40
 MAX_EXPANDED_LINES = 1000
@@ -41,7 +42,11 @@ def summarize_arguments(raw: str, name: str = "") -> tuple[str, str]:
     hint = hint or next((str(arguments[key]) for key in _SUMMARY_KEYS if key in arguments), "")
     if "patch" in arguments and not hint:
         hint = f"{str(arguments['patch']).count(chr(10)) + 1} patch lines"
-    return hint.splitlines()[0][:200] if hint else "", json.dumps(arguments, indent=2)
+    # A name or command shows as it is (escapes, bidi overrides, `\r` as escapes); only
+    # its first line goes in the title, and a cut says so.
+    first, *rest = hint.split("\n")
+    shown = visible(first[:200]) + (" …" if rest or len(first) > 200 else "")
+    return (shown if hint else ""), json.dumps(arguments, indent=2)
 
 
 def search_hint(arguments: dict[str, object]) -> str:
@@ -133,7 +138,7 @@ class FoldedOutput(Static):
 
     def show_tail(self, text: str, shown: int) -> None:
         """Show the last `shown` lines of `text`, saying how many more a click shows."""
-        self.text, self.shown, self.expanded = text.rstrip("\n"), shown, False
+        self.text, self.shown, self.expanded = readable(text).rstrip("\n"), shown, False
         self._draw()
 
     @property
@@ -224,13 +229,13 @@ class ToolCallBlock(Collapsible):
         if (
             parsed is not None
             and len(parsed) == 1
-            and self.hint == str(next(iter(parsed.values())))
+            and self.hint == visible(str(next(iter(parsed.values()))))
         ):
             self._args.display = False
 
     def arguments_view(self) -> RenderableType:
         """What the block shows of its arguments when opened."""
-        return escape(self.arguments)
+        return escape(readable(self.arguments))
 
     def title_cells(self) -> int:
         """Cells the title may use: the block's width less the ▶ symbol (0: not laid out)."""
@@ -242,7 +247,7 @@ class ToolCallBlock(Collapsible):
         room -= cell_len(self.tool_name) + status_cells(status) + 3
         hint = fit(self.hint, room) if room > 0 else ""
         hint = f" [dim]{escape(hint)}[/dim]" if hint else ""
-        return f"[b]{escape(self.tool_name)}[/b]{hint}  {status}"
+        return f"[b]{escape(visible(self.tool_name))}[/b]{hint}  {status}"
 
     def action_show_all(self, expanded: bool) -> None:
         """Show every line of a folded output or diff (or fold it back)."""
@@ -290,7 +295,7 @@ class ToolCallBlock(Collapsible):
         self._redraw = None
         if not self.finished:
             tail = clip_tail(self._tail, TAIL_LINES, before=self._dropped_lines)
-            self._result.update(escape(tail))
+            self._result.update(escape(readable(tail)))
 
     @property
     def streamed(self) -> str:
@@ -321,7 +326,7 @@ class ToolCallBlock(Collapsible):
             self.show_skipped()
             return
         self.set_status(("✗ failed" if is_error else "✓") + took(duration_ms))
-        self._result.update(escape(clip(output)) or "[dim](no output)[/dim]")
+        self._result.update(escape(readable(clip(output))) or "[dim](no output)[/dim]")
         self.set_class(is_error, "-error")
         if is_error:
             self.collapsed = False
@@ -330,7 +335,7 @@ class ToolCallBlock(Collapsible):
         """A call that never ran: not a failure, and nothing to open."""
         words = "skipped (steered)" if self.skipped == "steering" else f"skipped ({self.skipped})"
         self.set_status(f"⤼ {words}")
-        self._result.update(escape(self.output))
+        self._result.update(escape(readable(self.output)))
         self.add_class("-skipped")
         self.collapsed = True
 

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from tiller.terminal_text import visible
 from tiller.tui.diff_render import DARK, Palette, palette_for
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class WorkspaceTree(Tree[str]):
 
     def _label(self, path: str, is_dir: bool) -> Text:
         palette = self._palette
-        name = path.rstrip("/").rsplit("/", 1)[-1] + ("/" if is_dir else "")
+        name = visible(path.rstrip("/").rsplit("/", 1)[-1]) + ("/" if is_dir else "")
         if is_dir:
             touched = any(changed.startswith(path) for changed in self.changes)
             label = Text(name, style="bold")
@@ -141,9 +142,9 @@ class WorkspaceTree(Tree[str]):
         label.append(name, style="strike dim" if kind == "deleted" else colour)
         label.append(f" {letter}", style=f"bold {colour}")
         if rename is not None and rename.new == path:
-            label.append(f" {rename.similarity}% ← {rename.old}", style="dim")
+            label.append(f" {rename.similarity}% ← {visible(rename.old)}", style="dim")
         elif rename is not None:
-            label.append(f" → {rename.new}", style="dim")
+            label.append(f" → {visible(rename.new)}", style="dim")
         if path in self.on_disk:
             label.append(f" {DISK_MARKER}", style=f"bold {palette.warning}")
         return label

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from rich.syntax import Syntax
 from textual import events, on
 from textual.app import ComposeResult
@@ -21,6 +20,8 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Static
 
 from tiller.approvals import Approval, Decision
+from tiller.terminal_text import readable, visible
+from tiller.tui.markup import escape
 
 
 def describe_timeout(timeout_ms: object) -> str:
@@ -160,15 +161,19 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         details = self.details
         tool = str(details.get("tool") or "shell")
         with Vertical(id="dialog") as dialog:
-            dialog.border_title = f"Allow {self.asker} to run this {escape(tool)} command?"
+            dialog.border_title = f"Allow {self.asker} to run this {escape(visible(tool))} command?"
             if details.get("description"):
                 yield Static(
-                    str(details["description"]), classes="approval-description", markup=False
+                    readable(str(details["description"])),
+                    classes="approval-description",
+                    markup=False,
                 )
             yield Static(self._command_syntax(), classes="approval-command")
             if details.get("reason"):
                 yield Static(
-                    f"Why it asks: {details['reason']}", classes="approval-why", markup=False
+                    f"Why it asks: {readable(str(details['reason']))}",
+                    classes="approval-why",
+                    markup=False,
                 )
             yield Static(self._facts(), classes="approval-facts")
             yield Input(
@@ -186,18 +191,20 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         agent_id = str(self.details.get("agent_id") or "")
         if not agent_id:
             return "the agent"
-        return f"subagent {escape(agent_id.split('.', 1)[-1])}"
+        return f"subagent {escape(visible(agent_id.split('.', 1)[-1]))}"
 
     def _command_syntax(self) -> Syntax:
-        # ansi_dark keeps the terminal's own background under the $boost panel.
-        return Syntax(self.command or "(empty)", "bash", theme="ansi_dark", word_wrap=True)
+        # ansi_dark keeps the terminal's own background under the $boost panel. The command
+        # reads as it will run: escapes, `\r`, bidi overrides and invisible characters shown.
+        shown = visible(self.command, keep="\n\t") or "(empty)"
+        return Syntax(shown, "bash", theme="ansi_dark", word_wrap=True)
 
     def _facts(self) -> str:
         details = self.details
         if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
-            return f"a tool of the MCP server [b]{escape(str(details['server']))}[/b]"
+            return f"a tool of the MCP server [b]{escape(visible(str(details['server'])))}[/b]"
         cwd = str(details.get("cwd") or ".")
-        where = "" if cwd in (".", "./") else f"[b]{escape(cwd)}[/b] of "
+        where = "" if cwd in (".", "./") else f"[b]{escape(visible(cwd))}[/b] of "
         facts = [f"runs in {where}a sandbox copy of the workspace"]
         timeout = describe_timeout(details.get("timeout_ms"))
         if timeout:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from tiller.tui.markup import escape
 
 SUGGESTED_MODELS = (
     "anthropic/claude-sonnet-4-5",
