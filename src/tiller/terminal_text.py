@@ -10,7 +10,8 @@ command read as something it is not.
 
 - `visible` is for what must read exactly as it is (file names, commands to
   approve): every control, bidi and invisible formatting character shows as an
-  escape (`\\x1b`, `\\u202e`), and a non-UTF-8 byte as `\\xNN`.
+  escape (`\\x1b`, `\\u202e`), and a non-UTF-8 byte as `\\xNN`; `code_line` is the
+  same for a line of a file under review (tabs kept).
 - `readable` is for prose and output (the model's text, command output, file
   contents): escape sequences are dropped whole (colours included), a carriage
   return becomes a line break, and what other controls and bidi overrides
@@ -92,7 +93,7 @@ def code_line(line: str) -> str:
 
 
 def readable(text: str) -> str:
-    """`text` for reading: escape sequences dropped, `\\r` as a line break, other controls escaped."""
+    """`text` for reading: sequences dropped, `\\r` as a line break, other controls escaped."""
     if text.isascii() and text.isprintable():
         return text
     if "\x1b" in text or not text.isascii():
