@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tiller.approvals import Approval, Decision
+from tiller.terminal_text import readable, visible
 
 SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
@@ -120,15 +121,21 @@ class PendingApprovals:
 
 def describe_request(details: dict[str, Any]) -> list[str]:
     """The lines that show a request: who asks, the command, what it is for."""
-    who = f"subagent {details['agent_id']}" if details.get("agent_id") else "the agent"
-    lines = [f"{who} wants to run, in the sandbox ({details.get('cwd') or '.'}):"]
+    who = (
+        f"subagent {visible(str(details['agent_id']))}" if details.get("agent_id") else "the agent"
+    )
+    lines = [f"{who} wants to run, in the sandbox ({visible(str(details.get('cwd') or '.'))}):"]
     if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
-        lines = [f"{who} wants to call a tool of the MCP server {details['server']}:"]
-    lines.append(f"  $ {details.get('command', '')}")
+        server = visible(str(details["server"]))
+        lines = [f"{who} wants to call a tool of the MCP server {server}:"]
+    # The command exactly as it will run: a `\r`, an escape or a bidi override shows
+    # as an escape instead of hiding what follows it.
+    command = [visible(line, keep="\t") for line in str(details.get("command", "")).split("\n")]
+    lines += [f"  $ {command[0]}", *(f"    {line}" for line in command[1:])]
     if details.get("description"):
-        lines.append(f"  {details['description']}")
+        lines.append(f"  {readable(str(details['description']))}")
     if details.get("reason"):
-        lines.append(f"  why it asks: {details['reason']}")
+        lines.append(f"  why it asks: {readable(str(details['reason']))}")
     return lines
 
 

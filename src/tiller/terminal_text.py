@@ -45,8 +45,9 @@ _BIDI = "\u202a-\u202e\u2066-\u2069"
 # bidi reordering, the line and paragraph separators, lone surrogates.
 _PROSE_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\u2028\u2029\ud800-\udfff]")
 
-# What `without_controls` drops: zero-width characters a terminal acts on.
-_ZERO_WIDTH_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+# What `without_controls` drops: zero-width characters a terminal acts on (a line
+# break stays: it is how printed lines end).
+_ZERO_WIDTH_CONTROL = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
 
 # Characters that need a closer look in `visible`: all but printable ASCII and a few
 # large blocks with no control or invisible character in them (Latin-1 without the
