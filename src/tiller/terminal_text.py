@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TextIO
 
 # ECMA-48: CSI (ESC [ or the C1 byte 0x9b) parameters, intermediates, a final byte;
 # OSC / DCS / SOS / PM / APC strings up to BEL or ST (ESC \ or 0x9c), or to the next
@@ -112,3 +113,17 @@ def without_controls(text: str) -> str:
 def has_controls(text: str) -> bool:
     """Whether `without_controls` would change `text`."""
     return _ZERO_WIDTH_CONTROL.search(text) is not None
+
+
+def for_stream(text: str, stream: TextIO) -> str:
+    """`text` as it is for a pipe or a file; `readable` when `stream` is a terminal.
+
+    What the model wrote or a command printed is data to a pipe (`tiller run > out`
+    keeps every byte), but on a terminal its escape sequences would set the title,
+    write the clipboard or clear the screen, as Claude Code and Codex also judge.
+    """
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        terminal = False
+    return readable(text) if terminal else text
