@@ -22,9 +22,13 @@ from tiller.config import SessionConfig
 from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import call
 from tiller.tui.control_filter import ControlFilter
+from tiller.tui.diff_render import MAX_LINE_CHARS, highlight, parse_diff
 from tiller.tui.diff_view import DiffView
 from tiller.tui.markup import escape
 from tiller.tui.screens.approval import ApprovalScreen
+from tiller.tui.tool_call import MAX_LINE_CHARS as OUTPUT_LINE_CHARS
+from tiller.tui.tool_call import shown_output
+from tiller.workspace import Workspace
 
 pytestmark = pytest.mark.anyio
 
@@ -157,3 +161,21 @@ async def test_a_markup_action_in_the_root_path_is_shown_not_made_clickable(
     async with app.run_test(size=(160, 30)) as pilot:
         await started(pilot)
         assert "[@click=app.quit]x" in screen_text(app)
+
+
+def test_a_ten_megabyte_line_is_drawn_cut_with_a_count() -> None:
+    """A minified 10 MB line is drawn as its first characters and how many more there are."""
+    workspace = Workspace(files={})
+    workspace.write("big.js", "x" * 10_000_000 + "\n")
+    [diff] = parse_diff(workspace.diff())
+    [drawn] = highlight(diff).values()
+    assert (
+        drawn.plain == "x" * MAX_LINE_CHARS + f" … {10_000_000 - MAX_LINE_CHARS:,} more characters"
+    )
+
+
+def test_a_huge_output_line_is_drawn_cut_with_a_count() -> None:
+    """One 50,000-character line of output is cut, and the cut is said."""
+    assert shown_output("ok\n" + "a" * 50_000).split("\n")[1] == (
+        "a" * OUTPUT_LINE_CHARS + f" … {50_000 - OUTPUT_LINE_CHARS:,} more characters"
+    )

@@ -229,6 +229,19 @@ def _git_header_path(rest: str) -> str:
     return rest.split(" b/", 1)[-1] if " b/" in rest else rest
 
 
+MAX_LINE_CHARS = 2_000
+"""Characters of one diff line drawn; the rest is counted (a minified file is one line)."""
+MAX_HIGHLIGHT_CHARS = 200_000
+"""Above this much text a file's diff is drawn without syntax colours (lexing takes seconds)."""
+
+
+def shown_line(text: str) -> str:
+    """A line of a file as drawn: `code_line`, cut at `MAX_LINE_CHARS` with the rest counted."""
+    if len(text) <= MAX_LINE_CHARS:
+        return code_line(text)
+    return code_line(text[:MAX_LINE_CHARS]) + f" … {len(text) - MAX_LINE_CHARS:,} more characters"
+
+
 MAX_DRAWN_LINES = 1500
 """Diff lines drawn for one file; more take seconds to lay out (the rest: export the patch)."""
 
@@ -279,6 +292,8 @@ def _highlighted(path: str, texts: list[str], palette: Palette = DARK) -> list[T
     """Each text highlighted for `path`'s language (one lexer pass over them all)."""
     if not texts:
         return []
+    if sum(map(len, texts)) > MAX_HIGHLIGHT_CHARS:
+        return [Text(text, no_wrap=True) for text in texts]
     lexer = Syntax.guess_lexer(path, "\n".join(texts))
     syntax = Syntax("", lexer, theme=palette.syntax, background_color="default")
     lines = syntax.highlight("\n".join(texts)).split("\n", allow_blank=True)
@@ -304,7 +319,7 @@ def _foreground(style: str | Style) -> Style:
 def highlight(diff: FileDiff, palette: Palette = DARK) -> dict[int, Text]:
     """Every line of `diff` highlighted, keyed by `id(line)` (one lexer pass per file)."""
     lines = [line for hunk in diff.hunks for line in hunk.lines]
-    texts = _highlighted(diff.path, [code_line(line.text) for line in lines], palette)
+    texts = _highlighted(diff.path, [shown_line(line.text) for line in lines], palette)
     return dict(zip(map(id, lines), texts, strict=True))
 
 

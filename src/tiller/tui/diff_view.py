@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tiller.terminal_text import code_line, visible
+from tiller.terminal_text import visible
 from tiller.tui.diff_render import (
     Palette,
     clip,
@@ -22,6 +22,7 @@ from tiller.tui.diff_render import (
     parse_diff,
     render_split,
     render_unified,
+    shown_line,
 )
 from tiller.tui.markup import escape
 
@@ -145,7 +146,7 @@ class DiffView(VerticalScroll):
         except Exception as exc:
             return Text(str(exc), style="dim")
         lines = content.removesuffix("\n").split("\n")
-        clipped = "\n".join(code_line(line) for line in lines[:MAX_PREVIEW_LINES])
+        clipped = "\n".join(shown_line(line) for line in lines[:MAX_PREVIEW_LINES])
         note = Text(f"{visible(self.path)}  unchanged", style="dim")
         if len(lines) > MAX_PREVIEW_LINES:
             note.append(f" (first {MAX_PREVIEW_LINES} of {len(lines)} lines)")

@@ -19,8 +19,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from tiller.terminal_text import code_line, visible
-from tiller.tui.diff_render import FileDiff, parse_diff
+from tiller.terminal_text import visible
+from tiller.tui.diff_render import FileDiff, parse_diff, shown_line
 from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, took
 
 COMPACT_LINES = 12
@@ -49,7 +49,7 @@ def diff_rows(files: list[FileDiff], *, numbered: bool = True) -> list[DiffRow]:
                 rows.append(DiffRow("gap", "⋯"))
             for line in hunk.lines:
                 number = (line.old if line.kind == "-" else line.new) if numbered else None
-                rows.append(DiffRow(line.kind, code_line(line.text), number))
+                rows.append(DiffRow(line.kind, shown_line(line.text), number))
     return rows
 
 

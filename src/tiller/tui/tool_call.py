@@ -29,6 +29,8 @@ TAIL_LINES = 15
 """Lines of streamed output shown while a tool runs."""
 OUTPUT_INTERVAL = 0.1
 """Seconds between redraws of streamed output: a fast command is drawn in batches."""
+MAX_LINE_CHARS = 2_000
+"""Characters of one output line drawn; the rest is counted (one huge line would take seconds)."""
 _TAIL_CHARS = TAIL_LINES * 400  # one huge line must not keep the whole output alive
 _SUMMARY_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
@@ -97,6 +99,18 @@ def parse_arguments(raw: str) -> dict[str, object] | None:
     return arguments if isinstance(arguments, dict) else None
 
 
+def shown_output(text: str) -> str:
+    """Output as drawn: `readable`, each line cut at `MAX_LINE_CHARS` with the rest counted."""
+    if len(text) > MAX_LINE_CHARS:
+        text = "\n".join(
+            line
+            if len(line) <= MAX_LINE_CHARS
+            else f"{line[:MAX_LINE_CHARS]} … {len(line) - MAX_LINE_CHARS:,} more characters"
+            for line in text.split("\n")
+        )
+    return readable(text)
+
+
 def clip(text: str, limit: int = MAX_SHOWN_LINES) -> str:
     """At most `limit` lines, saying how many more there are (the events pane has all)."""
     lines = text.splitlines()
@@ -138,7 +152,7 @@ class FoldedOutput(Static):
 
     def show_tail(self, text: str, shown: int) -> None:
         """Show the last `shown` lines of `text`, saying how many more a click shows."""
-        self.text, self.shown, self.expanded = readable(text).rstrip("\n"), shown, False
+        self.text, self.shown, self.expanded = text.rstrip("\n"), shown, False
         self._draw()
 
     @property
@@ -152,15 +166,15 @@ class FoldedOutput(Static):
         if not self.text:
             self.update("[dim](no output)[/dim]")
         elif not hidden:
-            self.update(escape(self.text))
+            self.update(escape(shown_output(self.text)))
         elif self.expanded:
             body = clip_tail(self.text, MAX_EXPANDED_LINES)
-            self.update(f"{escape(body)}\n[dim]▲ click to fold[/dim]")
+            self.update(f"{escape(shown_output(body))}\n[dim]▲ click to fold[/dim]")
         else:
             lines = self.text.splitlines()[-self.shown :]
             noun = "line" if hidden == 1 else "lines"
             more = f"[dim]▼ {hidden} earlier {noun} (click to show)[/dim]"
-            self.update(more + "\n" + escape("\n".join(lines)))
+            self.update(more + "\n" + escape(shown_output("\n".join(lines))))
 
     def on_click(self, event: events.Click) -> None:
         if self.hidden_lines:
@@ -235,7 +249,7 @@ class ToolCallBlock(Collapsible):
 
     def arguments_view(self) -> RenderableType:
         """What the block shows of its arguments when opened."""
-        return escape(readable(self.arguments))
+        return escape(shown_output(self.arguments))
 
     def title_cells(self) -> int:
         """Cells the title may use: the block's width less the ▶ symbol (0: not laid out)."""
@@ -295,7 +309,7 @@ class ToolCallBlock(Collapsible):
         self._redraw = None
         if not self.finished:
             tail = clip_tail(self._tail, TAIL_LINES, before=self._dropped_lines)
-            self._result.update(escape(readable(tail)))
+            self._result.update(escape(shown_output(tail)))
 
     @property
     def streamed(self) -> str:
@@ -326,7 +340,7 @@ class ToolCallBlock(Collapsible):
             self.show_skipped()
             return
         self.set_status(("✗ failed" if is_error else "✓") + took(duration_ms))
-        self._result.update(escape(readable(clip(output))) or "[dim](no output)[/dim]")
+        self._result.update(escape(shown_output(clip(output))) or "[dim](no output)[/dim]")
         self.set_class(is_error, "-error")
         if is_error:
             self.collapsed = False
@@ -335,7 +349,7 @@ class ToolCallBlock(Collapsible):
         """A call that never ran: not a failure, and nothing to open."""
         words = "skipped (steered)" if self.skipped == "steering" else f"skipped ({self.skipped})"
         self.set_status(f"⤼ {words}")
-        self._result.update(escape(readable(self.output)))
+        self._result.update(escape(shown_output(self.output)))
         self.add_class("-skipped")
         self.collapsed = True
 
