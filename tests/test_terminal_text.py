@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
+from tiller.completion import complete_prompt
 from tiller.terminal_text import readable, visible, without_controls
+from tiller.workspace import Workspace
 
 ATTACK = "a\x1b]0;title\x07b\x1b]52;c;ZXZpbA==\x1b\\c\x1b[2Jd\x9b31me\x1bPq#0\x1b\\f"
 
@@ -76,3 +78,10 @@ def test_without_controls_keeps_the_cell_width() -> None:
     """Dropping the controls leaves the text as wide as it was drawn."""
     text = "漢\x1b[2J\u202ex\x9b"
     assert cell_len(without_controls(text)) == cell_len(text)
+
+
+def test_completion_shows_a_hostile_name_escaped() -> None:
+    """An `@` completion of a file named with an escape sequence displays it escaped."""
+    workspace = Workspace(files={"a\x1b]0;t\x07.py": "x\n"})
+    [candidate] = complete_prompt("@a", workspace).candidates
+    assert candidate.display == "a\\x1b]0;t\\x07.py"

@@ -23,7 +23,6 @@ from textual.widgets.option_list import Option
 
 from tiller.completion import Candidate, Completions, complete_prompt
 from tiller.prompt_history import PromptHistory
-from tiller.terminal_text import visible
 from tiller.tui.markup import escape
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ class SlashMenu(OptionList):
         self.clear_options()
         self.add_options(
             Option(
-                f"[b]{escape(visible(c.display))}[/b]  [dim]{escape(visible(c.meta))}[/dim]",
+                f"[b]{escape(c.display)}[/b]  [dim]{escape(c.meta)}[/dim]",
                 id=c.text,
             )
             for c in found.candidates
