@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tiller.terminal_text import visible
 from tiller.tui.markup import escape
 
 SUGGESTED_MODELS = (
@@ -48,11 +49,16 @@ class ModelPickerScreen(ModalScreen[str | None]):
         with Vertical(id="dialog", classes="picker") as dialog:
             dialog.border_title = "Model"
             dialog.border_subtitle = "Enter picks · Esc cancels"
-            yield Static(f"Now: [b]{escape(self.current)}[/b]. Type any litellm id, or pick one:")
+            yield Static(
+                f"Now: [b]{escape(visible(self.current))}[/b]. Type any litellm id, or pick one:"
+            )
             yield Input(placeholder="provider/model, e.g. ollama_chat/qwen3", id="model-input")
             yield OptionList(
                 *(
-                    Option(f"{escape(model)}  [dim]{escape(key_status(model))}[/dim]", id=model)
+                    Option(
+                        f"{escape(visible(model))}  [dim]{escape(key_status(model))}[/dim]",
+                        id=model,
+                    )
                     for model in self.models
                 ),
                 id="model-list",
