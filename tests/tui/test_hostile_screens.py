@@ -28,6 +28,7 @@ from tiller.tui.markup import escape
 from tiller.tui.screens.approval import ApprovalScreen
 from tiller.tui.tool_call import MAX_LINE_CHARS as OUTPUT_LINE_CHARS
 from tiller.tui.tool_call import shown_output
+from tiller.tui.workspace_tree import MAX_LISTED, WorkspaceTree
 from tiller.workspace import Workspace
 
 pytestmark = pytest.mark.anyio
@@ -179,3 +180,18 @@ def test_a_huge_output_line_is_drawn_cut_with_a_count() -> None:
     assert shown_output("ok\n" + "a" * 50_000).split("\n")[1] == (
         "a" * OUTPUT_LINE_CHARS + f" … {50_000 - OUTPUT_LINE_CHARS:,} more characters"
     )
+
+
+async def test_a_huge_directory_lists_its_first_entries_changes_and_a_count(
+    tmp_path: Path,
+) -> None:
+    """Past MAX_LISTED entries the tree lists the first ones, every change, and `… N more`."""
+    root = tmp_path / "big"
+    root.mkdir()
+    for index in range(MAX_LISTED + 5):
+        (root / f"f{index:05}.txt").write_text("")
+    app = make_app(root, [call("write_file", file_path="zz.txt", content="z\n"), "done"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await run(pilot)
+        labels = [str(node.label) for node in app.main.query_one(WorkspaceTree).root.children]
+        assert (len(labels), labels[-2:]) == (MAX_LISTED + 2, ["zz.txt A", "… 5 more not listed"])
