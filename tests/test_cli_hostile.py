@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from tiller.cli import app
 from tiller.cli_progress import progress_line
 from tiller.events import Event, EventKind
 from tiller.journal import Journal
+from tiller.json_lines import dumps_line
 from tiller.session import Session
 from tiller.terminal_text import for_stream
 from tiller.testing.scripted import ScriptedModel
@@ -106,3 +108,9 @@ def test_skills_list_shows_no_escape_from_a_skill(tmp_path: Path) -> None:
     path.write_text('---\nname: evil\ndescription: "Helps\\e]0;PWNED\\a you."\n---\nBody.\n')
     result = invoke("skills", "list", "--skills-dir", str(tmp_path / "skills"))
     assert ("Helps you." in result.output, "\x1b" in result.output) == (True, False)
+
+
+def test_json_lines_escape_c1_controls_and_bidi_overrides() -> None:
+    """A `--json` line carries no raw C1 CSI or bidi override, and reads back the same."""
+    line = dumps_line({"text": "a\x9b2J\u202eb"})
+    assert (line, json.loads(line)["text"]) == ('{"text":"a\\u009b2J\\u202eb"}', "a\x9b2J\u202eb")
