@@ -8,10 +8,12 @@ and brackets in them must never become Textual markup (`[@click=...]` is an acti
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from rich.segment import ControlType, Segment
 from textual.color import Color
 from textual.content import Content
@@ -21,6 +23,7 @@ from tui_helpers import make_app, screen_text, settle, started, until
 from tiller.config import SessionConfig
 from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import call
+from tiller.tui.command_view import MAX_COMMAND_CHARS, command_view
 from tiller.tui.control_filter import ControlFilter
 from tiller.tui.diff_render import MAX_LINE_CHARS, highlight, parse_diff
 from tiller.tui.diff_view import DiffView
@@ -195,3 +198,13 @@ async def test_a_huge_directory_lists_its_first_entries_changes_and_a_count(
         await run(pilot)
         labels = [str(node.label) for node in app.main.query_one(WorkspaceTree).root.children]
         assert (len(labels), labels[-2:]) == (MAX_LISTED + 2, ["zz.txt A", "… 5 more not listed"])
+
+
+def test_a_huge_command_is_drawn_cut_with_a_count() -> None:
+    """A 100,000-character command shows its first part and says how much is not shown."""
+    console = Console(width=80, file=io.StringIO())
+    view = command_view("rm -f " + "a" * 100_000)
+    with console.capture() as captured:
+        console.print(view)
+    more = 100_006 - MAX_COMMAND_CHARS
+    assert captured.get().endswith(f"… {more:,} more characters of this command are not shown\n")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.console import RenderableType
-from rich.syntax import Syntax
 
 from tiller.terminal_text import visible
+from tiller.tui.command_view import command_view
 from tiller.tui.markup import escape
 from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, status_cells, took
 
@@ -88,8 +88,7 @@ class ShellCallBlock(ToolCallBlock):
         self.collapsed = False
 
     def arguments_view(self) -> RenderableType:
-        # The command as it will run: escapes, `\r` and bidi overrides shown, not acted on.
-        return Syntax(visible(self.command, keep="\n\t"), "bash", theme="ansi_dark", word_wrap=True)
+        return command_view(self.command)
 
     def heading(self, status: str) -> str:
         lines = self.command.strip().split("\n")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from rich.syntax import Syntax
+from rich.console import RenderableType
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Static
 
 from tiller.approvals import Approval, Decision
 from tiller.terminal_text import readable, visible
+from tiller.tui.command_view import command_view
 from tiller.tui.markup import escape
 
 
@@ -193,11 +194,10 @@ class ApprovalScreen(ModalScreen[Approval | None]):
             return "the agent"
         return f"subagent {escape(visible(agent_id.split('.', 1)[-1]))}"
 
-    def _command_syntax(self) -> Syntax:
+    def _command_syntax(self) -> RenderableType:
         # ansi_dark keeps the terminal's own background under the $boost panel. The command
         # reads as it will run: escapes, `\r`, bidi overrides and invisible characters shown.
-        shown = visible(self.command, keep="\n\t") or "(empty)"
-        return Syntax(shown, "bash", theme="ansi_dark", word_wrap=True)
+        return command_view(self.command)
 
     def _facts(self) -> str:
         details = self.details
