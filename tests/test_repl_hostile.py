@@ -12,8 +12,9 @@ from rich.text import Text
 
 from test_repl import Driver, running
 from tiller import Session
+from tiller.events import Event, EventKind
 from tiller.repl_approvals import describe_request
-from tiller.repl_output import DropControls
+from tiller.repl_output import LINE_CHARS, DropControls, EventPrinter
 from tiller.testing.scripted import ScriptedModel, call
 
 OSC_TITLE = "\x1b]0;PWNED\x07"
@@ -77,3 +78,15 @@ def test_render_hook_drops_controls_from_anything_printed() -> None:
     console.push_render_hook(DropControls())
     console.print(Text(f"a{OSC_TITLE}b\x9b2J\u202ec"))
     assert out.getvalue() == "a]0;PWNEDb2Jc\n"
+
+
+def test_a_huge_output_line_prints_cut_with_a_count() -> None:
+    """One 5,000-character line of command output prints as its start and a count."""
+    out = io.StringIO()
+    printer = EventPrinter(Console(file=out, width=80_000))
+    printer.show(
+        Event(
+            EventKind.TOOL_CALL_OUTPUT_DELTA, "s", data={"call_id": "c", "delta": "a" * 5000 + "\n"}
+        )
+    )
+    assert out.getvalue() == f"│ {'a' * LINE_CHARS} … {5000 - LINE_CHARS:,} more characters\n"

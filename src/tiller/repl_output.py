@@ -26,7 +26,7 @@ from tiller.commands import COMMANDS
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import OutputTail
-from tiller.terminal_text import has_controls, readable, visible, without_controls
+from tiller.terminal_text import cut_line, has_controls, readable, visible, without_controls
 
 if TYPE_CHECKING:
     from tiller.chat import SavedSession
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from tiller.workspace import Workspace
 
 CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
+
+LINE_CHARS = 2_000
+"""Characters of one line of command output printed; the rest is counted."""
 
 ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
@@ -174,7 +177,7 @@ class EventPrinter:
             )
         elif kind is EventKind.TOOL_CALL_OUTPUT_DELTA:
             for line in self._tails.feed(str(data.get("call_id")), str(data.get("delta", ""))):
-                self.console.print(f"[dim]│ {escape(readable(line))}[/dim]")
+                self.console.print(f"[dim]│ {escape(readable(cut_line(line, LINE_CHARS)))}[/dim]")
         elif kind is EventKind.TOOL_CALL_END:
             self._call_ended(data)
         elif kind is EventKind.STEERING_INJECTED:
@@ -195,7 +198,7 @@ class EventPrinter:
     def _call_ended(self, data: dict[str, object]) -> None:
         tail, hidden = self._tails.finish(str(data.get("call_id")))
         for line in tail:
-            self.console.print(f"[dim]│ {escape(readable(line))}[/dim]")
+            self.console.print(f"[dim]│ {escape(readable(cut_line(line, LINE_CHARS)))}[/dim]")
         if hidden:
             self.console.print(f"[dim]│ … {hidden} more line(s)[/dim]")
         label = self._calls.pop(str(data.get("call_id")), str(data.get("name", "")))

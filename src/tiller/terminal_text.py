@@ -115,6 +115,13 @@ def has_controls(text: str) -> bool:
     return _ZERO_WIDTH_CONTROL.search(text) is not None
 
 
+def cut_line(line: str, limit: int) -> str:
+    """`line` cut at `limit` characters with the rest counted, so a cut is never silent."""
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]} … {len(line) - limit:,} more characters"
+
+
 def for_stream(text: str, stream: TextIO) -> str:
     """`text` as it is for a pipe or a file; `readable` when `stream` is a terminal.
 

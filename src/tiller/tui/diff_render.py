@@ -19,7 +19,7 @@ from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Span, Text
 
-from tiller.terminal_text import code_line, visible
+from tiller.terminal_text import code_line, cut_line, visible
 
 if TYPE_CHECKING:
     from textual.theme import Theme
@@ -237,9 +237,7 @@ MAX_HIGHLIGHT_CHARS = 200_000
 
 def shown_line(text: str) -> str:
     """A line of a file as drawn: `code_line`, cut at `MAX_LINE_CHARS` with the rest counted."""
-    if len(text) <= MAX_LINE_CHARS:
-        return code_line(text)
-    return code_line(text[:MAX_LINE_CHARS]) + f" … {len(text) - MAX_LINE_CHARS:,} more characters"
+    return code_line(cut_line(text, MAX_LINE_CHARS))
 
 
 MAX_DRAWN_LINES = 1500

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from tiller.events import SKIPPED_OUTPUTS
-from tiller.terminal_text import readable, visible
+from tiller.terminal_text import cut_line, readable, visible
 from tiller.tui.markup import escape
 
 MAX_SHOWN_LINES = 40
@@ -102,12 +102,7 @@ def parse_arguments(raw: str) -> dict[str, object] | None:
 def shown_output(text: str) -> str:
     """Output as drawn: `readable`, each line cut at `MAX_LINE_CHARS` with the rest counted."""
     if len(text) > MAX_LINE_CHARS:
-        text = "\n".join(
-            line
-            if len(line) <= MAX_LINE_CHARS
-            else f"{line[:MAX_LINE_CHARS]} … {len(line) - MAX_LINE_CHARS:,} more characters"
-            for line in text.split("\n")
-        )
+        text = "\n".join(cut_line(line, MAX_LINE_CHARS) for line in text.split("\n"))
     return readable(text)
 
 
