@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from tiller.batch.tasks import TaskResult
 from tiller.cli import app
+from tiller.cli_batch import _summary_table
 from tiller.cli_progress import progress_line
 from tiller.events import Event, EventKind
 from tiller.journal import Journal
@@ -114,3 +117,14 @@ def test_json_lines_escape_c1_controls_and_bidi_overrides() -> None:
     """A `--json` line carries no raw C1 CSI or bidi override, and reads back the same."""
     line = dumps_line({"text": "a\x9b2J\u202eb"})
     assert (line, json.loads(line)["text"]) == ('{"text":"a\\u009b2J\\u202eb"}', "a\x9b2J\u202eb")
+
+
+def test_batch_summary_shows_a_task_error_as_plain_text() -> None:
+    """A task's error holding Rich markup and an escape prints literally, without the escape."""
+    error = f"[link=https://evil.example]clone failed[/link]{OSC_TITLE}"
+    out = io.StringIO()
+    Console(file=out, width=200).print(_summary_table([TaskResult("t", "error", error=error)], 0))
+    assert (
+        "[link=https://evil.example]clone failed[/link]" in out.getvalue(),
+        "\x1b" in out.getvalue(),
+    ) == (True, False)
