@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from tiller.completion import complete_prompt
-from tiller.terminal_text import readable, visible, without_controls
+from tiller.terminal_text import readable, unfinished_end, visible, without_controls
 from tiller.workspace import Workspace
 
 ATTACK = "a\x1b]0;title\x07b\x1b]52;c;ZXZpbA==\x1b\\c\x1b[2Jd\x9b31me\x1bPq#0\x1b\\f"
@@ -85,3 +85,8 @@ def test_completion_shows_a_hostile_name_escaped() -> None:
     workspace = Workspace(files={"a\x1b]0;t\x07.py": "x\n"})
     [candidate] = complete_prompt("@a", workspace).candidates
     assert candidate.display == "a\\x1b]0;t\\x07.py"
+
+
+def test_unfinished_end_holds_back_a_cut_escape_sequence() -> None:
+    """A chunk ending inside an OSC string is cut before the ESC; a finished one is not held."""
+    assert (unfinished_end("ab\x1b]0;PW"), unfinished_end("ab\x1b]0;x\x07cd")) == (2, 10)

@@ -105,6 +105,27 @@ def readable(text: str) -> str:
     return _PROSE_UNSAFE.sub(lambda m: _escape_char(m[0]), text)
 
 
+# A stream's end that may be the start of an escape sequence (or a `\r` before `\n`).
+_MAYBE_UNFINISHED = re.compile(
+    "(?:\x1b|[\x90\x98\x9b\x9d-\x9f])[^\x1b\x90\x98\x9b\x9d-\x9f]{0,256}\\Z|\r\\Z"
+)
+
+
+def unfinished_end(text: str) -> int:
+    """Where a streamed chunk's unfinished escape sequence (or last `\\r`) starts, else its length.
+
+    A stream cut mid-sequence would be made `readable` in two halves, and the second
+    half would show as text; the caller holds `text[index:]` back for the next chunk.
+    """
+    match = _MAYBE_UNFINISHED.search(text, max(0, len(text) - 260))
+    if match is None:
+        return len(text)
+    sequence = _SEQUENCE.match(match[0])
+    if match[0] == "\r" or (sequence is not None and sequence.end() == len(match[0])):
+        return match.start()
+    return len(text)
+
+
 def without_controls(text: str) -> str:
     """`text` without the zero-width controls a terminal would act on (widths unchanged)."""
     return _ZERO_WIDTH_CONTROL.sub("", text)

@@ -208,3 +208,19 @@ def test_a_huge_command_is_drawn_cut_with_a_count() -> None:
         console.print(view)
     more = 100_006 - MAX_COMMAND_CHARS
     assert captured.get().endswith(f"… {more:,} more characters of this command are not shown\n")
+
+
+async def test_an_escape_sequence_cut_between_stream_chunks_leaves_nothing(
+    project: Path,
+) -> None:
+    """A title-setting OSC split across two drawn chunks shows neither half."""
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        conversation = app.main.conversation
+        await conversation.append_assistant("copy\x1b]0;PW")
+        await until(pilot, lambda: "copy" in screen_text(app))
+        await conversation.append_assistant("NED\x07 this")
+        await conversation.end_assistant()
+        await pilot.pause()
+        assert ("copy this" in screen_text(app), "NED" in screen_text(app)) == (True, False)

@@ -18,7 +18,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from tiller.events import EDIT_TOOLS
 from tiller.formatting import human_tokens
-from tiller.terminal_text import readable
+from tiller.terminal_text import readable, unfinished_end
 from tiller.tui.edit_call import EditCallBlock
 from tiller.tui.markup import escape
 from tiller.tui.shell_call import ShellCallBlock
@@ -256,6 +256,9 @@ class Conversation(VerticalScroll):
             self._flush_timer = self.set_timer(self.typing_pause, self._flush_pending)
             return
         text, self._pending = "".join(self._pending), []
+        if not force:  # an escape sequence or `\r\n` cut by the stream waits for its end
+            cut = unfinished_end(text)
+            text, self._pending = text[:cut], [text[cut:]] if cut < len(text) else []
         if text and self._stream is not None:
             self._flushed_at = now
             await self._stream.write(readable(text))
