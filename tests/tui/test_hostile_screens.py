@@ -18,13 +18,14 @@ from rich.segment import ControlType, Segment
 from textual.color import Color
 from textual.content import Content
 from textual.widgets import Static
-from tui_helpers import make_app, screen_text, settle, started, until
+from tui_helpers import make_app, notices, screen_text, settle, started, until
 
 from tiller.config import SessionConfig
 from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import call
 from tiller.tui.command_view import MAX_COMMAND_CHARS, command_view
 from tiller.tui.control_filter import ControlFilter
+from tiller.tui.conversation import MAX_DRAWN_LINES
 from tiller.tui.diff_render import MAX_LINE_CHARS, highlight, parse_diff
 from tiller.tui.diff_view import DiffView
 from tiller.tui.markup import escape
@@ -224,3 +225,14 @@ async def test_an_escape_sequence_cut_between_stream_chunks_leaves_nothing(
         await conversation.end_assistant()
         await pilot.pause()
         assert ("copy this" in screen_text(app), "NED" in screen_text(app)) == (True, False)
+
+
+async def test_a_long_answer_draws_its_first_lines_and_counts_the_rest(project: Path) -> None:
+    """An answer past MAX_DRAWN_LINES is drawn up to there, then a notice counts the rest."""
+    lines = [f"l{n}\n" for n in range(MAX_DRAWN_LINES + 500)]
+    drawn = "".join(lines[:MAX_DRAWN_LINES]) + lines[MAX_DRAWN_LINES].rstrip("\n")
+    hidden = len("".join(lines)) - len(drawn)
+    app = make_app(project, ["".join(lines)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await run(pilot)
+        assert notices(app)[-1].startswith(f"… {hidden:,} more characters of this answer")

@@ -33,6 +33,10 @@ TYPING_PAUSE = 0.25
 MAX_HOLD = 1.0
 """...but never longer than this since the last update."""
 Level = Literal["info", "warning", "error"]
+MAX_DRAWN_CHARS = 100_000
+MAX_DRAWN_LINES = 2_000
+"""Of one answer, at most this much is drawn: Markdown lays a code block out at about a
+millisecond a line, on the UI thread (150,000 lines took 100 s, keys unanswered)."""
 
 _USER_LABELS = {
     "user": "[b]You[/b]",
@@ -129,6 +133,38 @@ class TurnLimitNotice(Horizontal):
         yield Button("Continue", variant="warning", compact=True, classes="continue")
 
 
+class DrawBudget:
+    """How much of one answer is still drawn; past `MAX_DRAWN_*` the rest is only counted."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+        self.lines = 0
+        self.hidden = 0
+
+    def take(self, text: str) -> str:
+        """The part of `text` to draw (the rest adds to `hidden`)."""
+        if self.hidden:
+            self.hidden += len(text)
+            return ""
+        cut = min(len(text), MAX_DRAWN_CHARS - self.chars)
+        room = MAX_DRAWN_LINES - self.lines
+        if text.count("\n", 0, cut) > room:
+            cut = -1
+            for _ in range(room + 1):
+                cut = text.index("\n", cut + 1)
+        self.chars += cut
+        self.lines += text.count("\n", 0, cut)
+        self.hidden = len(text) - cut
+        return text[:cut]
+
+    def note(self) -> str:
+        """What to say under a cut answer."""
+        return (
+            f"… {self.hidden:,} more characters of this answer are not drawn here; "
+            "the session keeps it whole (`tiller sessions show` prints it)."
+        )
+
+
 class Conversation(VerticalScroll):
     """The transcript of one session."""
 
@@ -155,6 +191,7 @@ class Conversation(VerticalScroll):
         self._last_key = 0.0
         self._watching_prompt = False
         self._thinking: Thinking | None = None
+        self._budget = DrawBudget()
 
     def on_mount(self) -> None:
         self.anchor()
@@ -185,7 +222,10 @@ class Conversation(VerticalScroll):
                 self.add_user(turn.text, turn.kind)
             elif isinstance(turn, AssistantTurn):
                 if turn.text:
-                    self.mount(AssistantMessage(readable(turn.text)))
+                    budget = DrawBudget()
+                    self.mount(AssistantMessage(readable(budget.take(turn.text))))
+                    if budget.hidden:
+                        self.add_notice(budget.note(), markup=False)
                 for call in turn.tool_calls:
                     self.tool_started(call.id, call.name, call.arguments)
             else:
@@ -217,6 +257,7 @@ class Conversation(VerticalScroll):
         self.mount(self._assistant)
         self._stream = Markdown.get_stream(self._assistant)
         self._flushed_at = None
+        self._budget = DrawBudget()
         self._watch_typing()
 
     def _watch_typing(self) -> None:
@@ -241,6 +282,9 @@ class Conversation(VerticalScroll):
         """
         if self._stream is None:
             self.begin_assistant()
+        delta = self._budget.take(delta)
+        if not delta:
+            return
         self._pending.append(delta)
         if self._flush_timer is None:
             # A zero-delay timer never fires; 10 ms is "at once".
@@ -271,6 +315,9 @@ class Conversation(VerticalScroll):
         stream, self._stream, self._assistant = self._stream, None, None
         if stream is not None:
             await stream.stop()
+        if self._budget.hidden:
+            self.add_notice(self._budget.note(), markup=False)
+            self._budget = DrawBudget()
 
     # -- tool calls -------------------------------------------------------------
 
