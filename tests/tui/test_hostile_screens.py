@@ -25,7 +25,7 @@ from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import call
 from tiller.tui.command_view import MAX_COMMAND_CHARS, command_view
 from tiller.tui.control_filter import ControlFilter
-from tiller.tui.conversation import MAX_DRAWN_LINES
+from tiller.tui.conversation import MAX_DRAWN_CHARS, MAX_DRAWN_LINES, Thinking
 from tiller.tui.diff_render import MAX_LINE_CHARS, highlight, parse_diff
 from tiller.tui.diff_view import DiffView
 from tiller.tui.markup import escape
@@ -236,3 +236,10 @@ async def test_a_long_answer_draws_its_first_lines_and_counts_the_rest(project: 
     async with app.run_test(size=(100, 30)) as pilot:
         await run(pilot)
         assert notices(app)[-1].startswith(f"… {hidden:,} more characters of this answer")
+
+
+def test_long_thinking_draws_its_newest_part_and_counts_the_rest() -> None:
+    """Thinking past MAX_DRAWN_CHARS shows its newest characters and how many came before."""
+    thinking = Thinking()
+    thinking.add("a" * 10 + "b" * MAX_DRAWN_CHARS)
+    assert str(thinking.render()) == f"… 10 earlier characters not drawn\n{'b' * MAX_DRAWN_CHARS}"

@@ -417,4 +417,9 @@ class Thinking(Static):
 
     def add(self, delta: str) -> None:
         self._text += readable(delta)
-        self.update(self._text)
+        # Each delta re-lays the whole block out: draw only the newest part of a long one.
+        earlier = len(self._text) - MAX_DRAWN_CHARS
+        if earlier > 0:
+            self.update(f"… {earlier:,} earlier characters not drawn\n{self._text[earlier:]}")
+        else:
+            self.update(self._text)
