@@ -15,6 +15,7 @@ from tiller import Session
 from tiller.events import Event, EventKind
 from tiller.repl_approvals import describe_request
 from tiller.repl_output import LINE_CHARS, DropControls, EventPrinter
+from tiller.terminal_text import MAX_COMMAND_CHARS
 from tiller.testing.scripted import ScriptedModel, call
 
 OSC_TITLE = "\x1b]0;PWNED\x07"
@@ -90,3 +91,9 @@ def test_a_huge_output_line_prints_cut_with_a_count() -> None:
         )
     )
     assert out.getvalue() == f"│ {'a' * LINE_CHARS} … {5000 - LINE_CHARS:,} more characters\n"
+
+
+def test_approval_of_a_huge_command_says_how_much_is_not_shown() -> None:
+    """A 30,000-character command is shown up to the limit, then the rest is counted."""
+    lines = describe_request({"command": "x" * (MAX_COMMAND_CHARS + 10_000)})
+    assert lines[-1] == "  … 10,000 more characters of this command are not shown"

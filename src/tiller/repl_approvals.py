@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tiller.approvals import Approval, Decision
-from tiller.terminal_text import readable, visible
+from tiller.terminal_text import readable, shown_command, visible
 
 SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
@@ -130,8 +130,11 @@ def describe_request(details: dict[str, Any]) -> list[str]:
         lines = [f"{who} wants to call a tool of the MCP server {server}:"]
     # The command exactly as it will run: a `\r`, an escape or a bidi override shows
     # as an escape instead of hiding what follows it.
-    command = [visible(line, keep="\t") for line in str(details.get("command", "")).split("\n")]
+    shown, more = shown_command(str(details.get("command", "")))
+    command = shown.split("\n")
     lines += [f"  $ {command[0]}", *(f"    {line}" for line in command[1:])]
+    if more:
+        lines.append(f"  … {more:,} more characters of this command are not shown")
     if details.get("description"):
         lines.append(f"  {readable(str(details['description']))}")
     if details.get("reason"):

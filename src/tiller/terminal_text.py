@@ -136,6 +136,18 @@ def has_controls(text: str) -> bool:
     return _ZERO_WIDTH_CONTROL.search(text) is not None
 
 
+MAX_COMMAND_CHARS = 20_000
+"""Characters of a command shown for approval; the rest is counted, never silently dropped."""
+
+
+def shown_command(command: str) -> tuple[str, int]:
+    """(the command as it will run, `visible` with its lines kept, cut; characters left out)."""
+    return (
+        visible(command[:MAX_COMMAND_CHARS], keep="\n\t"),
+        max(0, len(command) - MAX_COMMAND_CHARS),
+    )
+
+
 def cut_line(line: str, limit: int) -> str:
     """`line` cut at `limit` characters with the rest counted, so a cut is never silent."""
     if len(line) <= limit:

@@ -21,9 +21,10 @@ from textual.widgets import Static
 from tui_helpers import make_app, notices, screen_text, settle, started, until
 
 from tiller.config import SessionConfig
+from tiller.terminal_text import MAX_COMMAND_CHARS
 from tiller.testing.clock import ManualClock
 from tiller.testing.scripted import call
-from tiller.tui.command_view import MAX_COMMAND_CHARS, command_view
+from tiller.tui.command_view import command_view
 from tiller.tui.control_filter import ControlFilter
 from tiller.tui.conversation import MAX_DRAWN_CHARS, MAX_DRAWN_LINES, Thinking
 from tiller.tui.diff_render import MAX_LINE_CHARS, highlight, parse_diff
