@@ -189,10 +189,10 @@ def awkward(tmp_path: Path) -> Session:
 
 
 def test_show_names_withheld_files_and_escapes_names(awkward: Session) -> None:
-    """`sessions show` lists the withheld file and prints a non-UTF-8 name with an escape."""
+    """`sessions show` lists the withheld file and prints a non-UTF-8 name as the tools do."""
     result = invoke("sessions", "show", awkward.id)
     assert result.exit_code == 0, result.output
-    assert "  written  caf\\udce9.txt\n" in result.output
+    assert "  written  caf\\xe9.txt\n" in result.output
     assert "  withheld .env (not journaled: the file holds a credential)\n" in result.output
 
 

@@ -10,12 +10,12 @@ are is decided on the parsed command (`tiller.command_safety`).
 
 from __future__ import annotations
 
-import re
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
+
+from tiller import terminal_text
 
 if TYPE_CHECKING:
     from tiller.command_safety import Verdict
@@ -70,11 +70,6 @@ class Approval:
             return cls(Decision.DENY, f"Unrecognised approval answer: {answer!r}")
 
 
-_ASCII_HIDING = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
-_HIDING_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-"""Controls, format characters (bidi overrides, zero-width ones), surrogates, line and
-paragraph separators: what can move, hide or reorder text on a screen."""
-
 VISIBLE_NOTE = (
     "it holds characters that do not show (control or format characters), "
     "written here as \\x.. or \\u.... escapes"
@@ -87,16 +82,7 @@ def visible(text: str) -> str:
     move the cursor, hide or reorder text (`\\r`, an escape sequence, a bidi override,
     a zero-width space) is shown as an escape (`\\x1b`, `\\u202e`). Newlines and tabs stay.
     """
-    if text.isascii() and not _ASCII_HIDING.search(text):
-        return text
-    return "".join(_escaped(char) for char in text)
-
-
-def _escaped(char: str) -> str:
-    if char in "\n\t" or unicodedata.category(char) not in _HIDING_CATEGORIES:
-        return char
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return terminal_text.visible(text, keep="\n\t")
 
 
 def allowed_by_list(command: str, patterns: tuple[str, ...] | list[str]) -> bool:

@@ -626,10 +626,10 @@ class Chat:
 
 
 def _listed(paths: tuple[str, ...]) -> str:
-    """Paths for a notice: a name that is not UTF-8 as `\\xNN` (a terminal cannot print it)."""
-    from tiller.workspace.paths import printable
+    """Paths for a notice, as `terminal_text.visible` shows names (non-UTF-8 bytes as `\\xNN`)."""
+    from tiller.terminal_text import visible
 
-    return ", ".join(printable(path) for path in paths)
+    return ", ".join(visible(path) for path in paths)
 
 
 def _prompts(session: Session) -> list[UserTurn]:

@@ -43,8 +43,16 @@ from tiller.cli_options import (
     resolve_options,
     workspace_location,
 )
-from tiller.cli_sessions import Continue, Resume, open_session, resume_id, sessions_app
+from tiller.cli_sessions import (
+    Continue,
+    Resume,
+    for_stdout,
+    open_session,
+    resume_id,
+    sessions_app,
+)
 from tiller.cli_tools import doctor, skills_app
+from tiller.terminal_text import readable
 
 if TYPE_CHECKING:
     from tiller.events import Event
@@ -315,15 +323,16 @@ def run(
             if diff is not None:
                 diff.write_text(session.workspace.diff(), encoding="utf-8")
                 for note in session.workspace.diff_notes():
-                    typer.echo(f"tiller: {note}", err=True)
+                    typer.echo(f"tiller: {readable(note)}", err=True)
         outcome.update(stop_reason=reply.stop_reason, rounds=reply.rounds)
         if not json_events:
-            typer.echo(reply.text)
+            # color=True: click would strip colour codes from a pipe (the answer is data there).
+            typer.echo(for_stdout(reply.text), color=True)
         if output_last_message is not None:
             output_last_message.write_text(reply.text, encoding="utf-8")
         code = EXIT_OK
         if reply.stop_reason == "error":
-            typer.echo(f"tiller: {reply.error}", err=True)
+            typer.echo(f"tiller: {readable(str(reply.error))}", err=True)
             code = EXIT_ERROR
         elif reply.stop_reason == "turn_limit":
             typer.echo(f"tiller: stopped after {opts.max_turns} rounds (--max-turns)", err=True)
@@ -335,7 +344,7 @@ def run(
             try:
                 written = session.workspace.flush()
             except WorkspaceError as exc:  # a conflict, a path now out of the root, an OS error
-                typer.echo(f"tiller: {exc}", err=True)
+                typer.echo(f"tiller: {readable(str(exc))}", err=True)
                 raise typer.Exit(EXIT_ERROR) from None
             typer.echo(f"tiller: wrote {len(written)} file(s)", err=True)
         raise typer.Exit(code)

@@ -82,8 +82,10 @@ def _progress_columns() -> list[Any]:
 
 def _summary_table(results: list[Any], skipped: int) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     from tiller.batch.report import summarize
+    from tiller.terminal_text import readable, visible
 
     report = summarize(results)
     table = Table(title="tiller batch", show_header=False)
@@ -92,8 +94,10 @@ def _summary_table(results: list[Any], skipped: int) -> Any:
     table.add_row("tasks run", str(report.tasks))
     if skipped:
         table.add_row("skipped (already in --out)", str(skipped))
+    # Statuses and errors come from results files and tasks' repositories: plain text
+    # (a str cell is Rich markup: `[link=...]` in an error would become a hidden link).
     for status, count in report.by_status.items():
-        table.add_row(status, str(count))
+        table.add_row(Text(visible(status)), str(count))
     table.add_row("pass rate", f"{report.pass_rate:.0%}")
     cost = f"${report.cost_usd:.4f}"
     if report.unknown_cost:
@@ -102,7 +106,7 @@ def _summary_table(results: list[Any], skipped: int) -> Any:
     table.add_row("duration p50 / p95", f"{report.p50_s:.1f} s / {report.p95_s:.1f} s")
     table.add_row("files changed", str(report.files_changed))
     for error, count in report.top_errors:
-        table.add_row(f"error x{count}", error)
+        table.add_row(f"error x{count}", Text(readable(error)))
     return table
 
 

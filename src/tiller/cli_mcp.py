@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from tiller.cli_options import Root, resolve_options
+from tiller.terminal_text import readable, visible
 
 if TYPE_CHECKING:
     from tiller.mcp import McpServerConfig
@@ -21,13 +22,13 @@ def list_servers(root: Root = None) -> None:
 
     opts = resolve_options(root=root)
     for note in opts.settings.mcp_notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {readable(note)}", err=True)
     servers = McpServers(opts.settings.config.mcp_servers, root=opts.root)
     try:
         servers.start()
         servers.wait_ready()
         for line in servers.describe():
-            typer.echo(line)
+            typer.echo(readable(line))
     finally:
         servers.close()
 
@@ -49,7 +50,8 @@ def trust_project(root: Root = None) -> None:
         typer.echo("This project defines no MCP servers.")
         return
     for server in project:
-        typer.echo(f"{server.name}: {server.transport}: {server.target}  (from {server.source})")
+        shown = f"{server.name}: {server.transport}: {server.target}  (from {server.source})"
+        typer.echo(visible(shown))
     trust(opts.root, [dataclasses.replace(s, blocked="") for s in project])
     typer.echo(f"Trusted {len(project)} MCP server(s) for {opts.root}; they start next time.")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tiller.events import Event, EventKind
+from tiller.terminal_text import visible
 
 if TYPE_CHECKING:
     from tiller.session import Session
@@ -27,7 +28,8 @@ def progress_line(stream: TextIO) -> Callable[[Event], None]:
             state["round"] += 1
             state["doing"] = "thinking"
         elif kind is EventKind.TOOL_CALL_START:
-            state["doing"] = str(event.data.get("name", "tool"))
+            # The model names the tool: a name is shown as it is, never obeyed, and short.
+            state["doing"] = visible(str(event.data.get("name", "tool"))[:40])
         elif kind is EventKind.ASSISTANT_TEXT_DELTA:
             state["doing"] = "writing"
         elif kind is EventKind.MODEL_CLIENT_LOADING:

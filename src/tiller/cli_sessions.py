@@ -41,6 +41,15 @@ def _one_line(text: str, width: int) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def for_stdout(text: str) -> str:
+    """`text` for standard output: as it is for a pipe, readable for a terminal."""
+    import sys
+
+    from tiller.terminal_text import for_stream
+
+    return for_stream(text, sys.stdout)
+
+
 def _load(session_id: str) -> JournalData:
     from tiller.journal import JournalError, load_journal
 
@@ -58,7 +67,8 @@ def list_sessions(
 ) -> None:
     """List saved sessions, most recent first: id, date, model, root, first prompt, turns."""
     from tiller.journal import list_journals
-    from tiller.json_lines import dumps_line, printable
+    from tiller.json_lines import dumps_line
+    from tiller.terminal_text import visible
 
     summaries = list_journals(root)
     if json_out:
@@ -82,10 +92,12 @@ def list_sessions(
     typer.echo(f"{'ID':<12}  {'UPDATED':<16}  {'TURNS':>5}  {'MODEL':<28}  ROOT / FIRST PROMPT")
     for s in summaries:
         typer.echo(
-            f"{s.id:<12}  {_when(s.updated):<16}  {s.turns:>5}  {_one_line(s.model, 28):<28}  "
-            f"{printable(s.root or '(in memory)')}"
+            f"{s.id:<12}  {_when(s.updated):<16}  {s.turns:>5}  "
+            f"{visible(_one_line(s.model, 28)):<28}  {visible(s.root or '(in memory)')}"
         )
-        typer.echo(f"{'':<12}  {printable(_one_line(s.first_prompt, 100)) or '(no prompt yet)'}")
+        # A title is one line read as it is: escapes, `\r` and bidi overrides shown.
+        title = visible(_one_line(s.first_prompt, 100))
+        typer.echo(f"{'':<12}  {title or '(no prompt yet)'}")
 
 
 def render_text(data: JournalData) -> str:
@@ -107,7 +119,7 @@ def render_text(data: JournalData) -> str:
             lines += [f"  [tool] {c.name} {c.arguments}" for c in turn.tool_calls]
         else:
             for r in turn.results:
-                first = r.output.splitlines()[0] if r.output else ""
+                first = r.output[:4000].split("\n")[0]
                 status = "error" if r.is_error else "ok"
                 lines.append(f"  [{status}] {r.name}: {_one_line(first, 100)}")
             lines.append("")
@@ -179,10 +191,12 @@ def to_json(data: JournalData) -> dict[str, Any]:
 
 @sessions_app.command("show")
 def show(session_id: Annotated[str, typer.Argument(help="Session id (or a prefix).")]) -> None:
-    """Print a saved conversation."""
-    from tiller.json_lines import printable
+    """Print a saved conversation (`export` gives it unchanged)."""
+    from tiller.terminal_text import readable
 
-    typer.echo(printable(render_text(_load(session_id))), nl=False)
+    # For reading: what the journal holds from outside (model text, output, names)
+    # must not drive the terminal; escape sequences are dropped, controls shown.
+    typer.echo(readable(render_text(_load(session_id))), nl=False)
 
 
 @sessions_app.command("export")
@@ -205,7 +219,7 @@ def export(
     else:
         text = dumps(to_json(data), indent=2) + "\n"
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(for_stdout(text), nl=False, color=True)
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"tiller: wrote {output}", err=True)

@@ -25,6 +25,7 @@ from tiller.cli_options import (
     resolve_options,
 )
 from tiller.skills import SKILL_FILE, Skill, SkillDiagnostic, default_skill_dirs, discover_skills
+from tiller.terminal_text import readable, visible
 from tiller.tls import verify_setting
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def _skill_dirs(root: Path | None, skills_dir: list[Path] | None) -> list[Path]:
 
 def _print_diagnostics(diagnostics: list[SkillDiagnostic]) -> None:
     for d in diagnostics:
-        typer.echo(f"{d.severity}: {d.path}: {d.message}", err=d.severity == "error")
+        message = f"{d.severity}: {visible(str(d.path))}: {readable(d.message)}"
+        typer.echo(message, err=d.severity == "error")
 
 
 def _summary(skills: list[Skill], diagnostics: list[SkillDiagnostic]) -> str:
@@ -57,9 +59,10 @@ def list_skills(root: Root = None, skills_dir: SkillsDir = None) -> None:
     """List the skills the agent would see: name, source, description and path."""
     skills, diagnostics = discover_skills(_skill_dirs(root, skills_dir))
     for skill in skills:
-        description = " ".join(skill.description.split())
-        typer.echo(f"{skill.name}  [{skill.source}]  {description}")
-        typer.echo(f"    {skill.path}")
+        # A skill comes from the repository: its name and text are shown, never obeyed.
+        description = " ".join(readable(skill.description).split())
+        typer.echo(f"{visible(skill.name)}  [{skill.source}]  {description}")
+        typer.echo(f"    {visible(str(skill.path))}")
     _print_diagnostics(diagnostics)
     typer.echo(_summary(skills, diagnostics))
 
@@ -105,7 +108,7 @@ def validate_skills(
     else:
         skills, diagnostics = discover_skills(_skill_dirs(root, skills_dir))
     for skill in skills:
-        typer.echo(f"ok: {skill.name} ({skill.path})")
+        typer.echo(f"ok: {visible(skill.name)} ({visible(str(skill.path))})")
     _print_diagnostics(diagnostics)
     typer.echo(_summary(skills, diagnostics))
     if any(d.severity == "error" for d in diagnostics):
@@ -185,7 +188,8 @@ def doctor(
 
     typer.echo("")
     source = settings.sources.get("model", "default")
-    typer.echo(f"Model     {settings.model}  (from {source})")
+    # A project's config (a cloned repository's) may set these: shown, never obeyed.
+    typer.echo(f"Model     {visible(settings.model)}  (from {source})")
     if check_model:
         typer.echo(f"          {_model_check(settings.model)}")
     needed = provider_key_env(settings.model)
@@ -193,11 +197,12 @@ def doctor(
         state = "set" if os.environ.get(needed) else "NOT set"
         typer.echo(f"          needs {needed}: {state}")
     if settings.api_base:
-        typer.echo(f"API base  {settings.api_base}")
+        typer.echo(f"API base  {visible(settings.api_base)}")
     if settings.ssl_verify is not None:
         verify = verify_setting(settings.ssl_verify)
         shown = {True: "system CAs", False: "OFF (any certificate)"}.get(verify, f"CA {verify}")
-        typer.echo(f"TLS       {shown}  (ssl_verify, from {settings.sources['ssl_verify']})")
+        source = settings.sources["ssl_verify"]
+        typer.echo(f"TLS       {visible(shown)}  (ssl_verify, from {source})")
     chosen = settings.transport or "auto"
     used = resolve_transport(chosen, settings.model, settings.api_base)
     how = "lean OpenAI-compatible client" if used == "openai" else "every provider"
@@ -210,9 +215,9 @@ def doctor(
     typer.echo(typer.style(shell_line, fg="red") if alarming else shell_line)
     from tiller.cli_mcp import mcp_summary
 
-    typer.echo(f"MCP       {mcp_summary(settings.config.mcp_servers)}")
+    typer.echo(f"MCP       {readable(mcp_summary(settings.config.mcp_servers))}")
     for note in settings.mcp_notes:
-        typer.echo(f"          note: {note}")
+        typer.echo(f"          note: {readable(note)}")
 
     typer.echo("")
     for label, path in (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tiller.commands import complete
+from tiller.terminal_text import visible
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -25,7 +26,7 @@ class Candidate:
 
     Attributes:
         text: what replaces the typed word (from `Completions.start` to the cursor).
-        display: how a menu shows it.
+        display: how a menu shows it (a name as `terminal_text.visible` shows it).
         meta: a second, dimmer column (a command's help, a change's kind).
         command: whether it is a slash command (the TUI runs the highlighted one on Enter).
     """
@@ -83,7 +84,7 @@ def _paths(workspace: Workspace, typed: str) -> list[Candidate]:
     # workspace reads back): a raw surrogate could not be shown, kept in the history, or sent.
     shown = (printable(entry) for entry in entries)
     return [
-        Candidate(f"{directory}/{entry}" if directory else entry, entry)
+        Candidate(f"{directory}/{entry}" if directory else entry, visible(entry))
         for entry in shown
         if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith("."))
     ]
@@ -93,4 +94,4 @@ def _changed(workspace: Workspace, typed: str) -> list[Candidate]:
     from tiller.workspace.paths import printable
 
     shown = ((printable(path), kind) for path, kind in workspace.changes())
-    return [Candidate(path, path, kind) for path, kind in shown if path.startswith(typed)]
+    return [Candidate(path, visible(path), kind) for path, kind in shown if path.startswith(typed)]

@@ -6,7 +6,9 @@ a non-UTF-8 file name into `\\udce9`; a model can emit one in tool arguments).
 line as UTF-8 then fails, so a journal record or a `--json` event would be lost.
 Here every lone surrogate is written as its JSON escape (`\\udce9`), which
 `json.loads` reads back as the same string; so are the characters other than
-`\\n` that some readers take for a line break.
+`\\n` that some readers take for a line break, and the C1 controls and bidi
+overrides a terminal acts on (`tiller run --json` may be read on one; `json`
+already escapes the C0 controls, ESC included).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any, Protocol, TextIO
 
 # Lone surrogates cannot be encoded; NEL and the Unicode line and paragraph
 # separators are line breaks to `str.splitlines` (and to JavaScript), so a
-# reader splitting the file that way would tear a record in two.
-_UNSAFE = re.compile("[\ud800-\udfff\x85\u2028\u2029]")
+# reader splitting the file that way would tear a record in two; C1 controls
+# (CSI is 0x9b) and bidi overrides would act on a terminal showing the line.
+_UNSAFE = re.compile("[\ud800-\udfff\x80-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNENCODABLE = re.compile("[\ud800-\udfff\x85\u2028\u2029]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -29,7 +33,7 @@ def _escape(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """`text` with lone surrogates shown as `\\udce9`, so any terminal or file takes it."""
-    return _UNSAFE.sub(_escape, text)
+    return _UNENCODABLE.sub(_escape, text)
 
 
 def dumps(data: Any, *, indent: int | None = None) -> str:

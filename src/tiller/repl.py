@@ -59,6 +59,7 @@ from tiller.repl_approvals import (
 )
 from tiller.repl_completion import ReplCompleter, file_history
 from tiller.repl_output import (
+    DropControls,
     EventPrinter,
     clip,
     flush_listing,
@@ -70,6 +71,7 @@ from tiller.repl_output import (
     toolbar_text,
     welcome_text,
 )
+from tiller.terminal_text import code_line, readable
 
 if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyPressEvent
@@ -77,6 +79,8 @@ if TYPE_CHECKING:
     from tiller.session import Reply, Session
 
 PREVIEW_LINES = 8
+PREVIEW_CHARS = 20_000
+"""The end of the streamed text the preview reads its last lines from."""
 
 
 STYLES = {"info": "", "warning": "yellow", "error": "red"}
@@ -119,6 +123,7 @@ class Repl:
         self.chat = Chat(make_session or sibling_factory(session), journal=journaled, cwd=cwd)
         self.chat.adopt(session, journaled=journaled and bool(session.history))
         self.console = console or Console(highlight=False)
+        self.console.push_render_hook(DropControls())
         self._input = input
         self._output = output
         if history is None:
@@ -373,7 +378,8 @@ class Repl:
         preview = self._preview
         if preview:
             width = self._width()
-            lines = preview.splitlines()[-PREVIEW_LINES:]
+            # The tail is enough for the last lines (a long message costs nothing per key).
+            lines = readable(preview[-PREVIEW_CHARS:]).split("\n")[-PREVIEW_LINES:]
             shown = [clip(line, width) for line in lines]
             parts.append(("fg:ansibrightblack", "\n".join(shown) + "\n"))
         if self.approvals:
@@ -414,7 +420,7 @@ class Repl:
     # -- output ---------------------------------------------------------------------
 
     def _say(self, text: str, style: str = "") -> None:
-        self.console.print(Text(text, style=style))
+        self.console.print(Text(readable(text), style=style))
 
     def _tell(self, notice: Notice) -> None:
         self._say(notice.text, STYLES[notice.level])
@@ -587,7 +593,9 @@ class Repl:
         if not diff:
             self._say("No changes" + (f" under {argument}." if argument else "."))
             return
-        self.console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        # Each line as it is in the file: escapes and bidi overrides shown, not obeyed.
+        shown = "\n".join(code_line(line) for line in diff.split("\n"))
+        self.console.print(Syntax(shown, "diff", theme="ansi_dark", background_color="default"))
 
     async def command_undo(self, argument: str) -> None:
         self._tell(self.chat.undo().notice)

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from tiller.approvals import VISIBLE_NOTE, Approval, Decision, visible
+from tiller.approvals import VISIBLE_NOTE, Approval, Decision
+from tiller.terminal_text import readable, shown_command, visible
 
 SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
@@ -150,24 +151,28 @@ class PendingApprovals:
 
 
 def describe_request(details: dict[str, Any]) -> list[str]:
-    """The lines that show a request: who asks, the command, what it is for.
-
-    Every part is `visible`: an escape sequence in the command (or in the model's
-    description) could otherwise rewrite what the person reads before answering.
-    """
-    shown = {key: visible(str(value)) for key, value in details.items() if key != "future"}
-    who = f"subagent {shown['agent_id']}" if details.get("agent_id") else "the agent"
-    lines = [f"{who} wants to run, in the sandbox ({shown.get('cwd') or '.'}):"]
+    """The lines that show a request: who asks, the command, what it is for."""
+    who = (
+        f"subagent {visible(str(details['agent_id']))}" if details.get("agent_id") else "the agent"
+    )
+    lines = [f"{who} wants to run, in the sandbox ({visible(str(details.get('cwd') or '.'))}):"]
     if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
-        lines = [f"{who} wants to call a tool of the MCP server {shown['server']}:"]
+        server = visible(str(details["server"]))
+        lines = [f"{who} wants to call a tool of the MCP server {server}:"]
+    # The command exactly as it will run: a `\r`, an escape or a bidi override shows
+    # as an escape instead of hiding what follows it.
     command = str(details.get("command", ""))
-    lines.append(f"  $ {shown.get('command', '')}")
-    if visible(command) != command:
+    shown, more = shown_command(command)
+    shown_lines = shown.split("\n")
+    lines += [f"  $ {shown_lines[0]}", *(f"    {line}" for line in shown_lines[1:])]
+    if more:
+        lines.append(f"  … {more:,} more characters of this command are not shown")
+    if shown != command[: len(command) - more]:
         lines.append(f"  note: {VISIBLE_NOTE}")
     if details.get("description"):
-        lines.append(f"  {shown['description']}")
+        lines.append(f"  {readable(str(details['description']))}")
     if details.get("reason"):
-        lines.append(f"  why it asks: {shown['reason']}")
+        lines.append(f"  why it asks: {readable(str(details['reason']))}")
     return lines
 
 

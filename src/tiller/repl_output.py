@@ -8,9 +8,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.patch_stdout import StdoutProxy
-from rich.console import Console
+from rich.console import (
+    Console,
+    ConsoleOptions,
+    ConsoleRenderable,
+    RenderableType,
+    RenderHook,
+    RenderResult,
+)
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +26,7 @@ from tiller.commands import COMMANDS
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import OutputTail
+from tiller.terminal_text import cut_line, has_controls, readable, visible, without_controls
 
 if TYPE_CHECKING:
     from tiller.chat import SavedSession
@@ -25,6 +34,9 @@ if TYPE_CHECKING:
     from tiller.workspace import Workspace
 
 CHANGE_MARK = {"added": "A", "modified": "M", "deleted": "D"}
+
+LINE_CHARS = 2_000
+"""Characters of one line of command output printed; the rest is counted."""
 
 ARGUMENT_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
@@ -53,7 +65,7 @@ def summarize_call(name: str, arguments: str) -> str:
         for key in ARGUMENT_KEYS:
             value = args.get(key)
             if isinstance(value, str) and value:
-                return f"{name} {one_line(value, 70)}"
+                return f"{name} {visible(one_line(value, 70))}"
     return name
 
 
@@ -78,10 +90,10 @@ def help_table() -> Table:
 def flush_listing(workspace: Workspace, conflicts: set[str]) -> str:
     """What a flush would write (markup), conflicts marked."""
     changes = workspace.changes()
-    lines = [f"{len(changes)} change(s) to write under {escape(str(workspace.root))}:"]
+    lines = [f"{len(changes)} change(s) to write under {escape(visible(str(workspace.root)))}:"]
     for path, kind in changes:
         note = "  [red](changed on disk since read)[/red]" if path in conflicts else ""
-        lines.append(f"  {CHANGE_MARK.get(kind, '?')} {escape(path)}{note}")
+        lines.append(f"  {CHANGE_MARK.get(kind, '?')} {escape(visible(path))}{note}")
     return "\n".join(lines)
 
 
@@ -89,8 +101,10 @@ def skills_listing(skills: tuple[list[tuple[str, str]], list[str]]) -> str:
     """The controller's skills (and the skipped ones) as markup lines."""
     loadable, skipped = skills
     lines = [f"[b]{len(loadable)} skill(s)[/b] the agent can load:"]
-    lines += [f"  [b]{escape(name)}[/b] — {escape(what)}" for name, what in loadable]
-    lines += [f"  [yellow]skipped[/yellow] {escape(why)}" for why in skipped]
+    lines += [
+        f"  [b]{escape(visible(name))}[/b] — {escape(readable(what))}" for name, what in loadable
+    ]
+    lines += [f"  [yellow]skipped[/yellow] {escape(readable(why))}" for why in skipped]
     return "\n".join(lines)
 
 
@@ -100,10 +114,36 @@ def sessions_listing(saved: list[SavedSession], current: str) -> Text:
     for entry in saved:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
         mark = "*" if entry.id == current else " "
-        first = one_line(entry.first_prompt, 60) or "(empty)"
+        first = visible(one_line(entry.first_prompt, 60)) or "(empty)"
         counts = f"{entry.prompts} prompt(s), {entry.unflushed} unflushed"
         lines.append(f" {mark} {entry.id}  {when}  {counts}  {first}")
     return Text("\n".join(lines))
+
+
+class ControlsDropped:
+    """A renderable drawn without the terminal controls its text holds.
+
+    The REPL's last line of defence (the TUI's is its `ControlFilter`): whatever
+    a printout missed, no escape sequence, C1 control or bidi override reaches
+    the terminal. Rich's own codes (colours, links) are not in segment text.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.renderable, options):
+            if segment.control or not has_controls(segment.text):
+                yield segment
+            else:
+                yield Segment(without_controls(segment.text), segment.style)
+
+
+class DropControls(RenderHook):
+    """Wraps everything a console prints in `ControlsDropped`."""
+
+    def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+        return [ControlsDropped(renderable) for renderable in renderables]
 
 
 class EventPrinter:
@@ -118,7 +158,7 @@ class EventPrinter:
     def flush_thinking(self) -> None:
         """Reasoning is shown whole once the round moves on: dimmed, apart from the answer."""
         if self._thinking:
-            self.console.print(Text(self._thinking.strip(), style="dim italic"))
+            self.console.print(Text(readable(self._thinking.strip()), style="dim italic"))
             self._thinking = ""
 
     def show(self, event: Event) -> None:
@@ -128,7 +168,7 @@ class EventPrinter:
             return
         self.flush_thinking()
         if kind is EventKind.ASSISTANT_TEXT_END:
-            text = str(data.get("text", "")).strip()
+            text = readable(str(data.get("text", ""))).strip()
             if text:
                 self.console.print(Markdown(text))
         elif kind is EventKind.TOOL_CALL_START:
@@ -137,7 +177,7 @@ class EventPrinter:
             )
         elif kind is EventKind.TOOL_CALL_OUTPUT_DELTA:
             for line in self._tails.feed(str(data.get("call_id")), str(data.get("delta", ""))):
-                self.console.print(f"[dim]│ {escape(line)}[/dim]")
+                self.console.print(f"[dim]│ {escape(readable(cut_line(line, LINE_CHARS)))}[/dim]")
         elif kind is EventKind.TOOL_CALL_END:
             self._call_ended(data)
         elif kind is EventKind.STEERING_INJECTED:
@@ -148,24 +188,24 @@ class EventPrinter:
         elif kind is EventKind.MODEL_CLIENT_LOADING:
             self.console.print(Text(str(data.get("message", "")), style="dim"))
         elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
-            self.console.print(Text(f"⚠ {data.get('message', '')}", style="yellow"))
+            self.console.print(Text(f"⚠ {readable(str(data.get('message', '')))}", style="yellow"))
         elif kind is EventKind.CONTEXT_COMPACTED:
             before = human_tokens(int(data.get("tokens_before", 0)))
             after = human_tokens(int(data.get("tokens_after", 0)))
             self.console.print(f"[dim]── context compacted: {before} → {after} tokens ──[/dim]")
-            self.console.print(Markdown(str(data.get("summary", ""))), style="dim")
+            self.console.print(Markdown(readable(str(data.get("summary", "")))), style="dim")
 
     def _call_ended(self, data: dict[str, object]) -> None:
         tail, hidden = self._tails.finish(str(data.get("call_id")))
         for line in tail:
-            self.console.print(f"[dim]│ {escape(line)}[/dim]")
+            self.console.print(f"[dim]│ {escape(readable(cut_line(line, LINE_CHARS)))}[/dim]")
         if hidden:
             self.console.print(f"[dim]│ … {hidden} more line(s)[/dim]")
         label = self._calls.pop(str(data.get("call_id")), str(data.get("name", "")))
         if data.get("is_error"):
-            first = str(data.get("output", "")).strip().splitlines() or [""]
+            first = readable(str(data.get("output", ""))[:2000]).strip().split("\n")[0]
             self.console.print(
-                f"[red]✗[/red] {escape(label)} [dim]— {escape(one_line(first[0], 90))}[/dim]"
+                f"[red]✗[/red] {escape(label)} [dim]— {escape(one_line(first, 90))}[/dim]"
             )
         else:
             self.console.print(f"[green]✓[/green] {escape(label)}")
@@ -185,9 +225,9 @@ class EventPrinter:
             )
         )
         if prompts:
-            self.console.print(f"[dim]› {escape(one_line(prompts[-1].text, 90))}[/dim]")
+            self.console.print(f"[dim]› {escape(readable(one_line(prompts[-1].text, 90)))}[/dim]")
         if answers:
-            self.console.print(Markdown(answers[-1].text))
+            self.console.print(Markdown(readable(answers[-1].text)))
 
 
 def toolbar_text(session: Session, state: str, running: bool) -> str:
@@ -205,7 +245,7 @@ def toolbar_text(session: Session, state: str, running: bool) -> str:
 def welcome_text(session: Session) -> str:
     """The first lines: model, workspace, and how edits and keys work (markup)."""
     root = session.workspace.root
-    where = f" · workspace [b]{escape(str(root))}[/b]" if root is not None else ""
+    where = f" · workspace [b]{escape(visible(str(root)))}[/b]" if root is not None else ""
     return (
         f"[b]Tiller[/b] · {escape(session.model)}{where}\n"
         "[dim]Edits stay in memory until /flush (or /export). Enter sends, "

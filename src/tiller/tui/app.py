@@ -11,16 +11,20 @@ import gc
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App
+from textual.filter import LineFilter
 from textual.screen import Screen
 
+from tiller.terminal_text import visible
 from tiller.tui.commands import SlashCommandsProvider
+from tiller.tui.control_filter import ControlFilter
+from tiller.tui.markup import escape
 from tiller.tui.screens.main import MainScreen
 
 if TYPE_CHECKING:
@@ -108,12 +112,17 @@ class TillerApp(App[None]):
         if options.theme and options.theme in self.available_themes:
             self.theme = options.theme
         self._theme_at_start = self.theme
+        self._control_filter = ControlFilter()
         self._early_keys: list[events.Key] | None = []
         if options.typed_ahead:
             from tiller.tui.typeahead import keys_of
 
             self._early_keys = keys_of(options.typed_ahead)
         """Keys typed before the prompt was there to take them (None once it is)."""
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then the one that keeps terminal controls off the screen."""
+        return [*super().get_line_filters(), self._control_filter]
 
     def on_mount(self) -> None:
         if self.options.hangup_closes:
@@ -141,7 +150,7 @@ class TillerApp(App[None]):
         try:
             remember_theme(theme, file)
         except ConfigError as exc:
-            self.notify(f"Theme not remembered: {exc}", severity="warning")
+            self.notify(f"Theme not remembered: {exc}", severity="warning", markup=False)
             return
         self._theme_at_start = theme
 
@@ -248,7 +257,7 @@ class TillerApp(App[None]):
     def welcome(self, session: Session) -> str:
         where = short_path(self.options.root) + (f" (cwd {session.cwd})" if session.cwd else "")
         return (
-            f"[b]Tiller[/b] · {session.model} · workspace [b]{where}[/b]\n"
+            f"[b]Tiller[/b] · {escape(session.model)} · workspace [b]{escape(visible(where))}[/b]\n"
             "Edits stay in memory until you flush them (Ctrl+S) or export a patch (Ctrl+X). "
             "F1 lists every key; / starts a command."
         )

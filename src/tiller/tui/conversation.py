@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -19,7 +18,9 @@ from textual.widgets.markdown import MarkdownStream
 
 from tiller.events import EDIT_TOOLS
 from tiller.formatting import human_tokens
+from tiller.terminal_text import readable, unfinished_end
 from tiller.tui.edit_call import EditCallBlock
+from tiller.tui.markup import escape
 from tiller.tui.shell_call import ShellCallBlock
 from tiller.tui.subagent_rows import SubagentBlock
 from tiller.tui.tool_call import ToolCallBlock
@@ -32,6 +33,10 @@ TYPING_PAUSE = 0.25
 MAX_HOLD = 1.0
 """...but never longer than this since the last update."""
 Level = Literal["info", "warning", "error"]
+MAX_DRAWN_CHARS = 100_000
+MAX_DRAWN_LINES = 2_000
+"""Of one answer, at most this much is drawn: Markdown lays a code block out at about a
+millisecond a line, on the UI thread (150,000 lines took 100 s, keys unanswered)."""
 
 _USER_LABELS = {
     "user": "[b]You[/b]",
@@ -55,7 +60,7 @@ class UserMessage(Static):
     """
 
     def __init__(self, text: str, kind: UserKind) -> None:
-        super().__init__(f"{_USER_LABELS[kind]}\n{escape(text)}", classes=f"-{kind}")
+        super().__init__(f"{_USER_LABELS[kind]}\n{escape(readable(text))}", classes=f"-{kind}")
         self.text = text
         self.kind = kind
 
@@ -78,7 +83,8 @@ class Notice(Static):
     """
 
     def __init__(self, text: str, level: Level = "info", *, markup: bool = True) -> None:
-        super().__init__(text, classes=f"-{level}", markup=markup)
+        # Plain text is the outside's (errors, warnings): shown readable, never acted on.
+        super().__init__(text if markup else readable(text), classes=f"-{level}", markup=markup)
 
 
 class CompactionMarker(Collapsible):
@@ -100,7 +106,7 @@ class CompactionMarker(Collapsible):
         self.summary = summary
         shrink = f": {human_tokens(tokens[0])} → {human_tokens(tokens[1])} tokens" if tokens else ""
         super().__init__(
-            Markdown(summary),
+            Markdown(readable(summary)),
             title=f"context compacted{shrink}",
             collapsed=True,
         )
@@ -125,6 +131,38 @@ class TurnLimitNotice(Horizontal):
             "Press Continue, or type /continue, to let the agent go on."
         )
         yield Button("Continue", variant="warning", compact=True, classes="continue")
+
+
+class DrawBudget:
+    """How much of one answer is still drawn; past `MAX_DRAWN_*` the rest is only counted."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+        self.lines = 0
+        self.hidden = 0
+
+    def take(self, text: str) -> str:
+        """The part of `text` to draw (the rest adds to `hidden`)."""
+        if self.hidden:
+            self.hidden += len(text)
+            return ""
+        cut = min(len(text), MAX_DRAWN_CHARS - self.chars)
+        room = MAX_DRAWN_LINES - self.lines
+        if text.count("\n", 0, cut) > room:
+            cut = -1
+            for _ in range(room + 1):
+                cut = text.index("\n", cut + 1)
+        self.chars += cut
+        self.lines += text.count("\n", 0, cut)
+        self.hidden = len(text) - cut
+        return text[:cut]
+
+    def note(self) -> str:
+        """What to say under a cut answer."""
+        return (
+            f"… {self.hidden:,} more characters of this answer are not drawn here; "
+            "the session keeps it whole (`tiller sessions show` prints it)."
+        )
 
 
 class Conversation(VerticalScroll):
@@ -153,6 +191,7 @@ class Conversation(VerticalScroll):
         self._last_key = 0.0
         self._watching_prompt = False
         self._thinking: Thinking | None = None
+        self._budget = DrawBudget()
 
     def on_mount(self) -> None:
         self.anchor()
@@ -183,7 +222,10 @@ class Conversation(VerticalScroll):
                 self.add_user(turn.text, turn.kind)
             elif isinstance(turn, AssistantTurn):
                 if turn.text:
-                    self.mount(AssistantMessage(turn.text))
+                    budget = DrawBudget()
+                    self.mount(AssistantMessage(readable(budget.take(turn.text))))
+                    if budget.hidden:
+                        self.add_notice(budget.note(), markup=False)
                 for call in turn.tool_calls:
                     self.tool_started(call.id, call.name, call.arguments)
             else:
@@ -215,6 +257,7 @@ class Conversation(VerticalScroll):
         self.mount(self._assistant)
         self._stream = Markdown.get_stream(self._assistant)
         self._flushed_at = None
+        self._budget = DrawBudget()
         self._watch_typing()
 
     def _watch_typing(self) -> None:
@@ -239,6 +282,9 @@ class Conversation(VerticalScroll):
         """
         if self._stream is None:
             self.begin_assistant()
+        delta = self._budget.take(delta)
+        if not delta:
+            return
         self._pending.append(delta)
         if self._flush_timer is None:
             # A zero-delay timer never fires; 10 ms is "at once".
@@ -254,9 +300,12 @@ class Conversation(VerticalScroll):
             self._flush_timer = self.set_timer(self.typing_pause, self._flush_pending)
             return
         text, self._pending = "".join(self._pending), []
+        if not force:  # an escape sequence or `\r\n` cut by the stream waits for its end
+            cut = unfinished_end(text)
+            text, self._pending = text[:cut], [text[cut:]] if cut < len(text) else []
         if text and self._stream is not None:
             self._flushed_at = now
-            await self._stream.write(text)
+            await self._stream.write(readable(text))
 
     async def end_assistant(self) -> None:
         if self._flush_timer is not None:
@@ -266,6 +315,9 @@ class Conversation(VerticalScroll):
         stream, self._stream, self._assistant = self._stream, None, None
         if stream is not None:
             await stream.stop()
+        if self._budget.hidden:
+            self.add_notice(self._budget.note(), markup=False)
+            self._budget = DrawBudget()
 
     # -- tool calls -------------------------------------------------------------
 
@@ -364,5 +416,10 @@ class Thinking(Static):
         self._text = ""
 
     def add(self, delta: str) -> None:
-        self._text += delta
-        self.update(self._text)
+        self._text += readable(delta)
+        # Each delta re-lays the whole block out: draw only the newest part of a long one.
+        earlier = len(self._text) - MAX_DRAWN_CHARS
+        if earlier > 0:
+            self.update(f"… {earlier:,} earlier characters not drawn\n{self._text[earlier:]}")
+        else:
+            self.update(self._text)

@@ -19,6 +19,8 @@ from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Span, Text
 
+from tiller.terminal_text import code_line, cut_line, visible
+
 if TYPE_CHECKING:
     from textual.theme import Theme
 
@@ -148,10 +150,11 @@ def parse_diff(text: str) -> list[FileDiff]:
     files: list[FileDiff] = []
     hunk: Hunk | None = None
     old = new = 0
-    for raw in text.splitlines():
+    # Only "\n" ends a diff line: `splitlines` would also split at a form feed, a
+    # lone "\r" or U+2028 inside a line, and the rest of that line would vanish.
+    for raw in text.split("\n"):
         if raw.startswith("diff --git "):
-            path = raw.split(" b/", 1)[-1] if " b/" in raw else raw[11:]
-            files.append(FileDiff(path))
+            files.append(FileDiff(_git_header_path(raw[len("diff --git ") :])))
             hunk = None
         elif not files or (hunk is None and _file_header(files[-1], raw)):
             continue
@@ -178,14 +181,63 @@ def _file_header(diff: FileDiff, raw: str) -> bool:
     elif raw.startswith("deleted file mode"):
         diff.kind = "deleted"
     elif raw.startswith("rename from "):
-        diff.kind, diff.old_path = "renamed", raw[len("rename from ") :]
+        diff.kind, diff.old_path = "renamed", unquote(raw[len("rename from ") :])
     elif raw.startswith("rename to "):
-        diff.path = raw[len("rename to ") :]
+        diff.path = unquote(raw[len("rename to ") :])
+    elif raw.startswith("+++ b/") or raw.startswith('+++ "b/'):
+        diff.path = unquote(raw[len("+++ ") :].removesuffix("\t"))[2:]
     elif (match := _SIMILARITY.match(raw)) is not None:
         diff.similarity = int(match.group(1))
     else:
         return False
     return True
+
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def unquote(name: str) -> str:
+    """A path as git writes it (C-quoted with octal bytes when special) back to the name."""
+    match = _QUOTED.fullmatch(name)
+    if match is None:
+        return name
+    out = bytearray()
+    body, index = match.group(1), 0
+    while index < len(body):
+        char = body[index]
+        if char != "\\":
+            out += char.encode("utf-8", "surrogateescape")
+            index += 1
+        elif body[index + 1 : index + 4].isdigit() and len(body[index + 1 : index + 4]) == 3:
+            out.append(int(body[index + 1 : index + 4], 8) & 0xFF)
+            index += 4
+        else:
+            out.append(_C_ESCAPES.get(body[index + 1 : index + 2], 92))
+            index += 2
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _git_header_path(rest: str) -> str:
+    """The new path of a `diff --git a/X b/Y` line (quoted names, spaces in names)."""
+    quoted = _QUOTED.match(rest)
+    if quoted is not None:  # "a/X" then b/Y or "b/Y"
+        return unquote(rest[quoted.end() + 1 :])[2:]
+    half = (len(rest) - 1) // 2  # unquoted a/X b/X: the same name twice
+    if rest[half : half + 3] == " b/" and rest[2:half] == rest[half + 3 :]:
+        return rest[half + 3 :]
+    return rest.split(" b/", 1)[-1] if " b/" in rest else rest
+
+
+MAX_LINE_CHARS = 2_000
+"""Characters of one diff line drawn; the rest is counted (a minified file is one line)."""
+MAX_HIGHLIGHT_CHARS = 200_000
+"""Above this much text a file's diff is drawn without syntax colours (lexing takes seconds)."""
+
+
+def shown_line(text: str) -> str:
+    """A line of a file as drawn: `code_line`, cut at `MAX_LINE_CHARS` with the rest counted."""
+    return code_line(cut_line(text, MAX_LINE_CHARS))
 
 
 MAX_DRAWN_LINES = 1500
@@ -221,12 +273,12 @@ def file_title(diff: FileDiff, palette: Palette = DARK) -> Text:
     title = Text()
     if diff.old_path is not None:
         title.append("R ", style=f"bold {palette.changed}")
-        title.append(diff.old_path, style="bold")
+        title.append(visible(diff.old_path), style="bold")
         title.append(" → ", style="dim")
-        title.append(diff.path, style="bold")
+        title.append(visible(diff.path), style="bold")
         title.append(f"  {diff.similarity or 0}% similar", style="dim")
     else:
-        title.append(diff.path, style="bold")
+        title.append(visible(diff.path), style="bold")
     title.append("  ")
     title.append(f"+{added}", style=palette.added)
     title.append(" ")
@@ -238,6 +290,8 @@ def _highlighted(path: str, texts: list[str], palette: Palette = DARK) -> list[T
     """Each text highlighted for `path`'s language (one lexer pass over them all)."""
     if not texts:
         return []
+    if sum(map(len, texts)) > MAX_HIGHLIGHT_CHARS:
+        return [Text(text, no_wrap=True) for text in texts]
     lexer = Syntax.guess_lexer(path, "\n".join(texts))
     syntax = Syntax("", lexer, theme=palette.syntax, background_color="default")
     lines = syntax.highlight("\n".join(texts)).split("\n", allow_blank=True)
@@ -263,7 +317,7 @@ def _foreground(style: str | Style) -> Style:
 def highlight(diff: FileDiff, palette: Palette = DARK) -> dict[int, Text]:
     """Every line of `diff` highlighted, keyed by `id(line)` (one lexer pass per file)."""
     lines = [line for hunk in diff.hunks for line in hunk.lines]
-    texts = _highlighted(diff.path, [line.text for line in lines], palette)
+    texts = _highlighted(diff.path, [shown_line(line.text) for line in lines], palette)
     return dict(zip(map(id, lines), texts, strict=True))
 
 

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tiller.terminal_text import visible
 from tiller.tui.diff_render import (
     Palette,
     clip,
@@ -21,7 +22,9 @@ from tiller.tui.diff_render import (
     parse_diff,
     render_split,
     render_unified,
+    shown_line,
 )
+from tiller.tui.markup import escape
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -84,7 +87,7 @@ class DiffView(VerticalScroll):
         if self.workspace is None:
             return
         self._body.update(self._renderable())
-        self.border_title = "all changes" if self.showing_all else (self.path or "")
+        self.border_title = "all changes" if self.showing_all else escape(visible(self.path or ""))
 
     def _renderable(self) -> RenderableType:
         assert self.workspace is not None
@@ -142,9 +145,9 @@ class DiffView(VerticalScroll):
             content = self.workspace.read(self.path)
         except Exception as exc:
             return Text(str(exc), style="dim")
-        lines = content.splitlines()
-        clipped = "\n".join(lines[:MAX_PREVIEW_LINES])
-        note = Text(f"{self.path}  unchanged", style="dim")
+        lines = content.removesuffix("\n").split("\n")
+        clipped = "\n".join(shown_line(line) for line in lines[:MAX_PREVIEW_LINES])
+        note = Text(f"{visible(self.path)}  unchanged", style="dim")
         if len(lines) > MAX_PREVIEW_LINES:
             note.append(f" (first {MAX_PREVIEW_LINES} of {len(lines)} lines)")
         syntax = Syntax(

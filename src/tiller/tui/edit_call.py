@@ -19,7 +19,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from tiller.tui.diff_render import FileDiff, parse_diff
+from tiller.terminal_text import visible
+from tiller.tui.diff_render import FileDiff, parse_diff, shown_line
 from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, took
 
 COMPACT_LINES = 12
@@ -42,13 +43,13 @@ def diff_rows(files: list[FileDiff], *, numbered: bool = True) -> list[DiffRow]:
         if len(files) > 1 or file.binary:
             added, removed = file.stats
             about = " binary" if file.binary else f" +{added} −{removed}"
-            rows.append(DiffRow("file", file.path + about))
+            rows.append(DiffRow("file", visible(file.path) + about))
         for index, hunk in enumerate(file.hunks):
             if index:
                 rows.append(DiffRow("gap", "⋯"))
             for line in hunk.lines:
                 number = (line.old if line.kind == "-" else line.new) if numbered else None
-                rows.append(DiffRow(line.kind, line.text, number))
+                rows.append(DiffRow(line.kind, shown_line(line.text), number))
     return rows
 
 
@@ -71,7 +72,7 @@ def diff_from_arguments(name: str, raw: str) -> str:
 def _patch_as_diff(patch: str) -> str:
     """A v4a patch's sections as git-style ones, enough for `parse_diff` to draw."""
     out: list[str] = []
-    for line in patch.splitlines():
+    for line in patch.split("\n"):
         for marker in ("*** Add File: ", "*** Update File: ", "*** Delete File: "):
             if line.startswith(marker):
                 out += [

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import RichLog
 
+from tiller.terminal_text import visible
+
 if TYPE_CHECKING:
     from tiller.events import Event
 
@@ -33,7 +35,7 @@ def describe(event: Event) -> str:
     for key in _DETAIL_KEYS:
         value = data.get(key)
         if value not in (None, ""):
-            parts.append(f"{key}={str(value).splitlines()[0][:50]}")
+            parts.append(f"{key}={visible(str(value).split(chr(10))[0][:50])}")
     if event.kind == "usage":
         parts.append(f"in={data.get('input_tokens', 0)} out={data.get('output_tokens', 0)}")
     if event.kind == "context_compacted":

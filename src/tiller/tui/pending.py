@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from textual.widgets import Static
+
+from tiller.terminal_text import visible
+from tiller.tui.markup import escape
 
 _LABELS = {"steering": "steer", "follow_up": "follow-up", "send": "sent once the session is up"}
 
@@ -46,7 +48,7 @@ class PendingMessages(Static):
 
     def _show(self) -> None:
         lines = [
-            f"[b]queued {_LABELS.get(kind, kind)}:[/b] {escape((text.splitlines() or [''])[0])}"
+            f"[b]queued {_LABELS.get(kind, kind)}:[/b] {escape(visible(text.split(chr(10))[0]))}"
             for kind, text in self.items
         ]
         self.update("\n".join(lines))

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from rich.markup import escape
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from tiller.completion import Candidate, Completions, complete_prompt
 from tiller.prompt_history import PromptHistory
+from tiller.tui.markup import escape
 
 if TYPE_CHECKING:
     from tiller.workspace import Workspace
@@ -79,7 +79,10 @@ class SlashMenu(OptionList):
         self.matches = found.candidates
         self.clear_options()
         self.add_options(
-            Option(f"[b]{escape(c.display)}[/b]  [dim]{escape(c.meta)}[/dim]", id=c.text)
+            Option(
+                f"[b]{escape(c.display)}[/b]  [dim]{escape(c.meta)}[/dim]",
+                id=c.text,
+            )
             for c in found.candidates
         )
         if found.candidates:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.console import RenderableType
-from rich.markup import escape
-from rich.syntax import Syntax
 
-from tiller.approvals import visible
+from tiller.terminal_text import visible
+from tiller.tui.command_view import command_view
+from tiller.tui.markup import escape
 from tiller.tui.tool_call import ToolCallBlock, fit, parse_arguments, status_cells, took
 
 TITLE_CHARS = 50
@@ -79,26 +79,25 @@ class ShellCallBlock(ToolCallBlock):
 
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
         parsed = parse_arguments(arguments) or {}
-        # As shown (behind the approval modal too): no escape sequence reaches the terminal.
-        self.command = visible(str(parsed.get("command", "")))
-        self.description = visible(str(parsed.get("description") or ""))
+        self.command = str(parsed.get("command", ""))
+        self.description = str(parsed.get("description") or "")
         super().__init__(call_id, name, arguments)
-        first = self.command.splitlines()[0] if self.command.strip() else ""
+        first = self.command.split("\n")[0] if self.command.strip() else ""
         # The title holds a short one-line command; a longer one is shown in full below it.
         self._args.set_class(first == self.command and len(first) <= TITLE_CHARS, "-short")
         self.collapsed = False
 
     def arguments_view(self) -> RenderableType:
-        return Syntax(self.command, "bash", theme="ansi_dark", word_wrap=True)
+        return command_view(self.command)
 
     def heading(self, status: str) -> str:
-        lines = self.command.strip().splitlines() or [""]
+        lines = self.command.strip().split("\n")
         room = (self.title_cells() or 10_000) - status_cells(status) - 4
-        command = lines[0] + (" …" if len(lines) > 1 else "")
+        command = visible(lines[0]) + (" …" if len(lines) > 1 else "")
         shown = fit(command, max(room, 8))
         room -= cell_len(shown) + 3
         # The status comes before the description so a narrow pane cuts the words, not it.
-        about = fit(self.description, room) if self.description and room > 4 else ""
+        about = fit(visible(self.description), room) if self.description and room > 4 else ""
         about = f" [dim]— {escape(about)}[/dim]" if about else ""
         return f"[b]$ {escape(shown)}[/b]  {status}{about}"
 

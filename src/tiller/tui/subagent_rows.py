@@ -7,11 +7,12 @@ parent with the child's `agent_id`) are mounted inside it.
 
 from __future__ import annotations
 
-from rich.markup import escape
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Collapsible
 
+from tiller.terminal_text import visible
+from tiller.tui.markup import escape
 from tiller.tui.tool_call import fit
 
 
@@ -56,8 +57,9 @@ class SubagentBlock(Collapsible):
         """`agent_1 · task  status`, the task cut so the status always shows."""
         room = max(0, self.width_seen - 2) or 10_000
         prefix = f"{self.agent_id} · "
-        task = fit(" ".join(self.agent_task.split()), room - len(prefix) - len(self.status) - 2)
-        return f"[b]{escape(self.agent_id)}[/b] · {escape(task)}  {escape(self.status)}"
+        task = visible(" ".join(self.agent_task.split()))
+        task = fit(task, room - len(prefix) - len(self.status) - 2)
+        return f"[b]{escape(visible(self.agent_id))}[/b] · {escape(task)}  {escape(self.status)}"
 
     def on_resize(self, event: events.Resize) -> None:
         self.width_seen = self.size.width

@@ -11,7 +11,6 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from rich.cells import cell_len
 from rich.console import RenderableType
-from rich.markup import escape
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -20,6 +19,8 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from tiller.events import SKIPPED_OUTPUTS
+from tiller.terminal_text import cut_line, readable, visible
+from tiller.tui.markup import escape
 
 MAX_SHOWN_LINES = 40
 MAX_EXPANDED_LINES = 1000
@@ -28,6 +29,8 @@ TAIL_LINES = 15
 """Lines of streamed output shown while a tool runs."""
 OUTPUT_INTERVAL = 0.1
 """Seconds between redraws of streamed output: a fast command is drawn in batches."""
+MAX_LINE_CHARS = 2_000
+"""Characters of one output line drawn; the rest is counted (one huge line would take seconds)."""
 _TAIL_CHARS = TAIL_LINES * 400  # one huge line must not keep the whole output alive
 _SUMMARY_KEYS = ("file_path", "path", "pattern", "command", "name", "task", "agent_id")
 
@@ -41,7 +44,11 @@ def summarize_arguments(raw: str, name: str = "") -> tuple[str, str]:
     hint = hint or next((str(arguments[key]) for key in _SUMMARY_KEYS if key in arguments), "")
     if "patch" in arguments and not hint:
         hint = f"{str(arguments['patch']).count(chr(10)) + 1} patch lines"
-    return hint.splitlines()[0][:200] if hint else "", json.dumps(arguments, indent=2)
+    # A name or command shows as it is (escapes, bidi overrides, `\r` as escapes); only
+    # its first line goes in the title, and a cut says so.
+    first, *rest = hint.split("\n")
+    shown = visible(first[:200]) + (" …" if rest or len(first) > 200 else "")
+    return (shown if hint else ""), json.dumps(arguments, indent=2)
 
 
 def search_hint(arguments: dict[str, object]) -> str:
@@ -90,6 +97,13 @@ def parse_arguments(raw: str) -> dict[str, object] | None:
     except (ValueError, RecursionError):  # not JSON, or nested past the parser
         return None
     return arguments if isinstance(arguments, dict) else None
+
+
+def shown_output(text: str) -> str:
+    """Output as drawn: `readable`, each line cut at `MAX_LINE_CHARS` with the rest counted."""
+    if len(text) > MAX_LINE_CHARS:
+        text = "\n".join(cut_line(line, MAX_LINE_CHARS) for line in text.split("\n"))
+    return readable(text)
 
 
 def clip(text: str, limit: int = MAX_SHOWN_LINES) -> str:
@@ -147,15 +161,15 @@ class FoldedOutput(Static):
         if not self.text:
             self.update("[dim](no output)[/dim]")
         elif not hidden:
-            self.update(escape(self.text))
+            self.update(escape(shown_output(self.text)))
         elif self.expanded:
             body = clip_tail(self.text, MAX_EXPANDED_LINES)
-            self.update(f"{escape(body)}\n[dim]▲ click to fold[/dim]")
+            self.update(f"{escape(shown_output(body))}\n[dim]▲ click to fold[/dim]")
         else:
             lines = self.text.splitlines()[-self.shown :]
             noun = "line" if hidden == 1 else "lines"
             more = f"[dim]▼ {hidden} earlier {noun} (click to show)[/dim]"
-            self.update(more + "\n" + escape("\n".join(lines)))
+            self.update(more + "\n" + escape(shown_output("\n".join(lines))))
 
     def on_click(self, event: events.Click) -> None:
         if self.hidden_lines:
@@ -224,13 +238,13 @@ class ToolCallBlock(Collapsible):
         if (
             parsed is not None
             and len(parsed) == 1
-            and self.hint == str(next(iter(parsed.values())))
+            and self.hint == visible(str(next(iter(parsed.values()))))
         ):
             self._args.display = False
 
     def arguments_view(self) -> RenderableType:
         """What the block shows of its arguments when opened."""
-        return escape(self.arguments)
+        return escape(shown_output(self.arguments))
 
     def title_cells(self) -> int:
         """Cells the title may use: the block's width less the ▶ symbol (0: not laid out)."""
@@ -242,7 +256,7 @@ class ToolCallBlock(Collapsible):
         room -= cell_len(self.tool_name) + status_cells(status) + 3
         hint = fit(self.hint, room) if room > 0 else ""
         hint = f" [dim]{escape(hint)}[/dim]" if hint else ""
-        return f"[b]{escape(self.tool_name)}[/b]{hint}  {status}"
+        return f"[b]{escape(visible(self.tool_name))}[/b]{hint}  {status}"
 
     def action_show_all(self, expanded: bool) -> None:
         """Show every line of a folded output or diff (or fold it back)."""
@@ -290,7 +304,7 @@ class ToolCallBlock(Collapsible):
         self._redraw = None
         if not self.finished:
             tail = clip_tail(self._tail, TAIL_LINES, before=self._dropped_lines)
-            self._result.update(escape(tail))
+            self._result.update(escape(shown_output(tail)))
 
     @property
     def streamed(self) -> str:
@@ -321,7 +335,7 @@ class ToolCallBlock(Collapsible):
             self.show_skipped()
             return
         self.set_status(("✗ failed" if is_error else "✓") + took(duration_ms))
-        self._result.update(escape(clip(output)) or "[dim](no output)[/dim]")
+        self._result.update(escape(shown_output(clip(output))) or "[dim](no output)[/dim]")
         self.set_class(is_error, "-error")
         if is_error:
             self.collapsed = False
@@ -330,7 +344,7 @@ class ToolCallBlock(Collapsible):
         """A call that never ran: not a failure, and nothing to open."""
         words = "skipped (steered)" if self.skipped == "steering" else f"skipped ({self.skipped})"
         self.set_status(f"⤼ {words}")
-        self._result.update(escape(self.output))
+        self._result.update(escape(shown_output(self.output)))
         self.add_class("-skipped")
         self.collapsed = True
 

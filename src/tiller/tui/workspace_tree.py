@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from tiller.terminal_text import visible
 from tiller.tui.diff_render import DARK, Palette, palette_for
 
 if TYPE_CHECKING:
@@ -27,6 +28,12 @@ DISK_MARKER = "!"
 
 DISK_POLL_SECONDS = 3.0
 """How often the tree looks for disk edits under changed files."""
+
+MAX_LISTED = 1000
+"""Entries listed per directory (100,000 nodes take seconds to build and to relabel after
+every edit); what holds a change is always listed, the rest is one `… N more` row."""
+_MORE = "\0"
+"""Marks the `… N more` row's data (`<directory>\0<count>`): no path holds a NUL."""
 
 
 def marker(kind: str, palette: Palette = DARK) -> tuple[str, str]:
@@ -118,14 +125,30 @@ class WorkspaceTree(Tree[str]):
                 and "/" not in path[len(directory) :]
             ):
                 paths.add(path)
-        return sorted(
+        entries = sorted(
             ((path, path.endswith("/")) for path in paths),
             key=lambda item: (not item[1], item[0].lower()),
         )
+        if len(entries) <= MAX_LISTED:
+            return entries
+        # A changed file, and every directory above one, is listed past the limit.
+        changed = set()
+        for path in self.changes:
+            parts = path.split("/")
+            changed.update("/".join(parts[:depth]) + "/" for depth in range(1, len(parts)))
+            changed.add(path)
+        kept = [
+            entry
+            for index, entry in enumerate(entries)
+            if index < MAX_LISTED or entry[0] in changed
+        ]
+        return [*kept, (f"{directory}{_MORE}{len(entries) - len(kept)}", False)]
 
     def _label(self, path: str, is_dir: bool) -> Text:
         palette = self._palette
-        name = path.rstrip("/").rsplit("/", 1)[-1] + ("/" if is_dir else "")
+        if _MORE in path:
+            return Text(f"… {int(path.split(_MORE)[1]):,} more not listed", style="dim italic")
+        name = visible(path.rstrip("/").rsplit("/", 1)[-1]) + ("/" if is_dir else "")
         if is_dir:
             touched = any(changed.startswith(path) for changed in self.changes)
             label = Text(name, style="bold")
@@ -141,9 +164,9 @@ class WorkspaceTree(Tree[str]):
         label.append(name, style="strike dim" if kind == "deleted" else colour)
         label.append(f" {letter}", style=f"bold {colour}")
         if rename is not None and rename.new == path:
-            label.append(f" {rename.similarity}% ← {rename.old}", style="dim")
+            label.append(f" {rename.similarity}% ← {visible(rename.old)}", style="dim")
         elif rename is not None:
-            label.append(f" → {rename.new}", style="dim")
+            label.append(f" → {visible(rename.new)}", style="dim")
         if path in self.on_disk:
             label.append(f" {DISK_MARKER}", style=f"bold {palette.warning}")
         return label
@@ -214,5 +237,5 @@ class WorkspaceTree(Tree[str]):
     def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         event.stop()
         path = event.node.data
-        if path and not path.endswith("/"):
+        if path and not path.endswith("/") and _MORE not in path:
             self.post_message(self.FileSelected(path))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from rich.markup import escape
 from textual.binding import Binding, BindingType
+
+from tiller.terminal_text import visible
+from tiller.tui.markup import escape
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -89,7 +91,7 @@ class WorkspaceActions:
 
         def done(written: list[str] | None) -> None:
             if written:
-                listed = ", ".join(escape(path) for path in written[:8])
+                listed = ", ".join(escape(visible(path)) for path in written[:8])
                 more = f" and {len(written) - 8} more" if len(written) > 8 else ""
                 self.conversation.add_notice(
                     f"Flushed {len(written)} file(s) to disk: {listed}{more}"

@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from rich.markup import escape
-from rich.syntax import Syntax
+from rich.console import RenderableType
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,7 +19,10 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Input, Static
 
-from tiller.approvals import VISIBLE_NOTE, Approval, Decision, visible
+from tiller.approvals import VISIBLE_NOTE, Approval, Decision
+from tiller.terminal_text import readable, visible
+from tiller.tui.command_view import command_view
+from tiller.tui.markup import escape
 
 
 def describe_timeout(timeout_ms: object) -> str:
@@ -165,23 +167,21 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         details = self.details
         tool = str(details.get("tool") or "shell")
         with Vertical(id="dialog") as dialog:
-            dialog.border_title = f"Allow {self.asker} to run this {escape(tool)} command?"
-            # `visible` throughout: an escape sequence in the command or the model's
-            # description must not change what the person reads before answering.
+            dialog.border_title = f"Allow {self.asker} to run this {escape(visible(tool))} command?"
             if details.get("description"):
                 yield Static(
-                    visible(str(details["description"])),
+                    readable(str(details["description"])),
                     classes="approval-description",
                     markup=False,
                 )
             yield Static(self._command_syntax(), classes="approval-command")
             if self._length_note():
                 yield Static(self._length_note(), classes="approval-why", markup=False)
-            if visible(self.command) != self.command:
+            if visible(self.command, keep="\n\t") != self.command:
                 yield Static(f"Note: {VISIBLE_NOTE}", classes="approval-why", markup=False)
             if details.get("reason"):
                 yield Static(
-                    f"Why it asks: {visible(str(details['reason']))}",
+                    f"Why it asks: {readable(str(details['reason']))}",
                     classes="approval-why",
                     markup=False,
                 )
@@ -201,19 +201,19 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         agent_id = str(self.details.get("agent_id") or "")
         if not agent_id:
             return "the agent"
-        return f"subagent {escape(agent_id.split('.', 1)[-1])}"
+        return f"subagent {escape(visible(agent_id.split('.', 1)[-1]))}"
 
-    def _command_syntax(self) -> Syntax:
-        # ansi_dark keeps the terminal's own background under the $boost panel.
-        shown = visible(self.command) or "(empty)"
-        return Syntax(shown, "bash", theme="ansi_dark", word_wrap=True)
+    def _command_syntax(self) -> RenderableType:
+        # ansi_dark keeps the terminal's own background under the $boost panel. The command
+        # reads as it will run: escapes, `\r`, bidi overrides and invisible characters shown.
+        return command_view(self.command)
 
     def _facts(self) -> str:
         details = self.details
         if details.get("server"):  # an MCP tool: it runs in the server, not in the sandbox
-            return f"a tool of the MCP server [b]{escape(str(details['server']))}[/b]"
+            return f"a tool of the MCP server [b]{escape(visible(str(details['server'])))}[/b]"
         cwd = str(details.get("cwd") or ".")
-        where = "" if cwd in (".", "./") else f"[b]{escape(cwd)}[/b] of "
+        where = "" if cwd in (".", "./") else f"[b]{escape(visible(cwd))}[/b] of "
         facts = [f"runs in {where}a sandbox copy of the workspace"]
         timeout = describe_timeout(details.get("timeout_ms"))
         if timeout:

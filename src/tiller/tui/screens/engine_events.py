@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tiller.events import EventKind
+from tiller.terminal_text import visible
+from tiller.tui.markup import escape
 from tiller.tui.pending import PendingMessages
 from tiller.tui.status_bar import StatusBar
 
@@ -165,7 +167,8 @@ class EngineEventHandlers:
         self._schedule_refresh()
 
     async def _on_skill_loaded(self, data: dict[str, Any]) -> None:
-        self.conversation.add_notice(f"Loaded skill [b]{data.get('name', '')}[/b]")
+        name = escape(visible(str(data.get("name", ""))))
+        self.conversation.add_notice(f"Loaded skill [b]{name}[/b]")
 
     async def _on_subagent_started(self, data: dict[str, Any]) -> None:
         self.conversation.subagent_started(

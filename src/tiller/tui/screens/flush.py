@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,7 +15,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tiller.errors import FlushConflict, WorkspaceError
+from tiller.terminal_text import readable, visible
 from tiller.tui.diff_render import palette_for
+from tiller.tui.markup import escape
 from tiller.tui.workspace_tree import marker
 from tiller.workspace.paths import is_under
 
@@ -49,7 +50,7 @@ class FlushScreen(ModalScreen[list[str] | None]):
             dialog.border_title = "Flush to disk"
             dialog.border_subtitle = "Esc cancels"
             yield Static(
-                f"Write {len(self.changes)} change(s) to [b]{escape(str(root))}[/b]?"
+                f"Write {len(self.changes)} change(s) to [b]{escape(visible(str(root)))}[/b]?"
                 if self.changes
                 else "Nothing to flush: the workspace matches the disk.",
                 id="flush-summary",
@@ -58,7 +59,9 @@ class FlushScreen(ModalScreen[list[str] | None]):
             with VerticalScroll(id="flush-files"):
                 for path, kind in self.changes:
                     letter, colour = marker(kind, palette)
-                    yield Static(f"[b {colour}]{letter}[/] {escape(path)}", classes="flush-file")
+                    yield Static(
+                        f"[b {colour}]{letter}[/] {escape(visible(path))}", classes="flush-file"
+                    )
             yield Static("", id="flush-conflicts")
             with Horizontal(classes="buttons"):
                 yield Button("Flush", variant="primary", id="flush")
@@ -70,7 +73,7 @@ class FlushScreen(ModalScreen[list[str] | None]):
         try:
             self.conflicts = self.workspace.conflicts(self.paths)
         except WorkspaceError as exc:
-            self._say(f"[b]Cannot flush:[/b] {escape(str(exc))}")
+            self._say(f"[b]Cannot flush:[/b] {escape(readable(str(exc)))}")
         self._show_conflicts()
         ready = bool(self.changes) and not self.conflicts
         self.query_one("#flush" if ready else "#cancel", Button).focus()
@@ -78,7 +81,7 @@ class FlushScreen(ModalScreen[list[str] | None]):
     def _show_conflicts(self) -> None:
         others = [path for path, _ in self.changes if path not in self.conflicts]
         if self.conflicts:
-            listed = "\n".join(f"  ! {escape(path)}" for path in self.conflicts)
+            listed = "\n".join(f"  ! {escape(visible(path))}" for path in self.conflicts)
             self._say(
                 "[b]Changed on disk since Tiller read them[/b] (overwriting loses those edits):\n"
                 + listed
@@ -103,7 +106,7 @@ class FlushScreen(ModalScreen[list[str] | None]):
             self.query_one("#cancel", Button).focus()
             return
         except WorkspaceError as exc:
-            self._say(f"[b]Flush failed:[/b] {escape(str(exc))}")
+            self._say(f"[b]Flush failed:[/b] {escape(readable(str(exc)))}")
             return
         self.dismiss(written)
 

@@ -157,7 +157,9 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             options.resume = None
         except Exception as exc:
             self.query_one(StatusBar).state = "no session"
-            self.notify(f"Could not start a session: {exc}", severity="error", timeout=30)
+            self.notify(
+                f"Could not start a session: {exc}", severity="error", timeout=30, markup=False
+            )
             self.query_one(Prompt).restore([text for text, _ in self._early])
             self._early.clear()
             return
@@ -174,7 +176,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             self.conversation.add_notice(f"Resumed session {session.id}.")
         for warning in self.tiller.restore_warnings:
             self.conversation.add_notice(f"Warning: {warning}", "warning", markup=False)
-            self.notify(warning, severity="warning", timeout=30)
+            self.notify(warning, severity="warning", timeout=30, markup=False)
         self.tiller.after_start()
         early, self._early = self._early, []
         if options.prompt:
@@ -428,7 +430,7 @@ class MainScreen(EngineEventHandlers, WorkspaceActions, SlashActions, Screen[Non
             self.run_slash(submitted.command, submitted.argument)
         elif submitted.action in ("unknown", "refused"):
             if submitted.notice is not None:
-                self.notify(submitted.notice.text, severity="warning")
+                self.notify(submitted.notice.text, severity="warning", markup=False)
             self.query_one(Prompt).restore([message.text])
         elif submitted.action in ("steer", "follow_up"):
             kind = "steering" if submitted.action == "steer" else "follow_up"

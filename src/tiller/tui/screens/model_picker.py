@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,6 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from tiller.terminal_text import visible
+from tiller.tui.markup import escape
 
 SUGGESTED_MODELS = (
     "anthropic/claude-sonnet-4-5",
@@ -47,11 +49,16 @@ class ModelPickerScreen(ModalScreen[str | None]):
         with Vertical(id="dialog", classes="picker") as dialog:
             dialog.border_title = "Model"
             dialog.border_subtitle = "Enter picks · Esc cancels"
-            yield Static(f"Now: [b]{escape(self.current)}[/b]. Type any litellm id, or pick one:")
+            yield Static(
+                f"Now: [b]{escape(visible(self.current))}[/b]. Type any litellm id, or pick one:"
+            )
             yield Input(placeholder="provider/model, e.g. ollama_chat/qwen3", id="model-input")
             yield OptionList(
                 *(
-                    Option(f"{escape(model)}  [dim]{escape(key_status(model))}[/dim]", id=model)
+                    Option(
+                        f"{escape(visible(model))}  [dim]{escape(key_status(model))}[/dim]",
+                        id=model,
+                    )
                     for model in self.models
                 ),
                 id="model-list",

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -30,7 +29,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tiller.terminal_text import visible
 from tiller.tui.diff_render import Palette, file_title, palette_for, parse_diff
+from tiller.tui.markup import escape
 from tiller.tui.screens.review_diff import ReviewDiff
 from tiller.tui.screens.review_files import FileList
 from tiller.tui.workspace_tree import DISK_MARKER, marker
@@ -228,9 +229,9 @@ class ReviewScreen(Screen[None]):
         letter, colour = marker(entry.kind, palette)
         label = Text.assemble((letter, f"bold {colour}"), " ")
         if entry.old_path is not None:
-            label.append(entry.old_path, style="dim")
+            label.append(visible(entry.old_path), style="dim")
             label.append(" → ")
-        label.append(entry.path)
+        label.append(visible(entry.path))
         if entry.on_disk:
             label.append(f" {DISK_MARKER}", style=f"bold {palette.warning}")
         return label
@@ -273,7 +274,11 @@ class ReviewScreen(Screen[None]):
         text = self._disk_diff(entry) if self.disk else self.workspace.diff(entry.paths)
         files = parse_diff(text)
         diff = files[0] if files else None
-        header = file_title(diff, palette) if diff is not None else Text(entry.path, style="bold")
+        header = (
+            file_title(diff, palette)
+            if diff is not None
+            else Text(visible(entry.path), style="bold")
+        )
         if self.disk:
             header = Text.assemble(
                 ("On disk since Tiller read it (base → disk): ", f"bold {palette.warning}"),
@@ -355,7 +360,9 @@ class ReviewScreen(Screen[None]):
         if entry is None:
             return
         if not entry.on_disk and not self.disk:
-            self.notify(f"{entry.path} has not changed on disk since Tiller read it.")
+            self.notify(
+                f"{visible(entry.path)} has not changed on disk since Tiller read it.", markup=False
+            )
             return
         self.disk = not self.disk
         self._show()
@@ -386,7 +393,7 @@ class ReviewScreen(Screen[None]):
 
         def done(written: list[str] | None) -> None:
             if written:
-                listed = ", ".join(escape(path) for path in written)
+                listed = ", ".join(escape(visible(path)) for path in written)
                 self.main.conversation.add_notice(f"Flushed {len(written)} file(s): {listed}")
             self.main.refresh_sidebar()
 

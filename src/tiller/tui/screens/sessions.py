@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,6 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+
+from tiller.terminal_text import visible
+from tiller.tui.markup import escape
 
 SAVED = (
     "Conversations are saved from their first prompt, with their unflushed changes; "
@@ -51,8 +53,8 @@ class SessionsScreen(ModalScreen[str | None]):
             yield OptionList(
                 *(
                     Option(
-                        f"{'● ' if s.current else '  '}[b]{s.id}[/b]  {escape(s.title)}  "
-                        f"[dim]{s.when} · {escape(s.model)} · {s.messages} prompt(s) · "
+                        f"{'● ' if s.current else '  '}[b]{s.id}[/b]  {escape(visible(s.title))}  "
+                        f"[dim]{s.when} · {escape(visible(s.model))} · {s.messages} prompt(s) · "
                         f"{s.unflushed} unflushed"
                         f"{'' if s.open else ' · saved'}[/dim]",
                         id=s.id,

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from tiller.chat import CONTINUE_TEXT, Notice
+from tiller.terminal_text import readable, visible
 from tiller.tui.commands import SlashCommand
+from tiller.tui.markup import escape
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -165,15 +165,20 @@ class SlashActions:
             return
         loadable, skipped = self.chat.skills()
         lines = [f"[b]{len(loadable)} skill(s)[/b] the agent can load:"]
-        lines += [f"  [b]{escape(name)}[/b] — {escape(what)}" for name, what in loadable]
-        lines += [f"  [yellow]skipped[/yellow] {escape(why)}" for why in skipped]
+        lines += [
+            f"  [b]{escape(visible(name))}[/b] — {escape(readable(what))}"
+            for name, what in loadable
+        ]
+        lines += [f"  [yellow]skipped[/yellow] {escape(readable(why))}" for why in skipped]
         self.conversation.add_notice("\n".join(lines))
 
     def command_mcp(self, argument: str) -> None:
         from tiller.mcp import describe_servers
 
         if self.session is not None:
-            self.conversation.add_notice(escape("\n".join(describe_servers(self.session.mcp))))
+            self.conversation.add_notice(
+                "\n".join(describe_servers(self.session.mcp)), markup=False
+            )
 
     def command_cost(self, argument: str) -> None:
         if self.chat is not None and self.session is not None:
