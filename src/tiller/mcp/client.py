@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -231,6 +232,8 @@ class McpConnection:
     async def _client_for(self, stack: contextlib.AsyncExitStack) -> Any:
         from mcp import Client, StdioServerParameters
 
+        _quiet_sdk_logs()
+
         config = self.config
         if config.transport == "stdio":
             from mcp.client.stdio import stdio_client
@@ -243,6 +246,9 @@ class McpConnection:
                 args=[expand(arg, self._environ) for arg in config.args],
                 env=server_env(config, self._environ),
                 cwd=cwd,
+                # One byte that is not UTF-8 (a Latin-1 file echoed back) would end the
+                # SDK's reader silently: every later call would wait for its timeout.
+                encoding_error_handler="replace",
             )
             # The server's stderr must never reach the terminal (it would tear the TUI);
             # it is kept so a failure can quote it.
@@ -375,6 +381,15 @@ async def _list_tools(client: Any) -> list[RemoteTool]:
         cursor = page.next_cursor
         if not cursor:
             return tools
+
+
+def _quiet_sdk_logs() -> None:
+    """Keep the SDK's log records (a server's garbage line comes with a traceback) off
+    the terminal: with no logging configured, Python prints them on stderr, over the TUI
+    or the REPL. A front end that configures logging still receives them."""
+    sdk = logging.getLogger("mcp")
+    if not any(isinstance(handler, logging.NullHandler) for handler in sdk.handlers):
+        sdk.addHandler(logging.NullHandler())
 
 
 def _connection_lost(exc: BaseException) -> bool:
