@@ -26,6 +26,24 @@ def tool(name: str, schema: dict[str, Any] | None = None, description: str = "")
     return {"name": name, "description": description, "inputSchema": schema or EMPTY}
 
 
+def server(
+    directory: Path,
+    tools: list[dict[str, Any]],
+    calls: dict[str, list[dict[str, Any]]] | None = None,
+    name: str = "h",
+) -> McpServerConfig:
+    """A hostile server following a script written into `directory`."""
+    script = directory / f"{name}.json"
+    script.write_text(json.dumps({"tools": tools, "calls": calls or {}}), encoding="utf-8")
+    return McpServerConfig(
+        name=name,
+        command=sys.executable,
+        args=(HOSTILE, str(script)),
+        source="test",
+        tool_timeout_s=5,
+    )
+
+
 @pytest.fixture
 def hostile(tmp_path: Path) -> Iterator[Any]:
     """Builds sessions over a hostile server following a script; closes them after."""
@@ -35,19 +53,10 @@ def hostile(tmp_path: Path) -> Iterator[Any]:
         tools: list[dict[str, Any]],
         calls: dict[str, list[dict[str, Any]]] | None = None,
         steps: list[Step | str] | None = None,
-        name: str = "h",
         extra: tuple[McpServerConfig, ...] = (),
     ) -> Session:
-        script = tmp_path / f"{name}.json"
-        script.write_text(json.dumps({"tools": tools, "calls": calls or {}}), encoding="utf-8")
-        server = McpServerConfig(
-            name=name,
-            command=sys.executable,
-            args=(HOSTILE, str(script)),
-            source="test",
-            tool_timeout_s=5,
-        )
-        config = SessionConfig(mcp_servers=(server, *extra), shell_approval="allow")
+        servers = (server(tmp_path, tools, calls), *extra)
+        config = SessionConfig(mcp_servers=servers, shell_approval="allow")
         session = Session(ScriptedModel(list(steps or [])), files={}, config=config)
         sessions.append(session)
         assert session.mcp is not None
@@ -68,6 +77,10 @@ def outputs(session: Session) -> list[str]:
 
     session.subscribe(collect)
     return seen
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": value}]}
 
 
 def mcp_names(session: Session) -> list[str]:
@@ -96,3 +109,38 @@ def test_garbage_on_stdout_stays_off_the_terminal(
     session = hostile([tool("noisy")], calls, steps=[call("mcp__h__noisy"), "done"])
     session.send("go")
     assert terminal.getvalue() == ""
+
+
+def test_recursive_schema_is_an_error_result_not_a_crash(hostile: Any) -> None:
+    """A `$ref` that points at itself fails the call as data; the run completes."""
+    looping = {
+        "type": "object",
+        "properties": {"x": {"$ref": "#/$defs/n"}},
+        "$defs": {"n": {"$ref": "#/$defs/n"}},
+    }
+    steps: list[Step | str] = [call("mcp__h__loop", x=1), "done"]
+    session = hostile([tool("loop", looping)], steps=steps)
+    seen = outputs(session)
+    reply = session.send("go")
+    assert (reply.stop_reason, seen[0].startswith("Invalid arguments for tool: mcp__h__loop")) == (
+        "completed",
+        True,
+    )
+
+
+def test_names_that_sanitise_alike_stay_distinct(hostile: Any) -> None:
+    """`a.b` and `a_b` of one server become two tools, each calling its own."""
+    calls = {"a.b": [{"result": text("dot")}], "a_b": [{"result": text("underscore")}]}
+    session = hostile([tool("a.b"), tool("a_b")], calls)
+    by_remote = {t.remote: t.name for t in session.mcp.tools()}
+    session.client.add(call(by_remote["a.b"]), call(by_remote["a_b"]), "done")
+    seen = outputs(session)
+    session.send("go")
+    assert (len(set(by_remote.values())), seen) == (2, ["dot", "underscore"])
+
+
+def test_names_that_join_alike_across_servers_stay_distinct(hostile: Any, tmp_path: Path) -> None:
+    """Server `h` tool `b__c` and server `h__b` tool `c` are two tools, not one."""
+    other = server(tmp_path, [tool("c")], name="h__b")
+    session = hostile([tool("b__c")], extra=(other,))
+    assert len(mcp_names(session)) == 2

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tiller.mcp.client import McpConnection, McpLoop, ServerStatus
+from tiller.mcp.client import McpConnection, McpLoop, RemoteTool, ServerStatus
 from tiller.mcp.config import McpServerConfig
-from tiller.mcp.tools import Ask, McpApprovals, McpTool, mcp_tool, schema_problem
+from tiller.mcp.tools import Ask, McpApprovals, McpTool, mcp_tool, schema_problem, tool_name
 
 
 def _never_asked(*_: object, **__: object) -> object:
@@ -71,9 +73,22 @@ class McpServers:
             connection.wait_ready(limit, cancel)
 
     def tools(self) -> list[McpTool]:
-        """The tools of every server that listed them, in config order."""
+        """The tools of every server that listed them, in config order.
+
+        A name an earlier server's tool already has (server `a` tool `b__c` against
+        server `a__b` tool `c`) gets a digest, so no server's tool hides another's.
+        """
         with self._lock:
-            return [tool for c in self.connections for tool in self._tools.get(c.name, [])]
+            listed = [tool for c in self.connections for tool in self._tools.get(c.name, [])]
+        taken: set[str] = set()
+        tools: list[McpTool] = []
+        for tool in listed:
+            if tool.name in taken:
+                name = tool_name(tool.connection.name, tool.remote, distinct=True)
+                tool = dataclasses.replace(tool, name=name)
+            taken.add(tool.name)
+            tools.append(tool)
+        return tools
 
     def close(self) -> None:
         """Stop every server (their processes end), then the loop thread."""
@@ -106,6 +121,7 @@ class McpServers:
 
     def _register(self, connection: McpConnection) -> None:
         tools: list[McpTool] = []
+        offered: list[RemoteTool] = []
         for remote in connection.tools:
             problem = schema_problem(remote.input_schema)
             if problem is not None:
@@ -113,7 +129,14 @@ class McpServers:
                     f"MCP server {connection.name!r}: tool {remote.name!r} skipped ({problem})"
                 )
                 continue
-            tools.append(mcp_tool(connection, remote, self.approvals, self._ask))
+            offered.append(remote)
+        # Names that come out alike once made safe (`a.b`, `a_b`) all get a digest:
+        # which tool is which then never depends on the order the server lists them.
+        safe = Counter(tool_name(connection.name, remote.name) for remote in offered)
+        for remote in offered:
+            distinct = safe[tool_name(connection.name, remote.name)] > 1
+            tool = mcp_tool(connection, remote, self.approvals, self._ask, distinct=distinct)
+            tools.append(tool)
         with self._lock:
             self._tools[connection.name] = tools
         if self._on_tools is not None:

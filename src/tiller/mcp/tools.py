@@ -23,9 +23,18 @@ Ask = Callable[..., Approval]
 """`Session.request_approval`: details, then `cancel=`."""
 
 
-def tool_name(server: str, tool: str) -> str:
-    """`mcp__<server>__<tool>`, made safe for every provider (characters, 64 at most)."""
+def tool_name(server: str, tool: str, *, distinct: bool = False) -> str:
+    """`mcp__<server>__<tool>`, made safe for every provider (characters, 64 at most).
+
+    Args:
+        distinct: add a digest of the exact server and tool names, for a tool whose
+            safe name another tool already has (`a.b` and `a_b`; server `a` tool `b__c`
+            and server `a__b` tool `c`).
+    """
     name = f"mcp__{_UNSAFE.sub('_', server)}__{_UNSAFE.sub('_', tool)}"
+    if distinct:
+        digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:8]
+        return f"{name[: MAX_NAME - 9]}_{digest}"
     if len(name) <= MAX_NAME:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
@@ -139,10 +148,15 @@ class McpTool:
 
 
 def mcp_tool(
-    connection: McpConnection, remote: RemoteTool, approvals: McpApprovals, ask: Ask
+    connection: McpConnection,
+    remote: RemoteTool,
+    approvals: McpApprovals,
+    ask: Ask,
+    *,
+    distinct: bool = False,
 ) -> McpTool:
-    """The Tiller tool for one tool a server listed."""
-    name = tool_name(connection.name, remote.name)
+    """The Tiller tool for one tool a server listed (`distinct`: see `tool_name`)."""
+    name = tool_name(connection.name, remote.name, distinct=distinct)
     about = remote.description.strip() or f"The {remote.name} tool of the MCP server."
     return McpTool(
         name=name,
