@@ -144,3 +144,25 @@ def test_names_that_join_alike_across_servers_stay_distinct(hostile: Any, tmp_pa
     other = server(tmp_path, [tool("c")], name="h__b")
     session = hostile([tool("b__c")], extra=(other,))
     assert len(mcp_names(session)) == 2
+
+
+def test_huge_description_is_cut_for_the_model(hostile: Any) -> None:
+    """A megabyte of description reaches the model as a few kilobytes, marked as cut."""
+    session = hostile([tool("wordy", description="blah " * 200_000)])
+    schemas = session.registry.schemas()
+    sent = next(s["function"] for s in schemas if s["function"]["name"] == "mcp__h__wordy")
+    assert (len(sent["description"]) <= 2048, "characters cut]" in sent["description"]) == (
+        True,
+        True,
+    )
+
+
+def test_huge_schema_skips_the_tool_with_a_warning(hostile: Any) -> None:
+    """A tool whose input schema is megabytes is not offered; the warning says why."""
+    props = {f"p{i}": {"type": "string", "description": "x" * 100} for i in range(10_000)}
+    session = hostile([tool("vast", {"type": "object", "properties": props}), tool("small")])
+    assert session.mcp is not None
+    assert (mcp_names(session), any("vast" in w for w in session.mcp.warnings)) == (
+        ["mcp__h__small"],
+        True,
+    )

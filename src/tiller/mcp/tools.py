@@ -18,6 +18,12 @@ from tiller.tools.base import ToolContext
 MAX_NAME = 64
 """Providers accept tool names of at most 64 characters from `[A-Za-z0-9_-]`."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+MAX_DESCRIPTION = 2048
+"""Characters of a server's tool description the model sees (Claude Code's cap): every
+request carries every description, so one server's megabyte would fail every call."""
+MAX_SCHEMA_BYTES = 64 * 1024
+"""An input schema larger than this (as JSON) keeps its tool from the model, for the
+same reason; real tools' schemas are a few kilobytes."""
 
 Ask = Callable[..., Approval]
 """`Session.request_approval`: details, then `cancel=`."""
@@ -47,10 +53,15 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    size = len(json.dumps(schema, ensure_ascii=False, default=str).encode())
+    if size > MAX_SCHEMA_BYTES:
+        return f"its input schema is {size:,} bytes, over {MAX_SCHEMA_BYTES:,}"
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         return exc.message
+    except RecursionError:
+        return "its input schema is nested too deeply"
     if schema.get("type") != "object":
         return "the input schema is not an object"
     return None
@@ -158,9 +169,13 @@ def mcp_tool(
     """The Tiller tool for one tool a server listed (`distinct`: see `tool_name`)."""
     name = tool_name(connection.name, remote.name, distinct=distinct)
     about = remote.description.strip() or f"The {remote.name} tool of the MCP server."
+    description = f"[MCP server {connection.name}] {about}"
+    if len(description) > MAX_DESCRIPTION:
+        keep = MAX_DESCRIPTION - 40  # room for the marker
+        description = f"{description[:keep]}… [{len(description) - keep:,} characters cut]"
     return McpTool(
         name=name,
-        description=f"[MCP server {connection.name}] {about}",
+        description=description,
         parameters=remote.input_schema,
         connection=connection,
         remote=remote.name,
