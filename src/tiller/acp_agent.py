@@ -67,6 +67,7 @@ from tiller.errors import AuthError, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
 from tiller.session import Session, SessionState
+from tiller.workspace.paths import ensure_inside
 
 McpEntries = dict[str, dict[str, Any]]
 """The client's MCP servers as `[mcp_servers.NAME]` entries (see `mcp_entries`)."""
@@ -340,7 +341,10 @@ class TillerAgent:
         changes = workspace.changes()
         if not changes:
             return "Nothing to flush."
-        conflicts = [] if force else workspace.conflicts()
+        try:
+            conflicts = [] if force else workspace.conflicts()
+        except TillerError as exc:  # a symlink out of the root appeared since the edit
+            return f"Nothing written: {exc}"
         if conflicts:
             names = ", ".join(conflicts)
             return (
@@ -355,9 +359,17 @@ class TillerAgent:
             return f"Wrote {len(written)} file(s) to disk: {', '.join(written)}."
         through: list[str] = []
         failure = ""
+        root_real = os.path.realpath(workspace.root)
         for path, kind in changes:
             if kind == "deleted":
                 continue  # ACP has no delete; these go to disk below
+            try:
+                # The editor opens the path as it is, following links: one that a
+                # directory became since the edit must not carry the write out of the root.
+                ensure_inside(root_real, path)
+            except TillerError as exc:
+                failure = f" Stopped at {path}: {exc}."
+                break
             try:
                 await self.conn.write_text_file(
                     session_id=session.id,

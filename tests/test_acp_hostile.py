@@ -1,0 +1,51 @@
+"""`tiller acp` against what an editor (or the disk under it) may do wrong: nothing is
+written outside the root, and every mistake is a clear answer, never a protocol error."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from acp.client.connection import ClientSideConnection
+
+from acp_harness import RecordingClient
+from test_acp import FS, agent_for, ask, run
+from tiller.testing.scripted import ScriptedModel, call
+
+
+def flush_after_link_swap(tmp_path: Path, command: str) -> tuple[RecordingClient, str, Path]:
+    """Write sub/new.txt, then make `sub` a symlink to a directory outside, then `command`."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    write = call("write_file", file_path="sub/new.txt", content="payload\n")
+    agent = agent_for(ScriptedModel([write, "Done."]))
+    client = RecordingClient()
+
+    async def body(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(root))
+        await conn.prompt(session_id=session.session_id, prompt=ask("write"))
+        shutil.rmtree(root / "sub")
+        (root / "sub").symlink_to(outside, target_is_directory=True)
+        client.updates.clear()
+        await conn.prompt(session_id=session.session_id, prompt=ask(command))
+        return client.text()
+
+    reply = run(agent, client, body, FS)
+    return client, reply, outside
+
+
+def test_forced_flush_never_writes_through_a_link_out_of_the_root(tmp_path: Path) -> None:
+    """`/flush force` after a directory became a link outside asks the editor for nothing."""
+    client, reply, outside = flush_after_link_swap(tmp_path, "/flush force")
+    assert (client.writes, list(outside.iterdir()), "outside the workspace root" in reply) == (
+        [],
+        [],
+        True,
+    )
+
+
+def test_flush_over_a_link_out_of_the_root_is_an_answer(tmp_path: Path) -> None:
+    """`/flush` after a directory became a link outside says why, not a JSON-RPC error."""
+    _, reply, outside = flush_after_link_swap(tmp_path, "/flush")
+    assert (reply.startswith("Nothing written"), list(outside.iterdir())) == (True, [])
