@@ -3,13 +3,17 @@ written outside the root, and every mistake is a clear answer, never a protocol 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import sys
 from pathlib import Path
 
 from acp.client.connection import ClientSideConnection
+from acp.schema import McpServerStdio
 
 from acp_harness import RecordingClient
 from test_acp import FS, agent_for, ask, run
+from tiller.acp_agent import TillerAgent
 from tiller.testing.scripted import ScriptedModel, call
 
 
@@ -49,3 +53,42 @@ def test_flush_over_a_link_out_of_the_root_is_an_answer(tmp_path: Path) -> None:
     """`/flush` after a directory became a link outside says why, not a JSON-RPC error."""
     _, reply, outside = flush_after_link_swap(tmp_path, "/flush")
     assert (reply.startswith("Nothing written"), list(outside.iterdir())) == (True, [])
+
+
+def test_editor_server_name_with_a_space_still_opens_the_session(tmp_path: Path) -> None:
+    """An editor's MCP server called "my docs" serves as mcp__my_docs__*; session/new works."""
+    from tiller.cli_acp import session_builders
+
+    fixture = str(Path(__file__).parent / "fixtures" / "mcp_server.py")
+    server = McpServerStdio(name="my docs", command=sys.executable, args=[fixture], env=[])
+    new, load = session_builders({"model": "openai/fake", "api_base": "http://127.0.0.1:9/v1"})
+    agent = TillerAgent(new, load)
+
+    async def body(conn: ClientSideConnection) -> list[str]:
+        session = await conn.new_session(cwd=str(tmp_path), mcp_servers=[server])
+        servers = agent.sessions[session.session_id].session.mcp
+        assert servers is not None
+        await asyncio.to_thread(servers.wait_ready)
+        return [tool.name for tool in servers.tools()]
+
+    assert "mcp__my_docs__echo" in run(agent, RecordingClient(), body)
+
+
+def test_editor_server_tiller_cannot_use_is_a_warning(tmp_path: Path) -> None:
+    """An editor's stdio server with an empty command opens the session and warns once."""
+    from tiller.cli_acp import session_builders
+
+    server = McpServerStdio(name="empty", command=" ", args=[], env=[])
+    new, load = session_builders({"model": "openai/fake", "api_base": "http://127.0.0.1:9/v1"})
+    agent = TillerAgent(new, load)
+
+    async def body(conn: ClientSideConnection) -> list[str]:
+        session = await conn.new_session(cwd=str(tmp_path), mcp_servers=[server])
+        servers = agent.sessions[session.session_id].session.mcp
+        assert servers is not None
+        return servers.warnings
+
+    assert run(agent, RecordingClient(), body) == [
+        "MCP server 'empty' not started: the editor (ACP client): mcp_servers.empty: "
+        "a stdio server needs a command"
+    ]
