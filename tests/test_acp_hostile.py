@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import acp
 from acp.client.connection import ClientSideConnection
 from acp.schema import McpServerStdio
 
@@ -92,3 +93,52 @@ def test_editor_server_tiller_cannot_use_is_a_warning(tmp_path: Path) -> None:
         "MCP server 'empty' not started: the editor (ACP client): mcp_servers.empty: "
         "a stdio server needs a command"
     ]
+
+
+def journaled_session(root: Path) -> str:
+    """The id of a journaled session over `root`, with one prompt in it."""
+    from tiller import Session
+    from tiller.journal import Journal
+
+    root.mkdir(parents=True, exist_ok=True)
+    session = Session(ScriptedModel(["hi"]), root=root, skills_dirs=[])
+    Journal.attach(session)
+    session.send("hello")
+    session.close()
+    return session.id
+
+
+def load_error(cwd: Path, session_id: str) -> str:
+    """What session/load of `session_id` with `cwd` answers: "" when it loads, else the error."""
+    from tiller.cli_acp import session_builders
+
+    new, load = session_builders({"model": "openai/fake", "api_base": "http://127.0.0.1:9/v1"})
+
+    async def body(conn: ClientSideConnection) -> str:
+        try:
+            await conn.load_session(cwd=str(cwd), session_id=session_id)
+        except acp.RequestError as exc:
+            return str((exc.data or {}).get("error", exc))
+        return ""
+
+    return run(TillerAgent(new, load), RecordingClient(), body)
+
+
+def test_loading_another_projects_session_is_refused(tmp_path: Path) -> None:
+    """session/load with cwd A of a session over B is an error naming B; nothing opens."""
+    other = journaled_session(tmp_path / "b")
+    (tmp_path / "a").mkdir()
+    error = load_error(tmp_path / "a", other)
+    assert f"belongs to {tmp_path / 'b'}" in error
+
+
+def test_loading_by_a_prefix_of_an_id_is_refused(tmp_path: Path) -> None:
+    """An editor names sessions by their exact id: a prefix never picks one."""
+    session_id = journaled_session(tmp_path)
+    assert load_error(tmp_path, session_id[:4]).startswith("No session")
+
+
+def test_loading_a_session_of_the_same_project_works(tmp_path: Path) -> None:
+    """The exact id with its own root loads."""
+    session_id = journaled_session(tmp_path)
+    assert load_error(tmp_path, session_id) == ""

@@ -9,7 +9,8 @@ from typing import Any
 
 from tiller.acp_agent import McpEntries, SessionFactory, SessionLoader
 from tiller.cli_options import FRONT_END_MAX_TURNS
-from tiller.journal import restore_session
+from tiller.journal import JournalError, journal_path, restore_session
+from tiller.journal_replay import summarize
 from tiller.mcp.config import McpConfigError, McpServerConfig, server_config
 from tiller.session import Session
 from tiller.settings import load_settings
@@ -40,6 +41,7 @@ def session_builders(flags: dict[str, Any]) -> tuple[SessionFactory, SessionLoad
         return Session(root=root.resolve(), **options(root, mcp))
 
     def load(session_id: str, root: Path, mcp: McpEntries) -> Session:
+        check_loadable(session_id, root)
         given = {k: v for k, v in options(root, mcp).items() if v is not None}
         if flags.get("model") is None:
             given.pop("model", None)  # keep the journal's model unless one was chosen
@@ -63,4 +65,23 @@ def editor_server(name: str, entry: dict[str, Any]) -> McpServerConfig:
     except McpConfigError as exc:
         return McpServerConfig(
             name=safe, source=EDITOR, trusted=True, blocked=f"not started: {exc}"
+        )
+
+
+def check_loadable(session_id: str, root: Path) -> None:
+    """Refuse what `session/load` must not open: an id that is not exactly a journal's
+    (`tiller --resume` takes prefixes; an editor's id is whole), or a session over another
+    directory than the editor's `cwd` (its edits and flush would land in that project).
+
+    Raises:
+        JournalError: why the session is not loaded.
+    """
+    path = journal_path(session_id)
+    summary = summarize(path) if path.is_file() else None
+    if summary is None:
+        raise JournalError(f"No session {session_id!r}")
+    if summary.root is None or Path(summary.root).resolve() != root.resolve():
+        raise JournalError(
+            f"Session {session_id!r} belongs to {summary.root or 'no directory'}, not {root}; "
+            "open it from there"
         )
