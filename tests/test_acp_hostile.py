@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import acp
@@ -15,7 +16,9 @@ from acp.schema import McpServerStdio
 from acp_harness import RecordingClient
 from test_acp import FS, agent_for, ask, run
 from tiller.acp_agent import TillerAgent
-from tiller.testing.scripted import ScriptedModel, call
+from tiller.testing.scripted import ScriptedModel, Step, call
+
+BUSY = "Error: Tiller is still working on the previous prompt; cancel it first."
 
 
 def flush_after_link_swap(tmp_path: Path, command: str) -> tuple[RecordingClient, str, Path]:
@@ -142,3 +145,49 @@ def test_loading_a_session_of_the_same_project_works(tmp_path: Path) -> None:
     """The exact id with its own root loads."""
     session_id = journaled_session(tmp_path)
     assert load_error(tmp_path, session_id) == ""
+
+
+def test_two_prompts_at_once_run_the_first_and_refuse_the_second(tmp_path: Path) -> None:
+    """Two session/prompt requests sent together: the first is answered, the second refused."""
+    gate = threading.Event()
+    agent = agent_for(ScriptedModel([Step(text="first answer", gate=gate), "second answer"]))
+    client = RecordingClient()
+
+    async def body(conn: ClientSideConnection) -> list[str]:
+        session = await conn.new_session(cwd=str(tmp_path))
+        first = asyncio.create_task(conn.prompt(session_id=session.session_id, prompt=ask("a")))
+        second = asyncio.create_task(conn.prompt(session_id=session.session_id, prompt=ask("b")))
+        await second
+        refusal = client.text()
+        gate.set()
+        await first
+        history = agent.sessions[session.session_id].session.history
+        return [refusal, *(getattr(turn, "text", "") for turn in history)]
+
+    assert run(agent, client, body) == [BUSY, "a", "first answer"]
+
+
+def test_undo_while_a_prompt_runs_is_refused(tmp_path: Path) -> None:
+    """/undo during a run leaves the run's edit in place and says why."""
+    gate = threading.Event()
+    write = call("write_file", file_path="a.txt", content="mine\n")
+    step = Step(text="done", gate=gate)
+    agent = agent_for(ScriptedModel([write, step]))
+    client = RecordingClient()
+
+    async def body(conn: ClientSideConnection) -> tuple[str, str]:
+        session = await conn.new_session(cwd=str(tmp_path))
+        running = asyncio.create_task(
+            conn.prompt(session_id=session.session_id, prompt=ask("write"))
+        )
+        workspace = agent.sessions[session.session_id].session.workspace
+        await asyncio.to_thread(step.reached.wait, 10)
+        client.updates.clear()
+        await conn.prompt(session_id=session.session_id, prompt=ask("/undo"))
+        refusal = client.text()
+        gate.set()
+        await running
+        return refusal, workspace.read("a.txt")
+
+    refusal, content = run(agent, client, body)
+    assert (refusal.startswith("Not while Tiller works"), content) == (True, "mine\n")

@@ -96,6 +96,9 @@ PERMISSION_OPTIONS = [
     PermissionOption(option_id="deny", name="Deny", kind="reject_once"),
 ]
 DECISIONS = {"allow": Decision.ALLOW, "allow_session": Decision.ALLOW_SESSION}
+NEEDS_IDLE = frozenset({"flush", "undo", "redo"})
+"""Commands refused while a prompt runs (they change or write the workspace)."""
+BUSY = "Error: Tiller is still working on the previous prompt; cancel it first."
 
 
 @dataclass
@@ -106,6 +109,7 @@ class AcpSession:
     mcp_servers: list[Any] = field(default_factory=list)
     journaled: bool = False
     told_shell: bool = False
+    running: bool = False
 
 
 class TillerAgent:
@@ -223,9 +227,33 @@ class TillerAgent:
         text = prompt_text(prompt, entry.session.workspace.root)
         name, _, argument = text.strip().partition(" ")
         if name.startswith("/") and name[1:] in COMMANDS:
-            reply = await self._command(entry, name[1:], argument.strip())
+            if entry.running and name[1:] in NEEDS_IDLE:
+                # The run's edits are under way: undoing or writing them now would act
+                # on half a turn (the TUI refuses these while the agent works too).
+                reply = f"Not while Tiller works on a prompt: cancel it or wait, then {name}."
+            elif name[1:] in NEEDS_IDLE:
+                entry.running = True  # a prompt arriving while the editor writes waits
+                try:
+                    reply = await self._command(entry, name[1:], argument.strip())
+                finally:
+                    entry.running = False
+            else:
+                reply = await self._command(entry, name[1:], argument.strip())
             await self.conn.session_update(session_id, update_agent_message_text(reply))
             return PromptResponse(stop_reason="end_turn")
+        if entry.running:
+            # Marked before the first await below: two prompts sent together would both
+            # pass a check of the session's state, the engine starting in a thread later.
+            await self.conn.session_update(session_id, update_agent_message_text(BUSY))
+            return PromptResponse(stop_reason="end_turn")
+        entry.running = True
+        try:
+            return await self._prompt(entry, text)
+        finally:
+            entry.running = False
+
+    async def _prompt(self, entry: AcpSession, text: str) -> PromptResponse:
+        session_id = entry.session.id
         if not entry.told_shell and entry.session.shell_unavailable:
             # Said once, before the first answer: the editor would otherwise see the
             # shell tool silently missing (the TUI shows the same line as a notice).
@@ -262,12 +290,7 @@ class TillerAgent:
 
         if session.state is SessionState.PROCESSING:
             # Refused before subscribing, so this prompt never echoes the running one.
-            await self.conn.session_update(
-                session.id,
-                update_agent_message_text(
-                    "Error: Tiller is still working on the previous prompt; cancel it first."
-                ),
-            )
+            await self.conn.session_update(session.id, update_agent_message_text(BUSY))
             return "end_turn"
         worker = asyncio.ensure_future(asyncio.to_thread(send))
         finished = False
