@@ -191,3 +191,33 @@ def test_undo_while_a_prompt_runs_is_refused(tmp_path: Path) -> None:
 
     refusal, content = run(agent, client, body)
     assert (refusal.startswith("Not while Tiller works"), content) == (True, "mine\n")
+
+
+def flood(deltas: int, size: int) -> list[object]:
+    """What a bridge has queued after a command printed `deltas` pieces of `size` characters
+    to an editor that read nothing meanwhile."""
+    from tiller import Workspace
+    from tiller.acp_updates import UpdateBridge, pending_update
+    from tiller.events import Event, EventKind
+
+    loop = asyncio.new_event_loop()
+    try:
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        bridge = UpdateBridge(Workspace(files={}), loop, queue)
+        bridge(Event(EventKind.TOOL_CALL_START, "s", {"name": "shell", "call_id": "c1"}))
+        for _ in range(deltas):
+            bridge(
+                Event(EventKind.TOOL_CALL_OUTPUT_DELTA, "s", {"call_id": "c1", "delta": "x" * size})
+            )
+        loop.run_until_complete(asyncio.sleep(0))  # what the loop would have queued by now
+        items = []
+        while not queue.empty():
+            items.append(pending_update(queue.get_nowait()))
+        return items
+    finally:
+        loop.close()
+
+
+def test_output_to_an_editor_that_does_not_read_is_not_buffered_per_piece() -> None:
+    """10,000 pieces of command output wait as one update, not 10,000."""
+    assert len(flood(10_000, 10)) == 2  # the tool call's start, then its newest output

@@ -58,6 +58,7 @@ from tiller.acp_updates import (
     PermissionAsk,
     UpdateBridge,
     coalesce,
+    pending_update,
     terminal_text,
     tool_arguments,
     tool_title,
@@ -298,7 +299,8 @@ class TillerAgent:
             batch = [await queue.get()]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            for item in coalesce(batch):
+            for queued in coalesce(batch):
+                item = pending_update(queued)
                 if item is done:
                     finished = True
                 elif isinstance(item, PermissionAsk):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -63,6 +64,35 @@ class _Call:
     arguments: dict[str, Any]
     before: dict[str, str | None] = field(default_factory=dict)
     output: str = ""
+    """The newest output, at most `MAX_SHOWN_CHARS + 1` characters (the editor is shown
+    no more; one more says it was cut)."""
+    queued: bool = False
+    """Whether an update showing `output` already waits in the queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputUpdate:
+    """A command's newest output, read when the update is sent rather than when queued.
+
+    One waits in the queue per call at most: an editor that reads slowly (or not at all)
+    costs one update per call, not one per piece of output.
+    """
+
+    call_id: str
+    call: _Call
+    lock: threading.Lock
+
+    def build(self) -> ToolCallProgress:
+        """The update with the output as it is now."""
+        with self.lock:
+            self.call.queued = False
+            text = terminal_text(self.call.output)
+        return update_tool_call(self.call_id, content=[tool_content(text_block(text))])
+
+
+def pending_update(item: object) -> object:
+    """A queued item as it is sent: an `OutputUpdate` built now, anything else as it is."""
+    return item.build() if isinstance(item, OutputUpdate) else item
 
 
 def tool_arguments(raw: object) -> dict[str, Any]:
@@ -132,6 +162,7 @@ class UpdateBridge:
         self.loop = loop
         self.queue = queue
         self._calls: dict[str, _Call] = {}
+        self._lock = threading.Lock()  # the engine's thread writes output, the loop reads it
         self._changed: list[str] = []
         self._handlers: dict[EventKind, Callable[[Event], None]] = {
             EventKind.ASSISTANT_TEXT_DELTA: self._on_text,
@@ -206,16 +237,17 @@ class UpdateBridge:
         )
 
     def _on_tool_output(self, event: Event) -> None:
-        call = self._calls.get(event.data["call_id"])
+        call_id = event.data["call_id"]
+        call = self._calls.get(call_id)
         if call is None:
             return
-        call.output += event.data["delta"]
-        self.put(
-            update_tool_call(
-                event.data["call_id"],
-                content=[tool_content(text_block(terminal_text(call.output)))],
-            )
-        )
+        with self._lock:
+            # Only the tail is ever shown: a command printing gigabytes keeps 20 KB here.
+            call.output = (call.output + event.data["delta"])[-(MAX_SHOWN_CHARS + 1) :]
+            if call.queued:
+                return  # the update waiting in the queue will show this output too
+            call.queued = True
+        self.put(OutputUpdate(call_id, call, self._lock))
 
     def _on_workspace_changed(self, event: Event) -> None:
         self._changed.append(event.data["path"])
