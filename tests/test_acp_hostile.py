@@ -8,13 +8,14 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import acp
 from acp.client.connection import ClientSideConnection
 from acp.schema import McpServerStdio
 
 from acp_harness import RecordingClient
-from test_acp import FS, agent_for, ask, run
+from test_acp import FS, agent_for, ask, run, shell_step
 from tiller.acp_agent import TillerAgent
 from tiller.testing.scripted import ScriptedModel, Step, call
 
@@ -221,3 +222,26 @@ def flood(deltas: int, size: int) -> list[object]:
 def test_output_to_an_editor_that_does_not_read_is_not_buffered_per_piece() -> None:
     """10,000 pieces of command output wait as one update, not 10,000."""
     assert len(flood(10_000, 10)) == 2  # the tool call's start, then its newest output
+
+
+class GarblingClient(RecordingClient):
+    """An editor whose permission answer is not a valid response (no optionId)."""
+
+    async def request_permission(
+        self, session_id: str, tool_call: Any, options: Any, **_: Any
+    ) -> Any:
+        self.permissions.append(tool_call)
+        return {"outcome": {"outcome": "selected"}}
+
+
+def test_malformed_permission_answer_denies_and_the_turn_ends(tmp_path: Path) -> None:
+    """A permission response that does not parse is a denial; the prompt still finishes."""
+    agent = agent_for(ScriptedModel([shell_step("touch x"), "ok"]), shell=True)
+    client = GarblingClient()
+
+    async def body(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(tmp_path))
+        reply = await conn.prompt(session_id=session.session_id, prompt=ask("run"))
+        return reply.stop_reason
+
+    assert (run(agent, client, body), (tmp_path / "x").exists()) == ("end_turn", False)

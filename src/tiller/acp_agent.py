@@ -337,6 +337,9 @@ class TillerAgent:
                 answer = Approval(Decision.DENY, "The user cancelled the request.")
         except (RequestError, ConnectionError) as exc:
             answer = Approval(Decision.DENY, f"The editor could not ask: {exc}")
+        except Exception as exc:  # an answer that does not parse: the engine must not wait on
+            why = (str(exc).splitlines() or [type(exc).__name__])[0]
+            answer = Approval(Decision.DENY, f"The editor's answer was not understood ({why})")
         if answer.decision is not Decision.DENY and not ask.future.done():
             # The request marked the call pending; it runs now. Sent before the engine
             # is released, so it precedes the call's output.
