@@ -226,3 +226,16 @@ def test_trust_lapses_when_the_definitions_change(dirs: tuple[Path, Path]) -> No
     mcp_json.write_text(json.dumps({"mcpServers": {"s": {"command": "b"}}}), encoding="utf-8")
     blocked_after = bool(load_settings(root).config.mcp_servers[0].blocked)
     assert (trusted_first, blocked_after) == (True, True)
+
+
+def test_trust_names_the_variables_a_server_would_receive(dirs: tuple[Path, Path]) -> None:
+    """`tiller mcp trust` says which of your environment variables each server is given."""
+    _, root = dirs
+    entry = {
+        "type": "http",
+        "url": "https://mcp.example/${REGION:-eu}",
+        "headers": {"Authorization": "Bearer ${GITHUB_TOKEN}"},
+    }
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": {"gh": entry}}), encoding="utf-8")
+    result = CliRunner().invoke(app, ["mcp", "trust", "--root", str(root)])
+    assert "    given from your environment: GITHUB_TOKEN, REGION" in result.output.splitlines()

@@ -41,6 +41,7 @@ def trust_project(root: Root = None) -> None:
     """
     import dataclasses
 
+    from tiller.mcp.config import variables_given
     from tiller.mcp.trust import project_servers, trust
 
     opts = resolve_options(root=root)
@@ -50,6 +51,10 @@ def trust_project(root: Root = None) -> None:
         return
     for server in project:
         typer.echo(f"{server.name}: {server.transport}: {server.target}  (from {server.source})")
+        # A header or env value may hand a token to the server: say which, by name.
+        given = variables_given(server)
+        if given:
+            typer.echo(f"    given from your environment: {', '.join(given)}")
     trust(opts.root, [dataclasses.replace(s, blocked="") for s in project])
     typer.echo(f"Trusted {len(project)} MCP server(s) for {opts.root}; they start next time.")
 

@@ -101,6 +101,14 @@ def expand(text: str, environ: Mapping[str, str]) -> str:
     return _VAR.sub(value, text)
 
 
+def variables_given(config: McpServerConfig) -> list[str]:
+    """The environment variables a server is given by name: `env_vars` and every `${VAR}`
+    in its args, env, url and headers (what trusting a project's server hands over)."""
+    texts = [*config.args, *config.env.values(), config.url, *config.headers.values()]
+    names = {match.group(1) for text in texts for match in _VAR.finditer(text)}
+    return sorted(names | set(config.env_vars))
+
+
 def server_env(config: McpServerConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment a stdio server starts with.
 
