@@ -3,9 +3,11 @@ stdio): whatever they send, the session goes on and the person's terminal stays 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +168,22 @@ def test_huge_schema_skips_the_tool_with_a_warning(hostile: Any) -> None:
         ["mcp__h__small"],
         True,
     )
+
+
+def held_in_deleted_files() -> int:
+    """Bytes in files this process holds open after deleting them (temporary files)."""
+    total = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}").endswith("(deleted)"):
+                total += os.fstat(int(fd)).st_size
+    return total
+
+
+def test_stderr_flood_is_not_stored(hostile: Any) -> None:
+    """20 MB a server logs on stderr are read and dropped, not kept in a temporary file."""
+    calls = {"chatty": [{"stderr_flood": 20_000_000}, {"result": text("done")}]}
+    session = hostile([tool("chatty")], calls, steps=[call("mcp__h__chatty"), "ok"])
+    seen = outputs(session)
+    session.send("go")
+    assert (seen, held_in_deleted_files() < 1_000_000) == (["done"], True)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -30,6 +29,8 @@ POLL_S = 0.05
 """How often a waiting engine thread looks at its cancel token."""
 STDERR_TAIL = 400
 """Characters of a failed server's stderr quoted in its warning."""
+STDERR_KEEP = 4096
+"""Bytes of a server's stderr kept (the rest is read and dropped)."""
 
 
 class ServerStatus(StrEnum):
@@ -149,7 +150,7 @@ class McpConnection:
         self._ready_async: asyncio.Event | None = None
         self._ready = threading.Event()
         self._closed = False
-        self._stderr: IO[str] | None = None
+        self._stderr: StderrTail | None = None
 
     # -- life --------------------------------------------------------------------------
 
@@ -251,11 +252,9 @@ class McpConnection:
                 encoding_error_handler="replace",
             )
             # The server's stderr must never reach the terminal (it would tear the TUI);
-            # it is kept so a failure can quote it.
-            self._stderr = tempfile.TemporaryFile(  # noqa: SIM115 - closed when _serve ends
-                "w+", encoding="utf-8", errors="replace"
-            )
-            return Client(stdio_client(params, errlog=self._stderr))
+            # its end is kept so a failure can quote it, the rest read and dropped.
+            self._stderr = StderrTail(asyncio.get_running_loop())
+            return Client(stdio_client(params, errlog=self._stderr.writer))
         url = expand(config.url, self._environ)
         headers = {k: expand(v, self._environ) for k, v in config.headers.items()}
         if config.transport == "sse":
@@ -275,15 +274,8 @@ class McpConnection:
         self._ready.set()
 
     def _stderr_tail(self) -> str:
-        if self._stderr is None:
-            return ""
-        with contextlib.suppress(OSError, ValueError):
-            self._stderr.flush()
-            self._stderr.seek(0)
-            text = self._stderr.read().strip()
-            if text:
-                return f"; its stderr ends: {text[-STDERR_TAIL:]}"
-        return ""
+        text = self._stderr.text() if self._stderr is not None else ""
+        return f"; its stderr ends: {text[-STDERR_TAIL:]}" if text else ""
 
     def _set(self, status: ServerStatus) -> None:
         self.status = status
@@ -367,6 +359,56 @@ class McpConnection:
         if self.status is ServerStatus.FAILED:
             return f"The MCP server {self.name!r} is not running: {self.error}"
         return f"The MCP server {self.name!r} is {self.status}."
+
+
+class StderrTail:
+    """A stdio server's stderr: a pipe the loop reads as it fills, keeping only its end.
+
+    A file would grow with everything a chatty (or hostile) server logs over a session;
+    this keeps `STDERR_KEEP` bytes whatever it writes.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        self._loop = loop
+        self._fd: int | None = read_fd
+        self._tail = b""
+        self.writer: IO[str] = os.fdopen(write_fd, "w")
+        """The end the server's process gets as its stderr."""
+        loop.add_reader(read_fd, self._drain)
+
+    def _drain(self) -> None:
+        while self._fd is not None:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:  # every writer closed
+                self._stop_reading()
+                return
+            self._tail = (self._tail + data)[-STDERR_KEEP:]
+
+    def _stop_reading(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def text(self) -> str:
+        """What the server wrote last (what is still in the pipe included), stripped."""
+        if self._fd is not None:
+            self._drain()
+        return self._tail.decode("utf-8", "replace").strip()
+
+    def close(self) -> None:
+        """Stop reading and close both ends (call on the loop's thread)."""
+        with contextlib.suppress(OSError):
+            self.writer.close()
+        self._stop_reading()
 
 
 async def _list_tools(client: Any) -> list[RemoteTool]:
