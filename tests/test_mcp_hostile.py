@@ -187,3 +187,17 @@ def test_stderr_flood_is_not_stored(hostile: Any) -> None:
     seen = outputs(session)
     session.send("go")
     assert (seen, held_in_deleted_files() < 1_000_000) == (["done"], True)
+
+
+def test_escape_sequences_a_failing_server_prints_are_shown_inert() -> None:
+    """A server's stderr quoted in its failure warning carries no terminal control codes."""
+    script = "import sys; sys.stderr.write('\\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jboom'); sys.exit(2)"
+    failing = McpServerConfig(name="esc", command=sys.executable, args=("-c", script))
+    session = Session(ScriptedModel([]), files={}, config=SessionConfig(mcp_servers=(failing,)))
+    try:
+        assert session.mcp is not None
+        session.mcp.wait_ready()
+        warning = session.mcp.warnings[0]
+    finally:
+        session.close()
+    assert warning.endswith("its stderr ends: \\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jboom")

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -268,7 +269,9 @@ class McpConnection:
         return Client(streamable_http_client(url, http_client=http))
 
     def _fail(self, why: str) -> None:
-        self.error = why + self._stderr_tail()
+        # Said on terminals (warnings, `tiller mcp list`): what the server wrote, or its
+        # tool list quoted in a validation error, must not reach them as control codes.
+        self.error = inert(why + self._stderr_tail())
         self.tools = self.tools  # keep them listed: calls say why they cannot run
         self._set(ServerStatus.FAILED)
         self._ready.set()
@@ -359,6 +362,15 @@ class McpConnection:
         if self.status is ServerStatus.FAILED:
             return f"The MCP server {self.name!r} is not running: {self.error}"
         return f"The MCP server {self.name!r} is {self.status}."
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def inert(text: str) -> str:
+    """`text` with control characters (escape sequences' ESC among them) shown as `\\xNN`;
+    newlines and tabs stay."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class StderrTail:
