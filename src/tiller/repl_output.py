@@ -16,7 +16,7 @@ from rich.text import Text
 
 from tiller.commands import COMMANDS
 from tiller.events import Event, EventKind
-from tiller.formatting import format_cost, human_tokens
+from tiller.formatting import format_cost, human_tokens, inert
 from tiller.repl_approvals import OutputTail
 
 if TYPE_CHECKING:
@@ -137,18 +137,20 @@ class EventPrinter:
             )
         elif kind is EventKind.TOOL_CALL_OUTPUT_DELTA:
             for line in self._tails.feed(str(data.get("call_id")), str(data.get("delta", ""))):
-                self.console.print(f"[dim]│ {escape(line)}[/dim]")
+                self.console.print(f"[dim]│ {escape(inert(line))}[/dim]")
         elif kind is EventKind.TOOL_CALL_END:
             self._call_ended(data)
         elif kind is EventKind.STEERING_INJECTED:
             self.console.print("[dim]↪ steering delivered[/dim]")
         elif kind is EventKind.ERROR and not data.get("fatal"):
             # Fatal ones (auth) are said by the controller once the run has ended.
-            self.console.print(Text(f"Provider error: {data.get('message', '')}", style="red"))
+            self.console.print(
+                Text(f"Provider error: {inert(str(data.get('message', '')))}", style="red")
+            )
         elif kind is EventKind.MODEL_CLIENT_LOADING:
             self.console.print(Text(str(data.get("message", "")), style="dim"))
         elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
-            self.console.print(Text(f"⚠ {data.get('message', '')}", style="yellow"))
+            self.console.print(Text(f"⚠ {inert(str(data.get('message', '')))}", style="yellow"))
         elif kind is EventKind.CONTEXT_COMPACTED:
             before = human_tokens(int(data.get("tokens_before", 0)))
             after = human_tokens(int(data.get("tokens_after", 0)))
@@ -158,17 +160,18 @@ class EventPrinter:
     def _call_ended(self, data: dict[str, object]) -> None:
         tail, hidden = self._tails.finish(str(data.get("call_id")))
         for line in tail:
-            self.console.print(f"[dim]│ {escape(line)}[/dim]")
+            self.console.print(f"[dim]│ {escape(inert(line))}[/dim]")
         if hidden:
             self.console.print(f"[dim]│ … {hidden} more line(s)[/dim]")
         label = self._calls.pop(str(data.get("call_id")), str(data.get("name", "")))
         if data.get("is_error"):
             first = str(data.get("output", "")).strip().splitlines() or [""]
             self.console.print(
-                f"[red]✗[/red] {escape(label)} [dim]— {escape(one_line(first[0], 90))}[/dim]"
+                f"[red]✗[/red] {escape(inert(label))} "
+                f"[dim]— {escape(inert(one_line(first[0], 90)))}[/dim]"
             )
         else:
-            self.console.print(f"[green]✓[/green] {escape(label)}")
+            self.console.print(f"[green]✓[/green] {escape(inert(label))}")
 
     def recap(self, session: Session) -> None:
         """A resumed conversation: its size, its last prompt and answer."""

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -24,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
+from tiller.formatting import inert
 from tiller.mcp.config import McpConfigError, McpServerConfig, expand, server_env
 
 POLL_S = 0.05
@@ -362,15 +362,6 @@ class McpConnection:
         if self.status is ServerStatus.FAILED:
             return f"The MCP server {self.name!r} is not running: {self.error}"
         return f"The MCP server {self.name!r} is {self.status}."
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def inert(text: str) -> str:
-    """`text` with control characters (escape sequences' ESC among them) shown as `\\xNN`;
-    newlines and tabs stay."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class StderrTail:
