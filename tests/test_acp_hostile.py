@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import acp
+import pytest
 from acp.client.connection import ClientSideConnection
 from acp.schema import McpServerStdio
 
@@ -245,3 +246,43 @@ def test_malformed_permission_answer_denies_and_the_turn_ends(tmp_path: Path) ->
         return reply.stop_reason
 
     assert (run(agent, client, body), (tmp_path / "x").exists()) == ("end_turn", False)
+
+
+def new_session_error(cwd: str) -> tuple[int, str]:
+    """The JSON-RPC error code and message session/new answers for `cwd`."""
+    agent = agent_for(ScriptedModel([]))
+
+    async def body(conn: ClientSideConnection) -> tuple[int, str]:
+        try:
+            await conn.new_session(cwd=cwd)
+        except acp.RequestError as exc:
+            return exc.code, str((exc.data or {}).get("error", exc))
+        return 0, ""
+
+    return run(agent, RecordingClient(), body)
+
+
+def test_relative_cwd_is_invalid_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ACP requires an absolute cwd: a relative one is refused, not taken from Tiller's own."""
+    (tmp_path / "proj").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert new_session_error("proj") == (-32602, "cwd must be an absolute path, got 'proj'")
+
+
+def test_broken_project_config_is_invalid_params(tmp_path: Path) -> None:
+    """A project whose .tiller/config.toml does not parse is invalid params, not internal."""
+    from tiller.cli_acp import session_builders
+
+    (tmp_path / ".tiller").mkdir()
+    (tmp_path / ".tiller" / "config.toml").write_text("model = [\n", encoding="utf-8")
+    new, load = session_builders({"model": "openai/fake", "api_base": "http://127.0.0.1:9/v1"})
+    agent = TillerAgent(new, load)
+
+    async def body(conn: ClientSideConnection) -> int:
+        try:
+            await conn.new_session(cwd=str(tmp_path))
+        except acp.RequestError as exc:
+            return exc.code
+        return 0
+
+    assert run(agent, RecordingClient(), body) == -32602

@@ -68,6 +68,7 @@ from tiller.errors import AuthError, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
 from tiller.session import Session, SessionState
+from tiller.settings import ConfigError
 from tiller.workspace.paths import ensure_inside
 
 McpEntries = dict[str, dict[str, Any]]
@@ -177,8 +178,14 @@ class TillerAgent:
         self, cwd: str, mcp_servers: list[Any] | None = None, **_: Any
     ) -> NewSessionResponse:
         """Start a session whose workspace overlays `cwd`."""
+        root = _root(cwd)
         entries = mcp_entries(list(mcp_servers or []))
-        session = await asyncio.to_thread(self._new_session, Path(cwd), entries)
+        try:
+            session = await asyncio.to_thread(self._new_session, root, entries)
+        except (TillerError, ConfigError, OSError, ValueError) as exc:
+            # A missing directory, a project config that does not parse: the editor's
+            # request cannot be served as it is, which is what invalid params says.
+            raise RequestError.invalid_params({"cwd": cwd, "error": str(exc)}) from None
         self.sessions[session.id] = AcpSession(session, list(mcp_servers or []))
         self._advertise_commands(session.id)
         return NewSessionResponse(session_id=session.id)
@@ -189,13 +196,14 @@ class TillerAgent:
         """Reopen a journaled session and replay its conversation to the client."""
         if self._load_session is None:
             raise RequestError.method_not_found("session/load")
+        root = _root(cwd)
         open_already = self.sessions.pop(session_id, None)
         if open_already is not None:  # one journal writer per session
             await asyncio.to_thread(open_already.session.close)
         try:
             entries = mcp_entries(list(mcp_servers or []))
-            session = await asyncio.to_thread(self._load_session, session_id, Path(cwd), entries)
-        except (TillerError, JournalError, OSError) as exc:
+            session = await asyncio.to_thread(self._load_session, session_id, root, entries)
+        except (TillerError, JournalError, ConfigError, OSError, ValueError) as exc:
             raise RequestError.invalid_params(
                 {"sessionId": session_id, "error": str(exc)}
             ) from None
@@ -478,6 +486,20 @@ class TillerAgent:
                         content=[tool_content(text_block(body))],
                     )
                     await self.conn.session_update(session.id, done)
+
+
+def _root(cwd: str) -> Path:
+    """The editor's `cwd` as a root; ACP requires it absolute (a relative one would be
+    taken from wherever `tiller acp` was started).
+
+    Raises:
+        RequestError: invalid params, `cwd` is relative.
+    """
+    if not Path(cwd).is_absolute():
+        raise RequestError.invalid_params(
+            {"cwd": cwd, "error": f"cwd must be an absolute path, got {cwd!r}"}
+        )
+    return Path(cwd)
 
 
 def mcp_entries(servers: list[Any]) -> dict[str, dict[str, Any]]:
