@@ -286,3 +286,25 @@ def test_broken_project_config_is_invalid_params(tmp_path: Path) -> None:
         return 0
 
     assert run(agent, RecordingClient(), body) == -32602
+
+
+def test_loading_a_session_while_its_prompt_runs_is_refused(tmp_path: Path) -> None:
+    """session/load of the session whose prompt is running is refused; the prompt finishes."""
+    gate = threading.Event()
+    step = Step(text="answer", gate=gate)
+    agent = agent_for(ScriptedModel([step]))
+
+    async def body(conn: ClientSideConnection) -> tuple[int, str]:
+        session = await conn.new_session(cwd=str(tmp_path))
+        running = asyncio.create_task(conn.prompt(session_id=session.session_id, prompt=ask("a")))
+        await asyncio.to_thread(step.reached.wait, 10)
+        code = 0
+        try:
+            await conn.load_session(cwd=str(tmp_path), session_id=session.session_id)
+        except acp.RequestError as exc:
+            code = exc.code
+        gate.set()
+        reply = await running
+        return code, reply.stop_reason
+
+    assert run(agent, RecordingClient(), body) == (-32602, "end_turn")

@@ -197,6 +197,15 @@ class TillerAgent:
         if self._load_session is None:
             raise RequestError.method_not_found("session/load")
         root = _root(cwd)
+        running = self.sessions.get(session_id)
+        if running is not None and (
+            running.running or running.session.state is SessionState.PROCESSING
+        ):
+            # Its run would go on journaling beside the reloaded copy (two writers on one
+            # journal, the copy missing the run's last turns) and streaming to the editor.
+            raise RequestError.invalid_params(
+                {"sessionId": session_id, "error": "its prompt is running; cancel it first"}
+            )
         open_already = self.sessions.pop(session_id, None)
         if open_already is not None:  # one journal writer per session
             await asyncio.to_thread(open_already.session.close)
