@@ -308,3 +308,20 @@ def test_loading_a_session_while_its_prompt_runs_is_refused(tmp_path: Path) -> N
         return code, reply.stop_reason
 
     assert run(agent, RecordingClient(), body) == (-32602, "end_turn")
+
+
+def test_cancel_sent_right_after_the_prompt_is_not_lost(tmp_path: Path) -> None:
+    """session/cancel arriving before the engine has started the prompt still cancels it."""
+    gate = threading.Event()
+    agent = agent_for(ScriptedModel([Step(text="never wanted", gate=gate)]))
+
+    async def body(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(tmp_path))
+        prompt = asyncio.create_task(conn.prompt(session_id=session.session_id, prompt=ask("a")))
+        cancel = asyncio.create_task(conn.cancel(session_id=session.session_id))
+        await cancel
+        await asyncio.wait({prompt}, timeout=5)  # a lost cancel leaves the run at the gate
+        gate.set()
+        return (await prompt).stop_reason
+
+    assert run(agent, RecordingClient(), body) == "cancelled"

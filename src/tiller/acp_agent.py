@@ -112,6 +112,7 @@ class AcpSession:
     journaled: bool = False
     told_shell: bool = False
     running: bool = False
+    cancel_requested: bool = False
 
 
 class TillerAgent:
@@ -225,6 +226,9 @@ class TillerAgent:
         """Stop the running prompt at the next safe point."""
         entry = self.sessions.get(session_id)
         if entry is not None:
+            # Kept for the prompt too: the engine clears its token as a send starts, so a
+            # cancel that arrives before the worker thread got there would be lost.
+            entry.cancel_requested = entry.running
             entry.session.cancel()
 
     async def authenticate(self, method_id: str, **_: Any) -> None:
@@ -265,6 +269,7 @@ class TillerAgent:
             await self.conn.session_update(session_id, update_agent_message_text(BUSY))
             return PromptResponse(stop_reason="end_turn")
         entry.running = True
+        entry.cancel_requested = False
         try:
             return await self._prompt(entry, text)
         finally:
@@ -285,17 +290,24 @@ class TillerAgent:
 
             Journal.attach(entry.session)
             entry.journaled = True
-        return PromptResponse(stop_reason=await self._run(entry.session, text))
+        return PromptResponse(stop_reason=await self._run(entry, text))
 
-    async def _run(self, session: Session, text: str) -> StopReason:
+    async def _run(self, entry: AcpSession, text: str) -> StopReason:
+        session = entry.session
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         bridge = UpdateBridge(session.workspace, loop, queue)
         done = object()
         asks: set[asyncio.Task[None]] = set()
 
+        def honour_cancel(_: object) -> None:
+            # The run's first event comes after send() cleared the cancel token.
+            if entry.cancel_requested and not session.cancel_token.is_set():
+                session.cancel()
+
         def send() -> str:
             unsubscribe = session.subscribe(bridge)
+            stop_honouring = session.subscribe(honour_cancel)
             try:
                 return session.send(text).stop_reason
             except (AuthError, SessionBusy, SessionClosed) as exc:
@@ -303,6 +315,7 @@ class TillerAgent:
                 bridge.put(update_agent_message_text(f"Error: {exc}"))
                 return "error"
             finally:
+                stop_honouring()
                 unsubscribe()
                 bridge.put(done)
 
