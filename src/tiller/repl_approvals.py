@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tiller.approvals import Approval, Decision
+from tiller.formatting import inert
 
 SHOWN_OUTPUT_LINES = 20
 """Lines of a command's output printed live; the rest are counted."""
@@ -129,7 +130,9 @@ def describe_request(details: dict[str, Any]) -> list[str]:
         lines.append(f"  {details['description']}")
     if details.get("reason"):
         lines.append(f"  why it asks: {details['reason']}")
-    return lines
+    # A command or an MCP tool's description holding escape sequences could move the
+    # cursor and draw another command over the one that would run.
+    return [inert(line) for line in lines]
 
 
 class OutputTail:
