@@ -241,3 +241,16 @@ def test_escape_sequences_in_a_description_cannot_rewrite_the_approval(tmp_path:
     finally:
         session.close()
     assert [line for line in shown if "\x1b" in line] == []
+
+
+def test_a_server_with_too_many_tools_is_cut_with_a_warning(hostile: Any) -> None:
+    """150 tools would break every request (OpenAI takes 128): the first 100 are offered."""
+    session = hostile([tool(f"t{i:03}") for i in range(150)])
+    assert session.mcp is not None
+    assert (len(mcp_names(session)), session.mcp.warnings) == (
+        100,
+        [
+            "MCP server 'h': 50 of its 150 tools are not offered (t100 … t149): a model "
+            "request may carry at most 128 tools, and Tiller offers MCP tools up to 100"
+        ],
+    )

@@ -12,6 +12,10 @@ from tiller.mcp.client import McpConnection, McpLoop, RemoteTool, ServerStatus
 from tiller.mcp.config import McpServerConfig
 from tiller.mcp.tools import Ask, McpApprovals, McpTool, mcp_tool, schema_problem, tool_name
 
+MAX_MCP_TOOLS = 100
+"""MCP tools offered in all: OpenAI refuses a request with more than 128 tools, so one
+server listing hundreds would fail every model call (the built-ins need the rest)."""
+
 
 def _never_asked(*_: object, **__: object) -> object:
     from tiller.approvals import Approval, Decision
@@ -132,6 +136,19 @@ class McpServers:
             offered.append(remote)
         # Names that come out alike once made safe (`a.b`, `a_b`) all get a digest:
         # which tool is which then never depends on the order the server lists them.
+        with self._lock:
+            room = MAX_MCP_TOOLS - sum(
+                len(tools) for name, tools in self._tools.items() if name != connection.name
+            )
+        if len(offered) > max(room, 0):
+            left = offered[max(room, 0) :]
+            names = left[0].name if len(left) == 1 else f"{left[0].name} … {left[-1].name}"
+            self._warn(
+                f"MCP server {connection.name!r}: {len(left)} of its {len(offered)} tools are "
+                f"not offered ({names}): a model request may carry at most 128 tools, and "
+                f"Tiller offers MCP tools up to {MAX_MCP_TOOLS}"
+            )
+            offered = offered[: max(room, 0)]
         safe = Counter(tool_name(connection.name, remote.name) for remote in offered)
         for remote in offered:
             distinct = safe[tool_name(connection.name, remote.name)] > 1
