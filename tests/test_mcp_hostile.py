@@ -254,3 +254,12 @@ def test_a_server_with_too_many_tools_is_cut_with_a_warning(hostile: Any) -> Non
             "request may carry at most 128 tools, and Tiller offers MCP tools up to 100"
         ],
     )
+
+
+def test_lone_surrogate_in_arguments_does_not_end_the_connection(hostile: Any) -> None:
+    """Arguments holding a lone surrogate reach the server as U+FFFD; the server stays up."""
+    steps: list[Step | str] = [call("mcp__h__echo", text="a\ud800b"), "done"]
+    session = hostile([tool("echo")], {"echo": [{"echo_arguments": True}]}, steps=steps)
+    seen = outputs(session)
+    session.send("go")
+    assert (seen, str(session.mcp.connections[0].status)) == (['{"text": "a\\ufffdb"}'], "ready")

@@ -115,6 +115,7 @@ class McpTool:
         Raises:
             ToolError: denied, the server failed or timed out, or the tool reported an error.
         """
+        args = without_lone_surrogates(args)
         self._approve(args, ctx)
         try:
             result = self.connection.call(self.remote, args, ctx.cancel)
@@ -182,6 +183,24 @@ def mcp_tool(
         approvals=approvals,
         ask=ask,
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings made U+FFFD.
+
+    A model's JSON may carry one (`"\\ud800"`); the SDK cannot encode it, and the failed
+    write ends the whole connection to the server.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    return value
 
 
 def render_result(result: Any) -> str:
