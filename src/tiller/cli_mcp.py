@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from tiller.cli_options import Root, resolve_options
+from tiller.formatting import inert
 
 if TYPE_CHECKING:
     from tiller.mcp import McpServerConfig
@@ -27,7 +28,7 @@ def list_servers(root: Root = None) -> None:
         servers.start()
         servers.wait_ready()
         for line in servers.describe():
-            typer.echo(line)
+            typer.echo(inert(line))
     finally:
         servers.close()
 
@@ -50,7 +51,10 @@ def trust_project(root: Root = None) -> None:
         typer.echo("This project defines no MCP servers.")
         return
     for server in project:
-        typer.echo(f"{server.name}: {server.transport}: {server.target}  (from {server.source})")
+        # Inert: escape sequences in a project's args could redraw the line being reviewed.
+        typer.echo(
+            inert(f"{server.name}: {server.transport}: {server.target}  (from {server.source})")
+        )
         # A header or env value may hand a token to the server: say which, by name.
         given = variables_given(server)
         if given:

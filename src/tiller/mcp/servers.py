@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tiller.formatting import inert
 from tiller.mcp.client import McpConnection, McpLoop, RemoteTool, ServerStatus
 from tiller.mcp.config import McpServerConfig
 from tiller.mcp.tools import Ask, McpApprovals, McpTool, mcp_tool, schema_problem, tool_name
@@ -101,7 +102,11 @@ class McpServers:
         self.loop.stop()
 
     def describe(self) -> list[str]:
-        """Lines for `/mcp`, `tiller mcp list` and doctor: each server, its status, its tools."""
+        """Lines for `/mcp`, `tiller mcp list` and doctor: each server, its status, its tools.
+
+        Control characters are shown as `\\xNN`: a project's args are printed for review, and
+        an escape sequence in them could draw another command over the real one.
+        """
         if not self.connections:
             return ["No MCP servers configured ([mcp_servers.NAME] in config.toml, or .mcp.json)."]
         lines = []
@@ -115,7 +120,7 @@ class McpServers:
                 lines.append(f"    tools: {', '.join(names)}")
             if c.config.allow:
                 lines.append(f"    runs unasked: {', '.join(c.config.allow)}")
-        return lines
+        return [inert(line) for line in lines]
 
     def _changed(self, connection: McpConnection) -> None:
         if connection.status is ServerStatus.READY:
