@@ -263,3 +263,26 @@ def test_lone_surrogate_in_arguments_does_not_end_the_connection(hostile: Any) -
     seen = outputs(session)
     session.send("go")
     assert (seen, str(session.mcp.connections[0].status)) == (['{"text": "a\\ufffdb"}'], "ready")
+
+
+def test_approval_request_carries_no_control_codes_for_any_front_end(tmp_path: Path) -> None:
+    """What an MCP approval shows (description, call) holds no escape sequence (TUI, ACP too)."""
+    from tiller.approvals import Approval, Decision
+
+    sneaky = tool("sneaky", description="Fine.\x1b[2J\x9b2J")
+    config = SessionConfig(mcp_servers=(server(tmp_path, [sneaky]),), shell_approval="ask")
+    step = call("mcp__h__sneaky", note="\x9b31m")
+    session = Session(ScriptedModel([step, "ok"]), files={}, config=config)
+    shown: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if event.kind is EventKind.APPROVAL_REQUESTED:
+            shown.extend([event.data["description"], event.data["command"]])
+            event.data["future"].set_result(Approval(Decision.DENY))
+
+    session.subscribe(on_event)
+    try:
+        session.send("go")
+    finally:
+        session.close()
+    assert [text for text in shown if re.search("[\x1b\x9b]", text)] == []

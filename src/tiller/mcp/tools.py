@@ -12,6 +12,7 @@ from typing import Any
 
 from tiller.approvals import Approval, Decision
 from tiller.errors import ToolError
+from tiller.formatting import inert
 from tiller.mcp.client import CallFailed, McpConnection, RemoteTool
 from tiller.tools.base import ToolContext
 
@@ -141,10 +142,12 @@ class McpTool:
             {
                 "tool": self.name,
                 "call_id": ctx.call_id,
-                "command": f"{self.name} {arguments}",
+                # Shown by every front end: a server's description (or the model's
+                # arguments) must not carry escape sequences that redraw the question.
+                "command": inert(f"{self.name} {arguments}"),
                 "server": server,
                 "arguments": args,
-                "description": self.description.split("\n", 1)[0][:200],
+                "description": inert(self.description.split("\n", 1)[0][:200]),
                 "reason": f"tools of the MCP server {server!r} ask before they run",
             },
             cancel=ctx.cancel,
