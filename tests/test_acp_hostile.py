@@ -325,3 +325,16 @@ def test_cancel_sent_right_after_the_prompt_is_not_lost(tmp_path: Path) -> None:
         return (await prompt).stop_reason
 
     assert run(agent, RecordingClient(), body) == "cancelled"
+
+
+def test_a_path_outside_the_root_is_never_a_location_for_the_editor(tmp_path: Path) -> None:
+    """A read of /etc/passwd is refused, and the editor is not pointed at the file either."""
+    agent = agent_for(ScriptedModel([call("read_file", file_path="/etc/passwd"), "ok"]))
+    client = RecordingClient()
+
+    async def body(conn: ClientSideConnection) -> None:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("read"))
+
+    run(agent, client, body)
+    assert [start.locations for start in client.of("tool_call")] == [None]

@@ -191,6 +191,13 @@ class UpdateBridge:
         root = self.workspace.root
         return str(root / path) if root is not None else path
 
+    def _inside(self, path: str) -> str | None:
+        """`path` as a workspace path, or None when the workspace refuses it."""
+        try:
+            return self.workspace.resolve_path(path)
+        except Exception:  # outside the root, through a link out of it, malformed
+            return None
+
     def _read(self, path: str) -> str | None:
         try:
             return self.workspace.read(path)
@@ -224,7 +231,10 @@ class UpdateBridge:
             call.before[key] = self._read(key)
         self._calls[call_id] = call
         path = args.get("file_path") or args.get("path")
-        locations = [ToolCallLocation(path=self.absolute(path))] if isinstance(path, str) else None
+        # Only a path the workspace accepts: an editor that follows the agent would open
+        # whatever it is pointed at (`/etc/passwd`, `../other-project/.env`).
+        inside = self._inside(path) if isinstance(path, str) else None
+        locations = [ToolCallLocation(path=self.absolute(inside))] if inside is not None else None
         self.put(
             start_tool_call(
                 call_id,
