@@ -286,3 +286,24 @@ def test_approval_request_carries_no_control_codes_for_any_front_end(tmp_path: P
     finally:
         session.close()
     assert [text for text in shown if re.search("[\x1b\x9b]", text)] == []
+
+
+def test_approval_says_the_tool_runs_outside_the_sandbox(tmp_path: Path) -> None:
+    """The person asked about an MCP call is told it runs outside Tiller's sandbox."""
+    from tiller.approvals import Approval, Decision
+
+    config = SessionConfig(mcp_servers=(server(tmp_path, [tool("any")]),), shell_approval="ask")
+    session = Session(ScriptedModel([call("mcp__h__any"), "ok"]), files={}, config=config)
+    reasons: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if event.kind is EventKind.APPROVAL_REQUESTED:
+            reasons.append(event.data["reason"])
+            event.data["future"].set_result(Approval(Decision.DENY))
+
+    session.subscribe(on_event)
+    try:
+        session.send("go")
+    finally:
+        session.close()
+    assert "outside Tiller's sandbox" in reasons[0]

@@ -148,7 +148,10 @@ class McpTool:
                 "server": server,
                 "arguments": args,
                 "description": inert(self.description.split("\n", 1)[0][:200]),
-                "reason": f"tools of the MCP server {server!r} ask before they run",
+                "reason": (
+                    f"tools of the MCP server {server!r} ask before they run: the server "
+                    "runs outside Tiller's sandbox, with your access to files and network"
+                ),
             },
             cancel=ctx.cancel,
         )
