@@ -4,6 +4,7 @@ written outside the root, and every mistake is a clear answer, never a protocol 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import threading
@@ -338,3 +339,26 @@ def test_a_path_outside_the_root_is_never_a_location_for_the_editor(tmp_path: Pa
 
     run(agent, client, body)
     assert [start.locations for start in client.of("tool_call")] == [None]
+
+
+def test_a_file_name_that_is_not_utf8_never_reaches_the_editor_raw(tmp_path: Path) -> None:
+    """caf\\xe9.txt: its diff names it printably, /flush writes it to disk, not via the editor."""
+    name = os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt")
+    with open(name, "wb") as handle:
+        handle.write(b"old\n")
+    edit = call("edit_file", file_path="caf\\xe9.txt", old_string="old", new_string="new")
+    agent = agent_for(ScriptedModel([edit, "Done."]))
+    client = RecordingClient()
+
+    async def body(conn: ClientSideConnection) -> None:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("edit"))
+        await conn.prompt(session_id=session.session_id, prompt=ask("/flush"))
+
+    run(agent, client, body, FS)
+    diffs = [
+        c.path for u in client.of("tool_call_update") for c in u.content or [] if c.type == "diff"
+    ]
+    with open(name, "rb") as handle:
+        on_disk = handle.read()
+    assert (diffs, client.writes, on_disk) == ([f"{tmp_path}/caf\\xe9.txt"], [], b"new\n")

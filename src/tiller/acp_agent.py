@@ -69,7 +69,7 @@ from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
 from tiller.session import Session, SessionState
 from tiller.settings import ConfigError
-from tiller.workspace.paths import ensure_inside
+from tiller.workspace.paths import ensure_inside, printable
 
 McpEntries = dict[str, dict[str, Any]]
 """The client's MCP servers as `[mcp_servers.NAME]` entries (see `mcp_entries`)."""
@@ -419,8 +419,10 @@ class TillerAgent:
         failure = ""
         root_real = os.path.realpath(workspace.root)
         for path, kind in changes:
-            if kind == "deleted":
-                continue  # ACP has no delete; these go to disk below
+            if kind == "deleted" or printable(path) != path:
+                # ACP has no delete, and a name that is not UTF-8 cannot travel as JSON
+                # text: these go to disk below, checked for conflicts.
+                continue
             try:
                 # The editor opens the path as it is, following links: one that a
                 # directory became since the edit must not carry the write out of the root.

@@ -32,6 +32,7 @@ from acp.schema import ToolCallLocation, ToolCallProgress, ToolKind
 
 from tiller.events import EDIT_TOOLS, Event, EventKind
 from tiller.workspace import Workspace
+from tiller.workspace.paths import printable
 
 TOOL_KINDS: dict[str, ToolKind] = {
     "read_file": "read",
@@ -187,9 +188,13 @@ class UpdateBridge:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
     def absolute(self, path: str) -> str:
-        """An editor wants absolute paths; the workspace speaks root-relative ones."""
+        """An editor wants absolute paths; the workspace speaks root-relative ones.
+
+        A name that is not UTF-8 is shown as `\\xNN` escapes: as a lone surrogate it
+        would make the JSON invalid for strict parsers (an editor's, say).
+        """
         root = self.workspace.root
-        return str(root / path) if root is not None else path
+        return printable(str(root / path) if root is not None else path)
 
     def _inside(self, path: str) -> str | None:
         """`path` as a workspace path, or None when the workspace refuses it."""
