@@ -362,3 +362,11 @@ def test_a_file_name_that_is_not_utf8_never_reaches_the_editor_raw(tmp_path: Pat
     with open(name, "rb") as handle:
         on_disk = handle.read()
     assert (diffs, client.writes, on_disk) == ([f"{tmp_path}/caf\\xe9.txt"], [], b"new\n")
+
+
+def test_a_percent_encoded_file_uri_is_mentioned_by_its_real_name(tmp_path: Path) -> None:
+    """A resource link to `file:///…/my%20notes.md` reaches the model as `@my notes.md`."""
+    from tiller.acp_agent import prompt_text
+
+    link = acp.resource_link_block(name="my notes.md", uri=f"file://{tmp_path}/my%20notes.md")
+    assert prompt_text([acp.text_block("see "), link], tmp_path) == "see @my notes.md"

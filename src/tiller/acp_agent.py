@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from acp import (
     PROTOCOL_VERSION,
@@ -567,7 +568,8 @@ def prompt_text(blocks: list[Any], root: Path | None) -> str:
 
 
 def _mention(uri: str, root: Path | None) -> str:
-    path = uri.removeprefix("file://")
+    # A file URI is percent-encoded (`my%20notes.md`); the model needs the name itself.
+    path = unquote(uri.removeprefix("file://")) if uri.startswith("file://") else uri
     if root is not None:
         with contextlib.suppress(ValueError):
             return Path(path).relative_to(root).as_posix()
