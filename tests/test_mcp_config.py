@@ -254,3 +254,17 @@ def test_project_server_shown_for_review_cannot_hide_its_command(
         False,
         True,
     )
+
+
+def test_mcp_json_entry_tiller_cannot_use_is_a_note(dirs: tuple[Path, Path]) -> None:
+    """`.mcp.json` is other tools' file too: an entry Tiller cannot use is skipped with a
+    note, and the rest of the project still loads."""
+    _, root = dirs
+    entries = {
+        "my server": {"command": "a"},
+        "ide": {"type": "ws", "url": "ws://x"},
+        "ok": {"command": "b"},
+    }
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": entries}), encoding="utf-8")
+    settings = load_settings(root)
+    assert ([s.name for s in settings.config.mcp_servers], len(settings.mcp_notes)) == (["ok"], 2)

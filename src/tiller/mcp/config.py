@@ -235,11 +235,19 @@ def servers_from_table(table: Any, where: str, *, trusted: bool) -> list[McpServ
     return [server_config(n, e, where, trusted=trusted) for n, e in table.items()]
 
 
-def load_mcp_json(path: Path) -> list[McpServerConfig]:
+def load_mcp_json(path: Path, notes: list[str] | None = None) -> list[McpServerConfig]:
     """The servers of a project's `.mcp.json` (Claude Code's shape); none when absent.
 
+    Args:
+        path: the file.
+        notes: when given, an entry Tiller cannot use (a name with a space, a transport
+            it does not speak) is skipped and said here instead of failing the file:
+            the file belongs to other tools too. An entry that pre-approves its tools
+            (`allow`) still fails it.
+
     Raises:
-        McpConfigError: the file is not JSON or not `{"mcpServers": {...}}`.
+        McpConfigError: the file is not JSON or not `{"mcpServers": {...}}`, or an entry
+            is unusable and `notes` is None.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -254,10 +262,16 @@ def load_mcp_json(path: Path) -> list[McpServerConfig]:
     servers = data.get("mcpServers", {}) if isinstance(data, dict) else None
     if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
         raise McpConfigError(f'{path}: expected {{"mcpServers": {{"name": {{...}}}}}}')
-    return [
-        server_config(name, entry, str(path), trusted=False, strict=False)
-        for name, entry in servers.items()
-    ]
+    found = []
+    for name, entry in servers.items():
+        if notes is not None and "allow" not in entry:
+            try:
+                found.append(server_config(name, entry, str(path), trusted=False, strict=False))
+            except McpConfigError as exc:
+                notes.append(f"{exc}; that server is skipped")
+            continue
+        found.append(server_config(name, entry, str(path), trusted=False, strict=False))
+    return found
 
 
 def merge_servers(
