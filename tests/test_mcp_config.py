@@ -268,3 +268,11 @@ def test_mcp_json_entry_tiller_cannot_use_is_a_note(dirs: tuple[Path, Path]) -> 
     (root / ".mcp.json").write_text(json.dumps({"mcpServers": entries}), encoding="utf-8")
     settings = load_settings(root)
     assert ([s.name for s in settings.config.mcp_servers], len(settings.mcp_notes)) == (["ok"], 2)
+
+
+def test_mcp_json_that_does_not_parse_is_a_note(dirs: tuple[Path, Path]) -> None:
+    """A `.mcp.json` with comments (JSONC, as some editors write) leaves the project usable."""
+    _, root = dirs
+    (root / ".mcp.json").write_text('{\n  // mine\n  "mcpServers": {}\n}\n', encoding="utf-8")
+    settings = load_settings(root)
+    assert (settings.config.mcp_servers, "not valid JSON" in settings.mcp_notes[0]) == ((), True)

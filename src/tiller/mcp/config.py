@@ -240,28 +240,22 @@ def load_mcp_json(path: Path, notes: list[str] | None = None) -> list[McpServerC
 
     Args:
         path: the file.
-        notes: when given, an entry Tiller cannot use (a name with a space, a transport
-            it does not speak) is skipped and said here instead of failing the file:
-            the file belongs to other tools too. An entry that pre-approves its tools
-            (`allow`) still fails it.
+        notes: when given, a file Tiller cannot read (comments, say) or an entry it
+            cannot use (a name with a space, a transport it does not speak) is skipped
+            and said here instead of failing: the file belongs to other tools too. An
+            entry that pre-approves its tools (`allow`) still fails it.
 
     Raises:
         McpConfigError: the file is not JSON or not `{"mcpServers": {...}}`, or an entry
             is unusable and `notes` is None.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+        servers = _mcp_json_servers(Path(path))
+    except McpConfigError as exc:
+        if notes is None:
+            raise
+        notes.append(f"{exc}; its servers are skipped")
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise McpConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise McpConfigError(f"{path}: not valid JSON: {exc}") from None
-    servers = data.get("mcpServers", {}) if isinstance(data, dict) else None
-    if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
-        raise McpConfigError(f'{path}: expected {{"mcpServers": {{"name": {{...}}}}}}')
     found = []
     for name, entry in servers.items():
         if notes is not None and "allow" not in entry:
@@ -272,6 +266,28 @@ def load_mcp_json(path: Path, notes: list[str] | None = None) -> list[McpServerC
             continue
         found.append(server_config(name, entry, str(path), trusted=False, strict=False))
     return found
+
+
+def _mcp_json_servers(path: Path) -> dict[str, dict[str, Any]]:
+    """The `mcpServers` table of a `.mcp.json` ({} when the file is absent).
+
+    Raises:
+        McpConfigError: the file is unreadable, not JSON, or not `{"mcpServers": {...}}`.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise McpConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise McpConfigError(f"{path}: not valid JSON: {exc}") from None
+    servers = data.get("mcpServers", {}) if isinstance(data, dict) else None
+    if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
+        raise McpConfigError(f'{path}: expected {{"mcpServers": {{"name": {{...}}}}}}')
+    return servers
 
 
 def merge_servers(
