@@ -370,3 +370,24 @@ def test_a_percent_encoded_file_uri_is_mentioned_by_its_real_name(tmp_path: Path
 
     link = acp.resource_link_block(name="my notes.md", uri=f"file://{tmp_path}/my%20notes.md")
     assert prompt_text([acp.text_block("see "), link], tmp_path) == "see @my notes.md"
+
+
+def test_replayed_tool_output_is_cut_like_live_output(tmp_path: Path) -> None:
+    """session/load shows a tool's output cut at 20,000 characters, as it was shown live."""
+    (tmp_path / "big.txt").write_text(("y" * 99 + "\n") * 1000)
+    model = ScriptedModel([call("read_file", file_path="big.txt"), "Read."])
+
+    async def first(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(tmp_path))
+        await conn.prompt(session_id=session.session_id, prompt=ask("read"))
+        return session.session_id
+
+    session_id = run(agent_for(model), RecordingClient(), first)
+    client = RecordingClient()
+
+    async def second(conn: ClientSideConnection) -> None:
+        await conn.load_session(cwd=str(tmp_path), session_id=session_id)
+
+    run(agent_for(model), client, second)
+    shown = [c.content.text for u in client.of("tool_call_update") for c in u.content or []]
+    assert [len(text) <= 20_001 for text in shown] == [True]

@@ -60,6 +60,7 @@ from tiller.acp_updates import (
     UpdateBridge,
     coalesce,
     pending_update,
+    shown_output,
     terminal_text,
     tool_arguments,
     tool_title,
@@ -504,7 +505,9 @@ class TillerAgent:
                     await self.conn.session_update(session.id, start)
             elif isinstance(turn, ToolResultsTurn):
                 for result in turn.results:
-                    body = terminal_text(result.output) if result.name == "shell" else result.output
+                    output = result.output
+                    # Cut as it was live: a tool's whole output can be megabytes.
+                    body = terminal_text(output) if result.name == "shell" else shown_output(output)
                     done = update_tool_call(
                         result.call_id,
                         status="failed" if result.is_error else "completed",

@@ -138,6 +138,11 @@ def tool_title(name: str, args: dict[str, Any]) -> str:
     return name
 
 
+def shown_output(output: str) -> str:
+    """A tool's output as the editor is shown it: its first `MAX_SHOWN_CHARS` characters."""
+    return output if len(output) <= MAX_SHOWN_CHARS else output[:MAX_SHOWN_CHARS] + "…"
+
+
 def terminal_text(output: str) -> str:
     """Command output as a fenced block, the way ACP clients show a terminal's text."""
     shown = output if len(output) <= MAX_SHOWN_CHARS else "…" + output[-MAX_SHOWN_CHARS:]
@@ -286,7 +291,7 @@ class UpdateBridge:
             # workspace changes) stays in the raw output.
             content = [tool_content(text_block(terminal_text(call.output or output)))]
         else:
-            shown = output if len(output) <= MAX_SHOWN_CHARS else output[:MAX_SHOWN_CHARS] + "…"
+            shown = shown_output(output)
             content = [tool_content(text_block(shown))] if shown else []
         self.put(
             update_tool_call(
