@@ -391,3 +391,22 @@ def test_replayed_tool_output_is_cut_like_live_output(tmp_path: Path) -> None:
     run(agent_for(model), client, second)
     shown = [c.content.text for u in client.of("tool_call_update") for c in u.content or []]
     assert [len(text) <= 20_001 for text in shown] == [True]
+
+
+def test_a_prompt_with_nothing_tiller_reads_calls_no_model(tmp_path: Path) -> None:
+    """An image-only prompt (Tiller reads text and files) is answered, not sent empty."""
+    model = ScriptedModel(["never"])
+    client = RecordingClient()
+    image = acp.image_block(data="aGk=", mime_type="image/png")
+
+    async def body(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(tmp_path))
+        reply = await conn.prompt(session_id=session.session_id, prompt=[image])
+        return reply.stop_reason
+
+    stop = run(agent_for(model), client, body)
+    assert (stop, len(model.requests), client.text().startswith("Nothing to send")) == (
+        "end_turn",
+        0,
+        True,
+    )

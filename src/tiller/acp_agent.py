@@ -103,6 +103,10 @@ DECISIONS = {"allow": Decision.ALLOW, "allow_session": Decision.ALLOW_SESSION}
 NEEDS_IDLE = frozenset({"flush", "undo", "redo"})
 """Commands refused while a prompt runs (they change or write the workspace)."""
 BUSY = "Error: Tiller is still working on the previous prompt; cancel it first."
+NOTHING = (
+    "Nothing to send: Tiller reads a prompt's text, file links and embedded text files "
+    "(not images, audio or binary files)."
+)
 
 
 @dataclass
@@ -264,6 +268,11 @@ class TillerAgent:
             else:
                 reply = await self._command(entry, name[1:], argument.strip())
             await self.conn.session_update(session_id, update_agent_message_text(reply))
+            return PromptResponse(stop_reason="end_turn")
+        if not text.strip():
+            # An image, audio or a binary file alone: an empty user message is refused by
+            # some providers, and once in the history it would fail every later request.
+            await self.conn.session_update(session_id, update_agent_message_text(NOTHING))
             return PromptResponse(stop_reason="end_turn")
         if entry.running:
             # Marked before the first await below: two prompts sent together would both
