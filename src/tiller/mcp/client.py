@@ -402,8 +402,13 @@ class StderrTail:
             self._fd = None
 
     def text(self) -> str:
-        """What the server wrote last (what is still in the pipe included), stripped."""
-        if self._fd is not None:
+        """What the server wrote last, stripped (on the loop's thread, what is still in
+        the pipe too: only that thread reads it)."""
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop and self._fd is not None:
             self._drain()
         return self._tail.decode("utf-8", "replace").strip()
 
