@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from acp import (
     PROTOCOL_VERSION,
@@ -58,6 +59,8 @@ from tiller.acp_updates import (
     PermissionAsk,
     UpdateBridge,
     coalesce,
+    pending_update,
+    shown_output,
     terminal_text,
     tool_arguments,
     tool_title,
@@ -67,6 +70,8 @@ from tiller.errors import AuthError, SessionBusy, SessionClosed, TillerError
 from tiller.history import AssistantTurn, ToolResultsTurn, UserTurn
 from tiller.journal import JournalError
 from tiller.session import Session, SessionState
+from tiller.settings import ConfigError
+from tiller.workspace.paths import ensure_inside, printable
 
 McpEntries = dict[str, dict[str, Any]]
 """The client's MCP servers as `[mcp_servers.NAME]` entries (see `mcp_entries`)."""
@@ -95,6 +100,13 @@ PERMISSION_OPTIONS = [
     PermissionOption(option_id="deny", name="Deny", kind="reject_once"),
 ]
 DECISIONS = {"allow": Decision.ALLOW, "allow_session": Decision.ALLOW_SESSION}
+NEEDS_IDLE = frozenset({"flush", "undo", "redo"})
+"""Commands refused while a prompt runs (they change or write the workspace)."""
+BUSY = "Error: Tiller is still working on the previous prompt; cancel it first."
+NOTHING = (
+    "Nothing to send: Tiller reads a prompt's text, file links and embedded text files "
+    "(not images, audio or binary files)."
+)
 
 
 @dataclass
@@ -105,6 +117,8 @@ class AcpSession:
     mcp_servers: list[Any] = field(default_factory=list)
     journaled: bool = False
     told_shell: bool = False
+    running: bool = False
+    cancel_requested: bool = False
 
 
 class TillerAgent:
@@ -171,8 +185,14 @@ class TillerAgent:
         self, cwd: str, mcp_servers: list[Any] | None = None, **_: Any
     ) -> NewSessionResponse:
         """Start a session whose workspace overlays `cwd`."""
+        root = _root(cwd)
         entries = mcp_entries(list(mcp_servers or []))
-        session = await asyncio.to_thread(self._new_session, Path(cwd), entries)
+        try:
+            session = await asyncio.to_thread(self._new_session, root, entries)
+        except (TillerError, ConfigError, OSError, ValueError) as exc:
+            # A missing directory, a project config that does not parse: the editor's
+            # request cannot be served as it is, which is what invalid params says.
+            raise RequestError.invalid_params({"cwd": cwd, "error": str(exc)}) from None
         self.sessions[session.id] = AcpSession(session, list(mcp_servers or []))
         self._advertise_commands(session.id)
         return NewSessionResponse(session_id=session.id)
@@ -183,13 +203,23 @@ class TillerAgent:
         """Reopen a journaled session and replay its conversation to the client."""
         if self._load_session is None:
             raise RequestError.method_not_found("session/load")
+        root = _root(cwd)
+        running = self.sessions.get(session_id)
+        if running is not None and (
+            running.running or running.session.state is SessionState.PROCESSING
+        ):
+            # Its run would go on journaling beside the reloaded copy (two writers on one
+            # journal, the copy missing the run's last turns) and streaming to the editor.
+            raise RequestError.invalid_params(
+                {"sessionId": session_id, "error": "its prompt is running; cancel it first"}
+            )
         open_already = self.sessions.pop(session_id, None)
         if open_already is not None:  # one journal writer per session
             await asyncio.to_thread(open_already.session.close)
         try:
             entries = mcp_entries(list(mcp_servers or []))
-            session = await asyncio.to_thread(self._load_session, session_id, Path(cwd), entries)
-        except (TillerError, JournalError, OSError) as exc:
+            session = await asyncio.to_thread(self._load_session, session_id, root, entries)
+        except (TillerError, JournalError, ConfigError, OSError, ValueError) as exc:
             raise RequestError.invalid_params(
                 {"sessionId": session_id, "error": str(exc)}
             ) from None
@@ -202,6 +232,9 @@ class TillerAgent:
         """Stop the running prompt at the next safe point."""
         entry = self.sessions.get(session_id)
         if entry is not None:
+            # Kept for the prompt too: the engine clears its token as a send starts, so a
+            # cancel that arrives before the worker thread got there would be lost.
+            entry.cancel_requested = entry.running
             entry.session.cancel()
 
     async def authenticate(self, method_id: str, **_: Any) -> None:
@@ -222,9 +255,39 @@ class TillerAgent:
         text = prompt_text(prompt, entry.session.workspace.root)
         name, _, argument = text.strip().partition(" ")
         if name.startswith("/") and name[1:] in COMMANDS:
-            reply = await self._command(entry, name[1:], argument.strip())
+            if entry.running and name[1:] in NEEDS_IDLE:
+                # The run's edits are under way: undoing or writing them now would act
+                # on half a turn (the TUI refuses these while the agent works too).
+                reply = f"Not while Tiller works on a prompt: cancel it or wait, then {name}."
+            elif name[1:] in NEEDS_IDLE:
+                entry.running = True  # a prompt arriving while the editor writes waits
+                try:
+                    reply = await self._command(entry, name[1:], argument.strip())
+                finally:
+                    entry.running = False
+            else:
+                reply = await self._command(entry, name[1:], argument.strip())
             await self.conn.session_update(session_id, update_agent_message_text(reply))
             return PromptResponse(stop_reason="end_turn")
+        if not text.strip():
+            # An image, audio or a binary file alone: an empty user message is refused by
+            # some providers, and once in the history it would fail every later request.
+            await self.conn.session_update(session_id, update_agent_message_text(NOTHING))
+            return PromptResponse(stop_reason="end_turn")
+        if entry.running:
+            # Marked before the first await below: two prompts sent together would both
+            # pass a check of the session's state, the engine starting in a thread later.
+            await self.conn.session_update(session_id, update_agent_message_text(BUSY))
+            return PromptResponse(stop_reason="end_turn")
+        entry.running = True
+        entry.cancel_requested = False
+        try:
+            return await self._prompt(entry, text)
+        finally:
+            entry.running = False
+
+    async def _prompt(self, entry: AcpSession, text: str) -> PromptResponse:
+        session_id = entry.session.id
         if not entry.told_shell and entry.session.shell_unavailable:
             # Said once, before the first answer: the editor would otherwise see the
             # shell tool silently missing (the TUI shows the same line as a notice).
@@ -238,17 +301,24 @@ class TillerAgent:
 
             Journal.attach(entry.session)
             entry.journaled = True
-        return PromptResponse(stop_reason=await self._run(entry.session, text))
+        return PromptResponse(stop_reason=await self._run(entry, text))
 
-    async def _run(self, session: Session, text: str) -> StopReason:
+    async def _run(self, entry: AcpSession, text: str) -> StopReason:
+        session = entry.session
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         bridge = UpdateBridge(session.workspace, loop, queue)
         done = object()
         asks: set[asyncio.Task[None]] = set()
 
+        def honour_cancel(_: object) -> None:
+            # The run's first event comes after send() cleared the cancel token.
+            if entry.cancel_requested and not session.cancel_token.is_set():
+                session.cancel()
+
         def send() -> str:
             unsubscribe = session.subscribe(bridge)
+            stop_honouring = session.subscribe(honour_cancel)
             try:
                 return session.send(text).stop_reason
             except (AuthError, SessionBusy, SessionClosed) as exc:
@@ -256,17 +326,13 @@ class TillerAgent:
                 bridge.put(update_agent_message_text(f"Error: {exc}"))
                 return "error"
             finally:
+                stop_honouring()
                 unsubscribe()
                 bridge.put(done)
 
         if session.state is SessionState.PROCESSING:
             # Refused before subscribing, so this prompt never echoes the running one.
-            await self.conn.session_update(
-                session.id,
-                update_agent_message_text(
-                    "Error: Tiller is still working on the previous prompt; cancel it first."
-                ),
-            )
+            await self.conn.session_update(session.id, update_agent_message_text(BUSY))
             return "end_turn"
         worker = asyncio.ensure_future(asyncio.to_thread(send))
         finished = False
@@ -274,7 +340,8 @@ class TillerAgent:
             batch = [await queue.get()]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            for item in coalesce(batch):
+            for queued in coalesce(batch):
+                item = pending_update(queued)
                 if item is done:
                     finished = True
                 elif isinstance(item, PermissionAsk):
@@ -311,6 +378,9 @@ class TillerAgent:
                 answer = Approval(Decision.DENY, "The user cancelled the request.")
         except (RequestError, ConnectionError) as exc:
             answer = Approval(Decision.DENY, f"The editor could not ask: {exc}")
+        except Exception as exc:  # an answer that does not parse: the engine must not wait on
+            why = (str(exc).splitlines() or [type(exc).__name__])[0]
+            answer = Approval(Decision.DENY, f"The editor's answer was not understood ({why})")
         if answer.decision is not Decision.DENY and not ask.future.done():
             # The request marked the call pending; it runs now. Sent before the engine
             # is released, so it precedes the call's output.
@@ -340,7 +410,10 @@ class TillerAgent:
         changes = workspace.changes()
         if not changes:
             return "Nothing to flush."
-        conflicts = [] if force else workspace.conflicts()
+        try:
+            conflicts = [] if force else workspace.conflicts()
+        except TillerError as exc:  # a symlink out of the root appeared since the edit
+            return f"Nothing written: {exc}"
         if conflicts:
             names = ", ".join(conflicts)
             return (
@@ -355,9 +428,19 @@ class TillerAgent:
             return f"Wrote {len(written)} file(s) to disk: {', '.join(written)}."
         through: list[str] = []
         failure = ""
+        root_real = os.path.realpath(workspace.root)
         for path, kind in changes:
-            if kind == "deleted":
-                continue  # ACP has no delete; these go to disk below
+            if kind == "deleted" or printable(path) != path:
+                # ACP has no delete, and a name that is not UTF-8 cannot travel as JSON
+                # text: these go to disk below, checked for conflicts.
+                continue
+            try:
+                # The editor opens the path as it is, following links: one that a
+                # directory became since the edit must not carry the write out of the root.
+                ensure_inside(root_real, path)
+            except TillerError as exc:
+                failure = f" Stopped at {path}: {exc}."
+                break
             try:
                 await self.conn.write_text_file(
                     session_id=session.id,
@@ -431,13 +514,29 @@ class TillerAgent:
                     await self.conn.session_update(session.id, start)
             elif isinstance(turn, ToolResultsTurn):
                 for result in turn.results:
-                    body = terminal_text(result.output) if result.name == "shell" else result.output
+                    output = result.output
+                    # Cut as it was live: a tool's whole output can be megabytes.
+                    body = terminal_text(output) if result.name == "shell" else shown_output(output)
                     done = update_tool_call(
                         result.call_id,
                         status="failed" if result.is_error else "completed",
                         content=[tool_content(text_block(body))],
                     )
                     await self.conn.session_update(session.id, done)
+
+
+def _root(cwd: str) -> Path:
+    """The editor's `cwd` as a root; ACP requires it absolute (a relative one would be
+    taken from wherever `tiller acp` was started).
+
+    Raises:
+        RequestError: invalid params, `cwd` is relative.
+    """
+    if not Path(cwd).is_absolute():
+        raise RequestError.invalid_params(
+            {"cwd": cwd, "error": f"cwd must be an absolute path, got {cwd!r}"}
+        )
+    return Path(cwd)
 
 
 def mcp_entries(servers: list[Any]) -> dict[str, dict[str, Any]]:
@@ -481,7 +580,8 @@ def prompt_text(blocks: list[Any], root: Path | None) -> str:
 
 
 def _mention(uri: str, root: Path | None) -> str:
-    path = uri.removeprefix("file://")
+    # A file URI is percent-encoded (`my%20notes.md`); the model needs the name itself.
+    path = unquote(uri.removeprefix("file://")) if uri.startswith("file://") else uri
     if root is not None:
         with contextlib.suppress(ValueError):
             return Path(path).relative_to(root).as_posix()

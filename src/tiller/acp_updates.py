@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -29,9 +30,10 @@ from acp import (
 )
 from acp.schema import ToolCallLocation, ToolCallProgress, ToolKind
 
-from tiller.approvals import visible
 from tiller.events import EDIT_TOOLS, Event, EventKind
+from tiller.terminal_text import inert
 from tiller.workspace import Workspace
+from tiller.workspace.paths import printable
 
 TOOL_KINDS: dict[str, ToolKind] = {
     "read_file": "read",
@@ -64,6 +66,35 @@ class _Call:
     arguments: dict[str, Any]
     before: dict[str, str | None] = field(default_factory=dict)
     output: str = ""
+    """The newest output, at most `MAX_SHOWN_CHARS + 1` characters (the editor is shown
+    no more; one more says it was cut)."""
+    queued: bool = False
+    """Whether an update showing `output` already waits in the queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputUpdate:
+    """A command's newest output, read when the update is sent rather than when queued.
+
+    One waits in the queue per call at most: an editor that reads slowly (or not at all)
+    costs one update per call, not one per piece of output.
+    """
+
+    call_id: str
+    call: _Call
+    lock: threading.Lock
+
+    def build(self) -> ToolCallProgress:
+        """The update with the output as it is now."""
+        with self.lock:
+            self.call.queued = False
+            text = terminal_text(self.call.output)
+        return update_tool_call(self.call_id, content=[tool_content(text_block(text))])
+
+
+def pending_update(item: object) -> object:
+    """A queued item as it is sent: an `OutputUpdate` built now, anything else as it is."""
+    return item.build() if isinstance(item, OutputUpdate) else item
 
 
 def tool_arguments(raw: object) -> dict[str, Any]:
@@ -91,7 +122,7 @@ def tool_title(name: str, args: dict[str, Any]) -> str:
     """A short line an editor shows for a tool call."""
     if name == "shell":
         # The editor's permission prompt shows this: no escape sequence may rewrite it.
-        return f"Run `{visible(str(args.get('command', '')))}`"
+        return f"Run `{inert(str(args.get('command', '')))}`"
     if name in ("read_file", "write_file", "edit_file"):
         verb = {"read_file": "Read", "write_file": "Write", "edit_file": "Edit"}[name]
         return f"{verb} {args.get('file_path', '')}"
@@ -107,6 +138,11 @@ def tool_title(name: str, args: dict[str, Any]) -> str:
     if name.startswith("mcp__") and tool:
         return f"{tool} (MCP {server})"
     return name
+
+
+def shown_output(output: str) -> str:
+    """A tool's output as the editor is shown it: its first `MAX_SHOWN_CHARS` characters."""
+    return output if len(output) <= MAX_SHOWN_CHARS else output[:MAX_SHOWN_CHARS] + "…"
 
 
 def terminal_text(output: str) -> str:
@@ -134,6 +170,7 @@ class UpdateBridge:
         self.loop = loop
         self.queue = queue
         self._calls: dict[str, _Call] = {}
+        self._lock = threading.Lock()  # the engine's thread writes output, the loop reads it
         self._changed: list[str] = []
         self._handlers: dict[EventKind, Callable[[Event], None]] = {
             EventKind.ASSISTANT_TEXT_DELTA: self._on_text,
@@ -158,9 +195,20 @@ class UpdateBridge:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
     def absolute(self, path: str) -> str:
-        """An editor wants absolute paths; the workspace speaks root-relative ones."""
+        """An editor wants absolute paths; the workspace speaks root-relative ones.
+
+        A name that is not UTF-8 is shown as `\\xNN` escapes: as a lone surrogate it
+        would make the JSON invalid for strict parsers (an editor's, say).
+        """
         root = self.workspace.root
-        return str(root / path) if root is not None else path
+        return printable(str(root / path) if root is not None else path)
+
+    def _inside(self, path: str) -> str | None:
+        """`path` as a workspace path, or None when the workspace refuses it."""
+        try:
+            return self.workspace.resolve_path(path)
+        except Exception:  # outside the root, through a link out of it, malformed
+            return None
 
     def _read(self, path: str) -> str | None:
         try:
@@ -195,7 +243,10 @@ class UpdateBridge:
             call.before[key] = self._read(key)
         self._calls[call_id] = call
         path = args.get("file_path") or args.get("path")
-        locations = [ToolCallLocation(path=self.absolute(path))] if isinstance(path, str) else None
+        # Only a path the workspace accepts: an editor that follows the agent would open
+        # whatever it is pointed at (`/etc/passwd`, `../other-project/.env`).
+        inside = self._inside(path) if isinstance(path, str) else None
+        locations = [ToolCallLocation(path=self.absolute(inside))] if inside is not None else None
         self.put(
             start_tool_call(
                 call_id,
@@ -208,16 +259,17 @@ class UpdateBridge:
         )
 
     def _on_tool_output(self, event: Event) -> None:
-        call = self._calls.get(event.data["call_id"])
+        call_id = event.data["call_id"]
+        call = self._calls.get(call_id)
         if call is None:
             return
-        call.output += event.data["delta"]
-        self.put(
-            update_tool_call(
-                event.data["call_id"],
-                content=[tool_content(text_block(terminal_text(call.output)))],
-            )
-        )
+        with self._lock:
+            # Only the tail is ever shown: a command printing gigabytes keeps 20 KB here.
+            call.output = (call.output + event.data["delta"])[-(MAX_SHOWN_CHARS + 1) :]
+            if call.queued:
+                return  # the update waiting in the queue will show this output too
+            call.queued = True
+        self.put(OutputUpdate(call_id, call, self._lock))
 
     def _on_workspace_changed(self, event: Event) -> None:
         self._changed.append(event.data["path"])
@@ -241,7 +293,7 @@ class UpdateBridge:
             # workspace changes) stays in the raw output.
             content = [tool_content(text_block(terminal_text(call.output or output)))]
         else:
-            shown = output if len(output) <= MAX_SHOWN_CHARS else output[:MAX_SHOWN_CHARS] + "…"
+            shown = shown_output(output)
             content = [tool_content(text_block(shown))] if shown else []
         self.put(
             update_tool_call(

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
-from tiller import terminal_text
-
 if TYPE_CHECKING:
     from tiller.command_safety import Verdict
 
@@ -74,15 +72,7 @@ VISIBLE_NOTE = (
     "it holds characters that do not show (control or format characters), "
     "written here as \\x.. or \\u.... escapes"
 )
-"""Said with a request whose command `visible` had to change."""
-
-
-def visible(text: str) -> str:
-    """`text` as a person must see it before approving it: every character that could
-    move the cursor, hide or reorder text (`\\r`, an escape sequence, a bidi override,
-    a zero-width space) is shown as an escape (`\\x1b`, `\\u202e`). Newlines and tabs stay.
-    """
-    return terminal_text.visible(text, keep="\n\t")
+"""Said with a request whose command `terminal_text.inert` had to change."""
 
 
 def allowed_by_list(command: str, patterns: tuple[str, ...] | list[str]) -> bool:

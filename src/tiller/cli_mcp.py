@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from tiller.cli_options import Root, resolve_options
-from tiller.terminal_text import readable, visible
+from tiller.terminal_text import inert, readable
 
 if TYPE_CHECKING:
     from tiller.mcp import McpServerConfig
@@ -42,6 +42,7 @@ def trust_project(root: Root = None) -> None:
     """
     import dataclasses
 
+    from tiller.mcp.config import variables_given
     from tiller.mcp.trust import project_servers, trust
 
     opts = resolve_options(root=root)
@@ -50,8 +51,14 @@ def trust_project(root: Root = None) -> None:
         typer.echo("This project defines no MCP servers.")
         return
     for server in project:
-        shown = f"{server.name}: {server.transport}: {server.target}  (from {server.source})"
-        typer.echo(visible(shown))
+        # Inert: escape sequences in a project's args could redraw the line being reviewed.
+        typer.echo(
+            inert(f"{server.name}: {server.transport}: {server.target}  (from {server.source})")
+        )
+        # A header or env value may hand a token to the server: say which, by name.
+        given = variables_given(server)
+        if given:
+            typer.echo(f"    given from your environment: {', '.join(given)}")
     trust(opts.root, [dataclasses.replace(s, blocked="") for s in project])
     typer.echo(f"Trusted {len(project)} MCP server(s) for {opts.root}; they start next time.")
 

@@ -1,4 +1,5 @@
-"""Short human forms of token counts and costs, shared by every front end."""
+"""Short human forms of token counts and costs, and text made safe for a terminal,
+shared by every front end."""
 
 from __future__ import annotations
 

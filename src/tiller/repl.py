@@ -39,7 +39,6 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
 
-from tiller.approvals import visible
 from tiller.chat import (
     CONTINUE_TEXT,
     Chat,
@@ -71,7 +70,7 @@ from tiller.repl_output import (
     toolbar_text,
     welcome_text,
 )
-from tiller.terminal_text import code_line, readable
+from tiller.terminal_text import code_line, inert, readable
 
 if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyPressEvent
@@ -268,7 +267,7 @@ class Repl:
             return
         answered = self.approvals.answer(approval)
         if answered is not None:
-            command = one_line(visible(str(answered.get("command", ""))), 60)
+            command = one_line(inert(str(answered.get("command", ""))), 60)
             self.console.print(Text(f"↪ {verdict(approval)}: {command}", style="dim"))
             self._show_next_question()
 

@@ -26,7 +26,7 @@ from tiller.commands import COMMANDS
 from tiller.events import Event, EventKind
 from tiller.formatting import format_cost, human_tokens
 from tiller.repl_approvals import OutputTail
-from tiller.terminal_text import cut_line, has_controls, readable, visible, without_controls
+from tiller.terminal_text import cut_line, has_controls, inert, readable, visible, without_controls
 
 if TYPE_CHECKING:
     from tiller.chat import SavedSession
@@ -184,7 +184,9 @@ class EventPrinter:
             self.console.print("[dim]↪ steering delivered[/dim]")
         elif kind is EventKind.ERROR and not data.get("fatal"):
             # Fatal ones (auth) are said by the controller once the run has ended.
-            self.console.print(Text(f"Provider error: {data.get('message', '')}", style="red"))
+            self.console.print(
+                Text(f"Provider error: {inert(str(data.get('message', '')))}", style="red")
+            )
         elif kind is EventKind.MODEL_CLIENT_LOADING:
             self.console.print(Text(str(data.get("message", "")), style="dim"))
         elif kind in (EventKind.WARNING, EventKind.LOOP_DETECTION):
@@ -208,7 +210,7 @@ class EventPrinter:
                 f"[red]✗[/red] {escape(label)} [dim]— {escape(one_line(first, 90))}[/dim]"
             )
         else:
-            self.console.print(f"[green]✓[/green] {escape(label)}")
+            self.console.print(f"[green]✓[/green] {escape(inert(label))}")
 
     def recap(self, session: Session) -> None:
         """A resumed conversation: its size, its last prompt and answer."""

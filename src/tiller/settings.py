@@ -483,6 +483,7 @@ def load_settings(
     files = [user] if user.is_file() else []
     user_servers = servers_from_table(user_data.get("mcp_servers", {}), str(user), trusted=True)
     project_servers: list[McpServerConfig] = []
+    json_notes: list[str] = []  # .mcp.json entries Tiller cannot use (other tools' file)
     if root is not None:
         project = project_config_path(root)
         project_data = load_config_file(project, base=Path(root))
@@ -513,12 +514,13 @@ def load_settings(
         try:
             project_servers = servers_from_table(
                 project_data.get("mcp_servers", {}), str(project), trusted=False
-            ) + load_mcp_json(mcp_json)
+            ) + load_mcp_json(mcp_json, notes=json_notes)
         except McpConfigError as exc:
             raise ConfigError(str(exc)) from None
         if mcp_json.is_file():
             files.append(mcp_json)
     mcp_servers, mcp_notes = merge_servers(user_servers, project_servers)
+    mcp_notes = json_notes + mcp_notes
     if root is not None:
         mcp_servers = trust_gate(root, mcp_servers)
     layers.append(("environment", _from_env(env)))

@@ -89,6 +89,12 @@ def visible(text: str, keep: str = "") -> str:
     return _NOT_PLAIN.sub(shown, text)
 
 
+def inert(text: str) -> str:
+    """`text` with control and invisible characters shown as escapes, line breaks and tabs
+    kept: text from elsewhere (a tool's output, an MCP server's stderr) printed whole."""
+    return visible(text, keep="\n\t")
+
+
 def code_line(line: str) -> str:
     """One line of a file for review: tabs kept, a CRLF's `\\r` dropped, the rest as `visible`."""
     return visible(line.removesuffix("\r"), keep="\t")

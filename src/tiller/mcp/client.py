@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from tiller.mcp.config import McpConfigError, McpServerConfig, expand, server_env
+from tiller.terminal_text import inert
 
 POLL_S = 0.05
 """How often a waiting engine thread looks at its cancel token."""
 STDERR_TAIL = 400
 """Characters of a failed server's stderr quoted in its warning."""
+STDERR_KEEP = 4096
+"""Bytes of a server's stderr kept (the rest is read and dropped)."""
 
 
 class ServerStatus(StrEnum):
@@ -148,7 +151,7 @@ class McpConnection:
         self._ready_async: asyncio.Event | None = None
         self._ready = threading.Event()
         self._closed = False
-        self._stderr: IO[str] | None = None
+        self._stderr: StderrTail | None = None
 
     # -- life --------------------------------------------------------------------------
 
@@ -231,6 +234,8 @@ class McpConnection:
     async def _client_for(self, stack: contextlib.AsyncExitStack) -> Any:
         from mcp import Client, StdioServerParameters
 
+        _quiet_sdk_logs()
+
         config = self.config
         if config.transport == "stdio":
             from mcp.client.stdio import stdio_client
@@ -243,13 +248,14 @@ class McpConnection:
                 args=[expand(arg, self._environ) for arg in config.args],
                 env=server_env(config, self._environ),
                 cwd=cwd,
+                # One byte that is not UTF-8 (a Latin-1 file echoed back) would end the
+                # SDK's reader silently: every later call would wait for its timeout.
+                encoding_error_handler="replace",
             )
             # The server's stderr must never reach the terminal (it would tear the TUI);
-            # it is kept so a failure can quote it.
-            self._stderr = tempfile.TemporaryFile(  # noqa: SIM115 - closed when _serve ends
-                "w+", encoding="utf-8", errors="replace"
-            )
-            return Client(stdio_client(params, errlog=self._stderr))
+            # its end is kept so a failure can quote it, the rest read and dropped.
+            self._stderr = StderrTail(asyncio.get_running_loop())
+            return Client(stdio_client(params, errlog=self._stderr.writer))
         url = expand(config.url, self._environ)
         headers = {k: expand(v, self._environ) for k, v in config.headers.items()}
         if config.transport == "sse":
@@ -263,21 +269,16 @@ class McpConnection:
         return Client(streamable_http_client(url, http_client=http))
 
     def _fail(self, why: str) -> None:
-        self.error = why + self._stderr_tail()
+        # Said on terminals (warnings, `tiller mcp list`): what the server wrote, or its
+        # tool list quoted in a validation error, must not reach them as control codes.
+        self.error = inert(why + self._stderr_tail())
         self.tools = self.tools  # keep them listed: calls say why they cannot run
         self._set(ServerStatus.FAILED)
         self._ready.set()
 
     def _stderr_tail(self) -> str:
-        if self._stderr is None:
-            return ""
-        with contextlib.suppress(OSError, ValueError):
-            self._stderr.flush()
-            self._stderr.seek(0)
-            text = self._stderr.read().strip()
-            if text:
-                return f"; its stderr ends: {text[-STDERR_TAIL:]}"
-        return ""
+        text = self._stderr.text() if self._stderr is not None else ""
+        return f"; its stderr ends: {text[-STDERR_TAIL:]}" if text else ""
 
     def _set(self, status: ServerStatus) -> None:
         self.status = status
@@ -363,6 +364,61 @@ class McpConnection:
         return f"The MCP server {self.name!r} is {self.status}."
 
 
+class StderrTail:
+    """A stdio server's stderr: a pipe the loop reads as it fills, keeping only its end.
+
+    A file would grow with everything a chatty (or hostile) server logs over a session;
+    this keeps `STDERR_KEEP` bytes whatever it writes.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        self._loop = loop
+        self._fd: int | None = read_fd
+        self._tail = b""
+        self.writer: IO[str] = os.fdopen(write_fd, "w")
+        """The end the server's process gets as its stderr."""
+        loop.add_reader(read_fd, self._drain)
+
+    def _drain(self) -> None:
+        while self._fd is not None:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:  # every writer closed
+                self._stop_reading()
+                return
+            self._tail = (self._tail + data)[-STDERR_KEEP:]
+
+    def _stop_reading(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def text(self) -> str:
+        """What the server wrote last, stripped (on the loop's thread, what is still in
+        the pipe too: only that thread reads it)."""
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop and self._fd is not None:
+            self._drain()
+        return self._tail.decode("utf-8", "replace").strip()
+
+    def close(self) -> None:
+        """Stop reading and close both ends (call on the loop's thread)."""
+        with contextlib.suppress(OSError):
+            self.writer.close()
+        self._stop_reading()
+
+
 async def _list_tools(client: Any) -> list[RemoteTool]:
     tools: list[RemoteTool] = []
     cursor: str | None = None
@@ -375,6 +431,15 @@ async def _list_tools(client: Any) -> list[RemoteTool]:
         cursor = page.next_cursor
         if not cursor:
             return tools
+
+
+def _quiet_sdk_logs() -> None:
+    """Keep the SDK's log records (a server's garbage line comes with a traceback) off
+    the terminal: with no logging configured, Python prints them on stderr, over the TUI
+    or the REPL. A front end that configures logging still receives them."""
+    sdk = logging.getLogger("mcp")
+    if not any(isinstance(handler, logging.NullHandler) for handler in sdk.handlers):
+        sdk.addHandler(logging.NullHandler())
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -101,6 +101,14 @@ def expand(text: str, environ: Mapping[str, str]) -> str:
     return _VAR.sub(value, text)
 
 
+def variables_given(config: McpServerConfig) -> list[str]:
+    """The environment variables a server is given by name: `env_vars` and every `${VAR}`
+    in its args, env, url and headers (what trusting a project's server hands over)."""
+    texts = [*config.args, *config.env.values(), config.url, *config.headers.values()]
+    names = {match.group(1) for text in texts for match in _VAR.finditer(text)}
+    return sorted(names | set(config.env_vars))
+
+
 def server_env(config: McpServerConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment a stdio server starts with.
 
@@ -227,29 +235,59 @@ def servers_from_table(table: Any, where: str, *, trusted: bool) -> list[McpServ
     return [server_config(n, e, where, trusted=trusted) for n, e in table.items()]
 
 
-def load_mcp_json(path: Path) -> list[McpServerConfig]:
+def load_mcp_json(path: Path, notes: list[str] | None = None) -> list[McpServerConfig]:
     """The servers of a project's `.mcp.json` (Claude Code's shape); none when absent.
 
+    Args:
+        path: the file.
+        notes: when given, a file Tiller cannot read (comments, say) or an entry it
+            cannot use (a name with a space, a transport it does not speak) is skipped
+            and said here instead of failing: the file belongs to other tools too. An
+            entry that pre-approves its tools (`allow`) still fails it.
+
     Raises:
-        McpConfigError: the file is not JSON or not `{"mcpServers": {...}}`.
+        McpConfigError: the file is not JSON or not `{"mcpServers": {...}}`, or an entry
+            is unusable and `notes` is None.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+        servers = _mcp_json_servers(Path(path))
+    except McpConfigError as exc:
+        if notes is None:
+            raise
+        notes.append(f"{exc}; its servers are skipped")
         return []
+    found = []
+    for name, entry in servers.items():
+        if notes is not None and "allow" not in entry:
+            try:
+                found.append(server_config(name, entry, str(path), trusted=False, strict=False))
+            except McpConfigError as exc:
+                notes.append(f"{exc}; that server is skipped")
+            continue
+        found.append(server_config(name, entry, str(path), trusted=False, strict=False))
+    return found
+
+
+def _mcp_json_servers(path: Path) -> dict[str, dict[str, Any]]:
+    """The `mcpServers` table of a `.mcp.json` ({} when the file is absent).
+
+    Raises:
+        McpConfigError: the file is unreadable, not JSON, or not `{"mcpServers": {...}}`.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise McpConfigError(f"{path}: cannot read: {exc}") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise McpConfigError(f"{path}: not valid JSON: {exc}") from None
     servers = data.get("mcpServers", {}) if isinstance(data, dict) else None
     if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
         raise McpConfigError(f'{path}: expected {{"mcpServers": {{"name": {{...}}}}}}')
-    return [
-        server_config(name, entry, str(path), trusted=False, strict=False)
-        for name, entry in servers.items()
-    ]
+    return servers
 
 
 def merge_servers(

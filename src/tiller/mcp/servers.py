@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tiller.mcp.client import McpConnection, McpLoop, ServerStatus
+from tiller.mcp.client import McpConnection, McpLoop, RemoteTool, ServerStatus
 from tiller.mcp.config import McpServerConfig
-from tiller.mcp.tools import Ask, McpApprovals, McpTool, mcp_tool, schema_problem
+from tiller.mcp.tools import Ask, McpApprovals, McpTool, mcp_tool, schema_problem, tool_name
+from tiller.terminal_text import inert
+
+MAX_MCP_TOOLS = 100
+"""MCP tools offered in all: OpenAI refuses a request with more than 128 tools, so one
+server listing hundreds would fail every model call (the built-ins need the rest)."""
 
 
 def _never_asked(*_: object, **__: object) -> object:
@@ -71,9 +78,22 @@ class McpServers:
             connection.wait_ready(limit, cancel)
 
     def tools(self) -> list[McpTool]:
-        """The tools of every server that listed them, in config order."""
+        """The tools of every server that listed them, in config order.
+
+        A name an earlier server's tool already has (server `a` tool `b__c` against
+        server `a__b` tool `c`) gets a digest, so no server's tool hides another's.
+        """
         with self._lock:
-            return [tool for c in self.connections for tool in self._tools.get(c.name, [])]
+            listed = [tool for c in self.connections for tool in self._tools.get(c.name, [])]
+        taken: set[str] = set()
+        tools: list[McpTool] = []
+        for tool in listed:
+            if tool.name in taken:
+                name = tool_name(tool.connection.name, tool.remote, distinct=True)
+                tool = dataclasses.replace(tool, name=name)
+            taken.add(tool.name)
+            tools.append(tool)
+        return tools
 
     def close(self) -> None:
         """Stop every server (their processes end), then the loop thread."""
@@ -82,7 +102,11 @@ class McpServers:
         self.loop.stop()
 
     def describe(self) -> list[str]:
-        """Lines for `/mcp`, `tiller mcp list` and doctor: each server, its status, its tools."""
+        """Lines for `/mcp`, `tiller mcp list` and doctor: each server, its status, its tools.
+
+        Control characters are shown as `\\xNN`: a project's args are printed for review, and
+        an escape sequence in them could draw another command over the real one.
+        """
         if not self.connections:
             return ["No MCP servers configured ([mcp_servers.NAME] in config.toml, or .mcp.json)."]
         lines = []
@@ -96,7 +120,7 @@ class McpServers:
                 lines.append(f"    tools: {', '.join(names)}")
             if c.config.allow:
                 lines.append(f"    runs unasked: {', '.join(c.config.allow)}")
-        return lines
+        return [inert(line) for line in lines]
 
     def _changed(self, connection: McpConnection) -> None:
         if connection.status is ServerStatus.READY:
@@ -106,6 +130,7 @@ class McpServers:
 
     def _register(self, connection: McpConnection) -> None:
         tools: list[McpTool] = []
+        offered: list[RemoteTool] = []
         for remote in connection.tools:
             problem = schema_problem(remote.input_schema)
             if problem is not None:
@@ -113,7 +138,27 @@ class McpServers:
                     f"MCP server {connection.name!r}: tool {remote.name!r} skipped ({problem})"
                 )
                 continue
-            tools.append(mcp_tool(connection, remote, self.approvals, self._ask))
+            offered.append(remote)
+        # Names that come out alike once made safe (`a.b`, `a_b`) all get a digest:
+        # which tool is which then never depends on the order the server lists them.
+        with self._lock:
+            room = MAX_MCP_TOOLS - sum(
+                len(tools) for name, tools in self._tools.items() if name != connection.name
+            )
+        if len(offered) > max(room, 0):
+            left = offered[max(room, 0) :]
+            names = left[0].name if len(left) == 1 else f"{left[0].name} … {left[-1].name}"
+            self._warn(
+                f"MCP server {connection.name!r}: {len(left)} of its {len(offered)} tools are "
+                f"not offered ({names}): a model request may carry at most 128 tools, and "
+                f"Tiller offers MCP tools up to {MAX_MCP_TOOLS}"
+            )
+            offered = offered[: max(room, 0)]
+        safe = Counter(tool_name(connection.name, remote.name) for remote in offered)
+        for remote in offered:
+            distinct = safe[tool_name(connection.name, remote.name)] > 1
+            tool = mcp_tool(connection, remote, self.approvals, self._ask, distinct=distinct)
+            tools.append(tool)
         with self._lock:
             self._tools[connection.name] = tools
         if self._on_tools is not None:

@@ -13,19 +13,35 @@ from typing import Any
 from tiller.approvals import Approval, Decision
 from tiller.errors import ToolError
 from tiller.mcp.client import CallFailed, McpConnection, RemoteTool
+from tiller.terminal_text import inert
 from tiller.tools.base import ToolContext
 
 MAX_NAME = 64
 """Providers accept tool names of at most 64 characters from `[A-Za-z0-9_-]`."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+MAX_DESCRIPTION = 2048
+"""Characters of a server's tool description the model sees (Claude Code's cap): every
+request carries every description, so one server's megabyte would fail every call."""
+MAX_SCHEMA_BYTES = 64 * 1024
+"""An input schema larger than this (as JSON) keeps its tool from the model, for the
+same reason; real tools' schemas are a few kilobytes."""
 
 Ask = Callable[..., Approval]
 """`Session.request_approval`: details, then `cancel=`."""
 
 
-def tool_name(server: str, tool: str) -> str:
-    """`mcp__<server>__<tool>`, made safe for every provider (characters, 64 at most)."""
+def tool_name(server: str, tool: str, *, distinct: bool = False) -> str:
+    """`mcp__<server>__<tool>`, made safe for every provider (characters, 64 at most).
+
+    Args:
+        distinct: add a digest of the exact server and tool names, for a tool whose
+            safe name another tool already has (`a.b` and `a_b`; server `a` tool `b__c`
+            and server `a__b` tool `c`).
+    """
     name = f"mcp__{_UNSAFE.sub('_', server)}__{_UNSAFE.sub('_', tool)}"
+    if distinct:
+        digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:8]
+        return f"{name[: MAX_NAME - 9]}_{digest}"
     if len(name) <= MAX_NAME:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
@@ -38,10 +54,15 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    size = len(json.dumps(schema, ensure_ascii=False, default=str).encode())
+    if size > MAX_SCHEMA_BYTES:
+        return f"its input schema is {size:,} bytes, over {MAX_SCHEMA_BYTES:,}"
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         return exc.message
+    except RecursionError:
+        return "its input schema is nested too deeply"
     if schema.get("type") != "object":
         return "the input schema is not an object"
     return None
@@ -95,6 +116,7 @@ class McpTool:
         Raises:
             ToolError: denied, the server failed or timed out, or the tool reported an error.
         """
+        args = without_lone_surrogates(args)
         self._approve(args, ctx)
         try:
             result = self.connection.call(self.remote, args, ctx.cancel)
@@ -120,11 +142,16 @@ class McpTool:
             {
                 "tool": self.name,
                 "call_id": ctx.call_id,
-                "command": f"{self.name} {arguments}",
+                # Shown by every front end: a server's description (or the model's
+                # arguments) must not carry escape sequences that redraw the question.
+                "command": inert(f"{self.name} {arguments}"),
                 "server": server,
                 "arguments": args,
-                "description": self.description.split("\n", 1)[0][:200],
-                "reason": f"tools of the MCP server {server!r} ask before they run",
+                "description": inert(self.description.split("\n", 1)[0][:200]),
+                "reason": (
+                    f"tools of the MCP server {server!r} ask before they run: the server "
+                    "runs outside Tiller's sandbox, with your access to files and network"
+                ),
             },
             cancel=ctx.cancel,
         )
@@ -139,20 +166,47 @@ class McpTool:
 
 
 def mcp_tool(
-    connection: McpConnection, remote: RemoteTool, approvals: McpApprovals, ask: Ask
+    connection: McpConnection,
+    remote: RemoteTool,
+    approvals: McpApprovals,
+    ask: Ask,
+    *,
+    distinct: bool = False,
 ) -> McpTool:
-    """The Tiller tool for one tool a server listed."""
-    name = tool_name(connection.name, remote.name)
+    """The Tiller tool for one tool a server listed (`distinct`: see `tool_name`)."""
+    name = tool_name(connection.name, remote.name, distinct=distinct)
     about = remote.description.strip() or f"The {remote.name} tool of the MCP server."
+    description = f"[MCP server {connection.name}] {about}"
+    if len(description) > MAX_DESCRIPTION:
+        keep = MAX_DESCRIPTION - 40  # room for the marker
+        description = f"{description[:keep]}… [{len(description) - keep:,} characters cut]"
     return McpTool(
         name=name,
-        description=f"[MCP server {connection.name}] {about}",
+        description=description,
         parameters=remote.input_schema,
         connection=connection,
         remote=remote.name,
         approvals=approvals,
         ask=ask,
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings made U+FFFD.
+
+    A model's JSON may carry one (`"\\ud800"`); the SDK cannot encode it, and the failed
+    write ends the whole connection to the server.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    return value
 
 
 def render_result(result: Any) -> str:

@@ -166,10 +166,16 @@ class ToolRegistry:
             return f"expected a JSON object, got {_json_type(args)}"
         from jsonschema.exceptions import best_match
 
-        validator = self._validators.get(call.name)
-        if validator is None:
-            validator = self._validators[call.name] = _validator(self._tools[call.name].parameters)
-        error = best_match(validator.iter_errors(args))
+        try:
+            validator = self._validators.get(call.name)
+            if validator is None:
+                parameters = self._tools[call.name].parameters
+                validator = self._validators[call.name] = _validator(parameters)
+            error = best_match(validator.iter_errors(args))
+        except Exception as exc:  # whatever a foreign schema does, the run goes on
+            # A schema from elsewhere (an MCP server) can loop (`$ref` to itself: a
+            # RecursionError) or name a `$ref` that resolves nowhere.
+            return f"the tool's input schema cannot be checked ({type(exc).__name__}: {exc})"
         if error is not None:
             return f"{error.json_path}: {error.message}"
         return args
