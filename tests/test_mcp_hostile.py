@@ -205,7 +205,7 @@ def test_escape_sequences_a_failing_server_prints_are_shown_inert() -> None:
 
 
 def test_escape_sequences_in_a_tool_error_reach_the_repl_inert(hostile: Any) -> None:
-    """An MCP error result carrying OSC 52 (a clipboard write) prints as text in `tiller chat`."""
+    """An MCP error result carrying OSC 52 (a clipboard write) prints without it in the REPL."""
     from rich.console import Console
 
     from tiller.repl_output import EventPrinter
@@ -217,7 +217,7 @@ def test_escape_sequences_in_a_tool_error_reach_the_repl_inert(hostile: Any) -> 
     session.subscribe(EventPrinter(Console(file=screen, force_terminal=True)).show)
     session.send("go")
     printed = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue())  # Rich's own colours
-    assert ("\x1b" in printed, "\\x1b]52;c;" in printed) == (False, True)
+    assert ("\x1b" in printed, "✗ mcp__h__evil" in printed) == (False, True)
 
 
 def test_escape_sequences_in_a_description_cannot_rewrite_the_approval(tmp_path: Path) -> None:
