@@ -345,3 +345,28 @@ def test_collector_resumes_after_the_first_model_call() -> None:
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+
+NOT_FLUSHED = "tiller: --flush skipped: the run did not complete"
+
+
+@pytest.mark.parametrize(
+    ("second", "flags", "code"),
+    [
+        (WRITE, ["--max-turns", "1"], EXIT_TURN_LIMIT),
+        (ServerReply(status=400, error_message="bad request"), [], EXIT_ERROR),
+    ],
+    ids=["turn-limit", "provider-error"],
+)
+def test_run_flush_writes_nothing_when_the_run_does_not_complete(
+    fake_server: FakeOpenAIServer, tmp_path: Path, second: ServerReply, flags: list[str], code: int
+) -> None:
+    """--flush after a run that stopped part way leaves the disk alone and says so."""
+    fake_server.add(WRITE, second)
+    result = run(fake_server, tmp_path, *flags, "--flush", "make a.txt")
+    assert (result.exit_code, (tmp_path / "a.txt").exists(), NOT_FLUSHED in result.stderr) == (
+        code,
+        False,
+        True,
+    )

@@ -230,7 +230,10 @@ def run(
         Path | None, typer.Option(help="Also write the final answer to this file.")
     ] = None,
     diff: Annotated[Path | None, typer.Option(help="Write the workspace patch here.")] = None,
-    flush: Annotated[bool, typer.Option(help="Write the changes to disk at the end.")] = False,
+    flush: Annotated[
+        bool,
+        typer.Option(help="Write the changes to disk at the end, if the run completed."),
+    ] = False,
     resume: Resume = None,
     continue_: Continue = False,
 ) -> None:
@@ -331,7 +334,14 @@ def run(
         elif reply.stop_reason == "cancelled":
             typer.echo("tiller: interrupted", err=True)
             code = EXIT_INTERRUPTED
-        if flush:
+        if flush and code != EXIT_OK:
+            # A run that stopped part way left a half-done change: the person decides
+            # (resume it, or look at it) before any of it reaches the disk.
+            typer.echo(
+                "tiller: --flush skipped: the run did not complete; nothing was written",
+                err=True,
+            )
+        elif flush:
             try:
                 written = session.workspace.flush()
             except WorkspaceError as exc:  # a conflict, a path now out of the root, an OS error
