@@ -347,7 +347,6 @@ def test_collector_resumes_after_the_first_model_call() -> None:
         gc.enable()
 
 
-
 NOT_FLUSHED = "tiller: --flush skipped: the run did not complete"
 
 
@@ -370,3 +369,34 @@ def test_run_flush_writes_nothing_when_the_run_does_not_complete(
         False,
         True,
     )
+
+
+def test_run_json_whose_reader_hangs_up_stops_and_never_flushes(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """`tiller run --json --flush | head -1`: the run stops, writes nothing, exits 141."""
+    gate = threading.Event()
+    edit = json.dumps({"file_path": "a.txt", "content": "A\n"})
+    fake_server.add(
+        ServerReply(tool_calls=[("write_file", edit)], gate=gate), ServerReply(text="ok")
+    )
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--json"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "--flush", "go"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader is gone, as `| head -1` leaves it
+        gate.set()  # only now can the run go on (and, unfixed, finish and flush)
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (code, (tmp_path / "a.txt").exists(), "Traceback" in stderr) == (141, False, False)

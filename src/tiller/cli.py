@@ -1,7 +1,8 @@
 """The `tiller` command: the TUI by default, `run` for headless use.
 
 Exit codes of `tiller run`: 0 success, 1 error (provider, auth, flush conflict),
-2 usage error, 3 turn limit reached, 130 interrupted.
+2 usage error, 3 turn limit reached, 130 interrupted, 141 standard output closed
+(`--json` read by `head -1`: the run stops, as a process killed by SIGPIPE would).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from tiller.events import Event
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141
 __all__ = ["FRONT_END_MAX_TURNS", "app", "find_root", "main", "workspace_location"]
 
 
@@ -290,13 +292,15 @@ def run(
         typer.echo(f"tiller: {ready.text}", err=True)
         raise typer.Exit(EXIT_USAGE)
     outcome: dict[str, Any] = {"stop_reason": "error"}
+    reader_gone = threading.Event()
     try:
         if json_events:
             from tiller.json_lines import line_printer
             from tiller.redaction import Redactor, secret_values
 
             redactor = Redactor(secret_values(session.llm_options))
-            session.subscribe(line_printer(sys.stdout, redactor))
+            printer = line_printer(sys.stdout, redactor)
+            session.subscribe(_until_reader_leaves(printer, session, reader_gone))
         elif sys.stderr.isatty():
             from tiller.cli_progress import progress_line
 
@@ -325,7 +329,10 @@ def run(
         if output_last_message is not None:
             output_last_message.write_text(reply.text, encoding="utf-8")
         code = EXIT_OK
-        if reply.stop_reason == "error":
+        if reader_gone.is_set():
+            typer.echo("tiller: standard output was closed; the run stopped", err=True)
+            code = EXIT_BROKEN_PIPE
+        elif reply.stop_reason == "error":
             typer.echo(f"tiller: {reply.error}", err=True)
             code = EXIT_ERROR
         elif reply.stop_reason == "turn_limit":
@@ -354,13 +361,31 @@ def run(
         session.close()
         if changed:
             typer.echo(f"tiller: {unflushed_summary(len(changed), session.id)}", err=True)
-        if json_events:
+        if json_events and not reader_gone.is_set():
             from tiller.cli_progress import result_record
 
             record = result_record(session, outcome, changed)
             sys.stdout.write(record + "\n")
             sys.stdout.flush()
         _exit_fast.set()
+
+
+def _until_reader_leaves(
+    printer: Callable[[Event], None], session: Any, gone: threading.Event
+) -> Callable[[Event], None]:
+    """`printer`, until standard output fails: then `gone` is set and the run cancelled,
+    since nobody reads what it does (a reader that hung up never asked for a flush)."""
+
+    def on_event(event: Event) -> None:
+        if gone.is_set():
+            return
+        try:
+            printer(event)
+        except (OSError, ValueError):  # EPIPE, a full disk, a closed stream
+            gone.set()
+            session.cancel()
+
+    return on_event
 
 
 def unflushed_summary(count: int, session_id: str) -> str:
