@@ -369,3 +369,53 @@ def test_options_before_batch_reach_the_run(server, tmp_path: Path) -> None:
     argv += ["batch", str(tasks), "--out", str(out), "--skills-dir", "/nonexistent-skills"]
     result = CliRunner().invoke(app, argv, env=ENV)
     assert (result.exit_code, read_lines(out)[0]["model"]) == (0, "openai/other-model")
+
+
+def test_out_naming_the_tasks_file_is_refused_and_the_file_kept(server, tmp_path: Path) -> None:
+    """--out pointing at TASKS.jsonl (here through a symlink): exit 2, the tasks file unchanged."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    before = tasks.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(tasks)
+    result = batch(server, str(tasks), "--out", str(tmp_path / "link.jsonl"))
+    assert (result.exit_code, result.stderr, tasks.read_bytes(), server.requests) == (
+        2,
+        f"tiller: --out {tmp_path / 'link.jsonl'} is the tasks file; "
+        "give the results a file of their own\n",
+        before,
+        [],
+    )
+
+
+def test_out_that_is_not_a_results_file_is_refused_untouched(server, tmp_path: Path) -> None:
+    """--out naming some other JSON-lines file: exit 2 naming the line, nothing appended."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    other = tmp_path / "events.jsonl"
+    other.write_bytes(b'{"event": "x"}')
+    result = batch(server, str(tasks), "--out", str(other))
+    assert (result.exit_code, result.stderr, other.read_bytes(), server.requests) == (
+        2,
+        f"tiller: {other} line 1 is not a result line; is it the results file of a batch?\n",
+        b'{"event": "x"}',
+        [],
+    )
+
+
+def test_a_tasks_path_that_is_a_directory_is_a_usage_error(server, tmp_path: Path) -> None:
+    """TASKS.jsonl naming a directory: one line, exit 2, no traceback."""
+    result = batch(server, str(tmp_path), "--out", str(tmp_path / "r.jsonl"))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"tiller: cannot read tasks file {tmp_path}: Is a directory\n",
+    )
+
+
+def test_report_on_a_file_that_is_not_a_results_file_is_a_usage_error(tmp_path: Path) -> None:
+    """`batch report` of a tasks file says so in one line."""
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": ".", "prompt": "p"}])
+    result = CliRunner().invoke(app, ["batch", "report", str(tasks)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"tiller: {tasks} line 1 is not a result line; is it the results file of a batch?\n",
+    )

@@ -106,6 +106,40 @@ def _summary_table(results: list[Any], skipped: int) -> Any:
     return table
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _check_out(out: Path, tasks_file: Path) -> None:
+    """Refuse an --out the batch must not append to, before any task spends tokens.
+
+    Raises:
+        typer.Exit: the tasks file itself, a file that is not a results file, or one
+            that cannot be written (`EXIT_USAGE`), each said in one line.
+    """
+    from tiller.batch.results import ResultWriter
+    from tiller.batch.tasks import ResultsFileError, read_results
+
+    if _same_file(out, tasks_file):
+        typer.echo(
+            f"tiller: --out {out} is the tasks file; give the results a file of their own",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        read_results(out)  # checked before the writer below touches it
+        ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
+    except ResultsFileError as exc:
+        typer.echo(f"tiller: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 @batch_app.command("run")
 def run_command(
     tasks_file: Annotated[Path, typer.Argument(metavar="TASKS.jsonl", help="One task per line.")],
@@ -158,16 +192,13 @@ def run_command(
     except FileNotFoundError:
         typer.echo(f"tiller: no tasks file {tasks_file}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    except (TaskFileError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        typer.echo(f"tiller: cannot read tasks file {tasks_file}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except TaskFileError as exc:
         typer.echo(f"tiller: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    from tiller.batch.results import ResultWriter
-
-    try:
-        ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
-    except OSError as exc:
-        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    _check_out(out, tasks_file)
     opts = resolve_options(
         model=model,
         profile=profile,
@@ -268,12 +299,19 @@ def report_command(
     from rich.console import Console
 
     from tiller.batch.report import summarize
-    from tiller.batch.tasks import latest_results
+    from tiller.batch.tasks import ResultsFileError, latest_results
 
     if not results_file.is_file():
         typer.echo(f"tiller: no results file {results_file}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    results = latest_results(results_file)
+    try:
+        results = latest_results(results_file)
+    except ResultsFileError as exc:
+        typer.echo(f"tiller: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        typer.echo(f"tiller: cannot read {results_file}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     if json_output:
         typer.echo(json.dumps(summarize(results).to_dict()))
         return
