@@ -419,3 +419,19 @@ def test_report_on_a_file_that_is_not_a_results_file_is_a_usage_error(tmp_path: 
         2,
         f"tiller: {tasks} line 1 is not a result line; is it the results file of a batch?\n",
     )
+
+
+def test_a_token_the_model_repeats_is_redacted_in_the_result_line(tmp_path: Path) -> None:
+    """The answer in RESULTS.jsonl is redacted as the journal redacts it."""
+    token = "AKIA" + "ABCDEFGHIJKLMNOP"
+    repo = make_repo(tmp_path / "repo", text=f"aws = '{token}'\n")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "s", "repo": str(repo), "prompt": "p"}])
+    out = tmp_path / "r.jsonl"
+    read = ServerReply(tool_calls=[("read_file", json.dumps({"file_path": "README"}))])
+    with FakeOpenAIServer([read, ServerReply(text=f"The key is {token} here.")]) as srv:
+        result = batch(srv, str(tasks), "--out", str(out))
+    assert (result.exit_code, token in out.read_text(), read_lines(out)[0]["answer"]) == (
+        0,
+        False,
+        "The key is [redacted] here.",
+    )

@@ -202,4 +202,20 @@ def run_task(
         if not _rate_limited(result):
             break
     result.duration_s = round(time.monotonic() - started, 3)
+    return _redacted(result, defaults.llm_options)
+
+
+def _redacted(result: TaskResult, options: dict[str, Any]) -> TaskResult:
+    """`result` with its text (answer, error) redacted as a journal's text is.
+
+    The patch is file content, left whole so that it applies (as a journal leaves
+    content alone); keys, URL credentials and token formats in what the model said,
+    a provider's or git's message, or a setup's output never reach the line.
+    """
+    from tiller.redaction import Redactor, secret_values
+
+    redactor = Redactor(secret_values(options))
+    result.answer = redactor.redact(result.answer)
+    if result.error is not None:
+        result.error = redactor.redact(result.error)
     return result

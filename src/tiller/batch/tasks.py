@@ -85,10 +85,11 @@ class TaskResult:
         rounds: model calls made.
         usage: tokens and `cost_usd` (None when the price is unknown).
         duration_s: wall time of the task, clone and setup included.
-        error: what went wrong, when something did.
+        error: what went wrong, when something did (redacted, like `answer`).
         session_id: the journal `tiller sessions show` opens (on the machine that ran it).
         model: the model the task used.
-        answer: the agent's final text.
+        answer: the agent's final text, redacted as a journal redacts text (keys, URL
+            credentials, known token formats become `[redacted]`).
     """
 
     id: str
