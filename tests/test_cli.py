@@ -400,3 +400,18 @@ def test_run_json_whose_reader_hangs_up_stops_and_never_flushes(
             proc.kill()
             proc.wait()
     assert (code, (tmp_path / "a.txt").exists(), "Traceback" in stderr) == (141, False, False)
+
+
+@pytest.mark.parametrize("option", ["--diff", "--output-last-message"])
+def test_run_with_an_output_file_it_cannot_write_stops_before_the_model(
+    fake_server: FakeOpenAIServer, tmp_path: Path, option: str
+) -> None:
+    """An output file in a missing directory is a one-line usage error before any request."""
+    target = tmp_path / "missing" / "out.txt"
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    result = run(fake_server, tmp_path, option, str(target), "make a.txt")
+    assert (result.exit_code, result.stderr, fake_server.requests) == (
+        2,
+        f"tiller: cannot write {option} {target}: no directory {target.parent}\n",
+        [],
+    )

@@ -246,6 +246,11 @@ def run(
     if not text.strip():
         typer.echo("tiller: empty prompt", err=True)
         raise typer.Exit(EXIT_USAGE)
+    for option, target in (("--diff", diff), ("--output-last-message", output_last_message)):
+        problem = _unwritable(target) if target is not None else None
+        if problem is not None:  # said now, not after the run spent its tokens
+            typer.echo(f"tiller: cannot write {option} {target}: {problem}", err=True)
+            raise typer.Exit(EXIT_USAGE)
     opts = resolve_options(
         model=model,
         profile=profile,
@@ -320,14 +325,14 @@ def run(
         finally:
             # However the run ended (an auth error and Ctrl-C included), the patch is left.
             if diff is not None:
-                diff.write_text(session.workspace.diff(), encoding="utf-8")
+                _write_output("--diff", diff, session.workspace.diff())
                 for note in session.workspace.diff_notes():
                     typer.echo(f"tiller: {note}", err=True)
         outcome.update(stop_reason=reply.stop_reason, rounds=reply.rounds)
         if not json_events:
             typer.echo(reply.text)
         if output_last_message is not None:
-            output_last_message.write_text(reply.text, encoding="utf-8")
+            _write_output("--output-last-message", output_last_message, reply.text)
         code = EXIT_OK
         if reader_gone.is_set():
             typer.echo("tiller: standard output was closed; the run stopped", err=True)
@@ -368,6 +373,27 @@ def run(
             sys.stdout.write(record + "\n")
             sys.stdout.flush()
         _exit_fast.set()
+
+
+def _unwritable(target: Path) -> str | None:
+    """Why `target` cannot be written (a missing directory, a directory), or None."""
+    parent = target.parent
+    if not parent.is_dir():
+        return f"no directory {parent}"
+    if target.is_dir():
+        return "it is a directory"
+    if not os.access(parent, os.W_OK) and not os.access(target, os.W_OK):
+        return "permission denied"
+    return None
+
+
+def _write_output(option: str, target: Path, text: str) -> None:
+    """Write an output file; a failure (the disk changed since the check) is one line."""
+    try:
+        target.write_text(text, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        typer.echo(f"tiller: cannot write {option} {target}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def _until_reader_leaves(
