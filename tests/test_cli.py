@@ -415,3 +415,33 @@ def test_run_with_an_output_file_it_cannot_write_stops_before_the_model(
         f"tiller: cannot write {option} {target}: no directory {target.parent}\n",
         [],
     )
+
+
+def test_run_stopped_with_sigterm_flushes_nothing_and_says_where_the_work_is(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """SIGTERM (`timeout`, a CI cancel) stops the run like Ctrl+C: no flush, the session named."""
+    gate = threading.Event()
+    fake_server.add(WRITE, ServerReply(text="ok", gate=gate))
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--flush"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "go"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert fake_server.held(timeout=60)
+        proc.terminate()
+        gate.set()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = err.decode().splitlines()
+    assert (proc.returncode, (tmp_path / "a.txt").exists(), lines[0]) == (
+        143,
+        False,
+        "tiller: terminated",
+    )
+    assert lines[-1].startswith("tiller: 1 change(s) not flushed, kept in session ")

@@ -2,7 +2,8 @@
 
 Exit codes of `tiller run`: 0 success, 1 error (provider, auth, flush conflict),
 2 usage error, 3 turn limit reached, 130 interrupted, 141 standard output closed
-(`--json` read by `head -1`: the run stops, as a process killed by SIGPIPE would).
+(`--json` read by `head -1`: the run stops, as a process killed by SIGPIPE would),
+143 terminated (SIGTERM stops the run at its next safe point, like Ctrl+C).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from difflib import get_close_matches
 from pathlib import Path
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from tiller.events import Event
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_BROKEN_PIPE = 141
+EXIT_BROKEN_PIPE, EXIT_TERMINATED = 141, 143
 __all__ = ["FRONT_END_MAX_TURNS", "app", "find_root", "main", "workspace_location"]
 
 
@@ -298,6 +300,7 @@ def run(
         raise typer.Exit(EXIT_USAGE)
     outcome: dict[str, Any] = {"stop_reason": "error"}
     reader_gone = threading.Event()
+    terminated = threading.Event()
     try:
         if json_events:
             from tiller.json_lines import line_printer
@@ -313,7 +316,8 @@ def run(
         if session.shell_unavailable:
             typer.echo(f"tiller: {session.shell_unavailable}", err=True)
         try:
-            reply = session.send(ready)
+            with _cancel_on_sigterm(session, terminated):
+                reply = session.send(ready)
         except AuthError as exc:
             typer.echo(f"tiller: {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
@@ -334,7 +338,10 @@ def run(
         if output_last_message is not None:
             _write_output("--output-last-message", output_last_message, reply.text)
         code = EXIT_OK
-        if reader_gone.is_set():
+        if terminated.is_set():
+            typer.echo("tiller: terminated", err=True)
+            code = EXIT_TERMINATED
+        elif reader_gone.is_set():
             typer.echo("tiller: standard output was closed; the run stopped", err=True)
             code = EXIT_BROKEN_PIPE
         elif reply.stop_reason == "error":
@@ -373,6 +380,25 @@ def run(
             sys.stdout.write(record + "\n")
             sys.stdout.flush()
         _exit_fast.set()
+
+
+@contextlib.contextmanager
+def _cancel_on_sigterm(session: Any, terminated: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGTERM cancels the run at its next safe point (as Ctrl+C
+    does) instead of killing the process: nothing is flushed, and the session is named."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        terminated.set()
+        session.cancel()
+
+    before = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _unwritable(target: Path) -> str | None:
