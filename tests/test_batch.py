@@ -435,3 +435,26 @@ def test_a_token_the_model_repeats_is_redacted_in_the_result_line(tmp_path: Path
         False,
         "The key is [redacted] here.",
     )
+
+
+def test_sigterm_cancels_like_ctrl_c_and_writes_the_running_tasks_lines(tmp_path: Path) -> None:
+    """SIGTERM while a task waits on the model: exit 143 and a `cancelled` line a resume reruns."""
+    gate = threading.Event()
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "c", "repo": str(repo), "prompt": "task c"}])
+    out = tmp_path / "r.jsonl"
+    with FakeOpenAIServer([ServerReply(text="never", gate=gate)], responder=None) as srv:
+        argv = [str(Path(sys.executable).parent / "tiller"), "batch", str(tasks), "--out", str(out)]
+        argv += ["--model", "openai/fake-model", "--api-base", srv.base_url, "--json"]
+        argv += ["--transport", "openai", "--skills-dir", "/nonexistent-skills"]
+        proc = subprocess.Popen(argv, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
+        try:
+            held = srv.held(timeout=60)
+            proc.terminate()
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            gate.set()
+    assert (held, code, [line["status"] for line in read_lines(out)]) == (True, 143, ["cancelled"])

@@ -1,13 +1,18 @@
 """`tiller batch TASKS.jsonl --out RESULTS.jsonl` and `tiller batch report RESULTS.jsonl`.
 
 Exit codes of a batch: 0 every task completed, 1 some did not (or the cost limit
-left tasks unstarted), 2 usage error (a malformed tasks file), 130 interrupted.
+left tasks unstarted), 2 usage error (a malformed tasks file), 130 interrupted,
+143 terminated (SIGTERM: the running tasks are cancelled as on Ctrl+C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +35,7 @@ from tiller.cli_options import (
     resolve_options,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class _RunByDefault(TyperGroup):
@@ -104,6 +109,25 @@ def _summary_table(results: list[Any], skipped: int) -> Any:
     for error, count in report.top_errors:
         table.add_row(f"error x{count}", error)
     return table
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(terminated: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGTERM is a Ctrl+C: the running tasks are cancelled and
+    their `cancelled` lines (partial patches included) written before the exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        terminated.set()
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -273,8 +297,10 @@ def run_command(
         progress = Progress(*_progress_columns(), console=err, transient=False)
         bar = progress.add_task("batch", total=None, done=0, failed=0, running=0, cost=0.0)
         progress.start()
+    terminated = threading.Event()
     try:
-        tally = run_batch(tasks, defaults, executor, run)
+        with _sigterm_as_interrupt(terminated):
+            tally = run_batch(tasks, defaults, executor, run)
     except KeyboardInterrupt:
         interrupted = True
         tally = run.tally
@@ -284,8 +310,9 @@ def run_command(
     if not json_events:
         Console().print(_summary_table(run.results, tally.skipped))
     if interrupted:
-        typer.echo("tiller: interrupted; run the same command again to resume", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        how = "terminated" if terminated.is_set() else "interrupted"
+        typer.echo(f"tiller: {how}; run the same command again to resume", err=True)
+        raise typer.Exit(EXIT_TERMINATED if terminated.is_set() else EXIT_INTERRUPTED)
     left = tally.total - tally.done - tally.failed
     raise typer.Exit(EXIT_OK if tally.failed == 0 and left == 0 else EXIT_FAILED)
 
