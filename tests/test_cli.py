@@ -445,3 +445,24 @@ def test_run_stopped_with_sigterm_flushes_nothing_and_says_where_the_work_is(
         "tiller: terminated",
     )
     assert lines[-1].startswith("tiller: 1 change(s) not flushed, kept in session ")
+
+
+def test_run_whose_stdout_is_closed_before_the_answer_says_so_and_never_flushes(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """The answer cannot be delivered: one stderr line, exit 141, nothing flushed."""
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--flush"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "go"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody will read the answer
+    _, err = proc.communicate(timeout=120)
+    lines = err.decode().splitlines()
+    assert (proc.returncode, (tmp_path / "a.txt").exists(), lines[0]) == (
+        141,
+        False,
+        "tiller: standard output was closed; the run stopped",
+    )

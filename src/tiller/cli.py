@@ -334,7 +334,10 @@ def run(
                     typer.echo(f"tiller: {note}", err=True)
         outcome.update(stop_reason=reply.stop_reason, rounds=reply.rounds)
         if not json_events:
-            typer.echo(reply.text)
+            try:
+                typer.echo(reply.text)
+            except OSError:  # EPIPE: the reader left before the answer; it asked for no flush
+                reader_gone.set()
         if output_last_message is not None:
             _write_output("--output-last-message", output_last_message, reply.text)
         code = EXIT_OK
