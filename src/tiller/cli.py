@@ -2,7 +2,7 @@
 
 Exit codes of `tiller run`: 0 success, 1 error (provider, auth, flush conflict),
 2 usage error, 3 turn limit reached, 130 interrupted, 141 standard output closed
-(`--json` read by `head -1`: the run stops, as a process killed by SIGPIPE would),
+(its reader hung up, as `head -1` does: the run stops and nothing is flushed),
 143 terminated (SIGTERM stops the run at its next safe point, like Ctrl+C).
 """
 
