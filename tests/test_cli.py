@@ -466,3 +466,29 @@ def test_run_whose_stdout_is_closed_before_the_answer_says_so_and_never_flushes(
         False,
         "tiller: standard output was closed; the run stopped",
     )
+
+
+def test_run_flush_conflict_names_the_files_in_the_cli_s_terms(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """A file edited on disk during the run: not flushed, said without library advice (force=)."""
+    (tmp_path / "a.txt").write_text("old\n")
+    gate = threading.Event()
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt.", gate=gate))
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(run(fake_server, tmp_path, "--flush", "x"))
+    )
+    worker.start()
+    try:
+        assert fake_server.held(timeout=30)
+        (tmp_path / "a.txt").write_text("theirs\n")
+    finally:
+        gate.set()
+        worker.join(timeout=60)
+    [result] = results
+    assert (result.exit_code, result.stderr.splitlines()[0], (tmp_path / "a.txt").read_text()) == (
+        EXIT_ERROR,
+        "tiller: not flushed: a.txt changed on disk since Tiller read it; nothing was written",
+        "theirs\n",
+    )

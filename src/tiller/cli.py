@@ -242,7 +242,7 @@ def run(
     continue_: Continue = False,
 ) -> None:
     """Run one prompt headless and print the final answer."""
-    from tiller.errors import AuthError, WorkspaceError
+    from tiller.errors import AuthError, FlushConflict, WorkspaceError
 
     text = sys.stdin.read() if prompt == "-" else prompt
     if not text.strip():
@@ -366,6 +366,17 @@ def run(
         elif flush:
             try:
                 written = session.workspace.flush()
+            except FlushConflict as exc:  # the person's edits win: nothing is written
+                from tiller.json_lines import printable
+
+                names = ", ".join(printable(path) for path in exc.conflicts)
+                them = "it" if len(exc.conflicts) == 1 else "them"
+                typer.echo(
+                    f"tiller: not flushed: {names} changed on disk since Tiller read {them}; "
+                    "nothing was written",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_ERROR) from None
             except WorkspaceError as exc:  # a conflict, a path now out of the root, an OS error
                 typer.echo(f"tiller: {exc}", err=True)
                 raise typer.Exit(EXIT_ERROR) from None
