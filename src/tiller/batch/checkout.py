@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -24,6 +25,10 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
 
 class RepoError(Exception):
     """The task's repository could not be found, cloned or checked out."""
+
+
+class CheckoutInterrupted(RepoError):
+    """git died of a signal: Ctrl+C reaches it with the batch, it says nothing of the repo."""
 
 
 def is_git_url(repo: str) -> bool:
@@ -51,6 +56,8 @@ def _git(*args: str, cwd: Path | None = None) -> None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RepoError(f"git {args[0]} failed: {exc}") from exc
+    if done.returncode < 0 or done.returncode == 128 + signal.SIGINT:
+        raise CheckoutInterrupted(f"git {args[0]} was interrupted")
     if done.returncode != 0:
         raise RepoError(f"git {args[0]} failed: {done.stderr.strip() or done.returncode}")
 

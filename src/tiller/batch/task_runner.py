@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
-from tiller.batch.checkout import RepoError, checkout
+from tiller.batch.checkout import CheckoutInterrupted, RepoError, checkout
 from tiller.batch.rate_limits import RateLimits, provider_key
 from tiller.batch.tasks import Task, TaskResult
 from tiller.config import SessionConfig
@@ -195,6 +195,8 @@ def run_task(
             break
         try:
             result = _attempt(task, defaults, manager, limits, provider, cancel)
+        except CheckoutInterrupted as exc:  # a resume runs it again, as any cancelled task
+            result = TaskResult(id=task.id, status="cancelled", error=str(exc))
         except RepoError as exc:
             result = TaskResult(id=task.id, status="error", error=str(exc))
         except Exception as exc:  # one task failing never stops the batch
