@@ -98,3 +98,18 @@ def test_a_tasks_line_that_is_not_utf8_is_named_by_its_number(tmp_path: Path) ->
     with pytest.raises(TaskFileError) as caught:
         load_tasks(tasks)
     assert caught.value.problems == ["line 2: not UTF-8 (byte 0xe9 at column 12)"]
+
+
+def test_a_commit_that_reads_as_a_git_option_is_refused(tmp_path: Path) -> None:
+    """`commit` goes on git's command line: one starting with '-' is a malformed line."""
+    tasks = tmp_path / "t.jsonl"
+    line = {
+        "id": "a",
+        "repo": "https://example.invalid/r.git",
+        "prompt": "p",
+        "commit": "--orphan=x",
+    }
+    tasks.write_text(json.dumps(line) + "\n")
+    with pytest.raises(TaskFileError) as caught:
+        load_tasks(tasks)
+    assert caught.value.problems == ["line 1: 'commit' must name a commit, not start with '-'"]

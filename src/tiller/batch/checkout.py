@@ -97,6 +97,8 @@ def checkout(repo: str, commit: str | None = None, *, parent: Path | None = None
     from tiller.shell.nofollow import remove_tree
     from tiller.shell.sandbox import take_lock
 
+    if commit is not None and commit.startswith("-"):  # never an option to git checkout
+        raise RepoError(f"not a commit: {commit!r}")
     local = None if is_git_url(repo) else Path(repo).expanduser()
     if local is not None and not local.is_dir():
         raise RepoError(f"repo not found: {repo} is not a directory")

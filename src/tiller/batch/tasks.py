@@ -140,6 +140,8 @@ def _check(data: Any) -> str | None:
     for name in _REQUIRED:
         if not data[name].strip():
             return f"{name!r} is empty"
+    if (data.get("commit") or "").startswith("-"):  # it goes on git's command line
+        return "'commit' must name a commit, not start with '-'"
     if data.get("max_turns") is not None and data["max_turns"] < 1:
         return "'max_turns' must be at least 1"
     if data.get("reasoning") is not None and data["reasoning"] not in REASONING_EFFORTS:
