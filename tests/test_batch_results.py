@@ -63,6 +63,13 @@ def test_a_cancelled_result_runs_again_on_resume(tmp_path: Path) -> None:
     assert finished_ids(out) == {"b"}
 
 
+def test_a_line_torn_within_its_first_bytes_is_skipped(tmp_path: Path) -> None:
+    """A writer cut off after `{"i` left a torn line, not a foreign one."""
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"i\n' + json.dumps({"id": "a", "status": "completed"}) + "\n")
+    assert finished_ids(out) == {"a"}
+
+
 def test_a_line_torn_inside_a_utf8_character_is_skipped(tmp_path: Path) -> None:
     """A tail cut in the middle of a multi-byte character is a torn line, not a crash."""
     out = tmp_path / "r.jsonl"

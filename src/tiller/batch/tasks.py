@@ -225,8 +225,9 @@ def read_results(path: Path) -> list[TaskResult]:
             try:
                 data = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
-                if raw.startswith(_RESULT_START):
-                    continue  # torn: its writer was cut off
+                head = raw.rstrip(b"\r\n")
+                if head.startswith(_RESULT_START) or _RESULT_START.startswith(head):
+                    continue  # torn: its writer was cut off (even within the first bytes)
                 data = None
             if not (
                 isinstance(data, dict)
