@@ -492,3 +492,16 @@ def test_run_flush_conflict_names_the_files_in_the_cli_s_terms(
         "tiller: not flushed: a.txt changed on disk since Tiller read it; nothing was written",
         "theirs\n",
     )
+
+
+def test_run_on_a_root_that_is_not_a_directory_is_one_line(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """--root naming nothing: a usage error in one line, no traceback, no request."""
+    missing = tmp_path / "missing"
+    result = run(fake_server, missing, "x")
+    assert (result.exit_code, result.stderr, fake_server.requests) == (
+        2,
+        f"tiller: --root {missing} is not a directory\n",
+        [],
+    )
