@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -503,5 +505,30 @@ def test_run_on_a_root_that_is_not_a_directory_is_one_line(
     assert (result.exit_code, result.stderr, fake_server.requests) == (
         2,
         f"tiller: --root {missing} is not a directory\n",
+        [],
+    )
+
+
+def test_run_whose_journal_cannot_be_created_stops_before_the_model(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """A data dir that cannot hold journals: one line naming it, exit 2, no request."""
+    (tmp_path / "file").write_text("")
+    data = tmp_path / "file" / "data"
+    base = ["run", "--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    base += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "x"]
+    env = {"OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(data)}
+    # Without a data dir the flush lock falls back to the temp dir: this test's to remove.
+    fallback = Path(tempfile.gettempdir()) / f"tiller-locks-{os.getuid()}"
+    existed = fallback.exists()
+    try:
+        result = CliRunner().invoke(app, base, env=env)
+    finally:
+        if not existed:
+            shutil.rmtree(fallback, ignore_errors=True)
+    assert (result.exit_code, result.stderr, fake_server.requests) == (
+        2,
+        f"tiller: Cannot keep this session's journal in {data / 'sessions'}: Not a directory; "
+        "set TILLER_DATA_DIR to a directory Tiller can write\n",
         [],
     )
