@@ -458,3 +458,22 @@ def test_sigterm_cancels_like_ctrl_c_and_writes_the_running_tasks_lines(tmp_path
                 proc.wait()
             gate.set()
     assert (held, code, [line["status"] for line in read_lines(out)]) == (True, 143, ["cancelled"])
+
+
+def test_a_data_dir_that_cannot_hold_journals_stops_the_batch_first(server, tmp_path: Path) -> None:
+    """Every task would fail (and a resume skip them all): exit 2 before any task."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    (tmp_path / "file").write_text("")
+    sessions = tmp_path / "file" / "data" / "sessions"
+    base = ["batch", "--model", "openai/fake-model", "--api-base", server.base_url]
+    base += ["--transport", "openai", "--skills-dir", "/nonexistent-skills"]
+    base += [str(tasks), "--out", str(tmp_path / "r.jsonl")]
+    env = {**ENV, "TILLER_DATA_DIR": str(tmp_path / "file" / "data")}
+    result = CliRunner().invoke(app, base, env=env)
+    assert (result.exit_code, result.stderr, server.requests) == (
+        2,
+        f"tiller: cannot keep the tasks' journals in {sessions}: Not a directory; "
+        "set TILLER_DATA_DIR to a directory Tiller can write\n",
+        [],
+    )

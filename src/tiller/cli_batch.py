@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -130,6 +131,26 @@ def _sigterm_as_interrupt(terminated: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
+def _check_journals() -> None:
+    """Refuse to start when no task could be journaled: each would fail, and a resume
+    would skip every one of them as finished."""
+    from tiller.journal import sessions_dir
+
+    directory = sessions_dir()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        problem = None if os.access(directory, os.W_OK) else "Permission denied"
+    except OSError as exc:
+        problem = exc.strerror
+    if problem is not None:
+        typer.echo(
+            f"tiller: cannot keep the tasks' journals in {directory}: {problem}; "
+            "set TILLER_DATA_DIR to a directory Tiller can write",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.samefile(b)
@@ -223,6 +244,7 @@ def run_command(
         typer.echo(f"tiller: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     _check_out(out, tasks_file)
+    _check_journals()
     opts = resolve_options(
         model=model,
         profile=profile,
