@@ -14,6 +14,7 @@ from tiller.batch.tasks import (
     TaskFileError,
     TaskResult,
     finished_ids,
+    latest_results,
     load_tasks,
 )
 
@@ -120,3 +121,18 @@ def test_a_commit_that_reads_as_a_git_option_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TaskFileError) as caught:
         load_tasks(tasks)
     assert caught.value.problems == ["line 1: 'commit' must name a commit, not start with '-'"]
+
+
+def test_a_result_field_of_the_wrong_type_reads_as_its_default(tmp_path: Path) -> None:
+    """A hand-edited line (`duration_s: "slow"`) neither breaks a report nor a resume."""
+    out = tmp_path / "r.jsonl"
+    line = {"id": "a", "status": "error", "duration_s": "slow", "files_changed": 5, "error": 7}
+    out.write_text(json.dumps(line) + "\n")
+    [result] = latest_results(out)
+    assert (result.duration_s, result.files_changed, result.error) == (0.0, [], None)
+
+
+def test_every_result_field_is_read_back() -> None:
+    """A field added to TaskResult is also read from results files."""
+    result = TaskResult(id="a", status="completed", rounds=2, answer="x", usage={"c": 1})
+    assert TaskResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result

@@ -116,9 +116,31 @@ class TaskResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskResult:
-        """A result from its JSON object (unknown keys ignored)."""
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        """A result from its JSON object (unknown keys ignored; a value of the wrong
+        type, as a hand edit leaves it, reads as the field's default)."""
+        known = {
+            name: data[name]
+            for name, kinds in _RESULT_FIELDS.items()
+            if name in data
+            and isinstance(data[name], kinds)
+            and (bool in kinds or not isinstance(data[name], bool))
+        }
         return cls(**known)
+
+
+_RESULT_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "status": (str,),
+    "patch": (str,),
+    "files_changed": (list,),
+    "rounds": (int,),
+    "usage": (dict,),
+    "duration_s": (int, float),
+    "error": (str, type(None)),
+    "session_id": (str, type(None)),
+    "model": (str, type(None)),
+    "answer": (str,),
+}
 
 
 def _check(data: Any) -> str | None:
