@@ -477,3 +477,18 @@ def test_a_data_dir_that_cannot_hold_journals_stops_the_batch_first(server, tmp_
         "set TILLER_DATA_DIR to a directory Tiller can write\n",
         [],
     )
+
+
+def test_out_that_is_a_pipe_is_refused_instead_of_hanging(server, tmp_path: Path) -> None:
+    """--out naming a FIFO (as /dev/stdout into a pipe is): exit 2 at once, no endless read."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = batch(server, str(tasks), "--out", str(fifo))
+    assert (result.exit_code, result.stderr, server.requests) == (
+        2,
+        f"tiller: --out {fifo} is not a regular file; results are appended to a file "
+        "and read back on resume\n",
+        [],
+    )

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -168,6 +169,17 @@ def _check_out(out: Path, tasks_file: Path) -> None:
     from tiller.batch.results import ResultWriter
     from tiller.batch.tasks import ResultsFileError, read_results
 
+    try:
+        mode = out.stat().st_mode
+    except OSError:
+        mode = None  # missing (created below) or unreachable (said below)
+    if mode is not None and not stat.S_ISREG(mode):  # a FIFO or /dev/stdout: reading waits
+        typer.echo(
+            f"tiller: --out {out} is not a regular file; results are appended to a file "
+            "and read back on resume",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
     if _same_file(out, tasks_file):
         typer.echo(
             f"tiller: --out {out} is the tasks file; give the results a file of their own",
