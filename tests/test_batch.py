@@ -369,3 +369,126 @@ def test_options_before_batch_reach_the_run(server, tmp_path: Path) -> None:
     argv += ["batch", str(tasks), "--out", str(out), "--skills-dir", "/nonexistent-skills"]
     result = CliRunner().invoke(app, argv, env=ENV)
     assert (result.exit_code, read_lines(out)[0]["model"]) == (0, "openai/other-model")
+
+
+def test_out_naming_the_tasks_file_is_refused_and_the_file_kept(server, tmp_path: Path) -> None:
+    """--out pointing at TASKS.jsonl (here through a symlink): exit 2, the tasks file unchanged."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    before = tasks.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(tasks)
+    result = batch(server, str(tasks), "--out", str(tmp_path / "link.jsonl"))
+    assert (result.exit_code, result.stderr, tasks.read_bytes(), server.requests) == (
+        2,
+        f"tiller: --out {tmp_path / 'link.jsonl'} is the tasks file; "
+        "give the results a file of their own\n",
+        before,
+        [],
+    )
+
+
+def test_out_that_is_not_a_results_file_is_refused_untouched(server, tmp_path: Path) -> None:
+    """--out naming some other JSON-lines file: exit 2 naming the line, nothing appended."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    other = tmp_path / "events.jsonl"
+    other.write_bytes(b'{"event": "x"}')
+    result = batch(server, str(tasks), "--out", str(other))
+    assert (result.exit_code, result.stderr, other.read_bytes(), server.requests) == (
+        2,
+        f"tiller: {other} line 1 is not a result line; is it the results file of a batch?\n",
+        b'{"event": "x"}',
+        [],
+    )
+
+
+def test_a_tasks_path_that_is_a_directory_is_a_usage_error(server, tmp_path: Path) -> None:
+    """TASKS.jsonl naming a directory: one line, exit 2, no traceback."""
+    result = batch(server, str(tmp_path), "--out", str(tmp_path / "r.jsonl"))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"tiller: cannot read tasks file {tmp_path}: Is a directory\n",
+    )
+
+
+def test_report_on_a_file_that_is_not_a_results_file_is_a_usage_error(tmp_path: Path) -> None:
+    """`batch report` of a tasks file says so in one line."""
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": ".", "prompt": "p"}])
+    result = CliRunner().invoke(app, ["batch", "report", str(tasks)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"tiller: {tasks} line 1 is not a result line; is it the results file of a batch?\n",
+    )
+
+
+def test_a_token_the_model_repeats_is_redacted_in_the_result_line(tmp_path: Path) -> None:
+    """The answer in RESULTS.jsonl is redacted as the journal redacts it."""
+    token = "AKIA" + "ABCDEFGHIJKLMNOP"
+    repo = make_repo(tmp_path / "repo", text=f"aws = '{token}'\n")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "s", "repo": str(repo), "prompt": "p"}])
+    out = tmp_path / "r.jsonl"
+    read = ServerReply(tool_calls=[("read_file", json.dumps({"file_path": "README"}))])
+    with FakeOpenAIServer([read, ServerReply(text=f"The key is {token} here.")]) as srv:
+        result = batch(srv, str(tasks), "--out", str(out))
+    assert (result.exit_code, token in out.read_text(), read_lines(out)[0]["answer"]) == (
+        0,
+        False,
+        "The key is [redacted] here.",
+    )
+
+
+def test_sigterm_cancels_like_ctrl_c_and_writes_the_running_tasks_lines(tmp_path: Path) -> None:
+    """SIGTERM while a task waits on the model: exit 143 and a `cancelled` line a resume reruns."""
+    gate = threading.Event()
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "c", "repo": str(repo), "prompt": "task c"}])
+    out = tmp_path / "r.jsonl"
+    with FakeOpenAIServer([ServerReply(text="never", gate=gate)], responder=None) as srv:
+        argv = [str(Path(sys.executable).parent / "tiller"), "batch", str(tasks), "--out", str(out)]
+        argv += ["--model", "openai/fake-model", "--api-base", srv.base_url, "--json"]
+        argv += ["--transport", "openai", "--skills-dir", "/nonexistent-skills"]
+        proc = subprocess.Popen(argv, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
+        try:
+            held = srv.held(timeout=60)
+            proc.terminate()
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            gate.set()
+    assert (held, code, [line["status"] for line in read_lines(out)]) == (True, 143, ["cancelled"])
+
+
+def test_a_data_dir_that_cannot_hold_journals_stops_the_batch_first(server, tmp_path: Path) -> None:
+    """Every task would fail (and a resume skip them all): exit 2 before any task."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    (tmp_path / "file").write_text("")
+    sessions = tmp_path / "file" / "data" / "sessions"
+    base = ["batch", "--model", "openai/fake-model", "--api-base", server.base_url]
+    base += ["--transport", "openai", "--skills-dir", "/nonexistent-skills"]
+    base += [str(tasks), "--out", str(tmp_path / "r.jsonl")]
+    env = {**ENV, "TILLER_DATA_DIR": str(tmp_path / "file" / "data")}
+    result = CliRunner().invoke(app, base, env=env)
+    assert (result.exit_code, result.stderr, server.requests) == (
+        2,
+        f"tiller: cannot keep the tasks' journals in {sessions}: Not a directory; "
+        "set TILLER_DATA_DIR to a directory Tiller can write\n",
+        [],
+    )
+
+
+def test_out_that_is_a_pipe_is_refused_instead_of_hanging(server, tmp_path: Path) -> None:
+    """--out naming a FIFO (as /dev/stdout into a pipe is): exit 2 at once, no endless read."""
+    repo = make_repo(tmp_path / "repo")
+    tasks = write_tasks(tmp_path / "t.jsonl", [{"id": "a", "repo": str(repo), "prompt": "task a"}])
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = batch(server, str(tasks), "--out", str(fifo))
+    assert (result.exit_code, result.stderr, server.requests) == (
+        2,
+        f"tiller: --out {fifo} is not a regular file; results are appended to a file "
+        "and read back on resume\n",
+        [],
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -345,3 +347,188 @@ def test_collector_resumes_after_the_first_model_call() -> None:
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+NOT_FLUSHED = "tiller: --flush skipped: the run did not complete"
+
+
+@pytest.mark.parametrize(
+    ("second", "flags", "code"),
+    [
+        (WRITE, ["--max-turns", "1"], EXIT_TURN_LIMIT),
+        (ServerReply(status=400, error_message="bad request"), [], EXIT_ERROR),
+    ],
+    ids=["turn-limit", "provider-error"],
+)
+def test_run_flush_writes_nothing_when_the_run_does_not_complete(
+    fake_server: FakeOpenAIServer, tmp_path: Path, second: ServerReply, flags: list[str], code: int
+) -> None:
+    """--flush after a run that stopped part way leaves the disk alone and says so."""
+    fake_server.add(WRITE, second)
+    result = run(fake_server, tmp_path, *flags, "--flush", "make a.txt")
+    assert (result.exit_code, (tmp_path / "a.txt").exists(), NOT_FLUSHED in result.stderr) == (
+        code,
+        False,
+        True,
+    )
+
+
+def test_run_json_whose_reader_hangs_up_stops_and_never_flushes(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """`tiller run --json --flush | head -1`: the run stops, writes nothing, exits 141."""
+    gate = threading.Event()
+    edit = json.dumps({"file_path": "a.txt", "content": "A\n"})
+    fake_server.add(
+        ServerReply(tool_calls=[("write_file", edit)], gate=gate), ServerReply(text="ok")
+    )
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--json"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "--flush", "go"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader is gone, as `| head -1` leaves it
+        gate.set()  # only now can the run go on (and, unfixed, finish and flush)
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (code, (tmp_path / "a.txt").exists(), "Traceback" in stderr) == (141, False, False)
+
+
+@pytest.mark.parametrize("option", ["--diff", "--output-last-message"])
+def test_run_with_an_output_file_it_cannot_write_stops_before_the_model(
+    fake_server: FakeOpenAIServer, tmp_path: Path, option: str
+) -> None:
+    """An output file in a missing directory is a one-line usage error before any request."""
+    target = tmp_path / "missing" / "out.txt"
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    result = run(fake_server, tmp_path, option, str(target), "make a.txt")
+    assert (result.exit_code, result.stderr, fake_server.requests) == (
+        2,
+        f"tiller: cannot write {option} {target}: no directory {target.parent}\n",
+        [],
+    )
+
+
+def test_run_stopped_with_sigterm_flushes_nothing_and_says_where_the_work_is(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """SIGTERM (`timeout`, a CI cancel) stops the run like Ctrl+C: no flush, the session named."""
+    gate = threading.Event()
+    fake_server.add(WRITE, ServerReply(text="ok", gate=gate))
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--flush"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "go"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert fake_server.held(timeout=60)
+        proc.terminate()
+        gate.set()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = err.decode().splitlines()
+    assert (proc.returncode, (tmp_path / "a.txt").exists(), lines[0]) == (
+        143,
+        False,
+        "tiller: terminated",
+    )
+    assert lines[-1].startswith("tiller: 1 change(s) not flushed, kept in session ")
+
+
+def test_run_whose_stdout_is_closed_before_the_answer_says_so_and_never_flushes(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """The answer cannot be delivered: one stderr line, exit 141, nothing flushed."""
+    fake_server.add(WRITE, ServerReply(text="ok"))
+    argv = [sys.executable, "-c", "from tiller.cli import main; main()", "run", "--flush"]
+    argv += ["--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    argv += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "go"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody will read the answer
+    _, err = proc.communicate(timeout=120)
+    lines = err.decode().splitlines()
+    assert (proc.returncode, (tmp_path / "a.txt").exists(), lines[0]) == (
+        141,
+        False,
+        "tiller: standard output was closed; the run stopped",
+    )
+
+
+def test_run_flush_conflict_names_the_files_in_the_cli_s_terms(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """A file edited on disk during the run: not flushed, said without library advice (force=)."""
+    (tmp_path / "a.txt").write_text("old\n")
+    gate = threading.Event()
+    fake_server.add(WRITE, ServerReply(text="Wrote a.txt.", gate=gate))
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(run(fake_server, tmp_path, "--flush", "x"))
+    )
+    worker.start()
+    try:
+        assert fake_server.held(timeout=30)
+        (tmp_path / "a.txt").write_text("theirs\n")
+    finally:
+        gate.set()
+        worker.join(timeout=60)
+    [result] = results
+    assert (result.exit_code, result.stderr.splitlines()[0], (tmp_path / "a.txt").read_text()) == (
+        EXIT_ERROR,
+        "tiller: not flushed: a.txt changed on disk since Tiller read it; nothing was written",
+        "theirs\n",
+    )
+
+
+def test_run_on_a_root_that_is_not_a_directory_is_one_line(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """--root naming nothing: a usage error in one line, no traceback, no request."""
+    missing = tmp_path / "missing"
+    result = run(fake_server, missing, "x")
+    assert (result.exit_code, result.stderr, fake_server.requests) == (
+        2,
+        f"tiller: --root {missing} is not a directory\n",
+        [],
+    )
+
+
+def test_run_whose_journal_cannot_be_created_stops_before_the_model(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """A data dir that cannot hold journals: one line naming it, exit 2, no request."""
+    (tmp_path / "file").write_text("")
+    data = tmp_path / "file" / "data"
+    base = ["run", "--model", "openai/fake-model", "--api-base", fake_server.base_url]
+    base += ["--root", str(tmp_path), "--skills-dir", str(tmp_path / "none"), "x"]
+    env = {"OPENAI_API_KEY": "sk-test", "TILLER_DATA_DIR": str(data)}
+    # Without a data dir the flush lock falls back to the temp dir: this test's to remove.
+    fallback = Path(tempfile.gettempdir()) / f"tiller-locks-{os.getuid()}"
+    existed = fallback.exists()
+    try:
+        result = CliRunner().invoke(app, base, env=env)
+    finally:
+        if not existed:
+            shutil.rmtree(fallback, ignore_errors=True)
+    assert (result.exit_code, result.stderr, fake_server.requests) == (
+        2,
+        f"tiller: Cannot keep this session's journal in {data / 'sessions'}: Not a directory; "
+        "set TILLER_DATA_DIR to a directory Tiller can write\n",
+        [],
+    )

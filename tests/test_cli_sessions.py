@@ -84,6 +84,16 @@ def test_export_markdown(saved: Session, tmp_path: Path) -> None:
     assert "**Tool call** `write_file`" in text
 
 
+def test_export_into_a_missing_directory_is_one_line(saved: Session, tmp_path: Path) -> None:
+    """`sessions export -o` into a directory that does not exist: exit 1, no traceback."""
+    out = tmp_path / "missing" / "s.md"
+    result = invoke("sessions", "export", saved.id, "-o", str(out))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"tiller: cannot write {out}: No such file or directory\n",
+    )
+
+
 def test_export_json_round_trips_turns(saved: Session) -> None:
     """`sessions export --format json` holds the turns, overlay and usage."""
     result = invoke("sessions", "export", saved.id, "--format", "json")

@@ -319,11 +319,18 @@ class Chat:
         if problem is not None:
             return Notice(problem, "error")
         if self.journal and session.id not in self._journaled:
-            from tiller.journal import Journal, journal_path
+            from tiller.journal import Journal, journal_path, sessions_dir
 
             # A restored session journals to its file already.
             if not journal_path(session.id).exists():
-                Journal.attach(session)
+                try:
+                    Journal.attach(session)
+                except OSError as exc:  # no journal, no run: its edits would not survive a crash
+                    return Notice(
+                        f"Cannot keep this session's journal in {sessions_dir()}: "
+                        f"{exc.strerror}; set TILLER_DATA_DIR to a directory Tiller can write",
+                        "error",
+                    )
             self._journaled.add(session.id)
         return self._with_undo_note(text)
 

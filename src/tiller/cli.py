@@ -1,7 +1,9 @@
 """The `tiller` command: the TUI by default, `run` for headless use.
 
 Exit codes of `tiller run`: 0 success, 1 error (provider, auth, flush conflict),
-2 usage error, 3 turn limit reached, 130 interrupted.
+2 usage error, 3 turn limit reached, 130 interrupted, 141 standard output closed
+(its reader hung up, as `head -1` does: the run stops and nothing is flushed),
+143 terminated (SIGTERM stops the run at its next safe point, like Ctrl+C).
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from difflib import get_close_matches
 from pathlib import Path
@@ -52,12 +55,13 @@ from tiller.cli_sessions import (
     sessions_app,
 )
 from tiller.cli_tools import doctor, skills_app
-from tiller.terminal_text import readable
+from tiller.terminal_text import readable, visible
 
 if TYPE_CHECKING:
     from tiller.events import Event
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TURN_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE, EXIT_TERMINATED = 141, 143
 __all__ = ["FRONT_END_MAX_TURNS", "app", "find_root", "main", "workspace_location"]
 
 
@@ -238,17 +242,25 @@ def run(
         Path | None, typer.Option(help="Also write the final answer to this file.")
     ] = None,
     diff: Annotated[Path | None, typer.Option(help="Write the workspace patch here.")] = None,
-    flush: Annotated[bool, typer.Option(help="Write the changes to disk at the end.")] = False,
+    flush: Annotated[
+        bool,
+        typer.Option(help="Write the changes to disk at the end, if the run completed."),
+    ] = False,
     resume: Resume = None,
     continue_: Continue = False,
 ) -> None:
     """Run one prompt headless and print the final answer."""
-    from tiller.errors import AuthError, WorkspaceError
+    from tiller.errors import AuthError, FlushConflict, WorkspaceError
 
     text = sys.stdin.read() if prompt == "-" else prompt
     if not text.strip():
         typer.echo("tiller: empty prompt", err=True)
         raise typer.Exit(EXIT_USAGE)
+    for option, target in (("--diff", diff), ("--output-last-message", output_last_message)):
+        problem = _unwritable(target) if target is not None else None
+        if problem is not None:  # said now, not after the run spent its tokens
+            typer.echo(f"tiller: cannot write {option} {target}: {problem}", err=True)
+            raise typer.Exit(EXIT_USAGE)
     opts = resolve_options(
         model=model,
         profile=profile,
@@ -295,13 +307,16 @@ def run(
         typer.echo(f"tiller: {ready.text}", err=True)
         raise typer.Exit(EXIT_USAGE)
     outcome: dict[str, Any] = {"stop_reason": "error"}
+    reader_gone = threading.Event()
+    terminated = threading.Event()
     try:
         if json_events:
             from tiller.json_lines import line_printer
             from tiller.redaction import Redactor, secret_values
 
             redactor = Redactor(secret_values(session.llm_options))
-            session.subscribe(line_printer(sys.stdout, redactor))
+            printer = line_printer(sys.stdout, redactor)
+            session.subscribe(_until_reader_leaves(printer, session, reader_gone))
         elif sys.stderr.isatty():
             from tiller.cli_progress import progress_line
 
@@ -309,7 +324,8 @@ def run(
         if session.shell_unavailable:
             typer.echo(f"tiller: {session.shell_unavailable}", err=True)
         try:
-            reply = session.send(ready)
+            with _cancel_on_sigterm(session, terminated):
+                reply = session.send(ready)
         except AuthError as exc:
             typer.echo(f"tiller: {exc}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
@@ -321,17 +337,26 @@ def run(
         finally:
             # However the run ended (an auth error and Ctrl-C included), the patch is left.
             if diff is not None:
-                diff.write_text(session.workspace.diff(), encoding="utf-8")
+                _write_output("--diff", diff, session.workspace.diff())
                 for note in session.workspace.diff_notes():
                     typer.echo(f"tiller: {readable(note)}", err=True)
         outcome.update(stop_reason=reply.stop_reason, rounds=reply.rounds)
         if not json_events:
-            # color=True: click would strip colour codes from a pipe (the answer is data there).
-            typer.echo(for_stdout(reply.text), color=True)
+            try:
+                # color=True: click would strip colour codes from a pipe (the answer is data).
+                typer.echo(for_stdout(reply.text), color=True)
+            except OSError:  # EPIPE: the reader left before the answer; it asked for no flush
+                reader_gone.set()
         if output_last_message is not None:
-            output_last_message.write_text(reply.text, encoding="utf-8")
+            _write_output("--output-last-message", output_last_message, reply.text)
         code = EXIT_OK
-        if reply.stop_reason == "error":
+        if terminated.is_set():
+            typer.echo("tiller: terminated", err=True)
+            code = EXIT_TERMINATED
+        elif reader_gone.is_set():
+            typer.echo("tiller: standard output was closed; the run stopped", err=True)
+            code = EXIT_BROKEN_PIPE
+        elif reply.stop_reason == "error":
             typer.echo(f"tiller: {readable(str(reply.error))}", err=True)
             code = EXIT_ERROR
         elif reply.stop_reason == "turn_limit":
@@ -340,9 +365,25 @@ def run(
         elif reply.stop_reason == "cancelled":
             typer.echo("tiller: interrupted", err=True)
             code = EXIT_INTERRUPTED
-        if flush:
+        if flush and code != EXIT_OK:
+            # A run that stopped part way left a half-done change: the person decides
+            # (resume it, or look at it) before any of it reaches the disk.
+            typer.echo(
+                "tiller: --flush skipped: the run did not complete; nothing was written",
+                err=True,
+            )
+        elif flush:
             try:
                 written = session.workspace.flush()
+            except FlushConflict as exc:  # the person's edits win: nothing is written
+                names = ", ".join(visible(path) for path in exc.conflicts)
+                them = "it" if len(exc.conflicts) == 1 else "them"
+                typer.echo(
+                    f"tiller: not flushed: {names} changed on disk since Tiller read {them}; "
+                    "nothing was written",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_ERROR) from None
             except WorkspaceError as exc:  # a conflict, a path now out of the root, an OS error
                 typer.echo(f"tiller: {readable(str(exc))}", err=True)
                 raise typer.Exit(EXIT_ERROR) from None
@@ -353,13 +394,71 @@ def run(
         session.close()
         if changed:
             typer.echo(f"tiller: {unflushed_summary(len(changed), session.id)}", err=True)
-        if json_events:
+        if json_events and not reader_gone.is_set():
             from tiller.cli_progress import result_record
 
             record = result_record(session, outcome, changed)
             sys.stdout.write(record + "\n")
             sys.stdout.flush()
         _exit_fast.set()
+
+
+@contextlib.contextmanager
+def _cancel_on_sigterm(session: Any, terminated: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGTERM cancels the run at its next safe point (as Ctrl+C
+    does) instead of killing the process: nothing is flushed, and the session is named."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        terminated.set()
+        session.cancel()
+
+    before = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _unwritable(target: Path) -> str | None:
+    """Why `target` cannot be written (a missing directory, a directory), or None."""
+    parent = target.parent
+    if not parent.is_dir():
+        return f"no directory {parent}"
+    if target.is_dir():
+        return "it is a directory"
+    if not os.access(parent, os.W_OK) and not os.access(target, os.W_OK):
+        return "permission denied"
+    return None
+
+
+def _write_output(option: str, target: Path, text: str) -> None:
+    """Write an output file; a failure (the disk changed since the check) is one line."""
+    try:
+        target.write_text(text, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        typer.echo(f"tiller: cannot write {option} {target}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _until_reader_leaves(
+    printer: Callable[[Event], None], session: Any, gone: threading.Event
+) -> Callable[[Event], None]:
+    """`printer`, until standard output fails: then `gone` is set and the run cancelled,
+    since nobody reads what it does (a reader that hung up never asked for a flush)."""
+
+    def on_event(event: Event) -> None:
+        if gone.is_set():
+            return
+        try:
+            printer(event)
+        except (OSError, ValueError):  # EPIPE, a full disk, a closed stream
+            gone.set()
+            session.cancel()
+
+    return on_event
 
 
 def unflushed_summary(count: int, session_id: str) -> str:

@@ -1,13 +1,20 @@
 """`tiller batch TASKS.jsonl --out RESULTS.jsonl` and `tiller batch report RESULTS.jsonl`.
 
 Exit codes of a batch: 0 every task completed, 1 some did not (or the cost limit
-left tasks unstarted), 2 usage error (a malformed tasks file), 130 interrupted.
+left tasks unstarted), 2 usage error (a malformed tasks file), 130 interrupted,
+143 terminated (SIGTERM: the running tasks are cancelled as on Ctrl+C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import stat
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +37,7 @@ from tiller.cli_options import (
     resolve_options,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class _RunByDefault(TyperGroup):
@@ -110,6 +117,90 @@ def _summary_table(results: list[Any], skipped: int) -> Any:
     return table
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt(terminated: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGTERM is a Ctrl+C: the running tasks are cancelled and
+    their `cancelled` lines (partial patches included) written before the exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        terminated.set()
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _check_journals() -> None:
+    """Refuse to start when no task could be journaled: each would fail, and a resume
+    would skip every one of them as finished."""
+    from tiller.journal import sessions_dir
+
+    directory = sessions_dir()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        problem = None if os.access(directory, os.W_OK) else "Permission denied"
+    except OSError as exc:
+        problem = exc.strerror
+    if problem is not None:
+        typer.echo(
+            f"tiller: cannot keep the tasks' journals in {directory}: {problem}; "
+            "set TILLER_DATA_DIR to a directory Tiller can write",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _check_out(out: Path, tasks_file: Path) -> None:
+    """Refuse an --out the batch must not append to, before any task spends tokens.
+
+    Raises:
+        typer.Exit: the tasks file itself, a file that is not a results file, or one
+            that cannot be written (`EXIT_USAGE`), each said in one line.
+    """
+    from tiller.batch.results import ResultWriter
+    from tiller.batch.tasks import ResultsFileError, read_results
+
+    try:
+        mode = out.stat().st_mode
+    except OSError:
+        mode = None  # missing (created below) or unreachable (said below)
+    if mode is not None and not stat.S_ISREG(mode):  # a FIFO or /dev/stdout: reading waits
+        typer.echo(
+            f"tiller: --out {out} is not a regular file; results are appended to a file "
+            "and read back on resume",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    if _same_file(out, tasks_file):
+        typer.echo(
+            f"tiller: --out {out} is the tasks file; give the results a file of their own",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        read_results(out)  # checked before the writer below touches it
+        ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
+    except ResultsFileError as exc:
+        typer.echo(f"tiller: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 @batch_app.command("run")
 def run_command(
     tasks_file: Annotated[Path, typer.Argument(metavar="TASKS.jsonl", help="One task per line.")],
@@ -162,16 +253,14 @@ def run_command(
     except FileNotFoundError:
         typer.echo(f"tiller: no tasks file {tasks_file}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    except (TaskFileError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        typer.echo(f"tiller: cannot read tasks file {tasks_file}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except TaskFileError as exc:
         typer.echo(f"tiller: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    from tiller.batch.results import ResultWriter
-
-    try:
-        ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
-    except OSError as exc:
-        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    _check_out(out, tasks_file)
+    _check_journals()
     opts = resolve_options(
         model=model,
         profile=profile,
@@ -246,8 +335,10 @@ def run_command(
         progress = Progress(*_progress_columns(), console=err, transient=False)
         bar = progress.add_task("batch", total=None, done=0, failed=0, running=0, cost=0.0)
         progress.start()
+    terminated = threading.Event()
     try:
-        tally = run_batch(tasks, defaults, executor, run)
+        with _sigterm_as_interrupt(terminated):
+            tally = run_batch(tasks, defaults, executor, run)
     except KeyboardInterrupt:
         interrupted = True
         tally = run.tally
@@ -257,8 +348,9 @@ def run_command(
     if not json_events:
         Console().print(_summary_table(run.results, tally.skipped))
     if interrupted:
-        typer.echo("tiller: interrupted; run the same command again to resume", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        how = "terminated" if terminated.is_set() else "interrupted"
+        typer.echo(f"tiller: {how}; run the same command again to resume", err=True)
+        raise typer.Exit(EXIT_TERMINATED if terminated.is_set() else EXIT_INTERRUPTED)
     left = tally.total - tally.done - tally.failed
     raise typer.Exit(EXIT_OK if tally.failed == 0 and left == 0 else EXIT_FAILED)
 
@@ -272,12 +364,19 @@ def report_command(
     from rich.console import Console
 
     from tiller.batch.report import summarize
-    from tiller.batch.tasks import latest_results
+    from tiller.batch.tasks import ResultsFileError, latest_results
 
     if not results_file.is_file():
         typer.echo(f"tiller: no results file {results_file}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    results = latest_results(results_file)
+    try:
+        results = latest_results(results_file)
+    except ResultsFileError as exc:
+        typer.echo(f"tiller: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        typer.echo(f"tiller: cannot read {results_file}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     if json_output:
         typer.echo(json.dumps(summarize(results).to_dict()))
         return

@@ -193,6 +193,9 @@ def resolve_options(
         if env_file is not None:
             load_env_file(env_file)
         base, cwd = workspace_location(root)
+        if not base.is_dir():  # said here: a Session would raise it as a traceback
+            typer.echo(f"tiller: --root {root} is not a directory", err=True)
+            raise typer.Exit(EXIT_USAGE)
         flags = {
             "model": model,
             "profile": profile,

@@ -221,7 +221,11 @@ def export(
     if output is None:
         typer.echo(for_stdout(text), nl=False, color=True)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            typer.echo(f"tiller: cannot write {output}: {exc.strerror}", err=True)
+            raise typer.Exit(EXIT_ERROR) from None
         typer.echo(f"tiller: wrote {output}", err=True)
 
 

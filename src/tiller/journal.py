@@ -46,10 +46,12 @@ Format 1 journals (whole content on every change, no `withheld`) load as before.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,14 +221,70 @@ def latest_for(root: str | Path) -> JournalSummary | None:
     return journals[0] if journals else None
 
 
+def _in_use(path: Path) -> JournalError:
+    return JournalError(
+        f"Session {path.stem} is open in another Tiller process; close it there first"
+    )
+
+
+# One writer per journal. Across processes an exclusive `flock` on the journal's
+# descriptor says so (the kernel lets go of it when a process dies, kill -9 included):
+# a second Tiller refuses to resume or delete that session. Within one process the
+# newest opener takes the journal over from the one before (a front end that left a
+# session idle without closing it), so one process never locks itself out.
+_open_here: weakref.WeakValueDictionary[str, Journal] = weakref.WeakValueDictionary()
+_open_here_lock = threading.Lock()
+
+
+def _lock(fd: int, path: Path) -> None:
+    """Hold the journal's one-writer lock on `fd` (released when `fd` is closed).
+
+    Two writers of one journal would interleave two histories, and two chains of
+    file deltas each made against its own last content, into one file.
+
+    Raises:
+        JournalError: another process holds it (a live session there).
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _in_use(path) from None
+    except OSError:
+        return  # a filesystem without locks: journal as before rather than not at all
+
+
+def _ensure_not_open_elsewhere(path: Path) -> None:
+    """Raise `JournalError` when a live session in another process holds `path`."""
+    with _open_here_lock:
+        if str(path) in _open_here:
+            return  # this process's own: the next opener takes it over
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return  # nothing there to hold
+    try:
+        _lock(fd, path)
+    finally:
+        os.close(fd)
+
+
 def delete_journal(session_id: str) -> Path:
     """Remove a journal; returns the path removed.
 
     Raises:
-        JournalError: no such journal, or an ambiguous id.
+        JournalError: no such journal, an ambiguous id, or the session is open
+            (in this process or another): its journal is still being written.
     """
     path = find_journal(session_id)
-    path.unlink()
+    with _open_here_lock:
+        if str(path) in _open_here:
+            raise JournalError(f"Session {path.stem} is open; close it first")
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _lock(fd, path)
+        path.unlink()
+    finally:
+        os.close(fd)
     return path
 
 
@@ -251,9 +309,21 @@ class Journal:
         self._fsync = fsync
         self._lock = threading.RLock()
         _ensure_dir(path.parent)
-        self._fd: int | None = os.open(
+        with _open_here_lock:
+            before = _open_here.pop(str(path), None)
+        if before is not None:
+            before.close()  # taken over: one writer per journal
+        fd = os.open(
             path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600
         )
+        try:
+            _lock(fd, path)
+        except JournalError:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
+        with _open_here_lock:
+            _open_here[str(path)] = self
         self._detach: list[Callable[[], None]] = []
         self._model = ""
         # The content last journaled per path: the base of the next delta.
@@ -455,6 +525,9 @@ class Journal:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+        with _open_here_lock:
+            if _open_here.get(str(self.path)) is self:
+                del _open_here[str(self.path)]
 
 
 _WHOLE_BELOW = 512  # small files are written whole: a delta would save next to nothing
@@ -553,13 +626,22 @@ def restore_session(
         kwargs.pop("root")
     kwargs.update(overrides)
     kwargs["session_id"] = data.id
+    if journal:
+        _ensure_not_open_elsewhere(
+            journal_path(data.id)
+        )  # before a session (and its servers) starts
     session = Session(**kwargs)
     refused: dict[str, str] = {}
     moved = apply_overlay(session, data.files, data.deleted, data.bases, refused, data.base_texts)
     session.history.extend(data.turns)
     session.usage = Usage(**data.usage.to_dict())
     if journal:
-        _record_repairs(Journal.attach(session), data)
+        try:
+            attached = Journal.attach(session)
+        except JournalError:  # opened elsewhere since the check above
+            session.close()
+            raise
+        _record_repairs(attached, data)
     warnings = [*restore_warnings(data, redacted), *_moved_warnings(moved)]
     for message in [*warnings, *_refused_warnings(refused)]:
         session.emit(EventKind.WARNING, message=message, restore=True)

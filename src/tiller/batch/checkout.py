@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 CLONE_TIMEOUT_S = 600.0
+PREFIX = "tiller-batch-"
+"""Every clone directory's name starts with this; it holds `repo/` and `lock`."""
+
+_swept: set[str] = set()
+_sweep_lock = threading.Lock()
 
 # `scheme://...` or scp-style `user@host:path`; anything else is a local path.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
@@ -19,6 +25,10 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
 
 class RepoError(Exception):
     """The task's repository could not be found, cloned or checked out."""
+
+
+class CheckoutInterrupted(RepoError):
+    """git died of a signal: Ctrl+C reaches it with the batch, it says nothing of the repo."""
 
 
 def is_git_url(repo: str) -> bool:
@@ -46,28 +56,59 @@ def _git(*args: str, cwd: Path | None = None) -> None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RepoError(f"git {args[0]} failed: {exc}") from exc
+    if done.returncode < 0 or done.returncode == 128 + signal.SIGINT:
+        raise CheckoutInterrupted(f"git {args[0]} was interrupted")
     if done.returncode != 0:
         raise RepoError(f"git {args[0]} failed: {done.stderr.strip() or done.returncode}")
 
 
+def remove_stale_checkouts(parent: str | Path | None = None) -> list[str]:
+    """Remove the clones in `parent` (default: the temp dir) whose batch died (kill -9).
+
+    A clone's `lock` is `flock`ed while its task runs; one that can be taken is
+    stale. Returns the names removed.
+    """
+    from tiller.shell.sandbox import remove_stale
+
+    return remove_stale(parent, prefix=PREFIX)
+
+
+def _sweep_once(parent: str) -> None:
+    with _sweep_lock:
+        if parent in _swept:
+            return
+        _swept.add(parent)
+    remove_stale_checkouts(parent)
+
+
 @contextmanager
-def checkout(repo: str, commit: str | None = None) -> Iterator[Path]:
+def checkout(repo: str, commit: str | None = None, *, parent: Path | None = None) -> Iterator[Path]:
     """The directory a task's workspace overlays, for the duration of the block.
 
     A local working tree without `commit` is used in place (the overlay never
     writes to it). A git URL, a bare repository, or any repo with a `commit` is
-    cloned into a temp dir that is removed afterwards, however the block ends.
+    cloned into a temp dir (in `parent`, default the system's) that is removed
+    afterwards, however the block ends; one left by a killed batch is removed by
+    the first clone of the next.
 
     Raises:
         RepoError: the path does not exist, or the clone or checkout failed.
     """
+    from tiller.shell.nofollow import remove_tree
+    from tiller.shell.sandbox import take_lock
+
+    if commit is not None and commit.startswith("-"):  # never an option to git checkout
+        raise RepoError(f"not a commit: {commit!r}")
     local = None if is_git_url(repo) else Path(repo).expanduser()
     if local is not None and not local.is_dir():
         raise RepoError(f"repo not found: {repo} is not a directory")
     if local is not None and commit is None and not _is_bare(local):
         yield local.resolve()
         return
-    tmp = Path(tempfile.mkdtemp(prefix="tiller-batch-"))
+    where = str(parent) if parent is not None else tempfile.gettempdir()
+    _sweep_once(where)
+    tmp = Path(tempfile.mkdtemp(prefix=PREFIX, dir=where))
+    lock_fd = take_lock(str(tmp / "lock"), create=True)
     try:
         target = tmp / "repo"
         source = str(local.resolve()) if local is not None else repo
@@ -76,4 +117,6 @@ def checkout(repo: str, commit: str | None = None) -> Iterator[Path]:
             _git("checkout", "--quiet", "--detach", commit, cwd=target)
         yield target
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(str(tmp))
+        if lock_fd is not None:
+            os.close(lock_fd)

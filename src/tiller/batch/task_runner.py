@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tiller.approvals import Approval, ApprovalPolicy, Decision
-from tiller.batch.checkout import RepoError, checkout
+from tiller.batch.checkout import CheckoutInterrupted, RepoError, checkout
 from tiller.batch.rate_limits import RateLimits, provider_key
 from tiller.batch.tasks import Task, TaskResult
 from tiller.config import SessionConfig
@@ -195,6 +195,8 @@ def run_task(
             break
         try:
             result = _attempt(task, defaults, manager, limits, provider, cancel)
+        except CheckoutInterrupted as exc:  # a resume runs it again, as any cancelled task
+            result = TaskResult(id=task.id, status="cancelled", error=str(exc))
         except RepoError as exc:
             result = TaskResult(id=task.id, status="error", error=str(exc))
         except Exception as exc:  # one task failing never stops the batch
@@ -202,4 +204,20 @@ def run_task(
         if not _rate_limited(result):
             break
     result.duration_s = round(time.monotonic() - started, 3)
+    return _redacted(result, defaults.llm_options)
+
+
+def _redacted(result: TaskResult, options: dict[str, Any]) -> TaskResult:
+    """`result` with its text (answer, error) redacted as a journal's text is.
+
+    The patch is file content, left whole so that it applies (as a journal leaves
+    content alone); keys, URL credentials and token formats in what the model said,
+    a provider's or git's message, or a setup's output never reach the line.
+    """
+    from tiller.redaction import Redactor, secret_values
+
+    redactor = Redactor(secret_values(options))
+    result.answer = redactor.redact(result.answer)
+    if result.error is not None:
+        result.error = redactor.redact(result.error)
     return result

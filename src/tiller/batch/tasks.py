@@ -34,6 +34,14 @@ class TaskFileError(ValueError):
         self.problems = problems
 
 
+class ResultsFileError(ValueError):
+    """A results file holding a line that is neither a result nor a torn one.
+
+    Appending to it would mix results into someone else's file (the tasks file, a
+    log, a binary), so a batch refuses it instead.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """One line of a tasks file.
@@ -77,10 +85,11 @@ class TaskResult:
         rounds: model calls made.
         usage: tokens and `cost_usd` (None when the price is unknown).
         duration_s: wall time of the task, clone and setup included.
-        error: what went wrong, when something did.
+        error: what went wrong, when something did (redacted, like `answer`).
         session_id: the journal `tiller sessions show` opens (on the machine that ran it).
         model: the model the task used.
-        answer: the agent's final text.
+        answer: the agent's final text, redacted as a journal redacts text (keys, URL
+            credentials, known token formats become `[redacted]`).
     """
 
     id: str
@@ -107,9 +116,31 @@ class TaskResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskResult:
-        """A result from its JSON object (unknown keys ignored)."""
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        """A result from its JSON object (unknown keys ignored; a value of the wrong
+        type, as a hand edit leaves it, reads as the field's default)."""
+        known = {
+            name: data[name]
+            for name, kinds in _RESULT_FIELDS.items()
+            if name in data
+            and isinstance(data[name], kinds)
+            and (bool in kinds or not isinstance(data[name], bool))
+        }
         return cls(**known)
+
+
+_RESULT_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "status": (str,),
+    "patch": (str,),
+    "files_changed": (list,),
+    "rounds": (int,),
+    "usage": (dict,),
+    "duration_s": (int, float),
+    "error": (str, type(None)),
+    "session_id": (str, type(None)),
+    "model": (str, type(None)),
+    "answer": (str,),
+}
 
 
 def _check(data: Any) -> str | None:
@@ -131,6 +162,8 @@ def _check(data: Any) -> str | None:
     for name in _REQUIRED:
         if not data[name].strip():
             return f"{name!r} is empty"
+    if (data.get("commit") or "").startswith("-"):  # it goes on git's command line
+        return "'commit' must name a commit, not start with '-'"
     if data.get("max_turns") is not None and data["max_turns"] < 1:
         return "'max_turns' must be at least 1"
     if data.get("reasoning") is not None and data["reasoning"] not in REASONING_EFFORTS:
@@ -138,8 +171,8 @@ def _check(data: Any) -> str | None:
     return None
 
 
-def parse_tasks(lines: Iterable[str], path: Path = Path("<tasks>")) -> list[Task]:
-    """Every task of a tasks file's lines (blank lines skipped).
+def parse_tasks(lines: Iterable[str | bytes], path: Path = Path("<tasks>")) -> list[Task]:
+    """Every task of a tasks file's lines (blank lines skipped; bytes are decoded as UTF-8).
 
     Raises:
         TaskFileError: one or more lines are malformed (all of them are listed).
@@ -147,7 +180,18 @@ def parse_tasks(lines: Iterable[str], path: Path = Path("<tasks>")) -> list[Task
     tasks: list[Task] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start]
+                problems.append(
+                    f"line {number}: not UTF-8 (byte 0x{bad:02x} at column {exc.start + 1})"
+                )
+                continue
+        else:
+            line = raw
         if not line.strip():
             continue
         try:
@@ -172,29 +216,56 @@ def parse_tasks(lines: Iterable[str], path: Path = Path("<tasks>")) -> list[Task
 
 
 def load_tasks(path: Path) -> list[Task]:
-    """The tasks in the file at `path` (see `parse_tasks`)."""
-    with path.open(encoding="utf-8") as fh:
+    """The tasks in the file at `path` (see `parse_tasks`).
+
+    Raises:
+        TaskFileError: malformed lines (a line that is not UTF-8 among them).
+        OSError: the file cannot be read.
+    """
+    with path.open("rb") as fh:
         return parse_tasks(fh, path)
 
 
 def read_results(path: Path) -> list[TaskResult]:
     """Every whole result line in `path`, in file order (a missing file holds none).
 
-    A line that does not parse (the tail of a file whose writer was killed mid-line
-    on another filesystem) is left out rather than failing a resume.
+    A torn line (the tail of a file whose writer was killed mid-line on another
+    filesystem, perhaps inside a UTF-8 character) is left out rather than failing a
+    resume; blank lines too.
+
+    Raises:
+        ResultsFileError: a line is something else (this is not a results file).
+        OSError: the file cannot be read.
     """
     if not path.exists():
         return []
     results = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
-            if isinstance(data, dict) and isinstance(data.get("id"), str):
-                results.append(TaskResult.from_dict(data))
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                head = raw.rstrip(b"\r\n")
+                if head.startswith(_RESULT_START) or _RESULT_START.startswith(head):
+                    continue  # torn: its writer was cut off (even within the first bytes)
+                data = None
+            if not (
+                isinstance(data, dict)
+                and isinstance(data.get("id"), str)
+                and isinstance(data.get("status"), str)
+            ):
+                raise ResultsFileError(
+                    f"{path} line {number} is not a result line; is it the results file of a batch?"
+                )
+            results.append(TaskResult.from_dict(data))
     return results
+
+
+# Every line `ResultWriter` writes starts so (`id` is the first field): a line that
+# does not parse but starts so is one whose writer was cut off.
+_RESULT_START = b'{"id":'
 
 
 def finished_ids(path: Path) -> set[str]:

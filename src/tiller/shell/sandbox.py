@@ -127,8 +127,11 @@ _swept: set[str] = set()
 _sweep_lock = threading.Lock()
 
 
-def _take_lock(path: str, *, create: bool) -> int | None:
-    """An open, exclusively `flock`ed descriptor for `path`; None when held elsewhere."""
+def take_lock(path: str, *, create: bool) -> int | None:
+    """An open, exclusively `flock`ed descriptor for `path`; None when held elsewhere.
+
+    Also what marks a batch's clone directory as alive (`tiller.batch.checkout`).
+    """
     flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
     try:
         fd = os.open(path, flags, 0o600)
@@ -142,16 +145,17 @@ def _take_lock(path: str, *, create: bool) -> int | None:
     return fd
 
 
-def remove_stale(parent: str | Path | None = None) -> list[str]:
+def remove_stale(parent: str | Path | None = None, *, prefix: str = PREFIX) -> list[str]:
     """Remove the sandboxes in `parent` (default: the temp dir) whose process died.
 
     A live sandbox's lock is held by its process; one that can be taken is stale.
     Only directories this user owns are touched. Returns the names removed.
+    `prefix` picks other directories kept alive the same way (a batch's clones).
     """
     where = str(parent) if parent is not None else tempfile.gettempdir()
     removed: list[str] = []
     try:
-        entries = [e for e in os.scandir(where) if e.name.startswith(PREFIX)]
+        entries = [e for e in os.scandir(where) if e.name.startswith(prefix)]
     except OSError:
         return removed
     for entry in entries:
@@ -168,7 +172,7 @@ def remove_stale(parent: str | Path | None = None) -> list[str]:
             remove_tree(entry.path)
             removed.append(entry.name)
             continue
-        fd = _take_lock(lock, create=False)
+        fd = take_lock(lock, create=False)
         if fd is None:
             continue
         try:
@@ -226,7 +230,7 @@ class Sandbox:
             _sweep_once(parent)
             prefix = f"{PREFIX}{self._label}-" if self._label else PREFIX
             base = tempfile.mkdtemp(prefix=prefix, dir=parent)
-            lock_fd = _take_lock(os.path.join(base, "lock"), create=True)
+            lock_fd = take_lock(os.path.join(base, "lock"), create=True)
             if lock_fd is None:
                 remove_tree(base)
                 raise OSError(f"cannot lock the new sandbox {base}")
@@ -557,4 +561,11 @@ def _copy_slow(source: int, target: int) -> None:
         _write_all(target, chunk)
 
 
-__all__ = ["MAX_COLLECT_BYTES", "MAX_COLLECT_TOTAL_BYTES", "Collected", "Sandbox", "remove_stale"]
+__all__ = [
+    "MAX_COLLECT_BYTES",
+    "MAX_COLLECT_TOTAL_BYTES",
+    "Collected",
+    "Sandbox",
+    "remove_stale",
+    "take_lock",
+]
