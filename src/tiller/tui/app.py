@@ -237,7 +237,9 @@ class TillerApp(App[None]):
         (litellm, or the lean client's modules and pool), while the person reads."""
         session = self.main.session
         if session is not None and session.transport != "litellm" and self.options.preload:
-            session.warm_up()
+            # After the frame that shows the session ready: the warm-up's imports would
+            # otherwise hold the interpreter while that frame is drawn.
+            self.call_after_refresh(session.warm_up)
         if session is not None and session.transport == "litellm" and self.options.preload:
             from tiller.llm import preload_in_background
 
