@@ -60,8 +60,9 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The fake server's CLI on a script; yields (base_url, release file for the held reply)."""
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    """The fake server's CLI on a script; yields (base_url, release file for the held reply,
+    the file the server records each request to as it arrives)."""
     release = tmp_path / "release"
     script = {
         "replies": [
@@ -75,13 +76,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ],
         "default": {"text": "(no more scripted replies)"},
     }
-    with serve_script_process(script, tmp_path) as base_url:
-        yield base_url, release
+    record = tmp_path / "requests.jsonl"
+    with serve_script_process(script, tmp_path, record=record) as base_url:
+        yield base_url, release, record
 
 
-def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path) -> None:
+def requests_in(record: Path) -> int:
+    return len(record.read_text().splitlines()) if record.exists() else 0
+
+
+def test_a_session_in_tmux(repo: Path, server: tuple[str, Path, Path], tmp_path: Path) -> None:
     """Prompt, stream, tree, steer while held, export + git apply, flush, quit."""
-    base_url, release = server
+    base_url, release, record = server
     env = {"OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path), "TERM": "xterm-256color"}
     env["PATH"] = os.environ.get("PATH", "")
     env["TILLER_DATA_DIR"] = str(tmp_path / "data")
@@ -97,6 +103,8 @@ def test_a_session_in_tmux(repo: Path, server: tuple[str, Path], tmp_path: Path)
         tui.type("add notes")
         tui.keys("Enter")
         tui.wait_for("working")
+        # Steering sent before the request went out joins it; this one must wait its turn.
+        wait_until(lambda: requests_in(record) == 3)
         tui.type("use tabs")
         tui.keys("Enter")
         tui.wait_for("queued steer: use tabs")
