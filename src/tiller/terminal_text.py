@@ -82,6 +82,9 @@ def visible(text: str, keep: str = "") -> str:
     (a line break shows as `\\x0a`) unless `keep` names it (`keep="\\t"` for code).
     """
 
+    if text.isascii() and text.isprintable():
+        return text  # nearly every line of code: nothing to look at (a C-speed check)
+
     def shown(match: re.Match[str]) -> str:
         char = match[0]
         return _escape_char(char) if char not in keep and _unsafe_in_name(char) else char
