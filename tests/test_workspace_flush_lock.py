@@ -39,10 +39,12 @@ def _prepared(root: Path, tag: str) -> Workspace:
     return ws
 
 
-def test_two_workspaces_flushing_in_threads_one_wins(tmp_path: Path) -> None:
-    """Round after round, one of two concurrent flushes wins; the disk holds only its files."""
+def race(contenders: dict[str, Workspace]) -> list[str]:
+    """Flush every workspace at once (one thread each, released together); the winners' tags."""
+    gate = threading.Barrier(len(contenders))
+    won: list[str] = []
 
-    def flush(tag: str, ws: Workspace, gate: threading.Barrier, won: list[str]) -> None:
+    def flush(tag: str, ws: Workspace) -> None:
         gate.wait()
         try:
             ws.flush()
@@ -50,36 +52,28 @@ def test_two_workspaces_flushing_in_threads_one_wins(tmp_path: Path) -> None:
             return
         won.append(tag)
 
+    threads = [threading.Thread(target=flush, args=item) for item in contenders.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
+def test_two_workspaces_flushing_in_threads_one_wins(tmp_path: Path) -> None:
+    """Round after round, one of two concurrent flushes wins; the disk holds only its files."""
     outcomes = []
     for round_ in range(15):
         root = tmp_path / f"r{round_}"
         root.mkdir()
         _seed(root)
-        gate = threading.Barrier(2)
-        won: list[str] = []
-        threads = [
-            threading.Thread(target=flush, args=(tag, _prepared(root, tag), gate, won))
-            for tag in ("A", "B")
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        won = race({tag: _prepared(root, tag) for tag in ("A", "B")})
         outcomes.append((len(won), _disk(root) == {f"{won[0]}\n"} if won else False))
     assert outcomes == [(1, True)] * 15
 
 
 def test_workspaces_on_nested_roots_flushing_in_threads_one_wins(tmp_path: Path) -> None:
     """A workspace on a directory and one on its parent flush the same files: one wins."""
-
-    def flush(tag: str, ws: Workspace, gate: threading.Barrier, won: list[str]) -> None:
-        gate.wait()
-        try:
-            ws.flush()
-        except FlushConflict:
-            return
-        won.append(tag)
-
     outcomes = []
     for round_ in range(15):
         inner = tmp_path / f"r{round_}" / "sub"
@@ -88,16 +82,7 @@ def test_workspaces_on_nested_roots_flushing_in_threads_one_wins(tmp_path: Path)
         outer = Workspace(root=inner.parent)
         for index in range(FILES):
             outer.edit(f"sub/f{index:02d}.txt", "base", "A")
-        gate = threading.Barrier(2)
-        won: list[str] = []
-        threads = [
-            threading.Thread(target=flush, args=(tag, ws, gate, won))
-            for tag, ws in (("A", outer), ("B", _prepared(inner, "B")))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        won = race({"A": outer, "B": _prepared(inner, "B")})
         outcomes.append((len(won), _disk(inner) == {f"{won[0]}\n"} if won else False))
     assert outcomes == [(1, True)] * 15
 

@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import click
 import typer
@@ -136,6 +136,12 @@ def _sigterm_as_interrupt(terminated: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
+def _refuse(message: str) -> NoReturn:
+    """Say why the batch cannot start, in one line, and exit with `EXIT_USAGE`."""
+    typer.echo(f"tiller: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE) from None
+
+
 def _check_journals() -> None:
     """Refuse to start when no task could be journaled: each would fail, and a resume
     would skip every one of them as finished."""
@@ -148,12 +154,10 @@ def _check_journals() -> None:
     except OSError as exc:
         problem = exc.strerror
     if problem is not None:
-        typer.echo(
-            f"tiller: cannot keep the tasks' journals in {directory}: {problem}; "
-            "set TILLER_DATA_DIR to a directory Tiller can write",
-            err=True,
+        _refuse(
+            f"cannot keep the tasks' journals in {directory}: {problem}; "
+            "set TILLER_DATA_DIR to a directory Tiller can write"
         )
-        raise typer.Exit(EXIT_USAGE)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -178,27 +182,19 @@ def _check_out(out: Path, tasks_file: Path) -> None:
     except OSError:
         mode = None  # missing (created below) or unreachable (said below)
     if mode is not None and not stat.S_ISREG(mode):  # a FIFO or /dev/stdout: reading waits
-        typer.echo(
-            f"tiller: --out {out} is not a regular file; results are appended to a file "
-            "and read back on resume",
-            err=True,
+        _refuse(
+            f"--out {out} is not a regular file; results are appended to a file "
+            "and read back on resume"
         )
-        raise typer.Exit(EXIT_USAGE)
     if _same_file(out, tasks_file):
-        typer.echo(
-            f"tiller: --out {out} is the tasks file; give the results a file of their own",
-            err=True,
-        )
-        raise typer.Exit(EXIT_USAGE)
+        _refuse(f"--out {out} is the tasks file; give the results a file of their own")
     try:
         read_results(out)  # checked before the writer below touches it
         ResultWriter(out).close()  # fail now, not after the first task's tokens were spent
     except ResultsFileError as exc:
-        typer.echo(f"tiller: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(str(exc))
     except OSError as exc:
-        typer.echo(f"tiller: cannot write results to {out}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(f"cannot write results to {out}: {exc.strerror}")
 
 
 @batch_app.command("run")
@@ -251,14 +247,11 @@ def run_command(
     try:
         tasks = load_tasks(tasks_file)
     except FileNotFoundError:
-        typer.echo(f"tiller: no tasks file {tasks_file}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(f"no tasks file {tasks_file}")
     except OSError as exc:
-        typer.echo(f"tiller: cannot read tasks file {tasks_file}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(f"cannot read tasks file {tasks_file}: {exc.strerror}")
     except TaskFileError as exc:
-        typer.echo(f"tiller: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(str(exc))
     _check_out(out, tasks_file)
     _check_journals()
     opts = resolve_options(
@@ -293,8 +286,7 @@ def run_command(
         try:
             import ray  # noqa: F401
         except ImportError:
-            typer.echo("tiller: --ray needs Ray: pip install 'tiller[ray]'", err=True)
-            raise typer.Exit(EXIT_USAGE) from None
+            _refuse("--ray needs Ray: pip install 'tiller[ray]'")
         from tiller.batch.ray_executor import RayExecutor
 
         executor: Any = RayExecutor(ray_address, cpus_per_task=cpus_per_task, max_in_flight=workers)
@@ -367,16 +359,13 @@ def report_command(
     from tiller.batch.tasks import ResultsFileError, latest_results
 
     if not results_file.is_file():
-        typer.echo(f"tiller: no results file {results_file}", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        _refuse(f"no results file {results_file}")
     try:
         results = latest_results(results_file)
     except ResultsFileError as exc:
-        typer.echo(f"tiller: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(str(exc))
     except OSError as exc:
-        typer.echo(f"tiller: cannot read {results_file}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _refuse(f"cannot read {results_file}: {exc.strerror}")
     if json_output:
         typer.echo(json.dumps(summarize(results).to_dict()))
         return
