@@ -7,17 +7,15 @@ import re
 import signal
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 CLONE_TIMEOUT_S = 600.0
 PREFIX = "tiller-batch-"
-"""Every clone directory's name starts with this; it holds `repo/` and `lock`."""
+"""Every clone directory's name starts with this; it holds `repo/` and `lock` (the shell
+sandbox's sweep removes one whose batch died: `tiller.shell.sandbox.sweep_once`)."""
 
-_swept: set[str] = set()
-_sweep_lock = threading.Lock()
 
 # `scheme://...` or scp-style `user@host:path`; anything else is a local path.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
@@ -62,25 +60,6 @@ def _git(*args: str, cwd: Path | None = None) -> None:
         raise RepoError(f"git {args[0]} failed: {done.stderr.strip() or done.returncode}")
 
 
-def remove_stale_checkouts(parent: str | Path | None = None) -> list[str]:
-    """Remove the clones in `parent` (default: the temp dir) whose batch died (kill -9).
-
-    A clone's `lock` is `flock`ed while its task runs; one that can be taken is
-    stale. Returns the names removed.
-    """
-    from tiller.shell.sandbox import remove_stale
-
-    return remove_stale(parent, prefix=PREFIX)
-
-
-def _sweep_once(parent: str) -> None:
-    with _sweep_lock:
-        if parent in _swept:
-            return
-        _swept.add(parent)
-    remove_stale_checkouts(parent)
-
-
 @contextmanager
 def checkout(repo: str, commit: str | None = None, *, parent: Path | None = None) -> Iterator[Path]:
     """The directory a task's workspace overlays, for the duration of the block.
@@ -95,7 +74,7 @@ def checkout(repo: str, commit: str | None = None, *, parent: Path | None = None
         RepoError: the path does not exist, or the clone or checkout failed.
     """
     from tiller.shell.nofollow import remove_tree
-    from tiller.shell.sandbox import take_lock
+    from tiller.shell.sandbox import sweep_once, take_lock
 
     if commit is not None and commit.startswith("-"):  # never an option to git checkout
         raise RepoError(f"not a commit: {commit!r}")
@@ -106,7 +85,7 @@ def checkout(repo: str, commit: str | None = None, *, parent: Path | None = None
         yield local.resolve()
         return
     where = str(parent) if parent is not None else tempfile.gettempdir()
-    _sweep_once(where)
+    sweep_once(where, PREFIX)
     tmp = Path(tempfile.mkdtemp(prefix=PREFIX, dir=where))
     lock_fd = take_lock(str(tmp / "lock"), create=True)
     try:

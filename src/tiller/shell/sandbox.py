@@ -123,7 +123,7 @@ class Collected:
 
 # -- the directory and its lock ------------------------------------------------------------
 
-_swept: set[str] = set()
+_swept: set[tuple[str, str]] = set()
 _sweep_lock = threading.Lock()
 
 
@@ -183,12 +183,13 @@ def remove_stale(parent: str | Path | None = None, *, prefix: str = PREFIX) -> l
     return removed
 
 
-def _sweep_once(parent: str) -> None:
+def sweep_once(parent: str, prefix: str = PREFIX) -> None:
+    """`remove_stale(parent, prefix=prefix)` the first time this process asks for it."""
     with _sweep_lock:
-        if parent in _swept:
+        if (parent, prefix) in _swept:
             return
-        _swept.add(parent)
-    remove_stale(parent)
+        _swept.add((parent, prefix))
+    remove_stale(parent, prefix=prefix)
 
 
 def _release(base: str, lock_fd: int) -> None:
@@ -227,7 +228,7 @@ class Sandbox:
         """The sandbox copy (`<dir>/tree`), created on first use."""
         if self._base is None:
             parent = str(self._parent) if self._parent is not None else tempfile.gettempdir()
-            _sweep_once(parent)
+            sweep_once(parent)
             prefix = f"{PREFIX}{self._label}-" if self._label else PREFIX
             base = tempfile.mkdtemp(prefix=prefix, dir=parent)
             lock_fd = take_lock(os.path.join(base, "lock"), create=True)
