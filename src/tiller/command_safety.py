@@ -131,6 +131,17 @@ def _long(arg: str, *names: str) -> bool:
     return option.startswith("--") and len(option) > 2 and any(n.startswith(option) for n in names)
 
 
+def _has_option(argv: tuple[str, ...], longs: tuple[str, ...], shorts: str = "") -> bool:
+    """Whether an option before `--` is one of `longs` (see `_long`) or holds one of the
+    short letters `shorts` in its bundle (see `_short_bundle`)."""
+    for arg in argv[1:]:
+        if arg == "--":
+            return False
+        if _long(arg, *longs) or set(shorts) & set(_short_bundle(arg)):
+            return True
+    return False
+
+
 _GIT_SAFE_GLOBAL = frozenset(
     {"--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs", "--no-replace-objects",
      "--glob-pathspecs", "--noglob-pathspecs", "--icase-pathspecs", "--version", "--help", "-h"}
@@ -218,24 +229,18 @@ def _find_problem(argv: tuple[str, ...]) -> str:
 
 
 def _rg_problem(argv: tuple[str, ...]) -> str:
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if _long(arg, "--pre"):
-            return "`rg --pre` runs a program on every file searched"
-        if _long(arg, "--hostname-bin"):
-            return "`rg --hostname-bin` runs a program"
-        if _long(arg, "--search-zip") or "z" in _short_bundle(arg):
-            return "`rg --search-zip` runs decompression programs"
+    if _has_option(argv, ("--pre",)):
+        return "`rg --pre` runs a program on every file searched"
+    if _has_option(argv, ("--hostname-bin",)):
+        return "`rg --hostname-bin` runs a program"
+    if _has_option(argv, ("--search-zip",), "z"):
+        return "`rg --search-zip` runs decompression programs"
     return ""
 
 
 def _sed_problem(argv: tuple[str, ...]) -> str:
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if _long(arg, "--in-place") or "i" in _short_bundle(arg):
-            return "`sed -i` edits files in place"
+    if _has_option(argv, ("--in-place",), "i"):
+        return "`sed -i` edits files in place"
     scripts, from_file = _sed_scripts(argv)
     if from_file:
         return "`sed -f` runs a script from a file, which Tiller cannot check"
@@ -354,13 +359,10 @@ def _sed_script_problem(script: str) -> str:
 
 
 def _sort_problem(argv: tuple[str, ...]) -> str:
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if _long(arg, "--output") or "o" in _short_bundle(arg):
-            return "`sort -o` writes a file"
-        if _long(arg, "--compress-program"):
-            return "`sort --compress-program` runs a program"
+    if _has_option(argv, ("--output",), "o"):
+        return "`sort -o` writes a file"
+    if _has_option(argv, ("--compress-program",)):
+        return "`sort --compress-program` runs a program"
     return ""
 
 
@@ -403,31 +405,22 @@ def _awk_problem(argv: tuple[str, ...]) -> str:
 
 
 def _man_problem(argv: tuple[str, ...]) -> str:
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if _long(arg, "--pager") or "P" in _short_bundle(arg):
-            return "`man -P` runs the given pager"
-        if _long(arg, "--html") or "H" in _short_bundle(arg):
-            return "`man -H` runs the given browser"
+    if _has_option(argv, ("--pager",), "P"):
+        return "`man -P` runs the given pager"
+    if _has_option(argv, ("--html",), "H"):
+        return "`man -H` runs the given browser"
     return ""
 
 
 def _fd_problem(argv: tuple[str, ...]) -> str:
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if _long(arg, "--exec", "--exec-batch") or set("xX") & set(_short_bundle(arg)):
-            return f"`{argv[0].rsplit('/', 1)[-1]} --exec` runs a command for each file"
+    if _has_option(argv, ("--exec", "--exec-batch"), "xX"):
+        return f"`{argv[0].rsplit('/', 1)[-1]} --exec` runs a command for each file"
     return ""
 
 
 def _rsync_problem(argv: tuple[str, ...]) -> str:
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if _long(arg, "--rsh", "--rsync-path") or "e" in _short_bundle(arg):
-            return "`rsync -e` runs the given program (as the remote shell)"
+    if _has_option(argv, ("--rsh", "--rsync-path"), "e"):
+        return "`rsync -e` runs the given program (as the remote shell)"
     return ""
 
 
@@ -455,16 +448,12 @@ def _ssh_problem(argv: tuple[str, ...]) -> str:
     """ssh, scp, sftp: `-o ProxyCommand=...` / `LocalCommand`, a config file (`-F`, whose
     `Match exec` runs), and scp's / sftp's `-S program` all run a local program."""
     name = argv[0].rsplit("/", 1)[-1]
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        letters = _short_bundle(arg)
-        if "o" in letters:
-            return f"`{name} -o` can run a local command (ProxyCommand, LocalCommand)"
-        if "F" in letters:
-            return f"`{name} -F` reads a config file that can run local commands"
-        if name != "ssh" and "S" in letters:
-            return f"`{name} -S` runs the given program instead of ssh"
+    if _has_option(argv, (), "o"):
+        return f"`{name} -o` can run a local command (ProxyCommand, LocalCommand)"
+    if _has_option(argv, (), "F"):
+        return f"`{name} -F` reads a config file that can run local commands"
+    if name != "ssh" and _has_option(argv, (), "S"):
+        return f"`{name} -S` runs the given program instead of ssh"
     return ""
 
 
