@@ -76,7 +76,7 @@ def root_lock(root_real: str) -> Iterator[Path]:
         FlushError: no lock file could be created.
     """
     lock, intent = lock_paths(root_real)
-    ancestors = [lock_paths(str(parent))[0] for parent in reversed(Path(root_real).parents)]
+    ancestors = [lock.with_name(f"{_key(str(p))}.lock") for p in reversed(Path(root_real).parents)]
     with contextlib.ExitStack() as held:
         for path in ancestors:
             held.enter_context(_flock(path, fcntl.LOCK_SH))
