@@ -70,6 +70,25 @@ def ask(text: str) -> list[TextContentBlock]:
     return [acp.text_block(text)]
 
 
+def replayed(model: ScriptedModel, root: Path, text: str) -> RecordingClient:
+    """Prompt `text` in a new session on `root`, then load that session in a second
+    connection: the client that saw the replay."""
+
+    async def first(conn: ClientSideConnection) -> str:
+        session = await conn.new_session(cwd=str(root))
+        await conn.prompt(session_id=session.session_id, prompt=ask(text))
+        return session.session_id
+
+    session_id = run(agent_for(model), RecordingClient(), first)
+    client = RecordingClient()
+
+    async def second(conn: ClientSideConnection) -> None:
+        await conn.load_session(cwd=str(root), session_id=session_id)
+
+    run(agent_for(model), client, second)
+    return client
+
+
 def test_initialize_advertises_load_and_embedded_context(tmp_path: Path) -> None:
     """initialize says sessions can be loaded and prompts may embed files."""
     agent = agent_for(ScriptedModel())
@@ -409,18 +428,7 @@ def test_load_replays_the_conversation(tmp_path: Path) -> None:
     """session/load reopens a journaled session and replays its messages."""
     model = ScriptedModel(["First answer."])
 
-    async def first(conn: ClientSideConnection) -> str:
-        session = await conn.new_session(cwd=str(tmp_path))
-        await conn.prompt(session_id=session.session_id, prompt=ask("first question"))
-        return session.session_id
-
-    session_id = run(agent_for(model), RecordingClient(), first)
-    client = RecordingClient()
-
-    async def second(conn: ClientSideConnection) -> None:
-        await conn.load_session(cwd=str(tmp_path), session_id=session_id)
-
-    run(agent_for(model), client, second)
+    client = replayed(model, tmp_path, "first question")
     assert (client.text("user_message_chunk"), client.text()) == ("first question", "First answer.")
 
 
@@ -430,18 +438,7 @@ def test_load_replays_tool_calls_with_their_titles(tmp_path: Path) -> None:
     edit = call("edit_file", file_path="a.txt", old_string="one", new_string="two")
     model = ScriptedModel([edit, "Done."])
 
-    async def first(conn: ClientSideConnection) -> str:
-        session = await conn.new_session(cwd=str(tmp_path))
-        await conn.prompt(session_id=session.session_id, prompt=ask("edit"))
-        return session.session_id
-
-    session_id = run(agent_for(model), RecordingClient(), first)
-    client = RecordingClient()
-
-    async def second(conn: ClientSideConnection) -> None:
-        await conn.load_session(cwd=str(tmp_path), session_id=session_id)
-
-    run(agent_for(model), client, second)
+    client = replayed(model, tmp_path, "edit")
     assert [(c.title, c.kind) for c in client.of("tool_call")] == [("Edit a.txt", "edit")]
 
 

@@ -17,7 +17,7 @@ from acp.client.connection import ClientSideConnection
 from acp.schema import McpServerStdio
 
 from acp_harness import RecordingClient
-from test_acp import FS, agent_for, ask, run, shell_step
+from test_acp import FS, agent_for, ask, replayed, run, shell_step
 from tiller.acp_agent import TillerAgent
 from tiller.testing.scripted import ScriptedModel, Step, call
 
@@ -377,18 +377,7 @@ def test_replayed_tool_output_is_cut_like_live_output(tmp_path: Path) -> None:
     (tmp_path / "big.txt").write_text(("y" * 99 + "\n") * 1000)
     model = ScriptedModel([call("read_file", file_path="big.txt"), "Read."])
 
-    async def first(conn: ClientSideConnection) -> str:
-        session = await conn.new_session(cwd=str(tmp_path))
-        await conn.prompt(session_id=session.session_id, prompt=ask("read"))
-        return session.session_id
-
-    session_id = run(agent_for(model), RecordingClient(), first)
-    client = RecordingClient()
-
-    async def second(conn: ClientSideConnection) -> None:
-        await conn.load_session(cwd=str(tmp_path), session_id=session_id)
-
-    run(agent_for(model), client, second)
+    client = replayed(model, tmp_path, "read")
     shown = [c.content.text for u in client.of("tool_call_update") for c in u.content or []]
     assert [len(text) <= 20_001 for text in shown] == [True]
 
